@@ -1,0 +1,16 @@
+"""The benchmark plants, each a :class:`twin.core.model.Model` named ``MODEL``.
+
+=================  ====================================================
+module             plant
+=================  ====================================================
+``cstr``           Van de Vusse CSTR (Klatt & Engell 1998)
+``williams_otto``  Williams–Otto reactor with mass holdup
+``quadruple_tank`` Johansson's quadruple-tank process (P-, P+)
+``distillation_a`` Skogestad's Column A, LV configuration
+=================  ====================================================
+
+Models import only the twin model API (DESIGN.md, dependency direction).
+"""
+
+NAMES = ("cstr", "williams_otto", "quadruple_tank", "distillation_a")
+"""Module names of the shipped plant models."""

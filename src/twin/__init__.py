@@ -1,0 +1,27 @@
+"""Process digital twin: plant models, simulation, steady states.
+
+The Python API in one place::
+
+    import twin
+    cstr = twin.load_model("cstr", parameter_set="literature")
+    ss = twin.find_steady_state(cstr, u={"F": 14.19, "Q_dot": -1113.5})
+    run = twin.simulate(cstr, t_end=1.0, dt=0.005, x0=ss.x)
+    run.to_pandas()
+"""
+
+from twin.core.errors import InputError, SimulationError, SteadyStateError, TwinError, UnknownNameError
+from twin.core.model import Model, ParameterSet
+from twin.core.results import SimulationResult
+from twin.core.schedule import InputSchedule
+from twin.core.simulation import simulate
+from twin.core.steady import SteadyState, find_steady_state
+from twin.core.symbolic import casadi_form
+from twin.orchestration.registry import load_model, model_names
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "InputError", "InputSchedule", "Model", "ParameterSet", "SimulationError", "SimulationResult",
+    "SteadyState", "SteadyStateError", "TwinError", "UnknownNameError", "casadi_form",
+    "find_steady_state", "load_model", "model_names", "simulate",
+]

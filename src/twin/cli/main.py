@@ -1,0 +1,232 @@
+"""``twin``: the command line of the process digital twin.
+
+Every subcommand has ``--help`` and ``--json``. Bad input exits with
+status 2 and one line on stderr naming what is wrong; no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from twin.cli.parsing import assignments, checked
+from twin.core.errors import InputError, TwinError
+
+USAGE_ERROR = 2
+
+
+class TwinGroup(click.Group):
+    """A click group whose errors are one line and exit with status 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            _fail("aborted", 1)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), USAGE_ERROR if isinstance(exc, click.UsageError)
+                  else exc.exit_code)
+        except TwinError as exc:
+            _fail(str(exc), USAGE_ERROR)
+        except OSError as exc:
+            _fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc),
+                  USAGE_ERROR)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    line = " ".join(str(message).split())
+    click.echo(f"twin: error: {line}", err=True)
+    sys.exit(code)
+
+
+def _emit(data: dict[str, Any], as_json: bool, human: str) -> None:
+    if as_json:
+        click.echo(json.dumps(_jsonable(data), indent=2))
+    else:
+        click.echo(human)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print a machine-readable JSON summary.")
+set_option = click.option("--set", "sets", multiple=True, metavar="P=V",
+                          help="Override a parameter (repeatable).")
+param_set_option = click.option("--param-set", default=None, metavar="NAME",
+                                help="Apply a published parameter set of the model (see `twin models MODEL`).")
+u_option = click.option("--u", "us", multiple=True, metavar="U=V",
+                        help="Set a constant input value (repeatable).")
+
+
+def _model(name: str, sets: tuple[str, ...], param_set: str | None):
+    from twin.orchestration.registry import load_model
+
+    return load_model(name, assignments(sets, "--set"), param_set)
+
+
+@click.group(cls=TwinGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="process-twin", prog_name="twin")
+def cli() -> None:
+    """Process digital twin with APC and RTO: plant models, simulation, steady states."""
+
+
+@cli.command()
+@click.argument("name", required=False)
+@json_option
+def models(name: str | None, as_json: bool) -> None:
+    """List the plant models, or show one model's variables, units and defaults."""
+    from twin.orchestration.registry import load_model, model_names
+
+    if name is None:
+        described = [load_model(n).describe() for n in model_names()]
+        lines = [f"{d['name']:<16} {len(d['states']):>3} states {len(d['inputs']):>2} inputs  "
+                 f"[{d['time_unit']}]  {d['title']}" for d in described]
+        _emit({"models": described}, as_json, "\n".join(lines))
+        return
+    d = load_model(name).describe()
+    lines = [f"{d['title']}", f"source: {d['source']}", f"time unit: {d['time_unit']}"]
+    if d["parameter_sets"]:
+        lines.append("parameter sets: " + ", ".join(f"{s['name']} ({s['description']})"
+                                                    for s in d["parameter_sets"]))
+    for group in ("states", "inputs", "parameters", "outputs"):
+        lines.append(f"{group}:")
+        for v in d[group]:
+            nominal = "" if v["nominal"] is None else f"{v['nominal']:g}"
+            bounds = f"[{_fmt(v['lower'])}, {_fmt(v['upper'])}]"
+            role = f" ({v['role']})" if v.get("role") else ""
+            lines.append(f"  {v['name']:<10} {nominal:>12} {v['unit']:<12} {bounds:<18} "
+                         f"{v['description']}{role}")
+    _emit(d, as_json, "\n".join(lines))
+
+
+def _fmt(v: float | None) -> str:
+    return "-inf/inf" if v is None else f"{v:g}"
+
+
+@cli.command()
+@click.argument("model_name", metavar="MODEL")
+@set_option
+@param_set_option
+@u_option
+@click.option("--x0", "x0s", multiple=True, metavar="X=V", help="Starting guess for a state (repeatable).")
+@json_option
+def steady(model_name: str, sets, param_set, us, x0s, as_json: bool) -> None:
+    """Find the steady state of MODEL at given inputs."""
+    from twin.core.steady import find_steady_state
+
+    model = _model(model_name, sets, param_set)
+    u = checked(model.inputs, assignments(us, "--u"), "--u")
+    x0 = checked(model.states, assignments(x0s, "--x0"), "--x0")
+    ss = find_steady_state(model, u=u, x_guess=x0)
+    d = ss.as_dict()
+    units = d["units"]
+    lines = [f"steady state of {model.name} ({'stable' if d['stable'] else 'unstable'}, "
+             f"largest |rhs| {d['residual']:.2g}):"]
+    for group in ("states", "outputs", "inputs"):
+        lines += [f"  {k:<12} {v:>14.6g} {units[k]}" for k, v in d[group].items()]
+    _emit(d, as_json, "\n".join(lines))
+
+
+@cli.command()
+@click.argument("model_name", metavar="MODEL")
+@click.option("--t-end", type=float, required=True, help="Simulated time [model time unit].")
+@click.option("--dt", type=float, required=True, help="Output interval [model time unit].")
+@set_option
+@param_set_option
+@click.option("--x0", "x0s", multiple=True, metavar="X=V", help="Initial state value (repeatable).")
+@u_option
+@click.option("--inputs", "inputs_file", type=click.Path(path_type=Path), default=None,
+              help="Input schedule (.csv or .parquet): a 'time' column and one column per input.")
+@click.option("--steady-start", is_flag=True,
+              help="Start from the steady state at the initial inputs (x0 values are the guess).")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Result file, .parquet or .csv.")
+@click.option("--plot", type=click.Path(path_type=Path), default=None, help="Write a PNG of the trends.")
+@click.option("--rtol", type=float, default=1e-10, show_default=True, help="Relative tolerance.")
+@click.option("--atol", type=float, default=1e-12, show_default=True, help="Absolute tolerance.")
+@json_option
+def simulate(model_name, t_end, dt, sets, param_set, x0s, us, inputs_file, steady_start, out, plot,
+             rtol, atol, as_json) -> None:
+    """Simulate MODEL with the reference simulator and write the trajectories."""
+    from twin.core.schedule import InputSchedule
+    from twin.core.simulation import output_grid, simulate as run_simulation
+    from twin.core.steady import find_steady_state
+
+    model = _model(model_name, sets, param_set)
+    x0 = model.x0(checked(model.states, assignments(x0s, "--x0"), "--x0"))
+    u0 = model.u0(checked(model.inputs, assignments(us, "--u"), "--u"))
+    model.inputs.check_bounds(u0, "--u")
+    if out.suffix.lower() not in (".parquet", ".csv"):
+        raise InputError(f"--out {out}: use a .parquet or .csv file")
+    if plot is not None and plot.suffix.lower() != ".png":
+        raise InputError(f"--plot {plot}: use a .png file")
+    for path, option in ((out, "--out"), (plot, "--plot")):
+        if path is not None and not path.resolve().parent.is_dir():
+            raise InputError(f"{option} {path}: folder '{path.parent}' does not exist")
+    schedule = (InputSchedule.read(inputs_file, model.inputs, u0) if inputs_file
+                else InputSchedule.constant(u0))
+    if steady_start:
+        x0 = find_steady_state(model, u=schedule.at(0.0), x_guess=x0).x
+    n = output_grid(t_end, dt).size - 1
+    with click.progressbar(length=n, label=f"simulating {model.name}", file=sys.stderr) as bar:
+        done = [0]
+
+        def progress(fraction: float) -> None:
+            k = round(fraction * n)
+            bar.update(k - done[0])
+            done[0] = k
+
+        result = run_simulation(model, t_end, dt, x0=x0, inputs=schedule, rtol=rtol, atol=atol,
+                                progress=progress)
+    result.write(out)
+    if plot is not None:
+        from twin.orchestration.plots import save_figure, trend_figure
+
+        save_figure(trend_figure(result), plot)
+    summary = {"model": model.name, "out": out, "plot": plot, "points": int(result.t.size),
+               "t_end": float(result.t[-1]), "time_unit": model.time_unit, "final": result.final()}
+    human = (f"{model.name}: {result.t.size} points over {result.t[-1]:g} {model.time_unit} "
+             f"written to {out}" + (f", plot {plot}" if plot else ""))
+    _emit(summary, as_json, human)
+
+
+@cli.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("twin-demo"), show_default=True,
+              help="Folder for the report, its figures and the run data.")
+@json_option
+def demo(out: Path, as_json: bool) -> None:
+    """Run the main job end to end and write an HTML report."""
+    from twin.orchestration.demo import run_demo
+
+    summary = run_demo(out, progress=lambda msg: click.echo(f"demo: {msg}", err=True))
+    data = {"folder": summary.folder, "report": summary.report,
+            "files": [str(f) for f in summary.files], "figures": summary.figures}
+    _emit(data, as_json, f"report written to {summary.report}")
+
+
+def main() -> None:
+    """Console entry point."""
+    cli(prog_name="twin")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

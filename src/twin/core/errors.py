@@ -1,0 +1,43 @@
+"""Errors a user can cause and fix: each carries a one-line message.
+
+Library code raises these for bad input (an unknown name, a non-numeric
+value, a malformed schedule) and for numerical failures a user must know
+about (a simulation that diverged, a steady state that was not found).
+The command line prints ``str(error)`` as one line and exits with status 2;
+anything else is a defect and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class TwinError(Exception):
+    """Base class of every user-facing error of the project."""
+
+
+class InputError(TwinError, ValueError):
+    """A value, name or file given by the user is not acceptable."""
+
+
+class UnknownNameError(InputError):
+    """A name (model, variable, parameter set, ...) that does not exist."""
+
+    def __init__(self, kind: str, name: str, valid: Iterable[str], where: str = ""):
+        valid = list(valid)
+        self.kind, self.name, self.valid = kind, name, valid
+        close = difflib.get_close_matches(name, valid, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        place = f" of {where}" if where else ""
+        super().__init__(
+            f"unknown {kind} '{name}'{place}{hint}; valid: {', '.join(valid) or '(none)'}"
+        )
+
+
+class SimulationError(TwinError, RuntimeError):
+    """The integration failed (solver error, non-finite state)."""
+
+
+class SteadyStateError(TwinError, RuntimeError):
+    """No steady state was found within the bounds from the given guess."""

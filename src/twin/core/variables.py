@@ -1,0 +1,211 @@
+"""Declarations of model variables: name, unit, description, nominal, bounds.
+
+A :class:`Variable` is plain data. A model holds tuples of them for its
+states, inputs, parameters and outputs; the position in the tuple is the
+index into the numeric vectors that cross the compiled boundary, and users
+only ever see the names (STYLE.md, "names at the boundary").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import numpy as np
+
+from twin.core.errors import InputError, UnknownNameError
+
+Role = Literal["manipulated", "disturbance"]
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One named quantity of a model.
+
+    Attributes
+    ----------
+    name : str
+        Identifier used in equations, files and on the command line.
+    unit : str
+        Unit in the usual engineering spelling, e.g. ``"kmol/min"``, ``"degC"``, ``"-"``.
+    description : str
+        One line saying what the quantity is.
+    nominal : float
+        Nominal value: default initial state, default input, parameter value.
+        Outputs, being computed, have ``nan`` unless a design value is known.
+    lower, upper : float
+        Physical or operating bounds [same unit]; ``-inf``/``inf`` when none.
+    role : str
+        For inputs only: ``"manipulated"`` (an MV a controller may move) or
+        ``"disturbance"`` (a DV set by the environment). Empty otherwise.
+    """
+
+    name: str
+    unit: str
+    description: str
+    nominal: float = math.nan
+    lower: float = -math.inf
+    upper: float = math.inf
+    role: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier():
+            raise InputError(f"variable name '{self.name}' is not a Python identifier")
+        if self.lower > self.upper:
+            raise InputError(
+                f"variable '{self.name}': lower bound {self.lower} exceeds upper bound {self.upper}"
+            )
+
+    def with_nominal(self, value: float) -> "Variable":
+        """A copy with another nominal value."""
+        return replace(self, nominal=float(value))
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly description (infinite bounds become ``None``)."""
+
+        def num(v: float) -> float | None:
+            return None if not math.isfinite(v) else v
+
+        out = {
+            "name": self.name,
+            "unit": self.unit,
+            "description": self.description,
+            "nominal": num(self.nominal),
+            "lower": num(self.lower),
+            "upper": num(self.upper),
+        }
+        if self.role:
+            out["role"] = self.role
+        return out
+
+
+def state(name: str, unit: str, description: str, nominal: float,
+          lower: float = -math.inf, upper: float = math.inf) -> Variable:
+    """Declare a differential state."""
+    return Variable(name, unit, description, nominal, lower, upper)
+
+
+def parameter(name: str, unit: str, description: str, value: float,
+              lower: float = -math.inf, upper: float = math.inf) -> Variable:
+    """Declare a parameter with its default value."""
+    return Variable(name, unit, description, value, lower, upper)
+
+
+def manipulated(name: str, unit: str, description: str, nominal: float,
+                lower: float = -math.inf, upper: float = math.inf) -> Variable:
+    """Declare a manipulated input (MV)."""
+    return Variable(name, unit, description, nominal, lower, upper, role="manipulated")
+
+
+def disturbance(name: str, unit: str, description: str, nominal: float,
+                lower: float = -math.inf, upper: float = math.inf) -> Variable:
+    """Declare a disturbance input (DV)."""
+    return Variable(name, unit, description, nominal, lower, upper, role="disturbance")
+
+
+def output(name: str, unit: str, description: str,
+           lower: float = -math.inf, upper: float = math.inf) -> Variable:
+    """Declare an output: an algebraic function of states, inputs and parameters."""
+    return Variable(name, unit, description, math.nan, lower, upper)
+
+
+class VariableSet(Sequence[Variable]):
+    """An ordered, name-indexed tuple of variables of one kind."""
+
+    def __init__(self, kind: str, variables: Sequence[Variable], owner: str = ""):
+        self.kind = kind
+        self.owner = owner
+        self._vars = tuple(variables)
+        self._index = {v.name: i for i, v in enumerate(self._vars)}
+        if len(self._index) != len(self._vars):
+            seen: set[str] = set()
+            dup = next(v.name for v in self._vars if v.name in seen or seen.add(v.name))
+            raise InputError(f"{kind} '{dup}' declared twice in {owner or 'model'}")
+
+    def __len__(self) -> int:
+        return len(self._vars)
+
+    def __getitem__(self, key):  # type: ignore[override]
+        if isinstance(key, str):
+            return self._vars[self.index(key)]
+        return self._vars[key]
+
+    def __iter__(self) -> Iterator[Variable]:
+        return iter(self._vars)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._index
+
+    def __repr__(self) -> str:
+        return f"VariableSet({self.kind}: {', '.join(self.names)})"
+
+    @property
+    def names(self) -> list[str]:
+        """Names in vector order."""
+        return [v.name for v in self._vars]
+
+    def index(self, name: str) -> int:  # type: ignore[override]
+        """Position of ``name`` in the vector; unknown names list the valid ones."""
+        try:
+            return self._index[name]
+        except KeyError:
+            raise UnknownNameError(self.kind, name, self.names, self.owner) from None
+
+    def nominal(self) -> np.ndarray:
+        """Vector of nominal values [units as declared]."""
+        return np.array([v.nominal for v in self._vars], dtype=float)
+
+    def lower(self) -> np.ndarray:
+        """Vector of lower bounds."""
+        return np.array([v.lower for v in self._vars], dtype=float)
+
+    def upper(self) -> np.ndarray:
+        """Vector of upper bounds."""
+        return np.array([v.upper for v in self._vars], dtype=float)
+
+    def vector(self, values: Mapping[str, float] | Sequence[float] | np.ndarray | None = None,
+               base: np.ndarray | None = None) -> np.ndarray:
+        """A numeric vector from names, a full sequence, or ``None`` (nominal).
+
+        A mapping overrides entries of ``base`` (nominal when omitted) by
+        name; unknown names raise :class:`UnknownNameError`; non-finite or
+        non-numeric values raise :class:`InputError`.
+        """
+        out = (self.nominal() if base is None else np.array(base, dtype=float)).copy()
+        if values is None:
+            return out
+        if isinstance(values, Mapping):
+            for name, value in values.items():
+                out[self.index(name)] = _number(value, f"{self.kind} '{name}'")
+            return out
+        arr = np.asarray(values, dtype=float).ravel()
+        if arr.size != len(self):
+            raise InputError(
+                f"expected {len(self)} {self.kind} values ({', '.join(self.names)}), got {arr.size}"
+            )
+        return arr.copy()
+
+    def check_bounds(self, vector: Sequence[float], what: str) -> None:
+        """Raise :class:`InputError` naming the first entry outside its bounds."""
+        for v, x in zip(self._vars, vector):
+            if not v.lower <= x <= v.upper:
+                raise InputError(
+                    f"{what}: {self.kind} '{v.name}' = {x:g} {v.unit} is outside its bounds"
+                    f" [{v.lower:g}, {v.upper:g}]"
+                )
+
+    def to_dict(self, vector: Sequence[float]) -> dict[str, float]:
+        """Map a numeric vector back to names."""
+        return {v.name: float(x) for v, x in zip(self._vars, vector)}
+
+
+def _number(value: Any, what: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{what}: '{value}' is not a number") from None
+    if not math.isfinite(number):
+        raise InputError(f"{what}: {value} is not a finite number")
+    return number
