@@ -45,7 +45,7 @@ class ReferenceIntegrator:
             form = casadi_form(model)
             h = ca.SX.sym("h")
             dae = {"x": form.x, "p": ca.vertcat(form.u, form.p, h), "ode": h * form.xdot}
-            opts = {"abstol": atol, "reltol": rtol, "max_num_steps": 200000,
+            opts = {"abstol": atol, "reltol": rtol, "max_num_steps": 50000,
                     "disable_internal_warnings": True}
             _INTEGRATORS[key] = ca.integrator(f"{model.name}_cvodes", "cvodes", dae, 0.0, 1.0, opts)
         self._integrator = _INTEGRATORS[key]

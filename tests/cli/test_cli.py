@@ -1,0 +1,162 @@
+"""The ``twin`` command line: results, JSON summaries and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from twin.cli.main import cli
+
+TWIN = str(Path(sys.executable).with_name("twin"))
+
+
+def run_twin(capsys, *args: str) -> tuple[int, str, str]:
+    """Run the CLI in-process; return (exit status, stdout, stderr)."""
+    with pytest.raises(SystemExit) as ended:
+        cli.main(list(args), prog_name="twin")
+    out = capsys.readouterr()
+    return ended.value.code, out.out, out.err
+
+
+def test_console_script_prints_the_klatt_engell_steady_state():
+    done = subprocess.run([TWIN, "steady", "cstr", "--set", "T_in=104.9", "--u", "F=14.19",
+                           "--u", "Q_dot=-1113.5", "--json"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    states = json.loads(done.stdout)["states"]
+    for name, published in {"C_a": 2.14, "C_b": 1.09, "T_R": 114.2, "T_K": 112.9}.items():
+        assert states[name] == pytest.approx(published, rel=1e-3)
+
+
+def test_console_script_error_is_one_line_with_status_2():
+    done = subprocess.run([TWIN, "steady", "reactor"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("twin: error: unknown model 'reactor'")
+
+
+def test_python_dash_m_twin_runs():
+    done = subprocess.run([sys.executable, "-m", "twin", "--help"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0 and "simulate" in done.stdout
+
+
+def test_every_subcommand_has_help(capsys):
+    for command in ("models", "steady", "simulate", "demo"):
+        code, out, _ = run_twin(capsys, command, "--help")
+        assert code == 0 and "--json" in out, command
+
+
+def test_models_lists_all_and_details_one(capsys):
+    code, out, _ = run_twin(capsys, "models", "--json")
+    assert code == 0
+    names = [m["name"] for m in json.loads(out)["models"]]
+    assert names == ["cstr", "williams_otto", "quadruple_tank", "distillation_a"]
+    code, out, _ = run_twin(capsys, "models", "quadruple_tank")
+    assert code == 0 and "P+" in out and "gamma_1" in out and "cm3/(V s)" in out
+
+
+def test_simulate_writes_parquet_plot_and_json(capsys, tmp_path):
+    schedule = tmp_path / "steps.csv"
+    pd.DataFrame({"time": [0.05], "F": [20.0]}).to_csv(schedule, index=False)
+    out, plot = tmp_path / "run.parquet", tmp_path / "run.png"
+    code, stdout, err = run_twin(capsys, "simulate", "cstr", "--t-end", "0.2", "--dt", "0.01",
+                                 "--set", "beta=0.9", "--x0", "C_b=0.6", "--inputs", str(schedule),
+                                 "--out", str(out), "--plot", str(plot), "--json")
+    assert code == 0, err
+    summary = json.loads(stdout)
+    frame = pd.read_parquet(out)
+    assert summary["points"] == len(frame) == 21
+    assert frame["C_b"].iloc[0] == 0.6
+    assert list(frame.loc[frame.time >= 0.05, "F"].unique()) == [20.0]
+    assert frame.loc[frame.time < 0.05, "F"].iloc[0] == 14.19
+    assert plot.stat().st_size > 10_000 and plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_simulate_csv_from_steady_start(capsys, tmp_path):
+    out = tmp_path / "col.csv"
+    code, _, err = run_twin(capsys, "simulate", "distillation_a", "--steady-start", "--t-end", "20",
+                            "--dt", "5", "--out", str(out))
+    assert code == 0, err
+    frame = pd.read_csv(out)
+    assert frame["x_D"].iloc[0] == pytest.approx(0.99, abs=1e-4)
+    assert frame["x_D"].iloc[-1] == pytest.approx(frame["x_D"].iloc[0], abs=1e-9)
+
+
+def test_demo_writes_a_self_contained_report(capsys, tmp_path):
+    folder = tmp_path / "demo"
+    code, out, err = run_twin(capsys, "demo", "--out", str(folder), "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    report = Path(summary["report"]).read_text()
+    assert report.count("data:image/png;base64,") >= 4
+    assert summary["figures"]["column_x_D"] == pytest.approx(0.99, abs=1e-4)
+    assert summary["figures"]["column_slowest_min"] == pytest.approx(194.0, rel=0.01)
+    assert all(Path(f).exists() for f in summary["files"])
+
+
+@pytest.fixture
+def schedule_files(tmp_path):
+    files = {}
+    files["unknown"] = tmp_path / "unknown.csv"
+    files["unknown"].write_text("time,G\n0,1\n")
+    files["order"] = tmp_path / "order.csv"
+    files["order"].write_text("time,F\n0.2,10\n0.1,11\n")
+    files["text"] = tmp_path / "text.csv"
+    files["text"].write_text("time,F\n0,ten\n")
+    return files
+
+
+ERROR_CASES = {
+    "unknown model": (["steady", "reactor"], "unknown model 'reactor'"),
+    "unknown parameter": (["steady", "cstr", "--set", "Tin=100"], "unknown parameter 'Tin'"),
+    "unknown input": (["steady", "cstr", "--u", "Fx=1"], "--u: unknown input 'Fx'"),
+    "unknown state": (["simulate", "cstr", "--t-end", "1", "--dt", "0.1", "--x0", "Ca=1",
+                       "--out", "{tmp}/r.csv"], "--x0: unknown state 'Ca'"),
+    "unknown parameter set": (["steady", "cstr", "--param-set", "lit"], "unknown parameter set 'lit'"),
+    "non-numeric value": (["steady", "cstr", "--set", "T_in=hot"], "'hot' is not a number"),
+    "missing equals": (["steady", "cstr", "--set", "T_in"], "expected NAME=VALUE"),
+    "non-numeric option": (["simulate", "cstr", "--t-end", "long", "--dt", "0.1", "--out", "{tmp}/r.csv"],
+                           "'long' is not a valid float"),
+    "missing option": (["simulate", "cstr", "--dt", "0.1", "--out", "{tmp}/r.csv"],
+                       "Missing option '--t-end'"),
+    "bad horizon": (["simulate", "cstr", "--t-end", "-1", "--dt", "0.1", "--out", "{tmp}/r.csv"],
+                    "t_end must be a positive number"),
+    "missing file": (["simulate", "cstr", "--t-end", "1", "--dt", "0.1", "--inputs", "{tmp}/none.csv",
+                      "--out", "{tmp}/r.csv"], "inputs file '{tmp}/none.csv' not found"),
+    "schedule column": (["simulate", "cstr", "--t-end", "1", "--dt", "0.1", "--inputs", "{unknown}",
+                         "--out", "{tmp}/r.csv"], "unknown input 'G'"),
+    "schedule order": (["simulate", "cstr", "--t-end", "1", "--dt", "0.1", "--inputs", "{order}",
+                        "--out", "{tmp}/r.csv"], "strictly increasing"),
+    "schedule values": (["simulate", "cstr", "--t-end", "1", "--dt", "0.1", "--inputs", "{text}",
+                         "--out", "{tmp}/r.csv"], "non-numeric values"),
+    "input bounds": (["simulate", "cstr", "--t-end", "1", "--dt", "0.1", "--u", "Q_dot=50",
+                      "--out", "{tmp}/r.csv"], "input 'Q_dot' = 50 kJ/h is outside its bounds"),
+    "out suffix": (["simulate", "cstr", "--t-end", "1", "--dt", "0.1", "--out", "{tmp}/r.xlsx"],
+                   "use a .parquet or .csv file"),
+    "out folder": (["simulate", "cstr", "--t-end", "1", "--dt", "0.1", "--out", "{tmp}/no/r.csv"],
+                   "does not exist"),
+    "no steady state": (["steady", "cstr", "--set", "T_in=175", "--u", "F=5", "--u", "Q_dot=0"],
+                        "no steady state of 'cstr' found"),
+    "unknown command": (["simulatee", "cstr"], "No such command 'simulatee'"),
+    "unknown option": (["steady", "cstr", "--temperature", "3"], "--temperature"),
+}
+
+
+@pytest.mark.parametrize("case", list(ERROR_CASES))
+def test_bad_input_exits_2_with_one_line(case, capsys, tmp_path, schedule_files):
+    args, expected = ERROR_CASES[case]
+    fill = {"tmp": str(tmp_path), **{k: str(v) for k, v in schedule_files.items()}}
+    args = [a.format(**fill) for a in args]
+    code, out, err = run_twin(capsys, *args)
+    assert code == 2
+    assert err.startswith("twin: error: ") and err.count("\n") == 1, err
+    assert expected.format(**fill) in err
+    assert "Traceback" not in err and out == ""
+    assert not (tmp_path / "r.csv").exists()
