@@ -138,4 +138,5 @@ MODEL = Model(
     ],
     rhs=rhs,
     output_map=outputs,
+    stiff=True,  # tau_L = 0.063 min against a 194 min dominant mode
 )

@@ -104,6 +104,9 @@ class Model:
         Published alternatives, the first being the defaults.
     parameter_set : str
         Name of the set the current values come from (``""`` when overridden).
+    stiff : bool
+        True when explicit methods need tiny steps: the simulator then
+        defaults to the implicit (BDF) method.
     """
 
     name: str
@@ -118,6 +121,7 @@ class Model:
     output_map: EquationFn | None = None
     parameter_sets: tuple[ParameterSet, ...] = ()
     parameter_set: str = ""
+    stiff: bool = False
 
     def __post_init__(self) -> None:
         where = f"model '{self.name}'"

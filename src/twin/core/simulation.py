@@ -1,9 +1,17 @@
-"""Reference simulator: CasADi's CVODES (SUNDIALS) at tight tolerances.
+"""Simulation over an output grid with piecewise-constant inputs.
 
-This is the correctness reference the compiled kernels are checked
-against. Inputs are piecewise constant; the integration restarts at every
-output time and at every input change, so steps never straddle a
-discontinuity.
+Two backends with the same API and, within their tolerances, the same
+results:
+
+- ``kernel`` (default): the compiled stepping kernels (generated model C,
+  integrators of ``twin_integrators.h``); BDF for stiff models, else
+  Dormand-Prince 5(4); defaults rtol 1e-8, atol 1e-10.
+- ``reference``: CasADi's CVODES (SUNDIALS), defaults rtol 1e-10,
+  atol 1e-12: the correctness reference the kernels are checked against.
+
+With their defaults the two agree to about 1e-6 relative on the states.
+The integration restarts at every output time and at every input change,
+so steps never straddle a discontinuity.
 """
 
 from __future__ import annotations
@@ -19,10 +27,12 @@ from twin.core.results import SimulationResult
 from twin.core.schedule import InputSchedule
 from twin.core.symbolic import casadi_form
 
-DEFAULT_RTOL = 1e-10
-"""Relative tolerance of the reference integration."""
-DEFAULT_ATOL = 1e-12
-"""Absolute tolerance of the reference integration [state units]."""
+BACKENDS = ("kernel", "reference")
+"""Simulation backends: compiled kernels (default) and CVODES."""
+
+DEFAULT_TOLERANCES = {"kernel": (1e-8, 1e-10), "reference": (1e-10, 1e-12)}
+"""Default (rtol, atol) per backend [-, state units]."""
+DEFAULT_RTOL, DEFAULT_ATOL = DEFAULT_TOLERANCES["reference"]
 
 _INTEGRATORS: dict[tuple, ca.Function] = {}
 
@@ -68,6 +78,67 @@ class ReferenceIntegrator:
         return x_next
 
 
+class KernelIntegrator:
+    """Advances ``dx/dt = rhs(x, u, p)`` over one interval with the compiled kernels.
+
+    The adaptive methods carry their step size from one interval to the
+    next. ``method`` defaults to ``bdf`` for stiff models, else ``dopri5``.
+    """
+
+    def __init__(self, model: Model, rtol: float, atol: float, method: str | None = None,
+                 n_sub: int = 1, max_steps: int = 100_000):
+        from twin.core.kernels.functions import model_functions
+        from twin.core.kernels.results import check_method
+
+        if not (rtol > 0 and atol > 0):
+            raise InputError(f"tolerances must be positive (rtol={rtol}, atol={atol})")
+        self.method = method or default_method(model)
+        check_method(self.method)
+        self.model = model
+        self.p = model.p0()
+        self.functions = model_functions(model)
+        self.rtol, self.atol, self.n_sub, self.max_steps = rtol, atol, n_sub, max_steps
+        self.h = 0.0
+        self.n_calls = 0
+
+    def advance(self, x: np.ndarray, u: np.ndarray, h: float, t: float = 0.0) -> np.ndarray:
+        """State after ``h`` time units from ``x`` with inputs ``u`` (``t`` only for messages)."""
+        from twin.core.kernels import integrators
+
+        self.n_calls += 1
+        try:
+            x_next, stats = integrators.integrate(self.functions, self.method, x, u, self.p, h,
+                                                  self.rtol, self.atol, self.n_sub,
+                                                  self.max_steps, self.h)
+        except SimulationError as exc:
+            raise SimulationError(f"{exc} (between t = {t:g} and {t + h:g} "
+                                  f"{self.model.time_unit})") from None
+        self.h = stats.h
+        return x_next
+
+
+def default_method(model: Model) -> str:
+    """``bdf`` for stiff models, ``dopri5`` otherwise."""
+    return "bdf" if model.stiff else "dopri5"
+
+
+def make_integrator(model: Model, backend: str = "kernel", method: str | None = None,
+                    rtol: float | None = None, atol: float | None = None):
+    """The interval integrator of a backend, with its default tolerances."""
+    if backend not in BACKENDS:
+        from twin.core.errors import UnknownNameError
+
+        raise UnknownNameError("backend", backend, BACKENDS)
+    default_rtol, default_atol = DEFAULT_TOLERANCES[backend]
+    rtol = default_rtol if rtol is None else rtol
+    atol = default_atol if atol is None else atol
+    if backend == "reference":
+        if method not in (None, "cvodes"):
+            raise InputError(f"backend 'reference' integrates with CVODES, not '{method}'")
+        return ReferenceIntegrator(model, rtol, atol)
+    return KernelIntegrator(model, rtol, atol, method)
+
+
 def output_grid(t_end: float, dt: float) -> np.ndarray:
     """``0, dt, 2 dt, ...`` up to and including ``t_end``."""
     if not (np.isfinite(t_end) and t_end > 0):
@@ -84,8 +155,9 @@ def output_grid(t_end: float, dt: float) -> np.ndarray:
 def simulate(model: Model, t_end: float, dt: float,
              x0: Mapping[str, float] | np.ndarray | None = None,
              inputs: InputSchedule | Mapping[str, float] | np.ndarray | None = None,
-             rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
-             progress: Callable[[float], None] | None = None) -> SimulationResult:
+             rtol: float | None = None, atol: float | None = None,
+             progress: Callable[[float], None] | None = None, backend: str = "kernel",
+             method: str | None = None) -> SimulationResult:
     """Simulate ``model`` from ``x0`` over ``[0, t_end]``, reporting every ``dt``.
 
     Parameters
@@ -98,17 +170,21 @@ def simulate(model: Model, t_end: float, dt: float,
         Initial state, by name over the nominal state, or a full vector.
     inputs : InputSchedule, mapping or array, optional
         Input schedule, or constant inputs by name over the nominal inputs.
-    rtol, atol : float
-        CVODES tolerances.
+    rtol, atol : float, optional
+        Integration tolerances (default: those of the backend).
     progress : callable, optional
         Called with the fraction done (0..1) after each output interval.
+    backend : str
+        ``"kernel"`` (compiled, default) or ``"reference"`` (CVODES).
+    method : str, optional
+        Kernel method: ``"rk4"``, ``"dopri5"`` or ``"bdf"`` (default by stiffness).
     """
     grid = output_grid(t_end, dt)
     x = model.states.vector(x0)
     if not isinstance(inputs, InputSchedule):
         inputs = InputSchedule.constant(model.inputs.vector(inputs))
         model.inputs.check_bounds(inputs.base, "inputs")
-    integrator = ReferenceIntegrator(model, rtol, atol)
+    integrator = make_integrator(model, backend, method, rtol, atol)
     form = casadi_form(model)
     p = integrator.p
 
