@@ -14,3 +14,12 @@ MODEL_NAMES = twin.model_names()
 def model(request) -> Model:
     """Each shipped model with its default parameters."""
     return twin.load_model(request.param)
+
+
+def pytest_configure(config):
+    """Compiled model binaries of the test run go to a temporary cache, not the user's."""
+    import os
+    import tempfile
+
+    if "TWIN_CACHE_DIR" not in os.environ:
+        os.environ["TWIN_CACHE_DIR"] = tempfile.mkdtemp(prefix="twin-test-cache-")

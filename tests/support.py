@@ -39,3 +39,30 @@ def random_points(model: Model, n: int, seed: int = 1):
     """``n`` seeded ``(x, u, p)`` triples with ``p`` nominal."""
     rng = np.random.default_rng(seed)
     return [(central(model.states, rng), central(model.inputs, rng), model.p0()) for _ in range(n)]
+
+
+HORIZON = {"cstr": 0.1, "williams_otto": 500.0, "quadruple_tank": 100.0, "distillation_a": 10.0}
+"""Simulated time of the parity tests [model time unit]: several time constants of the fast modes."""
+RK4_STEP = {"cstr": 1e-4, "williams_otto": 1.0, "quadruple_tank": 0.1, "distillation_a": 0.002}
+"""RK4 step sizes well inside the stability region of each model."""
+
+
+def perturbed_operating_points(model: Model, n: int, seed: int = 3):
+    """``n`` seeded ``(x0, u, p)`` around the steady state: states +-5 %, inputs +-10 %."""
+    import twin
+
+    ss = twin.find_steady_state(model)
+    rng = np.random.default_rng(seed)
+    points = []
+    for _ in range(n):
+        x0 = ss.x * (1 + 0.05 * rng.uniform(-1, 1, ss.x.size))
+        x0 = np.clip(x0, model.states.lower(), model.states.upper())
+        u = np.clip(ss.u * (1 + 0.1 * rng.uniform(-1, 1, ss.u.size)),
+                    model.inputs.lower(), model.inputs.upper())
+        points.append((x0, u, ss.p.copy()))
+    return points
+
+
+def relative_error(a: np.ndarray, b: np.ndarray, floor: float = 1e-3) -> float:
+    """max |a - b| / max(|b|, floor), elementwise."""
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), floor)))

@@ -169,14 +169,14 @@ cdef class Stepper:
     """Advances one instance by one control interval per call: the twin's hot path.
 
     step(u) checks u in C (length, finite, within bounds), integrates over
-    dt in place and returns a copy of the new state; on bad input or a
-    failed integration it calls on_error(kind, index or status, value or
-    time), which raises.
+    dt and returns a copy of the new state; on bad input or a failed
+    integration it keeps the state as it was and calls on_error(kind,
+    index or status, value or time), which raises.
     """
 
     cdef KernelModel km
     cdef int meth
-    cdef double[::1] x, u, p, lower, upper
+    cdef double[::1] x, trial, u, p, lower, upper
     cdef object _x_array
     cdef readonly double dt, rtol, atol, t
     cdef readonly long n_sub, max_steps, n_calls
@@ -191,6 +191,7 @@ cdef class Stepper:
         self.meth = METHODS[method]
         self._x_array = np.array(x0, dtype=float)
         self.x = self._x_array
+        self.trial = np.array(x0, dtype=float)
         self.u = np.zeros(km.nu)
         self.p = np.array(p, dtype=float)
         self.lower = np.array(lower, dtype=float)
@@ -230,11 +231,15 @@ cdef class Stepper:
                 self.on_error("bounds", j, v)
             self.u[j] = v
         with nogil:
-            rc = twin_integrate(&self.km.m, self.meth, &self.x[0], &self.u[0] if nu else NULL,
+            memcpy(&self.trial[0], &self.x[0], self.km.nx * sizeof(double))
+            rc = twin_integrate(&self.km.m, self.meth, &self.trial[0], &self.u[0] if nu else NULL,
                                 &self.p[0] if self.p.shape[0] else NULL, self.dt, self.rtol,
                                 self.atol, self.n_sub, self.max_steps, self.work, self.iwork,
                                 &self.st)
+            if rc == 0:
+                memcpy(&self.x[0], &self.trial[0], self.km.nx * sizeof(double))
         if rc != 0:
+            self.st.h = 0.0
             self.on_error("integration", rc, self.t)
         self.t += self.dt
         self.n_calls += 1

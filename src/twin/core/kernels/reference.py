@@ -68,16 +68,21 @@ def rk4(functions, x0, u, p, h: float, n_steps: int) -> np.ndarray:
 def _rk4(functions, x, u, p, h, n_steps, c: _Counter):
     hh, h6 = 0.5 * h, h / 6.0
     rhs = functions.rhs
-    for _ in range(n_steps):
-        k1 = rhs(x, u, p)
-        k2 = rhs(x + hh * k1, u, p)
-        k3 = rhs(x + hh * k2, u, p)
-        k4 = rhs(x + h * k3, u, p)
-        x = x + h6 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+    with np.errstate(invalid="ignore", over="ignore"):  # non-finite results are reported
+        for _ in range(n_steps):
+            x = _rk4_step(rhs, x, u, p, h, hh, h6)
     c.steps += n_steps
     c.rhs_evals += 4 * n_steps
     c.order = 4
     return x, c
+
+
+def _rk4_step(rhs, x, u, p, h, hh, h6):
+    k1 = rhs(x, u, p)
+    k2 = rhs(x + hh * k1, u, p)
+    k3 = rhs(x + hh * k2, u, p)
+    k4 = rhs(x + h * k3, u, p)
+    return x + h6 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
 
 
 # ---------------------------------------------------------- initial step
