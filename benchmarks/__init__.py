@@ -1,0 +1,9 @@
+"""The benchmark harness (installed as ``twin_benchmarks``; run with ``twin bench``).
+
+Each figure is a function registered with :func:`twin_benchmarks.harness.benchmark`
+in one of the modules of :data:`FIGURE_MODULES`; it measures our code and its
+baselines in the same run and declares its own budget for ``--quick``.
+"""
+
+FIGURE_MODULES = ("twin_benchmarks.kernels",)
+"""Modules that register figures, in report order."""

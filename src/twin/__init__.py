@@ -14,6 +14,7 @@ from twin.core.model import Model, ParameterSet
 from twin.core.results import SimulationResult
 from twin.core.schedule import InputSchedule
 from twin.core.simulation import simulate
+from twin.core.simulator import Simulator
 from twin.core.steady import SteadyState, find_steady_state
 from twin.core.symbolic import casadi_form
 from twin.orchestration.registry import load_model, model_names
@@ -22,6 +23,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "InputError", "InputSchedule", "Model", "ParameterSet", "SimulationError", "SimulationResult",
-    "SteadyState", "SteadyStateError", "TwinError", "UnknownNameError", "casadi_form",
+    "Simulator", "SteadyState", "SteadyStateError", "TwinError", "UnknownNameError", "casadi_form",
     "find_steady_state", "load_model", "model_names", "simulate",
 ]

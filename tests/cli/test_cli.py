@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -160,3 +161,29 @@ def test_bad_input_exits_2_with_one_line(case, capsys, tmp_path, schedule_files)
     assert expected.format(**fill) in err
     assert "Traceback" not in err and out == ""
     assert not (tmp_path / "r.csv").exists()
+
+
+@pytest.mark.parametrize("backend", ["kernel", "reference"])
+def test_simulate_backends_agree(capsys, tmp_path, backend):
+    out = tmp_path / f"{backend}.parquet"
+    code, stdout, err = run_twin(capsys, "simulate", "quadruple_tank", "--t-end", "200", "--dt", "10",
+                                 "--u", "v1=3.5", "--backend", backend, "--out", str(out), "--json")
+    assert code == 0, err
+    assert json.loads(stdout)["backend"] == backend
+    other = twin_reference_run()
+    assert np.allclose(pd.read_parquet(out)[["h1", "h2", "h3", "h4"]].to_numpy(), other,
+                       rtol=1e-6, atol=1e-9)
+
+
+def twin_reference_run():
+    import twin
+
+    model = twin.load_model("quadruple_tank")
+    run = twin.simulate(model, 200.0, 10.0, inputs={"v1": 3.5}, backend="reference",
+                        rtol=1e-12, atol=1e-12)
+    return run.x
+
+
+def test_bench_list(capsys):
+    code, out, _ = run_twin(capsys, "bench", "--list", "--json")
+    assert code == 0 and "ensemble_cstr" in json.loads(out)

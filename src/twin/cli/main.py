@@ -161,12 +161,18 @@ def steady(model_name: str, sets, param_set, us, x0s, as_json: bool) -> None:
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="Result file, .parquet or .csv.")
 @click.option("--plot", type=click.Path(path_type=Path), default=None, help="Write a PNG of the trends.")
-@click.option("--rtol", type=float, default=1e-10, show_default=True, help="Relative tolerance.")
-@click.option("--atol", type=float, default=1e-12, show_default=True, help="Absolute tolerance.")
+@click.option("--backend", type=click.Choice(["kernel", "reference"]), default="kernel",
+              show_default=True, help="Compiled kernels, or CVODES (the correctness reference).")
+@click.option("--method", type=click.Choice(["rk4", "dopri5", "bdf"]), default=None,
+              help="Kernel method (default: bdf for stiff models, else dopri5).")
+@click.option("--rtol", type=float, default=None,
+              help="Relative tolerance (default: 1e-8 kernel, 1e-10 reference).")
+@click.option("--atol", type=float, default=None,
+              help="Absolute tolerance (default: 1e-10 kernel, 1e-12 reference).")
 @json_option
 def simulate(model_name, t_end, dt, sets, param_set, x0s, us, inputs_file, steady_start, out, plot,
-             rtol, atol, as_json) -> None:
-    """Simulate MODEL with the reference simulator and write the trajectories."""
+             backend, method, rtol, atol, as_json) -> None:
+    """Simulate MODEL and write the trajectories."""
     from twin.core.schedule import InputSchedule
     from twin.core.simulation import output_grid, simulate as run_simulation
     from twin.core.steady import find_steady_state
@@ -196,13 +202,14 @@ def simulate(model_name, t_end, dt, sets, param_set, x0s, us, inputs_file, stead
             done[0] = k
 
         result = run_simulation(model, t_end, dt, x0=x0, inputs=schedule, rtol=rtol, atol=atol,
-                                progress=progress)
+                                progress=progress, backend=backend, method=method)
     result.write(out)
     if plot is not None:
         from twin.orchestration.plots import save_figure, trend_figure
 
         save_figure(trend_figure(result), plot)
-    summary = {"model": model.name, "out": out, "plot": plot, "points": int(result.t.size),
+    summary = {"model": model.name, "backend": backend, "out": out, "plot": plot,
+               "points": int(result.t.size),
                "t_end": float(result.t[-1]), "time_unit": model.time_unit, "final": result.final()}
     human = (f"{model.name}: {result.t.size} points over {result.t[-1]:g} {model.time_unit} "
              f"written to {out}" + (f", plot {plot}" if plot else ""))
@@ -221,6 +228,41 @@ def demo(out: Path, as_json: bool) -> None:
     data = {"folder": summary.folder, "report": summary.report,
             "files": [str(f) for f in summary.files], "figures": summary.figures}
     _emit(data, as_json, f"report written to {summary.report}")
+
+
+@cli.command()
+@click.option("--quick", is_flag=True, help="Short run for CI (each figure has its own budget).")
+@click.option("--only", multiple=True, metavar="NAME", help="Run only this figure (repeatable).")
+@click.option("--list", "list_only", is_flag=True, help="List the figures and exit.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Also write the JSON here.")
+@json_option
+def bench(quick: bool, only: tuple[str, ...], list_only: bool, out: Path | None, as_json: bool) -> None:
+    """Run the benchmark harness: medians, p99 and baselines from the same run."""
+    from twin_benchmarks import harness
+
+    if list_only:
+        figures = harness.load_figures()
+        data = {name: {"description": b.description, "quick_budget_s": b.quick_budget_s}
+                for name, b in figures.items()}
+        _emit(data, as_json, "\n".join(f"{n:<16} {d['description']}" for n, d in data.items()))
+        return
+    if out is not None and not out.resolve().parent.is_dir():
+        raise InputError(f"--out {out}: folder '{out.parent}' does not exist")
+    report = harness.run(only or None, quick, progress=lambda msg: click.echo(f"bench: {msg}", err=True))
+    text = json.dumps(_jsonable(report), indent=2)
+    if out is not None:
+        out.write_text(text + "\n")
+    if as_json:
+        click.echo(text)
+        return
+    lines = []
+    for name, fig in report["figures"].items():
+        p99 = f"{fig['p99']:.4g}" if fig.get("p99") is not None else "n/a"
+        ratios = ", ".join(f"{k} {v:.3g}x" for k, v in fig["ratio_to_baseline"].items())
+        met = ", ".join(f"{k}: {'met' if t['met'] else 'NOT met'}" for k, t in fig["targets"].items())
+        lines.append(f"{name:<14} median {fig['median']:.4g} p99 {p99} {fig['unit']}  "
+                     f"[ratio to baseline: {ratios}]  {met}")
+    click.echo("\n".join(lines))
 
 
 def main() -> None:
