@@ -93,6 +93,11 @@ def step_cstr(ctx: BenchContext) -> FigureResult:
 
     sim = Simulator(model, dt, rtol=rtol, atol=atol)
     ours, xs = _timed_steps(sim.step, us)
+    # the same intervals in one compiled call: what step() costs without Python
+    functions = model_functions(model)
+    inner = ctx.time_calls(lambda: integrators.integrate_batch(
+        functions, sim.method, model.x0()[None, :], us[None, :, :], model.p0()[None, :], dt,
+        rtol, atol, threads=1), ctx.size(3, 10), scale=1e6 / n)
     form = casadi_form(model)
     p = model.p0()
     cvodes = ca.integrator("cvodes_step", "cvodes", {"x": form.x, "p": ca.vertcat(form.u, form.p),
@@ -132,6 +137,8 @@ def step_cstr(ctx: BenchContext) -> FigureResult:
         baseline_max_rel_error={"casadi_cvodes_per_interval": accuracy(cv_xs),
                                 "scipy_solve_ivp_per_interval": accuracy(ivp_xs)},
         integration_stats=sim.stats,
+        integration_only_us_per_interval=float(np.median(inner)),
+        step_overhead_us=float(np.median(ours) - np.median(inner)),
     )
     med = result.value.median
     result.target("accuracy", "max relative error <= 1e-6", acc, acc <= 1e-6)
