@@ -140,14 +140,9 @@ class _CvodesStepper:
         self.on_error = on_error
 
     def step(self, u) -> np.ndarray:
-        u = np.asarray(u, dtype=float).ravel()
-        if u.size != self._lower.size:
-            self.on_error("length", u.size, 0.0)
-        for j, v in enumerate(u):
-            if not math.isfinite(v):
-                self.on_error("nonfinite", j, v)
-            if v < self._lower[j] or v > self._upper[j]:
-                self.on_error("bounds", j, v)
+        from twin.core.kernels.reference import checked_inputs
+
+        u = checked_inputs(u, self._lower, self._upper, self.on_error)
         self._x = self._integrator.advance(self._x, u, self.dt, self.t)
         self.t += self.dt
         self.n_calls += 1

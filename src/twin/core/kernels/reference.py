@@ -401,6 +401,19 @@ def integrate_batch(functions, method: str, X0, U, P, dt: float, rtol: float = 1
     return BatchResult(out, status, stats)
 
 
+def checked_inputs(u, lower: np.ndarray, upper: np.ndarray, on_error) -> np.ndarray:
+    """``u`` as a float vector, after the checks the compiled stepper makes in C."""
+    u = np.asarray(u, dtype=float).ravel()
+    if u.size != lower.size:
+        on_error("length", u.size, 0.0)
+    for j, v in enumerate(u):
+        if not math.isfinite(v):
+            on_error("nonfinite", j, v)
+        if v < lower[j] or v > upper[j]:
+            on_error("bounds", j, v)
+    return u
+
+
 class Stepper:
     """One instance, one control interval per :meth:`step` (Python reference)."""
 
@@ -419,14 +432,7 @@ class Stepper:
 
     def step(self, u):
         """State after one interval ``dt`` with inputs ``u`` held constant."""
-        u = np.asarray(u, dtype=float).ravel()
-        if u.size != self._lower.size:
-            self.on_error("length", u.size, 0.0)
-        for j, v in enumerate(u):
-            if not math.isfinite(v):
-                self.on_error("nonfinite", j, v)
-            if v < self._lower[j] or v > self._upper[j]:
-                self.on_error("bounds", j, v)
+        u = checked_inputs(u, self._lower, self._upper, self.on_error)
         status, x, self._c = _integrate(self.functions, self.method, self._x.copy(), u, self._p,
                                         self.dt, self.rtol, self.atol, self.n_sub,
                                         self.max_steps, self._c)
