@@ -1,0 +1,305 @@
+"""State and disturbance estimation: EKF, moving-horizon estimator, state feedback.
+
+The estimators work on one discrete-time augmented model of the plant over
+a control interval (:class:`AugmentedModel`):
+
+- the model states ``x`` (RK4 over the interval, a fixed number of substeps);
+- one bias ``d`` per measurement marked ``bias`` (a random walk): the
+  disturbance states that make control offset-free under mismatch;
+- for a measurement with dead time ``m`` intervals, a chain of ``m`` delay
+  states holding its past values, so an analyser value that arrives now is
+  matched with the state it was taken from.
+
+A measurement is used when its quality is GOOD (or UNCERTAIN where the
+spec accepts that) and, for sampled analysers, when it is fresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import casadi as ca
+import numpy as np
+
+from apc.problem import ControlProblem
+from twin.core import ops
+from twin.core.quality import Quality, Reading
+
+RK4_SUBSTEPS = 10
+"""RK4 substeps per control interval of the estimators' model."""
+
+
+def _magnitude(v: float) -> float:
+    return max(abs(v), 1e-3) if np.isfinite(v) else 1.0
+
+
+class AugmentedModel:
+    """``xi+ = F(xi, u, w, p)``, ``y = h(xi, u, w, p)`` with Jacobians, over one interval."""
+
+    def __init__(self, problem: ControlProblem):
+        self.problem = pb = problem
+        spec, model = pb.spec, pb.model
+        meas = spec.measurements
+        self.names = [m.name for m in meas]
+        self.bias_of = {n: i for i, n in enumerate(pb.bias_names)}
+        self.delay = [int(round(m.dead_time / spec.sample_time)) for m in meas]
+        self.n_x, self.n_d = pb.n_x, pb.n_bias
+        self.n_z = sum(self.delay)
+        self.n = self.n_x + self.n_d + self.n_z
+        xi = ca.SX.sym("xi", self.n)
+        u = ca.SX.sym("u", pb.n_u)
+        w = ca.SX.sym("w", pb.n_w)
+        p = ca.SX.sym("p", model.n_p)
+        x = xi[: self.n_x]
+        d = xi[self.n_x: self.n_x + self.n_d]
+        z = xi[self.n_x + self.n_d:]
+        h = spec.sample_time / RK4_SUBSTEPS
+        xn = x
+        for _ in range(RK4_SUBSTEPS):
+            k1 = pb.f(xn, u, w, p)
+            k2 = pb.f(xn + h / 2 * k1, u, w, p)
+            k3 = pb.f(xn + h / 2 * k2, u, w, p)
+            k4 = pb.f(xn + h * k3, u, w, p)
+            xn = xn + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        signals = pb.meas(x, u, w, p)
+        z_next, y, offset = [], [], 0
+        for j, m in enumerate(self.delay):
+            chain = z[offset: offset + m]
+            if m:
+                older = [chain[i] for i in range(m - 1)]  # (CasADi reads [:0] as [:1])
+                z_next.append(ca.vertcat(signals[j], *older))
+                value = chain[m - 1]
+            else:
+                value = signals[j]
+            if self.names[j] in self.bias_of:
+                value = value + d[self.bias_of[self.names[j]]]
+            y.append(value)
+            offset += m
+        xi_next = ca.vertcat(xn, d, *z_next)
+        y = ca.vertcat(*y) if y else ca.SX(0, 1)
+        args = [xi, u, w, p]
+        self.F = ca.Function("F", args, [xi_next])
+        self.A = ca.Function("A", args, [ca.jacobian(xi_next, xi)])
+        self.h = ca.Function("h", args, [y])
+        self.H = ca.Function("H", args, [ca.jacobian(y, xi)])
+        self._signals = ca.Function("s", [x, u, w, p], [signals])
+        self._init_scales()
+
+    def _init_scales(self) -> None:
+        pb, est = self.problem, self.problem.spec.estimator
+        x_mag = np.array([_magnitude(v.nominal) for v in pb.model.states])
+        meas = pb.spec.measurements
+        sig_mag = np.array([m.noise_std if m.noise_std > 0 else
+                            _magnitude(self._nominal_signal(m.name)) * 1e-3 for m in meas])
+        d_mag = np.array([sig_mag[self.names.index(n)] for n in pb.bias_names])
+        z_mag = np.concatenate([[sig_mag[j]] * m for j, m in enumerate(self.delay)]) \
+            if self.n_z else np.zeros(0)
+        self.Q = np.diag(np.concatenate([(est.process_noise * x_mag) ** 2,
+                                         (est.bias_noise * d_mag) ** 2,
+                                         (1e-6 * z_mag) ** 2]))
+        self.R = np.diag(np.maximum(sig_mag, 1e-9) ** 2)
+        self.P0 = np.diag(np.concatenate([(est.initial_std * x_mag) ** 2,
+                                          (3 * d_mag) ** 2 if self.n_d else np.zeros(0),
+                                          (est.initial_std * 10 * z_mag) ** 2]))
+
+    def _nominal_signal(self, name: str) -> float:
+        model = self.problem.model
+        if name in model.states:
+            return model.states[name].nominal
+        y = model.evaluate_outputs(list(model.x0()), list(model.u0()), list(model.p0()), ops.MATH)
+        return float(y[model.outputs.index(name)])
+
+    def initial(self, x0: np.ndarray, u: np.ndarray, w: np.ndarray, p: np.ndarray) -> np.ndarray:
+        """Augmented state for a plant at ``x0``: zero biases, delay chains at the current signals."""
+        signals = np.array(self._signals(x0, u, w, p)).ravel()
+        z = np.concatenate([[signals[j]] * m for j, m in enumerate(self.delay)]) \
+            if self.n_z else np.zeros(0)
+        return np.concatenate([x0, np.zeros(self.n_d), z])
+
+
+@dataclass
+class Estimate:
+    """What an estimator knows after a correction."""
+
+    x: np.ndarray
+    bias: np.ndarray
+    used: dict[str, bool]
+    innovation: dict[str, float]
+
+
+def usable(spec_meas, reading: Reading | None) -> bool:
+    """Whether a reading may be used by the estimator."""
+    if reading is None or not reading.fresh or not np.isfinite(reading.value):
+        return False
+    if reading.quality is Quality.GOOD:
+        return True
+    return reading.quality is Quality.UNCERTAIN and spec_meas.accept_uncertain
+
+
+class EKF:
+    """Extended Kalman filter on the augmented model."""
+
+    def __init__(self, problem: ControlProblem, x0: np.ndarray, u: np.ndarray, w: np.ndarray,
+                 p: np.ndarray):
+        self.model = AugmentedModel(problem)
+        self.problem = problem
+        self.xi = self.model.initial(np.asarray(x0, float), u, w, p)
+        self.P = self.model.P0.copy()
+        self.u, self.w, self.p = np.asarray(u, float), np.asarray(w, float), np.asarray(p, float)
+
+    def correct(self, readings: Mapping[str, Reading]) -> Estimate:
+        """Measurement update with the usable readings."""
+        am, spec = self.model, self.problem.spec
+        used = {m.name: usable(m, readings.get(m.name)) for m in spec.measurements}
+        idx = [j for j, m in enumerate(spec.measurements) if used[m.name]]
+        innovation: dict[str, float] = {}
+        if idx:
+            args = (self.xi, self.u, self.w, self.p)
+            y_hat = np.array(am.h(*args)).ravel()[idx]
+            H = np.array(am.H(*args))[idx]
+            y = np.array([readings[spec.measurements[j].name].value for j in idx])
+            R = am.R[np.ix_(idx, idx)]
+            S = H @ self.P @ H.T + R
+            K = np.linalg.solve(S.T, (self.P @ H.T).T).T
+            e = y - y_hat
+            self.xi = self.xi + K @ e
+            I_KH = np.eye(am.n) - K @ H
+            self.P = I_KH @ self.P @ I_KH.T + K @ R @ K.T
+            innovation = {spec.measurements[j].name: float(v) for j, v in zip(idx, e)}
+        return self.estimate(used, innovation)
+
+    def predict(self, u: np.ndarray, w: np.ndarray, p: np.ndarray) -> None:
+        """Time update over one interval with the inputs in force."""
+        am = self.model
+        self.u, self.w, self.p = np.asarray(u, float), np.asarray(w, float), np.asarray(p, float)
+        A = np.array(am.A(self.xi, self.u, self.w, self.p))
+        self.xi = np.array(am.F(self.xi, self.u, self.w, self.p)).ravel()
+        self.P = A @ self.P @ A.T + am.Q
+
+    def estimate(self, used=None, innovation=None) -> Estimate:
+        am = self.model
+        return Estimate(self.xi[: am.n_x].copy(), self.xi[am.n_x: am.n_x + am.n_d].copy(),
+                        used or {}, innovation or {})
+
+
+class MHE:
+    """Moving-horizon estimator: least squares over a window, arrival cost from an EKF."""
+
+    def __init__(self, problem: ControlProblem, x0, u, w, p):
+        self.problem = problem
+        self.ekf = EKF(problem, x0, u, w, p)
+        am = self.model = self.ekf.model
+        spec = problem.spec
+        self.N = N = max(1, spec.estimator.horizon)
+        n, ny = am.n, len(spec.measurements)
+        XI = ca.SX.sym("XI", n, N + 1)
+        U = ca.SX.sym("U", problem.n_u, N)
+        W = ca.SX.sym("W", problem.n_w, N)
+        pp = ca.SX.sym("p", problem.model.n_p)
+        Y = ca.SX.sym("Y", ny, N + 1)
+        M = ca.SX.sym("M", ny, N + 1)  # 1 where a reading is used
+        prior = ca.SX.sym("prior", n)
+        P_inv_sqrt = ca.SX.sym("Pis", n, n)
+        Q_inv = np.diag(1.0 / np.diag(am.Q))
+        R_inv = np.diag(1.0 / np.diag(am.R))
+        e0 = ca.mtimes(P_inv_sqrt, XI[:, 0] - prior)
+        cost = ca.dot(e0, e0)
+        gaps = []
+        for k in range(N + 1):
+            if k < N:
+                nxt = am.F(XI[:, k], U[:, k], W[:, k], pp)
+                gaps.append(XI[:, k + 1] - nxt)
+            if ny:
+                uk = U[:, min(k, N - 1)]
+                wk = W[:, min(k, N - 1)]
+                v = (Y[:, k] - am.h(XI[:, k], uk, wk, pp)) * M[:, k]
+                cost += ca.mtimes([v.T, R_inv, v])
+        noise = ca.vertcat(*gaps)
+        cost += ca.mtimes([noise.T, np.kron(np.eye(N), Q_inv), noise])
+        nlp = {"x": ca.vec(XI), "f": cost,
+               "p": ca.vertcat(ca.vec(U), ca.vec(W), pp, ca.vec(Y), ca.vec(M), prior,
+                               ca.vec(P_inv_sqrt))}
+        self.solver = ca.nlpsol("mhe", "ipopt", nlp, {
+            "ipopt.print_level": 0, "ipopt.sb": "yes", "print_time": False, "expand": True,
+            "ipopt.tol": 1e-10, "ipopt.max_iter": 100})
+        lo = np.concatenate([problem.model.states.lower(), np.full(n - am.n_x, -np.inf)])
+        hi = np.concatenate([problem.model.states.upper(), np.full(n - am.n_x, np.inf)])
+        self.lbx, self.ubx = np.tile(lo, N + 1), np.tile(hi, N + 1)
+        self.history: list[tuple[np.ndarray, np.ndarray]] = []  # (readings, mask) per correction
+        self.priors: list[tuple[np.ndarray, np.ndarray]] = []  # EKF (xi, P) before each correction
+        self.inputs: list[tuple[np.ndarray, np.ndarray]] = []  # (u, w) per interval
+        self.xi = self.ekf.xi.copy()
+        self._guess = None
+
+    def correct(self, readings: Mapping[str, Reading]) -> Estimate:
+        spec = self.problem.spec
+        self.priors.append((self.ekf.xi.copy(), self.ekf.P.copy()))
+        est = self.ekf.correct(readings)
+        used = est.used
+        y = np.array([readings[m.name].value if used[m.name] else 0.0 for m in spec.measurements])
+        mask = np.array([1.0 if used[m.name] else 0.0 for m in spec.measurements])
+        self.history.append((y, mask))
+        if len(self.history) <= self.N:
+            self.xi = self.ekf.xi.copy()
+            return est
+        self.history = self.history[-(self.N + 1):]
+        self.priors = self.priors[-(self.N + 1):]
+        inputs = self.inputs[-self.N:]
+        prior, P = self.priors[0]
+        Y = np.column_stack([h[0] for h in self.history])
+        Mk = np.column_stack([h[1] for h in self.history])
+        U = np.column_stack([i[0] for i in inputs]) if self.problem.n_u else np.zeros((0, self.N))
+        W = np.column_stack([i[1] for i in inputs]) if self.problem.n_w else np.zeros((0, self.N))
+        L = np.linalg.cholesky(np.linalg.inv(P + 1e-14 * np.eye(P.shape[0])))
+        params = np.concatenate([U.ravel(order="F"), W.ravel(order="F"), self.ekf.p,
+                                 Y.ravel(order="F"), Mk.ravel(order="F"), prior,
+                                 L.T.ravel(order="F")])
+        guess = self._guess if self._guess is not None else np.tile(self.ekf.xi, self.N + 1)
+        r = self.solver(x0=np.clip(guess, self.lbx, self.ubx), p=params, lbx=self.lbx, ubx=self.ubx)
+        if self.solver.stats()["success"]:
+            traj = np.array(r["x"]).reshape(-1, self.N + 1, order="F")
+            self.xi = traj[:, -1].copy()
+            self._guess = np.concatenate([traj[:, 1:].ravel(order="F"), self.xi])
+        else:
+            self.xi = self.ekf.xi.copy()
+        am = self.model
+        return Estimate(self.xi[: am.n_x].copy(), self.xi[am.n_x: am.n_x + am.n_d].copy(), used,
+                        est.innovation)
+
+    def predict(self, u, w, p) -> None:
+        self.inputs.append((np.asarray(u, float), np.asarray(w, float)))
+        del self.inputs[: max(0, len(self.inputs) - self.N)]
+        self.ekf.predict(u, w, p)
+
+    def estimate(self, used=None, innovation=None) -> Estimate:
+        am = self.model
+        return Estimate(self.xi[: am.n_x].copy(), self.xi[am.n_x: am.n_x + am.n_d].copy(),
+                        used or {}, innovation or {})
+
+
+class StateFeedback:
+    """The plant state is measured: the 'estimate' is the state itself (no biases)."""
+
+    def __init__(self, problem: ControlProblem, x0, u, w, p):
+        self.problem = problem
+        self.x = np.asarray(x0, float)
+
+    def set_state(self, x: np.ndarray) -> None:
+        self.x = np.asarray(x, float)
+
+    def correct(self, readings: Mapping[str, Reading]) -> Estimate:
+        return Estimate(self.x.copy(), np.zeros(0), {}, {})
+
+    def predict(self, u, w, p) -> None:
+        pass
+
+    def estimate(self, used=None, innovation=None) -> Estimate:
+        return Estimate(self.x.copy(), np.zeros(0), {}, {})
+
+
+def make_estimator(problem: ControlProblem, x0, u, w, p):
+    """The estimator of the specification."""
+    kind = problem.spec.estimator.kind
+    cls = {"ekf": EKF, "mhe": MHE, "state_feedback": StateFeedback}[kind]
+    return cls(problem, x0, u, w, p)

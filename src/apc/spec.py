@@ -1,0 +1,374 @@
+"""Controller specification: plain data, checked when built (STYLE.md, "describe, then build").
+
+A :class:`ControllerSpec` says what the APC controls and how: controlled
+variables (CVs) with setpoints, ranked soft limits and hard limits;
+manipulated variables (MVs) with hard limits, rate limits and move
+suppression; measured disturbances (DVs); measurements and the estimator;
+the horizon, control horizon or move blocking; terminal and economic
+costs; optional robust multi-stage scenarios; solver settings and the
+failure policy. Load one from TOML with :func:`load_spec` (unknown keys are
+errors naming the valid ones), then :meth:`ControllerSpec.check` it against
+the model it will control.
+
+Units are those of the model's variables; times are in the model's time
+unit, except ``solver.time_budget`` [s of wall-clock time].
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from twin.core.config import build, read_toml
+from twin.core.errors import InputError, UnknownNameError
+from twin.core.model import Model
+
+
+@dataclass(frozen=True)
+class CVSpec:
+    """A controlled variable: a state or output of the model.
+
+    Attributes
+    ----------
+    name : str
+        State or output name.
+    setpoint : float, optional
+        Target value; without one the CV is kept within its range only.
+    low, high : float, optional
+        Soft operating limits, given up in rank order when not all can be met.
+    rank : int
+        Priority of the soft limits: rank 1 is given up last.
+    penalty : float
+        Weight of a soft-limit violation in the dynamic problem [1/CV unit].
+    hard_low, hard_high : float, optional
+        Physical limits, never given up.
+    weight : float
+        Setpoint tracking weight [1/CV unit^2].
+    critical : bool
+        A critical CV whose measurement goes bad sheds the controller; a
+        non-critical one is dropped from control while bad.
+    """
+
+    name: str
+    setpoint: float | None = None
+    low: float | None = None
+    high: float | None = None
+    rank: int = 1
+    penalty: float = 1e2
+    hard_low: float | None = None
+    hard_high: float | None = None
+    weight: float = 1.0
+    critical: bool = False
+
+    def __post_init__(self) -> None:
+        if self.rank < 1:
+            raise InputError(f"cv '{self.name}': rank must be 1 or more")
+        for lo, hi, what in ((self.low, self.high, "low/high"),
+                             (self.hard_low, self.hard_high, "hard_low/hard_high")):
+            if lo is not None and hi is not None and lo > hi:
+                raise InputError(f"cv '{self.name}': {what} has low > high")
+        if self.weight < 0 or self.penalty < 0:
+            raise InputError(f"cv '{self.name}': weight and penalty must be non-negative")
+
+
+@dataclass(frozen=True)
+class MVSpec:
+    """A manipulated variable: a manipulated input of the model.
+
+    Attributes
+    ----------
+    name : str
+        Input name.
+    low, high : float, optional
+        Hard limits (default: the model's input bounds).
+    max_move : float, optional
+        Largest change per control interval, a hard constraint.
+    move_weight : float
+        Move suppression: weight of (change / scale)^2 per interval.
+    target_weight : float
+        Weight of (MV - steady-state target)^2 / scale^2 in the dynamic problem.
+    scale : float
+        Scaling of the MV in the optimisation (a typical magnitude).
+    safe_value : float, optional
+        Value written when the controller sheds; by default the last value is held.
+    """
+
+    name: str
+    low: float | None = None
+    high: float | None = None
+    max_move: float | None = None
+    move_weight: float = 0.0
+    target_weight: float = 0.0
+    scale: float = 1.0
+    safe_value: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_move is not None and not self.max_move > 0:
+            raise InputError(f"mv '{self.name}': max_move must be positive")
+        if self.scale <= 0:
+            raise InputError(f"mv '{self.name}': scale must be positive")
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise InputError(f"mv '{self.name}': low > high")
+
+
+@dataclass(frozen=True)
+class DVSpec:
+    """A measured disturbance: a disturbance input of the model."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class MeasurementSpec:
+    """A measured state or output, as the estimator sees it.
+
+    Attributes
+    ----------
+    name : str
+        State or output name.
+    noise_std : float
+        Standard deviation of the measurement noise (estimator tuning).
+    sample_interval : float
+        Time between new values (0: every control interval).
+    dead_time : float
+        Age of a value when it arrives (analysers).
+    bias : bool
+        Estimate a constant bias (disturbance) on this measurement, which
+        makes control offset-free under constant plant-model mismatch.
+    accept_uncertain : bool
+        Use values of quality UNCERTAIN as if good (else they are ignored).
+    """
+
+    name: str
+    noise_std: float = 0.0
+    sample_interval: float = 0.0
+    dead_time: float = 0.0
+    bias: bool = True
+    accept_uncertain: bool = False
+
+    def __post_init__(self) -> None:
+        if self.noise_std < 0 or self.sample_interval < 0 or self.dead_time < 0:
+            raise InputError(f"measurement '{self.name}': noise, interval and dead time must be >= 0")
+
+
+@dataclass(frozen=True)
+class EstimatorSpec:
+    """State and disturbance estimation.
+
+    Attributes
+    ----------
+    kind : str
+        ``"ekf"``, ``"mhe"`` or ``"state_feedback"`` (the plant state is measured).
+    process_noise : float
+        Standard deviation of the state noise per interval, relative to each
+        state's nominal magnitude.
+    bias_noise : float
+        Standard deviation of the bias random walk per interval, relative to
+        each measurement's noise (or nominal magnitude when noise-free).
+    initial_std : float
+        Initial state uncertainty, relative to nominal magnitudes.
+    horizon : int
+        MHE window [control intervals].
+    """
+
+    kind: Literal["ekf", "mhe", "state_feedback"] = "ekf"
+    process_noise: float = 1e-4
+    bias_noise: float = 1.0
+    initial_std: float = 0.05
+    horizon: int = 10
+
+
+@dataclass(frozen=True)
+class RobustSpec:
+    """Multi-stage robust MPC over uncertain parameters (do-mpc's scenario tree).
+
+    ``parameters`` maps model parameter names to their scenario values, the
+    first being the nominal one; ``n_robust`` is the robust horizon.
+    """
+
+    parameters: dict[str, tuple[float, ...]]
+    n_robust: int = 1
+
+
+@dataclass(frozen=True)
+class SolverSpec:
+    """The dynamic optimisation and what happens when it fails.
+
+    Attributes
+    ----------
+    backend : str
+        ``"auto"`` (``fatrop`` for nominal problems, ``do-mpc`` for robust
+        ones), ``"fatrop"`` (structure-exploiting interior point on a
+        stage-wise transcription) or ``"do-mpc"`` (do-mpc's NLP with IPOPT).
+    tol : float
+        Convergence tolerance.
+    max_iter : int
+        Iteration limit.
+    time_budget : float, optional
+        Wall-clock limit of one solve [s]; exceeding it counts as a failure.
+    max_failures : int
+        Consecutive failures after which the controller sheds (K).
+    warm_start : bool
+        Start from the shifted previous solution, primal and dual.
+    """
+
+    backend: Literal["auto", "fatrop", "do-mpc"] = "auto"
+    tol: float = 1e-8
+    max_iter: int = 300
+    time_budget: float | None = None
+    max_failures: int = 3
+    warm_start: bool = True
+
+
+@dataclass(frozen=True)
+class ControllerSpec:
+    """Everything that defines one APC application.
+
+    Attributes
+    ----------
+    model : str
+        Registry name of the internal model (``"cstr"``, or ``"module:ATTR"``).
+    parameter_set : str, optional
+        Published parameter set of the internal model.
+    parameters : dict
+        Parameter overrides of the internal model (plant-model mismatch is normal).
+    sample_time : float
+        Control interval [model time unit].
+    prediction_horizon : int
+        Prediction horizon [intervals].
+    control_horizon : int, optional
+        Intervals with free moves; later moves equal the last free one.
+    move_blocking : tuple of int, optional
+        Lengths of the blocks of equal moves, summing to the prediction horizon
+        (instead of ``control_horizon``).
+    collocation_degree : int
+        Degree of the Radau collocation polynomial per interval.
+    terminal_weight : float
+        Weight of the terminal tracking cost relative to one stage.
+    target_calculation : bool
+        Compute reachable steady-state targets before each move (with ranked
+        give-up of soft limits); without it the setpoints are tracked directly.
+    economic : str, optional
+        Economic stage cost, an expression in model variable names (minimised).
+    scaling : dict
+        Typical magnitudes of states for the optimisation.
+    safe_state : str
+        On shedding: ``"hold"`` the last MVs, or ``"safe_values"`` of the MVs.
+    """
+
+    model: str
+    sample_time: float
+    prediction_horizon: int
+    cv: tuple[CVSpec, ...]
+    mv: tuple[MVSpec, ...]
+    dv: tuple[DVSpec, ...] = ()
+    measurements: tuple[MeasurementSpec, ...] = ()
+    estimator: EstimatorSpec = field(default_factory=EstimatorSpec)
+    solver: SolverSpec = field(default_factory=SolverSpec)
+    robust: RobustSpec | None = None
+    parameter_set: str | None = None
+    parameters: dict[str, float] = field(default_factory=dict)
+    control_horizon: int | None = None
+    move_blocking: tuple[int, ...] | None = None
+    collocation_degree: int = 2
+    terminal_weight: float = 1.0
+    target_calculation: bool = True
+    economic: str | None = None
+    scaling: dict[str, float] = field(default_factory=dict)
+    safe_state: Literal["hold", "safe_values"] = "hold"
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.sample_time) and self.sample_time > 0):
+            raise InputError("sample_time must be positive")
+        if self.prediction_horizon < 1:
+            raise InputError("prediction_horizon must be at least 1")
+        if not self.cv or not self.mv:
+            raise InputError("at least one cv and one mv are needed")
+        if self.control_horizon is not None and self.move_blocking is not None:
+            raise InputError("give either control_horizon or move_blocking, not both")
+        if self.control_horizon is not None and not 1 <= self.control_horizon <= self.prediction_horizon:
+            raise InputError("control_horizon must be between 1 and prediction_horizon")
+        if self.move_blocking is not None:
+            if any(b < 1 for b in self.move_blocking) or sum(self.move_blocking) != self.prediction_horizon:
+                raise InputError("move_blocking lengths must be positive and sum to prediction_horizon")
+        if self.collocation_degree < 1:
+            raise InputError("collocation_degree must be at least 1")
+        for kind, items in (("cv", self.cv), ("mv", self.mv), ("dv", self.dv),
+                            ("measurement", self.measurements)):
+            names = [i.name for i in items]
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise InputError(f"{kind} '{dup[0]}' is listed twice")
+        if self.safe_state == "safe_values" and any(m.safe_value is None for m in self.mv):
+            raise InputError("safe_state 'safe_values' needs a safe_value for every mv")
+        if self.solver.backend == "fatrop" and self.robust is not None:
+            raise InputError("solver.backend 'fatrop' handles nominal problems; robust needs 'do-mpc'")
+
+    # -- derived ------------------------------------------------------------
+    def blocks(self) -> tuple[int, ...]:
+        """Move blocks over the prediction horizon (each block shares one move)."""
+        n = self.prediction_horizon
+        if self.move_blocking is not None:
+            return self.move_blocking
+        if self.control_horizon is not None and self.control_horizon < n:
+            return (1,) * (self.control_horizon - 1) + (n - self.control_horizon + 1,)
+        return (1,) * n
+
+    def backend(self) -> str:
+        """The NMPC backend in effect."""
+        if self.solver.backend != "auto":
+            return self.solver.backend
+        return "do-mpc" if self.robust is not None else "fatrop"
+
+    def check(self, model: Model) -> None:
+        """Raise one-line errors for names the model does not have or roles it does not allow."""
+        where = f"controller for model '{model.name}'"
+        signals = model.states.names + model.outputs.names
+        for cv in self.cv:
+            if cv.name not in signals:
+                raise UnknownNameError("cv", cv.name, signals, where)
+        manipulated = [v.name for v in model.manipulated]
+        for mv in self.mv:
+            if mv.name not in manipulated:
+                raise UnknownNameError("mv", mv.name, manipulated, where)
+        disturbances = [v.name for v in model.disturbances]
+        for dv in self.dv:
+            if dv.name not in disturbances:
+                raise UnknownNameError("dv", dv.name, disturbances, where)
+        for m in self.measurements:
+            if m.name not in signals:
+                raise UnknownNameError("measurement", m.name, signals, where)
+            for what, value in (("sample_interval", m.sample_interval), ("dead_time", m.dead_time)):
+                if value and abs(value / self.sample_time - round(value / self.sample_time)) > 1e-9:
+                    raise InputError(f"measurement '{m.name}': {what} {value} is not a multiple of "
+                                     f"sample_time {self.sample_time}")
+        if self.robust is not None:
+            for name, values in self.robust.parameters.items():
+                if name not in model.parameters:
+                    raise UnknownNameError("robust parameter", name, model.parameters.names, where)
+                if not values:
+                    raise InputError(f"robust parameter '{name}' needs at least one value")
+        for name in self.scaling:
+            if name not in model.states and name not in model.inputs:
+                raise UnknownNameError("scaling variable", name,
+                                       model.states.names + model.inputs.names, where)
+        if self.estimator.kind != "state_feedback" and not self.measurements:
+            raise InputError(f"estimator '{self.estimator.kind}' needs measurements")
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (for logs and reports)."""
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+def spec_from_dict(data: dict[str, Any], where: str = "controller") -> ControllerSpec:
+    """A checked :class:`ControllerSpec` from a parsed TOML table."""
+    return build(ControllerSpec, data, where)
+
+
+def load_spec(path: str | Path) -> ControllerSpec:
+    """Read a controller specification from TOML (see :class:`ControllerSpec`)."""
+    return spec_from_dict(read_toml(path), Path(path).name)

@@ -1,0 +1,1 @@
+"""The closed-loop runner (SIL), its cycle log, KPIs and report."""

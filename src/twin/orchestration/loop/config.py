@@ -1,0 +1,153 @@
+"""Closed-loop run configuration (TOML), validated on load.
+
+A loop file has a ``[plant]`` table (the twin: model, mismatch parameters,
+initial state, simulator settings, sensors, tick and MV latching), the
+controller (an inline ``[controller]`` table or ``controller_file``), a
+``[run]`` table, and ``[[event]]`` entries that change setpoints, limits,
+disturbance inputs, plant parameters, the controller mode or sensor quality
+at given times. Unknown keys are errors naming the valid ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from apc.spec import ControllerSpec, load_spec, spec_from_dict
+from twin.core.config import build, read_toml
+from twin.core.errors import InputError
+
+
+@dataclass(frozen=True)
+class SensorConfig:
+    """A plant-side measurement device (see :class:`twin.core.sensors.SensorSpec`)."""
+
+    name: str
+    noise_std: float = 0.0
+    sample_interval: float = 0.0
+    dead_time: float = 0.0
+
+
+@dataclass(frozen=True)
+class PlantConfig:
+    """The simulated plant.
+
+    Attributes
+    ----------
+    tick : float, optional
+        Plant step [model time unit]; default: the controller's sample time.
+    latch : str
+        ``"next_tick"``: MVs written in a cycle take effect at the next tick,
+        as on the simulated hardware; ``"immediate"``: at once (the
+        idealised loop of textbook MPC).
+    sensors : tuple, optional
+        Measurement devices; default: one per controller measurement, with
+        its noise, sample interval and dead time.
+    steady_start : bool
+        Start from the plant's steady state at ``u0`` (``x0`` is the guess).
+    """
+
+    model: str
+    parameter_set: str | None = None
+    parameters: dict[str, float] = field(default_factory=dict)
+    x0: dict[str, float] = field(default_factory=dict)
+    u0: dict[str, float] = field(default_factory=dict)
+    steady_start: bool = False
+    backend: Literal["kernel", "reference"] = "kernel"
+    method: Literal["rk4", "dopri5", "bdf"] | None = None
+    rtol: float | None = None
+    atol: float | None = None
+    tick: float | None = None
+    latch: Literal["next_tick", "immediate"] = "next_tick"
+    sensors: tuple[SensorConfig, ...] | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class EventConfig:
+    """Something that happens at ``time`` [model time unit]."""
+
+    time: float
+    setpoint: dict[str, float] = field(default_factory=dict)
+    limits: dict[str, dict[str, float]] = field(default_factory=dict)
+    inputs: dict[str, float] = field(default_factory=dict)
+    plant_parameters: dict[str, float] = field(default_factory=dict)
+    mode: Literal["off", "warm", "on"] | None = None
+    sensor_quality: dict[str, Literal["good", "uncertain", "bad"]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Duration [model time unit] and the controller mode at the start."""
+
+    duration: float
+    mode: Literal["off", "warm", "on"] = "on"
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """A closed-loop scenario: plant, controller, run settings and events."""
+
+    plant: PlantConfig
+    controller: ControllerSpec
+    run: RunConfig
+    event: tuple[EventConfig, ...] = ()
+    title: str = ""
+
+    def __post_init__(self) -> None:
+        if self.run.duration <= 0:
+            raise InputError("run.duration must be positive")
+        tick = self.tick
+        ratio = self.controller.sample_time / tick
+        if tick <= 0 or abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
+            raise InputError(f"plant.tick {tick} must divide the controller sample time "
+                             f"{self.controller.sample_time}")
+
+    @property
+    def tick(self) -> float:
+        """Plant step [model time unit]."""
+        return self.plant.tick if self.plant.tick is not None else self.controller.sample_time
+
+    def as_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+def loop_from_dict(data: dict[str, Any], base: Path | None = None, where: str = "loop") -> LoopConfig:
+    """A checked :class:`LoopConfig` from a parsed TOML table (``base`` resolves ``controller_file``)."""
+    data = dict(data)
+    valid = ("plant", "controller", "controller_file", "run", "event", "title")
+    for key in data:
+        if key not in valid:
+            raise InputError(f"{where}: unknown key '{key}'; valid keys: {', '.join(valid)}")
+    if "controller_file" in data:
+        if "controller" in data:
+            raise InputError(f"{where}: give either 'controller' or 'controller_file', not both")
+        path = Path(data.pop("controller_file"))
+        if base is not None and not path.is_absolute():
+            path = base / path
+        data["controller"] = load_spec(path)
+    elif "controller" in data:
+        data["controller"] = spec_from_dict(data["controller"], f"{where}.controller")
+    controller = data.pop("controller", None)
+    if controller is None:
+        raise InputError(f"{where}: missing the controller ('controller' table or 'controller_file')")
+    raw = build(_LoopTables, data, where)
+    return LoopConfig(plant=raw.plant, controller=controller, run=raw.run, event=raw.event,
+                      title=raw.title)
+
+
+@dataclass(frozen=True)
+class _LoopTables:
+    plant: PlantConfig
+    run: RunConfig
+    event: tuple[EventConfig, ...] = ()
+    title: str = ""
+
+
+def load_loop(path: str | Path) -> LoopConfig:
+    """Read a loop configuration file."""
+    path = Path(path)
+    return loop_from_dict(read_toml(path), path.parent, path.name)

@@ -1,0 +1,32 @@
+"""``twin control``: run a closed-loop scenario and write its records and report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from twin.orchestration.loop.config import LoopConfig, load_loop
+from twin.orchestration.loop.kpis import compute_kpis
+from twin.orchestration.loop.report import unit_map, write_loop_report
+from twin.orchestration.loop.runner import ClosedLoop, LoopResult
+
+
+def run_control(config: LoopConfig | str | Path, folder: str | Path,
+                progress: Callable[[float], None] | None = None, report: bool = True) -> LoopResult:
+    """Run the scenario; write ``cycles.sqlite``, ``cycles.parquet`` and ``report.html``."""
+    if not isinstance(config, LoopConfig):
+        config = load_loop(config)
+    loop = ClosedLoop(config, folder)
+    try:
+        result = loop.run(progress)
+        frame = loop.store.to_frame()
+        result.parquet = loop.store.export_parquet(Path(folder) / "cycles.parquet")
+        result.kpis = compute_kpis(frame, config.controller)
+        if report:
+            model = loop.plant_model
+            result.report = write_loop_report(
+                Path(folder), frame, config.controller, result.kpis, loop.store.events(),
+                unit_map(model), model.time_unit, config.title or f"Closed loop: {model.title}")
+    finally:
+        loop.close()
+    return result

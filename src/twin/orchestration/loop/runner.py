@@ -1,0 +1,192 @@
+"""The closed loop in one process (SIL): the twin, its sensors, and the APC.
+
+Time advances in plant ticks. Every ``sample_time / tick`` ticks the
+controller reads the sensors, decides, and the cycle is logged (committed)
+before its MVs reach the plant. MVs written in a cycle are latched at the
+next tick, exactly as the simulated hardware over OPC UA does, so SIL and
+HIL runs of the same scenario follow the same trajectories; ``latch =
+"immediate"`` gives the idealised loop instead.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from apc.controller import Controller, Mode, Output
+from twin.core.quality import Quality, Reading
+from twin.core.sensors import SensorSpec, Sensors
+from twin.core.simulator import Simulator
+from twin.core.steady import find_steady_state
+from twin.orchestration.loop.config import LoopConfig
+from twin.orchestration.loop.store import CycleStore
+from twin.orchestration.registry import load_model
+
+Progress = Callable[[float], None]
+
+
+@dataclass
+class LoopResult:
+    """Where a run's records are, and its KPIs."""
+
+    folder: Path
+    store: Path
+    parquet: Path | None = None
+    report: Path | None = None
+    kpis: dict[str, Any] = field(default_factory=dict)
+    cycles: int = 0
+
+
+class ClosedLoop:
+    """A SIL run of a :class:`LoopConfig`; ``run()`` returns a :class:`LoopResult`."""
+
+    def __init__(self, config: LoopConfig, folder: str | Path):
+        self.config = config
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        pc, spec = config.plant, config.controller
+        self.plant_model = load_model(pc.model, pc.parameters, pc.parameter_set)
+        internal = load_model(spec.model, parameter_set=spec.parameter_set)
+        u0 = self.plant_model.u0(pc.u0)
+        x0 = self.plant_model.x0(pc.x0)
+        if pc.steady_start:
+            x0 = find_steady_state(self.plant_model, u=u0, x_guess=x0).x
+        self.plant = Simulator(self.plant_model, config.tick, x0=x0, backend=pc.backend,
+                               method=pc.method, rtol=pc.rtol, atol=pc.atol)
+        self.u = u0.copy()
+        self.controller = Controller(spec, internal, x0=x0, u0=u0)
+        pb = self.controller.problem
+        self.mv_index, self.other_index = pb.mv_index, pb.other_index
+        sensor_specs = ([SensorSpec(s.name, s.noise_std, s.sample_interval, s.dead_time)
+                         for s in pc.sensors] if pc.sensors is not None else
+                        [SensorSpec(m.name, m.noise_std, m.sample_interval, m.dead_time)
+                         for m in spec.measurements])
+        self.sensors = Sensors(self.plant_model, sensor_specs, seed=pc.seed)
+        self.sensors.prime(x0, u0)
+        self.quality_override: dict[str, Quality] = {}
+        self.controller.set_mode(config.run.mode, self.u[self.mv_index])
+        self.store = CycleStore(self.folder / "cycles.sqlite")
+        self.store.start_run("SIL", self.plant_model.name, self.plant_model.time_unit,
+                             config.as_dict())
+
+    def run(self, progress: Progress | None = None) -> LoopResult:
+        cfg = self.config
+        tick = cfg.tick
+        per_cycle = round(cfg.controller.sample_time / tick)
+        n_ticks = int(round(cfg.run.duration / tick))
+        events = sorted(cfg.event, key=lambda e: e.time)
+        next_event = 0
+        pending: np.ndarray | None = None
+        cycle = 0
+        for j in range(n_ticks + 1):
+            t = j * tick
+            while next_event < len(events) and events[next_event].time <= t + 1e-9 * tick:
+                self._apply_event(events[next_event])
+                next_event += 1
+            if pending is not None:  # latched at this tick
+                self.u[self.mv_index] = pending
+                pending = None
+            if j % per_cycle == 0:
+                out = self._cycle(cycle, t)
+                cycle += 1
+                if out.write:
+                    values = np.array([out.mv[m.name] for m in cfg.controller.mv])
+                    if cfg.plant.latch == "immediate":
+                        self.u[self.mv_index] = values
+                    else:
+                        pending = values
+                if progress is not None:
+                    progress(j / max(n_ticks, 1))
+            if j == n_ticks:
+                break
+            self.plant.step(self.u)
+        self.store.db.commit()
+        return LoopResult(self.folder, self.store.path, cycles=cycle)
+
+    def _readings(self, t: float) -> dict[str, Reading]:
+        readings = self.sensors.read(t, self.plant.x, self.u)
+        for name, quality in self.quality_override.items():
+            if name in readings:
+                r = readings[name]
+                readings[name] = Reading(r.value, quality, r.fresh, r.timestamp)
+        return readings
+
+    def _cycle(self, cycle: int, t: float) -> Output:
+        spec = self.controller.spec
+        readings = self._readings(t)
+        dv = {d.name: float(self.u[self.plant_model.inputs.index(d.name)]) for d in spec.dv}
+        wall = time.time()
+        out = self.controller.step(t, readings, self.u[self.mv_index], dv, x_plant=self.plant.x)
+        values: list[tuple] = []
+        for name, r in readings.items():
+            values.append((name, "meas", r.value, r.quality.value, r.timestamp, t))
+        for name, value in self.plant_model.states.to_dict(self.plant.x).items():
+            values.append((name, "plant", value, None, t, t))
+        truth = self.sensors.signals(self.plant.x, self.u)
+        for name in self.plant_model.outputs.names:
+            values.append((name, "plant", truth[name], None, t, t))
+        for j, m in enumerate(spec.mv):
+            value = out.mv[m.name] if out.write else float(self.u[self.mv_index[j]])
+            values.append((m.name, "mv", value, out.mv_status[m.name].value, t, t))
+            values.append((m.name, "low", float(self.controller.u_lo[j]), None, t, t))
+            values.append((m.name, "high", float(self.controller.u_hi[j]), None, t, t))
+            if out.mv_target:
+                values.append((m.name, "target", out.mv_target[m.name], None, t, t))
+        for i, c in enumerate(spec.cv):
+            values.append((c.name, "status", float("nan"), out.cv_status[c.name].value, t, t))
+            for role, arr in (("low", self.controller.soft_lo), ("high", self.controller.soft_hi),
+                              ("hard_low", self.controller.hard_lo),
+                              ("hard_high", self.controller.hard_hi)):
+                if np.isfinite(arr[i]):
+                    values.append((c.name, role, float(arr[i]), None, t, t))
+            if c.name in out.setpoints:
+                values.append((c.name, "setpoint", out.setpoints[c.name], None, t, t))
+            if c.name in out.cv_target:
+                values.append((c.name, "target", out.cv_target[c.name], None, t, t))
+            if c.name in out.soft_violation:
+                values.append((c.name, "soft_violation", out.soft_violation[c.name], None, t, t))
+        for name, value in out.x_estimate.items():
+            values.append((name, "estimate", value, None, t, t))
+        for name, value in out.bias.items():
+            values.append((name, "bias", value, None, t, t))
+        for name, value in dv.items():
+            values.append((name, "dv", value, None, t, t))
+        events = [("event", e) for e in out.events]
+        events += [("given_up", f"{g['cv']} {g['kind']} (rank {g['rank']}) by {g['violation']:.4g}")
+                   for g in out.given_up]
+        if out.shed:
+            events.append(("shed", "controller shed"))
+        self.store.log_cycle(cycle, t, {
+            "wall_time": wall, "mode": out.mode.value, "write": out.write,
+            "solve_status": out.solve_status, "solver_message": out.solver_message,
+            "iterations": out.iterations, "solve_time": out.solve_time,
+            "failures": out.consecutive_failures, "shed": out.shed}, values, events)
+        return out
+
+    def _apply_event(self, event) -> None:
+        c = self.controller
+        for name, value in event.setpoint.items():
+            c.set_setpoint(name, value)
+        for name, limits in event.limits.items():
+            c.set_limits(name, **limits)
+        for name, value in event.inputs.items():
+            self.u[self.plant_model.inputs.index(name)] = value
+        if event.plant_parameters:
+            self.plant.set_parameters(event.plant_parameters)
+            self.plant_model = self.plant.model
+            self.sensors.model = self.plant_model
+        if event.mode is not None:
+            c.set_mode(Mode(event.mode), self.u[self.mv_index])
+        for name, quality in event.sensor_quality.items():
+            if quality == "good":
+                self.quality_override.pop(name, None)
+            else:
+                self.quality_override[name] = Quality(quality)
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,136 @@
+"""The cycle log: every control cycle in an embedded, crash-safe store.
+
+SQLite in WAL mode with ``synchronous=FULL``; each cycle is one
+transaction, committed before the cycle's MVs are written to the plant, so
+a crash loses nothing already acted on. The schema serves the simulated
+loop and the deployed one alike:
+
+- ``run``: one row per run (kind SIL/HIL/deployed, model, configuration);
+- ``cycle``: per cycle the time, mode, whether MVs were written, solver
+  status, message, iterations and time, failure count, shed flag;
+- ``value``: per cycle and variable a value with its role (``meas``,
+  ``mv``, ``dv``, ``plant``, ``estimate``, ``bias``, ``target``,
+  ``setpoint``, ``low``, ``high``...), its quality or status, and its source
+  and server timestamps;
+- ``event``: mode changes, sheds, dropped CVs, given-up limits, failures.
+
+:meth:`CycleStore.to_frame` pivots it to one row per cycle and one column
+per variable (``name`` for measured CVs and MVs, ``name.role`` otherwise,
+``name.quality`` where a quality was recorded) for Parquet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS run (
+    id INTEGER PRIMARY KEY, kind TEXT, model TEXT, started TEXT, time_unit TEXT, config TEXT);
+CREATE TABLE IF NOT EXISTS cycle (
+    run INTEGER, cycle INTEGER, t REAL, wall_time REAL, mode TEXT, write INTEGER,
+    solve_status TEXT, solver_message TEXT, iterations INTEGER, solve_time REAL,
+    failures INTEGER, shed INTEGER, PRIMARY KEY (run, cycle));
+CREATE TABLE IF NOT EXISTS value (
+    run INTEGER, cycle INTEGER, name TEXT, role TEXT, value REAL, quality TEXT,
+    source_time REAL, server_time REAL);
+CREATE INDEX IF NOT EXISTS value_cycle ON value (run, cycle);
+CREATE TABLE IF NOT EXISTS event (
+    run INTEGER, cycle INTEGER, t REAL, kind TEXT, message TEXT);
+"""
+
+PLAIN_ROLES = ("meas", "mv")
+"""Roles whose columns carry the bare variable name in the pivoted frame."""
+
+
+class CycleStore:
+    """Append-only, crash-safe log of control cycles."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.db = sqlite3.connect(self.path)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+        self.db.commit()
+        self.run_id: int | None = None
+
+    def start_run(self, kind: str, model: str, time_unit: str, config: dict[str, Any]) -> int:
+        cur = self.db.execute(
+            "INSERT INTO run (kind, model, started, time_unit, config) VALUES (?, ?, ?, ?, ?)",
+            (kind, model, dt.datetime.now(dt.timezone.utc).isoformat(), time_unit,
+             json.dumps(config, default=str)))
+        self.db.commit()
+        self.run_id = int(cur.lastrowid)
+        return self.run_id
+
+    def log_cycle(self, cycle: int, t: float, cycle_info: dict[str, Any],
+                  values: Iterable[tuple], events: Iterable[tuple[str, str]] = ()) -> None:
+        """Record one cycle and commit.
+
+        ``values`` are ``(name, role, value, quality, source_time, server_time)``;
+        ``events`` are ``(kind, message)``.
+        """
+        run = self.run_id
+        c = cycle_info
+        with self.db:
+            self.db.execute(
+                "INSERT INTO cycle VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run, cycle, t, c.get("wall_time"), c.get("mode"), int(bool(c.get("write"))),
+                 c.get("solve_status"), c.get("solver_message"), c.get("iterations"),
+                 c.get("solve_time"), c.get("failures"), int(bool(c.get("shed")))))
+            self.db.executemany(
+                "INSERT INTO value VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(run, cycle, *v) for v in values])
+            self.db.executemany("INSERT INTO event VALUES (?, ?, ?, ?, ?)",
+                                [(run, cycle, t, k, m) for k, m in events])
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- reading back ---------------------------------------------------------
+    def cycles(self, run: int | None = None) -> "pd.DataFrame":
+        import pandas as pd
+
+        return pd.read_sql_query("SELECT * FROM cycle WHERE run = ? ORDER BY cycle", self.db,
+                                 params=(run or self.run_id,))
+
+    def events(self, run: int | None = None) -> "pd.DataFrame":
+        import pandas as pd
+
+        return pd.read_sql_query("SELECT cycle, t, kind, message FROM event WHERE run = ? "
+                                 "ORDER BY rowid", self.db, params=(run or self.run_id,))
+
+    def to_frame(self, run: int | None = None) -> "pd.DataFrame":
+        """One row per cycle, one column per variable and role (see module doc)."""
+        import pandas as pd
+
+        run = run or self.run_id
+        cycles = self.cycles(run).drop(columns=["run"])
+        values = pd.read_sql_query("SELECT cycle, name, role, value, quality FROM value "
+                                   "WHERE run = ?", self.db, params=(run,))
+        if values.empty:
+            return cycles.rename(columns={"t": "time"})
+        values["column"] = [n if r in PLAIN_ROLES else f"{n}.{r}"
+                            for n, r in zip(values["name"], values["role"])]
+        wide = values.pivot_table(index="cycle", columns="column", values="value", aggfunc="last")
+        quality = values.dropna(subset=["quality"])
+        if not quality.empty:
+            q = quality.pivot_table(index="cycle", columns="column", values="quality",
+                                    aggfunc="last")
+            q.columns = [f"{c}.quality" for c in q.columns]
+            wide = wide.join(q)
+        frame = cycles.set_index("cycle").join(wide).reset_index()
+        return frame.rename(columns={"t": "time"})
+
+    def export_parquet(self, path: str | Path, run: int | None = None) -> Path:
+        path = Path(path)
+        self.to_frame(run).to_parquet(path, index=False)
+        return path
