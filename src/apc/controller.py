@@ -150,6 +150,10 @@ class Controller:
             self.nmpc.reset()
         self.mode = mode
 
+    def setpoint(self, cv: str) -> float:
+        """Current setpoint of a CV (``nan`` when it has none)."""
+        return float(self.setpoints[self._cv_index(cv)])
+
     def set_setpoint(self, cv: str, value: float | None) -> None:
         """Change (or remove, with ``None``) a CV setpoint."""
         self.setpoints[self._cv_index(cv)] = np.nan if value is None else float(value)

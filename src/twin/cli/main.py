@@ -231,6 +231,44 @@ def demo(out: Path, as_json: bool) -> None:
 
 
 @cli.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Folder for the cycle log, Parquet export and report (default: control-<config>).")
+@json_option
+def control(config: Path, out: Path | None, as_json: bool) -> None:
+    """Run a closed loop (twin + APC) from a TOML file and report on it.
+
+    CONFIG is a loop file, or the name of a shipped example
+    (cstr_apc.toml, quadruple_tank_pplus.toml).
+    """
+    from twin.orchestration.examples import FOLDER
+    from twin.orchestration.loop.config import load_loop
+    from twin.orchestration.loop.control import run_control
+
+    if not config.exists() and (FOLDER / config.name).is_file() and config.parent == Path("."):
+        config = FOLDER / config.name
+    loop = load_loop(config)
+    folder = out or Path(f"control-{config.stem}")
+    with click.progressbar(length=1000, label=f"closed loop {config.stem}", file=sys.stderr) as bar:
+        done = [0]
+
+        def progress(fraction: float) -> None:
+            k = int(fraction * 1000)
+            bar.update(k - done[0])
+            done[0] = k
+
+        result = run_control(loop, folder, progress)
+    data = {"folder": folder, "store": result.store, "parquet": result.parquet,
+            "report": result.report, "cycles": result.cycles, "kpis": result.kpis}
+    k = result.kpis
+    human = (f"{result.cycles} cycles; IAE {k['iae']}; solve time p50 {k['solve_time_p50_ms']:.3g} ms, "
+             f"p99 {k['solve_time_p99_ms']:.3g} ms; failures {k['failures']}, sheds {k['sheds']}\n"
+             f"report written to {result.report}") if k.get("solve_time_p50_ms") is not None else \
+        f"{result.cycles} cycles; report written to {result.report}"
+    _emit(data, as_json, human)
+
+
+@cli.command()
 @click.option("--quick", is_flag=True, help="Short run for CI (each figure has its own budget).")
 @click.option("--only", multiple=True, metavar="NAME", help="Run only this figure (repeatable).")
 @click.option("--list", "list_only", is_flag=True, help="List the figures and exit.")

@@ -70,6 +70,7 @@ class EventConfig:
 
     time: float
     setpoint: dict[str, float] = field(default_factory=dict)
+    setpoint_step: dict[str, float] = field(default_factory=dict)
     limits: dict[str, dict[str, float]] = field(default_factory=dict)
     inputs: dict[str, float] = field(default_factory=dict)
     plant_parameters: dict[str, float] = field(default_factory=dict)

@@ -172,6 +172,8 @@ class ClosedLoop:
         c = self.controller
         for name, value in event.setpoint.items():
             c.set_setpoint(name, value)
+        for name, change in event.setpoint_step.items():
+            c.set_setpoint(name, c.setpoint(name) + change)
         for name, limits in event.limits.items():
             c.set_limits(name, **limits)
         for name, value in event.inputs.items():
