@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from twin.core.model import Model
 from twin.core.variables import VariableSet
@@ -66,3 +67,13 @@ def perturbed_operating_points(model: Model, n: int, seed: int = 3):
 def relative_error(a: np.ndarray, b: np.ndarray, floor: float = 1e-3) -> float:
     """max |a - b| / max(|b|, floor), elementwise."""
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), floor)))
+
+
+def run_twin(capsys, *args: str) -> tuple[int, str, str]:
+    """Run the ``twin`` CLI in-process; return (exit status, stdout, stderr)."""
+    from twin.cli.main import cli
+
+    with pytest.raises(SystemExit) as ended:
+        cli.main(list(args), prog_name="twin")
+    out = capsys.readouterr()
+    return ended.value.code, out.out, out.err

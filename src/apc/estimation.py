@@ -184,7 +184,14 @@ class EKF:
 
 
 class MHE:
-    """Moving-horizon estimator: least squares over a window, arrival cost from an EKF."""
+    """Moving-horizon estimator: least squares over a window, arrival cost from an EKF.
+
+    Multiple shooting in scaled variables: states ``xi_k = s * z_k`` (``s``
+    the typical magnitudes) and standardised process noises ``eta_k`` with
+    ``xi_{k+1} = F(xi_k) + L_Q eta_k``; the cost is the arrival cost of the
+    window's first state, ``sum |eta_k|^2`` and the weighted residuals of
+    the readings used. Well scaled even where some noises are tiny.
+    """
 
     def __init__(self, problem: ControlProblem, x0, u, w, p):
         self.problem = problem
@@ -193,7 +200,13 @@ class MHE:
         spec = problem.spec
         self.N = N = max(1, spec.estimator.horizon)
         n, ny = am.n, len(spec.measurements)
-        XI = ca.SX.sym("XI", n, N + 1)
+        scale = np.sqrt(np.diag(am.P0))
+        scale = np.where(scale > 0, scale, 1.0)
+        mag = np.concatenate([[_magnitude(v.nominal) for v in problem.model.states],
+                              scale[am.n_x:] * 10])
+        self.s = mag
+        Z = ca.SX.sym("Z", n, N + 1)
+        E = ca.SX.sym("E", n, N)
         U = ca.SX.sym("U", problem.n_u, N)
         W = ca.SX.sym("W", problem.n_w, N)
         pp = ca.SX.sym("p", problem.model.n_p)
@@ -201,69 +214,77 @@ class MHE:
         M = ca.SX.sym("M", ny, N + 1)  # 1 where a reading is used
         prior = ca.SX.sym("prior", n)
         P_inv_sqrt = ca.SX.sym("Pis", n, n)
-        Q_inv = np.diag(1.0 / np.diag(am.Q))
-        R_inv = np.diag(1.0 / np.diag(am.R))
-        e0 = ca.mtimes(P_inv_sqrt, XI[:, 0] - prior)
-        cost = ca.dot(e0, e0)
+        L_Q = np.sqrt(np.diag(am.Q))
+        r_inv = 1.0 / np.sqrt(np.diag(am.R))
+        e0 = ca.mtimes(P_inv_sqrt, mag * Z[:, 0] - prior)
+        cost = ca.dot(e0, e0) + ca.sumsqr(E)
         gaps = []
         for k in range(N + 1):
+            xi = mag * Z[:, k]
             if k < N:
-                nxt = am.F(XI[:, k], U[:, k], W[:, k], pp)
-                gaps.append(XI[:, k + 1] - nxt)
+                gaps.append(Z[:, k + 1] - (am.F(xi, U[:, k], W[:, k], pp) + L_Q * E[:, k]) / mag)
             if ny:
-                uk = U[:, min(k, N - 1)]
-                wk = W[:, min(k, N - 1)]
-                v = (Y[:, k] - am.h(XI[:, k], uk, wk, pp)) * M[:, k]
-                cost += ca.mtimes([v.T, R_inv, v])
-        noise = ca.vertcat(*gaps)
-        cost += ca.mtimes([noise.T, np.kron(np.eye(N), Q_inv), noise])
-        nlp = {"x": ca.vec(XI), "f": cost,
+                j = min(k, N - 1)
+                v = (Y[:, k] - am.h(xi, U[:, j], W[:, j], pp)) * r_inv * M[:, k]
+                cost += ca.dot(v, v)
+        nlp = {"x": ca.vertcat(ca.vec(Z), ca.vec(E)), "f": cost, "g": ca.vertcat(*gaps),
                "p": ca.vertcat(ca.vec(U), ca.vec(W), pp, ca.vec(Y), ca.vec(M), prior,
                                ca.vec(P_inv_sqrt))}
         self.solver = ca.nlpsol("mhe", "ipopt", nlp, {
             "ipopt.print_level": 0, "ipopt.sb": "yes", "print_time": False, "expand": True,
-            "ipopt.tol": 1e-10, "ipopt.max_iter": 100})
-        lo = np.concatenate([problem.model.states.lower(), np.full(n - am.n_x, -np.inf)])
-        hi = np.concatenate([problem.model.states.upper(), np.full(n - am.n_x, np.inf)])
-        self.lbx, self.ubx = np.tile(lo, N + 1), np.tile(hi, N + 1)
+            "ipopt.tol": 1e-8, "ipopt.max_iter": 100})
+        lo = np.concatenate([problem.model.states.lower(), np.full(n - am.n_x, -np.inf)]) / mag
+        hi = np.concatenate([problem.model.states.upper(), np.full(n - am.n_x, np.inf)]) / mag
+        self.lbx = np.concatenate([np.tile(lo, N + 1), np.full(n * N, -np.inf)])
+        self.ubx = np.concatenate([np.tile(hi, N + 1), np.full(n * N, np.inf)])
         self.history: list[tuple[np.ndarray, np.ndarray]] = []  # (readings, mask) per correction
         self.priors: list[tuple[np.ndarray, np.ndarray]] = []  # EKF (xi, P) before each correction
         self.inputs: list[tuple[np.ndarray, np.ndarray]] = []  # (u, w) per interval
         self.xi = self.ekf.xi.copy()
         self._guess = None
+        self.n_failures = 0
 
     def correct(self, readings: Mapping[str, Reading]) -> Estimate:
         spec = self.problem.spec
+        am, N, n = self.model, self.N, self.model.n
         self.priors.append((self.ekf.xi.copy(), self.ekf.P.copy()))
         est = self.ekf.correct(readings)
         used = est.used
         y = np.array([readings[m.name].value if used[m.name] else 0.0 for m in spec.measurements])
         mask = np.array([1.0 if used[m.name] else 0.0 for m in spec.measurements])
         self.history.append((y, mask))
-        if len(self.history) <= self.N:
+        if len(self.history) <= N:
             self.xi = self.ekf.xi.copy()
             return est
-        self.history = self.history[-(self.N + 1):]
-        self.priors = self.priors[-(self.N + 1):]
-        inputs = self.inputs[-self.N:]
+        self.history = self.history[-(N + 1):]
+        self.priors = self.priors[-(N + 1):]
+        inputs = self.inputs[-N:]
         prior, P = self.priors[0]
         Y = np.column_stack([h[0] for h in self.history])
         Mk = np.column_stack([h[1] for h in self.history])
-        U = np.column_stack([i[0] for i in inputs]) if self.problem.n_u else np.zeros((0, self.N))
-        W = np.column_stack([i[1] for i in inputs]) if self.problem.n_w else np.zeros((0, self.N))
-        L = np.linalg.cholesky(np.linalg.inv(P + 1e-14 * np.eye(P.shape[0])))
+        U = np.column_stack([i[0] for i in inputs]) if self.problem.n_u else np.zeros((0, N))
+        W = np.column_stack([i[1] for i in inputs]) if self.problem.n_w else np.zeros((0, N))
+        L = np.linalg.cholesky(np.linalg.inv(P + 1e-14 * np.eye(n)))
         params = np.concatenate([U.ravel(order="F"), W.ravel(order="F"), self.ekf.p,
                                  Y.ravel(order="F"), Mk.ravel(order="F"), prior,
                                  L.T.ravel(order="F")])
-        guess = self._guess if self._guess is not None else np.tile(self.ekf.xi, self.N + 1)
-        r = self.solver(x0=np.clip(guess, self.lbx, self.ubx), p=params, lbx=self.lbx, ubx=self.ubx)
+        if self._guess is None:
+            self._guess = np.concatenate([np.tile(self.ekf.xi / self.s, N + 1), np.zeros(n * N)])
+        r = self.solver(x0=np.clip(self._guess, self.lbx, self.ubx), p=params, lbx=self.lbx,
+                        ubx=self.ubx, lbg=0.0, ubg=0.0)
         if self.solver.stats()["success"]:
-            traj = np.array(r["x"]).reshape(-1, self.N + 1, order="F")
-            self.xi = traj[:, -1].copy()
-            self._guess = np.concatenate([traj[:, 1:].ravel(order="F"), self.xi])
+            z = np.array(r["x"]).ravel()
+            traj = z[: n * (N + 1)].reshape(n, N + 1, order="F")
+            self.xi = traj[:, -1] * self.s
+            shifted = np.concatenate([traj[:, 1:], traj[:, -1:]], axis=1)
+            noise = z[n * (N + 1):].reshape(n, N, order="F")
+            self._guess = np.concatenate([shifted.ravel(order="F"),
+                                          np.concatenate([noise[:, 1:], np.zeros((n, 1))],
+                                                         axis=1).ravel(order="F")])
         else:
+            self.n_failures += 1
             self.xi = self.ekf.xi.copy()
-        am = self.model
+            self._guess = None
         return Estimate(self.xi[: am.n_x].copy(), self.xi[am.n_x: am.n_x + am.n_d].copy(), used,
                         est.innovation)
 

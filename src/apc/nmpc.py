@@ -165,9 +165,9 @@ class StructuredNMPC:
         parts = ocp.unpack(w)
         slack = np.zeros((self.problem.n_cv, 2))
         if ocp.soft_lo:
-            slack[ocp.soft_lo, 0] = parts["slack_lo"].max(axis=0)
+            slack[ocp.soft_lo, 0] = np.maximum(parts["slack_lo"].max(axis=0), 0.0)
         if ocp.soft_hi:
-            slack[ocp.soft_hi, 1] = parts["slack_hi"].max(axis=0)
+            slack[ocp.soft_hi, 1] = np.maximum(parts["slack_hi"].max(axis=0), 0.0)
         return Plan(parts["u"], parts["x"], status, str(stats.get("return_status", "")),
                     int(stats.get("iter_count", 0)), elapsed, float(r["f"]), slack)
 
@@ -416,7 +416,7 @@ class DoMpcNMPC:
                     if key in mpc._eps.keys():
                         vals = [float(mpc.opt_x_num["_eps", k, s, key]) for k in range(len(eps))
                                 for s in range(len(eps[k]))]
-                        slack[i, col] = max(vals) if vals else 0.0
+                        slack[i, col] = max(max(vals), 0.0) if vals else 0.0
         if status is not SolveStatus.OK:
             mpc.flags["initial_run"] = False  # do not warm start from a failed point
             mpc.S = self._cold

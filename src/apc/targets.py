@@ -87,9 +87,15 @@ class TargetCalculator:
         cv = pb.cv(X, Uv, w, p) + (ca.mtimes(pb.cv_bias, bias) if pb.n_bias else 0)
         cvn = cv / mag
         f = pb.f(X, Uv, w, p) / xs
-        objective = (ca.dot(a_lo, s_lo ** 2) + ca.dot(a_hi, s_hi ** 2)
+        # a faint pull towards the current MVs picks one steady state where several meet the
+        # targets; it is normalised by the MV range so it never competes with a setpoint
+        lo, hi = pb.mv_bounds()
+        u_range = np.where(np.isfinite(hi - lo), np.maximum(hi - lo, us), us)
+        # linear + quadratic violation cost: the linear part makes "met" exact (zero slack),
+        # the quadratic part spreads an unavoidable violation within a rank
+        objective = (ca.dot(a_lo, s_lo + s_lo ** 2) + ca.dot(a_hi, s_hi + s_hi ** 2)
                      + ca.dot(a_sp, ((cv - sp) / mag) ** 2)
-                     + 1e-6 * ca.sumsqr(u - u_ref / us))
+                     + 1e-8 * ca.sumsqr((Uv - u_ref) / u_range))
         g = ca.vertcat(f, cvn + s_lo, cvn - s_hi, cvn)
         self.n = (n_x, n_u, n_cv)
         self.solver = ca.nlpsol("targets", "ipopt", {
@@ -133,8 +139,11 @@ class TargetCalculator:
 
         def run(a_lo, a_hi, a_sp, start):
             ubx = np.concatenate([state_hi, u_hi / pb.u_scale, cap])
-            r = self.solver(x0=np.clip(start, lbx, ubx), lbx=lbx, ubx=ubx, lbg=lbg, ubg=ubg,
-                            p=np.concatenate([*base, a_lo, a_hi, a_sp, sp, u_now]))
+            try:
+                r = self.solver(x0=np.clip(start, lbx, ubx), lbx=lbx, ubx=ubx, lbg=lbg, ubg=ubg,
+                                p=np.concatenate([*base, a_lo, a_hi, a_sp, sp, u_now]))
+            except RuntimeError as exc:  # e.g. inconsistent limits set by an operator
+                return None, {"success": False, "return_status": str(exc).splitlines()[-1][:120]}
             return r, self.solver.stats()
 
         sol, stats = None, {"success": True, "return_status": "no ranked limits"}
@@ -149,7 +158,7 @@ class TargetCalculator:
             z = np.array(sol["x"]).ravel()
             s = z[n_x + n_u:]
             mask = np.concatenate([a_lo, a_hi]) > 0
-            cap[mask] = s[mask] * (1 + 1e-6) + 1e-9
+            cap[mask] = np.maximum(s[mask], 0.0) * (1 + 1e-6) + 1e-9
             start = z
         if stats["success"]:
             sol, stats = run(np.zeros(n_cv), np.zeros(n_cv),

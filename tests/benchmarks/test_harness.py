@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from cli.test_cli import run_twin
+from support import run_twin
 from twin_benchmarks import harness
 
 

@@ -11,17 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twin.cli.main import cli
+from support import run_twin
 
 TWIN = str(Path(sys.executable).with_name("twin"))
 
 
-def run_twin(capsys, *args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process; return (exit status, stdout, stderr)."""
-    with pytest.raises(SystemExit) as ended:
-        cli.main(list(args), prog_name="twin")
-    out = capsys.readouterr()
-    return ended.value.code, out.out, out.err
 
 
 def test_console_script_prints_the_klatt_engell_steady_state():
