@@ -39,7 +39,7 @@ def _ptr(a: np.ndarray):
     return a.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
 
 
-@benchmark("rk4_cstr", "ns per fixed RK4 step of the CSTR, 10^6 steps per call", quick_budget_s=30)
+@benchmark("rk4_cstr", "ns per fixed RK4 step of the CSTR, 10^6 steps per call", quick_budget_s=20)
 def rk4_cstr(ctx: BenchContext) -> FigureResult:
     model = load_model("cstr")
     f = model_functions(model)
@@ -78,7 +78,7 @@ def _input_sequence(model, n: int, seed: int = 1) -> np.ndarray:
 
 
 @benchmark("step_cstr", "us per Simulator.step() of the CSTR, dt = 0.005 h, 1e-6 accurate",
-           quick_budget_s=60)
+           quick_budget_s=20)
 def step_cstr(ctx: BenchContext) -> FigureResult:
     import casadi as ca
     from scipy.integrate import solve_ivp
@@ -172,7 +172,7 @@ def _timed_steps(step, us) -> tuple[list[float], list[np.ndarray]]:
 
 
 @benchmark("ensemble_cstr", "CSTR ensemble, different kinetics, 1 h each: instance-steps per s",
-           quick_budget_s=60)
+           quick_budget_s=45)
 def ensemble_cstr(ctx: BenchContext) -> FigureResult:
     model = load_model("cstr")
     f = model_functions(model)
@@ -215,7 +215,7 @@ def ensemble_cstr(ctx: BenchContext) -> FigureResult:
 
 
 @benchmark("stiff_column", "ms to simulate Column A 1000 min after a 1 % L_T step, rtol 1e-6",
-           quick_budget_s=60)
+           quick_budget_s=15)
 def stiff_column(ctx: BenchContext) -> FigureResult:
     import casadi as ca
     from scipy.integrate import solve_ivp

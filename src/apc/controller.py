@@ -238,15 +238,16 @@ class Controller:
             if self.failures >= spec.solver.max_failures:
                 return self._shed(t, estimate, cv_status, mv_current, events,
                                   f"{self.failures} consecutive solver failures", plan)
+            hold = False
             if self._plan is not None and self._plan_age + 1 < len(self._plan.u):
                 self._plan_age += 1
                 u_next = self._plan.u[self._plan_age]
                 events.append(f"applied move {self._plan_age} of the last feasible plan")
             else:
-                u_next = u_prev.copy()
+                u_next, hold = u_prev.copy(), True
                 events.append("no feasible plan left: holding the MVs")
         u_next, mv_status = self._clamp(u_next, u_prev)
-        write = self.mode is Mode.ON
+        write = self.mode is Mode.ON and not (plan.status is not SolveStatus.OK and hold)
         applied = u_next if write else mv_current
         if write:
             self.u_now = u_next.copy()

@@ -285,6 +285,7 @@ class DoMpcNMPC:
         self._warm = ca.nlpsol("S_warm", "ipopt", mpc.nlp, {**opts, "expand": True,
                                                              **self._warm_opts}) \
             if spec.solver.warm_start else self._cold
+        self._index()
         self._started = False
 
     def _economic(self, x, u, w, p):
@@ -340,25 +341,44 @@ class DoMpcNMPC:
         with quiet():
             return self._solve(data)
 
+    def _index(self) -> None:
+        """Flat positions in do-mpc's NLP vector, computed once (struct access is slow)."""
+        mpc, pb = self.mpc, self.problem
+        N = pb.spec.prediction_horizon
+        f = mpc._opt_x.f
+        self._u_idx = np.array([f["_u", k, 0] for k in range(N)], dtype=int)
+        self._x_idx = np.array([f["_x", k, 0, -1] for k in range(N + 1)], dtype=int)
+        n = mpc._opt_x.shape[0]
+        shift = np.arange(n)
+        for key in ("_x", "_u", "_eps"):
+            if key not in mpc._opt_x.keys():
+                continue
+            stages = len(mpc.opt_x_num[key])
+            for k in range(stages - 1):
+                src = np.ravel(f[key, k + 1]).astype(int)
+                dst = np.ravel(f[key, k]).astype(int)
+                if len(src) == len(dst):
+                    shift[dst] = src
+        self._shift_idx = shift
+        self._eps_idx: dict[tuple[int, int], np.ndarray] = {}
+        if mpc.n_eps:
+            eps = mpc.opt_x_num["_eps"]
+            for i, c in enumerate(pb.spec.cv):
+                for col, suffix in ((0, "soft_lo"), (1, "soft_hi")):
+                    key = f"{c.name}__{suffix}"
+                    if key in mpc._eps.keys():
+                        self._eps_idx[(i, col)] = np.array(
+                            [f["_eps", k, s, key] for k in range(len(eps))
+                             for s in range(len(eps[k]))], dtype=int).ravel()
+
     def _shift(self) -> None:
         """Move the previous solution one interval ahead (primal and dual)."""
-        mpc, N = self.mpc, self.problem.spec.prediction_horizon
-        for vector, struct in ((mpc.opt_x_num, mpc._opt_x), (mpc.lam_x_num, mpc._opt_x)):
-            if vector is None:
-                continue
-            v = np.array(vector.cat if hasattr(vector, "cat") else vector).ravel()
-            new = v.copy()
-            for key, last in (("_x", N), ("_u", N - 1), ("_eps", None)):
-                if key not in struct.keys():
-                    continue
-                count = len(struct.f[key]) and len(mpc.opt_x_num[key])
-                last = count - 1 if last is None else last
-                for k in range(last):
-                    new[struct.f[key, k]] = v[struct.f[key, k + 1]]
-            if hasattr(vector, "master"):
-                vector.master = ca.DM(new)
-            else:
-                mpc.lam_x_num = ca.DM(new)
+        mpc = self.mpc
+        x = np.array(mpc.opt_x_num.cat).ravel()
+        mpc.opt_x_num.master = ca.DM(x[self._shift_idx])
+        if mpc.lam_x_num is not None:
+            lam = np.array(mpc.lam_x_num).ravel()
+            mpc.lam_x_num = ca.DM(lam[self._shift_idx])
 
     def _solve(self, data: Data) -> Plan:
         pb, mpc = self.problem, self.mpc
@@ -403,20 +423,12 @@ class DoMpcNMPC:
             stats = {"success": False, "return_status": str(exc).splitlines()[-1][:120]}
         elapsed = time.perf_counter() - t0
         status = _classify(stats, elapsed, pb.spec.solver.time_budget)
-        N = pb.spec.prediction_horizon
-        u = np.array([np.array(mpc.opt_x_num["_u", k, 0]).ravel() for k in range(N)]) * scale
-        x = np.array([np.array(mpc.opt_x_num["_x", k, 0, -1]).ravel() for k in range(N + 1)]) \
-            * pb.x_scale
+        solution = np.array(mpc.opt_x_num.cat).ravel()
+        u = solution[self._u_idx] * scale
+        x = solution[self._x_idx] * pb.x_scale
         slack = np.zeros((pb.n_cv, 2))
-        eps = mpc.opt_x_num["_eps"] if mpc.n_eps else None
-        if eps is not None:
-            for i, c in enumerate(pb.spec.cv):
-                for col, suffix in ((0, "soft_lo"), (1, "soft_hi")):
-                    key = f"{c.name}__{suffix}"
-                    if key in mpc._eps.keys():
-                        vals = [float(mpc.opt_x_num["_eps", k, s, key]) for k in range(len(eps))
-                                for s in range(len(eps[k]))]
-                        slack[i, col] = max(max(vals), 0.0) if vals else 0.0
+        for (i, col), idx in self._eps_idx.items():
+            slack[i, col] = max(float(solution[idx].max()), 0.0) if idx.size else 0.0
         if status is not SolveStatus.OK:
             mpc.flags["initial_run"] = False  # do not warm start from a failed point
             mpc.S = self._cold

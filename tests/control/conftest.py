@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from apc.spec import load_spec
-from loop_support import DATA, replace
+from loop_support import DOMPC_SPEC, replace
 from twin.orchestration.examples import example
 from twin.orchestration.loop.config import load_loop
 
@@ -19,4 +19,4 @@ def cstr_loop():
 
 @pytest.fixture
 def dompc_spec():
-    return load_spec(DATA / "dompc_cstr_example.toml")
+    return load_spec(DOMPC_SPEC)

@@ -10,7 +10,7 @@ import numpy as np
 from twin.orchestration.loop.config import LoopConfig, PlantConfig, RunConfig
 from twin.orchestration.loop.runner import ClosedLoop
 
-DATA = Path(__file__).parent / "data"
+from twin_benchmarks.apc import SPEC as DOMPC_SPEC
 X0 = {"C_a": 0.8, "C_b": 0.5, "T_R": 134.14, "T_K": 130.0}
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
@@ -10,7 +9,7 @@ import twin
 from apc.spec import ControllerSpec, load_spec, spec_from_dict
 from twin.core.errors import InputError, UnknownNameError
 
-DATA = Path(__file__).parent / "data"
+from twin_benchmarks.apc import SPEC as DOMPC_SPEC
 
 BASE = {"model": "cstr", "sample_time": 0.005, "prediction_horizon": 10,
         "cv": [{"name": "C_b", "setpoint": 0.6}], "mv": [{"name": "F"}, {"name": "Q_dot"}],
@@ -18,7 +17,7 @@ BASE = {"model": "cstr", "sample_time": 0.005, "prediction_horizon": 10,
 
 
 def test_example_loads_and_checks():
-    spec = load_spec(DATA / "dompc_cstr_example.toml")
+    spec = load_spec(DOMPC_SPEC)
     spec.check(twin.load_model("cstr"))
     assert spec.robust.parameters["beta"] == (1.0, 1.1, 0.9)
     assert spec.backend() == "do-mpc" and spec.blocks() == (1,) * 20

@@ -69,10 +69,20 @@ class HtmlReport:
         data = buffer.getvalue()
         path.write_bytes(data)
         self.figures.append(path)
+        self.image(path, caption)
+        return path
+
+    def image(self, path: str | Path, caption: str = "") -> None:
+        """Embed an existing PNG file."""
+        data = Path(path).read_bytes()
         uri = "data:image/png;base64," + base64.b64encode(data).decode()
         cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-        self._parts.append(f'<figure><img src="{uri}" alt="{html.escape(name)}">{cap}</figure>')
-        return path
+        self._parts.append(f'<figure><img src="{uri}" alt="{html.escape(Path(path).stem)}">{cap}'
+                           f'</figure>')
+
+    def link(self, text: str, target: str) -> None:
+        """A paragraph with a link (relative to the report's folder)."""
+        self._parts.append(f'<p><a href="{html.escape(target)}">{html.escape(text)}</a></p>')
 
     def write(self, filename: str = "report.html") -> Path:
         """Write the page and return its path."""
