@@ -67,3 +67,23 @@ def test_unknown_name_error_type():
     spec = spec_from_dict({**BASE, "cv": [{"name": "Cb"}]})
     with pytest.raises(UnknownNameError, match="did you mean 'C_b'"):
         spec.check(twin.load_model("cstr"))
+
+
+def test_measured_disturbances_reach_the_controller():
+    import numpy as np
+
+    from apc.controller import Controller
+
+    model = twin.load_model("distillation_a")
+    spec = spec_from_dict({
+        "model": "distillation_a", "sample_time": 1.0, "prediction_horizon": 5,
+        "estimator": {"kind": "state_feedback"}, "target_calculation": False,
+        "cv": [{"name": "x_D", "setpoint": 0.99}], "mv": [{"name": "L_T"}, {"name": "V_B"}],
+        "dv": [{"name": "z_F"}]})
+    controller = Controller(spec, model)
+    index = [model.inputs.names[i] for i in controller.problem.other_index]
+    assert index == ["F", "z_F"]
+    controller.step(0.0, {}, np.array([2.70629, 3.20629]), {"z_F": 0.55}, x_plant=model.x0())
+    assert controller.w[index.index("z_F")] == 0.55
+    with pytest.raises(UnknownNameError, match="unknown disturbance 'zF'"):
+        controller.step(1.0, {}, np.array([2.70629, 3.20629]), {"zF": 0.5}, x_plant=model.x0())
