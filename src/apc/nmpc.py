@@ -360,6 +360,15 @@ class DoMpcNMPC:
                 if len(src) == len(dst):
                     shift[dst] = src
         self._shift_idx = shift
+        self._u_all = np.ravel(f["_u"]).astype(int)
+        fp = mpc._opt_p.f
+        self._p_x0 = np.ravel(fp["_x0"]).astype(int)
+        self._p_u_prev = np.ravel(fp["_u_prev"]).astype(int)
+        self._p_tvp = {name: np.array([np.ravel(fp["_tvp", k, name]) for k in range(N + 1)],
+                                      dtype=int) for name in self._tvp_names}
+        base = mpc._opt_p(0)
+        base["_p"] = mpc.p_fun(0.0)["_p"]
+        self._p_base = np.array(base.cat).ravel()
         self._eps_idx: dict[tuple[int, int], np.ndarray] = {}
         if mpc.n_eps:
             eps = mpc.opt_x_num["_eps"]
@@ -390,16 +399,19 @@ class DoMpcNMPC:
                   "soft_hi": np.nan_to_num(data.soft_hi, neginf=-BIG, posinf=BIG),
                   "hard_lo": np.nan_to_num(data.hard_lo, neginf=-BIG, posinf=BIG),
                   "hard_hi": np.nan_to_num(data.hard_hi, neginf=-BIG, posinf=BIG)}
+        p_vec = self._p_base.copy()  # flat writes: casadi.tools struct access is slow
         for name in self._tvp_names:
-            tv["_tvp", :, name] = ca.DM(values[name])
-        opt_p = mpc.opt_p_num
-        opt_p["_x0"] = data.x0
-        opt_p["_u_prev"] = data.u_prev
-        opt_p["_tvp"] = tv["_tvp"]
-        opt_p["_p"] = mpc.p_fun(0.0)["_p"]
+            p_vec[self._p_tvp[name]] = values[name]
+        p_vec[self._p_x0] = data.x0
+        p_vec[self._p_u_prev] = data.u_prev
+        mpc.opt_p_num.master = ca.DM(p_vec)
         scale = pb.u_scale
-        mpc._lb_opt_x["_u"] = ca.DM(data.u_lo / scale)
-        mpc._ub_opt_x["_u"] = ca.DM(data.u_hi / scale)
+        n_u_entries = self._u_all.size // pb.n_u
+        lbx = np.array(mpc._lb_opt_x.cat).ravel()
+        ubx = np.array(mpc._ub_opt_x.cat).ravel()
+        lbx[self._u_all] = np.tile(data.u_lo / scale, n_u_entries)
+        ubx[self._u_all] = np.tile(data.u_hi / scale, n_u_entries)
+        mpc._lb_opt_x.master, mpc._ub_opt_x.master = ca.DM(lbx), ca.DM(ubx)
         lb = np.array(mpc.nlp_cons_lb).ravel()
         ub = np.array(mpc.nlp_cons_ub).ravel()
         for first, n in self._rate_rows:
