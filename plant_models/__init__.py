@@ -7,10 +7,11 @@ module             plant
 ``williams_otto``  Williams–Otto reactor with mass holdup
 ``quadruple_tank`` Johansson's quadruple-tank process (P-, P+)
 ``distillation_a`` Skogestad's Column A, LV configuration
+``williams_otto_approx`` two-reaction approximation of Williams–Otto (RTO mismatch)
 =================  ====================================================
 
 Models import only the twin model API (DESIGN.md, dependency direction).
 """
 
-NAMES = ("cstr", "williams_otto", "quadruple_tank", "distillation_a")
+NAMES = ("cstr", "williams_otto", "quadruple_tank", "distillation_a", "williams_otto_approx")
 """Module names of the shipped plant models."""

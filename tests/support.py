@@ -42,9 +42,11 @@ def random_points(model: Model, n: int, seed: int = 1):
     return [(central(model.states, rng), central(model.inputs, rng), model.p0()) for _ in range(n)]
 
 
-HORIZON = {"cstr": 0.1, "williams_otto": 500.0, "quadruple_tank": 100.0, "distillation_a": 10.0}
+HORIZON = {"cstr": 0.1, "williams_otto": 500.0, "quadruple_tank": 100.0, "distillation_a": 10.0,
+           "williams_otto_approx": 500.0}
 """Simulated time of the parity tests [model time unit]: several time constants of the fast modes."""
-RK4_STEP = {"cstr": 1e-4, "williams_otto": 1.0, "quadruple_tank": 0.1, "distillation_a": 0.002}
+RK4_STEP = {"cstr": 1e-4, "williams_otto": 1.0, "quadruple_tank": 0.1, "distillation_a": 0.002,
+            "williams_otto_approx": 1.0}
 """RK4 step sizes well inside the stability region of each model."""
 
 

@@ -142,6 +142,18 @@ class CasadiIpopt:
                 self._load(t, x, lam_g)
         return results
 
+    def last_bound_multipliers(self) -> dict[int, float]:
+        """d(objective)/d(bound) of each variable's bound at the last solution, by ``id(var)``.
+
+        Zero for inactive bounds; the derivative of the objective in its own
+        sense (a maximised profit gains this much per unit of the bound).
+        """
+        t = self._translation
+        if t is None or self._warm is None:
+            return {}
+        lam_x = self._warm[1]
+        return {id(v): float(-t.sense * lam) for v, lam in zip(t.variables, lam_x)}
+
     @staticmethod
     def _load(t: Translation, x: np.ndarray, lam_g: np.ndarray) -> None:
         for v, value in zip(t.variables, x):

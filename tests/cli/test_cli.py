@@ -52,7 +52,8 @@ def test_models_lists_all_and_details_one(capsys):
     code, out, _ = run_twin(capsys, "models", "--json")
     assert code == 0
     names = [m["name"] for m in json.loads(out)["models"]]
-    assert names == ["cstr", "williams_otto", "quadruple_tank", "distillation_a"]
+    assert names == ["cstr", "williams_otto", "quadruple_tank", "distillation_a",
+                     "williams_otto_approx"]
     code, out, _ = run_twin(capsys, "models", "quadruple_tank")
     assert code == 0 and "P+" in out and "gamma_1" in out and "cm3/(V s)" in out
 
