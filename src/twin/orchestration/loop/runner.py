@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+
 import numpy as np
 
 from apc.controller import Controller, Mode, Output
+from twin.core.plant import SimulatedPlant
 from twin.core.quality import Quality, Reading
-from twin.core.sensors import SensorSpec, Sensors
-from twin.core.simulator import Simulator
-from twin.core.steady import find_steady_state
+from twin.core.sensors import SensorSpec
 from twin.orchestration.loop.config import LoopConfig
 from twin.orchestration.loop.store import CycleStore
 from twin.orchestration.registry import load_model
@@ -50,26 +50,21 @@ class ClosedLoop:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         pc, spec = config.plant, config.controller
-        self.plant_model = load_model(pc.model, pc.parameters, pc.parameter_set)
+        plant_model = load_model(pc.model, pc.parameters, pc.parameter_set)
         internal = load_model(spec.model, parameter_set=spec.parameter_set)
-        u0 = self.plant_model.u0(pc.u0)
-        x0 = self.plant_model.x0(pc.x0)
-        if pc.steady_start:
-            x0 = find_steady_state(self.plant_model, u=u0, x_guess=x0).x
-        self.plant = Simulator(self.plant_model, config.tick, x0=x0, backend=pc.backend,
-                               method=pc.method, rtol=pc.rtol, atol=pc.atol)
-        self.u = u0.copy()
-        self.controller = Controller(spec, internal, x0=x0, u0=u0)
-        pb = self.controller.problem
-        self.mv_index, self.other_index = pb.mv_index, pb.other_index
         sensor_specs = ([SensorSpec(s.name, s.noise_std, s.sample_interval, s.dead_time)
                          for s in pc.sensors] if pc.sensors is not None else
                         [SensorSpec(m.name, m.noise_std, m.sample_interval, m.dead_time)
                          for m in spec.measurements])
-        self.sensors = Sensors(self.plant_model, sensor_specs, seed=pc.seed)
-        self.sensors.prime(x0, u0)
+        self.plant = SimulatedPlant(plant_model, config.tick, sensor_specs, x0=pc.x0, u0=pc.u0,
+                                    steady_start=pc.steady_start, seed=pc.seed,
+                                    backend=pc.backend, method=pc.method, rtol=pc.rtol,
+                                    atol=pc.atol)
+        self.controller = Controller(spec, internal, x0=self.plant.x, u0=self.plant.u)
+        pb = self.controller.problem
+        self.mv_index, self.other_index = pb.mv_index, pb.other_index
         self.quality_override: dict[str, Quality] = {}
-        self.controller.set_mode(config.run.mode, self.u[self.mv_index])
+        self.controller.set_mode(config.run.mode, self.plant.u[self.mv_index])
         self.store = CycleStore(self.folder / "cycles.sqlite")
         self.store.start_run("SIL", self.plant_model.name, self.plant_model.time_unit,
                              config.as_dict())
@@ -81,35 +76,35 @@ class ClosedLoop:
         n_ticks = int(round(cfg.run.duration / tick))
         events = sorted(cfg.event, key=lambda e: e.time)
         next_event = 0
-        pending: np.ndarray | None = None
         cycle = 0
+        plant = self.plant
         for j in range(n_ticks + 1):
             t = j * tick
             while next_event < len(events) and events[next_event].time <= t + 1e-9 * tick:
                 self._apply_event(events[next_event])
                 next_event += 1
-            if pending is not None:  # latched at this tick
-                self.u[self.mv_index] = pending
-                pending = None
+            plant.latch()  # writes of the previous cycle take effect at this tick
             if j % per_cycle == 0:
                 out = self._cycle(cycle, t)
                 cycle += 1
                 if out.write:
-                    values = np.array([out.mv[m.name] for m in cfg.controller.mv])
+                    plant.write(out.mv)
                     if cfg.plant.latch == "immediate":
-                        self.u[self.mv_index] = values
-                    else:
-                        pending = values
+                        plant.latch()
                 if progress is not None:
                     progress(j / max(n_ticks, 1))
             if j == n_ticks:
                 break
-            self.plant.step(self.u)
+            plant.step()
         self.store.db.commit()
         return LoopResult(self.folder, self.store.path, cycles=cycle)
 
+    @property
+    def plant_model(self):
+        return self.plant.model
+
     def _readings(self, t: float) -> dict[str, Reading]:
-        readings = self.sensors.read(t, self.plant.x, self.u)
+        readings = self.plant.read()
         for name, quality in self.quality_override.items():
             if name in readings:
                 r = readings[name]
@@ -119,19 +114,20 @@ class ClosedLoop:
     def _cycle(self, cycle: int, t: float) -> Output:
         spec = self.controller.spec
         readings = self._readings(t)
-        dv = {d.name: float(self.u[self.plant_model.inputs.index(d.name)]) for d in spec.dv}
+        u = self.plant.u
+        dv = {d.name: float(u[self.plant_model.inputs.index(d.name)]) for d in spec.dv}
         wall = time.time()
-        out = self.controller.step(t, readings, self.u[self.mv_index], dv, x_plant=self.plant.x)
+        out = self.controller.step(t, readings, u[self.mv_index], dv, x_plant=self.plant.x)
         values: list[tuple] = []
         for name, r in readings.items():
             values.append((name, "meas", r.value, r.quality.value, r.timestamp, t))
         for name, value in self.plant_model.states.to_dict(self.plant.x).items():
             values.append((name, "plant", value, None, t, t))
-        truth = self.sensors.signals(self.plant.x, self.u)
+        truth = self.plant.sensors.signals(self.plant.x, u)
         for name in self.plant_model.outputs.names:
             values.append((name, "plant", truth[name], None, t, t))
         for j, m in enumerate(spec.mv):
-            value = out.mv[m.name] if out.write else float(self.u[self.mv_index[j]])
+            value = out.mv[m.name] if out.write else float(u[self.mv_index[j]])
             values.append((m.name, "mv", value, out.mv_status[m.name].value, t, t))
             values.append((m.name, "low", float(self.controller.u_lo[j]), None, t, t))
             values.append((m.name, "high", float(self.controller.u_hi[j]), None, t, t))
@@ -176,14 +172,13 @@ class ClosedLoop:
             c.set_setpoint(name, c.setpoint(name) + change)
         for name, limits in event.limits.items():
             c.set_limits(name, **limits)
-        for name, value in event.inputs.items():
-            self.u[self.plant_model.inputs.index(name)] = value
+        if event.inputs:
+            self.plant.write(event.inputs)
+            self.plant.latch()
         if event.plant_parameters:
             self.plant.set_parameters(event.plant_parameters)
-            self.plant_model = self.plant.model
-            self.sensors.model = self.plant_model
         if event.mode is not None:
-            c.set_mode(Mode(event.mode), self.u[self.mv_index])
+            c.set_mode(Mode(event.mode), self.plant.u[self.mv_index])
         for name, quality in event.sensor_quality.items():
             if quality == "good":
                 self.quality_override.pop(name, None)

@@ -1,0 +1,120 @@
+"""Plant I/O: the one interface every plant implements (twin, FMU, OPC UA gateway).
+
+A plant is written to (``write``: input values by name), advanced in time
+(``advance``), and read (``read``: readings with quality). The controllers
+and optimisers above only ever use this interface (DESIGN.md, "The layers").
+
+:class:`SimulatedPlant` is the twin: the model stepped by the compiled
+kernels in fixed ticks, with its sensors; inputs written take effect at the
+next tick, as on the simulated hardware.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+import numpy as np
+
+from twin.core.errors import UnknownNameError
+from twin.core.model import Model
+from twin.core.quality import Reading
+from twin.core.sensors import SensorSpec, Sensors
+from twin.core.simulator import Simulator
+from twin.core.steady import find_steady_state
+
+
+class PlantIO(Protocol):
+    """What a plant offers to the layers above it."""
+
+    @property
+    def time(self) -> float:
+        """Plant time [model time unit]."""
+
+    def read(self) -> dict[str, Reading]:
+        """Current readings by name."""
+
+    def write(self, values: Mapping[str, float]) -> None:
+        """Input values by name, taking effect at the next tick."""
+
+    def advance(self, duration: float) -> None:
+        """Let ``duration`` of plant time pass [model time unit]."""
+
+
+class SimulatedPlant:
+    """The twin as a plant: :class:`Simulator` in ticks, :class:`Sensors`, latched inputs.
+
+    Parameters
+    ----------
+    model : Model
+        The plant model (with the plant's parameter values).
+    tick : float
+        Plant step [model time unit].
+    sensors : sequence of SensorSpec
+        Measurement devices (readings of other states and outputs are not available).
+    x0, u0 : mapping, optional
+        Initial state and inputs by name over the nominal ones.
+    steady_start : bool
+        Start at the steady state for ``u0`` (``x0`` is then the guess).
+    seed : int
+        Noise seed of the sensors.
+    """
+
+    def __init__(self, model: Model, tick: float, sensors: Sequence[SensorSpec],
+                 x0: Mapping[str, float] | np.ndarray | None = None,
+                 u0: Mapping[str, float] | np.ndarray | None = None, steady_start: bool = False,
+                 seed: int = 0, **simulator_options):
+        self.model = model
+        self.u = model.inputs.vector(u0)
+        x = model.states.vector(x0)
+        if steady_start:
+            x = find_steady_state(model, u=self.u, x_guess=x).x
+        self.simulator = Simulator(model, tick, x0=x, **simulator_options)
+        self.tick = tick
+        self.sensors = Sensors(model, sensors, seed=seed)
+        self.sensors.prime(x, self.u)
+        self._pending: dict[int, float] = {}
+
+    @property
+    def time(self) -> float:
+        return self.simulator.t
+
+    @property
+    def x(self) -> np.ndarray:
+        """The true state (simulation only)."""
+        return self.simulator.x
+
+    def read(self) -> dict[str, Reading]:
+        return self.sensors.read(self.time, self.simulator.x, self.u)
+
+    def write(self, values: Mapping[str, float]) -> None:
+        for name, value in values.items():
+            if name not in self.model.inputs:
+                raise UnknownNameError("input", name, self.model.inputs.names,
+                                       f"plant '{self.model.name}'")
+            self._pending[self.model.inputs.index(name)] = float(value)
+
+    def latch(self) -> None:
+        """Apply the inputs written since the last tick (called at each tick boundary)."""
+        for i, value in self._pending.items():
+            self.u[i] = value
+        self._pending.clear()
+
+    def step(self) -> None:
+        """One tick: latch pending inputs, integrate."""
+        self.latch()
+        self.simulator.step(self.u)
+
+    def advance(self, duration: float) -> None:
+        for _ in range(int(round(duration / self.tick))):
+            self.step()
+
+    def set_parameters(self, values: Mapping[str, float]) -> None:
+        """Change plant parameters (a disturbance such as catalyst decay)."""
+        self.simulator.set_parameters(values)
+        self.model = self.simulator.model
+        self.sensors.model = self.model
+
+    def inputs(self) -> dict[str, float]:
+        """Inputs in force now, by name."""
+        return self.model.inputs.to_dict(self.u)
