@@ -154,7 +154,13 @@ class EconomicOptimizer:
         if model.n_y:
             values.update({n: m.y[n] for n in model.outputs.names})
         m.profit = pyo.Expression(expr=self.profit_expr(values, ops.PYOMO))
-        m.objective = pyo.Objective(expr=m.profit, sense=pyo.maximize)
+        # first-order modifiers of modifier adaptation: profit + lambda' (u - u_ref)
+        self.decisions = [n for n in model.inputs.names if n not in spec.fixed
+                          and model.inputs[n].role == "manipulated"]
+        m.modifier = pyo.Param(self.decisions, mutable=True, initialize=0.0)
+        m.u_ref = pyo.Param(self.decisions, mutable=True, initialize=0.0)
+        m.objective = pyo.Objective(expr=m.profit + sum(
+            m.modifier[n] * (m.u[n] - m.u_ref[n]) for n in self.decisions), sense=pyo.maximize)
         m.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
         self.solver_name = solver
         self.solver = CasadiIpoptPersistent() if solver == "casadi_ipopt" else pyo.SolverFactory(solver)
@@ -163,9 +169,20 @@ class EconomicOptimizer:
 
     def optimize(self, parameters: dict[str, float] | None = None,
                  prices: dict[str, float] | None = None, fixed: dict[str, float] | None = None,
-                 start: dict[str, float] | None = None) -> EconomicResult:
-        """The optimum for these parameters, prices and fixed inputs (by name)."""
+                 start: dict[str, float] | None = None,
+                 modifiers: dict[str, float] | None = None,
+                 u_ref: dict[str, float] | None = None) -> EconomicResult:
+        """The optimum for these parameters, prices and fixed inputs (by name).
+
+        ``modifiers`` (gradient modifiers per decision input) and ``u_ref``
+        add ``sum modifier (u - u_ref)`` to the profit (modifier adaptation);
+        :attr:`EconomicResult.profit` stays the model's own profit.
+        """
         m, model = self.pyomo, self.model
+        for name, value in (modifiers or {}).items():
+            m.modifier[name] = float(value)
+        for name, value in (u_ref or {}).items():
+            m.u_ref[name] = float(value)
         for name, value in (parameters or {}).items():
             if name not in model.parameters:
                 raise UnknownNameError("parameter", name, model.parameters.names, "economics")

@@ -20,7 +20,8 @@ def _bounds(v):
             v.upper if math.isfinite(v.upper) else None)
 
 
-def add_steady_state(block: pyo.Block, model: Model, fix_inputs: bool = True) -> pyo.Block:
+def add_steady_state(block: pyo.Block, model: Model, fix_inputs: bool = True,
+                     parameter_exprs: dict | None = None) -> pyo.Block:
     """Add the steady-state equations of ``model`` to a Pyomo block.
 
     Components added (indexed by variable name):
@@ -31,6 +32,9 @@ def add_steady_state(block: pyo.Block, model: Model, fix_inputs: bool = True) ->
     - ``p``: mutable Param per parameter, at the model's values;
     - ``y``: Expression per output;
     - ``rhs``: Constraint per state, ``rhs(x, u, p) = 0``.
+
+    ``parameter_exprs`` replaces parameters by Pyomo expressions (for
+    example ``exp`` of a variable, to estimate a parameter on a log scale).
     """
     block.x = pyo.Var(model.states.names, bounds=lambda b, n: _bounds(model.states[n]),
                       initialize=lambda b, n: model.states[n].nominal)
@@ -42,7 +46,8 @@ def add_steady_state(block: pyo.Block, model: Model, fix_inputs: bool = True) ->
         block.u.fix()
     xs = [block.x[n] for n in model.states.names]
     us = [block.u[n] for n in model.inputs.names]
-    ps = [block.p[n] for n in model.parameters.names]
+    exprs = parameter_exprs or {}
+    ps = [exprs.get(n, block.p[n]) for n in model.parameters.names]
     derivatives = dict(zip(model.states.names, model.evaluate_rhs(xs, us, ps, ops.PYOMO)))
     block.rhs = pyo.Constraint(model.states.names, rule=lambda b, n: derivatives[n] == 0)
     if model.n_y:

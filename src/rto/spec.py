@@ -1,0 +1,94 @@
+"""RTO scheme specification (TOML), validated on load."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from twin.core.config import build, read_toml
+from twin.core.errors import InputError
+
+
+@dataclass(frozen=True)
+class SteadyStateSpec:
+    """Steady-state detection: window [samples], drift threshold [noise std], sampling."""
+
+    window: int = 30
+    threshold: float = 1.0
+    sample_interval: float = 20.0
+    max_wait: float = 50000.0
+
+
+@dataclass(frozen=True)
+class ConsistencySpec:
+    """A data-consistency check: ``expression`` of measured means within [low, high]."""
+
+    expression: str
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class ModifierSpec:
+    """Modifier adaptation: perturbation per input, gradient filter and input filter (0..1]."""
+
+    perturbation: dict[str, float] = field(default_factory=dict)
+    gradient_filter: float = 1.0
+    input_filter: float = 0.8
+
+
+@dataclass(frozen=True)
+class RTOSpec:
+    """An RTO application.
+
+    Attributes
+    ----------
+    scheme : str
+        ``"two-step"`` (steady-state detection, consistency check, parameter
+        estimation, optimisation) or ``"modifier-adaptation"``.
+    plant, model : str
+        Registry names of the plant (simulated here) and of the RTO's model.
+    economics : str
+        Shipped economics name or a file path.
+    measurements : dict
+        Measured variables of the plant and their noise standard deviation.
+    estimate : tuple of str
+        Model parameters estimated by the two-step scheme (on a log scale).
+    fit : tuple of str
+        Measured variables whose squared errors the estimation minimises.
+    start : dict
+        Inputs at the start.
+    iterations : int
+        RTO iterations.
+    """
+
+    plant: str
+    model: str
+    economics: str
+    measurements: dict[str, float]
+    scheme: Literal["two-step", "modifier-adaptation"] = "modifier-adaptation"
+    estimate: tuple[str, ...] = ()
+    fit: tuple[str, ...] = ()
+    start: dict[str, float] = field(default_factory=dict)
+    iterations: int = 10
+    seed: int = 0
+    tick: float = 10.0
+    steady_state: SteadyStateSpec = field(default_factory=SteadyStateSpec)
+    consistency: tuple[ConsistencySpec, ...] = ()
+    modifier_adaptation: ModifierSpec = field(default_factory=ModifierSpec)
+
+    def __post_init__(self) -> None:
+        if self.iterations < 1:
+            raise InputError("iterations must be at least 1")
+        if self.scheme == "two-step" and (not self.estimate or not self.fit):
+            raise InputError("the two-step scheme needs 'estimate' and 'fit'")
+
+
+def load_rto(path: str | Path) -> RTOSpec:
+    """Read an RTO file."""
+    return build(RTOSpec, read_toml(path), Path(path).name)
+
+
+def rto_from_dict(data: dict, where: str = "rto") -> RTOSpec:
+    return build(RTOSpec, data, where)
