@@ -269,6 +269,57 @@ def control(config: Path, out: Path | None, as_json: bool) -> None:
 
 
 @cli.command()
+@click.argument("model_name", metavar="[MODEL]", required=False)
+@click.option("--economics", default=None, metavar="NAME|FILE",
+              help="Economics (shipped name or TOML file); default: the model's own.")
+@set_option
+@param_set_option
+@click.option("--plant", default=None, help="Run an RTO scheme on this simulated plant instead.")
+@click.option("--model", "rto_model", default=None, help="The RTO's model (with --plant).")
+@click.option("--scheme", type=click.Choice(["two-step", "modifier-adaptation"]), default=None,
+              help="RTO scheme (with --plant).")
+@click.option("--iterations", type=click.IntRange(1, 1000), default=None,
+              help="RTO iterations (with --plant).")
+@click.option("--config", "rto_config", type=click.Path(path_type=Path), default=None,
+              help="RTO set-up file (with --plant; default: the shipped one).")
+@json_option
+def rto(model_name, economics, sets, param_set, plant, rto_model, scheme, iterations, rto_config,
+        as_json) -> None:
+    """Economic optimum of MODEL, or an RTO run on a simulated --plant."""
+    from twin.orchestration import rto_run
+
+    if plant is None:
+        if model_name is None:
+            raise InputError("give a MODEL for its economic optimum, or --plant for an RTO run")
+        result = rto_run.optimum(model_name, economics, assignments(sets, "--set"), param_set)
+        data = result.as_dict()
+        lines = [f"economic optimum of {model_name}: profit {result.profit:.6g} {result.unit} "
+                 f"({result.status})"]
+        lines += [f"  {k:<8} {v:>12.6g}" for k, v in {**result.inputs, **result.states}.items()]
+        lines.append("  active: " + (", ".join(result.active) or "none"))
+        _emit(data, as_json, "\n".join(lines))
+        return
+    if model_name is not None:
+        raise InputError("give either MODEL or --plant, not both")
+    spec = rto_run.rto_spec(plant, rto_model, scheme, iterations,
+                            str(rto_config) if rto_config else None)
+    result, truth = rto_run.rto_run(
+        spec, progress=lambda it: click.echo(
+            f"rto: iteration {it.k}: inputs {_short(it.inputs)} profit {it.plant_profit:.5g}"
+            + ("" if it.accepted else f" ({it.note})"), err=True))
+    data = {**result.as_dict(), **truth}
+    human = (f"{spec.scheme} on {plant} with model {spec.model}: final inputs "
+             f"{_short(result.final_inputs)}; plant profit {truth['plant_profit_at_final_inputs']:.6g} "
+             f"{result.unit} = {100 * truth['fraction_of_optimum']:.2f} % of the optimum "
+             f"{truth['plant_optimum_profit']:.6g}")
+    _emit(data, as_json, human)
+
+
+def _short(values: dict[str, float]) -> str:
+    return ", ".join(f"{k}={v:.5g}" for k, v in values.items())
+
+
+@cli.command()
 @click.option("--quick", is_flag=True, help="Short run for CI (each figure has its own budget).")
 @click.option("--only", multiple=True, metavar="NAME", help="Run only this figure (repeatable).")
 @click.option("--list", "list_only", is_flag=True, help="List the figures and exit.")

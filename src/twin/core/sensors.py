@@ -37,12 +37,15 @@ class SensorSpec:
         Time between samples; 0 measures at every read [model time unit].
     dead_time : float
         Delay from sampling to reporting [model time unit].
+    bias : float
+        Constant error added to every value (a gross error) [unit of the variable].
     """
 
     name: str
     noise_std: float = 0.0
     sample_interval: float = 0.0
     dead_time: float = 0.0
+    bias: float = 0.0
 
     def __post_init__(self) -> None:
         if self.noise_std < 0 or self.sample_interval < 0 or self.dead_time < 0:
@@ -84,7 +87,8 @@ class Sensors:
         truth = self.signals(x, u)
         out: dict[str, Reading] = {}
         for i, s in enumerate(self.specs):
-            noisy = truth[s.name] + (self.rng.normal(0.0, s.noise_std) if s.noise_std else 0.0)
+            noisy = truth[s.name] + s.bias + (self.rng.normal(0.0, s.noise_std) if s.noise_std
+                                              else 0.0)
             if s.sample_interval == 0 and s.dead_time == 0:
                 out[s.name] = Reading(noisy, Quality.GOOD, True, t)
                 continue
