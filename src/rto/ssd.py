@@ -5,7 +5,9 @@ is estimated by least squares; the drift over the window, ``|slope| x
 window length``, is compared with the noise level (the configured sensor
 noise, or the scatter about the trend when none is given). The plant is
 steady when every variable drifts less than ``threshold`` noise standard
-deviations. The statistics are kept for the RTO log.
+deviations, or less than its engineering ``tolerance`` where one is given
+(a plant under closed-loop control never stands perfectly still). The
+statistics are kept for the RTO log.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class SteadyWindow:
     stds: dict[str, float]
     drift: dict[str, float]
     samples: int
+    sigma: dict[str, float]
 
 
 class SteadyStateDetector:
@@ -41,13 +44,17 @@ class SteadyStateDetector:
         Largest drift over the window, in noise standard deviations.
     noise : mapping, optional
         Known noise standard deviation per variable [its unit].
+    tolerance : mapping, optional
+        Drift over a window accepted as steady per variable [its unit].
     """
 
     def __init__(self, names: Sequence[str], window: int = 30, threshold: float = 1.0,
-                 noise: Mapping[str, float] | None = None):
+                 noise: Mapping[str, float] | None = None,
+                 tolerance: Mapping[str, float] | None = None):
         self.names = list(names)
         self.window, self.threshold = window, threshold
         self.noise = dict(noise or {})
+        self.tolerance = dict(tolerance or {})
         self._t: deque = deque(maxlen=window)
         self._data = {n: deque(maxlen=window) for n in self.names}
 
@@ -65,20 +72,23 @@ class SteadyStateDetector:
         if len(self._t) < self.window:
             return None
         window = self.statistics()
-        return window if max(window.drift.values()) <= self.threshold else None
+        steady = all(window.drift[n] <= self.threshold
+                     or window.drift[n] * window.sigma[n] <= self.tolerance.get(n, 0.0)
+                     for n in self.names)
+        return window if steady else None
 
     def statistics(self) -> SteadyWindow:
         """Means, scatter and drift (in noise units) of the current window."""
         t = np.array(self._t)
         tc = t - t.mean()
         span = t[-1] - t[0]
-        means, stds, drift = {}, {}, {}
+        means, stds, drift, sigmas = {}, {}, {}, {}
         for n in self.names:
             y = np.array(self._data[n])
             slope = float(tc @ (y - y.mean()) / (tc @ tc)) if tc @ tc > 0 else 0.0
             resid = y - y.mean() - slope * tc
             scatter = float(np.sqrt(resid @ resid / max(len(y) - 2, 1)))
             sigma = self.noise.get(n) or max(scatter, 1e-12)
-            means[n], stds[n] = float(y.mean()), scatter
+            means[n], stds[n], sigmas[n] = float(y.mean()), scatter, sigma
             drift[n] = abs(slope) * span / sigma
-        return SteadyWindow(float(t[-1]), means, stds, drift, len(t))
+        return SteadyWindow(float(t[-1]), means, stds, drift, len(t), sigmas)

@@ -121,3 +121,27 @@ def test_twin_control_bad_config(capsys, tmp_path, content, message):
 def test_twin_control_missing_file(capsys, tmp_path):
     code, _, err = run_twin(capsys, "control", str(tmp_path / "nope.toml"))
     assert code == 2 and "not found" in err
+
+
+def test_rto_moves_the_apc_setpoints_after_catalyst_deactivation(tmp_path):
+    from twin.orchestration.loop.store import CycleStore
+    from twin.orchestration.rto_run import optimum
+
+    config = load_loop(example("cstr_rto_apc.toml"))
+    result = run_control(config, tmp_path, report=False)
+    frame = pd.read_parquet(result.parquet)
+    store = CycleStore(result.store)
+    store.run_id = 1
+    events = store.events()
+    store.close()
+    estimates = [float(m.split("=")[1]) for m in events[events.kind == "rto"].message
+                 if m.startswith("estimated beta")]
+    assert len(estimates) >= 4
+    assert abs(estimates[0] - 1.0) < 0.02 and abs(estimates[-1] - 0.9) < 0.01
+    new = optimum("cstr", parameters={"beta": 0.9})
+    sp = frame["C_b.setpoint"].to_numpy()
+    assert abs(sp[-1] - new.states["C_b"]) < 0.01  # the RTO moved the operating point
+    rto = config.rto
+    assert np.max(np.abs(np.diff(sp))) <= rto.max_change["C_b"] + 1e-9
+    assert sp.min() >= rto.clamp["C_b"][0] and sp.max() <= rto.clamp["C_b"][1]
+    assert result.kpis["failures"] == 0 and result.kpis["sheds"] == 0

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from apc.spec import ControllerSpec, load_spec, spec_from_dict
+from twin.orchestration.loop.rto_handoff import RTOLoopSpec
 from twin.core.config import build, read_toml
 from twin.core.errors import InputError
 
@@ -95,6 +96,7 @@ class LoopConfig:
     run: RunConfig
     event: tuple[EventConfig, ...] = ()
     title: str = ""
+    rto: RTOLoopSpec | None = None
 
     def __post_init__(self) -> None:
         if self.run.duration <= 0:
@@ -119,7 +121,7 @@ class LoopConfig:
 def loop_from_dict(data: dict[str, Any], base: Path | None = None, where: str = "loop") -> LoopConfig:
     """A checked :class:`LoopConfig` from a parsed TOML table (``base`` resolves ``controller_file``)."""
     data = dict(data)
-    valid = ("plant", "controller", "controller_file", "run", "event", "title")
+    valid = ("plant", "controller", "controller_file", "run", "event", "title", "rto")
     for key in data:
         if key not in valid:
             raise InputError(f"{where}: unknown key '{key}'; valid keys: {', '.join(valid)}")
@@ -137,7 +139,7 @@ def loop_from_dict(data: dict[str, Any], base: Path | None = None, where: str = 
         raise InputError(f"{where}: missing the controller ('controller' table or 'controller_file')")
     raw = build(_LoopTables, data, where)
     return LoopConfig(plant=raw.plant, controller=controller, run=raw.run, event=raw.event,
-                      title=raw.title)
+                      title=raw.title, rto=raw.rto)
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,7 @@ class _LoopTables:
     run: RunConfig
     event: tuple[EventConfig, ...] = ()
     title: str = ""
+    rto: RTOLoopSpec | None = None
 
 
 def load_loop(path: str | Path) -> LoopConfig:

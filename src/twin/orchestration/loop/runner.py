@@ -65,6 +65,12 @@ class ClosedLoop:
         self.mv_index, self.other_index = pb.mv_index, pb.other_index
         self.quality_override: dict[str, Quality] = {}
         self.controller.set_mode(config.run.mode, self.plant.u[self.mv_index])
+        self.rto = None
+        if config.rto is not None:
+            from twin.orchestration.loop.rto_handoff import RTOSupervisor
+            from twin.orchestration.rto_run import economics_for
+
+            self.rto = RTOSupervisor(config.rto, self.controller, economics_for(config.rto.economics))
         self.store = CycleStore(self.folder / "cycles.sqlite")
         self.store.start_run("SIL", self.plant_model.name, self.plant_model.time_unit,
                              config.as_dict())
@@ -117,6 +123,9 @@ class ClosedLoop:
         u = self.plant.u
         dv = {d.name: float(u[self.plant_model.inputs.index(d.name)]) for d in spec.dv}
         wall = time.time()
+        rto_events = (self.rto.observe(t, readings, dict(zip([m.name for m in spec.mv],
+                                                              u[self.mv_index])))
+                      if self.rto is not None else [])
         out = self.controller.step(t, readings, u[self.mv_index], dv, x_plant=self.plant.x)
         values: list[tuple] = []
         for name, r in readings.items():
@@ -152,7 +161,7 @@ class ClosedLoop:
             values.append((name, "bias", value, None, t, t))
         for name, value in dv.items():
             values.append((name, "dv", value, None, t, t))
-        events = [("event", e) for e in out.events]
+        events = list(rto_events) + [("event", e) for e in out.events]
         events += [("given_up", f"{g['cv']} {g['kind']} (rank {g['rank']}) by {g['violation']:.4g}")
                    for g in out.given_up]
         if out.shed:
