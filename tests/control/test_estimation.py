@@ -30,14 +30,14 @@ def test_unmeasured_state_converges_from_a_wrong_guess(kind):
     model = pb.model
     ss = twin.find_steady_state(model)
     plant = twin.Simulator(model, 0.005, x0=ss.x)
-    sensors = Sensors(model, [SensorSpec(m.name, m.noise_std, m.sample_interval, m.dead_time)
-                              for m in pb.spec.measurements], seed=3)
-    sensors.prime(ss.x, ss.u)
+    sensors = Sensors([SensorSpec(m.name, m.noise_std, m.sample_interval, m.dead_time)
+                       for m in pb.spec.measurements], model.states.names, seed=3)
+    sensors.prime(model.states.to_dict(ss.x))
     estimator = kind(pb, ss.x * np.array([1.2, 0.8, 1.0, 1.0]), ss.u, np.zeros(0), model.p0())
     rng = np.random.default_rng(0)
     u = ss.u.copy()
     for k in range(150):
-        est = estimator.correct(sensors.read(0.005 * k, plant.x, u))
+        est = estimator.correct(sensors.read(0.005 * k, model.states.to_dict(plant.x)))
         if k % 10 == 0:
             u = ss.u * (1 + 0.05 * rng.uniform(-1, 1, 2))
         estimator.predict(u, np.zeros(0), model.p0())
@@ -54,8 +54,8 @@ def test_analyser_readings_are_used_only_when_fresh():
     ss = twin.find_steady_state(model)
     ekf = EKF(pb, ss.x, ss.u, np.zeros(0), model.p0())
     assert ekf.model.delay == [0, 0, 2] and ekf.model.n == 4 + 3 + 2
-    sensors = Sensors(model, [SensorSpec("C_b", 0.0, 0.015, 0.01)], seed=0)
-    fresh = [sensors.read(0.005 * k, ss.x, ss.u)["C_b"].fresh for k in range(9)]
+    sensors = Sensors([SensorSpec("C_b", 0.0, 0.015, 0.01)], ["C_b"], seed=0)
+    fresh = [sensors.read(0.005 * k, {"C_b": ss.x[1]})["C_b"].fresh for k in range(9)]
     # sampled at 0, 0.015, 0.03: each value arrives 0.01 h later
     assert fresh == [False, False, True, False, False, True, False, False, True]
     used = ekf.correct({"C_b": Reading(0.5, Quality.GOOD, fresh=False),
@@ -65,7 +65,8 @@ def test_analyser_readings_are_used_only_when_fresh():
 
 def test_analyser_reports_nothing_before_its_first_value():
     model = twin.load_model("cstr")
-    sensors = Sensors(model, [SensorSpec("C_b", 0.0, 0.005, 0.01)])
-    first = sensors.read(0.0, model.x0(), model.u0())["C_b"]
+    sensors = Sensors([SensorSpec("C_b", 0.0, 0.005, 0.01)], ["C_b"])
+    truth = {"C_b": model.x0()[1]}
+    first = sensors.read(0.0, truth)["C_b"]
     assert first.quality is Quality.BAD and not first.fresh
-    assert sensors.read(0.01, model.x0(), model.u0())["C_b"].value == model.x0()[1]
+    assert sensors.read(0.01, truth)["C_b"].value == model.x0()[1]

@@ -19,7 +19,7 @@ import numpy as np
 from twin.core.errors import UnknownNameError
 from twin.core.model import Model
 from twin.core.quality import Reading
-from twin.core.sensors import SensorSpec, Sensors
+from twin.core.sensors import SensorSpec, Sensors, model_signals
 from twin.core.simulator import Simulator
 from twin.core.steady import find_steady_state
 
@@ -31,6 +31,10 @@ class PlantIO(Protocol):
     def time(self) -> float:
         """Plant time [model time unit]."""
 
+    @property
+    def time_unit(self) -> str:
+        """Unit of plant time."""
+
     def read(self) -> dict[str, Reading]:
         """Current readings by name."""
 
@@ -39,6 +43,12 @@ class PlantIO(Protocol):
 
     def advance(self, duration: float) -> None:
         """Let ``duration`` of plant time pass [model time unit]."""
+
+    def inputs(self) -> dict[str, float]:
+        """Inputs in force, by name."""
+
+    def truth(self) -> dict[str, float]:
+        """True values of the plant's signals where known (simulated plants), else {}."""
 
 
 class SimulatedPlant:
@@ -71,8 +81,9 @@ class SimulatedPlant:
             x = find_steady_state(model, u=self.u, x_guess=x).x
         self.simulator = Simulator(model, tick, x0=x, **simulator_options)
         self.tick = tick
-        self.sensors = Sensors(model, sensors, seed=seed)
-        self.sensors.prime(x, self.u)
+        self.sensors = Sensors(sensors, model.states.names + model.outputs.names, seed,
+                               f"plant '{model.name}'")
+        self.sensors.prime(model_signals(model, x, self.u))
         self._pending: dict[int, float] = {}
 
     @property
@@ -84,8 +95,20 @@ class SimulatedPlant:
         """The true state (simulation only)."""
         return self.simulator.x
 
+    @property
+    def time_unit(self) -> str:
+        return self.model.time_unit
+
+    @property
+    def title(self) -> str:
+        return self.model.title
+
     def read(self) -> dict[str, Reading]:
-        return self.sensors.read(self.time, self.simulator.x, self.u)
+        return self.sensors.read(self.time, self.truth())
+
+    def truth(self) -> dict[str, float]:
+        """True values of every state and output (simulation only)."""
+        return model_signals(self.model, self.simulator.x, self.u)
 
     def write(self, values: Mapping[str, float]) -> None:
         for name, value in values.items():
@@ -113,7 +136,6 @@ class SimulatedPlant:
         """Change plant parameters (a disturbance such as catalyst decay)."""
         self.simulator.set_parameters(values)
         self.model = self.simulator.model
-        self.sensors.model = self.model
 
     def inputs(self) -> dict[str, float]:
         """Inputs in force now, by name."""

@@ -10,7 +10,7 @@ one arrives). :class:`Sensors` turns the plant's true state into
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,34 +57,27 @@ class Sensors:
 
     Parameters
     ----------
-    model : Model
-        The plant model (for names and the output map).
     specs : sequence of SensorSpec
+    available : sequence of str
+        Names of the plant signals (states, outputs, ...) the devices may measure.
     seed : int
         Seed of the noise.
     """
 
-    def __init__(self, model: Model, specs: Sequence[SensorSpec], seed: int = 0):
-        signals = model.states.names + model.outputs.names
+    def __init__(self, specs: Sequence[SensorSpec], available: Sequence[str], seed: int = 0,
+                 where: str = "plant"):
+        available = list(available)
         for s in specs:
-            if s.name not in signals:
-                raise UnknownNameError("sensor", s.name, signals, f"model '{model.name}'")
-        self.model = model
+            if s.name not in available:
+                raise UnknownNameError("sensor", s.name, available, where)
         self.specs = list(specs)
         self.rng = np.random.default_rng(seed)
         self._pending: list[deque] = [deque() for _ in self.specs]  # (available_at, taken_at, value)
         self._current: list[Reading | None] = [None] * len(self.specs)
         self._next_sample = [0.0] * len(self.specs)
 
-    def signals(self, x: np.ndarray, u: np.ndarray) -> dict[str, float]:
-        """True values of every state and output."""
-        m = self.model
-        y = m.evaluate_outputs(list(x), list(u), list(m.p0()), ops.MATH) if m.n_y else []
-        return {**m.states.to_dict(x), **dict(zip(m.outputs.names, map(float, y)))}
-
-    def read(self, t: float, x: np.ndarray, u: np.ndarray) -> dict[str, Reading]:
-        """Readings at time ``t`` from the plant state ``x`` and inputs ``u``."""
-        truth = self.signals(x, u)
+    def read(self, t: float, truth: Mapping[str, float]) -> dict[str, Reading]:
+        """Readings at time ``t`` from the plant's true signal values."""
         out: dict[str, Reading] = {}
         for i, s in enumerate(self.specs):
             noisy = truth[s.name] + s.bias + (self.rng.normal(0.0, s.noise_std) if s.noise_std
@@ -108,9 +101,14 @@ class Sensors:
                 out[s.name] = Reading(current.value, current.quality, fresh, current.timestamp)
         return out
 
-    def prime(self, x: np.ndarray, u: np.ndarray, t: float = 0.0) -> None:
-        """Fill analysers as if the plant had been at ``x`` for a long time before ``t``."""
-        truth = self.signals(x, u)
+    def prime(self, truth: Mapping[str, float], t: float = 0.0) -> None:
+        """Fill analysers as if the plant had been at these values for a long time before ``t``."""
         for i, s in enumerate(self.specs):
             if s.dead_time > 0 or s.sample_interval > 0:
                 self._current[i] = Reading(truth[s.name], Quality.GOOD, True, t - s.dead_time)
+
+
+def model_signals(model: Model, x, u) -> dict[str, float]:
+    """True values of every state and output of ``model`` at ``x``, ``u``."""
+    y = model.evaluate_outputs(list(x), list(u), list(model.p0()), ops.MATH) if model.n_y else []
+    return {**model.states.to_dict(x), **dict(zip(model.outputs.names, map(float, y)))}

@@ -23,10 +23,11 @@ def run_control(config: LoopConfig | str | Path, folder: str | Path,
         result.parquet = loop.store.export_parquet(Path(folder) / "cycles.parquet")
         result.kpis = compute_kpis(frame, config.controller)
         if report:
-            model = loop.plant_model
+            plant = loop.plant
             result.report = write_loop_report(
                 Path(folder), frame, config.controller, result.kpis, loop.store.events(),
-                unit_map(model), model.time_unit, config.title or f"Closed loop: {model.title}")
+                unit_map(loop.internal), plant.time_unit,
+                config.title or f"Closed loop: {plant.title}")
     finally:
         loop.close()
     return result

@@ -27,6 +27,19 @@ from twin.orchestration.loop.config import LoopConfig
 from twin.orchestration.loop.store import CycleStore
 from twin.orchestration.registry import load_model
 
+
+def make_plant(pc, tick: float, sensors, internal=None):
+    """The plant of a loop: the twin of a model, or an FMU (``plant.model`` ending in .fmu)."""
+    if str(pc.model).lower().endswith(".fmu"):
+        from twin.core.fmu.plant import FmuPlant
+
+        return FmuPlant(pc.model, tick, sensors, start={**pc.parameters, **pc.x0, **pc.u0},
+                        seed=pc.seed, steady_start_model=internal if pc.steady_start else None)
+    model = load_model(pc.model, pc.parameters, pc.parameter_set)
+    return SimulatedPlant(model, tick, sensors, x0=pc.x0, u0=pc.u0, steady_start=pc.steady_start,
+                          seed=pc.seed, backend=pc.backend, method=pc.method, rtol=pc.rtol,
+                          atol=pc.atol)
+
 Progress = Callable[[float], None]
 
 
@@ -50,21 +63,20 @@ class ClosedLoop:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         pc, spec = config.plant, config.controller
-        plant_model = load_model(pc.model, pc.parameters, pc.parameter_set)
         internal = load_model(spec.model, parameter_set=spec.parameter_set)
         sensor_specs = ([SensorSpec(s.name, s.noise_std, s.sample_interval, s.dead_time)
                          for s in pc.sensors] if pc.sensors is not None else
                         [SensorSpec(m.name, m.noise_std, m.sample_interval, m.dead_time)
                          for m in spec.measurements])
-        self.plant = SimulatedPlant(plant_model, config.tick, sensor_specs, x0=pc.x0, u0=pc.u0,
-                                    steady_start=pc.steady_start, seed=pc.seed,
-                                    backend=pc.backend, method=pc.method, rtol=pc.rtol,
-                                    atol=pc.atol)
-        self.controller = Controller(spec, internal, x0=self.plant.x, u0=self.plant.u)
-        pb = self.controller.problem
-        self.mv_index, self.other_index = pb.mv_index, pb.other_index
+        self.plant = make_plant(pc, config.tick, sensor_specs, internal)
+        self.internal = internal
+        truth = self.plant.truth()
+        x0 = internal.x0({n: truth[n] for n in internal.states.names if n in truth})
+        u0 = internal.u0({n: v for n, v in self.plant.inputs().items() if n in internal.inputs})
+        self.controller = Controller(spec, internal, x0=x0, u0=u0)
+        self.mv_names = [m.name for m in spec.mv]
         self.quality_override: dict[str, Quality] = {}
-        self.controller.set_mode(config.run.mode, self.plant.u[self.mv_index])
+        self.controller.set_mode(config.run.mode, self._mvs())
         self.rto = None
         if config.rto is not None:
             from twin.orchestration.loop.rto_handoff import RTOSupervisor
@@ -72,8 +84,7 @@ class ClosedLoop:
 
             self.rto = RTOSupervisor(config.rto, self.controller, economics_for(config.rto.economics))
         self.store = CycleStore(self.folder / "cycles.sqlite")
-        self.store.start_run("SIL", self.plant_model.name, self.plant_model.time_unit,
-                             config.as_dict())
+        self.store.start_run("SIL", pc.model, self.plant.time_unit, config.as_dict())
 
     def run(self, progress: Progress | None = None) -> LoopResult:
         cfg = self.config
@@ -105,9 +116,9 @@ class ClosedLoop:
         self.store.db.commit()
         return LoopResult(self.folder, self.store.path, cycles=cycle)
 
-    @property
-    def plant_model(self):
-        return self.plant.model
+    def _mvs(self) -> np.ndarray:
+        inputs = self.plant.inputs()
+        return np.array([inputs[n] for n in self.mv_names])
 
     def _readings(self, t: float) -> dict[str, Reading]:
         readings = self.plant.read()
@@ -120,23 +131,23 @@ class ClosedLoop:
     def _cycle(self, cycle: int, t: float) -> Output:
         spec = self.controller.spec
         readings = self._readings(t)
-        u = self.plant.u
-        dv = {d.name: float(u[self.plant_model.inputs.index(d.name)]) for d in spec.dv}
+        inputs = self.plant.inputs()
+        mv_now = self._mvs()
+        dv = {d.name: float(inputs[d.name]) for d in spec.dv}
+        truth = self.plant.truth()
+        x_plant = (np.array([truth[n] for n in self.internal.states.names])
+                   if all(n in truth for n in self.internal.states.names) else None)
         wall = time.time()
-        rto_events = (self.rto.observe(t, readings, dict(zip([m.name for m in spec.mv],
-                                                              u[self.mv_index])))
+        rto_events = (self.rto.observe(t, readings, dict(zip(self.mv_names, mv_now)))
                       if self.rto is not None else [])
-        out = self.controller.step(t, readings, u[self.mv_index], dv, x_plant=self.plant.x)
+        out = self.controller.step(t, readings, mv_now, dv, x_plant=x_plant)
         values: list[tuple] = []
         for name, r in readings.items():
             values.append((name, "meas", r.value, r.quality.value, r.timestamp, t))
-        for name, value in self.plant_model.states.to_dict(self.plant.x).items():
+        for name, value in truth.items():
             values.append((name, "plant", value, None, t, t))
-        truth = self.plant.sensors.signals(self.plant.x, u)
-        for name in self.plant_model.outputs.names:
-            values.append((name, "plant", truth[name], None, t, t))
         for j, m in enumerate(spec.mv):
-            value = out.mv[m.name] if out.write else float(u[self.mv_index[j]])
+            value = out.mv[m.name] if out.write else float(mv_now[j])
             values.append((m.name, "mv", value, out.mv_status[m.name].value, t, t))
             values.append((m.name, "low", float(self.controller.u_lo[j]), None, t, t))
             values.append((m.name, "high", float(self.controller.u_hi[j]), None, t, t))
@@ -187,7 +198,7 @@ class ClosedLoop:
         if event.plant_parameters:
             self.plant.set_parameters(event.plant_parameters)
         if event.mode is not None:
-            c.set_mode(Mode(event.mode), self.plant.u[self.mv_index])
+            c.set_mode(Mode(event.mode), self._mvs())
         for name, quality in event.sensor_quality.items():
             if quality == "good":
                 self.quality_override.pop(name, None)

@@ -1,0 +1,1 @@
+"""FMI: exporting plant models as FMUs, and running any FMU as the plant."""
