@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from twin.core.fmu.export import export_fmu
+from twin_fmus.export import export_fmu
 from twin.orchestration.registry import load_model
 
 

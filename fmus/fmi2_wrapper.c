@@ -28,7 +28,8 @@
 #define VR_Y (VR_P + TWIN_NP)
 #define VR_RTOL (VR_Y + TWIN_NY)
 #define VR_ATOL (VR_RTOL + 1)
-#define N_REAL (VR_ATOL + 1)
+#define VR_TIME (VR_ATOL + 1)
+#define N_REAL (VR_TIME + 1)
 #define VR_METHOD 0
 #define VR_SUBSTEPS 1
 
@@ -224,6 +225,7 @@ fmi2Status fmi2GetReal(fmi2Component comp, const fmi2ValueReference vr[], size_t
         else if (r < VR_RTOL) v[k] = c->y[r - VR_Y];
         else if (r == VR_RTOL) v[k] = c->s.rtol;
         else if (r == VR_ATOL) v[k] = c->s.atol;
+        else if (r == VR_TIME) v[k] = c->s.t;
         else {
             say(c, fmi2Error, "logStatusError", "unknown Real value reference %u", (unsigned)r);
             return fmi2Error;
@@ -255,6 +257,10 @@ fmi2Status fmi2SetReal(fmi2Component comp, const fmi2ValueReference vr[], size_t
         }
         else if (r == VR_RTOL) c->s.rtol = v[k];
         else if (r == VR_ATOL) c->s.atol = v[k];
+        else if (r == VR_TIME) {
+            say(c, fmi2Error, "logStatusError", "time cannot be set");
+            return fmi2Error;
+        }
         else {
             say(c, fmi2Error, "logStatusError", "unknown Real value reference %u", (unsigned)r);
             return fmi2Error;

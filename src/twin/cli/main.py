@@ -6,6 +6,7 @@ status 2 and one line on stderr naming what is wrong; no traceback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
@@ -147,7 +148,7 @@ def steady(model_name: str, sets, param_set, us, x0s, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("model_name", metavar="MODEL")
+@click.argument("model_name", metavar="MODEL|FMU")
 @click.option("--t-end", type=float, required=True, help="Simulated time [model time unit].")
 @click.option("--dt", type=float, required=True, help="Output interval [model time unit].")
 @set_option
@@ -169,18 +170,43 @@ def steady(model_name: str, sets, param_set, us, x0s, as_json: bool) -> None:
               help="Relative tolerance (default: 1e-8 kernel, 1e-10 reference).")
 @click.option("--atol", type=float, default=None,
               help="Absolute tolerance (default: 1e-10 kernel, 1e-12 reference).")
+@click.option("--interface", type=click.Choice(["auto", "cs", "me"]), default="auto",
+              show_default=True,
+              help="FMU only: Co-Simulation, or Model Exchange integrated by --method.")
+@click.option("--isolate/--no-isolate", default=True, show_default=True,
+              help="FMU only: run it in a child process, so a crash is an error.")
 @json_option
 def simulate(model_name, t_end, dt, sets, param_set, x0s, us, inputs_file, steady_start, out, plot,
-             backend, method, rtol, atol, as_json) -> None:
-    """Simulate MODEL and write the trajectories."""
+             backend, method, rtol, atol, interface, isolate, as_json) -> None:
+    """Simulate MODEL (a plant model, or an FMU file) and write the trajectories."""
     from twin.core.schedule import InputSchedule
     from twin.core.simulation import output_grid, simulate as run_simulation
     from twin.core.steady import find_steady_state
 
+    _check_result_files(out, plot)
+    if model_name.lower().endswith(".fmu"):
+        if steady_start or param_set or backend != "kernel":
+            raise InputError("--steady-start, --param-set and --backend apply to models, "
+                             "not to FMUs")
+        _simulate_fmu(Path(model_name), t_end, dt, sets, x0s, us, inputs_file, out, plot,
+                      method, rtol, atol, interface, isolate, as_json)
+        return
     model = _model(model_name, sets, param_set)
     x0 = model.x0(checked(model.states, assignments(x0s, "--x0"), "--x0"))
     u0 = model.u0(checked(model.inputs, assignments(us, "--u"), "--u"))
     model.inputs.check_bounds(u0, "--u")
+    schedule = (InputSchedule.read(inputs_file, model.inputs, u0) if inputs_file
+                else InputSchedule.constant(u0))
+    if steady_start:
+        x0 = find_steady_state(model, u=schedule.at(0.0), x_guess=x0).x
+    n = output_grid(t_end, dt).size - 1
+    with _progress_bar(n, model.name) as progress:
+        result = run_simulation(model, t_end, dt, x0=x0, inputs=schedule, rtol=rtol, atol=atol,
+                                progress=progress, backend=backend, method=method)
+    _write_run(result, out, plot, {"model": model.name, "backend": backend}, as_json)
+
+
+def _check_result_files(out: Path, plot: Path | None) -> None:
     if out.suffix.lower() not in (".parquet", ".csv"):
         raise InputError(f"--out {out}: use a .parquet or .csv file")
     if plot is not None and plot.suffix.lower() != ".png":
@@ -188,12 +214,12 @@ def simulate(model_name, t_end, dt, sets, param_set, x0s, us, inputs_file, stead
     for path, option in ((out, "--out"), (plot, "--plot")):
         if path is not None and not path.resolve().parent.is_dir():
             raise InputError(f"{option} {path}: folder '{path.parent}' does not exist")
-    schedule = (InputSchedule.read(inputs_file, model.inputs, u0) if inputs_file
-                else InputSchedule.constant(u0))
-    if steady_start:
-        x0 = find_steady_state(model, u=schedule.at(0.0), x_guess=x0).x
-    n = output_grid(t_end, dt).size - 1
-    with click.progressbar(length=n, label=f"simulating {model.name}", file=sys.stderr) as bar:
+
+
+@contextlib.contextmanager
+def _progress_bar(n: int, name: str):
+    """A progress bar on stderr, as a ``progress(fraction)`` callback."""
+    with click.progressbar(length=n, label=f"simulating {name}", file=sys.stderr) as bar:
         done = [0]
 
         def progress(fraction: float) -> None:
@@ -201,19 +227,101 @@ def simulate(model_name, t_end, dt, sets, param_set, x0s, us, inputs_file, stead
             bar.update(k - done[0])
             done[0] = k
 
-        result = run_simulation(model, t_end, dt, x0=x0, inputs=schedule, rtol=rtol, atol=atol,
-                                progress=progress, backend=backend, method=method)
+        yield progress
+
+
+def _write_run(result, out: Path, plot: Path | None, summary: dict, as_json: bool) -> None:
+    """Write a model or FMU run, its plot, and the summary."""
     result.write(out)
     if plot is not None:
         from twin.orchestration.plots import save_figure, trend_figure
 
         save_figure(trend_figure(result), plot)
-    summary = {"model": model.name, "backend": backend, "out": out, "plot": plot,
-               "points": int(result.t.size),
-               "t_end": float(result.t[-1]), "time_unit": model.time_unit, "final": result.final()}
-    human = (f"{model.name}: {result.t.size} points over {result.t[-1]:g} {model.time_unit} "
+    summary = {**summary, "out": out, "plot": plot, "points": int(result.t.size),
+               "t_end": float(result.t[-1]), "time_unit": result.time_unit,
+               "final": result.final()}
+    human = (f"{result.name}: {result.t.size} points over {result.t[-1]:g} {result.time_unit} "
              f"written to {out}" + (f", plot {plot}" if plot else ""))
     _emit(summary, as_json, human)
+
+
+def _simulate_fmu(path: Path, t_end, dt, sets, x0s, us, inputs_file, out, plot, method, rtol,
+                  atol, interface, isolate, as_json) -> None:
+    from twin.core.fmu.description import describe_fmu
+    from twin.core.fmu.simulation import FmuInputs, simulate_fmu
+    from twin.core.schedule import InputSchedule
+    from twin.core.simulation import output_grid
+
+    d = describe_fmu(path, interface)
+    start = {}
+    for option, items, kind, allowed in (("--set", sets, "parameter", d.parameters),
+                                         ("--x0", x0s, "state", d.states)):
+        for name, value in assignments(items, option).items():
+            if name not in allowed:
+                raise InputError(f"{option} {name}: not a {kind} of FMU '{d.name}'; "
+                                 f"valid: {', '.join(allowed) or '(none)'}")
+            start[name] = value
+    names = FmuInputs(d)
+    u0 = names.vector(assignments(us, "--u"))
+    schedule = (InputSchedule.read(inputs_file, names, u0) if inputs_file
+                else InputSchedule.constant(u0))
+    n = output_grid(t_end, dt).size - 1
+    with _progress_bar(n, d.name) as progress:
+        result = simulate_fmu(path, t_end, dt, start, schedule, interface=interface,
+                              isolate=isolate, me_method=method or "dopri5",
+                              rtol=rtol or 1e-8, atol=atol or 1e-10, progress=progress)
+    _write_run(result, out, plot, {"fmu": str(path), "interface": d.interface}, as_json)
+
+
+@cli.group()
+def fmu() -> None:
+    """FMI: export plant models as FMUs, inspect FMUs."""
+
+
+@fmu.command("export")
+@click.argument("model_name", metavar="MODEL")
+@set_option
+@param_set_option
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="The FMU file to write (*.fmu).")
+@json_option
+def fmu_export(model_name, sets, param_set, output: Path, as_json: bool) -> None:
+    """Write MODEL as an FMI 2.0 FMU (Model Exchange and Co-Simulation)."""
+    from twin_fmus.export import export_fmu
+
+    model = _model(model_name, sets, param_set)
+    path = export_fmu(model, output)
+    _emit({"model": model.name, "fmu": path, "bytes": path.stat().st_size}, as_json,
+          f"{model.name}: FMI 2.0 FMU (ME + CS) written to {path}")
+
+
+@fmu.command("info")
+@click.argument("path", type=click.Path(path_type=Path))
+@json_option
+def fmu_info(path: Path, as_json: bool) -> None:
+    """Show an FMU's interfaces, states, inputs, outputs and parameters with units."""
+    from twin.core.fmu.description import describe_fmu
+
+    d = describe_fmu(path)
+    md = d.model_description
+    kinds = [k for k, v in (("Co-Simulation", md.coSimulation), ("Model Exchange",
+                                                                  md.modelExchange)) if v]
+    groups = {"states": d.states, "inputs": d.inputs, "outputs": d.outputs,
+              "parameters": d.parameters}
+    data = {"fmu": str(path), "fmi_version": md.fmiVersion, "interfaces": kinds,
+            "generation_tool": d.generation_tool, "time_unit": d.time_unit,
+            "event_indicators": d.event_indicators,
+            **{g: [{"name": n, "unit": d.variables[n].unit, "start": d.variables[n].start,
+                    "description": d.variables[n].description} for n in names]
+               for g, names in groups.items()}}
+    lines = [f"{d.name}: FMI {md.fmiVersion}, {', '.join(kinds)}"
+             + (f", by {d.generation_tool}" if d.generation_tool else ""),
+             f"time unit: {d.time_unit or '(not declared)'}"]
+    for g, names in groups.items():
+        lines.append(f"{g}:")
+        lines += [f"  {n:<14} {d.variables[n].start:>12.6g} {d.variables[n].unit:<12} "
+                  f"{d.variables[n].description}" for n in names]
+    _emit(data, as_json, "\n".join(lines))
 
 
 @cli.command()

@@ -50,6 +50,9 @@ class PlantIO(Protocol):
     def truth(self) -> dict[str, float]:
         """True values of the plant's signals where known (simulated plants), else {}."""
 
+    def close(self) -> None:
+        """Release what the plant holds (an FMU process, a connection)."""
+
 
 class SimulatedPlant:
     """The twin as a plant: :class:`Simulator` in ticks, :class:`Sensors`, latched inputs.
@@ -140,3 +143,6 @@ class SimulatedPlant:
     def inputs(self) -> dict[str, float]:
         """Inputs in force now, by name."""
         return self.model.inputs.to_dict(self.u)
+
+    def close(self) -> None:
+        """Nothing to release (the interface of plants that hold resources)."""

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 TIME_COLUMN = "time"
+MAX_PLOTTED_STATES = 8
+"""Plot every state by default only for models with at most this many states."""
 
 
 @dataclass(frozen=True)
@@ -73,29 +75,61 @@ class SimulationResult:
         frame.attrs["model"] = m.name
         return frame
 
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def time_unit(self) -> str:
+        return self.model.time_unit
+
+    @property
+    def title(self) -> str:
+        return self.model.title
+
+    @property
+    def input_names(self) -> list[str]:
+        return list(self.model.inputs.names)
+
+    def unit(self, name: str) -> str:
+        """Unit of a column."""
+        return self.model.variable(name).unit
+
+    def plot_names(self) -> list[str]:
+        """Variables a default trend plot shows: outputs, states (small models), inputs."""
+        m = self.model
+        names = list(m.outputs.names)
+        if m.n_x <= MAX_PLOTTED_STATES:
+            names = list(m.states.names) + [n for n in names if n not in m.states.names]
+        return names + list(m.inputs.names)
+
     def write(self, path: str | Path) -> Path:
         """Write Parquet (``.parquet``) or CSV (``.csv``), chosen by suffix.
 
         Parquet files carry the units and the model name as schema metadata.
         """
-        path = Path(path)
-        suffix = path.suffix.lower()
-        if suffix not in (".parquet", ".csv"):
-            raise InputError(f"output file '{path}': use a .parquet or .csv file")
-        if not path.parent.exists():
-            raise InputError(f"output folder '{path.parent}' does not exist")
-        frame = self.to_pandas()
-        if suffix == ".csv":
-            frame.to_csv(path, index=False)
-        else:
-            import json
+        return write_frame(self.to_pandas(), path, self.model.name)
 
-            import pyarrow as pa
-            import pyarrow.parquet as pq
 
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            meta = dict(table.schema.metadata or {})
-            meta[b"twin.units"] = json.dumps(frame.attrs["units"]).encode()
-            meta[b"twin.model"] = self.model.name.encode()
-            pq.write_table(table.replace_schema_metadata(meta), path)
-        return path
+def write_frame(frame: "pd.DataFrame", path: str | Path, name: str) -> Path:
+    """Write a trajectory table (units in ``frame.attrs['units']``) as Parquet or CSV."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise InputError(f"output file '{path}': use a .parquet or .csv file")
+    if not path.parent.exists():
+        raise InputError(f"output folder '{path.parent}' does not exist")
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        import json
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        meta = dict(table.schema.metadata or {})
+        meta[b"twin.units"] = json.dumps(frame.attrs["units"]).encode()
+        meta[b"twin.model"] = name.encode()
+        pq.write_table(table.replace_schema_metadata(meta), path)
+    return path

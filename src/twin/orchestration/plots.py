@@ -12,42 +12,33 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from twin.core.results import SimulationResult  # noqa: E402
 
-MAX_DEFAULT_STATES = 8
-"""Plot every state only for models with at most this many states."""
-
-
-def default_variables(result: SimulationResult) -> list[str]:
-    """Outputs, states (small models only) and inputs, in that order."""
-    m = result.model
-    names = list(m.outputs.names)
-    if m.n_x <= MAX_DEFAULT_STATES:
-        names = list(m.states.names) + [n for n in names if n not in m.states.names]
-    return names + list(m.inputs.names)
-
 
 def trend_figure(result: SimulationResult, variables: Sequence[str] | None = None,
                  title: str | None = None) -> "plt.Figure":
-    """One panel per variable against time, inputs drawn as steps."""
-    m = result.model
-    names = list(variables) if variables else default_variables(result)
+    """One panel per variable against time, inputs drawn as steps.
+
+    ``result`` is a model run or an FMU run (anything with ``t``,
+    ``column``, ``unit``, ``input_names``, ``plot_names``, ``time_unit``, ``title``).
+    """
+    names = list(variables) if variables else result.plot_names()
+    inputs = set(result.input_names)
     ncols = 2 if len(names) > 3 else 1
     nrows = -(-len(names) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 1.9 * nrows + 0.6),
                              sharex=True, squeeze=False)
     for ax, name in zip(axes.flat, names):
         data = result.column(name)
-        var = m.variable(name)
-        if name in m.inputs:
+        if name in inputs:
             ax.step(result.t, data, where="post", color="tab:orange")
         else:
             ax.plot(result.t, data, color="tab:blue")
-        ax.set_ylabel(f"{name} [{var.unit}]")
+        ax.set_ylabel(f"{name} [{result.unit(name)}]")
         ax.grid(alpha=0.3)
     for ax in axes.flat[len(names):]:
         ax.set_visible(False)
     for ax in axes[-1]:
-        ax.set_xlabel(f"time [{m.time_unit}]")
-    fig.suptitle(title or m.title, fontsize=11)
+        ax.set_xlabel(f"time [{result.time_unit}]")
+    fig.suptitle(title or result.title, fontsize=11)
     fig.tight_layout()
     return fig
 

@@ -1,1 +1,1 @@
-"""FMI: exporting plant models as FMUs, and running any FMU as the plant."""
+"""FMI import: any FMU (2.0 or 3.0, Co-Simulation or Model Exchange) as the plant."""

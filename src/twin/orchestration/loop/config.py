@@ -10,7 +10,7 @@ at given times. Unknown keys are errors naming the valid ones.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,7 +46,19 @@ class PlantConfig:
         Measurement devices; default: one per controller measurement, with
         its noise, sample interval and dead time.
     steady_start : bool
-        Start from the plant's steady state at ``u0`` (``x0`` is the guess).
+        Start from the plant's steady state at ``u0`` (``x0`` is the guess;
+        for an FMU: the steady state of the controller's model, set on the
+        FMU's states by name).
+    model : str
+        A registered model, or an FMU file (``*.fmu``, relative to the
+        configuration file) that replaces the twin.
+    interface : str
+        FMU only: ``auto`` (Co-Simulation if offered), ``cs`` or ``me``
+        (integrated by ``method`` with ``rtol``/``atol``).
+    isolate : bool
+        FMU only: run it in a child process, so a crash is an error.
+    timeout : float
+        FMU only, isolated: seconds one call may take [s].
     """
 
     model: str
@@ -63,6 +75,14 @@ class PlantConfig:
     latch: Literal["next_tick", "immediate"] = "next_tick"
     sensors: tuple[SensorConfig, ...] | None = None
     seed: int = 0
+    interface: Literal["auto", "cs", "me"] = "auto"
+    isolate: bool = True
+    timeout: float = 600.0
+
+    @property
+    def is_fmu(self) -> bool:
+        """True when the plant is an FMU file."""
+        return str(self.model).lower().endswith(".fmu")
 
 
 @dataclass(frozen=True)
@@ -138,7 +158,10 @@ def loop_from_dict(data: dict[str, Any], base: Path | None = None, where: str = 
     if controller is None:
         raise InputError(f"{where}: missing the controller ('controller' table or 'controller_file')")
     raw = build(_LoopTables, data, where)
-    return LoopConfig(plant=raw.plant, controller=controller, run=raw.run, event=raw.event,
+    plant = raw.plant
+    if plant.is_fmu and base is not None and not Path(plant.model).is_absolute():
+        plant = replace(plant, model=str(base / plant.model))
+    return LoopConfig(plant=plant, controller=controller, run=raw.run, event=raw.event,
                       title=raw.title, rto=raw.rto)
 
 

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from apc.controller import Controller, Mode, Output
+from twin.core.errors import InputError, TwinError
+from twin.core.model import Model
 from twin.core.plant import SimulatedPlant
 from twin.core.quality import Quality, Reading
 from twin.core.sensors import SensorSpec
@@ -28,17 +30,31 @@ from twin.orchestration.loop.store import CycleStore
 from twin.orchestration.registry import load_model
 
 
-def make_plant(pc, tick: float, sensors, internal=None):
-    """The plant of a loop: the twin of a model, or an FMU (``plant.model`` ending in .fmu)."""
-    if str(pc.model).lower().endswith(".fmu"):
-        from twin.core.fmu.plant import FmuPlant
+def make_plant(pc, tick: float, sensors, internal: Model):
+    """The plant of a loop: the twin of a model, or an FMU (``plant.model`` ending in .fmu).
 
-        return FmuPlant(pc.model, tick, sensors, start={**pc.parameters, **pc.x0, **pc.u0},
-                        seed=pc.seed, steady_start_model=internal if pc.steady_start else None)
+    An FMU is mapped to the controller's model by name; units both declare
+    must agree, and every MV and DV must be an FMU input.
+    """
+    if pc.is_fmu:
+        from twin.core.fmu.plant import FmuPlant, check_units
+
+        plant = FmuPlant(pc.model, tick, sensors, start={**pc.parameters, **pc.x0, **pc.u0},
+                         seed=pc.seed, steady_start_model=internal if pc.steady_start else None,
+                         interface=pc.interface, isolate=pc.isolate,
+                         me_method=pc.method or "dopri5", rtol=pc.rtol or 1e-8,
+                         atol=pc.atol or 1e-10, timeout=pc.timeout, time_unit=internal.time_unit)
+        try:
+            check_units(plant.description, internal)
+        except BaseException:
+            plant.close()
+            raise
+        return plant
     model = load_model(pc.model, pc.parameters, pc.parameter_set)
     return SimulatedPlant(model, tick, sensors, x0=pc.x0, u0=pc.u0, steady_start=pc.steady_start,
                           seed=pc.seed, backend=pc.backend, method=pc.method, rtol=pc.rtol,
                           atol=pc.atol)
+
 
 Progress = Callable[[float], None]
 
@@ -70,6 +86,19 @@ class ClosedLoop:
                          for m in spec.measurements])
         self.plant = make_plant(pc, config.tick, sensor_specs, internal)
         self.internal = internal
+        try:
+            self._start(config, internal)
+        except BaseException:
+            self.plant.close()
+            raise
+
+    def _start(self, config: LoopConfig, internal) -> None:
+        pc, spec = config.plant, config.controller
+        missing = [n for n in [m.name for m in spec.mv] + [d.name for d in spec.dv]
+                   if n not in self.plant.inputs()]
+        if missing:
+            raise InputError(f"plant '{pc.model}' has no input {', '.join(missing)} for the "
+                             f"controller; its inputs: {', '.join(self.plant.inputs())}")
         truth = self.plant.truth()
         x0 = internal.x0({n: truth[n] for n in internal.states.names if n in truth})
         u0 = internal.u0({n: v for n, v in self.plant.inputs().items() if n in internal.inputs})
@@ -112,7 +141,11 @@ class ClosedLoop:
                     progress(j / max(n_ticks, 1))
             if j == n_ticks:
                 break
-            plant.step()
+            try:
+                plant.step()
+            except TwinError as exc:
+                self.store.log_event(cycle - 1, t, "plant_failure", str(exc))
+                raise
         self.store.db.commit()
         return LoopResult(self.folder, self.store.path, cycles=cycle)
 
@@ -207,3 +240,4 @@ class ClosedLoop:
 
     def close(self) -> None:
         self.store.close()
+        self.plant.close()

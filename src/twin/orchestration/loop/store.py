@@ -92,6 +92,12 @@ class CycleStore:
             self.db.executemany("INSERT INTO event VALUES (?, ?, ?, ?, ?)",
                                 [(run, cycle, t, k, m) for k, m in events])
 
+    def log_event(self, cycle: int, t: float, kind: str, message: str) -> None:
+        """Record one event outside a cycle (a plant failure that ends the run) and commit."""
+        with self.db:
+            self.db.execute("INSERT INTO event VALUES (?, ?, ?, ?, ?)",
+                            (self.run_id, cycle, t, kind, message))
+
     def close(self) -> None:
         self.db.close()
 

@@ -1,0 +1,210 @@
+"""What an FMU declares: its interfaces, and its real variables by name.
+
+:func:`describe_fmu` reads ``modelDescription.xml`` with fmpy and keeps what
+a plant needs: the FMI version, the interface to use (Co-Simulation or
+Model Exchange), and for every real-valued scalar its value reference,
+causality, unit and start value. Structured and array variables of FMI 3.0
+are not mapped (a plant's signals are scalars).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from twin.core.errors import InputError, UnknownNameError
+
+INTERFACES = ("auto", "cs", "me")
+REAL_TYPES = ("Real", "Float64", "Float32")
+
+
+@dataclass(frozen=True)
+class FmuVariable:
+    """One real scalar of an FMU.
+
+    Attributes
+    ----------
+    name : str
+        Name as declared (``"tank.h"`` in Modelica FMUs).
+    vr : int
+        Value reference.
+    causality : str
+        ``input``, ``output``, ``parameter``, ``local``, ``independent``, ...
+    variability : str
+        ``continuous``, ``tunable``, ``fixed``, ...
+    unit : str
+        Declared unit (its own or its type's), ``""`` when none.
+    start : float
+        Start value, ``nan`` when none.
+    description : str
+    """
+
+    name: str
+    vr: int
+    causality: str
+    variability: str
+    unit: str
+    start: float
+    description: str
+
+
+@dataclass(frozen=True)
+class FmuDescription:
+    """The parts of ``modelDescription.xml`` a plant uses.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The ``.fmu`` file.
+    name : str
+        File stem, used in every message.
+    fmi_version : int
+        2 or 3.
+    interface : str
+        ``"cs"`` or ``"me"``: the interface this plant runs.
+    identifier : str
+        Model identifier of that interface.
+    guid : str
+        GUID (FMI 2) or instantiation token (FMI 3).
+    variables : dict
+        Real scalars by name (:class:`FmuVariable`).
+    states : list of str
+        Continuous states (variables whose derivatives the FMU declares).
+    derivatives : list of str
+        Their derivatives, same order.
+    event_indicators : int
+        Number of event indicators (Model Exchange).
+    can_get_set_state, can_serialize : bool
+        Declared state capabilities of the interface used.
+    time_unit : str
+        Unit of the independent variable if declared, else ``""``.
+    title : str
+    """
+
+    path: Path
+    name: str
+    fmi_version: int
+    interface: str
+    identifier: str
+    guid: str
+    variables: dict[str, FmuVariable]
+    states: list[str]
+    derivatives: list[str]
+    event_indicators: int
+    can_get_set_state: bool
+    can_serialize: bool
+    time_unit: str
+    title: str
+    generation_tool: str = ""
+    model_description: object = field(default=None, repr=False, compare=False)
+
+    def names(self, *causalities: str) -> list[str]:
+        """Names of the variables with one of these causalities, in file order."""
+        return [v.name for v in self.variables.values() if v.causality in causalities]
+
+    @property
+    def inputs(self) -> list[str]:
+        return self.names("input")
+
+    @property
+    def outputs(self) -> list[str]:
+        return self.names("output")
+
+    @property
+    def parameters(self) -> list[str]:
+        return self.names("parameter")
+
+    @property
+    def signals(self) -> list[str]:
+        """Everything a sensor may read: states, outputs and other time-varying locals."""
+        skip = set(self.derivatives)
+        return [v.name for v in self.variables.values()
+                if v.causality in ("output", "local") and v.variability == "continuous"
+                and v.name not in skip]
+
+    def variable(self, name: str, what: str = "variable") -> FmuVariable:
+        """The variable ``name``, or an error listing the valid names."""
+        try:
+            return self.variables[name]
+        except KeyError:
+            raise UnknownNameError(what, name, list(self.variables),
+                                   f"FMU '{self.name}'") from None
+
+
+def _unit(v) -> str:
+    unit = v.unit or (v.declaredType.unit if v.declaredType is not None else None)
+    return unit or ""
+
+
+def _start(v) -> float:
+    try:
+        return float(v.start) if v.start is not None else math.nan
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def describe_fmu(path: str | Path, interface: str = "auto") -> FmuDescription:
+    """Read an FMU's description and pick its interface.
+
+    ``interface="auto"`` takes Co-Simulation when offered (the FMU's own
+    solver), else Model Exchange (integrated by our integrators).
+    """
+    import fmpy
+    from fmpy.model_description import ValidationError
+
+    path = Path(path)
+    name = path.stem
+    if interface not in INTERFACES:
+        raise InputError(f"FMU interface '{interface}': use one of {', '.join(INTERFACES)}")
+    if not path.is_file():
+        raise InputError(f"FMU '{path}' does not exist")
+    try:
+        md = fmpy.read_model_description(str(path), validate=True)
+    except ValidationError as exc:
+        raise InputError(f"FMU '{name}': invalid modelDescription.xml: "
+                         f"{str(exc).splitlines()[0]}") from None
+    except Exception as exc:  # noqa: BLE001 - a broken zip or XML: one clear line
+        raise InputError(f"FMU '{name}' cannot be read: {str(exc).splitlines()[0]}") from None
+    version = int(md.fmiVersion.split(".")[0])
+    if version not in (2, 3):
+        raise InputError(f"FMU '{name}' is FMI {md.fmiVersion}; FMI 2.0 and 3.0 are supported")
+    offered = {"cs": md.coSimulation, "me": md.modelExchange}
+    if interface == "auto":
+        interface = "cs" if md.coSimulation is not None else "me"
+    part = offered[interface]
+    if part is None:
+        have = [k for k, v in offered.items() if v is not None] or ["none"]
+        raise InputError(f"FMU '{name}' has no {interface.upper()} interface "
+                         f"(it offers: {', '.join(have)})")
+    if interface == "me" and md.numberOfEventIndicators:
+        raise InputError(
+            f"FMU '{name}' declares {md.numberOfEventIndicators} event indicator(s); state "
+            "events of Model Exchange FMUs are not located here, so results would be wrong: "
+            "use its Co-Simulation interface")
+    variables: dict[str, FmuVariable] = {}
+    time_unit = ""
+    for v in md.modelVariables:
+        if v.type not in REAL_TYPES or (v.dimensions and v.shape != ()):
+            continue
+        if v.causality == "independent":
+            time_unit = _unit(v)
+            continue
+        variables[v.name] = FmuVariable(v.name, int(v.valueReference), v.causality or "local",
+                                        v.variability or "continuous", _unit(v), _start(v),
+                                        v.description or "")
+    states, derivatives = [], []
+    for unknown in md.derivatives:
+        der = unknown.variable
+        if der.derivative is not None and der.derivative.name in variables:
+            states.append(der.derivative.name)
+            derivatives.append(der.name)
+    state_caps = (bool(getattr(part, "canGetAndSetFMUstate", False)),
+                  bool(getattr(part, "canSerializeFMUstate", False)))
+    return FmuDescription(
+        path=path, name=name, fmi_version=version, interface=interface,
+        identifier=part.modelIdentifier, guid=md.guid, variables=variables, states=states,
+        derivatives=derivatives, event_indicators=int(md.numberOfEventIndicators or 0),
+        can_get_set_state=state_caps[0], can_serialize=state_caps[1], time_unit=time_unit,
+        title=md.description or md.modelName or name,
+        generation_tool=md.generationTool or "", model_description=md)
