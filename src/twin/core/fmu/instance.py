@@ -37,11 +37,13 @@ SETTABLE = ("parameter", "input", "local")
 
 _LOGGERS: dict[int, FmuLog] = {}
 """FMI 2 log routing: componentEnvironment key -> log (one native proxy serves all)."""
+_LOGGERS_BY_NAME: dict[bytes, FmuLog] = {}
 _CALLBACK: list = []
 
 
 def _fmi2_logger(env, instance_name, status, category, message) -> None:
-    log = _LOGGERS.get(env or 0)
+    # some FMUs pass no componentEnvironment back: the unique instance name routes then
+    log = _LOGGERS.get(env or 0) or _LOGGERS_BY_NAME.get(instance_name or b"")
     if log is not None:
         log.add(status, category, message)
 
@@ -77,12 +79,14 @@ class FmuInstance:
         RK4 steps per :meth:`exchange`.
     log_file : path, optional
         Also write the FMU's log to this file.
+    time_unit : str
+        Unit of FMU time in messages when the FMU does not declare one.
     """
 
     def __init__(self, description: FmuDescription, watch: Sequence[str] = (),
                  start: Mapping[str, float] | None = None, t0: float = 0.0,
                  me_method: str = "dopri5", rtol: float = 1e-8, atol: float = 1e-10,
-                 rk4_substeps: int = 10, log_file=None):
+                 rk4_substeps: int = 10, log_file=None, time_unit: str = ""):
         import fmpy
 
         d = description
@@ -104,8 +108,10 @@ class FmuInstance:
         self.me_method, self.rtol, self.atol = me_method, rtol, atol
         self.rk4_substeps = rk4_substeps
         self.t = float(t0)
+        self.time_unit = d.time_unit or time_unit
         self.log = FmuLog(file=log_file)
         self._key = id(self)
+        self._instance_name = f"{d.name}#{self._key:x}"
         self._snapshots: dict[int, tuple] = {}
         self._next_token = 1
         self._h = 0.0
@@ -131,7 +137,7 @@ class FmuInstance:
         try:
             fmu = classes[(d.fmi_version, d.interface)](
                 guid=d.guid, unzipDirectory=self._unzipped, modelIdentifier=d.identifier,
-                instanceName=d.name)
+                instanceName=self._instance_name)
         except Exception as exc:  # noqa: BLE001 - no binary for this platform, missing symbols
             raise InputError(f"FMU '{d.name}' cannot be loaded on this platform: "
                              f"{str(exc).splitlines()[0]}") from None
@@ -144,6 +150,7 @@ class FmuInstance:
                 cb.componentEnvironment = self._key
                 _add_logger_proxy(cb)
                 _LOGGERS[self._key] = self.log
+                _LOGGERS_BY_NAME[self._instance_name.encode()] = self.log
                 self._callbacks = cb
                 fmu.instantiate(callbacks=cb, loggingOn=True)
             else:
@@ -226,8 +233,7 @@ class FmuInstance:
             raise self._error(f"{what}: {exc}") from None
 
     def _error(self, message: str) -> FmuError:
-        d = self.description
-        unit = f" {d.time_unit}" if d.time_unit else ""
+        unit = f" {self.time_unit}" if self.time_unit else ""
         return FmuError(f"FMU '{self.name}' failed at t = {self.t:.6g}{unit}: {message}",
                         self.name, self.t, self.log.lines())
 
@@ -406,6 +412,7 @@ class FmuInstance:
             with contextlib.suppress(Exception):
                 fmu.freeInstance()
         _LOGGERS.pop(self._key, None)
+        _LOGGERS_BY_NAME.pop(self._instance_name.encode(), None)
         self.log.close()
         shutil.rmtree(self._unzipped, ignore_errors=True)
 

@@ -77,6 +77,7 @@ class IsolatedFmu:
         self.watch = list(options.get("watch", ()))
         self.timeout = timeout
         self.t = float(options.get("t0", 0.0))
+        self._options_time_unit = options.get("time_unit", "")
         self._tmp = tempfile.TemporaryDirectory(prefix="twin-fmu-")
         self._log_file = Path(self._tmp.name) / "fmu.log"
         self._output_file = Path(self._tmp.name) / "output.txt"
@@ -116,7 +117,8 @@ class IsolatedFmu:
             raise self._crash(f"{what} crashed the FMU ({_describe_exit(code)})") from None
 
     def _crash(self, message: str) -> FmuError:
-        unit = f" {self.description.time_unit}" if self.description.time_unit else ""
+        unit = self.description.time_unit or self._options_time_unit
+        unit = f" {unit}" if unit else ""
         return FmuError(f"FMU '{self.name}' failed at t = {self.t:.6g}{unit}: {message}",
                         self.name, self.t, self._log())
 

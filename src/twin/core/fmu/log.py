@@ -32,7 +32,7 @@ class FmuError(SimulationError):
     """
 
     def __init__(self, message: str, fmu: str, time: float, log: list[str]):
-        quoted = [m for m in log if not m.startswith("[ok]")][-QUOTED_MESSAGES:]
+        quoted = list(log)[-QUOTED_MESSAGES:]
         tail = f"; FMU log: {' | '.join(quoted)}" if quoted else "; the FMU logged nothing"
         super().__init__(message + tail)
         self.fmu, self.time, self.log = fmu, time, list(log)

@@ -127,7 +127,8 @@ class FmuPlant:
         watch = list(dict.fromkeys(d.states + d.outputs
                                    + [n for n in sensor_names if n in d.variables]))
         self.sensors = Sensors(sensors, d.signals, seed, f"FMU '{d.name}'")
-        options = dict(watch=watch, start=start, me_method=me_method, rtol=rtol, atol=atol)
+        options = dict(watch=watch, start=start, me_method=me_method, rtol=rtol, atol=atol,
+                       time_unit=self._time_unit)
         self.fmu = (IsolatedFmu(d, timeout=timeout, **options) if isolate
                     else FmuInstance(d, **options))
         self.watch = watch

@@ -162,7 +162,7 @@ def simulate_fmu(path, t_end: float, dt: float, start: Mapping[str, float] | Non
     watch = list(dict.fromkeys(d.states + d.outputs))
     u = inputs.at(0.0)
     options = dict(watch=watch, start={**(start or {}), **names.to_dict(u)}, me_method=me_method,
-                   rtol=rtol, atol=atol)
+                   rtol=rtol, atol=atol, time_unit=time_unit)
     fmu = IsolatedFmu(d, **options) if isolate else FmuInstance(d, **options)
     try:
         ys = np.empty((grid.size, len(watch)))
