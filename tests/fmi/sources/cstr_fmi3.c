@@ -8,7 +8,7 @@
  *
  * Fault injection for the tests (parameter `fault`, from time `fault_time`):
  * 1 = fmi3DoStep / derivatives return fmi3Error, 2 = states become NaN,
- * 3 = the FMU crashes (SIGSEGV). With EVENT_INDICATOR defined, the model
+ * 3 = the FMU crashes (SIGSEGV), 4 = fmi3DoStep never returns. With EVENT_INDICATOR defined, the model
  * declares one event indicator (T_R - 140), to test the refusal of
  * Model Exchange FMUs with state events.
  */
@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fmi3Functions.h"
 
@@ -203,6 +204,7 @@ fmi3Status fmi3DoStep(fmi3Instance inst, fmi3Float64 t, fmi3Float64 h, fmi3Boole
     *earlyReturn = fmi3False;
     *lastTime = t;
     if (faulty(c, 3)) raise(SIGSEGV);
+    while (faulty(c, 4)) sleep(1);
     if (faulty(c, 1)) {
         char msg[128];
         snprintf(msg, sizeof msg, "injected failure in fmi3DoStep at t = %g", t);

@@ -11,7 +11,8 @@ in the tests. Two parameters inject failures: from ``fail_after`` on
 
 import math
 
-from pythonfmu import Fmi2Causality, Fmi2Slave, Fmi2Status, Fmi2Variability, Real
+from pythonfmu import Fmi2Causality, Fmi2Slave, Fmi2Variability, Real
+from pythonfmu.enums import Fmi2Status
 from scipy.integrate import solve_ivp
 
 STATES = ("C_a", "C_b", "T_R", "T_K")

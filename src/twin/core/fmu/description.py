@@ -38,6 +38,8 @@ class FmuVariable:
     start : float
         Start value, ``nan`` when none.
     description : str
+    initial : str
+        ``exact``, ``approx``, ``calculated`` or ``""`` (the standard's default).
     """
 
     name: str
@@ -47,6 +49,14 @@ class FmuVariable:
     unit: str
     start: float
     description: str
+    initial: str = ""
+
+    @property
+    def settable_at_start(self) -> bool:
+        """True when a start value may be set before initialisation."""
+        if self.causality in ("parameter", "input"):
+            return True
+        return self.causality in ("local", "output") and self.initial in ("exact", "approx")
 
 
 @dataclass(frozen=True)
@@ -192,7 +202,7 @@ def describe_fmu(path: str | Path, interface: str = "auto") -> FmuDescription:
             continue
         variables[v.name] = FmuVariable(v.name, int(v.valueReference), v.causality or "local",
                                         v.variability or "continuous", _unit(v), _start(v),
-                                        v.description or "")
+                                        v.description or "", v.initial or "")
     states, derivatives = [], []
     for unknown in md.derivatives:
         der = unknown.variable

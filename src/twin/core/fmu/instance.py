@@ -32,8 +32,6 @@ from twin.core.fmu.log import STATUS_NAMES, FmuError, FmuLog
 from twin.core.kernels.reference import integrate
 
 ME_METHODS = ("dopri5", "bdf", "rk4")
-SETTABLE = ("parameter", "input", "local")
-"""Causalities whose start values may be given (locals: the continuous states)."""
 
 _LOGGERS: dict[int, FmuLog] = {}
 """FMI 2 log routing: componentEnvironment key -> log (one native proxy serves all)."""
@@ -100,9 +98,10 @@ class FmuInstance:
         start = dict(start or {})
         for n, value in start.items():
             v = d.variable(n, "start value")
-            if v.causality not in SETTABLE:
-                raise InputError(f"FMU '{d.name}': '{n}' is an {v.causality}; only parameters, "
-                                 "inputs and states take start values")
+            if not v.settable_at_start:
+                raise InputError(f"FMU '{d.name}': '{n}' ({v.causality}, initial "
+                                 f"{v.initial or 'not given'}) takes no start value; parameters, "
+                                 "inputs and variables with initial exact or approx do")
             if not math.isfinite(float(value)):
                 raise InputError(f"FMU '{d.name}': start value of '{n}' is not finite")
         self.me_method, self.rtol, self.atol = me_method, rtol, atol

@@ -136,7 +136,10 @@ class IsolatedFmu:
         except (BrokenPipeError, OSError):
             self._stop()
             raise self._crash(f"{method} found the FMU process gone") from None
-        status, value = self._receive(method, self.timeout)
+        what = method
+        if method in ("exchange", "advance"):
+            what = f"the step to t = {self.t + float(args[-1]):.6g}"
+        status, value = self._receive(what, self.timeout)
         if status == "error":
             raise value
         result, self.t = value

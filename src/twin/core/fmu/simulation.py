@@ -119,9 +119,12 @@ class FmuResult:
         return {n: float(v[-1]) for n, v in {**self.signals, **self.inputs}.items()}
 
     def to_pandas(self):
+        """``time``, states, inputs, other signals (the column order of a model run)."""
         import pandas as pd
 
-        frame = pd.DataFrame({TIME_COLUMN: self.t, **self.signals, **self.inputs})
+        states = {n: v for n, v in self.signals.items() if n in self.description.states}
+        others = {n: v for n, v in self.signals.items() if n not in states}
+        frame = pd.DataFrame({TIME_COLUMN: self.t, **states, **self.inputs, **others})
         frame.attrs["units"] = {TIME_COLUMN: self.time_unit,
                                 **{n: self.description.variables[n].unit
                                    for n in [*self.signals, *self.inputs]}}
