@@ -5,5 +5,6 @@ in one of the modules of :data:`FIGURE_MODULES`; it measures our code and its
 baselines in the same run and declares its own budget for ``--quick``.
 """
 
-FIGURE_MODULES = ("twin_benchmarks.kernels", "twin_benchmarks.apc", "twin_benchmarks.rto")
+FIGURE_MODULES = ("twin_benchmarks.kernels", "twin_benchmarks.fmi", "twin_benchmarks.apc",
+                  "twin_benchmarks.rto")
 """Modules that register figures, in report order."""
