@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import platform
 import shutil
-import subprocess
 import tempfile
 import uuid
 import xml.etree.ElementTree as ET
@@ -25,7 +24,7 @@ import numpy as np
 
 from twin.core.errors import InputError
 from twin.core.kernels import HEADER_DIR
-from twin.core.kernels.cache import compiler_command
+from twin.core.kernels.cache import CompilerUnavailable, compiler_command, run_compiler
 from twin.core.kernels.codegen import generate
 from twin.core.model import Model
 from twin.core.symbolic import casadi_form
@@ -207,12 +206,9 @@ def compile_binary(source_dir: Path, identifier: str, output: Path) -> None:
                str(source_dir / "fmi2_wrapper.c"), str(source_dir / "twin_model.c"),
                "-o", str(output), "-lm"]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    except OSError as exc:
-        raise InputError(f"FMU export needs a C compiler: {exc}") from None
-    if done.returncode != 0:
-        first = (done.stderr.strip().splitlines() or ["no message"])[0]
-        raise InputError(f"compiling the FMU binary failed: {first}")
+        run_compiler(command, f"the FMU binary of '{identifier}'")
+    except CompilerUnavailable as exc:
+        raise InputError(f"FMU export: {exc}") from None
 
 
 def export_fmu(model: Model, path: str | Path, identifier: str | None = None) -> Path:

@@ -88,14 +88,18 @@ def compile_shared(source: str, stem: str, flags: tuple[str, ...] = CFLAGS,
             c_file = Path(tmp) / f"{stem}.c"
             c_file.write_text(source)
             built = Path(tmp) / f"{stem}.so"
-            command = [*compiler_command(), *flags, *(f"-I{d}" for d in include_dirs),
-                       "-o", str(built), str(c_file), "-lm"]
-            try:
-                done = subprocess.run(command, capture_output=True, text=True, timeout=600)
-            except OSError as exc:
-                raise CompilerUnavailable(f"C compiler cannot run: {exc}") from None
-            if done.returncode != 0:
-                first = (done.stderr.strip().splitlines() or ["no message"])[0]
-                raise CompilerUnavailable(f"compiling {stem} failed: {first}")
+            run_compiler([*compiler_command(), *flags, *(f"-I{d}" for d in include_dirs),
+                          "-o", str(built), str(c_file), "-lm"], stem)
             os.replace(built, target)
     return target
+
+
+def run_compiler(command: list[str], what: str) -> None:
+    """Run a C compiler command; :class:`CompilerUnavailable` with its first error line if it fails."""
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    except OSError as exc:
+        raise CompilerUnavailable(f"C compiler cannot run: {exc}") from None
+    if done.returncode != 0:
+        first = (done.stderr.strip().splitlines() or ["no message"])[0]
+        raise CompilerUnavailable(f"compiling {what} failed: {first}")
