@@ -63,9 +63,9 @@ def test_pythonfmu_plant_under_apc(pythonfmu_cstr, tmp_path):
     loop, fmu_frame = run_loop(fmu_config, tmp_path / "fmu")
     assert loop.plant.description.generation_tool.startswith("PythonFMU")
     assert len(fmu_frame) == len(twin_frame) == 81
-    for name in ("C_b", "T_R"):
+    for name in STATES:  # measured 9e-6 (C_b) to 1.7e-4 (T_K): LSODA vs our DOPRI5 in a loop
         assert relative_error(fmu_frame[f"{name}.plant"].to_numpy(),
-                              twin_frame[f"{name}.plant"].to_numpy()) < 1e-4
+                              twin_frame[f"{name}.plant"].to_numpy()) < 5e-4
     final = fmu_frame.iloc[-10:]
     assert abs(final["C_b.plant"].mean() - 0.7) < 5e-3  # tracks the new setpoint
 
