@@ -5,8 +5,10 @@ A plant is written to (``write``: input values by name), advanced in time
 and optimisers above only ever use this interface (DESIGN.md, "The layers").
 
 :class:`SimulatedPlant` is the twin: the model stepped by the compiled
-kernels in fixed ticks, with its sensors; inputs written take effect at the
-next tick, as on the simulated hardware.
+kernels in fixed ticks, with its sensors sampled at every tick and,
+optionally, its regulatory base layer (:mod:`twin.core.base_layer`); inputs
+written take effect at the next tick, as on the simulated hardware. With a
+base layer, values written for a looped input are remote setpoints.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
+from twin.core.base_layer import BaseLayer, BaseLayerSpec
 from twin.core.errors import UnknownNameError
 from twin.core.model import Model
 from twin.core.quality import Reading
@@ -50,6 +53,12 @@ class PlantIO(Protocol):
     def truth(self) -> dict[str, float]:
         """True values of the plant's signals where known (simulated plants), else {}."""
 
+    def mv_readback(self) -> dict[str, float]:
+        """The values the APC's MVs stand at: active setpoints of base loops, else the inputs."""
+
+    def write_heartbeat(self, value: int) -> None:
+        """The APC heartbeat (watched by a base layer, if any)."""
+
     def close(self) -> None:
         """Release what the plant holds (an FMU process, a connection)."""
 
@@ -71,12 +80,14 @@ class SimulatedPlant:
         Start at the steady state for ``u0`` (``x0`` is then the guess).
     seed : int
         Noise seed of the sensors.
+    base_layer : BaseLayerSpec, optional
+        Base-layer loops on some inputs (their values written become remote setpoints).
     """
 
     def __init__(self, model: Model, tick: float, sensors: Sequence[SensorSpec],
                  x0: Mapping[str, float] | np.ndarray | None = None,
                  u0: Mapping[str, float] | np.ndarray | None = None, steady_start: bool = False,
-                 seed: int = 0, **simulator_options):
+                 seed: int = 0, base_layer: BaseLayerSpec | None = None, **simulator_options):
         self.model = model
         self.u = model.inputs.vector(u0)
         x = model.states.vector(x0)
@@ -84,10 +95,14 @@ class SimulatedPlant:
             x = find_steady_state(model, u=self.u, x_guess=x).x
         self.simulator = Simulator(model, tick, x0=x, **simulator_options)
         self.tick = tick
+        self.base = BaseLayer(base_layer, model, self.u) if base_layer is not None else None
         self.sensors = Sensors(sensors, model.states.names + model.outputs.names, seed,
                                f"plant '{model.name}'")
         self.sensors.prime(model_signals(model, x, self.u))
+        self._readings = self.sensors.read(self.time, self.truth())
         self._pending: dict[int, float] = {}
+        self._pending_rsp: dict[str, float] = {}
+        self._pending_heartbeat: int | None = None
 
     @property
     def time(self) -> float:
@@ -107,7 +122,8 @@ class SimulatedPlant:
         return self.model.title
 
     def read(self) -> dict[str, Reading]:
-        return self.sensors.read(self.time, self.truth())
+        """The readings sampled at the last tick."""
+        return dict(self._readings)
 
     def truth(self) -> dict[str, float]:
         """True values of every state and output (simulation only)."""
@@ -118,18 +134,35 @@ class SimulatedPlant:
             if name not in self.model.inputs:
                 raise UnknownNameError("input", name, self.model.inputs.names,
                                        f"plant '{self.model.name}'")
-            self._pending[self.model.inputs.index(name)] = float(value)
+            if self.base is not None and name in self.base.loops:
+                self._pending_rsp[name] = float(value)
+            else:
+                self._pending[self.model.inputs.index(name)] = float(value)
+
+    def write_heartbeat(self, value: int) -> None:
+        self._pending_heartbeat = value
 
     def latch(self) -> None:
         """Apply the inputs written since the last tick (called at each tick boundary)."""
         for i, value in self._pending.items():
             self.u[i] = value
         self._pending.clear()
+        if self.base is not None:
+            self.base.write_rsp(self._pending_rsp)
+            if self._pending_heartbeat is not None:
+                self.base.write_heartbeat(self._pending_heartbeat)
+        self._pending_rsp.clear()
+        self._pending_heartbeat = None
 
     def step(self) -> None:
-        """One tick: latch pending inputs, integrate."""
+        """One tick: latch pending writes, base layer, integrate, sample the sensors."""
         self.latch()
+        if self.base is not None:
+            self.base.apply(self.u)
         self.simulator.step(self.u)
+        if self.base is not None:
+            self.base.step(self.tick)
+        self._readings = self.sensors.read(self.time, self.truth())
 
     def advance(self, duration: float) -> None:
         for _ in range(int(round(duration / self.tick))):
@@ -143,6 +176,13 @@ class SimulatedPlant:
     def inputs(self) -> dict[str, float]:
         """Inputs in force now, by name."""
         return self.model.inputs.to_dict(self.u)
+
+    def mv_readback(self) -> dict[str, float]:
+        """Inputs in force, with the active setpoint of each base loop in place of its input."""
+        values = self.inputs()
+        if self.base is not None:
+            values.update({name: lp.sp for name, lp in self.base.loops.items()})
+        return values
 
     def close(self) -> None:
         """Nothing to release (the interface of plants that hold resources)."""

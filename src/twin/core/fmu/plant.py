@@ -74,6 +74,7 @@ class PlantSnapshot:
     pending: dict
     signals: np.ndarray
     sensors: Sensors
+    readings: dict
 
 
 class FmuPlant:
@@ -142,6 +143,7 @@ class FmuPlant:
         self._pending: dict[str, float] = {}
         self._changed: dict[str, float] = {}
         self.sensors.prime(self.truth(), self._time)
+        self._readings = self.sensors.read(self._time, self.truth())
 
     def _steady_start(self, model: Model, start: Mapping[str, float]) -> dict[str, float]:
         from twin.core.steady import find_steady_state
@@ -172,7 +174,8 @@ class FmuPlant:
         return f"FMU {self.description.name}"
 
     def read(self) -> dict[str, Reading]:
-        return self.sensors.read(self._time, self.truth())
+        """The readings sampled at the last tick."""
+        return dict(self._readings)
 
     def truth(self) -> dict[str, float]:
         """The watched FMU signals (states, outputs, measured variables) now."""
@@ -180,6 +183,13 @@ class FmuPlant:
 
     def inputs(self) -> dict[str, float]:
         return dict(self._inputs)
+
+    def mv_readback(self) -> dict[str, float]:
+        """The inputs in force (an FMU plant has no base layer here)."""
+        return dict(self._inputs)
+
+    def write_heartbeat(self, value: int) -> None:
+        """No base layer watches it."""
 
     def write(self, values: Mapping[str, float]) -> None:
         for name, value in values.items():
@@ -202,6 +212,7 @@ class FmuPlant:
         self._signals = self.fmu.exchange(self._changed, self.tick)
         self._changed = {}
         self._time = self.fmu.t
+        self._readings = self.sensors.read(self._time, self.truth())
 
     def advance(self, duration: float) -> None:
         for _ in range(int(round(duration / self.tick))):
@@ -223,7 +234,7 @@ class FmuPlant:
         """Save the whole plant (FMU state, inputs, sensors) to branch a simulation."""
         return PlantSnapshot(self.fmu.save(), self._time, dict(self._inputs),
                              dict(self._pending), self._signals.copy(),
-                             copy.deepcopy(self.sensors))
+                             copy.deepcopy(self.sensors), dict(self._readings))
 
     def restore(self, snap: PlantSnapshot) -> None:
         """Return to a :meth:`snapshot` (which stays valid for further restores)."""
@@ -234,6 +245,7 @@ class FmuPlant:
         self._changed = dict(snap.inputs)  # the FMU state carries its inputs; set them anyway
         self._signals = snap.signals.copy()
         self.sensors = copy.deepcopy(snap.sensors)
+        self._readings = dict(snap.readings)
 
     def close(self) -> None:
         """Free the FMU (and stop its process)."""

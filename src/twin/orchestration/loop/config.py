@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from apc.spec import ControllerSpec, load_spec, spec_from_dict
 from twin.orchestration.loop.rto_handoff import RTOLoopSpec
+from twin.core.base_layer import BaseLayerSpec
 from twin.core.config import build, read_toml
 from twin.core.errors import InputError
 
@@ -59,6 +60,9 @@ class PlantConfig:
         FMU only: run it in a child process, so a crash is an error.
     timeout : float
         FMU only, isolated: seconds one call may take [s].
+    base_layer : BaseLayerSpec, optional
+        Model plants only: base-layer PI loops on some inputs; the APC's MVs
+        on those inputs become their remote setpoints (as over OPC UA).
     """
 
     model: str
@@ -78,6 +82,7 @@ class PlantConfig:
     interface: Literal["auto", "cs", "me"] = "auto"
     isolate: bool = True
     timeout: float = 600.0
+    base_layer: BaseLayerSpec | None = None
 
     @property
     def is_fmu(self) -> bool:

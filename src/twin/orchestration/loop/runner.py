@@ -39,6 +39,9 @@ def make_plant(pc, tick: float, sensors, internal: Model):
     if pc.is_fmu:
         from twin.core.fmu.plant import FmuPlant, check_units
 
+        if pc.base_layer is not None:
+            raise InputError("plant.base_layer applies to model plants, not to FMUs")
+
         plant = FmuPlant(pc.model, tick, sensors, start={**pc.parameters, **pc.x0, **pc.u0},
                          seed=pc.seed, steady_start_model=internal if pc.steady_start else None,
                          interface=pc.interface, isolate=pc.isolate,
@@ -52,8 +55,8 @@ def make_plant(pc, tick: float, sensors, internal: Model):
         return plant
     model = load_model(pc.model, pc.parameters, pc.parameter_set)
     return SimulatedPlant(model, tick, sensors, x0=pc.x0, u0=pc.u0, steady_start=pc.steady_start,
-                          seed=pc.seed, backend=pc.backend, method=pc.method, rtol=pc.rtol,
-                          atol=pc.atol)
+                          seed=pc.seed, base_layer=pc.base_layer, backend=pc.backend,
+                          method=pc.method, rtol=pc.rtol, atol=pc.atol)
 
 
 Progress = Callable[[float], None]
@@ -133,6 +136,8 @@ class ClosedLoop:
             if j % per_cycle == 0:
                 out = self._cycle(cycle, t)
                 cycle += 1
+                if not out.shed and out.mode is not Mode.OFF:
+                    plant.write_heartbeat(cycle)
                 if out.write:
                     plant.write(out.mv)
                     if cfg.plant.latch == "immediate":
@@ -150,8 +155,8 @@ class ClosedLoop:
         return LoopResult(self.folder, self.store.path, cycles=cycle)
 
     def _mvs(self) -> np.ndarray:
-        inputs = self.plant.inputs()
-        return np.array([inputs[n] for n in self.mv_names])
+        values = self.plant.mv_readback()
+        return np.array([values[n] for n in self.mv_names])
 
     def _readings(self, t: float) -> dict[str, Reading]:
         readings = self.plant.read()
@@ -205,7 +210,9 @@ class ClosedLoop:
             values.append((name, "bias", value, None, t, t))
         for name, value in dv.items():
             values.append((name, "dv", value, None, t, t))
+        base = getattr(self.plant, "base", None)
         events = list(rto_events) + [("event", e) for e in out.events]
+        events += [("base_layer", e) for e in (base.take_events() if base is not None else [])]
         events += [("given_up", f"{g['cv']} {g['kind']} (rank {g['rank']}) by {g['violation']:.4g}")
                    for g in out.given_up]
         if out.shed:
