@@ -107,6 +107,20 @@ fmi2Status fmi2SetDebugLogging(fmi2Component comp, fmi2Boolean on, size_t n, con
     return fmi2OK;
 }
 
+/* Start values of every variable and solver setting (instantiation and fmi2Reset). */
+static void start_values(Instance *c)
+{
+    memcpy(c->s.x, twin_start_x, sizeof(double) * A(TWIN_NX));
+    memcpy(c->s.u, twin_start_u, sizeof(double) * A(TWIN_NU));
+    memcpy(c->s.p, twin_start_p, sizeof(double) * A(TWIN_NP));
+    c->s.t = 0.0;
+    c->s.h = 0.0;
+    c->s.rtol = 1e-8;
+    c->s.atol = 1e-10;
+    c->s.method = TWIN_DEFAULT_METHOD;
+    c->s.substeps = 10;
+}
+
 fmi2Component fmi2Instantiate(fmi2String name, fmi2Type type, fmi2String guid,
                               fmi2String resources, const fmi2CallbackFunctions *cb,
                               fmi2Boolean visible, fmi2Boolean logging)
@@ -124,13 +138,7 @@ fmi2Component fmi2Instantiate(fmi2String name, fmi2Type type, fmi2String guid,
     if (cb) c->cb = *cb;
     c->logging = logging;
     snprintf(c->name, sizeof c->name, "%s", name ? name : TWIN_MODEL_NAME);
-    memcpy(c->s.x, twin_start_x, sizeof(double) * A(TWIN_NX));
-    memcpy(c->s.u, twin_start_u, sizeof(double) * A(TWIN_NU));
-    memcpy(c->s.p, twin_start_p, sizeof(double) * A(TWIN_NP));
-    c->s.rtol = 1e-8;
-    c->s.atol = 1e-10;
-    c->s.method = TWIN_DEFAULT_METHOD;
-    c->s.substeps = 10;
+    start_values(c);
     c->m.rhs = twin_rhs;
     c->m.jac = twin_jac;
     c->m.nx = TWIN_NX;
@@ -197,11 +205,7 @@ fmi2Status fmi2Terminate(fmi2Component comp)
 fmi2Status fmi2Reset(fmi2Component comp)
 {
     Instance *c = (Instance *)comp;
-    memcpy(c->s.x, twin_start_x, sizeof(double) * A(TWIN_NX));
-    memcpy(c->s.u, twin_start_u, sizeof(double) * A(TWIN_NU));
-    memcpy(c->s.p, twin_start_p, sizeof(double) * A(TWIN_NP));
-    c->s.t = 0.0;
-    c->s.h = 0.0;
+    start_values(c);
     c->dirty = 1;
     c->phase = PH_INSTANTIATED;
     return fmi2OK;
@@ -327,6 +331,8 @@ fmi2Status fmi2SetFMUstate(fmi2Component comp, fmi2FMUstate state)
     if (!state) return fmi2Error;
     c->s = *(Snapshot *)state;
     c->dirty = 1;
+    if (c->phase == PH_ERROR) /* the standard allows a restart from a stored state */
+        c->phase = c->type == fmi2ModelExchange ? PH_CONTINUOUS : PH_STEP;
     return fmi2OK;
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import numpy as np
 import pytest
 
 from support import run_twin
@@ -101,3 +102,61 @@ def test_cli_simulate_of_a_failing_fmu_is_one_line(pythonfmu_cstr, tmp_path, cap
     assert code == 2
     assert _error_line(err).startswith("twin: error: FMU 'CstrPy' failed at t = 0.05: non-finite value")
     assert not (tmp_path / "r.csv").exists()
+
+
+def _with_guid(path, tmp_path, guid: str):
+    """A copy of an FMU whose modelDescription.xml claims another GUID."""
+    import re
+    import zipfile
+
+    copy = tmp_path / f"wrong_guid_{path.name}"
+    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(copy, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "modelDescription.xml":
+                data = re.sub(rb'guid="[^"]+"', f'guid="{guid}"'.encode(), data, count=1)
+            zout.writestr(item, data)
+    return copy
+
+
+@pytest.mark.parametrize("isolate", [False, True])
+def test_an_fmu_refusing_to_instantiate_is_one_clear_error(exported, tmp_path, isolate):
+    path = _with_guid(exported("cstr"), tmp_path, "{00000000-0000-0000-0000-000000000000}")
+    with pytest.raises(FmuError) as caught:
+        FmuPlant(path, 0.01, isolate=isolate)
+    text = str(caught.value)
+    assert text.startswith(f"FMU '{path.stem}' failed at t = 0 h: fmi2Instantiate failed")
+    assert "GUID" in text and "\n" not in text
+
+
+def test_cli_error_on_a_broken_fmu_is_the_only_stderr_line(exported, tmp_path, capsys):
+    path = _with_guid(exported("cstr"), tmp_path, "{00000000-0000-0000-0000-000000000000}")
+    code, _, err = run_twin(capsys, "simulate", str(path), "--t-end", "0.1", "--dt", "0.01",
+                            "--out", str(tmp_path / "r.csv"))
+    assert code == 2 and err.count("\n") == 1 and "fmi2Instantiate failed" in err
+
+
+def test_restart_from_a_saved_state_after_an_error(exported):
+    with FmuPlant(exported("cstr"), 0.01, isolate=False, time_unit="h") as plant:
+        plant.advance(0.02)
+        snap = plant.snapshot()
+        plant.set_parameters({"E_ab": -1e5})
+        with pytest.raises(FmuError, match="integration failed"):
+            plant.advance(0.02)
+        plant.restore(snap)  # the saved state holds the parameters of its time
+        plant.advance(0.02)
+        assert plant.time == pytest.approx(0.04) and np.isfinite(plant.truth()["C_b"])
+
+
+def test_fmu_without_a_binary_for_this_platform_is_refused(exported, tmp_path, capsys):
+    import zipfile
+
+    path = tmp_path / "sources_only.fmu"
+    with zipfile.ZipFile(exported("cstr")) as zin, zipfile.ZipFile(path, "w") as zout:
+        for item in zin.infolist():
+            if not item.filename.startswith("binaries/"):
+                zout.writestr(item, zin.read(item.filename))
+    code, _, err = run_twin(capsys, "simulate", str(path), "--t-end", "0.1", "--dt", "0.01",
+                            "--out", str(tmp_path / "r.csv"))
+    assert code == 2 and err.count("\n") == 1
+    assert "has no binary for this platform (binaries/linux64/cstr.so); it has: no binaries" in err

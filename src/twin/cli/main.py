@@ -218,13 +218,21 @@ def _check_result_files(out: Path, plot: Path | None) -> None:
 
 @contextlib.contextmanager
 def _progress_bar(n: int, name: str):
-    """A progress bar on stderr, as a ``progress(fraction)`` callback."""
-    with click.progressbar(length=n, label=f"simulating {name}", file=sys.stderr) as bar:
+    """A progress bar on stderr, as a ``progress(fraction)`` callback.
+
+    The bar appears with the first progress report, so an error while
+    setting up stays the only line on stderr.
+    """
+    with contextlib.ExitStack() as stack:
+        bars: list = []
         done = [0]
 
         def progress(fraction: float) -> None:
+            if not bars:
+                bars.append(stack.enter_context(click.progressbar(
+                    length=n, label=f"simulating {name}", file=sys.stderr)))
             k = round(fraction * n)
-            bar.update(k - done[0])
+            bars[0].update(k - done[0])
             done[0] = k
 
         yield progress
@@ -302,7 +310,7 @@ def fmu_info(path: Path, as_json: bool) -> None:
     """Show an FMU's interfaces, states, inputs, outputs and parameters with units."""
     from twin.core.fmu.description import describe_fmu
 
-    d = describe_fmu(path)
+    d = describe_fmu(path, runnable=False)
     md = d.model_description
     kinds = [k for k, v in (("Co-Simulation", md.coSimulation), ("Model Exchange",
                                                                   md.modelExchange)) if v]

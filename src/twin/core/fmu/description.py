@@ -16,7 +16,8 @@ from pathlib import Path
 from twin.core.errors import InputError, UnknownNameError
 
 INTERFACES = ("auto", "cs", "me")
-REAL_TYPES = ("Real", "Float64", "Float32")
+REAL_TYPES = ("Real", "Float64")
+"""Mapped variable types (FMI 3 Float32 variables are left out: they need other calls)."""
 
 
 @dataclass(frozen=True)
@@ -154,11 +155,15 @@ def _start(v) -> float:
         return math.nan
 
 
-def describe_fmu(path: str | Path, interface: str = "auto") -> FmuDescription:
+def describe_fmu(path: str | Path, interface: str = "auto", runnable: bool = True
+                 ) -> FmuDescription:
     """Read an FMU's description and pick its interface.
 
     ``interface="auto"`` takes Co-Simulation when offered (the FMU's own
-    solver), else Model Exchange (integrated by our integrators).
+    solver), else Model Exchange (integrated by our integrators). With
+    ``runnable`` (default), an FMU this plant cannot run here is refused
+    now, with the reason: no binary for this platform, or Model Exchange
+    with state events.
     """
     import fmpy
     from fmpy.model_description import ValidationError
@@ -167,6 +172,8 @@ def describe_fmu(path: str | Path, interface: str = "auto") -> FmuDescription:
     name = path.stem
     if interface not in INTERFACES:
         raise InputError(f"FMU interface '{interface}': use one of {', '.join(INTERFACES)}")
+    if path.is_dir():
+        raise InputError(f"FMU '{path}' is a folder; give the .fmu file")
     if not path.is_file():
         raise InputError(f"FMU '{path}' does not exist")
     try:
@@ -187,7 +194,9 @@ def describe_fmu(path: str | Path, interface: str = "auto") -> FmuDescription:
         have = [k for k, v in offered.items() if v is not None] or ["none"]
         raise InputError(f"FMU '{name}' has no {interface.upper()} interface "
                          f"(it offers: {', '.join(have)})")
-    if interface == "me" and md.numberOfEventIndicators:
+    if runnable:
+        _check_binary(path, name, version, part.modelIdentifier)
+    if runnable and interface == "me" and md.numberOfEventIndicators:
         raise InputError(
             f"FMU '{name}' declares {md.numberOfEventIndicators} event indicator(s); state "
             "events of Model Exchange FMUs are not located here, so results would be wrong: "
@@ -218,3 +227,19 @@ def describe_fmu(path: str | Path, interface: str = "auto") -> FmuDescription:
         can_get_set_state=state_caps[0], can_serialize=state_caps[1], time_unit=time_unit,
         title=md.description or md.modelName or name,
         generation_tool=md.generationTool or "", model_description=md)
+
+
+def _check_binary(path: Path, name: str, version: int, identifier: str) -> None:
+    """Refuse an FMU without a binary for this platform (sources alone are not built here)."""
+    import zipfile
+
+    import fmpy
+
+    folder = fmpy.platform if version == 2 else fmpy.platform_tuple
+    wanted = f"binaries/{folder}/{identifier}{fmpy.sharedLibraryExtension}"
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+    if wanted not in names:
+        have = sorted({n.split("/")[1] for n in names if n.startswith("binaries/") and n.count("/") > 1})
+        raise InputError(f"FMU '{name}' has no binary for this platform ({wanted}); it has: "
+                         f"{', '.join(have) or 'no binaries'}")

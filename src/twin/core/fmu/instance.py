@@ -79,12 +79,14 @@ class FmuInstance:
         Also write the FMU's log to this file.
     time_unit : str
         Unit of FMU time in messages when the FMU does not declare one.
+    unzip_dir : path, optional
+        Where to unpack the FMU (default: a new temporary folder).
     """
 
     def __init__(self, description: FmuDescription, watch: Sequence[str] = (),
                  start: Mapping[str, float] | None = None, t0: float = 0.0,
                  me_method: str = "dopri5", rtol: float = 1e-8, atol: float = 1e-10,
-                 rk4_substeps: int = 10, log_file=None, time_unit: str = ""):
+                 rk4_substeps: int = 10, log_file=None, time_unit: str = "", unzip_dir=None):
         import fmpy
 
         d = description
@@ -104,6 +106,8 @@ class FmuInstance:
                                  "inputs and variables with initial exact or approx do")
             if not math.isfinite(float(value)):
                 raise InputError(f"FMU '{d.name}': start value of '{n}' is not finite")
+        if not (rtol > 0 and atol > 0):
+            raise InputError(f"FMU '{d.name}': rtol and atol must be positive")
         self.me_method, self.rtol, self.atol = me_method, rtol, atol
         self.rk4_substeps = rk4_substeps
         self.t = float(t0)
@@ -115,7 +119,7 @@ class FmuInstance:
         self._next_token = 1
         self._h = 0.0
         self._next_event = math.inf
-        self._unzipped = fmpy.extract(str(d.path))
+        self._unzipped = fmpy.extract(str(d.path), None if unzip_dir is None else str(unzip_dir))
         self._fmu = None
         try:
             self._fmu = self._load()
@@ -140,7 +144,8 @@ class FmuInstance:
         except Exception as exc:  # noqa: BLE001 - no binary for this platform, missing symbols
             raise InputError(f"FMU '{d.name}' cannot be loaded on this platform: "
                              f"{str(exc).splitlines()[0]}") from None
-        with self._guard("fmiInstantiate"):
+        name = f"fmi{d.fmi_version}Instantiate"
+        with self._guard(name), _instantiation(lambda: self._error(f"{name} failed")):
             if d.fmi_version == 2:
                 cb = fmi2.fmi2CallbackFunctions()
                 cb.logger = _fmi2_logger_callback()
@@ -239,9 +244,23 @@ class FmuInstance:
     # ------------------------------------------------------------ stepping
 
     def set(self, values: Mapping[str, float]) -> None:
-        """Write real values by name (inputs, tunable parameters)."""
+        """Write real values by name (inputs, tunable parameters).
+
+        Model Exchange allows parameters to change only in Event Mode: the
+        FMU enters it, takes the values, iterates its discrete states and
+        returns to Continuous-Time Mode.
+        """
+        d = self.description
+        event = d.interface == "me" and any(d.variable(n).variability != "continuous"
+                                            for n in values)
         with self._guard("setting values"):
+            if event:
+                self._fmu.enterEventMode()
             self._set_reals(values)
+            if event:
+                self._event_iteration()
+                self._fmu.enterContinuousTimeMode()
+                self._fmu.getContinuousStates(self._px, self.nx)
 
     def get(self, names: Sequence[str]) -> np.ndarray:
         """Read real values by name."""
@@ -420,6 +439,17 @@ class FmuInstance:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def _instantiation(error) -> Iterator[None]:
+    """fmpy raises a bare Exception when fmiInstantiate returns NULL: make it an FmuError."""
+    try:
+        yield
+    except (FmuError, InputError):
+        raise
+    except Exception:  # noqa: BLE001 - the FMU refused to instantiate (GUID, resources, ...)
+        raise error() from None
 
 
 def _completed_step(fmu) -> tuple[bool, bool]:

@@ -36,31 +36,36 @@ def _serve(conn: Connection) -> None:
     path, interface, options = conn.recv()
     try:
         instance = FmuInstance(describe_fmu(path, interface), **options)
-    except TwinError as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure goes back as one line
         conn.send(("error", _portable(exc)))
         return
     conn.send(("ok", instance.t))
-    while True:
-        try:
-            method, args = conn.recv()
-        except EOFError:
-            break
-        if method == "close":
-            instance.close()
-            conn.send(("ok", None))
-            break
-        try:
-            result = getattr(instance, method)(*args)
-            conn.send(("ok", (result, instance.t)))
-        except TwinError as exc:
-            conn.send(("error", _portable(exc)))
+    try:
+        while True:
+            try:
+                method, args = conn.recv()
+            except EOFError:
+                break
+            if method == "close":
+                conn.send(("ok", None))
+                break
+            try:
+                result = getattr(instance, method)(*args)
+                conn.send(("ok", (result, instance.t)))
+            except Exception as exc:  # noqa: BLE001
+                conn.send(("error", _portable(exc)))
+    finally:
+        instance.close()
 
 
-def _portable(exc: TwinError) -> TwinError:
+def _portable(exc: Exception) -> TwinError:
     """The error in a form that survives pickling (custom constructors do not)."""
     if isinstance(exc, FmuError):
         return exc
-    return (InputError if isinstance(exc, InputError) else SimulationError)(str(exc))
+    if isinstance(exc, InputError):
+        return InputError(str(exc))
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return SimulationError(text if isinstance(exc, TwinError) else f"{type(exc).__name__}: {text}")
 
 
 class IsolatedFmu:
@@ -72,6 +77,8 @@ class IsolatedFmu:
     """
 
     def __init__(self, description: FmuDescription, timeout: float = DEFAULT_TIMEOUT, **options):
+        if not timeout > 0:
+            raise InputError(f"FMU '{description.name}': timeout {timeout} s must be positive")
         self.description = description
         self.name = description.name
         self.watch = list(options.get("watch", ()))
@@ -82,6 +89,7 @@ class IsolatedFmu:
         self._log_file = Path(self._tmp.name) / "fmu.log"
         self._output_file = Path(self._tmp.name) / "output.txt"
         options["log_file"] = str(self._log_file)
+        options["unzip_dir"] = str(Path(self._tmp.name) / "unzipped")  # removed with the folder
         ours, theirs = socket.socketpair()
         with open(self._output_file, "wb") as output:
             self._process = subprocess.Popen(
@@ -91,9 +99,14 @@ class IsolatedFmu:
         theirs.close()
         self._conn = Connection(ours.detach())
         self._conn.send((str(description.path), description.interface, options))
-        status, value = self._receive("instantiation", _START_TIMEOUT + timeout)
+        try:
+            status, value = self._receive("instantiation", _START_TIMEOUT + timeout)
+        except BaseException:
+            self._tmp.cleanup()
+            raise
         if status == "error":
             self._stop()
+            self._tmp.cleanup()
             raise value
         self.t = value
 

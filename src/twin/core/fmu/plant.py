@@ -247,6 +247,10 @@ class FmuPlant:
         self.sensors = copy.deepcopy(snap.sensors)
         self._readings = dict(snap.readings)
 
+    def release(self, snap: PlantSnapshot) -> None:
+        """Free the FMU state a snapshot holds (it cannot be restored afterwards)."""
+        self.fmu.free(snap.token)
+
     def close(self) -> None:
         """Free the FMU (and stop its process)."""
         self.fmu.close()

@@ -84,6 +84,10 @@ class PlantConfig:
     timeout: float = 600.0
     base_layer: BaseLayerSpec | None = None
 
+    def __post_init__(self) -> None:
+        if not self.timeout > 0:
+            raise InputError(f"plant.timeout {self.timeout} s must be positive")
+
     @property
     def is_fmu(self) -> bool:
         """True when the plant is an FMU file."""

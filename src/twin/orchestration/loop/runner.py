@@ -39,8 +39,11 @@ def make_plant(pc, tick: float, sensors, internal: Model):
     if pc.is_fmu:
         from twin.core.fmu.plant import FmuPlant, check_units
 
-        if pc.base_layer is not None:
-            raise InputError("plant.base_layer applies to model plants, not to FMUs")
+        ignored = [key for key, unused in (("base_layer", pc.base_layer is not None),
+                                           ("parameter_set", pc.parameter_set is not None),
+                                           ("backend", pc.backend != "kernel")) if unused]
+        if ignored:
+            raise InputError(f"plant.{ignored[0]} applies to model plants, not to FMUs")
 
         plant = FmuPlant(pc.model, tick, sensors, start={**pc.parameters, **pc.x0, **pc.u0},
                          seed=pc.seed, steady_start_model=internal if pc.steady_start else None,
