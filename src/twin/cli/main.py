@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from twin.cli.opcua_commands import register as register_opcua
 from twin.cli.parsing import assignments, checked
 from twin.core.errors import InputError, TwinError
 
@@ -200,7 +201,7 @@ def simulate(model_name, t_end, dt, sets, param_set, x0s, us, inputs_file, stead
     if steady_start:
         x0 = find_steady_state(model, u=schedule.at(0.0), x_guess=x0).x
     n = output_grid(t_end, dt).size - 1
-    with _progress_bar(n, model.name) as progress:
+    with _progress_bar(n, f"simulating {model.name}") as progress:
         result = run_simulation(model, t_end, dt, x0=x0, inputs=schedule, rtol=rtol, atol=atol,
                                 progress=progress, backend=backend, method=method)
     _write_run(result, out, plot, {"model": model.name, "backend": backend}, as_json)
@@ -217,7 +218,7 @@ def _check_result_files(out: Path, plot: Path | None) -> None:
 
 
 @contextlib.contextmanager
-def _progress_bar(n: int, name: str):
+def _progress_bar(n: int, label: str):
     """A progress bar on stderr, as a ``progress(fraction)`` callback.
 
     The bar appears with the first progress report, so an error while
@@ -230,7 +231,7 @@ def _progress_bar(n: int, name: str):
         def progress(fraction: float) -> None:
             if not bars:
                 bars.append(stack.enter_context(click.progressbar(
-                    length=n, label=f"simulating {name}", file=sys.stderr)))
+                    length=n, label=label, file=sys.stderr)))
             k = round(fraction * n)
             bars[0].update(k - done[0])
             done[0] = k
@@ -274,7 +275,7 @@ def _simulate_fmu(path: Path, t_end, dt, sets, x0s, us, inputs_file, out, plot, 
     schedule = (InputSchedule.read(inputs_file, names, u0) if inputs_file
                 else InputSchedule.constant(u0))
     n = output_grid(t_end, dt).size - 1
-    with _progress_bar(n, d.name) as progress:
+    with _progress_bar(n, f"simulating {d.name}") as progress:
         result = simulate_fmu(path, t_end, dt, start, schedule, interface=interface,
                               isolate=isolate, me_method=method or "dopri5",
                               rtol=rtol or 1e-8, atol=atol or 1e-10, progress=progress)
@@ -365,14 +366,7 @@ def control(config: Path, out: Path | None, as_json: bool) -> None:
         config = FOLDER / config.name
     loop = load_loop(config)
     folder = out or Path(f"control-{config.stem}")
-    with click.progressbar(length=1000, label=f"closed loop {config.stem}", file=sys.stderr) as bar:
-        done = [0]
-
-        def progress(fraction: float) -> None:
-            k = int(fraction * 1000)
-            bar.update(k - done[0])
-            done[0] = k
-
+    with _progress_bar(1000, f"closed loop {config.stem}") as progress:
         result = run_control(loop, folder, progress)
     data = {"folder": folder, "store": result.store, "parquet": result.parquet,
             "report": result.report, "cycles": result.cycles, "kpis": result.kpis}
@@ -468,6 +462,9 @@ def bench(quick: bool, only: tuple[str, ...], list_only: bool, out: Path | None,
         lines.append(f"{name:<14} median {fig['median']:.4g} p99 {p99} {fig['unit']}  "
                      f"[ratio to baseline: {ratios}]  {met}")
     click.echo("\n".join(lines))
+
+
+register_opcua(cli, _emit, json_option, _progress_bar)
 
 
 def main() -> None:

@@ -185,7 +185,7 @@ class BaseLayer:
             self.loops[ls.mv] = PidLoop(ls, lo, hi, float(u0[model.inputs.index(ls.mv)]),
                                         LoopMode(ls.mode.upper()))
         self.index = {name: model.inputs.index(name) for name in self.loops}
-        self.heartbeat: float | None = None
+        self.heartbeat: float = 0.0  # as the heartbeat node of the simulated hardware starts
         self.heartbeat_armed = False
         self.heartbeat_age = 0.0
         self._good_rsp = {name: lp.rsp for name, lp in self.loops.items()}
@@ -199,7 +199,7 @@ class BaseLayer:
 
     def write_heartbeat(self, value: float) -> None:
         """The APC heartbeat (any value; a change proves the APC alive)."""
-        if self.heartbeat is not None and value != self.heartbeat:
+        if value != self.heartbeat:
             self.heartbeat_armed = True
             self.heartbeat_age = 0.0
             self._good_rsp = {name: lp.rsp for name, lp in self.loops.items()}

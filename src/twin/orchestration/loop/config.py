@@ -110,10 +110,17 @@ class EventConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Duration [model time unit] and the controller mode at the start."""
+    """Duration [model time unit], the controller mode at the start, and its first estimate.
+
+    ``initial_estimate``: ``"plant"`` starts the estimator at the simulated
+    plant's true state (a simulation privilege); ``"steady_state"`` starts it
+    as a deployed loop must, from the steady state of the controller's model
+    at the current inputs with the measured states read in.
+    """
 
     duration: float
     mode: Literal["off", "warm", "on"] = "on"
+    initial_estimate: Literal["plant", "steady_state"] = "plant"
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,12 @@ from twin.orchestration.loop.store import CycleStore
 from twin.orchestration.registry import load_model
 
 
+def sensor_specs(pc, measurements) -> list[SensorSpec]:
+    """The plant's measurement devices: ``plant.sensors``, else one per controller measurement."""
+    devices = pc.sensors if pc.sensors is not None else measurements
+    return [SensorSpec(d.name, d.noise_std, d.sample_interval, d.dead_time) for d in devices]
+
+
 def make_plant(pc, tick: float, sensors, internal: Model):
     """The plant of a loop: the twin of a model, or an FMU (``plant.model`` ending in .fmu).
 
@@ -86,11 +92,7 @@ class ClosedLoop:
         self.folder.mkdir(parents=True, exist_ok=True)
         pc, spec = config.plant, config.controller
         internal = load_model(spec.model, parameter_set=spec.parameter_set)
-        sensor_specs = ([SensorSpec(s.name, s.noise_std, s.sample_interval, s.dead_time)
-                         for s in pc.sensors] if pc.sensors is not None else
-                        [SensorSpec(m.name, m.noise_std, m.sample_interval, m.dead_time)
-                         for m in spec.measurements])
-        self.plant = make_plant(pc, config.tick, sensor_specs, internal)
+        self.plant = make_plant(pc, config.tick, sensor_specs(pc, spec.measurements), internal)
         self.internal = internal
         try:
             self._start(config, internal)
@@ -105,9 +107,14 @@ class ClosedLoop:
         if missing:
             raise InputError(f"plant '{pc.model}' has no input {', '.join(missing)} for the "
                              f"controller; its inputs: {', '.join(self.plant.inputs())}")
-        truth = self.plant.truth()
-        x0 = internal.x0({n: truth[n] for n in internal.states.names if n in truth})
-        u0 = internal.u0({n: v for n, v in self.plant.inputs().items() if n in internal.inputs})
+        inputs = {n: v for n, v in {**self.plant.inputs(), **self.plant.mv_readback()}.items()
+                  if n in internal.inputs}
+        if config.run.initial_estimate == "steady_state":
+            x0 = initial_estimate(internal, self.plant.read(), inputs)
+        else:
+            truth = self.plant.truth()
+            x0 = internal.x0({n: truth[n] for n in internal.states.names if n in truth})
+        u0 = internal.u0(inputs)
         self.controller = Controller(spec, internal, x0=x0, u0=u0)
         self.mv_names = [m.name for m in spec.mv]
         self.quality_override: dict[str, Quality] = {}
@@ -182,49 +189,11 @@ class ClosedLoop:
         rto_events = (self.rto.observe(t, readings, dict(zip(self.mv_names, mv_now)))
                       if self.rto is not None else [])
         out = self.controller.step(t, readings, mv_now, dv, x_plant=x_plant)
-        values: list[tuple] = []
-        for name, r in readings.items():
-            values.append((name, "meas", r.value, r.quality.value, r.timestamp, t))
-        for name, value in truth.items():
-            values.append((name, "plant", value, None, t, t))
-        for j, m in enumerate(spec.mv):
-            value = out.mv[m.name] if out.write else float(mv_now[j])
-            values.append((m.name, "mv", value, out.mv_status[m.name].value, t, t))
-            values.append((m.name, "low", float(self.controller.u_lo[j]), None, t, t))
-            values.append((m.name, "high", float(self.controller.u_hi[j]), None, t, t))
-            if out.mv_target:
-                values.append((m.name, "target", out.mv_target[m.name], None, t, t))
-        for i, c in enumerate(spec.cv):
-            values.append((c.name, "status", float("nan"), out.cv_status[c.name].value, t, t))
-            for role, arr in (("low", self.controller.soft_lo), ("high", self.controller.soft_hi),
-                              ("hard_low", self.controller.hard_lo),
-                              ("hard_high", self.controller.hard_hi)):
-                if np.isfinite(arr[i]):
-                    values.append((c.name, role, float(arr[i]), None, t, t))
-            if c.name in out.setpoints:
-                values.append((c.name, "setpoint", out.setpoints[c.name], None, t, t))
-            if c.name in out.cv_target:
-                values.append((c.name, "target", out.cv_target[c.name], None, t, t))
-            if c.name in out.soft_violation:
-                values.append((c.name, "soft_violation", out.soft_violation[c.name], None, t, t))
-        for name, value in out.x_estimate.items():
-            values.append((name, "estimate", value, None, t, t))
-        for name, value in out.bias.items():
-            values.append((name, "bias", value, None, t, t))
-        for name, value in dv.items():
-            values.append((name, "dv", value, None, t, t))
         base = getattr(self.plant, "base", None)
-        events = list(rto_events) + [("event", e) for e in out.events]
+        values, events = cycle_record(self.controller, t, readings, out, mv_now, dv, truth)
+        events = list(rto_events) + events
         events += [("base_layer", e) for e in (base.take_events() if base is not None else [])]
-        events += [("given_up", f"{g['cv']} {g['kind']} (rank {g['rank']}) by {g['violation']:.4g}")
-                   for g in out.given_up]
-        if out.shed:
-            events.append(("shed", "controller shed"))
-        self.store.log_cycle(cycle, t, {
-            "wall_time": wall, "mode": out.mode.value, "write": out.write,
-            "solve_status": out.solve_status, "solver_message": out.solver_message,
-            "iterations": out.iterations, "solve_time": out.solve_time,
-            "failures": out.consecutive_failures, "shed": out.shed}, values, events)
+        self.store.log_cycle(cycle, t, cycle_info(out, wall), values, events)
         return out
 
     def _apply_event(self, event) -> None:
@@ -251,3 +220,77 @@ class ClosedLoop:
     def close(self) -> None:
         self.store.close()
         self.plant.close()
+
+
+def cycle_info(out: Output, wall: float, **extra) -> dict[str, Any]:
+    """The cycle row of the store for a controller output."""
+    return {"wall_time": wall, "mode": out.mode.value, "write": out.write,
+            "solve_status": out.solve_status, "solver_message": out.solver_message,
+            "iterations": out.iterations, "solve_time": out.solve_time,
+            "failures": out.consecutive_failures, "shed": out.shed, **extra}
+
+
+def cycle_record(controller: Controller, t: float, readings: dict[str, Reading], out: Output,
+                 mv_now: np.ndarray, dv: dict[str, float], truth: dict[str, float]
+                 ) -> tuple[list[tuple], list[tuple[str, str]]]:
+    """The values and events of one cycle, in the store's schema (SIL, HIL and deployed alike)."""
+    spec = controller.spec
+    values: list[tuple] = []
+    for name, r in readings.items():
+        values.append((name, "meas", r.value, r.quality.value, r.timestamp, t))
+    for name, value in truth.items():
+        values.append((name, "plant", value, None, t, t))
+    for j, m in enumerate(spec.mv):
+        value = out.mv[m.name] if out.write else float(mv_now[j])
+        values.append((m.name, "mv", value, out.mv_status[m.name].value, t, t))
+        values.append((m.name, "low", float(controller.u_lo[j]), None, t, t))
+        values.append((m.name, "high", float(controller.u_hi[j]), None, t, t))
+        if out.mv_target:
+            values.append((m.name, "target", out.mv_target[m.name], None, t, t))
+    for i, c in enumerate(spec.cv):
+        values.append((c.name, "status", float("nan"), out.cv_status[c.name].value, t, t))
+        for role, arr in (("low", controller.soft_lo), ("high", controller.soft_hi),
+                          ("hard_low", controller.hard_lo), ("hard_high", controller.hard_hi)):
+            if np.isfinite(arr[i]):
+                values.append((c.name, role, float(arr[i]), None, t, t))
+        if c.name in out.setpoints:
+            values.append((c.name, "setpoint", out.setpoints[c.name], None, t, t))
+        if c.name in out.cv_target:
+            values.append((c.name, "target", out.cv_target[c.name], None, t, t))
+        if c.name in out.soft_violation:
+            values.append((c.name, "soft_violation", out.soft_violation[c.name], None, t, t))
+    for name, value in out.x_estimate.items():
+        values.append((name, "estimate", value, None, t, t))
+    for name, value in out.bias.items():
+        values.append((name, "bias", value, None, t, t))
+    for name, value in dv.items():
+        values.append((name, "dv", value, None, t, t))
+    events = [("event", e) for e in out.events]
+    events += [("given_up", f"{g['cv']} {g['kind']} (rank {g['rank']}) by {g['violation']:.4g}")
+               for g in out.given_up]
+    if out.shed:
+        events.append(("shed", "controller shed"))
+    return values, events
+
+
+def initial_estimate(model: Model, readings: dict[str, Reading], inputs: dict[str, float]
+                     ) -> np.ndarray:
+    """A first state estimate from what a deployed loop knows.
+
+    The steady state of ``model`` at ``inputs`` (the nominal state if none is
+    found), with every state that is measured with usable quality replaced by
+    its reading.
+    """
+    from twin.core.errors import SteadyStateError
+    from twin.core.steady import find_steady_state
+
+    u = model.u0(inputs)
+    try:
+        x = find_steady_state(model, u=u).x.copy()
+    except SteadyStateError:
+        x = model.x0()
+    for i, name in enumerate(model.states.names):
+        r = readings.get(name)
+        if r is not None and r.quality is not Quality.BAD and np.isfinite(r.value):
+            x[i] = r.value
+    return x

@@ -1,0 +1,168 @@
+"""``twin serve-opcua``, ``twin deploy`` and ``twin trust``: the OPC UA side of the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from twin.core.errors import InputError
+
+DEFAULT_SERVER_DIR = Path.home() / ".config" / "process-twin" / "opcua-server"
+
+
+def register(cli: click.Group, emit, json_option, progress_bar) -> None:
+    """Add the OPC UA commands to the ``twin`` group."""
+
+    @cli.command("serve-opcua")
+    @click.argument("model_name", metavar="[MODEL]", required=False)
+    @click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
+                  help="Server file: [plant] (as in loop files), [server], [[fault]].")
+    @click.option("--tick", type=float, default=None, help="Plant tick [model time unit].")
+    @click.option("--speed", type=float, default=None,
+                  help="Run plant time this many times faster than real time.")
+    @click.option("--endpoint", default=None, help="opc.tcp://host:port/path to listen on.")
+    @click.option("--config-dir", type=click.Path(path_type=Path), default=DEFAULT_SERVER_DIR,
+                  show_default=True,
+                  help="Certificates, users and the written tag map (tags.toml).")
+    @click.option("--insecure", is_flag=True, default=None,
+                  help="Also offer an unsecured endpoint (never by default).")
+    @click.option("--hold-until-apc", is_flag=True, default=None,
+                  help="Do not step until the APC heartbeat first changes (HIL runs).")
+    @click.option("--duration", type=float, default=None,
+                  help="Stop after this many seconds of real time (default: until stopped).")
+    @click.option("--add-user", default=None, metavar="NAME",
+                  help="Add a user (password from stdin) with --role, then exit.")
+    @click.option("--role", type=click.Choice(["apc", "operator", "viewer"]), default="apc")
+    @json_option
+    def serve_opcua(model_name, config_file, tick, speed, endpoint, config_dir, insecure,
+                    hold_until_apc, duration, add_user, role, as_json):
+        """Serve the twin as simulated hardware over OPC UA, stepping in real time."""
+        from twin.orchestration.opcua import security
+        from twin.orchestration.opcua.serve_config import load_serve_config
+        from twin.orchestration.opcua.server import SimulatedHardware
+
+        if add_user:
+            password = sys.stdin.readline().rstrip("\n")
+            security.add_user(config_dir, add_user, role, password)
+            emit({"user": add_user, "role": role}, as_json, f"user '{add_user}' ({role}) added")
+            return
+        config = load_serve_config(config_file, model_name, tick, speed=speed, endpoint=endpoint,
+                                   insecure=insecure, hold_until_apc=hold_until_apc)
+        hardware = SimulatedHardware(config, config_dir)
+
+        async def main():
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await hardware.start()
+            click.echo(f"serving {hardware.model.name} at {hardware.endpoint} "
+                       f"(Basic256Sha256 SignAndEncrypt{', and unsecured' if config.server.insecure else ''});"
+                       f" users in {security.users_file(config_dir)}, tag map "
+                       f"{Path(config_dir) / 'tags.toml'}", err=True)
+            click.echo("READY", err=True)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=duration)
+            except asyncio.TimeoutError:
+                pass
+            await hardware.stop()
+
+        asyncio.run(main())
+        data = {"endpoint": hardware.endpoint, "ticks": hardware.ticks,
+                "timing": hardware.timing(), "events": hardware.events}
+        emit(data, as_json, f"stopped after {hardware.ticks} ticks; tick jitter "
+                            f"{json.dumps(hardware.timing())}")
+
+    @cli.command()
+    @click.argument("config", type=click.Path(path_type=Path))
+    @click.option("--out", type=click.Path(path_type=Path), default=None,
+                  help="Folder for the cycle log and Parquet export (default: deploy-<config>).")
+    @json_option
+    def deploy(config: Path, out: Path | None, as_json: bool) -> None:
+        """Run the APC (and RTO) against an OPC UA server, with its watchdog."""
+        from twin.orchestration.loop.kpis import compute_kpis
+        from twin.orchestration.opcua.deploy import run_deploy
+        from twin.orchestration.opcua.deploy_config import load_deploy
+
+        cfg = load_deploy(config)
+        folder = out or Path(f"deploy-{config.stem}")
+        with progress_bar(1000, f"deployed loop {config.stem}") as progress:
+            try:
+                result = run_deploy(cfg, folder, progress)
+            except KeyboardInterrupt:
+                raise click.exceptions.Exit(130) from None
+        from twin.orchestration.loop.store import CycleStore
+
+        store = CycleStore(result.store)
+        try:
+            store.run_id = store.db.execute("SELECT MAX(id) FROM run").fetchone()[0]
+            frame = store.to_frame()
+            parquet = store.export_parquet(Path(folder) / "cycles.parquet")
+            events = store.events()
+        finally:
+            store.close()
+        kpis = compute_kpis(frame, cfg.controller)
+        sheds = int((events.kind == "shed").sum())
+        data = {"folder": folder, "store": result.store, "parquet": parquet,
+                "cycles": result.cycles, "sheds": sheds, "kpis": kpis}
+        emit(data, as_json, f"{result.cycles} cycles against {cfg.url}; sheds {sheds}; "
+                            f"records in {result.store}")
+
+    @cli.command()
+    @click.argument("url", required=False)
+    @click.option("--cert", type=click.Path(path_type=Path), default=None,
+                  help="Trust this certificate file (DER or PEM) instead of fetching it.")
+    @click.option("--config-dir", type=click.Path(path_type=Path), required=True,
+                  help="The client configuration folder (gateway.config_dir of the deploy file).")
+    @click.option("--yes", is_flag=True, help="Trust without asking (after checking the thumbprint).")
+    @json_option
+    def trust(url, cert, config_dir, yes, as_json) -> None:
+        """Trust a server's certificate deliberately (fetched from URL, or from --cert)."""
+        from twin.orchestration.opcua import security
+
+        if (url is None) == (cert is None):
+            raise InputError("give either URL or --cert FILE")
+        if cert is not None:
+            if not cert.is_file():
+                raise InputError(f"--cert {cert}: file not found")
+            der, name = cert.read_bytes(), cert.stem
+        else:
+            der, name = asyncio.run(_fetch_certificate(url)), url.split("//")[-1].split("/")[0]
+        thumb = security.certificate_thumbprint(_as_der(der))
+        if not yes:
+            if not sys.stdin.isatty():
+                raise InputError(f"certificate SHA-256 {thumb}: check it, then add --yes")
+            click.confirm(f"Trust certificate SHA-256 {thumb}?", abort=True, err=True)
+        path = security.trust_certificate(security.Pki(config_dir), der, name.replace(":", "_"))
+        emit({"trusted": path, "sha256": thumb}, as_json, f"trusted {thumb} as {path}")
+
+
+def _as_der(data: bytes) -> bytes:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    if data.lstrip().startswith(b"-----"):
+        return x509.load_pem_x509_certificate(data).public_bytes(Encoding.DER)
+    return data
+
+
+async def _fetch_certificate(url: str) -> bytes:
+    """The certificate a server presents in its endpoints (GetEndpoints needs no session)."""
+    from asyncua import Client
+
+    from twin.orchestration.opcua.gateway import describe_connect_error
+
+    client = Client(url, timeout=5)
+    try:
+        endpoints = await client.connect_and_get_server_endpoints()
+    except Exception as exc:  # noqa: BLE001 - one line for the user
+        raise InputError(describe_connect_error(exc, url, "")) from None
+    for ep in endpoints:
+        if ep.ServerCertificate:
+            return bytes(ep.ServerCertificate)
+    raise InputError(f"{url} presents no certificate")

@@ -1,0 +1,196 @@
+"""Configuration of a deployed loop (``twin deploy CONFIG.toml``), validated on load.
+
+Keys: the controller (``[controller]`` or ``controller_file``), the tag map
+(``tags_file``, e.g. the ``tags.toml`` that ``twin serve-opcua`` writes, or
+an inline ``[tags]`` table), ``[gateway]`` (how to connect), ``[watchdog]``
+(when to shed), ``[run]``, ``[[event]]`` (setpoint, limit and mode changes
+at plant times) and an optional ``[rto]``. Relative paths are relative to
+the file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from apc.spec import ControllerSpec, load_spec, spec_from_dict
+from twin.core.config import build, read_toml
+from twin.core.errors import InputError
+from twin.orchestration.loop.config import EventConfig
+from twin.orchestration.loop.rto_handoff import RTOLoopSpec
+from twin.orchestration.opcua.tagmap import TagMap, load_tag_map
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """How to reach the server.
+
+    Attributes
+    ----------
+    url : str, optional
+        Endpoint; default: the tag map's ``url``.
+    username : str
+    password_file : str, optional
+        File holding the password (first line); or ``password_env``.
+    password_env : str, optional
+        Environment variable holding the password.
+    config_dir : str
+        Client configuration folder: own certificate, ``trusted/`` server certificates.
+    insecure : bool
+        Connect without security (only for servers offering nothing else; never by default).
+    timeout : float
+        Limit of one request [s].
+    reconnect_wait : float
+        How long a request waits for asyncua's reconnect before the cycle gives up [s].
+    """
+
+    url: str | None = None
+    username: str = "apc"
+    password_file: str | None = None
+    password_env: str | None = None
+    config_dir: str = "opcua-client"
+    insecure: bool = False
+    timeout: float = 2.0
+    reconnect_wait: float = 1.0
+
+    def password(self) -> str:
+        if self.password_file:
+            path = Path(self.password_file)
+            if not path.is_file():
+                raise InputError(f"gateway.password_file '{path}' not found")
+            lines = path.read_text().splitlines()
+            return lines[0].strip() if lines else ""
+        if self.password_env:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise InputError(f"gateway.password_env: variable {self.password_env} is not set")
+            return value
+        raise InputError("gateway: give password_file or password_env")
+
+
+@dataclass(frozen=True)
+class WatchdogSettings:
+    """When the deployed loop sheds to the base layer, and when it may come back.
+
+    Attributes
+    ----------
+    heartbeat_timeout : float
+        The server heartbeat may stand still this long [s].
+    stale_after : float
+        A value whose server timestamp lags the heartbeat's by more is stale [s].
+    max_overruns : int
+        Consecutive cycles that overrun their period before shedding.
+    readback_tolerance : float
+        Largest relative difference between a setpoint written and read back.
+    rebuild_after : float
+        Connected but no fresh heartbeat this long: rebuild the session [s].
+    reentry_cycles : int
+        Healthy cycles, with every loop back in CASCADE, before re-entering.
+    """
+
+    heartbeat_timeout: float = 3.0
+    stale_after: float = 3.0
+    max_overruns: int = 3
+    readback_tolerance: float = 1e-9
+    rebuild_after: float = 10.0
+    reentry_cycles: int = 2
+
+    def __post_init__(self) -> None:
+        if min(self.heartbeat_timeout, self.stale_after, self.rebuild_after) <= 0:
+            raise InputError("watchdog: times must be positive")
+        if self.max_overruns < 1 or self.reentry_cycles < 1:
+            raise InputError("watchdog: max_overruns and reentry_cycles must be at least 1")
+
+
+@dataclass(frozen=True)
+class DeployRun:
+    """Duration [model time unit]; none: until stopped (Ctrl-C)."""
+
+    duration: float | None = None
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    """A deployed loop: controller, tag map, gateway, watchdog, run, events."""
+
+    controller: ControllerSpec
+    tags: TagMap
+    gateway: GatewaySettings = GatewaySettings()
+    watchdog: WatchdogSettings = WatchdogSettings()
+    run: DeployRun = DeployRun()
+    timing: Literal["auto", "server_ticks", "wall_clock"] = "auto"
+    event: tuple[EventConfig, ...] = ()
+    title: str = ""
+    rto: RTOLoopSpec | None = None
+
+    def __post_init__(self) -> None:
+        for e in self.event:
+            if e.inputs or e.plant_parameters or e.sensor_quality:
+                raise InputError(f"event at {e.time}: a deployed loop cannot change plant inputs, "
+                                 "parameters or sensors (use the server's faults)")
+        if self.timing == "server_ticks" and not self.tags.tick:
+            raise InputError("timing = 'server_ticks' needs a tick node in the tag map")
+
+    @property
+    def uses_ticks(self) -> bool:
+        return self.timing == "server_ticks" or (self.timing == "auto" and bool(self.tags.tick))
+
+    @property
+    def url(self) -> str:
+        return self.gateway.url or self.tags.url
+
+    def as_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Tables:
+    gateway: GatewaySettings = GatewaySettings()
+    watchdog: WatchdogSettings = WatchdogSettings()
+    run: DeployRun = DeployRun()
+    timing: Literal["auto", "server_ticks", "wall_clock"] = "auto"
+    event: tuple[EventConfig, ...] = ()
+    title: str = ""
+    rto: RTOLoopSpec | None = None
+
+
+def load_deploy(path: str | Path) -> DeployConfig:
+    """Read and check a deploy configuration file."""
+    path = Path(path)
+    data = dict(read_toml(path))
+    base, where = path.parent, path.name
+    if "controller_file" in data:
+        if "controller" in data:
+            raise InputError(f"{where}: give either 'controller' or 'controller_file', not both")
+        controller = load_spec(_resolve(base, data.pop("controller_file")))
+    elif "controller" in data:
+        controller = spec_from_dict(data.pop("controller"), f"{where}.controller")
+    else:
+        raise InputError(f"{where}: missing the controller ('controller' table or "
+                         "'controller_file')")
+    if "tags_file" in data:
+        if "tags" in data:
+            raise InputError(f"{where}: give either 'tags' or 'tags_file', not both")
+        tags = load_tag_map(_resolve(base, data.pop("tags_file")))
+    elif "tags" in data:
+        tags = load_tag_map(data.pop("tags"), f"{where}.tags")
+    else:
+        raise InputError(f"{where}: missing the tag map ('tags' table or 'tags_file')")
+    raw = build(_Tables, data, where)
+    g = raw.gateway
+    gateway = replace(g, config_dir=str(_resolve(base, g.config_dir)),
+                      password_file=str(_resolve(base, g.password_file)) if g.password_file
+                      else None)
+    return DeployConfig(controller=controller, tags=tags, gateway=gateway, watchdog=raw.watchdog,
+                        run=raw.run, timing=raw.timing, event=raw.event, title=raw.title,
+                        rto=raw.rto)
+
+
+def _resolve(base: Path, value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else base / path
+

@@ -1,0 +1,115 @@
+"""Faults the simulated hardware can inject into what it publishes.
+
+Per tag: ``freeze`` (the value and its timestamps stop updating: stale),
+``bad`` (status BadSensorFailure), ``uncertain`` (status
+UncertainLastUsableValue, value held), ``drift`` (a ramp of ``value`` per
+model time unit added), ``noise`` (extra Gaussian noise of standard
+deviation ``value``). Plant-wide: a stalled server heartbeat. Loop modes are
+operator actions on the base layer, not faults of a tag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from twin.core.errors import InputError, UnknownNameError
+from twin.core.quality import Quality
+
+TAG_FAULTS = ("freeze", "bad", "uncertain", "drift", "noise")
+FaultKind = Literal["freeze", "bad", "uncertain", "drift", "noise", "stall_heartbeat", "manual",
+                    "clear"]
+
+
+@dataclass(frozen=True)
+class FaultEvent:
+    """A scheduled fault of a server configuration.
+
+    Attributes
+    ----------
+    time : float
+        Plant time it starts [model time unit].
+    kind : str
+        A tag fault (``freeze``, ``bad``, ``uncertain``, ``drift``, ``noise``),
+        ``stall_heartbeat``, ``manual`` (an operator puts loop ``tag`` in
+        MANUAL) or ``clear`` (of ``tag``, or of everything when ``tag`` is empty).
+    tag : str
+        The tag or loop concerned.
+    value : float
+        Drift rate [unit per model time unit] or noise standard deviation [unit].
+    duration : float, optional
+        How long it lasts [model time unit]; default: until cleared.
+    """
+
+    time: float
+    kind: FaultKind
+    tag: str = ""
+    value: float = 0.0
+    duration: float | None = None
+
+
+@dataclass
+class _TagFault:
+    kind: str
+    value: float
+    since: float
+
+
+@dataclass(frozen=True)
+class Published:
+    """What the server publishes for one tag in one tick (``None``: nothing, the tag is frozen)."""
+
+    value: float
+    status: str  # "Good", "BadSensorFailure", "UncertainLastUsableValue", "BadWaitingForInitialData"
+
+
+class FaultInjector:
+    """The active faults of a server, applied to each tick's readings."""
+
+    def __init__(self, tags: list[str], seed: int = 0):
+        self.tags = list(tags)
+        self.faults: dict[str, _TagFault] = {}
+        self.heartbeat_stalled = False
+        self._last: dict[str, float] = {}
+        self._rng = np.random.default_rng(seed + 7919)
+
+    def inject(self, tag: str, kind: str, value: float, t: float) -> None:
+        if tag not in self.tags:
+            raise UnknownNameError("tag", tag, self.tags)
+        if kind not in TAG_FAULTS:
+            raise InputError(f"fault '{kind}': use one of {', '.join(TAG_FAULTS)}")
+        if kind == "noise" and value < 0:
+            raise InputError("noise: the standard deviation must be >= 0")
+        self.faults[tag] = _TagFault(kind, float(value), t)
+
+    def clear(self, tag: str = "") -> None:
+        if tag and tag not in self.tags:
+            raise UnknownNameError("tag", tag, self.tags)
+        if tag:
+            self.faults.pop(tag, None)
+        else:
+            self.faults.clear()
+            self.heartbeat_stalled = False
+
+    def publish(self, tag: str, value: float, quality: Quality, t: float) -> Published | None:
+        """What to publish for ``tag`` given the sensor's reading at plant time ``t``."""
+        fault = self.faults.get(tag)
+        if quality is Quality.BAD:
+            return Published(float("nan"), "BadWaitingForInitialData")
+        if fault is None:
+            self._last[tag] = value
+            return Published(value, "Good")
+        if fault.kind == "freeze":
+            return None
+        if fault.kind == "bad":
+            return Published(float("nan"), "BadSensorFailure")
+        if fault.kind == "uncertain":
+            return Published(self._last.get(tag, value), "UncertainLastUsableValue")
+        if fault.kind == "drift":
+            value += fault.value * (t - fault.since)
+        else:
+            value += self._rng.normal(0.0, fault.value)
+        self._last[tag] = value
+        return Published(value, "Good")

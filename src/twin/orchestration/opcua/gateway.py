@@ -1,0 +1,271 @@
+"""The deployed loop's OPC UA client: secure connection, reads with status, checked writes.
+
+Reads are **polled**: one Read request per cycle returns every tag with its
+status and server timestamp, plus the server heartbeat (and tick), so each
+cycle works on one consistent snapshot and proves by itself that data
+flows (a subscription may come back empty after a server freeze; a poll
+cannot). Staleness is judged on the server's clock: a tag's server
+timestamp against the heartbeat's, never against the source timestamp or
+our own clock.
+
+Security: Basic256Sha256 SignAndEncrypt with a client certificate made on
+first use, a username and password, and the server certificate validated
+against the trust store; there is no fallback to an unsecured endpoint
+(``insecure`` must be asked for). asyncua's own auto-reconnect keeps the
+session; :meth:`Gateway.rebuild` replaces it when data stops flowing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from twin.core.errors import InputError, TwinError
+from twin.core.quality import Quality
+from twin.orchestration.opcua import security
+from twin.orchestration.opcua.deploy_config import GatewaySettings
+from twin.orchestration.opcua.tagmap import TagMap
+
+log = logging.getLogger(__name__)
+
+
+class GatewayError(TwinError, RuntimeError):
+    """The gateway cannot be reached, refuses us, or a request failed."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One value read: model units, quality from the OPC UA status, server timestamp."""
+
+    value: float
+    quality: Quality
+    status: str
+    server_time: datetime | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What one cycle read."""
+
+    heartbeat: int | None
+    heartbeat_time: datetime | None
+    tick: int | None
+    tags: dict[str, Sample]
+    modes: dict[str, str]
+    setpoints: dict[str, float]
+    remote_setpoints: dict[str, float]
+
+
+def quality_of(status) -> Quality:
+    """OPC UA status -> quality: Good, Uncertain*, Bad*."""
+    if status.is_good():
+        return Quality.GOOD
+    if status.is_uncertain():
+        return Quality.UNCERTAIN
+    return Quality.BAD
+
+
+def describe_connect_error(exc: BaseException, url: str, username: str) -> str:
+    """One line saying why a connection failed, and what to do."""
+    name = type(exc).__name__
+    text = " ".join(str(exc).split())
+    if name in ("BadUserAccessDenied", "BadIdentityTokenRejected", "BadIdentityTokenInvalid"):
+        return f"{url} refused user '{username}' (wrong password or unknown user)"
+    if name in ("BadCertificateUntrusted", "BadCertificateInvalid", "BadCertificateUriInvalid",
+                "BadCertificateTimeInvalid", "BadCertificateUseNotAllowed"):
+        return (f"the certificate of {url} is not trusted ({name}); check it and add it with "
+                f"`twin trust {url}`")
+    if name in ("BadSecurityModeRejected", "BadSecurityPolicyRejected") or "No matching endpoints" \
+            in text:
+        return (f"{url} offers no Basic256Sha256 SignAndEncrypt endpoint; an unsecured "
+                "connection is refused (set gateway.insecure = true only if you mean it)")
+    if isinstance(exc, ConnectionRefusedError):
+        return f"cannot reach {url}: connection refused"
+    if isinstance(exc, (OSError, asyncio.TimeoutError, TimeoutError)):
+        return f"cannot reach {url}: {text or name}"
+    return f"connecting to {url} failed: {name}: {text}"
+
+
+class Gateway:
+    """A secure session with the server and the calls the deployed loop makes."""
+
+    def __init__(self, tags: TagMap, settings: GatewaySettings, url: str | None = None):
+        self.tags = tags
+        self.settings = settings
+        self.url = url or settings.url or tags.url
+        self.pki = security.Pki(Path(settings.config_dir))
+        self.client = None
+        self._nodes: dict = {}
+        self._read_params = None
+        self._order: list[tuple[str, str]] = []
+
+    # ------------------------------------------------------------ connection
+
+    async def connect(self) -> None:
+        """Open a secure session (refusing anything less), with auto-reconnect."""
+        from asyncua import Client
+
+        password = self.settings.password()
+        client = Client(self.url, timeout=self.settings.timeout, watchdog_intervall=1.0,
+                        auto_reconnect=True, reconnect_max_delay=2.0,
+                        reconnect_request_timeout=self.settings.reconnect_wait)
+        client.set_user(self.settings.username)
+        client.set_password(password)
+        if not self.settings.insecure:
+            await security.ensure_certificate(self.pki, "client")
+            client.application_uri = security.application_uri("client")
+            client.certificate_validator = await security.server_certificate_validator(self.pki)
+            await client.set_security_string(
+                f"{security.SECURITY_POLICY},SignAndEncrypt,{self.pki.cert},{self.pki.key}")
+        try:
+            await client.connect()
+        except Exception as exc:  # noqa: BLE001 - every failure becomes one line
+            if type(exc).__name__ == "BadCertificateUntrusted":
+                await self._keep_rejected(client)
+            raise GatewayError(describe_connect_error(exc, self.url, self.settings.username)) \
+                from None
+        self.client = client
+        self._prepare()
+
+    async def _keep_rejected(self, client) -> None:
+        """Store the untrusted server certificate in ``rejected/`` for inspection."""
+        try:
+            endpoints = await client.connect_and_get_server_endpoints()
+        except Exception:  # noqa: BLE001 - best effort
+            return
+        for ep in endpoints:
+            if ep.ServerCertificate:
+                self.pki.make_folders()
+                der = bytes(ep.ServerCertificate)
+                name = security.certificate_thumbprint(der).replace(":", "")[:16]
+                (self.pki.rejected / f"{name}.der").write_bytes(der)
+                return
+
+    def _prepare(self) -> None:
+        from asyncua import ua
+
+        t = self.tags
+        order = [("heartbeat", t.server_heartbeat)]
+        if t.tick:
+            order.append(("tick", t.tick))
+        order += [(f"tag:{n}", c.node) for n, c in t.tags.items()]
+        for name, lp in t.loops.items():
+            order += [(f"mode:{name}", lp.mode), (f"sp:{name}", lp.sp), (f"rsp:{name}", lp.rsp)]
+        params = ua.ReadParameters()
+        params.TimestampsToReturn = ua.TimestampsToReturn.Both
+        try:
+            params.NodesToRead = [ua.ReadValueId(NodeId=ua.NodeId.from_string(node),
+                                                 AttributeId=ua.AttributeIds.Value)
+                                  for _, node in order]
+        except Exception as exc:  # noqa: BLE001 - a malformed NodeId in the tag map
+            raise InputError(f"tag map: bad NodeId ({exc})") from None
+        self._order = order
+        self._read_params = params
+
+    async def rebuild(self) -> None:
+        """Replace the session (data stopped flowing although the client says connected)."""
+        await self.close()
+        await self.connect()
+
+    @property
+    def connected(self) -> bool:
+        from asyncua.client.ua_client import UaClientState
+
+        return self.client is not None and self.client.state is UaClientState.CONNECTED
+
+    async def close(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            try:
+                await asyncio.wait_for(client.disconnect(), timeout=self.settings.timeout)
+            except Exception:  # noqa: BLE001 - the server may be gone already
+                pass
+
+    # ------------------------------------------------------------ reads and writes
+
+    def _require(self):
+        if self.client is None:
+            raise GatewayError(f"not connected to {self.url}")
+        return self.client
+
+    async def _call(self, what: str, coro):
+        try:
+            return await asyncio.wait_for(coro, timeout=self.settings.timeout
+                                          + self.settings.reconnect_wait)
+        except TwinError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - connection loss, timeouts, bad status
+            text = " ".join(str(exc).split()) or type(exc).__name__
+            raise GatewayError(f"{what} on {self.url} failed: {type(exc).__name__}: {text}") \
+                from None
+
+    async def read(self) -> Snapshot:
+        """Every tag, loop mode and setpoint, and the heartbeat, in one Read request."""
+        client = self._require()
+        values = await self._call("read", client.uaclient.read(self._read_params))
+        got = dict(zip((k for k, _ in self._order), values))
+        hb = got["heartbeat"]
+        tags = {}
+        for name, cfg in self.tags.tags.items():
+            dv = got[f"tag:{name}"]
+            raw = dv.Value.Value if dv.Value is not None else None
+            number = float(raw) if isinstance(raw, (int, float)) else math.nan
+            quality = quality_of(dv.StatusCode) if math.isfinite(number) else Quality.BAD
+            tags[name] = Sample(cfg.to_model(number), quality, dv.StatusCode.name,
+                                dv.ServerTimestamp)
+        modes, sps, rsps = {}, {}, {}
+        for name, lp in self.tags.loops.items():
+            modes[name] = str(got[f"mode:{name}"].Value.Value).upper()
+            sps[name] = lp.scale * float(got[f"sp:{name}"].Value.Value) + lp.offset
+            rsps[name] = lp.scale * float(got[f"rsp:{name}"].Value.Value) + lp.offset
+        ok = hb.StatusCode.is_good() and hb.Value is not None
+        tick = got.get("tick")
+        return Snapshot(int(hb.Value.Value) if ok else None, hb.ServerTimestamp if ok else None,
+                        int(tick.Value.Value) if tick is not None and tick.Value is not None
+                        else None, tags, modes, sps, rsps)
+
+    async def read_tick(self) -> int:
+        """The server's tick counter (cycles aligned to server ticks wait on it)."""
+        from asyncua import ua
+
+        client = self._require()
+        value = await self._call("read", client.get_node(ua.NodeId.from_string(self.tags.tick))
+                                 .read_value())
+        return int(value)
+
+    async def write_setpoints(self, values: dict[str, float]) -> None:
+        """Remote setpoints of base loops [model units], in one Write request."""
+        from asyncua import ua
+
+        if not values:
+            return
+        client = self._require()
+        nodes, dvs = [], []
+        for name, value in values.items():
+            lp = self.tags.loops[name]
+            nodes.append(client.get_node(ua.NodeId.from_string(lp.rsp)))
+            dvs.append(ua.DataValue(ua.Variant((value - lp.offset) / lp.scale,
+                                               ua.VariantType.Double)))
+        await self._call("write", client.write_values(nodes, dvs))
+
+    async def write_heartbeat(self, value: int) -> None:
+        from asyncua import ua
+
+        client = self._require()
+        node = client.get_node(ua.NodeId.from_string(self.tags.apc_heartbeat))
+        await self._call("write", node.write_value(ua.DataValue(
+            ua.Variant(value % 2 ** 32, ua.VariantType.UInt32))))
+
+    async def read_back(self, names: list[str]) -> dict[str, float]:
+        """The remote setpoints as the server now holds them [model units]."""
+        from asyncua import ua
+
+        client = self._require()
+        nodes = [client.get_node(ua.NodeId.from_string(self.tags.loops[n].rsp)) for n in names]
+        values = await self._call("read back", client.read_values(nodes))
+        return {n: self.tags.loops[n].scale * float(v) + self.tags.loops[n].offset
+                for n, v in zip(names, values)}

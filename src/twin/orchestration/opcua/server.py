@@ -1,0 +1,401 @@
+"""The twin served as simulated hardware over OPC UA (``twin serve-opcua``).
+
+Every tick of plant time (``tick / speed`` of real time) the server takes
+what clients wrote since the last tick (remote setpoints, the APC
+heartbeat), steps the plant with its base layer, applies injected faults to
+the sensor readings and publishes everything with status and timestamps.
+Writes therefore take effect at the next tick, exactly as in the SIL loop.
+Tick timing is recorded so its jitter can be reported.
+
+Address space (namespace ``urn:process-twin:simulated-hardware``)::
+
+    Plant                      one object per plant unit (the model)
+      <measurement>            Double, EngineeringUnits (UNECE) and EURange; read-only
+      <input>                  Double, the input as the plant receives it; read-only
+      BaseLayer/<mv>/Mode      String MANUAL | AUTO | CASCADE; read-only
+                   /SP /OP /PV Double; read-only
+                   /RSP        Double; writable (the APC's remote setpoint)
+    APC/Heartbeat              UInt32; writable (the APC's heartbeat)
+    Diagnostics/Heartbeat      UInt32 server heartbeat, +1 per tick
+    Diagnostics/Tick, Time     ticks stepped, plant time
+    Simulation/<methods>       operator actions and fault injection (operator role only)
+
+Security: Basic256Sha256 SignAndEncrypt with username/password users
+(:mod:`twin.orchestration.opcua.security`); an unsecured endpoint only
+with ``insecure``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import math
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+
+from twin.core.errors import InputError, TwinError
+from twin.core.plant import SimulatedPlant
+from twin.orchestration.loop.runner import make_plant, sensor_specs
+from twin.orchestration.opcua import security
+from twin.orchestration.opcua.faults import FaultInjector
+from twin.orchestration.opcua.serve_config import ServeConfig, seconds_per
+from twin.orchestration.opcua.units import eu_information
+from twin.orchestration.registry import load_model
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "urn:process-twin:simulated-hardware"
+MAX_TIMING_SAMPLES = 200_000
+
+
+def _quiet_asyncua() -> None:
+    for name in ("asyncua", "asyncua.server", "asyncua.client"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+class _RoleRuleset:
+    """Who may do what: viewers read, the APC also writes, operators also call methods."""
+
+    def __init__(self, roles: dict[str, str]):
+        from asyncua import ua
+        from asyncua.crypto.permission_rules import USER_TYPES
+
+        self.roles = roles
+        self.write = ua.NodeId(ua.ObjectIds.WriteRequest_Encoding_DefaultBinary)
+        self.call = ua.NodeId(ua.ObjectIds.CallRequest_Encoding_DefaultBinary)
+        self.allowed = set(map(ua.NodeId, USER_TYPES))
+
+    def check_validity(self, user, action_type_id, body) -> bool:
+        role = self.roles.get(getattr(user, "name", None) or "")
+        if role is None or action_type_id not in self.allowed:
+            return False
+        if action_type_id == self.write:
+            return role in ("apc", "operator")
+        if action_type_id == self.call:
+            return role == "operator"
+        return True
+
+
+class _UserManager:
+    def __init__(self, users: dict[str, security.UserEntry]):
+        self.users = users
+
+    def get_user(self, iserver, username=None, password=None, certificate=None):
+        from asyncua.crypto.permission_rules import User, UserRole
+
+        entry = self.users.get(username or "")
+        if entry is None or password is None or not security.check_password(password,
+                                                                             entry.password_hash):
+            return None
+        return User(role=UserRole.User, name=entry.name)
+
+
+class SimulatedHardware:
+    """The plant of a :class:`ServeConfig` behind an OPC UA server.
+
+    Parameters
+    ----------
+    config : ServeConfig
+    folder : path
+        Configuration folder: certificates, users, ``tags.toml`` (created on first start).
+    """
+
+    def __init__(self, config: ServeConfig, folder: str | Path):
+        self.config = config
+        self.folder = Path(folder)
+        pc = config.plant
+        self.model = load_model(pc.model, pc.parameters, pc.parameter_set)
+        self.tick = float(pc.tick)
+        self.plant: SimulatedPlant = make_plant(pc, self.tick, sensor_specs(pc, ()), self.model)
+        if not self.plant.sensors.specs:
+            raise InputError("plant.sensors: the simulated hardware needs at least one sensor")
+        self.tags = [s.name for s in self.plant.sensors.specs]
+        self.faults = FaultInjector(self.tags, pc.seed)
+        self.schedule = sorted(config.fault, key=lambda f: f.time)
+        self.ticks = 0
+        self.heartbeat = 0
+        self.period = self.tick * seconds_per(self.model.time_unit) / config.server.speed
+        self.jitter: deque[float] = deque(maxlen=MAX_TIMING_SAMPLES)
+        self.overruns = 0
+        self.events: list[str] = []
+        self.server = None
+        self._task: asyncio.Task | None = None
+        self._nodes: dict[str, object] = {}
+        self._published: dict[str, float] = {}
+        self.started = asyncio.Event()
+
+    # ------------------------------------------------------------ set-up
+
+    @property
+    def endpoint(self) -> str:
+        return self.config.server.endpoint
+
+    async def start(self) -> None:
+        """Certificates and users (first start), address space, then listen and tick."""
+        from asyncua import Server, ua
+
+        _quiet_asyncua()
+        pki = security.Pki(self.folder)
+        await security.ensure_certificate(pki, "server")
+        users = security.load_users(self.folder)
+        server = Server(user_manager=_UserManager(users))
+        await server.init()
+        server.set_endpoint(self.endpoint)
+        server.set_server_name(f"process-twin simulated hardware: {self.model.title}")
+        await server.set_application_uri(security.application_uri("server"))
+        await server.load_certificate(str(pki.cert))
+        await server.load_private_key(str(pki.key))
+        policies = [ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt]
+        if self.config.server.insecure:
+            policies.append(ua.SecurityPolicyType.NoSecurity)
+        server.set_security_policy(policies, permission_ruleset=_RoleRuleset(
+            {u.name: u.role for u in users.values()}))
+        server.set_identity_tokens([ua.UserNameIdentityToken])
+        self.server = server
+        self.ns = await server.register_namespace(NAMESPACE)
+        await self._build_address_space()
+        await self._publish()
+        try:
+            await server.start()
+        except OSError as exc:
+            raise InputError(f"cannot listen on {self.endpoint}: {exc.strerror or exc}") from None
+        self._write_tag_map()
+        self._task = asyncio.create_task(self._run())
+
+    def _id(self, path: str) -> str:
+        return f"ns={self.ns};s={path}"
+
+    async def _variable(self, parent, path: str, name: str, value, vtype, writable=False,
+                        unit: str | None = None, bounds: tuple[float, float] | None = None):
+        from asyncua import ua
+
+        node = await parent.add_variable(self._id(path), name, ua.Variant(value, vtype))
+        if writable:
+            await node.set_writable(True)
+        if unit is not None:
+            await node.add_property(self._id(path + ".EngineeringUnits"), "EngineeringUnits",
+                                    eu_information(unit))
+        if bounds is not None and all(math.isfinite(b) for b in bounds):
+            await node.add_property(self._id(path + ".EURange"), "EURange",
+                                    ua.Range(Low=bounds[0], High=bounds[1]))
+        self._nodes[path] = node
+        return node
+
+    async def _build_address_space(self) -> None:
+        from asyncua import ua
+
+        m = self.model
+        objects = self.server.nodes.objects
+        plant = await objects.add_object(self._id("Plant"), "Plant")
+        D = ua.VariantType.Double
+        for name in self.tags:
+            var = m.variable(name)
+            await self._variable(plant, f"Plant.{name}", name, 0.0, D, unit=var.unit,
+                                 bounds=(var.lower, var.upper))
+        for var in m.inputs:
+            await self._variable(plant, f"Plant.{var.name}", var.name, 0.0, D, unit=var.unit,
+                                 bounds=(var.lower, var.upper))
+        base = self.plant.base
+        if base is not None:
+            layer = await plant.add_object(self._id("Plant.BaseLayer"), "BaseLayer")
+            for name, lp in base.loops.items():
+                obj = await layer.add_object(self._id(f"Plant.BaseLayer.{name}"), name)
+                unit = m.inputs[name].unit
+                await self._variable(obj, f"Plant.BaseLayer.{name}.Mode", "Mode", lp.mode.value,
+                                     ua.VariantType.String)
+                for attr in ("SP", "OP", "PV"):
+                    await self._variable(obj, f"Plant.BaseLayer.{name}.{attr}", attr, 0.0, D,
+                                         unit=unit, bounds=(lp.op_low, lp.op_high))
+                await self._variable(obj, f"Plant.BaseLayer.{name}.RSP", "RSP", lp.rsp, D,
+                                     writable=True, unit=unit, bounds=(lp.op_low, lp.op_high))
+        apc = await objects.add_object(self._id("APC"), "APC")
+        await self._variable(apc, "APC.Heartbeat", "Heartbeat", 0, ua.VariantType.UInt32,
+                             writable=True)
+        diag = await objects.add_object(self._id("Diagnostics"), "Diagnostics")
+        await self._variable(diag, "Diagnostics.Heartbeat", "Heartbeat", 0, ua.VariantType.UInt32)
+        await self._variable(diag, "Diagnostics.Tick", "Tick", 0, ua.VariantType.UInt32)
+        await self._variable(diag, "Diagnostics.Time", "Time", 0.0, D, unit=m.time_unit)
+        await self._methods(objects)
+
+    async def _methods(self, objects) -> None:
+        from asyncua import ua
+
+        sim = await objects.add_object(self._id("Simulation"), "Simulation")
+        S, D, B = ua.VariantType.String, ua.VariantType.Double, ua.VariantType.Boolean
+
+        def method(func):
+            def call(parent, *args):
+                try:
+                    func(*(a.Value for a in args))
+                except TwinError as exc:
+                    log.warning("method call refused: %s", exc)
+                    raise ua.uaerrors.BadInvalidArgument from None
+                return []
+            return call
+
+        base = self.plant.base
+        calls = [
+            ("InjectFault", self.inject_fault, [S, S, D]),
+            ("ClearFault", self.faults.clear, [S]),
+            ("StallHeartbeat", self.stall_heartbeat, [B]),
+        ]
+        if base is not None:
+            calls += [("SetLoopMode", lambda n, mode: base.set_mode(n, mode), [S, S]),
+                      ("SetLoopOutput", base.set_output, [S, D]),
+                      ("SetLoopSetpoint", base.set_setpoint, [S, D])]
+        for name, func, types in calls:
+            await sim.add_method(self._id(f"Simulation.{name}"), name, method(func), types, [])
+
+    def inject_fault(self, tag: str, kind: str, value: float = 0.0) -> None:
+        self.faults.inject(tag, kind, value, self.plant.time)
+        self.events.append(f"t={self.plant.time:g}: fault {kind} on {tag}")
+
+    def stall_heartbeat(self, stalled: bool) -> None:
+        self.faults.heartbeat_stalled = bool(stalled)
+        self.events.append(f"t={self.plant.time:g}: heartbeat {'stalled' if stalled else 'resumed'}")
+
+    def tag_map(self) -> dict:
+        """The tag map of this server for ``twin deploy`` (see :mod:`~.tagmap`)."""
+        tags = {name: {"node": self._id(f"Plant.{name}"), "unit": self.model.variable(name).unit}
+                for name in self.tags + [v.name for v in self.model.inputs]}
+        loops = {}
+        if self.plant.base is not None:
+            for name in self.plant.base.loops:
+                base = f"Plant.BaseLayer.{name}"
+                loops[name] = {a.lower(): self._id(f"{base}.{a}") for a in ("Mode", "SP", "RSP", "PV")}
+        return {"url": self.endpoint, "server_heartbeat": self._id("Diagnostics.Heartbeat"),
+                "apc_heartbeat": self._id("APC.Heartbeat"), "tick": self._id("Diagnostics.Tick"),
+                "tick_period": self.tick, "seconds_per_time_unit": seconds_per(self.model.time_unit)
+                / self.config.server.speed, "tags": tags, "loops": loops}
+
+    def _write_tag_map(self) -> None:
+        from twin.orchestration.opcua.tagmap import write_tag_map
+
+        write_tag_map(self.tag_map(), self.folder / "tags.toml")
+
+    # ------------------------------------------------------------ running
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            if self.config.server.hold_until_apc:
+                start = self._client_value("APC.Heartbeat")
+                while self._client_value("APC.Heartbeat") == start:
+                    await asyncio.sleep(min(self.period, 0.002))
+            self.started.set()
+            t0 = loop.time()
+            k = 0
+            while True:
+                k += 1
+                target = t0 + k * self.period
+                delay = target - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                else:
+                    self.overruns += 1
+                self.jitter.append(loop.time() - target)
+                await self.step()
+        except asyncio.CancelledError:
+            pass
+        except Exception:  # noqa: BLE001 - the plant failed: keep serving, stop stepping
+            log.exception("simulated plant stopped")
+            self.events.append(f"t={self.plant.time:g}: plant stopped")
+
+    def _client_value(self, path: str):
+        dv = self.server.read_attribute_value(self._nodes[path].nodeid)
+        return dv.Value.Value
+
+    async def step(self) -> None:
+        """One tick: take client writes, scheduled faults, step the plant, publish."""
+        plant = self.plant
+        base = plant.base
+        if base is not None:
+            rsp = {}
+            for name in base.loops:
+                value = self._client_value(f"Plant.BaseLayer.{name}.RSP")
+                if isinstance(value, (int, float)) and math.isfinite(value) and \
+                        value != self._published.get(f"Plant.BaseLayer.{name}.RSP"):
+                    rsp[name] = float(value)
+            plant.write(rsp)
+        plant.write_heartbeat(int(self._client_value("APC.Heartbeat") or 0))
+        self._scheduled_faults()
+        plant.step()
+        self.ticks += 1
+        if not self.faults.heartbeat_stalled:
+            self.heartbeat = (self.heartbeat + 1) % 2 ** 32
+        if base is not None:
+            self.events += [f"t={plant.time:g}: {e}" for e in base.take_events()]
+        await self._publish()
+
+    def _scheduled_faults(self) -> None:
+        t = self.plant.time
+        while self.schedule and self.schedule[0].time <= t + 1e-9 * self.tick:
+            f = self.schedule.pop(0)
+            if f.kind == "stall_heartbeat":
+                self.stall_heartbeat(True)
+            elif f.kind == "manual":
+                self.plant.base.set_mode(f.tag, "MANUAL", "operator (scheduled)")
+            elif f.kind == "clear":
+                self.faults.clear(f.tag)
+            else:
+                self.inject_fault(f.tag, f.kind, f.value)
+            if f.duration is not None:
+                from dataclasses import replace
+
+                end = replace(f, time=f.time + f.duration, kind="clear", duration=None)
+                if f.kind == "stall_heartbeat":
+                    end = replace(end, tag="")
+                self.schedule = sorted(self.schedule + [end], key=lambda e: e.time)
+
+    async def _publish(self) -> None:
+        """Write this tick's values into the address space, with status and timestamps."""
+        from asyncua import ua
+
+        now = dt.datetime.now(dt.timezone.utc)
+        plant = self.plant
+        t = plant.time
+        writes: list[tuple[str, object, object, str]] = []
+        for name, reading in plant.read().items():
+            out = self.faults.publish(name, reading.value, reading.quality, t)
+            if out is not None:
+                writes.append((f"Plant.{name}", out.value, ua.VariantType.Double, out.status))
+        for name, value in plant.inputs().items():
+            writes.append((f"Plant.{name}", value, ua.VariantType.Double, "Good"))
+        if plant.base is not None:
+            for name, st in plant.base.status().items():
+                p = f"Plant.BaseLayer.{name}"
+                writes += [(f"{p}.Mode", st["mode"], ua.VariantType.String, "Good"),
+                           (f"{p}.SP", st["sp"], ua.VariantType.Double, "Good"),
+                           (f"{p}.OP", st["op"], ua.VariantType.Double, "Good"),
+                           (f"{p}.PV", st["pv"], ua.VariantType.Double, "Good"),
+                           (f"{p}.RSP", st["rsp"], ua.VariantType.Double, "Good")]
+                self._published[f"{p}.RSP"] = st["rsp"]
+        writes += [("Diagnostics.Heartbeat", self.heartbeat, ua.VariantType.UInt32, "Good"),
+                   ("Diagnostics.Tick", self.ticks % 2 ** 32, ua.VariantType.UInt32, "Good"),
+                   ("Diagnostics.Time", t, ua.VariantType.Double, "Good")]
+        for path, value, vtype, status in writes:  # no await suspends here: clients see a
+            dv = ua.DataValue(Value=ua.Variant(value, vtype),  # whole tick or none of it
+                              StatusCode=ua.StatusCode(getattr(ua.StatusCodes, status)),
+                              SourceTimestamp=now, ServerTimestamp=now)
+            await self.server.write_attribute_value(self._nodes[path].nodeid, dv)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self.server is not None:
+            await self.server.stop()
+
+    def timing(self) -> dict[str, float]:
+        """Tick jitter statistics [ms]: median, p99 and max |deviation| from the schedule."""
+        values = np.abs(np.array(self.jitter)) * 1e3
+        if values.size == 0:
+            return {"ticks": 0}
+        return {"ticks": int(values.size), "period_ms": self.period * 1e3,
+                "jitter_p50_ms": float(np.percentile(values, 50)),
+                "jitter_p99_ms": float(np.percentile(values, 99)),
+                "jitter_max_ms": float(values.max()), "overruns": self.overruns}
+
