@@ -9,13 +9,14 @@ the next, whatever happened.
 
 States: ``waiting`` (not yet in control), ``active``, ``shed``. The
 watchdog sheds on gateway loss, a stalled server heartbeat, repeated
-overruns, a loop taken out of CASCADE, a failed read-back, or a controller
-shed (critical CV bad, repeated solver failures). Shed, the loop writes
-nothing at all, so the base layer's heartbeat watch takes over by itself;
-the estimator keeps tracking. It re-enters, bumplessly from the setpoints
-the loops hold, once healthy and after the operator has put every loop back
-in CASCADE (after a shed, a loop must have been seen out of CASCADE: the
-hand-back is the operator's).
+overruns, a failed read-back (communication sheds), and on a loop taken out
+of CASCADE or a controller shed: critical CV bad, repeated solver failures
+(operator sheds). Shed, the loop writes nothing at all, so the base layer's
+heartbeat watch takes over by itself; the estimator keeps tracking. It
+re-enters, bumplessly from the setpoints the loops hold, after
+``reentry_cycles`` healthy cycles with every loop in CASCADE; after an
+operator shed, only once the operator has handed the loops back (a loop
+seen out of CASCADE, then all in CASCADE again).
 
 Timing: aligned to the server's tick counter when the tag map has one
 (simulated hardware: the cycle reads the plant at exactly the tick a SIL
@@ -82,7 +83,10 @@ class DeployedLoop:
         self.controller: Controller | None = None
         self.gateway = Gateway(config.tags, config.gateway, config.url)
         self.state = "waiting"
+        self.needs_operator = False
         self.seen_out_of_cascade = False
+        self._stale: set[str] = set()
+        self._pending_events: list[tuple[str, str]] = []
         self.healthy_cycles = 0
         self.overruns = 0
         self.heartbeat = 0
@@ -112,8 +116,9 @@ class DeployedLoop:
             if abs(ratio - per_cycle) > 1e-9 or per_cycle < 1:
                 raise TwinError(f"the sample time {spec.sample_time} is not a whole number of "
                                 f"server ticks of {cfg.tags.tick_period}")
-            tick0 = await self.gateway.read_tick()
-            t_offset = tick0 * cfg.tags.tick_period
+            self.tick0 = await self.gateway.read_tick()
+            self._last_tick = self.tick0
+            t_offset = self.tick0 * cfg.tags.tick_period
         else:
             start = time.monotonic()
             period = spec.sample_time * cfg.tags.seconds_per_time_unit
@@ -128,7 +133,7 @@ class DeployedLoop:
                     break
                 elapsed = cycle * spec.sample_time  # run time: events are scheduled on it
                 if per_cycle is not None:
-                    late = await self._wait_for_tick(tick0 + cycle * per_cycle)
+                    late = await self._wait_for_tick(cycle, per_cycle)
                 else:
                     await asyncio.sleep(max(0.0, start + cycle * period - time.monotonic()))
                     late = 0
@@ -147,8 +152,12 @@ class DeployedLoop:
             self.store.db.commit()
         return LoopResult(self.folder, self.store.path, cycles=cycle)
 
-    async def _wait_for_tick(self, target: int) -> int:
-        """Poll the tick counter until ``target``; returns how many ticks late we are."""
+    async def _wait_for_tick(self, cycle: int, per_cycle: int) -> int:
+        """Poll the server's tick counter until the cycle's tick; returns how late we are.
+
+        A counter that went backwards means a restarted server: the schedule
+        is re-aligned on its count.
+        """
         poll = max(self.config.tags.tick_period * self.config.tags.seconds_per_time_unit / 10,
                    0.0005)
         while True:
@@ -156,6 +165,11 @@ class DeployedLoop:
                 tick = await self.gateway.read_tick()
             except GatewayError:
                 return 0  # the cycle itself will find and log the gateway failure
+            if tick < self._last_tick:
+                self.tick0 = tick - cycle * per_cycle
+                self._pending_events.append(("restart", f"server tick counter restarted at {tick}"))
+            self._last_tick = tick
+            target = self.tick0 + cycle * per_cycle
             if tick >= target:
                 return tick - target
             await asyncio.sleep(poll)
@@ -188,6 +202,8 @@ class DeployedLoop:
             self._log_blind(cycle, t, wall, health, events)
             return
         readings = self._readings(snap)
+        events += self._pending_events
+        self._pending_events = []
         mv_now = np.array([snap.setpoints[n] for n in self.mv_names])
         dv = {n: readings[n].value for n in self.dv_names}
         if self.controller is None:
@@ -195,10 +211,10 @@ class DeployedLoop:
         c = self.controller
         if self.state == "active":
             loops_out = [f"{n} in {m}" for n, m in snap.modes.items() if m != "CASCADE"]
-            if loops_out:
-                health.problems.append("operator has loop " + ", ".join(loops_out))
             if not health.ok:
                 self._shed(events, "; ".join(health.problems))
+            elif loops_out:
+                self._shed(events, "operator has loop " + ", ".join(loops_out), operator=True)
         elif self._may_enter(snap, health):
             c.set_mode(Mode.ON, mv_now)
             events.append(("reentry" if self.state == "shed" else "engaged",
@@ -210,7 +226,7 @@ class DeployedLoop:
         out = c.step(t, readings, mv_now, dv)
         events = list(rto_events) + events
         if self.state == "active" and out.shed:
-            self._shed(events, "controller shed: " + "; ".join(out.events[-1:]))
+            self._shed(events, "controller shed: " + "; ".join(out.events[-1:]), operator=True)
         written = {}
         if self.state == "active":
             written = await self._write(out, mv_now, snap, events)
@@ -278,6 +294,14 @@ class DeployedLoop:
                     quality = Quality.BAD
             stamp = s.server_time.timestamp() if s.server_time is not None else float("nan")
             out[name] = Reading(s.value, quality, True, stamp)
+        stale = {n for n, s in snap.tags.items() if s.quality is not Quality.BAD
+                 and out[n].quality is Quality.BAD}
+        for name in sorted(stale - self._stale):
+            self._pending_events.append(("stale", f"{name}: no update for more than "
+                                                  f"{stale_after:g} s (server timestamps)"))
+        for name in sorted(self._stale - stale):
+            self._pending_events.append(("stale", f"{name}: updating again"))
+        self._stale = stale
         return out
 
     def _mode_events(self, snap: Snapshot) -> list[tuple[str, str]]:
@@ -292,7 +316,7 @@ class DeployedLoop:
 
     def _may_enter(self, snap: Snapshot, health: Health) -> bool:
         all_cascade = all(m == "CASCADE" for m in snap.modes.values())
-        armed = self.state == "waiting" or self.seen_out_of_cascade
+        armed = not self.needs_operator or self.seen_out_of_cascade
         if health.ok and all_cascade and armed:
             self.healthy_cycles += 1
         else:
@@ -300,8 +324,9 @@ class DeployedLoop:
         needed = 1 if self.state == "waiting" else self.config.watchdog.reentry_cycles
         return self.healthy_cycles >= needed
 
-    def _shed(self, events, reason: str) -> None:
+    def _shed(self, events, reason: str, operator: bool = False) -> None:
         self.state = "shed"
+        self.needs_operator = operator
         self.seen_out_of_cascade = False
         self.healthy_cycles = 0
         if self.controller is not None:

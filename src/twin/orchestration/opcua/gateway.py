@@ -119,9 +119,10 @@ class Gateway:
             await security.ensure_certificate(self.pki, "client")
             client.application_uri = security.application_uri("client")
             client.certificate_validator = await security.server_certificate_validator(self.pki)
-            await client.set_security_string(
-                f"{security.SECURITY_POLICY},SignAndEncrypt,{self.pki.cert},{self.pki.key}")
         try:
+            if not self.settings.insecure:  # fetches the endpoints: only a secure one will do
+                await client.set_security_string(
+                    f"{security.SECURITY_POLICY},SignAndEncrypt,{self.pki.cert},{self.pki.key}")
             await client.connect()
         except Exception as exc:  # noqa: BLE001 - every failure becomes one line
             if type(exc).__name__ == "BadCertificateUntrusted":

@@ -1,0 +1,190 @@
+"""Helpers of the OPC UA tests: a real ``twin serve-opcua`` process, configs, operator calls.
+
+Every server is a separate process on a free loopback port, with its own
+configuration folder (certificates, users) under the test's temporary
+folder; the deployed loop runs in the test process against it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from twin.orchestration.loop.store import CycleStore
+
+DATA = Path(__file__).parent / "data"
+PLANT = (DATA / "plant.toml").read_text()
+SPEED = 8.0
+"""Plant time runs this many times faster than real time in the fault tests."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """``twin serve-opcua`` in a subprocess: start, stop, kill, freeze, restart."""
+
+    def __init__(self, folder: Path, port: int | None = None, speed: float = SPEED,
+                 faults: str = "", hold: bool = False, insecure: bool = False):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.url = f"opc.tcp://127.0.0.1:{self.port}/twin"
+        self.config = self.folder / "serve.toml"
+        self.config.write_text(PLANT + f'\n[server]\nendpoint = "{self.url}"\nspeed = {speed}\n'
+                               f"hold_until_apc = {'true' if hold else 'false'}\n"
+                               f"insecure = {'true' if insecure else 'false'}\n\n{faults}")
+        self.config_dir = self.folder / "server"
+        self.process: subprocess.Popen | None = None
+        self.log = self.folder / "server.log"
+
+    def start(self, timeout: float = 60.0) -> "ServerProcess":
+        """Start (or start again after a kill) and wait for READY."""
+        before = self.ready_count()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "twin.cli.main", "serve-opcua", "--config", str(self.config),
+                 "--config-dir", str(self.config_dir), "--json"],
+                stdout=subprocess.PIPE, stderr=out, env=env)
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.ready_count() > before:
+                return self
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
+            time.sleep(0.05)
+        raise RuntimeError(f"server not ready in {timeout} s: {self.log.read_text()[-2000:]}")
+
+    def ready_count(self) -> int:
+        return self.log.read_text(errors="replace").count("READY") if self.log.exists() else 0
+
+    def signal(self, sig: int) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, sig)
+
+    def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait(10)
+
+    def stop(self) -> str:
+        """Stop (SIGTERM) and return its JSON summary."""
+        if self.process is None:
+            return ""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.terminate()
+        try:
+            out, _ = self.process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            out, _ = self.process.communicate()
+        return out.decode(errors="replace")
+
+    def trust_into(self, client_dir: Path) -> None:
+        from twin.orchestration.opcua import security
+
+        security.trust_certificate(security.Pki(client_dir),
+                                   (self.config_dir / "own" / "cert.der").read_bytes(), "twin")
+
+
+def deploy_text(server: ServerProcess, client_dir: Path, duration: float, extra: str = "",
+                controller: str = "controller.toml", watchdog: str = "") -> str:
+    """A deploy file against ``server`` (its tag map, the apc user)."""
+    return (f'controller_file = "{DATA / controller}"\n'
+            f'tags_file = "{server.config_dir / "tags.toml"}"\n\n'
+            f'[gateway]\nusername = "apc"\npassword_file = "{server.config_dir / "apc.password"}"\n'
+            f'config_dir = "{client_dir}"\ntimeout = 1.0\nreconnect_wait = 0.5\n\n'
+            f"[watchdog]\nheartbeat_timeout = 0.6\nstale_after = 0.6\nrebuild_after = 3.0\n"
+            f"{watchdog}\n"
+            f"[run]\nduration = {duration}\n\n{extra}")
+
+
+async def operator_call(server: ServerProcess, method: str, *args) -> None:
+    """Call a Simulation method as the operator user."""
+    from asyncua import Client, ua
+
+    async with _client(server, "operator") as client:
+        ns = await client.get_namespace_index("urn:process-twin:simulated-hardware")
+        sim = client.get_node(f"ns={ns};s=Simulation")
+        variants = [ua.Variant(a, ua.VariantType.String if isinstance(a, str) else
+                               ua.VariantType.Boolean if isinstance(a, bool) else
+                               ua.VariantType.Double) for a in args]
+        await sim.call_method(ua.NodeId.from_string(f"ns={ns};s=Simulation.{method}"), *variants)
+
+
+async def read_values(server: ServerProcess, *paths: str) -> list:
+    async with _client(server, "apc") as client:
+        ns = await client.get_namespace_index("urn:process-twin:simulated-hardware")
+        return [await client.get_node(f"ns={ns};s={p}").read_value() for p in paths]
+
+
+class _client:
+    def __init__(self, server: ServerProcess, user: str):
+        self.server, self.user = server, user
+
+    async def __aenter__(self):
+        from asyncua import Client
+
+        from twin.orchestration.opcua import security
+
+        pki = security.Pki(self.server.folder / f"client-{self.user}")
+        await security.ensure_certificate(pki, "client")
+        self.server.trust_into(pki.folder)
+        c = Client(self.server.url, timeout=5)
+        c.application_uri = security.application_uri("client")
+        c.set_user(self.user)
+        c.set_password((self.server.config_dir / f"{self.user}.password").read_text().strip())
+        c.certificate_validator = await security.server_certificate_validator(pki)
+        await c.set_security_string(f"Basic256Sha256,SignAndEncrypt,{pki.cert},{pki.key}")
+        await c.connect()
+        self.client = c
+        return c
+
+    async def __aexit__(self, *exc):
+        await self.client.disconnect()
+
+
+def records(store: Path):
+    """(cycles frame, events frame) of the last run in a store."""
+    s = CycleStore(store)
+    try:
+        s.run_id = s.db.execute("SELECT MAX(id) FROM run").fetchone()[0]
+        return s.to_frame(), s.events(), s.cycles()
+    finally:
+        s.close()
+
+
+async def run_loop_with(config_path: Path, folder: Path, actions=()) -> object:
+    """Run ``twin deploy``'s loop in this process while ``actions`` (coroutines) run beside it."""
+    from twin.orchestration.opcua.deploy import DeployedLoop
+    from twin.orchestration.opcua.deploy_config import load_deploy
+
+    loop = DeployedLoop(load_deploy(config_path), folder)
+    try:
+        results = await asyncio.gather(loop.run(), *actions)
+        return results[0]
+    finally:
+        await loop.close()
+
+
+async def at_plant_time(server: ServerProcess, t: float, action) -> None:
+    """Run ``action()`` (sync or async) once the server's plant time reaches ``t``."""
+    async with _client(server, "apc") as client:
+        ns = await client.get_namespace_index("urn:process-twin:simulated-hardware")
+        node = client.get_node(f"ns={ns};s=Diagnostics.Time")
+        while await node.read_value() < t:
+            await asyncio.sleep(0.02)
+    result = action()
+    if asyncio.iscoroutine(result):
+        await result
