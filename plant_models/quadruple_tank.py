@@ -17,7 +17,9 @@ Source:
 
 Parameter sets ``P-`` (minimum phase, default) and ``P+`` (non-minimum
 phase), each with its published operating point. The equations hold for
-positive levels. Time unit: second.
+positive levels; the outflows are written with ``sqrt(2 g |h|)`` so they
+stay finite at the trial points an optimiser visits outside that range
+(a NaN there can stall an interior-point solver). Time unit: second.
 """
 
 from __future__ import annotations
@@ -28,10 +30,10 @@ from twin.core.variables import manipulated, output, parameter, state
 
 def rhs(x, u, p, ops):
     """Level balances [cm/s]."""
-    q1 = p.a1 * ops.sqrt(2 * p.g * x.h1)
-    q2 = p.a2 * ops.sqrt(2 * p.g * x.h2)
-    q3 = p.a3 * ops.sqrt(2 * p.g * x.h3)
-    q4 = p.a4 * ops.sqrt(2 * p.g * x.h4)
+    q1 = p.a1 * ops.sqrt(2 * p.g * ops.abs(x.h1))
+    q2 = p.a2 * ops.sqrt(2 * p.g * ops.abs(x.h2))
+    q3 = p.a3 * ops.sqrt(2 * p.g * ops.abs(x.h3))
+    q4 = p.a4 * ops.sqrt(2 * p.g * ops.abs(x.h4))
     return {
         "h1": (-q1 + q3 + p.gamma_1 * p.k1 * u.v1) / p.A1,
         "h2": (-q2 + q4 + p.gamma_2 * p.k2 * u.v2) / p.A2,

@@ -74,3 +74,19 @@ def test_numerical_stack_is_pinned():
     pins = {k.lower().replace("_", "-"): v for k, v in pins.items()}
     for package in ("casadi", "do-mpc", "pyomo", "fmpy", "asyncua", "numpy", "scipy"):
         assert package in pins, package
+
+
+def test_every_package_is_installed():
+    """A subpackage missing from pyproject's list would vanish from a non-editable install."""
+    import tomllib
+
+    setup = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(setup["packages"])
+    found = set()
+    for name, folder in setup["package-dir"].items():
+        base = ROOT / folder
+        for init in base.rglob("__init__.py"):
+            rel = init.parent.relative_to(base).parts
+            found.add(".".join(((name,) if name else ()) + rel) if rel or name else "")
+    found.discard("")
+    assert found <= listed, f"missing from [tool.setuptools] packages: {sorted(found - listed)}"

@@ -98,16 +98,20 @@ class ServerProcess:
                                    (self.config_dir / "own" / "cert.der").read_bytes(), "twin")
 
 
+WATCHDOG = {"heartbeat_timeout": 0.6, "stale_after": 0.6, "rebuild_after": 8.0}
+"""Watchdog of the tests [s of real time]: a few cycles at the tests' speed-up."""
+
+
 def deploy_text(server: ServerProcess, client_dir: Path, duration: float, extra: str = "",
-                controller: str = "controller.toml", watchdog: str = "") -> str:
+                controller: str = "controller.toml", watchdog: dict | None = None) -> str:
     """A deploy file against ``server`` (its tag map, the apc user)."""
+    dog = {**WATCHDOG, **(watchdog or {})}
     return (f'controller_file = "{DATA / controller}"\n'
             f'tags_file = "{server.config_dir / "tags.toml"}"\n\n'
             f'[gateway]\nusername = "apc"\npassword_file = "{server.config_dir / "apc.password"}"\n'
             f'config_dir = "{client_dir}"\ntimeout = 1.0\nreconnect_wait = 0.5\n\n'
-            f"[watchdog]\nheartbeat_timeout = 0.6\nstale_after = 0.6\nrebuild_after = 3.0\n"
-            f"{watchdog}\n"
-            f"[run]\nduration = {duration}\n\n{extra}")
+            "[watchdog]\n" + "".join(f"{k} = {v}\n" for k, v in dog.items())
+            + f"\n[run]\nduration = {duration}\n\n{extra}")
 
 
 async def operator_call(server: ServerProcess, method: str, *args) -> None:
@@ -188,3 +192,22 @@ async def at_plant_time(server: ServerProcess, t: float, action) -> None:
     result = action()
     if asyncio.iscoroutine(result):
         await result
+
+
+async def after_cycles(store: Path, n: int, action=None) -> None:
+    """Run ``action()`` once the deployed loop has logged ``n`` cycles."""
+    import sqlite3
+
+    while True:
+        if store.exists():
+            try:
+                with sqlite3.connect(store) as db:
+                    if db.execute("SELECT COUNT(*) FROM cycle").fetchone()[0] >= n:
+                        break
+            except sqlite3.OperationalError:
+                pass
+        await asyncio.sleep(0.02)
+    if action is not None:
+        result = action()
+        if asyncio.iscoroutine(result):
+            await result

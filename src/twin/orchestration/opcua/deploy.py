@@ -118,6 +118,7 @@ class DeployedLoop:
                                 f"server ticks of {cfg.tags.tick_period}")
             self.tick0 = await self.gateway.read_tick()
             self._last_tick = self.tick0
+            self._wall_start = time.monotonic()
             t_offset = self.tick0 * cfg.tags.tick_period
         else:
             start = time.monotonic()
@@ -156,21 +157,32 @@ class DeployedLoop:
         """Poll the server's tick counter until the cycle's tick; returns how late we are.
 
         A counter that went backwards means a restarted server: the schedule
-        is re-aligned on its count.
+        is re-aligned on its count. Without a counter (server unreachable)
+        the cycle waits for its time on the wall clock instead.
         """
-        poll = max(self.config.tags.tick_period * self.config.tags.seconds_per_time_unit / 10,
-                   0.0005)
+        tags = self.config.tags
+        poll = max(tags.tick_period * tags.seconds_per_time_unit / 10, 0.0005)
+        period = per_cycle * tags.tick_period * tags.seconds_per_time_unit
         while True:
             try:
                 tick = await self.gateway.read_tick()
-            except GatewayError:
-                return 0  # the cycle itself will find and log the gateway failure
+            except GatewayError:  # the cycle itself will find and log the gateway failure
+                wait = self._wall_start + cycle * period - time.monotonic()
+                await asyncio.sleep(max(wait, 0.0))
+                self._wall_start = time.monotonic() - cycle * period
+                return 0
             if tick < self._last_tick:
                 self.tick0 = tick - cycle * per_cycle
                 self._pending_events.append(("restart", f"server tick counter restarted at {tick}"))
             self._last_tick = tick
             target = self.tick0 + cycle * per_cycle
+            if tick >= target + per_cycle:  # a whole cycle behind (the server or we stalled)
+                self.tick0 = tick - cycle * per_cycle
+                self._pending_events.append(("resync", f"{tick - target} ticks behind the "
+                                                       "server: schedule re-aligned"))
+                target = tick
             if tick >= target:
+                self._wall_start = time.monotonic() - cycle * period
                 return tick - target
             await asyncio.sleep(poll)
 
@@ -226,7 +238,8 @@ class DeployedLoop:
         out = c.step(t, readings, mv_now, dv)
         events = list(rto_events) + events
         if self.state == "active" and out.shed:
-            self._shed(events, "controller shed: " + "; ".join(out.events[-1:]), operator=True)
+            why = "; ".join(out.events[-1:]).removeprefix("shed: ")
+            self._shed(events, "controller shed: " + why, operator=True)
         written = {}
         if self.state == "active":
             written = await self._write(out, mv_now, snap, events)
@@ -235,7 +248,7 @@ class DeployedLoop:
             values = [v for v in values if v[1] != "mv"] + [
                 (n, "mv", written[n], out.mv_status[n].value, t, t) for n in self.mv_names]
         values += [(n, "loop_sp", v, snap.modes[n], t, t) for n, v in snap.setpoints.items()]
-        events += more
+        events += [e for e in more if e[0] != "shed"]  # a shed is logged once, by _shed
         info = cycle_info(out, wall)
         info.update(mode=self.state if self.state != "active" else out.mode.value,
                     write=bool(written), shed=self.state == "shed" and out.shed)

@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 NAMESPACE = "urn:process-twin:simulated-hardware"
 MAX_TIMING_SAMPLES = 200_000
+MAX_BEHIND = 5
+"""Ticks the server may fall behind its schedule before it resynchronises instead of catching up."""
 
 
 def _quiet_asyncua() -> None:
@@ -296,6 +298,10 @@ class SimulatedHardware:
                     await asyncio.sleep(delay)
                 else:
                     self.overruns += 1
+                    if delay < -MAX_BEHIND * self.period:  # stalled (e.g. SIGSTOP): carry on from
+                        t0 = loop.time() - k * self.period  # now at real-time pace, no burst
+                        self.events.append(f"t={self.plant.time:g}: {-delay:.3g} s behind "
+                                           "schedule; resynchronised")
                 self.jitter.append(loop.time() - target)
                 await self.step()
         except asyncio.CancelledError:
