@@ -97,6 +97,9 @@ class ServerProcess:
         security.trust_certificate(security.Pki(client_dir),
                                    (self.config_dir / "own" / "cert.der").read_bytes(), "twin")
 
+    def password(self, user: str) -> str:
+        return (self.config_dir / f"{user}.password").read_text().strip()
+
 
 WATCHDOG = {"heartbeat_timeout": 0.6, "stale_after": 0.6, "rebuild_after": 8.0}
 """Watchdog of the tests [s of real time]: a few cycles at the tests' speed-up."""
@@ -134,7 +137,9 @@ async def read_values(server: ServerProcess, *paths: str) -> list:
 
 
 class _client:
-    def __init__(self, server: ServerProcess, user: str):
+    """A secure session as ``user`` with a server (``ServerProcess`` or ``NodeServer``)."""
+
+    def __init__(self, server, user: str):
         self.server, self.user = server, user
 
     async def __aenter__(self):
@@ -148,7 +153,7 @@ class _client:
         c = Client(self.server.url, timeout=5)
         c.application_uri = security.application_uri("client")
         c.set_user(self.user)
-        c.set_password((self.server.config_dir / f"{self.user}.password").read_text().strip())
+        c.set_password(self.server.password(self.user))
         c.certificate_validator = await security.server_certificate_validator(pki)
         await c.set_security_string(f"Basic256Sha256,SignAndEncrypt,{pki.cert},{pki.key}")
         await c.connect()
@@ -211,3 +216,88 @@ async def after_cycles(store: Path, n: int, action=None) -> None:
         result = action()
         if asyncio.iscoroutine(result):
             await result
+
+
+NODE_SERVER = Path(__file__).parent / "nodeopcua"
+"""The node-opcua server of the interoperability tests (installed by ``npm ci``)."""
+
+
+class NodeServer:
+    """``node nodeopcua/server.js``: a foreign OPC UA server, its files under ``folder``."""
+
+    def __init__(self, folder: Path, speed: float = SPEED, allow_none: bool = False):
+        self.folder = Path(folder)
+        self.home = self.folder / "home"  # node-opcua's runtime files stay in the test folder
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"opc.tcp://127.0.0.1:{self.port}/twin"
+        self.users = {"apc": "apc-secret-1", "operator": "operator-secret-2"}
+        self.log = self.folder / "node.log"
+        self.args = ["--port", str(self.port), "--pki", str(self.folder / "pki"),
+                     "--speed", str(speed)] + (["--allow-none"] if allow_none else [])
+        self.process: subprocess.Popen | None = None
+        self.certificate: Path | None = None
+
+    def start(self, timeout: float = 60.0) -> "NodeServer":
+        if not (NODE_SERVER / "node_modules" / "node-opcua").is_dir():
+            raise RuntimeError(f"node-opcua is not installed in {NODE_SERVER}: run the test "
+                               "command of README.md (it runs npm ci there)")
+        env = {**os.environ, "HOME": str(self.home), "npm_config_cache": str(self.home / ".npm"),
+               "TWIN_USERS": ",".join(f"{u}:{p}" for u, p in self.users.items())}
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen(["node", str(NODE_SERVER / "server.js"), *self.args],
+                                            stdout=out, stderr=subprocess.STDOUT, env=env,
+                                            cwd=self.folder)
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            text = self.log.read_text(errors="replace")
+            if "READY" in text:
+                self.certificate = Path(text.split("CERT ", 1)[1].split("\n", 1)[0].strip())
+                return self
+            if self.process.poll() is not None:
+                raise RuntimeError(f"node-opcua server exited: {text[-2000:]}")
+            time.sleep(0.05)
+        raise RuntimeError(f"node-opcua server not ready in {timeout} s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def password(self, user: str) -> str:
+        return self.users[user]
+
+    def der_certificate(self) -> bytes:
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        pem = self.certificate.read_bytes()
+        return x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER)
+
+    def trust_into(self, client_dir: Path) -> None:
+        from twin.orchestration.opcua import security
+
+        security.trust_certificate(security.Pki(client_dir), self.der_certificate(), "node")
+
+    def password_file(self, user: str, password: str | None = None) -> Path:
+        path = self.folder / f"{user}.password"
+        path.write_text((password or self.users[user]) + "\n")
+        path.chmod(0o600)
+        return path
+
+
+def node_deploy_text(server: NodeServer, client_dir: Path, duration: float, extra: str = "",
+                     password: str | None = None) -> str:
+    """A deploy file against the node-opcua server, as its ``apc`` user."""
+    dog = {**WATCHDOG, "heartbeat_timeout": 1.0, "stale_after": 1.0}
+    return (f'controller_file = "{DATA / "controller.toml"}"\n'
+            f'tags_file = "{DATA / "node_tags.toml"}"\n\n'
+            f'[gateway]\nurl = "{server.url}"\nusername = "apc"\n'
+            f'password_file = "{server.password_file("apc", password)}"\n'
+            f'config_dir = "{client_dir}"\ntimeout = 2.0\nreconnect_wait = 0.5\n\n'
+            "[watchdog]\n" + "".join(f"{k} = {v}\n" for k, v in dog.items())
+            + f"\n[run]\nduration = {duration}\n\n{extra}")
