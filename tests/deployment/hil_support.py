@@ -105,21 +105,30 @@ WATCHDOG = {"heartbeat_timeout": 0.6, "stale_after": 0.6, "rebuild_after": 8.0}
 """Watchdog of the tests [s of real time]: a few cycles at the tests' speed-up."""
 
 
+def _toml_lines(entries: dict) -> str:
+    return "".join(f'{k} = "{v}"\n' if isinstance(v, (str, Path)) else f"{k} = {v}\n"
+                   for k, v in entries.items())
+
+
+def _deploy_file(tags_file: Path, gateway: dict, client_dir: Path, duration: float, extra: str,
+                 controller: str, watchdog: dict) -> str:
+    gateway = {"username": "apc", **gateway, "config_dir": client_dir, "reconnect_wait": 0.5}
+    return (f'controller_file = "{DATA / controller}"\ntags_file = "{tags_file}"\n\n'
+            f"[gateway]\n{_toml_lines(gateway)}\n[watchdog]\n{_toml_lines({**WATCHDOG, **watchdog})}\n"
+            f"[run]\nduration = {duration}\n\n{extra}")
+
+
 def deploy_text(server: ServerProcess, client_dir: Path, duration: float, extra: str = "",
                 controller: str = "controller.toml", watchdog: dict | None = None) -> str:
     """A deploy file against ``server`` (its tag map, the apc user)."""
-    dog = {**WATCHDOG, **(watchdog or {})}
-    return (f'controller_file = "{DATA / controller}"\n'
-            f'tags_file = "{server.config_dir / "tags.toml"}"\n\n'
-            f'[gateway]\nusername = "apc"\npassword_file = "{server.config_dir / "apc.password"}"\n'
-            f'config_dir = "{client_dir}"\ntimeout = 1.0\nreconnect_wait = 0.5\n\n'
-            "[watchdog]\n" + "".join(f"{k} = {v}\n" for k, v in dog.items())
-            + f"\n[run]\nduration = {duration}\n\n{extra}")
+    return _deploy_file(server.config_dir / "tags.toml",
+                        {"password_file": server.config_dir / "apc.password", "timeout": 1.0},
+                        client_dir, duration, extra, controller, watchdog or {})
 
 
 async def operator_call(server: ServerProcess, method: str, *args) -> None:
     """Call a Simulation method as the operator user."""
-    from asyncua import Client, ua
+    from asyncua import ua
 
     async with _client(server, "operator") as client:
         ns = await client.get_namespace_index("urn:process-twin:simulated-hardware")
@@ -293,11 +302,8 @@ class NodeServer:
 def node_deploy_text(server: NodeServer, client_dir: Path, duration: float, extra: str = "",
                      password: str | None = None) -> str:
     """A deploy file against the node-opcua server, as its ``apc`` user."""
-    dog = {**WATCHDOG, "heartbeat_timeout": 1.0, "stale_after": 1.0}
-    return (f'controller_file = "{DATA / "controller.toml"}"\n'
-            f'tags_file = "{DATA / "node_tags.toml"}"\n\n'
-            f'[gateway]\nurl = "{server.url}"\nusername = "apc"\n'
-            f'password_file = "{server.password_file("apc", password)}"\n'
-            f'config_dir = "{client_dir}"\ntimeout = 2.0\nreconnect_wait = 0.5\n\n'
-            "[watchdog]\n" + "".join(f"{k} = {v}\n" for k, v in dog.items())
-            + f"\n[run]\nduration = {duration}\n\n{extra}")
+    return _deploy_file(DATA / "node_tags.toml",
+                        {"url": server.url, "password_file": server.password_file("apc", password),
+                         "timeout": 2.0},
+                        client_dir, duration, extra, "controller.toml",
+                        {"heartbeat_timeout": 1.0, "stale_after": 1.0})
