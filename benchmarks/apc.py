@@ -48,7 +48,7 @@ def _our_loop(spec, steps: int, structured_solver: str | None = None):
 
 
 @benchmark("mpc_cstr", "ms per NMPC step, do-mpc's CSTR example (nominal), vs stock do-mpc",
-           quick_budget_s=60)
+           quick_budget_s=40)
 def mpc_cstr(ctx: BenchContext) -> FigureResult:
     steps = ctx.size(100, 200)
     sample_time_s = 0.005 * 3600.0
@@ -83,7 +83,7 @@ def mpc_cstr(ctx: BenchContext) -> FigureResult:
 
 
 @benchmark("mpc_cstr_robust", "ms per robust (9-scenario) NMPC step vs stock do-mpc",
-           quick_budget_s=90)
+           quick_budget_s=60)
 def mpc_cstr_robust(ctx: BenchContext) -> FigureResult:
     steps = ctx.size(25, 100)
     stock_x, _, stock_t = dompc_example.closed_loop(steps, robust=True, tol=TOL)

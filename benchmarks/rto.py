@@ -13,7 +13,7 @@ from twin_benchmarks.harness import BenchContext, FigureResult, Samples, benchma
 
 
 @benchmark("rto_resolve_wo", "ms to re-solve the Williams-Otto economics after a price change",
-           quick_budget_s=40)
+           quick_budget_s=20)
 def rto_resolve_wo(ctx: BenchContext) -> FigureResult:
     import pyomo_ripopt  # noqa: F401  (registers the NL-file solver 'ripopt')
 

@@ -135,3 +135,30 @@ def test_roles_apc_may_write_setpoints_but_not_call_operator_methods(server_fact
     write, call = asyncio.run(scenario())
     assert write in ("BadNotWritable", "BadUserAccessDenied")
     assert call == "BadUserAccessDenied"
+
+
+def test_certificates_are_generated_private_and_renewed_when_expired(tmp_path):
+    import ipaddress
+    import socket
+    import stat
+
+    from cryptography import x509
+
+    from twin.orchestration.opcua import security
+
+    pki = security.Pki(tmp_path / "cfg")
+    asyncio.run(security.ensure_certificate(pki, "server", days=0))  # expires at once
+    assert stat.S_IMODE(pki.key.stat().st_mode) == 0o600
+    assert stat.S_IMODE(pki.folder.stat().st_mode) == 0o700
+    key, first = pki.key.read_bytes(), pki.cert.read_bytes()
+    asyncio.run(security.ensure_certificate(pki, "server"))
+    renewed = pki.cert.read_bytes()
+    assert renewed != first and pki.key.read_bytes() == key  # new certificate, same key
+    asyncio.run(security.ensure_certificate(pki, "server"))
+    assert pki.cert.read_bytes() == renewed  # a valid one is kept
+    san = x509.load_der_x509_certificate(renewed).extensions.get_extension_for_class(
+        x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.UniformResourceIdentifier) == \
+        [security.application_uri("server")]
+    assert set(san.get_values_for_type(x509.DNSName)) == {socket.gethostname(), "localhost"}
+    assert san.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.1")]

@@ -34,8 +34,12 @@ SECURITY_POLICY = "Basic256Sha256"
 _SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
 
 
-def _private(path: Path) -> None:
-    os.chmod(path, 0o600)
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a file readable by its owner only (mode 0600 from creation on)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.chmod(path, 0o600)  # an existing file keeps its mode through os.open
 
 
 @dataclass(frozen=True)
@@ -71,17 +75,36 @@ def application_uri(kind: str) -> str:
     return f"urn:process-twin:{kind}:{socket.gethostname()}"
 
 
-async def ensure_certificate(pki: Pki, kind: str) -> None:
-    """Generate the self-signed certificate and key on first use (and renew an expired one)."""
-    from asyncua.crypto.cert_gen import setup_self_signed_certificate
+async def ensure_certificate(pki: Pki, kind: str, days: int = 365) -> None:
+    """Generate the self-signed certificate and key on first use (and renew an expired one).
+
+    Subject alternative names: the application URI, this host's name,
+    ``localhost`` and ``127.0.0.1``. An existing key is kept on renewal.
+    """
+    import ipaddress
+    from datetime import datetime, timezone
+
+    from asyncua.crypto import cert_gen, uacrypto
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
     pki.make_folders()
+    if pki.key.is_file() and pki.cert.is_file():
+        cert = x509.load_der_x509_certificate(pki.cert.read_bytes())
+        if cert.not_valid_after_utc > datetime.now(timezone.utc):
+            return
+    key = (await uacrypto.load_private_key(pki.key)) if pki.key.is_file() \
+        else cert_gen.generate_private_key()
+    if not pki.key.is_file():
+        _write_private(pki.key, cert_gen.dump_private_key_as_pem(key))
+    names = [x509.UniformResourceIdentifier(application_uri(kind)),
+             x509.DNSName(socket.gethostname()), x509.DNSName("localhost"),
+             x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
     use = ExtendedKeyUsageOID.SERVER_AUTH if kind == "server" else ExtendedKeyUsageOID.CLIENT_AUTH
-    await setup_self_signed_certificate(pki.key, pki.cert, application_uri(kind), "localhost",
-                                        [use], {"commonName": f"process-twin {kind}",
-                                                "organizationName": "process-twin"})
-    _private(pki.key)
+    cert = cert_gen.generate_self_signed_app_certificate(
+        key, f"process-twin {kind}", {"organizationName": "process-twin"}, names, [use], days)
+    pki.cert.write_bytes(cert.public_bytes(Encoding.DER))
 
 
 # ------------------------------------------------------------------ users
@@ -145,12 +168,10 @@ def create_first_users(folder: Path) -> None:
     for name, role in FIRST_USERS:
         password = secrets.token_urlsafe(18)
         secret = folder / f"{name}.password"
-        secret.write_text(password + "\n")
-        _private(secret)
+        _write_private(secret, (password + "\n").encode())
         lines += [f"[users.{name}]", f'role = "{role}"', f'password = "{hash_password(password)}"']
     path = users_file(folder)
-    path.write_text("\n".join(lines) + "\n")
-    _private(path)
+    _write_private(path, ("\n".join(lines) + "\n").encode())
 
 
 def add_user(folder: Path, name: str, role: str, password: str) -> None:
@@ -167,8 +188,7 @@ def add_user(folder: Path, name: str, role: str, password: str) -> None:
     for u in users.values():
         lines += [f"[users.{u.name}]", f'role = "{u.role}"', f'password = "{u.password_hash}"']
     path = users_file(folder)
-    path.write_text("\n".join(lines) + "\n")
-    _private(path)
+    _write_private(path, ("\n".join(lines) + "\n").encode())
 
 
 # ------------------------------------------------------------------ trust
