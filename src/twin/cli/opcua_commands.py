@@ -64,7 +64,9 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
             click.echo(f"serving {hardware.model.name} at {hardware.endpoint} "
                        f"(Basic256Sha256 SignAndEncrypt{', and unsecured' if config.server.insecure else ''});"
                        f" users in {security.users_file(config_dir)}, tag map "
-                       f"{Path(config_dir) / 'tags.toml'}", err=True)
+                       f"{Path(config_dir) / 'tags.toml'}; certificate SHA-256 "
+                       f"{security.certificate_thumbprint(security.Pki(config_dir).cert.read_bytes())}",
+                       err=True)
             click.echo("READY", err=True)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=duration)

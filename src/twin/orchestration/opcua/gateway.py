@@ -33,6 +33,17 @@ from twin.orchestration.opcua.tagmap import TagMap
 log = logging.getLogger(__name__)
 
 
+SESSION_TIMEOUT_MS = 600_000
+"""Session lifetime asked of the server; a server may revise it (noted, not a problem)."""
+
+
+def _session_timeout_revision(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("Requested session timeout")
+
+
+logging.getLogger("asyncua.client.client").addFilter(_session_timeout_revision)
+
+
 class GatewayError(TwinError, RuntimeError):
     """The gateway cannot be reached, refuses us, or a request failed."""
 
@@ -113,6 +124,7 @@ class Gateway:
         client = Client(self.url, timeout=self.settings.timeout, watchdog_intervall=1.0,
                         auto_reconnect=True, reconnect_max_delay=2.0,
                         reconnect_request_timeout=self.settings.reconnect_wait)
+        client.session_timeout = SESSION_TIMEOUT_MS
         client.set_user(self.settings.username)
         client.set_password(password)
         if not self.settings.insecure:
