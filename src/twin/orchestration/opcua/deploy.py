@@ -86,6 +86,7 @@ class DeployedLoop:
         self.needs_operator = False
         self.seen_out_of_cascade = False
         self._stale: set[str] = set()
+        self._server_start = None
         self._pending_events: list[tuple[str, str]] = []
         self.healthy_cycles = 0
         self.overruns = 0
@@ -156,7 +157,7 @@ class DeployedLoop:
     async def _wait_for_tick(self, cycle: int, per_cycle: int) -> int:
         """Poll the server's tick counter until the cycle's tick; returns how late we are.
 
-        A counter that went backwards means a restarted server: the schedule
+        A counter that went backwards (a restarted server): the schedule
         is re-aligned on its count. Without a counter (server unreachable)
         the cycle waits for its time on the wall clock instead.
         """
@@ -173,7 +174,8 @@ class DeployedLoop:
                 return 0
             if tick < self._last_tick:
                 self.tick0 = tick - cycle * per_cycle
-                self._pending_events.append(("restart", f"server tick counter restarted at {tick}"))
+                self._pending_events.append(("resync", f"server tick counter went back to {tick}: "
+                                                       "schedule re-aligned"))
             self._last_tick = tick
             target = self.tick0 + cycle * per_cycle
             if tick >= target + per_cycle:  # a whole cycle behind (the server or we stalled)
@@ -203,6 +205,7 @@ class DeployedLoop:
         except GatewayError as exc:
             health.problems.append(f"gateway: {exc}")
         if snap is not None:
+            self._watch_restart(snap, events)
             self._watch_heartbeat(snap, health)
             events += self._mode_events(snap)
         elif self.gateway.client is not None and not self.gateway.connected:
@@ -265,6 +268,14 @@ class DeployedLoop:
             self.rto = RTOSupervisor(self._rto_spec[0], controller, self._rto_spec[1])
             return controller
         return Controller(spec, self.internal, x0=x0, u0=self.internal.u0(u))
+
+    def _watch_restart(self, snap: Snapshot, events) -> None:
+        """A new ServerStatus.StartTime: the server restarted (its state may be new)."""
+        if snap.server_start is None:
+            return
+        if self._server_start is not None and snap.server_start != self._server_start:
+            events.append(("restart", f"server restarted at {snap.server_start.isoformat()}"))
+        self._server_start = snap.server_start
 
     def _watch_heartbeat(self, snap: Snapshot, health: Health) -> None:
         now = time.monotonic()

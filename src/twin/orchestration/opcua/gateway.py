@@ -33,6 +33,8 @@ from twin.orchestration.opcua.tagmap import TagMap
 log = logging.getLogger(__name__)
 
 
+SERVER_START_TIME = "i=2257"
+"""Server_ServerStatus_StartTime, a standard node every OPC UA server has."""
 SESSION_TIMEOUT_MS = 600_000
 """Session lifetime asked of the server; a server may revise it (noted, not a problem)."""
 
@@ -69,6 +71,8 @@ class Snapshot:
     modes: dict[str, str]
     setpoints: dict[str, float]
     remote_setpoints: dict[str, float]
+    server_start: datetime | None = None
+    """The server's ServerStatus.StartTime: a new one means the server restarted."""
 
 
 def quality_of(status) -> Quality:
@@ -162,7 +166,7 @@ class Gateway:
         from asyncua import ua
 
         t = self.tags
-        order = [("heartbeat", t.server_heartbeat)]
+        order = [("heartbeat", t.server_heartbeat), ("start", SERVER_START_TIME)]
         if t.tick:
             order.append(("tick", t.tick))
         order += [(f"tag:{n}", c.node) for n, c in t.tags.items()]
@@ -237,9 +241,11 @@ class Gateway:
             rsps[name] = lp.scale * float(got[f"rsp:{name}"].Value.Value) + lp.offset
         ok = hb.StatusCode.is_good() and hb.Value is not None
         tick = got.get("tick")
+        start = got["start"].Value.Value if got["start"].StatusCode.is_good() else None
         return Snapshot(int(hb.Value.Value) if ok else None, hb.ServerTimestamp if ok else None,
                         int(tick.Value.Value) if tick is not None and tick.Value is not None
-                        else None, tags, modes, sps, rsps)
+                        else None, tags, modes, sps, rsps,
+                        start if isinstance(start, datetime) else None)
 
     async def read_tick(self) -> int:
         """The server's tick counter (cycles aligned to server ticks wait on it)."""
