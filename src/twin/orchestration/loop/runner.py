@@ -197,20 +197,14 @@ class ClosedLoop:
         return out
 
     def _apply_event(self, event) -> None:
-        c = self.controller
-        for name, value in event.setpoint.items():
-            c.set_setpoint(name, value)
-        for name, change in event.setpoint_step.items():
-            c.set_setpoint(name, c.setpoint(name) + change)
-        for name, limits in event.limits.items():
-            c.set_limits(name, **limits)
+        apply_controller_event(self.controller, event)
         if event.inputs:
             self.plant.write(event.inputs)
             self.plant.latch()
         if event.plant_parameters:
             self.plant.set_parameters(event.plant_parameters)
         if event.mode is not None:
-            c.set_mode(Mode(event.mode), self._mvs())
+            self.controller.set_mode(Mode(event.mode), self._mvs())
         for name, quality in event.sensor_quality.items():
             if quality == "good":
                 self.quality_override.pop(name, None)
@@ -271,6 +265,16 @@ def cycle_record(controller: Controller, t: float, readings: dict[str, Reading],
     if out.shed:
         events.append(("shed", "controller shed"))
     return values, events
+
+
+def apply_controller_event(controller: Controller, event) -> None:
+    """The controller's part of an ``[[event]]``: setpoints, setpoint steps, limits."""
+    for name, value in event.setpoint.items():
+        controller.set_setpoint(name, value)
+    for name, change in event.setpoint_step.items():
+        controller.set_setpoint(name, controller.setpoint(name) + change)
+    for name, limits in event.limits.items():
+        controller.set_limits(name, **limits)
 
 
 def initial_estimate(model: Model, readings: dict[str, Reading], inputs: dict[str, float]

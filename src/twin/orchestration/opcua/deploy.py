@@ -37,7 +37,8 @@ import numpy as np
 from apc.controller import Controller, Mode
 from twin.core.errors import TwinError
 from twin.core.quality import Quality, Reading
-from twin.orchestration.loop.runner import LoopResult, cycle_info, cycle_record, initial_estimate
+from twin.orchestration.loop.runner import LoopResult, apply_controller_event, cycle_info, \
+    cycle_record, initial_estimate
 from twin.orchestration.loop.store import CycleStore
 from twin.orchestration.opcua.deploy_config import DeployConfig
 from twin.orchestration.opcua.gateway import Gateway, GatewayError, Snapshot
@@ -394,15 +395,8 @@ class DeployedLoop:
                                         "solve_status": "no data", "shed": False}, [], events)
 
     def _apply_event(self, event) -> None:
-        c = self.controller
-        if c is None:
-            return
-        for name, value in event.setpoint.items():
-            c.set_setpoint(name, value)
-        for name, change in event.setpoint_step.items():
-            c.set_setpoint(name, c.setpoint(name) + change)
-        for name, limits in event.limits.items():
-            c.set_limits(name, **limits)
+        if self.controller is not None:
+            apply_controller_event(self.controller, event)
 
     def _fmt(self, values) -> str:
         return ", ".join(f"{n}={v:.6g}" for n, v in zip(self.mv_names, values))

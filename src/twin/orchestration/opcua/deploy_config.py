@@ -11,7 +11,7 @@ the file.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -112,11 +112,9 @@ class DeployRun:
 
 
 @dataclass(frozen=True)
-class DeployConfig:
-    """A deployed loop: controller, tag map, gateway, watchdog, run, events."""
+class _Tables:
+    """The tables of a deploy file besides the controller and the tag map."""
 
-    controller: ControllerSpec
-    tags: TagMap
     gateway: GatewaySettings = GatewaySettings()
     watchdog: WatchdogSettings = WatchdogSettings()
     run: DeployRun = DeployRun()
@@ -125,11 +123,22 @@ class DeployConfig:
     title: str = ""
     rto: RTOLoopSpec | None = None
 
+
+@dataclass(frozen=True, kw_only=True)
+class DeployConfig(_Tables):
+    """A deployed loop: controller, tag map, gateway, watchdog, run, events."""
+
+    controller: ControllerSpec
+    tags: TagMap
+
     def __post_init__(self) -> None:
         for e in self.event:
             if e.inputs or e.plant_parameters or e.sensor_quality:
                 raise InputError(f"event at {e.time}: a deployed loop cannot change plant inputs, "
                                  "parameters or sensors (use the server's faults)")
+            if e.mode is not None:
+                raise InputError(f"event at {e.time}: a deployed loop has no mode events; it is "
+                                 "in control while the operator keeps its loops in CASCADE")
         if self.timing == "server_ticks" and not self.tags.tick:
             raise InputError("timing = 'server_ticks' needs a tick node in the tag map")
 
@@ -145,17 +154,6 @@ class DeployConfig:
         from dataclasses import asdict
 
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class _Tables:
-    gateway: GatewaySettings = GatewaySettings()
-    watchdog: WatchdogSettings = WatchdogSettings()
-    run: DeployRun = DeployRun()
-    timing: Literal["auto", "server_ticks", "wall_clock"] = "auto"
-    event: tuple[EventConfig, ...] = ()
-    title: str = ""
-    rto: RTOLoopSpec | None = None
 
 
 def load_deploy(path: str | Path) -> DeployConfig:
@@ -185,9 +183,8 @@ def load_deploy(path: str | Path) -> DeployConfig:
     gateway = replace(g, config_dir=str(_resolve(base, g.config_dir)),
                       password_file=str(_resolve(base, g.password_file)) if g.password_file
                       else None)
-    return DeployConfig(controller=controller, tags=tags, gateway=gateway, watchdog=raw.watchdog,
-                        run=raw.run, timing=raw.timing, event=raw.event, title=raw.title,
-                        rto=raw.rto)
+    tables = {f.name: getattr(raw, f.name) for f in fields(raw)}
+    return DeployConfig(**{**tables, "gateway": gateway}, controller=controller, tags=tags)
 
 
 def _resolve(base: Path, value: str) -> Path:
