@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from twin.cli.opcua_commands import register as register_opcua
+from twin.cli.whatif_command import register as register_whatif
 from twin.cli.parsing import assignments, checked
 from twin.core.errors import InputError, TwinError
 
@@ -465,6 +466,7 @@ def bench(quick: bool, only: tuple[str, ...], list_only: bool, out: Path | None,
 
 
 register_opcua(cli, _emit, json_option, _progress_bar)
+register_whatif(cli, _emit, json_option, _progress_bar)
 
 
 def main() -> None:

@@ -1,0 +1,44 @@
+"""``twin whatif``: a what-if study from a TOML file, on local processes or a Dask cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+def register(cli: click.Group, emit, json_option, progress_bar) -> None:
+    """Add ``whatif`` to the CLI."""
+
+    @cli.command()
+    @click.argument("study_file", metavar="STUDY.toml", type=click.Path(path_type=Path))
+    @click.option("--workers", type=int, default=1, show_default=True,
+                  help="Local worker processes.")
+    @click.option("--scheduler", default=None, metavar="ADDRESS",
+                  help="Run on this Dask scheduler (tcp://host:port) instead.")
+    @click.option("--out", type=click.Path(path_type=Path), default=None,
+                  help="Output folder (default: whatif-<study>).")
+    @click.option("--resume", is_flag=True, help="Finish an interrupted study in --out.")
+    @click.option("--chunk-size", type=int, default=None,
+                  help="Scenarios per task (default: by base case and workers).")
+    @json_option
+    def whatif(study_file, workers, scheduler, out, resume, chunk_size, as_json) -> None:
+        """Run a what-if study: scenarios, KPIs, sensitivity, a report.
+
+        STUDY.toml is a study file, or the name of a shipped example
+        (cstr_kinetics_ensemble.toml, cstr_apc_rto_sobol.toml).
+        """
+        from twin.orchestration.whatif import load_study, run_study
+
+        study = load_study(study_file)
+        folder = out or Path(f"whatif-{study_file.stem}")
+        with progress_bar(1000, f"what-if {study_file.stem}") as progress:
+            result = run_study(study, folder, workers=workers, scheduler=scheduler,
+                               resume=resume, chunk_size=chunk_size, progress=progress)
+        data = {"folder": result.folder, "summary": result.summary, "report": result.report,
+                "scenarios": result.scenarios, "failed": result.failed,
+                "resumed": result.resumed, "seconds": round(result.seconds, 3),
+                "sensitivity": result.sensitivity, "sensitivity_note": result.sensitivity_note}
+        emit(data, as_json, f"{result.scenarios} scenarios ({result.failed} failed) in "
+                            f"{result.seconds:.1f} s; summary {result.summary}; report "
+                            f"{result.report}")

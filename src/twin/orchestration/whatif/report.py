@@ -1,0 +1,166 @@
+"""The study report: one self-contained HTML page, and its plots as PNG files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from twin.orchestration.plots import plt
+from twin.orchestration.report import HtmlReport
+from twin.orchestration.whatif.sampling import ID, NOMINAL
+from twin.orchestration.whatif.study import Study
+
+MAX_POINTS = 5000
+"""Scatter plots show at most this many scenarios (an evenly spaced subset)."""
+
+
+def _grid(n: int, cols: int = 3):
+    rows = max(1, -(-n // cols))
+    fig, axes = plt.subplots(rows, min(cols, max(n, 1)), figsize=(4.2 * min(cols, max(n, 1)),
+                                                                  3.2 * rows), squeeze=False)
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat
+
+
+def _distributions(report: HtmlReport, ok: pd.DataFrame, kpis: list[str]) -> None:
+    fig, axes = _grid(len(kpis))
+    for ax, k in zip(axes, kpis):
+        ax.hist(ok[k].to_numpy(dtype=float), bins=min(40, max(5, len(ok) // 10)), color="#4878a8")
+        ax.set_title(k)
+        ax.set_ylabel("scenarios")
+    fig.tight_layout()
+    report.figure(fig, "kpi_distributions", "Distribution of each KPI over the successful "
+                                            "scenarios")
+
+
+def _scatter(report: HtmlReport, ok: pd.DataFrame, kpis: list[str], names: list[str]) -> None:
+    pts = ok.iloc[np.linspace(0, len(ok) - 1, min(len(ok), MAX_POINTS)).astype(int)] \
+        if len(ok) else ok
+    fig, axes = plt.subplots(len(kpis), len(names), figsize=(3.4 * len(names), 2.8 * len(kpis)),
+                             squeeze=False)
+    for i, k in enumerate(kpis):
+        for j, name in enumerate(names):
+            ax = axes[i][j]
+            ax.scatter(pts[name], pts[k], s=6, alpha=0.5, color="#4878a8")
+            if i == len(kpis) - 1:
+                ax.set_xlabel(name)
+            if j == 0:
+                ax.set_ylabel(k)
+    fig.tight_layout()
+    report.figure(fig, "kpi_scatter", "Each KPI against each input")
+
+
+def _sensitivity_chart(report: HtmlReport, sens: pd.DataFrame, kpis: list[str]) -> None:
+    fig, axes = _grid(len(kpis))
+    sobol = "S1" in set(sens.measure)
+    for ax, k in zip(axes, kpis):
+        part = sens[sens.kpi == k]
+        if sobol:
+            s1 = part[part.measure == "S1"].set_index("variable")
+            st = part[part.measure == "ST"].set_index("variable")
+            y = np.arange(len(s1))
+            ax.barh(y - 0.2, s1.value, 0.4, xerr=s1.confidence, label="first order S1")
+            ax.barh(y + 0.2, st.loc[s1.index].value, 0.4, xerr=st.loc[s1.index].confidence,
+                    label="total ST")
+            ax.set_yticks(y, s1.index)
+            ax.legend(fontsize=7)
+        else:
+            part = part.reindex(part.value.abs().sort_values().index)
+            ax.barh(part.variable, part.value,
+                    color=["#b8503c" if v < 0 else "#4878a8" for v in part.value])
+            ax.axvline(0, color="k", lw=0.6)
+            ax.set_xlim(-1, 1)
+        ax.set_title(k)
+    fig.tight_layout()
+    what = "Sobol indices (bars: bootstrap 95 % intervals)" if sobol else \
+        "Tornado: Spearman rank correlation of each KPI with each input"
+    report.figure(fig, "sensitivity", what)
+
+
+def _trends(report: HtmlReport, study: Study, result, summary: pd.DataFrame, kpis: list[str]):
+    from twin.orchestration.whatif.run import rerun_with_series
+
+    ok = summary[summary.status == "ok"]
+    if study.base.kind == "function" or ok.empty:
+        return
+    rank = study.output.rank_by or kpis[0]
+    ordered = ok[~ok[NOMINAL]].sort_values(rank, ascending=not study.output.maximize)
+    picks = {}
+    if len(ordered):
+        picks["best"] = ordered.iloc[0]
+        picks["worst"] = ordered.iloc[-1]
+    nominal = ok[ok[NOMINAL]]
+    if len(nominal):
+        picks["nominal"] = nominal.iloc[0]
+    names = list(dict.fromkeys(k.variable for k in study.kpi if k.variable))[:4]
+    series = {}
+    for label, row in picks.items():
+        path = result.folder / "timeseries" / f"scenario-{int(row[ID]):06d}.parquet"
+        frame = pd.read_parquet(path) if path.exists() else rerun_with_series(
+            study, {c: row[c] for c in summary.columns if c in [ID, NOMINAL]
+                    + study.variable_names})
+        if frame is not None:
+            series[label] = frame
+    if not series or not names:
+        return
+    fig, axes = plt.subplots(len(names), 1, figsize=(8, 2.4 * len(names)), sharex=True,
+                             squeeze=False)
+    for ax, name in zip(axes[:, 0], names):
+        for label, frame in series.items():
+            col = f"{name}.plant" if f"{name}.plant" in frame else name
+            if col in frame:
+                ax.plot(frame["time"], frame[col], label=f"{label} (scenario "
+                        f"{int(picks[label][ID])})")
+        ax.set_ylabel(name)
+    axes[0, 0].legend(fontsize=7)
+    axes[-1, 0].set_xlabel("time")
+    fig.tight_layout()
+    report.figure(fig, "trends", f"Best and worst scenarios by {rank} "
+                                 f"({'highest' if study.output.maximize else 'lowest'} is best), "
+                                 "and the nominal scenario")
+
+
+def write_study_report(study: Study, result, summary: pd.DataFrame, sens: pd.DataFrame,
+                       seconds: np.ndarray) -> None:
+    """Write ``report.html`` and its PNGs into the study folder; fills ``result``."""
+    report = HtmlReport(study.title or "What-if study", result.folder)
+    s = study.sampling
+    report.mapping_table({
+        "scenarios": result.scenarios, "failed": result.failed,
+        "finished before --resume": result.resumed, "sampling": s.method,
+        "sample size n": s.n or result.scenarios - 1, "seed": study.seed,
+        "variables": ", ".join(study.variable_names), "wall time [s]": round(result.seconds, 2),
+        "median seconds per scenario": float(np.median(seconds)) if len(seconds) else 0.0},
+        "Study")
+    ok = summary[summary.status == "ok"]
+    kpis = result.kpis
+    if len(ok):
+        stats = [(k, float(ok[k].mean()), float(ok[k].std()) if len(ok) > 1 else 0.0,
+                  *[float(np.percentile(ok[k], q)) for q in (0, 5, 50, 95, 100)]) for k in kpis]
+        report.table(["KPI", "mean", "std", "min", "p5", "median", "p95", "max"], stats,
+                     "KPIs over the successful scenarios")
+        report.heading("Distributions")
+        _distributions(report, ok, kpis)
+        report.heading("KPIs against inputs")
+        _scatter(report, ok, kpis[:4], study.variable_names[:6])
+    report.heading("Sensitivity")
+    if sens.empty:
+        report.paragraph(result.sensitivity_note or "No sensitivity analysis.")
+    else:
+        _sensitivity_chart(report, sens, kpis)
+        pivot = sens.pivot_table(index=["kpi", "variable"], columns="measure", values="value")
+        report.table(["KPI", "variable", *pivot.columns],
+                     [(*idx, *map(float, vals)) for idx, vals in zip(pivot.index, pivot.values)])
+    report.heading("Trends")
+    _trends(report, study, result, summary, kpis)
+    failed = summary[summary.status != "ok"]
+    if len(failed):
+        report.heading("Failed scenarios")
+        report.table(["scenario", *study.variable_names, "error"],
+                     [(int(r[ID]), *[float(r[n]) for n in study.variable_names], r["error"])
+                      for _, r in failed.head(50).iterrows()],
+                     f"{len(failed)} failed" + (" (first 50)" if len(failed) > 50 else ""))
+    result.report = report.write()
+    result.figures = list(report.figures)

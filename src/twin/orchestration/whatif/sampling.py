@@ -1,0 +1,69 @@
+"""Scenario tables: one row per scenario, one column per study variable.
+
+Rows ``0 .. n-1`` are the sample in the order of its method (Sobol analysis
+relies on SALib's order); the last row is the nominal scenario (every
+variable at its nominal value), flagged in the ``nominal`` column and kept
+out of the sensitivity analysis.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+
+from twin.core.errors import InputError
+from twin.orchestration.whatif.study import Study
+
+ID = "scenario"
+NOMINAL = "nominal"
+
+
+def salib_problem(study: Study) -> dict:
+    """The SALib problem of the study's variables (their ranges)."""
+    return {"num_vars": len(study.variable), "names": study.variable_names,
+            "bounds": [[v.low, v.high] for v in study.variable]}
+
+
+def _sample(study: Study) -> np.ndarray:
+    s, names = study.sampling, study.variable_names
+    if s.method == "list":
+        rows = []
+        for i, scenario in enumerate(s.scenarios):
+            unknown = [k for k in scenario if k not in names]
+            if unknown:
+                raise InputError(f"sampling.scenarios[{i}]: unknown variable '{unknown[0]}'; "
+                                 f"variables: {', '.join(names)}")
+            rows.append([float(scenario.get(v.name, v.nominal_value)) for v in study.variable])
+        return np.array(rows, dtype=float)
+    if s.method == "grid":
+        axes = [list(v.values) if v.values else list(np.linspace(v.low, v.high, v.levels))
+                for v in study.variable]
+        return np.array(list(itertools.product(*axes)), dtype=float)
+    if s.method == "lhs":
+        from scipy.stats import qmc
+
+        unit = qmc.LatinHypercube(d=len(names), seed=np.random.default_rng(study.seed)).random(s.n)
+        lo = np.array([v.low for v in study.variable])
+        hi = np.array([v.high for v in study.variable])
+        return qmc.scale(unit, lo, hi)
+    from SALib.sample import sobol
+
+    return sobol.sample(salib_problem(study), s.n, calc_second_order=s.second_order,
+                        seed=study.seed)
+
+
+def scenario_table(study: Study) -> pd.DataFrame:
+    """Every scenario of the study: ``scenario`` id, the variables, ``nominal`` flag."""
+    values = _sample(study)
+    nominal = np.array([[v.nominal_value for v in study.variable]])
+    table = pd.DataFrame(np.vstack([values, nominal]), columns=study.variable_names)
+    table.insert(0, ID, np.arange(len(table), dtype=np.int64))
+    table[NOMINAL] = np.arange(len(table)) == len(table) - 1
+    return table
+
+
+def scenario_seed(study_seed: int, scenario_id: int) -> int:
+    """The seed of one scenario: independent of executor, worker and chunk."""
+    return int(np.random.SeedSequence([int(study_seed), int(scenario_id)]).generate_state(1)[0])

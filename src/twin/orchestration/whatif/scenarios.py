@@ -1,0 +1,304 @@
+"""Running scenarios: a chunk at a time, in whatever process the executor chose.
+
+Open-loop model studies go through the batch kernels (every scenario of a
+chunk in one compiled call, one thread: the executor parallelises); FMU,
+closed-loop and function base cases run scenario by scenario. A scenario
+that fails (integration failure, FMU error, solver failure, a NaN) becomes
+a row with status ``failed`` and its message; it never stops the chunk.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from twin.core.errors import TwinError
+from twin.orchestration.whatif.kpis import KpiEvaluator
+from twin.orchestration.whatif.sampling import ID, NOMINAL, scenario_seed
+from twin.orchestration.whatif.study import Study
+
+STATUS, ERROR, SECONDS = "status", "error", "seconds"
+
+
+@dataclass
+class ChunkResult:
+    """Summary rows of a chunk, and the time series of its scenarios (when kept)."""
+
+    rows: list[dict]
+    series: dict[int, pd.DataFrame]
+
+
+def _split(study: Study, row: Mapping[str, float]) -> dict[str, dict[str, float]]:
+    """A scenario's variables by kind."""
+    out: dict[str, dict[str, float]] = {k: {} for k in ("parameter", "initial_state", "input",
+                                                       "input_step", "setpoint")}
+    for v in study.variable:
+        out[v.kind][v.name] = float(row[v.name])
+    return out
+
+
+def _nominal_row(study: Study) -> dict[str, float]:
+    return {v.name: v.nominal_value for v in study.variable}
+
+
+def _non_finite(frame: pd.DataFrame) -> str:
+    values = frame.drop(columns="time").to_numpy(dtype=float)
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return ""
+    i, j = np.argwhere(bad)[0]
+    return f"NaN or infinity in {frame.columns[1 + j]} at t = {frame['time'].iloc[i]:.6g}"
+
+
+class _Case:
+    """What a worker prepares once per study: model, compiled functions, start state."""
+
+    def __init__(self, study: Study):
+        self.study = study
+        base = study.base
+        self.model = None
+        self.n_steps = max(1, round(study.duration / base.dt)) if base.dt else 0
+        if base.kind == "open_loop" and not base.is_fmu:
+            from twin.core.kernels.functions import model_functions
+            from twin.core.simulation import DEFAULT_TOLERANCES, default_method
+            from twin.orchestration.registry import load_model
+
+            self.model = load_model(base.model, base.parameters, base.parameter_set)
+            self.functions = model_functions(self.model)
+            self.method = base.method or default_method(self.model)
+            self.rtol, self.atol = DEFAULT_TOLERANCES["kernel"]
+            self.x_start = self._start_state()
+        elif base.kind == "closed_loop":
+            from twin.orchestration.loop.config import load_loop
+
+            self.loop = load_loop(study.resolve(base.loop_file))
+            self.plant_model = self._loop_model(self.loop.plant.parameters)
+        elif base.kind == "function":
+            from twin.orchestration.whatif.functions import resolve_function
+
+            self.function = resolve_function(base.function)
+        model = self.model if self.model is not None else getattr(self, "plant_model", None)
+        self.kpis = KpiEvaluator(study.kpi, model, study.folder)
+
+    def _loop_model(self, parameters):
+        from twin.orchestration.registry import load_model
+
+        plant = self.loop.plant
+        return load_model(plant.model, parameters, plant.parameter_set)
+
+    # ---------------------------------------------------------------- open loop
+
+    def _inputs(self, split) -> np.ndarray:
+        """Inputs per interval (K, n_u) of one scenario."""
+        base, model = self.study.base, self.model
+        u = model.u0({**base.u, **split["input"]})
+        U = np.tile(u, (self.n_steps, 1))
+        t = np.arange(self.n_steps) * base.dt
+        changes = [(s.time, s.inputs) for s in base.step]
+        changes += [(v.at, {v.name: split["input_step"][v.name]}) for v in self.study.variable
+                    if v.kind == "input_step"]
+        for at, values in sorted(changes, key=lambda c: c[0]):
+            for name, value in values.items():
+                U[t >= at - 1e-12 * max(1.0, abs(at)), model.inputs.index(name)] = value
+        return U
+
+    def _parameters(self, split) -> np.ndarray:
+        p = self.model.p0().copy()
+        for name, value in split["parameter"].items():
+            p[self.model.parameters.index(name)] = value
+        return p
+
+    def _start_state(self) -> np.ndarray:
+        base, model = self.study.base, self.model
+        x = model.x0(base.x0)
+        if base.steady_start:
+            from twin.core.steady import find_steady_state
+
+            split = _split(self.study, _nominal_row(self.study))
+            nominal = model.with_parameters(split["parameter"]) if split["parameter"] else model
+            u = self._inputs(split)[0]
+            x = find_steady_state(nominal, u, x_guess=x).x
+            for name, value in base.x0.items():
+                x[model.states.index(name)] = value
+        return x
+
+    def _x0(self, split) -> np.ndarray:
+        x = self.x_start.copy()
+        for name, value in split["initial_state"].items():
+            x[self.model.states.index(name)] = value
+        return x
+
+    def open_loop_batch(self, rows: Sequence[Mapping], keep: bool) -> ChunkResult:
+        from twin.core import ops
+        from twin.core.kernels.integrators import integrate_batch
+        from twin.core.kernels.results import STATUS_TEXT
+
+        model, base = self.model, self.study.base
+        started = time.perf_counter()
+        splits = [_split(self.study, r) for r in rows]
+        X0 = np.array([self._x0(s) for s in splits])
+        U = np.array([self._inputs(s) for s in splits])
+        P = np.array([self._parameters(s) for s in splits])
+        result = integrate_batch(self.functions, self.method, X0, U, P, base.dt, self.rtol,
+                                 self.atol, threads=1)
+        share = (time.perf_counter() - started) / max(len(rows), 1)
+        t = np.arange(self.n_steps + 1) * base.dt
+        out = ChunkResult([], {})
+        for i, row in enumerate(rows):
+            t0 = time.perf_counter()
+            if result.status[i]:
+                out.rows.append(_failed(row, f"integration failed: "
+                                              f"{STATUS_TEXT.get(int(result.status[i]), 'error')}",
+                                        share))
+                continue
+            u_at = np.vstack([U[i], U[i][-1:]])
+            data = {"time": t}
+            data.update(zip(model.states.names, result.x[i].T))
+            data.update(zip(model.inputs.names, u_at.T))
+            if model.n_y:
+                y = model.evaluate_outputs(list(result.x[i].T), list(u_at.T), list(P[i]),
+                                           ops.NUMPY)
+                data.update(zip(model.outputs.names, y))
+            frame = pd.DataFrame(data)
+            params = dict(zip(model.parameters.names, P[i]))
+            out.rows.append(self._finish(row, frame, params, share + time.perf_counter() - t0,
+                                         out, keep or bool(row.get(NOMINAL))))
+        return out
+
+    def _finish(self, row, frame: pd.DataFrame, parameters, seconds: float, out: ChunkResult,
+                keep: bool) -> dict:
+        """KPIs of a finished run (or why it counts as failed)."""
+        problem = _non_finite(frame)
+        if problem:
+            return _failed(row, problem, seconds)
+        try:
+            kpis = self.kpis(frame, parameters)
+        except TwinError as exc:
+            return _failed(row, str(exc), seconds)
+        bad = [k for k, v in kpis.items() if not math.isfinite(v)]
+        if bad:
+            return _failed(row, f"KPI {bad[0]} is not finite", seconds)
+        if keep:
+            out.series[int(row[ID])] = frame
+        return {**_identity(row), **kpis, STATUS: "ok", ERROR: "", SECONDS: seconds}
+
+    # ---------------------------------------------------------------- one by one
+
+    def fmu_run(self, row, keep: bool, out: ChunkResult) -> dict:
+        from twin.core.fmu.plant import FmuPlant
+
+        study, base = self.study, self.study.base
+        split = _split(study, row)
+        start = {**base.parameters, **split["parameter"], **base.x0, **split["initial_state"]}
+        steps = sorted([(s.time, s.inputs) for s in base.step]
+                       + [(v.at, {v.name: split["input_step"][v.name]})
+                          for v in study.variable if v.kind == "input_step"],
+                       key=lambda c: c[0])
+        started = time.perf_counter()
+        with FmuPlant(study.resolve(base.model), base.dt, start=start) as plant:
+            plant.write({**base.u, **split["input"]})
+            records = [{"time": plant.time, **plant.truth(), **plant.inputs()}]
+            for k in range(self.n_steps):
+                t = k * base.dt
+                due = {n: v for at, values in steps if at <= t + 1e-12 * max(1.0, abs(t))
+                       for n, v in values.items()}
+                if due:
+                    plant.write(due)
+                plant.step()
+                records.append({"time": plant.time, **plant.truth(), **plant.inputs()})
+        frame = pd.DataFrame(records)
+        return self._finish(row, frame, start, time.perf_counter() - started, out, keep)
+
+    def closed_loop_run(self, row, keep: bool, out: ChunkResult) -> dict:
+        from twin.orchestration.loop.config import EventConfig
+        from twin.orchestration.loop.runner import ClosedLoop
+
+        study, loop = self.study, self.loop
+        split = _split(study, row)
+        plant = replace(loop.plant, parameters={**loop.plant.parameters, **split["parameter"]},
+                        x0={**loop.plant.x0, **split["initial_state"]},
+                        u0={**loop.plant.u0, **split["input"]},
+                        seed=scenario_seed(study.seed, int(row[ID])))
+        controller = loop.controller
+        if split["setpoint"]:
+            cvs = tuple(replace(c, setpoint=split["setpoint"].get(c.name, c.setpoint))
+                        for c in controller.cv)
+            controller = replace(controller, cv=cvs)
+        events = loop.event + tuple(EventConfig(time=v.at, inputs={v.name: split["input_step"]
+                                                                   [v.name]})
+                                    for v in study.variable if v.kind == "input_step")
+        config = replace(loop, plant=plant, controller=controller,
+                         run=replace(loop.run, duration=study.duration),
+                         event=tuple(sorted(events, key=lambda e: e.time)))
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="twin-whatif-") as tmp:
+            closed = ClosedLoop(config, tmp)
+            try:
+                closed.run()
+                frame = closed.store.to_frame()
+            finally:
+                closed.close()
+        frame = frame.drop(columns=[c for c in frame.columns
+                                    if not pd.api.types.is_numeric_dtype(frame[c])])
+        params = dict(zip(self.plant_model.parameters.names,
+                          self._loop_model(plant.parameters).p0()))
+        return self._finish(row, frame, params, time.perf_counter() - started, out, keep)
+
+    def function_run(self, row, keep: bool, out: ChunkResult) -> dict:
+        started = time.perf_counter()
+        value = self.function(**{v.name: float(row[v.name]) for v in self.study.variable})
+        outputs = value if isinstance(value, Mapping) else {"y": value}
+        outputs = {k: float(v) for k, v in outputs.items()}
+        seconds = time.perf_counter() - started
+        bad = [k for k, v in outputs.items() if not math.isfinite(v)]
+        if bad:
+            return _failed(row, f"NaN or infinity in output {bad[0]}", seconds)
+        if self.study.kpi:
+            frame = pd.DataFrame({"time": [0.0], **{k: [v] for k, v in outputs.items()}})
+            return self._finish(row, frame, {}, seconds, out, False)
+        return {**_identity(row), **outputs, STATUS: "ok", ERROR: "", SECONDS: seconds}
+
+
+def _identity(row: Mapping) -> dict:
+    return dict(row)
+
+
+def _failed(row: Mapping, message: str, seconds: float) -> dict:
+    return {**_identity(row), STATUS: "failed", ERROR: message, SECONDS: seconds}
+
+
+_CASES: dict[str, _Case] = {}
+
+
+def _case(study: Study) -> _Case:
+    key = study.fingerprint()
+    if key not in _CASES:
+        _CASES.clear()
+        _CASES[key] = _Case(study)
+    return _CASES[key]
+
+
+def run_chunk(study: Study, rows: Sequence[Mapping], keep_series: bool) -> ChunkResult:
+    """Run the scenarios ``rows`` (dicts of scenario id, variables, nominal flag)."""
+    case = _case(study)
+    base = study.base
+    if base.kind == "open_loop" and not base.is_fmu:
+        return case.open_loop_batch(rows, keep_series)
+    out = ChunkResult([], {})
+    run = {"open_loop": case.fmu_run, "closed_loop": case.closed_loop_run,
+           "function": case.function_run}[base.kind]
+    for row in rows:
+        keep = keep_series or bool(row.get(NOMINAL))
+        try:
+            out.rows.append(run(row, keep, out))
+        except Exception as exc:  # noqa: BLE001 - a scenario's failure is data, not a crash
+            message = str(exc) if isinstance(exc, TwinError) else f"{type(exc).__name__}: {exc}"
+            out.rows.append(_failed(row, message.splitlines()[0] if message else
+                                    type(exc).__name__, 0.0))
+    return out
