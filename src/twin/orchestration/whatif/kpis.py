@@ -67,7 +67,8 @@ class KpiEvaluator:
 
     def __call__(self, frame: pd.DataFrame, parameters: Mapping[str, float]) -> dict[str, float]:
         t = frame["time"].to_numpy(dtype=float)
-        return {k.name: float(self._one(k, frame, t, parameters)) for k in self.specs}
+        with np.errstate(all="ignore"):  # a NaN KPI fails its scenario, by name
+            return {k.name: float(self._one(k, frame, t, parameters)) for k in self.specs}
 
     def _one(self, k: KpiSpec, frame: pd.DataFrame, t: np.ndarray,
              parameters: Mapping[str, float]) -> float:

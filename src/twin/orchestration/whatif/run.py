@@ -27,7 +27,7 @@ import pandas as pd
 from twin.core.errors import InputError
 from twin.orchestration.whatif.executors import run_chunks
 from twin.orchestration.whatif.sampling import ID, NOMINAL, scenario_table
-from twin.orchestration.whatif.scenarios import ERROR, SECONDS, STATUS, run_chunk
+from twin.orchestration.whatif.scenarios import ERROR, SECONDS, STATUS, prepare, run_chunk
 from twin.orchestration.whatif.sensitivity import sensitivity
 from twin.orchestration.whatif.study import Study
 
@@ -98,8 +98,9 @@ def run_study(study: Study, out: str | Path, workers: int = 1, scheduler: str | 
     folder = Path(out)
     if workers < 1:
         raise InputError("--workers must be at least 1")
-    _prepare(study, folder, resume)
     table = scenario_table(study)
+    prepare(study)
+    _prepare(study, folder, resume)
     _atomic_parquet(table, folder / "scenarios.parquet")
     done = _finished(folder)
     done_ids = set(done[ID]) if not done.empty else set()

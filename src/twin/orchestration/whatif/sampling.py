@@ -1,9 +1,9 @@
 """Scenario tables: one row per scenario, one column per study variable.
 
 Rows ``0 .. n-1`` are the sample in the order of its method (Sobol analysis
-relies on SALib's order); the last row is the nominal scenario (every
-variable at its nominal value), flagged in the ``nominal`` column and kept
-out of the sensitivity analysis.
+relies on SALib's order); when every variable has a nominal value (given,
+or the middle of its range) the last row is the nominal scenario, flagged
+in the ``nominal`` column and kept out of the sensitivity analysis.
 """
 
 from __future__ import annotations
@@ -35,7 +35,13 @@ def _sample(study: Study) -> np.ndarray:
             if unknown:
                 raise InputError(f"sampling.scenarios[{i}]: unknown variable '{unknown[0]}'; "
                                  f"variables: {', '.join(names)}")
-            rows.append([float(scenario.get(v.name, v.nominal_value)) for v in study.variable])
+            missing = [v.name for v in study.variable if v.name not in scenario
+                       and not v.has_nominal]
+            if missing:
+                raise InputError(f"sampling.scenarios[{i}]: no value for '{missing[0]}' (and no "
+                                 "nominal value to fall back on)")
+            rows.append([float(scenario[v.name] if v.name in scenario else v.nominal_value)
+                         for v in study.variable])
         return np.array(rows, dtype=float)
     if s.method == "grid":
         axes = [list(v.values) if v.values else list(np.linspace(v.low, v.high, v.levels))
@@ -57,10 +63,12 @@ def _sample(study: Study) -> np.ndarray:
 def scenario_table(study: Study) -> pd.DataFrame:
     """Every scenario of the study: ``scenario`` id, the variables, ``nominal`` flag."""
     values = _sample(study)
-    nominal = np.array([[v.nominal_value for v in study.variable]])
-    table = pd.DataFrame(np.vstack([values, nominal]), columns=study.variable_names)
+    with_nominal = all(v.has_nominal for v in study.variable)
+    if with_nominal:
+        values = np.vstack([values, [[v.nominal_value for v in study.variable]]])
+    table = pd.DataFrame(values, columns=study.variable_names)
     table.insert(0, ID, np.arange(len(table), dtype=np.int64))
-    table[NOMINAL] = np.arange(len(table)) == len(table) - 1
+    table[NOMINAL] = with_nominal & (np.arange(len(table)) == len(table) - 1)
     return table
 
 

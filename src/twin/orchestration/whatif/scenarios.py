@@ -39,12 +39,14 @@ def _split(study: Study, row: Mapping[str, float]) -> dict[str, dict[str, float]
     out: dict[str, dict[str, float]] = {k: {} for k in ("parameter", "initial_state", "input",
                                                        "input_step", "setpoint")}
     for v in study.variable:
-        out[v.kind][v.name] = float(row[v.name])
+        if v.name in row:
+            out[v.kind][v.name] = float(row[v.name])
     return out
 
 
 def _nominal_row(study: Study) -> dict[str, float]:
-    return {v.name: v.nominal_value for v in study.variable}
+    """The nominal values (a variable without one keeps the base case's value)."""
+    return {v.name: v.nominal_value for v in study.variable if v.has_nominal}
 
 
 def _non_finite(frame: pd.DataFrame) -> str:
@@ -85,6 +87,38 @@ class _Case:
             self.function = resolve_function(base.function)
         model = self.model if self.model is not None else getattr(self, "plant_model", None)
         self.kpis = KpiEvaluator(study.kpi, model, study.folder)
+        self._check_names(model)
+
+    def _check_names(self, model) -> None:
+        """Every variable and KPI names something the base case has (one line if not)."""
+        from twin.core import expressions
+        from twin.core.errors import UnknownNameError
+
+        study = self.study
+        if study.base.kind == "function":
+            return
+        if study.base.is_fmu:
+            from twin.core.fmu.description import describe_fmu
+
+            d = describe_fmu(study.resolve(study.base.model))
+            known = {k: list(d.variables) for k in ("parameter", "initial_state", "input",
+                                                    "input_step")}
+            columns = list(d.variables)
+        else:
+            known = {"parameter": model.parameters.names, "initial_state": model.states.names,
+                     "input": model.inputs.names, "input_step": model.inputs.names}
+            if study.base.kind == "closed_loop":
+                known["setpoint"] = [c.name for c in self.loop.controller.cv]
+            columns = model.states.names + model.inputs.names + model.outputs.names
+        for v in study.variable:
+            if v.name not in known[v.kind]:
+                raise UnknownNameError(v.kind.replace("_", " "), v.name, known[v.kind],
+                                       f"variable '{v.name}'")
+        for k in study.kpi:
+            if k.variable and k.variable not in columns:
+                raise UnknownNameError("variable", k.variable, columns, f"kpi '{k.name}'")
+            if k.kind == "expression":
+                expressions.parse(k.expression, columns + ["time"], f"kpi '{k.name}'")
 
     def _loop_model(self, parameters):
         from twin.orchestration.registry import load_model
@@ -102,7 +136,7 @@ class _Case:
         t = np.arange(self.n_steps) * base.dt
         changes = [(s.time, s.inputs) for s in base.step]
         changes += [(v.at, {v.name: split["input_step"][v.name]}) for v in self.study.variable
-                    if v.kind == "input_step"]
+                    if v.name in split["input_step"]]
         for at, values in sorted(changes, key=lambda c: c[0]):
             for name, value in values.items():
                 U[t >= at - 1e-12 * max(1.0, abs(at)), model.inputs.index(name)] = value
@@ -230,7 +264,7 @@ class _Case:
             cvs = tuple(replace(c, setpoint=split["setpoint"].get(c.name, c.setpoint))
                         for c in controller.cv)
             controller = replace(controller, cv=cvs)
-        events = loop.event + tuple(EventConfig(time=v.at, inputs={v.name: split["input_step"]
+        events = (loop.event if study.base.loop_events else ()) + tuple(EventConfig(time=v.at, inputs={v.name: split["input_step"]
                                                                    [v.name]})
                                     for v in study.variable if v.kind == "input_step")
         config = replace(loop, plant=plant, controller=controller,
@@ -282,6 +316,11 @@ def _case(study: Study) -> _Case:
         _CASES.clear()
         _CASES[key] = _Case(study)
     return _CASES[key]
+
+
+def prepare(study: Study) -> None:
+    """Build and check the base case here, before any scenario runs (errors are one line)."""
+    _case(study)
 
 
 def run_chunk(study: Study, rows: Sequence[Mapping], keep_series: bool) -> ChunkResult:

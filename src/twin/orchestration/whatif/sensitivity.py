@@ -27,6 +27,10 @@ def sensitivity(study: Study, summary: pd.DataFrame, kpis: list[str]) -> tuple[p
         rows = []
         for k in kpis:
             y = sample[k].to_numpy(dtype=float)
+            if np.ptp(y) == 0:  # a constant KPI depends on nothing
+                rows += [(k, name, m, 0.0, 0.0) for name in study.variable_names
+                         for m in ("S1", "ST")]
+                continue
             res = sobol.analyze(salib_problem(study), y, calc_second_order=
                                 study.sampling.second_order, seed=study.seed)
             for i, name in enumerate(study.variable_names):

@@ -84,6 +84,8 @@ class BaseCase:
         Open-loop input schedule.
     loop_file : str
         The loop file of a closed-loop base case.
+    loop_events : bool
+        Keep the ``[[event]]`` entries of the loop file (closed loop).
     function : str
         ``ishigami`` or ``module:function`` (keyword arguments: the scenario
         variables; returns a mapping of named outputs).
@@ -100,6 +102,7 @@ class BaseCase:
     method: Literal["rk4", "dopri5", "bdf"] | None = None
     step: tuple[InputStep, ...] = ()
     loop_file: str = ""
+    loop_events: bool = True
     function: str = ""
 
     def __post_init__(self) -> None:
@@ -154,6 +157,10 @@ class ScenarioVariable:
             raise InputError(f"variable '{self.name}': give both low and high")
         if self.low is not None and not self.low < self.high:
             raise InputError(f"variable '{self.name}': low must be below high")
+
+    @property
+    def has_nominal(self) -> bool:
+        return self.nominal is not None or self.low is not None or bool(self.values)
 
     @property
     def nominal_value(self) -> float:

@@ -1,0 +1,17 @@
+"""Functions for function-based test studies (importable as ``study_functions:NAME``)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+
+def sometimes_nan(x: float) -> dict[str, float]:
+    """y = x, but NaN above 0.5."""
+    return {"y": math.nan if x > 0.5 else x}
+
+
+def slow_square(x: float) -> dict[str, float]:
+    """y = x^2 after 40 ms (a study slow enough to interrupt)."""
+    time.sleep(0.04)
+    return {"y": x * x}
