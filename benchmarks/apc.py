@@ -83,7 +83,7 @@ def mpc_cstr(ctx: BenchContext) -> FigureResult:
 
 
 @benchmark("mpc_cstr_robust", "ms per robust (9-scenario) NMPC step vs stock do-mpc",
-           quick_budget_s=60)
+           quick_budget_s=50)
 def mpc_cstr_robust(ctx: BenchContext) -> FigureResult:
     steps = ctx.size(25, 100)
     stock_x, _, stock_t = dompc_example.closed_loop(steps, robust=True, tol=TOL)

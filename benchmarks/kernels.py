@@ -172,7 +172,7 @@ def _timed_steps(step, us) -> tuple[list[float], list[np.ndarray]]:
 
 
 @benchmark("ensemble_cstr", "CSTR ensemble, different kinetics, 1 h each: instance-steps per s",
-           quick_budget_s=45)
+           quick_budget_s=35)
 def ensemble_cstr(ctx: BenchContext) -> FigureResult:
     model = load_model("cstr")
     f = model_functions(model)

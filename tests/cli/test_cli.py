@@ -94,6 +94,8 @@ def test_demo_writes_a_self_contained_report(capsys, tmp_path):
     assert report.count("data:image/png;base64,") >= 4
     assert summary["figures"]["column_x_D"] == pytest.approx(0.99, abs=1e-4)
     assert summary["figures"]["column_slowest_min"] == pytest.approx(194.0, rel=0.01)
+    assert summary["figures"]["whatif_scenarios"] == 4001
+    assert (folder / "whatif_cstr" / "summary.parquet").is_file()
     assert all(Path(f).exists() for f in summary["files"])
 
 

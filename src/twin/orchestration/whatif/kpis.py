@@ -1,4 +1,7 @@
-"""KPIs of one scenario from its result table (``time`` plus one column per variable).
+"""KPIs of one scenario from its results: ``time`` plus one column per variable.
+
+Results are any mapping of column name to values (a dict of arrays on the
+fast path, or a pandas DataFrame).
 
 Integrals are trapezoidal over the result times [variable unit x model time
 unit]. In a closed-loop table a variable name means the plant's true value
@@ -11,8 +14,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-
 from twin.core import expressions, ops
 from twin.core.errors import InputError, UnknownNameError
 from twin.core.model import Model
@@ -27,12 +28,15 @@ def _integral(t: np.ndarray, v: np.ndarray) -> float:
     return float(np.trapezoid(v, t))
 
 
-def column(frame: pd.DataFrame, name: str, where: str) -> np.ndarray:
+Columns = Mapping[str, np.ndarray]
+
+
+def column(frame: Columns, name: str, where: str) -> np.ndarray:
     """The values of variable ``name`` (the plant's truth first)."""
     for candidate in (f"{name}.plant", name):
         if candidate in frame:
-            return frame[candidate].to_numpy(dtype=float)
-    names = sorted(c for c in frame.columns if "." not in c and c != "time")
+            return np.asarray(frame[candidate], dtype=float)
+    names = sorted(c for c in frame if "." not in c and c != "time")
     raise UnknownNameError("variable", name, names, where)
 
 
@@ -52,6 +56,7 @@ class KpiEvaluator:
         self.specs = list(specs)
         self.model = model
         self._profit = {}
+        self._expressions: dict[str, expressions.Expression] = {}
         for k in self.specs:
             if k.kind == "profit":
                 if model is None:
@@ -65,12 +70,12 @@ class KpiEvaluator:
                                                           f"kpi '{k.name}' economics"),
                                         dict(spec.prices))
 
-    def __call__(self, frame: pd.DataFrame, parameters: Mapping[str, float]) -> dict[str, float]:
-        t = frame["time"].to_numpy(dtype=float)
+    def __call__(self, frame: Columns, parameters: Mapping[str, float]) -> dict[str, float]:
+        t = np.asarray(frame["time"], dtype=float)
         with np.errstate(all="ignore"):  # a NaN KPI fails its scenario, by name
             return {k.name: float(self._one(k, frame, t, parameters)) for k in self.specs}
 
-    def _one(self, k: KpiSpec, frame: pd.DataFrame, t: np.ndarray,
+    def _one(self, k: KpiSpec, frame: Columns, t: np.ndarray,
              parameters: Mapping[str, float]) -> float:
         where = f"kpi '{k.name}'"
         if k.kind in ("final", "mean", "min", "max"):
@@ -80,7 +85,7 @@ class KpiEvaluator:
             if k.setpoint is not None:
                 sp = np.full_like(v, k.setpoint)
             elif f"{k.variable}.setpoint" in frame:
-                sp = frame[f"{k.variable}.setpoint"].to_numpy(dtype=float)
+                sp = np.asarray(frame[f"{k.variable}.setpoint"], dtype=float)
             else:
                 raise InputError(f"{where}: give a setpoint (the results have no setpoint of "
                                  f"{k.variable})")
@@ -102,8 +107,11 @@ class KpiEvaluator:
                     values[n] = column(frame, n, where)
             rate = np.broadcast_to(np.asarray(expr(values, ops.NUMPY), dtype=float), t.shape)
             return _integral(t, rate)
-        names = sorted(c for c in frame.columns if c != "time")
-        expr = expressions.parse(k.expression, names + ["time"], where)
-        values = {n: (t if n == "time" else frame[n].to_numpy(dtype=float)) for n in expr.names}
+        expr = self._expressions.get(k.name)
+        if expr is None:
+            names = sorted(c for c in frame if c != "time")
+            expr = self._expressions[k.name] = expressions.parse(k.expression, names + ["time"],
+                                                                 where)
+        values = {n: (t if n == "time" else np.asarray(frame[n], dtype=float)) for n in expr.names}
         series = np.broadcast_to(np.asarray(expr(values, ops.NUMPY), dtype=float), t.shape)
         return _AGGREGATE[k.of](t, series)

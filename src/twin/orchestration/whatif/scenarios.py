@@ -49,13 +49,18 @@ def _nominal_row(study: Study) -> dict[str, float]:
     return {v.name: v.nominal_value for v in study.variable if v.has_nominal}
 
 
-def _non_finite(frame: pd.DataFrame) -> str:
-    values = frame.drop(columns="time").to_numpy(dtype=float)
-    bad = ~np.isfinite(values)
-    if not bad.any():
-        return ""
-    i, j = np.argwhere(bad)[0]
-    return f"NaN or infinity in {frame.columns[1 + j]} at t = {frame['time'].iloc[i]:.6g}"
+def _non_finite(data: Mapping[str, np.ndarray]) -> str:
+    """Which column first holds a NaN or an infinity, and when ("" if none)."""
+    for name, values in data.items():
+        values = np.asarray(values, dtype=float)
+        if not np.isfinite(values).all():
+            i = int(np.argmin(np.isfinite(values)))
+            return f"NaN or infinity in {name} at t = {float(np.asarray(data['time'])[i]):.6g}"
+    return ""
+
+
+def _columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {c: frame[c].to_numpy(dtype=float) for c in frame.columns}
 
 
 class _Case:
@@ -199,27 +204,26 @@ class _Case:
                 y = model.evaluate_outputs(list(result.x[i].T), list(u_at.T), list(P[i]),
                                            ops.NUMPY)
                 data.update(zip(model.outputs.names, y))
-            frame = pd.DataFrame(data)
             params = dict(zip(model.parameters.names, P[i]))
-            out.rows.append(self._finish(row, frame, params, share + time.perf_counter() - t0,
+            out.rows.append(self._finish(row, data, params, share + time.perf_counter() - t0,
                                          out, keep or bool(row.get(NOMINAL))))
         return out
 
-    def _finish(self, row, frame: pd.DataFrame, parameters, seconds: float, out: ChunkResult,
-                keep: bool) -> dict:
+    def _finish(self, row, data: Mapping[str, np.ndarray], parameters, seconds: float,
+                out: ChunkResult, keep: bool) -> dict:
         """KPIs of a finished run (or why it counts as failed)."""
-        problem = _non_finite(frame)
+        problem = _non_finite(data)
         if problem:
             return _failed(row, problem, seconds)
         try:
-            kpis = self.kpis(frame, parameters)
+            kpis = self.kpis(data, parameters)
         except TwinError as exc:
             return _failed(row, str(exc), seconds)
         bad = [k for k, v in kpis.items() if not math.isfinite(v)]
         if bad:
             return _failed(row, f"KPI {bad[0]} is not finite", seconds)
         if keep:
-            out.series[int(row[ID])] = frame
+            out.series[int(row[ID])] = pd.DataFrame(data)
         return {**_identity(row), **kpis, STATUS: "ok", ERROR: "", SECONDS: seconds}
 
     # ---------------------------------------------------------------- one by one
@@ -247,7 +251,7 @@ class _Case:
                 plant.step()
                 records.append({"time": plant.time, **plant.truth(), **plant.inputs()})
         frame = pd.DataFrame(records)
-        return self._finish(row, frame, start, time.perf_counter() - started, out, keep)
+        return self._finish(row, _columns(frame), start, time.perf_counter() - started, out, keep)
 
     def closed_loop_run(self, row, keep: bool, out: ChunkResult) -> dict:
         from twin.orchestration.loop.config import EventConfig
@@ -282,7 +286,8 @@ class _Case:
                                     if not pd.api.types.is_numeric_dtype(frame[c])])
         params = dict(zip(self.plant_model.parameters.names,
                           self._loop_model(plant.parameters).p0()))
-        return self._finish(row, frame, params, time.perf_counter() - started, out, keep)
+        return self._finish(row, _columns(frame), params, time.perf_counter() - started, out,
+                            keep)
 
     def function_run(self, row, keep: bool, out: ChunkResult) -> dict:
         started = time.perf_counter()
@@ -294,8 +299,8 @@ class _Case:
         if bad:
             return _failed(row, f"NaN or infinity in output {bad[0]}", seconds)
         if self.study.kpi:
-            frame = pd.DataFrame({"time": [0.0], **{k: [v] for k, v in outputs.items()}})
-            return self._finish(row, frame, {}, seconds, out, False)
+            data = {"time": np.zeros(1), **{k: np.array([v]) for k, v in outputs.items()}}
+            return self._finish(row, data, {}, seconds, out, False)
         return {**_identity(row), **outputs, STATUS: "ok", ERROR: "", SECONDS: seconds}
 
 
