@@ -1,22 +1,36 @@
-"""Fixtures of the OPC UA tests: a simulated-hardware server process per test."""
+"""Fixtures of the OPC UA tests: server processes per test, stopped afterwards."""
 
 from __future__ import annotations
 
 import pytest
 
-from hil_support import ServerProcess
+from hil_support import NodeServer, ServerProcess
+
+
+def _factory(tmp_path, cls, prefix: str):
+    servers: list = []
+
+    def make(**options):
+        server = cls(tmp_path / f"{prefix}{len(servers)}", **options)
+        servers.append(server)
+        return server.start()
+
+    return make, servers
 
 
 @pytest.fixture
 def server_factory(tmp_path):
-    """``server_factory(**options)`` starts a server; every one is stopped after the test."""
-    servers: list[ServerProcess] = []
+    """``server_factory(**options)`` starts a ``twin serve-opcua`` process."""
+    make, servers = _factory(tmp_path, ServerProcess, "hw")
+    yield make
+    for server in servers:
+        server.stop()
 
-    def make(**options) -> ServerProcess:
-        server = ServerProcess(tmp_path / f"hw{len(servers)}", **options)
-        servers.append(server)
-        return server.start()
 
+@pytest.fixture
+def node_factory(tmp_path):
+    """``node_factory(**options)`` starts the node-opcua server."""
+    make, servers = _factory(tmp_path, NodeServer, "node")
     yield make
     for server in servers:
         server.stop()

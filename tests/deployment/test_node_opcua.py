@@ -10,27 +10,12 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
-import pytest
 
 from hil_support import NodeServer, _client, after_cycles, node_deploy_text, records, run_loop_with
 from support import run_twin
 from twin.orchestration.opcua import security
 from twin.orchestration.opcua.deploy_config import load_deploy
 from twin.orchestration.opcua.gateway import Gateway
-
-
-@pytest.fixture
-def node_factory(tmp_path):
-    servers: list[NodeServer] = []
-
-    def make(**options) -> NodeServer:
-        server = NodeServer(tmp_path / f"node{len(servers)}", **options)
-        servers.append(server)
-        return server.start()
-
-    yield make
-    for server in servers:
-        server.stop()
 
 
 async def _operator_sets(server: NodeServer, mode: str) -> None:
