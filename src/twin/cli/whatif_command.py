@@ -32,9 +32,14 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
 
         study = load_study(study_file)
         folder = out or Path(f"whatif-{study_file.stem}")
-        with progress_bar(1000, f"what-if {study_file.stem}") as progress:
-            result = run_study(study, folder, workers=workers, scheduler=scheduler,
-                               resume=resume, chunk_size=chunk_size, progress=progress)
+        try:
+            with progress_bar(1000, f"what-if {study_file.stem}") as progress:
+                result = run_study(study, folder, workers=workers, scheduler=scheduler,
+                                   resume=resume, chunk_size=chunk_size, progress=progress)
+        except KeyboardInterrupt:
+            click.echo(f"\ninterrupted: finished scenarios are kept in {folder}; add --resume "
+                       "to finish the study", err=True)
+            raise click.exceptions.Exit(130) from None
         data = {"folder": result.folder, "summary": result.summary, "report": result.report,
                 "scenarios": result.scenarios, "failed": result.failed,
                 "resumed": result.resumed, "seconds": round(result.seconds, 3),

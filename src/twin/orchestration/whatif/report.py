@@ -114,8 +114,11 @@ def _trends(report: HtmlReport, study: Study, result, summary: pd.DataFrame, kpi
                 ax.plot(frame["time"], frame[col], label=f"{label} (scenario "
                         f"{int(picks[label][ID])})")
         ax.set_ylabel(name)
+    from twin.orchestration.whatif.scenarios import time_unit
+
     axes[0, 0].legend(fontsize=7)
-    axes[-1, 0].set_xlabel("time")
+    unit = time_unit(study)
+    axes[-1, 0].set_xlabel(f"time [{unit}]" if unit else "time")
     fig.tight_layout()
     report.figure(fig, "trends", f"Best and worst scenarios by {rank} "
                                  f"({'highest' if study.output.maximize else 'lowest'} is best), "

@@ -76,7 +76,8 @@ def _finished(folder: Path) -> pd.DataFrame:
 def _prepare(study: Study, folder: Path, resume: bool) -> None:
     stamp = folder / "study.json"
     fingerprint = study.fingerprint()
-    if stamp.exists():
+    started = any((folder / "parts").glob("part-*.parquet"))
+    if stamp.exists() and started:
         before = json.loads(stamp.read_text()).get("fingerprint")
         if not resume:
             raise InputError(f"{folder} holds an earlier study run: add --resume to finish it, "

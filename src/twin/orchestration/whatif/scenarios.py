@@ -323,6 +323,13 @@ def _case(study: Study) -> _Case:
     return _CASES[key]
 
 
+def time_unit(study: Study) -> str:
+    """The time unit of the study's results ("" when the base case does not say)."""
+    case = _case(study)
+    model = case.model if case.model is not None else getattr(case, "plant_model", None)
+    return model.time_unit if model is not None else ""
+
+
 def prepare(study: Study) -> None:
     """Build and check the base case here, before any scenario runs (errors are one line)."""
     _case(study)
