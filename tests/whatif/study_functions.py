@@ -15,3 +15,12 @@ def slow_square(x: float) -> dict[str, float]:
     """y = x^2 after 40 ms (a study slow enough to interrupt)."""
     time.sleep(0.04)
     return {"y": x * x}
+
+
+def crash_above(x: float) -> dict[str, float]:
+    """y = x, but the process dies (SIGABRT) above 0.5: a crash in native code."""
+    import os
+
+    if x > 0.5:
+        os.abort()
+    return {"y": x}

@@ -95,6 +95,11 @@ name = "h1"
 kind = "setpoint"
 low = 12.0
 high = 13.0
+[[variable]]
+name = "h3"
+kind = "initial_state"
+low = 1.0
+high = 2.5
 [sampling]
 method = "lhs"
 n = 3
@@ -106,6 +111,10 @@ variable = "h1"
 name = "v1_max"
 kind = "max"
 variable = "v1"
+[[kpi]]
+name = "h3_min"
+kind = "min"
+variable = "h3"
 """
 
 
@@ -120,3 +129,5 @@ def test_closed_loop_summaries_are_identical_across_executors(write_study, tmp_p
     two = _summary(study, tmp_path / "two", workers=2)
     pd.testing.assert_frame_equal(two, one, check_exact=True)
     assert one["h1_iae"].nunique() == 4  # noise seeds and setpoints differ per scenario
+    # the plant starts at steady state with h3 set as sampled: low starts stay low
+    assert (one.h3_min <= one.h3 + 1e-9).all() and one.h3_min.min() < 1.6

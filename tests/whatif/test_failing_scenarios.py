@@ -77,3 +77,20 @@ scenarios = [ { x = 0.2 }, { x = 0.9 } ]
     summary = pd.read_parquet(run_study(function, tmp_path / "function").summary)
     assert list(summary.status) == ["ok", "failed"]
     assert summary.error[1] == "NaN or infinity in output y" and summary.y[0] == 0.2
+
+
+def test_a_scenario_that_kills_its_worker_is_recorded(write_study, tmp_path):
+    study = load_study(write_study("""
+[base]
+kind = "function"
+function = "study_functions:crash_above"
+[[variable]]
+name = "x"
+[sampling]
+method = "list"
+scenarios = [ { x = 0.1 }, { x = 0.9 }, { x = 0.2 }, { x = 0.3 } ]
+"""))
+    summary = pd.read_parquet(run_study(study, tmp_path / "out", workers=2, chunk_size=2).summary)
+    assert list(summary.status) == ["ok", "failed", "ok", "ok"]
+    assert summary.error[1].startswith("its worker process died")
+    assert list(summary.y[[0, 2, 3]]) == [0.1, 0.2, 0.3]

@@ -34,6 +34,12 @@ variable = "C_b"
       'expression = "__import__(\'os\')"'), "only the functions"),
     (('name = "c"\nvariable = "C_b"', 'name = "c"\nvariable = "C_x"'), "C_x"),
     (('name = "beta"', 'name = "betta"'), "betta"),
+    (('name = "c"', 'name = "beta"'), "kpi 'beta': the name is taken by a variable"),
+    (('name = "c"', 'name = "status"'), "the name is taken by a summary column"),
+    (('dt = 0.01', 'dt = 0.3'), "not a whole number of base.dt"),
+    (('name = "c"\nvariable = "C_b"', 'name = "c"\nkind = "iae"\nvariable = "C_b"'),
+     "iae needs a setpoint"),
+    (('method = "lhs"\nn = 10', 'method = "grid"'), "a grid needs values"),
 ])
 def test_mistakes_are_one_line_errors(tmp_path, capsys, edit, message):
     path = tmp_path / "study.toml"
@@ -41,3 +47,18 @@ def test_mistakes_are_one_line_errors(tmp_path, capsys, edit, message):
     code, _, err = run_twin(capsys, "whatif", str(path), "--out", str(tmp_path / "out"))
     lines = [line for line in err.splitlines() if line.startswith("twin: error:")]
     assert code == 2 and len(lines) == 1 and message in lines[0], err
+
+
+def test_bad_options_and_functions_are_one_line_errors(tmp_path, capsys):
+    path = tmp_path / "study.toml"
+    path.write_text(BASE)
+    for options, message in ((["--chunk-size", "0"], "--chunk-size must be at least 1"),
+                             (["--scheduler", "notanaddress"], "cannot reach the Dask scheduler")):
+        code, _, err = run_twin(capsys, "whatif", str(path), "--out", str(tmp_path / "o"),
+                                *options)
+        assert code == 2 and message in err.splitlines()[-1], err
+    path.write_text(BASE.replace('kind = "open_loop"\nmodel = "cstr"\ndt = 0.01',
+                                 'kind = "function"\nfunction = "ishigami"')
+                    .replace("duration = 1.0", ""))
+    code, _, err = run_twin(capsys, "whatif", str(path), "--out", str(tmp_path / "f"))
+    assert code == 2 and "does not take the study's variables (beta)" in err.splitlines()[-1]

@@ -47,20 +47,73 @@ def run_chunks(study: Study, chunks: Sequence[list[dict]], keep_series: bool, wo
         yield from _processes(study, chunks, keep_series, workers)
 
 
-def _processes(study, chunks, keep_series, workers) -> Iterator[ChunkResult]:
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+CRASHED = "its worker process died running it (a crash in native code, or killed)"
 
-    with _single_threaded_children(), ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pending = set()
-        queue = list(chunks)
-        while queue or pending:
-            while queue and len(pending) < 2 * workers:  # a few ahead, not the whole study
-                pending.add(pool.submit(run_chunk, study, queue.pop(0), keep_series))
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield future.result()
+
+def _watch_parent(parent: int) -> None:
+    """Worker initializer: exit when the study process is gone (no orphans after a kill)."""
+    import threading
+    import time
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _pool(workers: int):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_watch_parent, initargs=(os.getpid(),))
+
+
+def _processes(study, chunks, keep_series, workers) -> Iterator[ChunkResult]:
+    """Chunks on a pool of processes; a chunk whose process dies is re-run scenario by scenario."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    queue = list(chunks)
+    with _single_threaded_children():
+        while queue:
+            broken: list[list[dict]] = []
+            with _pool(workers) as pool:
+                pending: dict = {}
+                while (queue and not broken) or pending:
+                    while queue and not broken and len(pending) < 2 * workers:
+                        chunk = queue.pop(0)
+                        pending[pool.submit(run_chunk, study, chunk, keep_series)] = chunk
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        chunk = pending.pop(future)
+                        try:
+                            yield future.result()
+                        except BrokenProcessPool:
+                            broken.append(chunk)
+            for chunk in broken:
+                yield from _one_by_one(study, chunk, keep_series)
+
+
+def _one_by_one(study, chunk, keep_series) -> Iterator[ChunkResult]:
+    """Each scenario of a chunk in turn, so a crash is pinned on its scenario."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from twin.orchestration.whatif.scenarios import failed_row
+
+    pool = _pool(1)
+    try:
+        for row in chunk:
+            try:
+                yield pool.submit(run_chunk, study, [row], keep_series).result()
+            except BrokenProcessPool:
+                yield ChunkResult([failed_row(row, CRASHED)], {})
+                pool.shutdown(wait=False)
+                pool = _pool(1)
+    finally:
+        pool.shutdown(wait=False)
 
 
 def _dask(study, chunks, keep_series, scheduler) -> Iterator[ChunkResult]:
@@ -70,7 +123,7 @@ def _dask(study, chunks, keep_series, scheduler) -> Iterator[ChunkResult]:
         raise InputError("--scheduler needs dask.distributed (pip install 'dask[distributed]')")
     try:
         client = Client(scheduler, timeout="10s")
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:
         raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     try:
         futures = [client.submit(run_chunk, study, chunk, keep_series, pure=False)

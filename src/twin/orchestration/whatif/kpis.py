@@ -19,14 +19,41 @@ from twin.core.errors import InputError, UnknownNameError
 from twin.core.model import Model
 from twin.orchestration.whatif.study import KpiSpec
 
-_AGGREGATE = {"final": lambda t, v: v[-1], "mean": lambda t, v: _integral(t, v) / (t[-1] - t[0])
-              if t[-1] > t[0] else v[-1], "min": lambda t, v: np.min(v),
-              "max": lambda t, v: np.max(v), "integral": lambda t, v: _integral(t, v)}
-
-
 def _integral(t: np.ndarray, v: np.ndarray) -> float:
     return float(np.trapezoid(v, t))
 
+
+def _held_integral(t: np.ndarray, frame, held: frozenset, series) -> float:
+    """Integral of ``series(view)`` over the intervals, inputs held through each interval.
+
+    Each interval is a trapezoid between its two ends, with the held
+    (piecewise-constant) columns at their value over the interval on both
+    ends: exact for the inputs, second order for the states.
+    """
+    if len(t) < 2:
+        return 0.0
+    left = _View(frame, slice(None, -1), slice(None, -1), held)
+    right = _View(frame, slice(1, None), slice(None, -1), held)
+    g = 0.5 * (np.asarray(series(left), dtype=float) + np.asarray(series(right), dtype=float))
+    return float(np.sum(np.diff(t) * g))
+
+
+class _View:
+    """Columns at interval ends: held columns from ``held_rows``, the rest from ``rows``."""
+
+    def __init__(self, frame, rows: slice, held_rows: slice, held: frozenset):
+        self.frame, self.rows, self.held_rows, self.held = frame, rows, held_rows, held
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.frame
+
+    def __iter__(self):
+        return iter(self.frame)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        base = name.removesuffix(".plant")
+        rows = self.held_rows if base in self.held else self.rows
+        return np.asarray(self.frame[name], dtype=float)[rows]
 
 Columns = Mapping[str, np.ndarray]
 
@@ -52,9 +79,11 @@ def _economics_path(name: str, folder: str) -> Path:
 class KpiEvaluator:
     """Computes a study's KPIs; economics and expressions are parsed once."""
 
-    def __init__(self, specs: Sequence[KpiSpec], model: Model | None, folder: str = ""):
+    def __init__(self, specs: Sequence[KpiSpec], model: Model | None, folder: str = "",
+                 held: Sequence[str] = ()):
         self.specs = list(specs)
         self.model = model
+        self.held = frozenset(held if held else (model.inputs.names if model is not None else ()))
         self._profit = {}
         self._expressions: dict[str, expressions.Expression] = {}
         for k in self.specs:
@@ -75,43 +104,68 @@ class KpiEvaluator:
         with np.errstate(all="ignore"):  # a NaN KPI fails its scenario, by name
             return {k.name: float(self._one(k, frame, t, parameters)) for k in self.specs}
 
+    def _aggregate(self, how: str, t: np.ndarray, frame: Columns, series) -> float:
+        """final, mean, min, max or integral of ``series(columns)`` over the run."""
+        if how == "final":
+            return float(np.asarray(series(frame), dtype=float)[-1])
+        if how in ("min", "max"):
+            return float(getattr(np, how)(np.asarray(series(frame), dtype=float)))
+        total = _held_integral(t, frame, self.held, series)
+        if how == "integral":
+            return total
+        span = t[-1] - t[0]
+        return total / span if span > 0 else float(np.asarray(series(frame), dtype=float)[-1])
+
     def _one(self, k: KpiSpec, frame: Columns, t: np.ndarray,
              parameters: Mapping[str, float]) -> float:
         where = f"kpi '{k.name}'"
         if k.kind in ("final", "mean", "min", "max"):
-            return _AGGREGATE[k.kind](t, column(frame, k.variable, where))
+            return self._aggregate(k.kind, t, frame, lambda f: column(f, k.variable, where))
         if k.kind == "iae":
-            v = column(frame, k.variable, where)
-            if k.setpoint is not None:
-                sp = np.full_like(v, k.setpoint)
-            elif f"{k.variable}.setpoint" in frame:
-                sp = np.asarray(frame[f"{k.variable}.setpoint"], dtype=float)
-            else:
+            column(frame, k.variable, where)
+            if k.setpoint is None and f"{k.variable}.setpoint" not in frame:
                 raise InputError(f"{where}: give a setpoint (the results have no setpoint of "
                                  f"{k.variable})")
-            return _integral(t, np.abs(v - sp))
+
+            def error(f):
+                sp = k.setpoint if k.setpoint is not None else np.asarray(
+                    f[f"{k.variable}.setpoint"], dtype=float)
+                return np.abs(column(f, k.variable, where) - sp)
+            return self._aggregate("integral", t, frame, error)
         if k.kind == "violation_time":
-            v = column(frame, k.variable, where)
-            out = np.zeros_like(v, dtype=bool)
-            if k.high is not None:
-                out |= v > k.high
-            if k.low is not None:
-                out |= v < k.low
-            return _integral(t, out.astype(float))
+            def outside(f):
+                v = column(f, k.variable, where)
+                out = np.zeros_like(v, dtype=bool)
+                if k.high is not None:
+                    out |= v > k.high
+                if k.low is not None:
+                    out |= v < k.low
+                return out.astype(float)
+            return self._aggregate("integral", t, frame, outside)
         if k.kind == "profit":
             expr, prices = self._profit[k.name]
-            values = {**{n: float(parameters.get(n, self.model.parameters[n].nominal))
-                         for n in self.model.parameters.names}, **prices}
-            for n in expr.names:
-                if n not in values:
-                    values[n] = column(frame, n, where)
-            rate = np.broadcast_to(np.asarray(expr(values, ops.NUMPY), dtype=float), t.shape)
-            return _integral(t, rate)
+            constants = {**{n: float(parameters.get(n, self.model.parameters[n].nominal))
+                            for n in self.model.parameters.names}, **prices}
+
+            def rate(f):
+                values = dict(constants)
+                for n in expr.names:
+                    if n not in values:
+                        values[n] = column(f, n, where)
+                n_rows = len(np.asarray(f["time"]))
+                return np.broadcast_to(np.asarray(expr(values, ops.NUMPY), dtype=float),
+                                       (n_rows,))
+            return self._aggregate("integral", t, frame, rate)
         expr = self._expressions.get(k.name)
         if expr is None:
-            names = sorted(c for c in frame if c != "time")
+            names = sorted({c.removesuffix(".plant") for c in frame
+                            if "." not in c or c.endswith(".plant")} - {"time"})
             expr = self._expressions[k.name] = expressions.parse(k.expression, names + ["time"],
                                                                  where)
-        values = {n: (t if n == "time" else np.asarray(frame[n], dtype=float)) for n in expr.names}
-        series = np.broadcast_to(np.asarray(expr(values, ops.NUMPY), dtype=float), t.shape)
-        return _AGGREGATE[k.of](t, series)
+
+        def series(f):
+            n_rows = len(np.asarray(f["time"]))
+            values = {n: (np.asarray(f["time"], dtype=float) if n == "time" else
+                          column(f, n, where)) for n in expr.names}
+            return np.broadcast_to(np.asarray(expr(values, ops.NUMPY), dtype=float), (n_rows,))
+        return self._aggregate(k.of, t, frame, series)

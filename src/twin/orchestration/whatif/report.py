@@ -103,7 +103,11 @@ def _trends(report: HtmlReport, study: Study, result, summary: pd.DataFrame, kpi
                     + study.variable_names})
         if frame is not None:
             series[label] = frame
+    if series and not names:  # KPIs on no single variable: show the first columns
+        first = next(iter(series.values()))
+        names = [c for c in first.columns if c != "time" and "." not in c][:4]
     if not series or not names:
+        report.paragraph("No time series to show.")
         return
     fig, axes = plt.subplots(len(names), 1, figsize=(8, 2.4 * len(names)), sharex=True,
                              squeeze=False)
@@ -133,7 +137,7 @@ def write_study_report(study: Study, result, summary: pd.DataFrame, sens: pd.Dat
     report.mapping_table({
         "scenarios": result.scenarios, "failed": result.failed,
         "finished before --resume": result.resumed, "sampling": s.method,
-        "sample size n": s.n or result.scenarios - 1, "seed": study.seed,
+        "sample size n": s.n or int((~summary[NOMINAL]).sum()), "seed": study.seed,
         "variables": ", ".join(study.variable_names), "wall time [s]": round(result.seconds, 2),
         "median seconds per scenario": float(np.median(seconds)) if len(seconds) else 0.0},
         "Study")

@@ -27,7 +27,7 @@ import pandas as pd
 from twin.core.errors import InputError
 from twin.orchestration.whatif.executors import run_chunks
 from twin.orchestration.whatif.sampling import ID, NOMINAL, scenario_table
-from twin.orchestration.whatif.scenarios import ERROR, SECONDS, STATUS, prepare, run_chunk
+from twin.orchestration.whatif.scenarios import ERROR, SECONDS, STATUS, digest, prepare, run_chunk
 from twin.orchestration.whatif.sensitivity import sensitivity
 from twin.orchestration.whatif.study import Study
 
@@ -75,7 +75,7 @@ def _finished(folder: Path) -> pd.DataFrame:
 
 def _prepare(study: Study, folder: Path, resume: bool) -> None:
     stamp = folder / "study.json"
-    fingerprint = study.fingerprint()
+    fingerprint = study.fingerprint(digest(study))
     started = any((folder / "parts").glob("part-*.parquet"))
     if stamp.exists() and started:
         before = json.loads(stamp.read_text()).get("fingerprint")
@@ -83,8 +83,8 @@ def _prepare(study: Study, folder: Path, resume: bool) -> None:
             raise InputError(f"{folder} holds an earlier study run: add --resume to finish it, "
                              "or give another --out")
         if before != fingerprint:
-            raise InputError(f"{folder} holds a run of a different study (the study file "
-                             "changed): give another --out")
+            raise InputError(f"{folder} holds a run of a different study (the study or a file "
+                             "it uses changed): give another --out")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "parts").mkdir(exist_ok=True)
     stamp.write_text(json.dumps({"fingerprint": fingerprint, "title": study.title,
@@ -109,9 +109,9 @@ def run_study(study: Study, out: str | Path, workers: int = 1, scheduler: str | 
     keep = study.output.timeseries if study.output.timeseries is not None else len(table) <= 1000
     if keep or any(r[NOMINAL] for r in todo):
         (folder / "timeseries").mkdir(exist_ok=True)
-    size = chunk_size or default_chunk_size(study, len(todo), workers)
-    if size < 1:
+    if chunk_size is not None and chunk_size < 1:
         raise InputError("--chunk-size must be at least 1")
+    size = chunk_size or default_chunk_size(study, len(todo), workers)
     chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
     finished = len(done_ids)
     if progress is not None and finished:

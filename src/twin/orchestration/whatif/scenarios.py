@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from pathlib import Path
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -18,10 +19,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from twin.core.errors import TwinError
+from twin.core.errors import InputError, TwinError
 from twin.orchestration.whatif.kpis import KpiEvaluator
 from twin.orchestration.whatif.sampling import ID, NOMINAL, scenario_seed
-from twin.orchestration.whatif.study import Study
+from twin.orchestration.whatif.study import RESERVED_COLUMNS, Study
 
 STATUS, ERROR, SECONDS = "status", "error", "seconds"
 
@@ -81,17 +82,28 @@ class _Case:
             self.method = base.method or default_method(self.model)
             self.rtol, self.atol = DEFAULT_TOLERANCES["kernel"]
             self.x_start = self._start_state()
+        elif base.kind == "open_loop":
+            from twin.core.fmu.description import describe_fmu
+
+            self.fmu = describe_fmu(study.resolve(base.model))
         elif base.kind == "closed_loop":
             from twin.orchestration.loop.config import load_loop
 
             self.loop = load_loop(study.resolve(base.loop_file))
-            self.plant_model = self._loop_model(self.loop.plant.parameters)
+            if self.loop.plant.model.lower().endswith(".fmu"):
+                from twin.core.fmu.description import describe_fmu
+
+                self.fmu = describe_fmu(study.resolve(self.loop.plant.model))
+            else:
+                self.plant_model = self._loop_model(self.loop.plant.parameters)
         elif base.kind == "function":
             from twin.orchestration.whatif.functions import resolve_function
 
             self.function = resolve_function(base.function)
         model = self.model if self.model is not None else getattr(self, "plant_model", None)
-        self.kpis = KpiEvaluator(study.kpi, model, study.folder)
+        fmu = getattr(self, "fmu", None)
+        self.kpis = KpiEvaluator(study.kpi, model, study.folder,
+                                 held=fmu.inputs if fmu is not None and model is None else ())
         self._check_names(model)
 
     def _check_names(self, model) -> None:
@@ -101,14 +113,23 @@ class _Case:
 
         study = self.study
         if study.base.kind == "function":
-            return
-        if study.base.is_fmu:
-            from twin.core.fmu.description import describe_fmu
+            import inspect
 
-            d = describe_fmu(study.resolve(study.base.model))
+            try:
+                inspect.signature(self.function).bind(**{n: 0.0 for n in study.variable_names})
+            except TypeError as exc:
+                raise InputError(f"function '{study.base.function}' does not take the study's "
+                                 f"variables ({', '.join(study.variable_names)}): {exc}") from None
+            except ValueError:
+                pass  # no signature to check (a builtin): the call will tell
+            return
+        d = getattr(self, "fmu", None)
+        if model is None and d is not None:
             known = {k: list(d.variables) for k in ("parameter", "initial_state", "input",
                                                     "input_step")}
-            columns = list(d.variables)
+            if study.base.kind == "closed_loop":
+                known["setpoint"] = [c.name for c in self.loop.controller.cv]
+            columns = list(dict.fromkeys(d.states + d.outputs + d.inputs))
         else:
             known = {"parameter": model.parameters.names, "initial_state": model.states.names,
                      "input": model.inputs.names, "input_step": model.inputs.names}
@@ -156,7 +177,7 @@ class _Case:
     def _start_state(self) -> np.ndarray:
         base, model = self.study.base, self.model
         x = model.x0(base.x0)
-        if base.steady_start:
+        if base.starts_steady:
             from twin.core.steady import find_steady_state
 
             split = _split(self.study, _nominal_row(self.study))
@@ -241,15 +262,19 @@ class _Case:
         started = time.perf_counter()
         with FmuPlant(study.resolve(base.model), base.dt, start=start) as plant:
             plant.write({**base.u, **split["input"]})
-            records = [{"time": plant.time, **plant.truth(), **plant.inputs()}]
+            plant.latch()
+            records = []
             for k in range(self.n_steps):
                 t = k * base.dt
                 due = {n: v for at, values in steps if at <= t + 1e-12 * max(1.0, abs(t))
                        for n, v in values.items()}
                 if due:
                     plant.write(due)
-                plant.step()
+                    plant.latch()
+                # each row: the state at t and the inputs held over [t, t + dt)
                 records.append({"time": plant.time, **plant.truth(), **plant.inputs()})
+                plant.step()
+            records.append({"time": plant.time, **plant.truth(), **plant.inputs()})
         frame = pd.DataFrame(records)
         return self._finish(row, _columns(frame), start, time.perf_counter() - started, out, keep)
 
@@ -263,6 +288,17 @@ class _Case:
                         x0={**loop.plant.x0, **split["initial_state"]},
                         u0={**loop.plant.u0, **split["input"]},
                         seed=scenario_seed(study.seed, int(row[ID])))
+        if split["initial_state"] and plant.steady_start:
+            if getattr(self, "plant_model", None) is None:
+                raise InputError("initial states of an FMU plant that starts at steady state "
+                                 "cannot vary")
+            from twin.core.steady import find_steady_state
+
+            model = self._loop_model(plant.parameters)
+            ss = find_steady_state(model, u=model.inputs.vector(plant.u0),
+                                   x_guess=model.states.vector(loop.plant.x0)).x
+            plant = replace(plant, x0={**dict(zip(model.states.names, map(float, ss))),
+                                       **split["initial_state"]}, steady_start=False)
         controller = loop.controller
         if split["setpoint"]:
             cvs = tuple(replace(c, setpoint=split["setpoint"].get(c.name, c.setpoint))
@@ -284,8 +320,9 @@ class _Case:
                 closed.close()
         frame = frame.drop(columns=[c for c in frame.columns
                                     if not pd.api.types.is_numeric_dtype(frame[c])])
-        params = dict(zip(self.plant_model.parameters.names,
-                          self._loop_model(plant.parameters).p0()))
+        params = (dict(zip(self.plant_model.parameters.names,
+                           self._loop_model(plant.parameters).p0()))
+                  if getattr(self, "plant_model", None) is not None else dict(plant.parameters))
         return self._finish(row, _columns(frame), params, time.perf_counter() - started, out,
                             keep)
 
@@ -295,6 +332,10 @@ class _Case:
         outputs = value if isinstance(value, Mapping) else {"y": value}
         outputs = {k: float(v) for k, v in outputs.items()}
         seconds = time.perf_counter() - started
+        taken = [k for k in outputs if k in self.study.variable_names or k in RESERVED_COLUMNS]
+        if taken and not self.study.kpi:
+            return _failed(row, f"output '{taken[0]}' is named like a variable or summary column",
+                           seconds)
         bad = [k for k, v in outputs.items() if not math.isfinite(v)]
         if bad:
             return _failed(row, f"NaN or infinity in output {bad[0]}", seconds)
@@ -312,6 +353,11 @@ def _failed(row: Mapping, message: str, seconds: float) -> dict:
     return {**_identity(row), STATUS: "failed", ERROR: message, SECONDS: seconds}
 
 
+def failed_row(row: Mapping, message: str) -> dict:
+    """The summary row of a scenario that failed outside any run (its process died)."""
+    return _failed(row, message, 0.0)
+
+
 _CASES: dict[str, _Case] = {}
 
 
@@ -321,6 +367,34 @@ def _case(study: Study) -> _Case:
         _CASES.clear()
         _CASES[key] = _Case(study)
     return _CASES[key]
+
+
+def _file_digest(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def digest(study: Study) -> str:
+    """What the study refers to, beyond its own file: loop, FMU, economics, function source."""
+    case = _case(study)
+    parts = []
+    if hasattr(case, "loop"):
+        parts.append(repr(case.loop))
+    for path in (study.base.model if study.base.is_fmu else "",
+                 case.loop.plant.model if hasattr(case, "loop") and
+                 case.loop.plant.model.lower().endswith(".fmu") else ""):
+        if path:
+            parts.append(_file_digest(study.resolve(path)))
+    parts += [repr(v) for v in case.kpis._profit.values()]
+    if hasattr(case, "function"):
+        import inspect
+
+        try:
+            parts.append(inspect.getsource(inspect.getmodule(case.function)))
+        except (OSError, TypeError):
+            parts.append(repr(case.function))
+    return "\n".join(parts)
 
 
 def time_unit(study: Study) -> str:

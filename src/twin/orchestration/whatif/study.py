@@ -48,6 +48,10 @@ VariableKind = Literal["parameter", "initial_state", "input", "input_step", "set
 KpiKind = Literal["final", "mean", "min", "max", "iae", "profit", "violation_time", "expression"]
 
 
+RESERVED_COLUMNS = ("scenario", "nominal", "status", "error", "seconds", "time")
+"""Columns of the summary that no KPI or function output may be called."""
+
+
 @dataclass(frozen=True)
 class InputStep:
     """Inputs that change at ``time`` [model time unit] and hold (zero-order hold)."""
@@ -74,8 +78,10 @@ class BaseCase:
         Constant inputs (open loop); missing ones keep the model's nominal values.
     x0 : dict
         Initial states; missing ones: see ``steady_start``.
-    steady_start : bool
-        Start at the steady state of the nominal scenario (computed once).
+    steady_start : bool, optional
+        Start at the steady state of the nominal scenario (computed once);
+        default for a model, refused for an FMU (it starts from its own start
+        values and ``x0``).
     dt : float
         Interval of the results and of the input schedule [model time unit].
     method : str, optional
@@ -97,7 +103,7 @@ class BaseCase:
     parameters: dict[str, float] = field(default_factory=dict)
     u: dict[str, float] = field(default_factory=dict)
     x0: dict[str, float] = field(default_factory=dict)
-    steady_start: bool = True
+    steady_start: bool | None = None
     dt: float = 0.0
     method: Literal["rk4", "dopri5", "bdf"] | None = None
     step: tuple[InputStep, ...] = ()
@@ -113,6 +119,13 @@ class BaseCase:
                 raise InputError(f"base: kind '{self.kind}' needs '{key}'")
         if self.dt < 0:
             raise InputError("base.dt must be positive")
+        if self.is_fmu and self.steady_start:
+            raise InputError("base.steady_start needs a model: an FMU starts from its own start "
+                             "values (give x0 instead)")
+
+    @property
+    def starts_steady(self) -> bool:
+        return (not self.is_fmu) if self.steady_start is None else self.steady_start
 
     @property
     def is_fmu(self) -> bool:
@@ -153,6 +166,8 @@ class ScenarioVariable:
     at: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.levels < 0:
+            raise InputError(f"variable '{self.name}': levels must be at least 1")
         if (self.low is None) != (self.high is None):
             raise InputError(f"variable '{self.name}': give both low and high")
         if self.low is not None and not self.low < self.high:
@@ -294,6 +309,19 @@ class Study:
         kpis = [k.name for k in self.kpi]
         if len(set(kpis)) != len(kpis):
             raise InputError("kpi names must be unique")
+        for name in kpis:
+            if name in names or name in RESERVED_COLUMNS:
+                raise InputError(f"kpi '{name}': the name is taken by a "
+                                 f"{'variable' if name in names else 'summary column'}")
+        if self.base.dt and self.duration > 0:
+            steps = self.duration / self.base.dt
+            if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
+                raise InputError(f"duration {self.duration:g} is not a whole number of base.dt = "
+                                 f"{self.base.dt:g} intervals")
+        for k in self.kpi:
+            if k.kind == "iae" and k.setpoint is None and self.base.kind != "closed_loop":
+                raise InputError(f"kpi '{k.name}': iae needs a setpoint (only a closed loop has "
+                                 "its own)")
         if self.base.kind != "function":
             if not self.duration > 0:
                 raise InputError("study: duration must be positive")
@@ -322,9 +350,13 @@ class Study:
     def variable_names(self) -> list[str]:
         return [v.name for v in self.variable]
 
-    def fingerprint(self) -> str:
-        """Changes whenever anything that decides the results changes."""
-        return hashlib.sha256(repr(self).encode()).hexdigest()[:16]
+    def fingerprint(self, *more: str) -> str:
+        """Changes whenever the study's results would (title and report settings aside);
+        ``more``: digests of what the study refers to (loop file, FMU, functions)."""
+        from dataclasses import replace
+
+        core = replace(self, title="", output=OutputSettings())
+        return hashlib.sha256("\n".join((repr(core),) + more).encode()).hexdigest()[:16]
 
 
 def load_study(path: str | Path) -> Study:
