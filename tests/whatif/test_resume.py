@@ -55,3 +55,39 @@ def test_kill_midway_then_resume(write_study, tmp_path, capsys):
     code, _, _ = run_twin(capsys, "whatif", str(path), "--out", str(tmp_path / "whole"))
     pd.testing.assert_frame_equal(summary, pd.read_parquet(tmp_path / "whole" / "summary.parquet"),
                                   check_exact=True)
+
+
+def test_a_profit_study_resumes_and_a_changed_economics_file_is_refused(write_study, tmp_path,
+                                                                       capsys):
+    from rto.economics import shipped_economics
+
+    economics = tmp_path / "economics.toml"
+    economics.write_text(shipped_economics("cstr").read_text())
+    path = write_study(f"""
+duration = 0.05
+[base]
+kind = "open_loop"
+model = "cstr"
+dt = 0.01
+[[variable]]
+name = "beta"
+low = 0.9
+high = 1.1
+[sampling]
+method = "lhs"
+n = 4
+[[kpi]]
+name = "profit"
+kind = "profit"
+economics = "{economics}"
+""")
+    out = tmp_path / "out"
+    assert run_twin(capsys, "whatif", str(path), "--out", str(out), "--chunk-size", "1")[0] == 0
+    (out / "parts" / "part-000000002.parquet").unlink()  # as if killed before this chunk
+    path.write_text("title = \"renamed\"\n" + path.read_text())  # a new title is no change
+    assert run_twin(capsys, "whatif", str(path), "--out", str(out), "--resume")[0] == 0
+    assert list(pd.read_parquet(out / "summary.parquet").scenario) == list(range(5))
+    (out / "parts" / "part-000000002.parquet").unlink()
+    economics.write_text(economics.read_text().replace("p_B = 1.0", "p_B = 5.0"))
+    code, _, err = run_twin(capsys, "whatif", str(path), "--out", str(out), "--resume")
+    assert code == 2 and "a file it uses changed" in err

@@ -67,13 +67,14 @@ def column(frame: Columns, name: str, where: str) -> np.ndarray:
     raise UnknownNameError("variable", name, names, where)
 
 
-def _economics_path(name: str, folder: str) -> Path:
-    from rto.economics import shipped_economics
+def _economics(name: str, folder: str):
+    """An economics spec: a shipped name, or a file relative to the study's folder."""
+    from twin.orchestration.rto_run import economics_for
 
     path = Path(name)
-    if path.suffix == ".toml":
-        return path if path.is_absolute() else Path(folder or ".") / path
-    return shipped_economics(name)
+    if path.suffix == ".toml" and not path.is_absolute():
+        name = str(Path(folder or ".") / path)
+    return economics_for(name)
 
 
 class KpiEvaluator:
@@ -85,14 +86,14 @@ class KpiEvaluator:
         self.model = model
         self.held = frozenset(held if held else (model.inputs.names if model is not None else ()))
         self._profit = {}
+        self.economics = {}
         self._expressions: dict[str, expressions.Expression] = {}
         for k in self.specs:
             if k.kind == "profit":
                 if model is None:
                     raise InputError(f"kpi '{k.name}': a profit needs a plant model")
-                from rto.economics import load_economics
-
-                spec = load_economics(_economics_path(k.economics, folder))
+                spec = _economics(k.economics, folder)
+                self.economics[k.name] = spec
                 allowed = (model.states.names + model.inputs.names + model.outputs.names
                            + model.parameters.names + list(spec.prices))
                 self._profit[k.name] = (expressions.parse(spec.profit, allowed,

@@ -105,7 +105,8 @@ def _trends(report: HtmlReport, study: Study, result, summary: pd.DataFrame, kpi
             series[label] = frame
     if series and not names:  # KPIs on no single variable: show the first columns
         first = next(iter(series.values()))
-        names = [c for c in first.columns if c != "time" and "." not in c][:4]
+        truth = [c.removesuffix(".plant") for c in first.columns if c.endswith(".plant")]
+        names = (truth or [c for c in first.columns if c != "time" and "." not in c])[:4]
     if not series or not names:
         report.paragraph("No time series to show.")
         return

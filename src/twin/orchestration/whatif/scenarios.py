@@ -125,8 +125,12 @@ class _Case:
             return
         d = getattr(self, "fmu", None)
         if model is None and d is not None:
-            known = {k: list(d.variables) for k in ("parameter", "initial_state", "input",
-                                                    "input_step")}
+            known = {"parameter": list(d.variables), "initial_state": list(d.variables),
+                     "input": d.inputs, "input_step": d.inputs}
+            if study.base.kind == "closed_loop" and self.loop.plant.steady_start and any(
+                    v.kind == "initial_state" for v in study.variable):
+                raise InputError("initial states cannot vary: the loop's FMU plant starts at "
+                                 "steady state")
             if study.base.kind == "closed_loop":
                 known["setpoint"] = [c.name for c in self.loop.controller.cv]
             columns = list(dict.fromkeys(d.states + d.outputs + d.inputs))
@@ -386,7 +390,11 @@ def digest(study: Study) -> str:
                  case.loop.plant.model.lower().endswith(".fmu") else ""):
         if path:
             parts.append(_file_digest(study.resolve(path)))
-    parts += [repr(v) for v in case.kpis._profit.values()]
+    parts += [repr(spec) for spec in case.kpis.economics.values()]
+    if hasattr(case, "loop") and case.loop.rto is not None:
+        from twin.orchestration.rto_run import economics_for
+
+        parts.append(repr(economics_for(case.loop.rto.economics)))
     if hasattr(case, "function"):
         import inspect
 
@@ -405,7 +413,11 @@ def time_unit(study: Study) -> str:
 
 
 def prepare(study: Study) -> None:
-    """Build and check the base case here, before any scenario runs (errors are one line)."""
+    """Build and check the base case here, before any scenario runs (errors are one line).
+
+    Built afresh: the files the study uses may have changed since this process last ran it.
+    """
+    _CASES.clear()
     _case(study)
 
 
