@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from whatif_support import CSTR_STUDY
 from support import run_twin
 
 STUDY = """
@@ -63,24 +64,10 @@ def test_a_profit_study_resumes_and_a_changed_economics_file_is_refused(write_st
 
     economics = tmp_path / "economics.toml"
     economics.write_text(shipped_economics("cstr").read_text())
-    path = write_study(f"""
-duration = 0.05
-[base]
-kind = "open_loop"
-model = "cstr"
-dt = 0.01
-[[variable]]
-name = "beta"
-low = 0.9
-high = 1.1
-[sampling]
-method = "lhs"
-n = 4
-[[kpi]]
-name = "profit"
-kind = "profit"
-economics = "{economics}"
-""")
+    path = write_study(CSTR_STUDY.replace("duration = 1.0", "duration = 0.05")
+                       .replace("n = 10", "n = 4")
+                       .replace('name = "c"\nvariable = "C_b"',
+                                f'name = "profit"\nkind = "profit"\neconomics = "{economics}"'))
     out = tmp_path / "out"
     assert run_twin(capsys, "whatif", str(path), "--out", str(out), "--chunk-size", "1")[0] == 0
     (out / "parts" / "part-000000002.parquet").unlink()  # as if killed before this chunk

@@ -4,25 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from whatif_support import CSTR_STUDY
 from support import run_twin
 
-BASE = """
-duration = 1.0
-[base]
-kind = "open_loop"
-model = "cstr"
-dt = 0.01
-[[variable]]
-name = "beta"
-low = 0.9
-high = 1.1
-[sampling]
-method = "lhs"
-n = 10
-[[kpi]]
-name = "c"
-variable = "C_b"
-"""
+BASE = CSTR_STUDY
 
 
 @pytest.mark.parametrize("edit,message", [
