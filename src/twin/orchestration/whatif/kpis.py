@@ -105,6 +105,14 @@ class KpiEvaluator:
         with np.errstate(all="ignore"):  # a NaN KPI fails its scenario, by name
             return {k.name: float(self._one(k, frame, t, parameters)) for k in self.specs}
 
+    def _one_column(self, t: np.ndarray, g: np.ndarray, variable: str) -> float:
+        """Integral of a function of one variable: held over intervals if it is an input."""
+        if len(t) < 2:
+            return 0.0
+        g = np.asarray(g, dtype=float)
+        mid = g[:-1] if variable in self.held else 0.5 * (g[:-1] + g[1:])
+        return float(np.sum(np.diff(t) * mid))
+
     def _aggregate(self, how: str, t: np.ndarray, frame: Columns, series) -> float:
         """final, mean, min, max or integral of ``series(columns)`` over the run."""
         if how == "final":
@@ -120,6 +128,9 @@ class KpiEvaluator:
     def _one(self, k: KpiSpec, frame: Columns, t: np.ndarray,
              parameters: Mapping[str, float]) -> float:
         where = f"kpi '{k.name}'"
+        if k.kind == "mean" and len(t) > 1 and t[-1] > t[0]:
+            return self._one_column(t, column(frame, k.variable, where), k.variable) / (
+                t[-1] - t[0])
         if k.kind in ("final", "mean", "min", "max"):
             return self._aggregate(k.kind, t, frame, lambda f: column(f, k.variable, where))
         if k.kind == "iae":
@@ -128,21 +139,17 @@ class KpiEvaluator:
                 raise InputError(f"{where}: give a setpoint (the results have no setpoint of "
                                  f"{k.variable})")
 
-            def error(f):
-                sp = k.setpoint if k.setpoint is not None else np.asarray(
-                    f[f"{k.variable}.setpoint"], dtype=float)
-                return np.abs(column(f, k.variable, where) - sp)
-            return self._aggregate("integral", t, frame, error)
+            sp = k.setpoint if k.setpoint is not None else np.asarray(
+                frame[f"{k.variable}.setpoint"], dtype=float)
+            return self._one_column(t, np.abs(column(frame, k.variable, where) - sp), k.variable)
         if k.kind == "violation_time":
-            def outside(f):
-                v = column(f, k.variable, where)
-                out = np.zeros_like(v, dtype=bool)
-                if k.high is not None:
-                    out |= v > k.high
-                if k.low is not None:
-                    out |= v < k.low
-                return out.astype(float)
-            return self._aggregate("integral", t, frame, outside)
+            v = column(frame, k.variable, where)
+            out = np.zeros_like(v, dtype=bool)
+            if k.high is not None:
+                out |= v > k.high
+            if k.low is not None:
+                out |= v < k.low
+            return self._one_column(t, out.astype(float), k.variable)
         if k.kind == "profit":
             expr, prices = self._profit[k.name]
             constants = {**{n: float(parameters.get(n, self.model.parameters[n].nominal))
