@@ -60,7 +60,21 @@ def outputs(x, u, p, ops):
     }
 
 
-_FRACTION = (0.0, 1.0)
+FRACTION = (0.0, 1.0)
+
+INPUTS = [
+    manipulated("F_B", "kg/s", "feed flow of pure B", 4.787, 0.0, 10.0),
+    manipulated("T_R", "degC", "reactor temperature", 89.70, 50.0, 120.0),
+]
+"""The reactor's inputs (also those of the approximate model)."""
+FEED_AND_HOLDUP = [
+    parameter("F_A", "kg/s", "feed flow of pure A", 1.8275, 0.0),
+    parameter("W", "kg", "reactor mass holdup", 2105.0, 0.0),
+]
+OUTPUTS = [
+    output("F", "kg/s", "total outflow F_A + F_B"),
+    output("X_sum", "-", "sum of the mass fractions"),
+]
 
 MODEL = Model(
     name="williams_otto",
@@ -68,20 +82,16 @@ MODEL = Model(
     source="Williams & Otto (1960), AIEE Trans. 79:458-473; values of Marchetti et al. (2009)",
     time_unit="s",
     states=[
-        state("X_A", "-", "mass fraction of A (feed)", 0.0875, *_FRACTION),
-        state("X_B", "-", "mass fraction of B (feed)", 0.3896, *_FRACTION),
-        state("X_C", "-", "mass fraction of C (intermediate)", 0.0153, *_FRACTION),
-        state("X_E", "-", "mass fraction of E (by-product)", 0.2906, *_FRACTION),
-        state("X_G", "-", "mass fraction of G (waste)", 0.1075, *_FRACTION),
-        state("X_P", "-", "mass fraction of P (main product)", 0.1095, *_FRACTION),
+        state("X_A", "-", "mass fraction of A (feed)", 0.0875, *FRACTION),
+        state("X_B", "-", "mass fraction of B (feed)", 0.3896, *FRACTION),
+        state("X_C", "-", "mass fraction of C (intermediate)", 0.0153, *FRACTION),
+        state("X_E", "-", "mass fraction of E (by-product)", 0.2906, *FRACTION),
+        state("X_G", "-", "mass fraction of G (waste)", 0.1075, *FRACTION),
+        state("X_P", "-", "mass fraction of P (main product)", 0.1095, *FRACTION),
     ],
-    inputs=[
-        manipulated("F_B", "kg/s", "feed flow of pure B", 4.787, 0.0, 10.0),
-        manipulated("T_R", "degC", "reactor temperature", 89.70, 50.0, 120.0),
-    ],
+    inputs=INPUTS,
     parameters=[
-        parameter("F_A", "kg/s", "feed flow of pure A", 1.8275, 0.0),
-        parameter("W", "kg", "reactor mass holdup", 2105.0, 0.0),
+        *FEED_AND_HOLDUP,
         parameter("k0_1", "1/s", "pre-exponential factor of A + B -> C", 1.6599e6, 0.0),
         parameter("k0_2", "1/s", "pre-exponential factor of B + C -> P + E", 7.2117e8, 0.0),
         parameter("k0_3", "1/s", "pre-exponential factor of C + P -> G", 2.6745e12, 0.0),
@@ -89,10 +99,7 @@ MODEL = Model(
         parameter("Ta_2", "K", "activation temperature of B + C -> P + E", 8333.3),
         parameter("Ta_3", "K", "activation temperature of C + P -> G", 11111.0),
     ],
-    outputs=[
-        output("F", "kg/s", "total outflow F_A + F_B"),
-        output("X_sum", "-", "sum of the mass fractions"),
-    ],
+    outputs=OUTPUTS,
     rhs=rhs,
     output_map=outputs,
 )

@@ -24,7 +24,8 @@ Time unit: second.
 from __future__ import annotations
 
 from twin.core.model import Model
-from twin.core.variables import manipulated, output, parameter, state
+from plant_models.williams_otto import FEED_AND_HOLDUP, FRACTION, INPUTS, OUTPUTS
+from twin.core.variables import parameter, state
 
 
 def rhs(x, u, p, ops):
@@ -47,7 +48,6 @@ def outputs(x, u, p, ops):
     return {"F": p.F_A + u.F_B, "X_sum": x.X_A + x.X_B + x.X_E + x.X_G + x.X_P}
 
 
-_FRACTION = (0.0, 1.0)
 
 MODEL = Model(
     name="williams_otto_approx",
@@ -56,28 +56,21 @@ MODEL = Model(
            "Marchetti, Chachuat & Bonvin (2009), Ind. Eng. Chem. Res. 48:6022",
     time_unit="s",
     states=[
-        state("X_A", "-", "mass fraction of A (feed)", 0.09, *_FRACTION),
-        state("X_B", "-", "mass fraction of B (feed)", 0.38, *_FRACTION),
-        state("X_E", "-", "mass fraction of E (by-product)", 0.30, *_FRACTION),
-        state("X_G", "-", "mass fraction of G (waste)", 0.11, *_FRACTION),
-        state("X_P", "-", "mass fraction of P (main product)", 0.12, *_FRACTION),
+        state("X_A", "-", "mass fraction of A (feed)", 0.09, *FRACTION),
+        state("X_B", "-", "mass fraction of B (feed)", 0.38, *FRACTION),
+        state("X_E", "-", "mass fraction of E (by-product)", 0.30, *FRACTION),
+        state("X_G", "-", "mass fraction of G (waste)", 0.11, *FRACTION),
+        state("X_P", "-", "mass fraction of P (main product)", 0.12, *FRACTION),
     ],
-    inputs=[
-        manipulated("F_B", "kg/s", "feed flow of pure B", 4.787, 0.0, 10.0),
-        manipulated("T_R", "degC", "reactor temperature", 89.70, 50.0, 120.0),
-    ],
+    inputs=INPUTS,
     parameters=[
-        parameter("F_A", "kg/s", "feed flow of pure A", 1.8275, 0.0),
-        parameter("W", "kg", "reactor mass holdup", 2105.0, 0.0),
+        *FEED_AND_HOLDUP,
         parameter("k0_1", "1/s", "pre-exponential factor of A + 2B -> P + E", 1.655e8, 0.0),
         parameter("k0_2", "1/s", "pre-exponential factor of A + B + P -> G", 2.611e13, 0.0),
         parameter("Ta_1", "K", "activation temperature of A + 2B -> P + E", 8077.6),
         parameter("Ta_2", "K", "activation temperature of A + B + P -> G", 12438.5),
     ],
-    outputs=[
-        output("F", "kg/s", "total outflow F_A + F_B"),
-        output("X_sum", "-", "sum of the mass fractions"),
-    ],
+    outputs=OUTPUTS,
     rhs=rhs,
     output_map=outputs,
 )

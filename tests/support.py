@@ -79,3 +79,10 @@ def run_twin(capsys, *args: str) -> tuple[int, str, str]:
         cli.main(list(args), prog_name="twin")
     out = capsys.readouterr()
     return ended.value.code, out.out, out.err
+
+
+def the_error_line(err: str) -> str:
+    """The one ``twin: error:`` line of a CLI run's stderr (asserts there is exactly one)."""
+    lines = [line for line in err.splitlines() if line.startswith("twin: error:")]
+    assert len(lines) == 1, err
+    return lines[0]

@@ -24,6 +24,21 @@ SPEED = 8.0
 """Plant time runs this many times faster than real time in the fault tests."""
 
 
+def wait_for_ready(process: subprocess.Popen, log: Path, what: str, timeout: float,
+                   seen: int = 0) -> str:
+    """Wait until ``log`` shows READY more than ``seen`` times; its text. Errors if the
+    process exits first or the time runs out."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        if text.count("READY") > seen:
+            return text
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited: {text[-2000:]}")
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} not ready in {timeout} s: {log.read_text()[-2000:]}")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -56,14 +71,8 @@ class ServerProcess:
                 [sys.executable, "-m", "twin.cli.main", "serve-opcua", "--config", str(self.config),
                  "--config-dir", str(self.config_dir), "--json"],
                 stdout=subprocess.PIPE, stderr=out, env=env)
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if self.ready_count() > before:
-                return self
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
-            time.sleep(0.05)
-        raise RuntimeError(f"server not ready in {timeout} s: {self.log.read_text()[-2000:]}")
+        wait_for_ready(self.process, self.log, "server", timeout, before)
+        return self
 
     def ready_count(self) -> int:
         return self.log.read_text(errors="replace").count("READY") if self.log.exists() else 0
@@ -257,16 +266,9 @@ class NodeServer:
             self.process = subprocess.Popen(["node", str(NODE_SERVER / "server.js"), *self.args],
                                             stdout=out, stderr=subprocess.STDOUT, env=env,
                                             cwd=self.folder)
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            text = self.log.read_text(errors="replace")
-            if "READY" in text:
-                self.certificate = Path(text.split("CERT ", 1)[1].split("\n", 1)[0].strip())
-                return self
-            if self.process.poll() is not None:
-                raise RuntimeError(f"node-opcua server exited: {text[-2000:]}")
-            time.sleep(0.05)
-        raise RuntimeError(f"node-opcua server not ready in {timeout} s")
+        text = wait_for_ready(self.process, self.log, "node-opcua server", timeout)
+        self.certificate = Path(text.split("CERT ", 1)[1].split("\n", 1)[0].strip())
+        return self
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -12,7 +12,7 @@ import asyncio
 import numpy as np
 
 from hil_support import NodeServer, _client, after_cycles, node_deploy_text, records, run_loop_with
-from support import run_twin
+from support import run_twin, the_error_line
 from twin.orchestration.opcua import security
 from twin.orchestration.opcua.deploy_config import load_deploy
 from twin.orchestration.opcua.gateway import Gateway
@@ -63,12 +63,6 @@ def test_deployed_loop_controls_the_node_opcua_plant(node_factory, tmp_path, cap
     assert abs(final.h2.mean() - 12.783) < 0.05
 
 
-def _error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.startswith("twin: error:")]
-    assert len(lines) == 1, err
-    return lines[0]
-
-
 def test_wrong_password_is_refused_by_node_opcua(node_factory, tmp_path, capsys):
     server = node_factory()
     client_dir = tmp_path / "client"
@@ -77,7 +71,7 @@ def test_wrong_password_is_refused_by_node_opcua(node_factory, tmp_path, capsys)
     config.write_text(node_deploy_text(server, client_dir, 3.0, password="not-the-password"))
     code, _, err = run_twin(capsys, "deploy", str(config), "--out", str(tmp_path / "run"))
     assert code == 2
-    assert _error_line(err) == (f"twin: error: {server.url} refused user 'apc' (wrong password "
+    assert the_error_line(err) == (f"twin: error: {server.url} refused user 'apc' (wrong password "
                                 "or unknown user)")
 
 
@@ -90,7 +84,7 @@ def test_untrusted_node_opcua_certificate_is_refused(node_factory, tmp_path, cap
     config.write_text(node_deploy_text(server, client_dir, 3.0))
     code, _, err = run_twin(capsys, "deploy", str(config), "--out", str(tmp_path / "run"))
     assert code == 2
-    assert _error_line(err).startswith(f"twin: error: the certificate of {server.url} is not "
+    assert the_error_line(err).startswith(f"twin: error: the certificate of {server.url} is not "
                                        "trusted (BadCertificateUntrusted)")
 
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from hil_support import deploy_text, free_port
-from support import run_twin
+from support import run_twin, the_error_line
 from twin.orchestration.opcua.deploy_config import load_deploy
 from twin.orchestration.opcua.gateway import Gateway, GatewayError
 
@@ -26,18 +26,12 @@ def _deploy(server, tmp_path, **changes):
     return config
 
 
-def _error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.startswith("twin: error:")]
-    assert len(lines) == 1, err
-    return lines[0]
-
-
 def test_wrong_password_is_refused_with_a_clear_error(server_factory, tmp_path, capsys):
     server = server_factory()
     code, _, err = run_twin(capsys, "deploy", str(_deploy(server, tmp_path, password="wrong-pw")),
                             "--out", str(tmp_path / "run"))
     assert code == 2
-    assert _error_line(err) == (f"twin: error: {server.url} refused user 'apc' (wrong password "
+    assert the_error_line(err) == (f"twin: error: {server.url} refused user 'apc' (wrong password "
                                 "or unknown user)")
 
 
@@ -50,7 +44,7 @@ def test_untrusted_server_certificate_is_refused_and_kept_for_inspection(server_
     config = _deploy(server, tmp_path, trust=False)
     code, _, err = run_twin(capsys, "deploy", str(config), "--out", str(tmp_path / "run"))
     assert code == 2
-    assert _error_line(err).startswith(f"twin: error: the certificate of {server.url} is not "
+    assert the_error_line(err).startswith(f"twin: error: the certificate of {server.url} is not "
                                        "trusted (BadCertificateUntrusted)")
     rejected = list((client_dir / "rejected").iterdir())
     assert len(rejected) == 1 and rejected[0].read_bytes() == \

@@ -359,12 +359,11 @@ def control(config: Path, out: Path | None, as_json: bool) -> None:
     CONFIG is a loop file, or the name of a shipped example
     (cstr_apc.toml, quadruple_tank_pplus.toml).
     """
-    from twin.orchestration.examples import FOLDER
+    from twin.orchestration.examples import file_or_example
     from twin.orchestration.loop.config import load_loop
     from twin.orchestration.loop.control import run_control
 
-    if not config.exists() and (FOLDER / config.name).is_file() and config.parent == Path("."):
-        config = FOLDER / config.name
+    config = file_or_example(config)
     loop = load_loop(config)
     folder = out or Path(f"control-{config.stem}")
     with _progress_bar(1000, f"closed loop {config.stem}") as progress:

@@ -21,6 +21,7 @@ import math
 import tomllib
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
@@ -39,6 +40,22 @@ def read_toml(path: str | Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"configuration file '{path}': {exc}") from None
+
+
+def table_or_file(data: dict[str, Any], key: str, base: Path | None, where: str,
+                  from_table: Callable[[Any, str], T], from_file: Callable[[Path], T],
+                  what: str) -> T:
+    """Take ``key`` (an inline table) or ``<key>_file`` (a file, relative to ``base``) out of
+    ``data`` and load it; exactly one of the two must be there."""
+    file_key = f"{key}_file"
+    if file_key in data:
+        if key in data:
+            raise InputError(f"{where}: give either '{key}' or '{file_key}', not both")
+        path = Path(data.pop(file_key))
+        return from_file(base / path if base is not None and not path.is_absolute() else path)
+    if key in data:
+        return from_table(data.pop(key), f"{where}.{key}")
+    raise InputError(f"{where}: missing the {what} ('{key}' table or '{file_key}')")
 
 
 def build(cls: type[T], data: Any, where: str) -> T:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from apc.spec import ControllerSpec, load_spec, spec_from_dict
 from twin.orchestration.loop.rto_handoff import RTOLoopSpec
 from twin.core.base_layer import BaseLayerSpec
-from twin.core.config import build, read_toml
+from twin.core.config import build, read_toml, table_or_file
 from twin.core.errors import InputError
 
 
@@ -161,18 +161,8 @@ def loop_from_dict(data: dict[str, Any], base: Path | None = None, where: str = 
     for key in data:
         if key not in valid:
             raise InputError(f"{where}: unknown key '{key}'; valid keys: {', '.join(valid)}")
-    if "controller_file" in data:
-        if "controller" in data:
-            raise InputError(f"{where}: give either 'controller' or 'controller_file', not both")
-        path = Path(data.pop("controller_file"))
-        if base is not None and not path.is_absolute():
-            path = base / path
-        data["controller"] = load_spec(path)
-    elif "controller" in data:
-        data["controller"] = spec_from_dict(data["controller"], f"{where}.controller")
-    controller = data.pop("controller", None)
-    if controller is None:
-        raise InputError(f"{where}: missing the controller ('controller' table or 'controller_file')")
+    controller = table_or_file(data, "controller", base, where, spec_from_dict, load_spec,
+                               "controller")
     raw = build(_LoopTables, data, where)
     plant = raw.plant
     if plant.is_fmu and base is not None and not Path(plant.model).is_absolute():

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from apc.spec import ControllerSpec, load_spec, spec_from_dict
-from twin.core.config import build, read_toml
+from twin.core.config import build, read_toml, table_or_file
 from twin.core.errors import InputError
 from twin.orchestration.loop.config import EventConfig
 from twin.orchestration.loop.rto_handoff import RTOLoopSpec
@@ -161,23 +161,9 @@ def load_deploy(path: str | Path) -> DeployConfig:
     path = Path(path)
     data = dict(read_toml(path))
     base, where = path.parent, path.name
-    if "controller_file" in data:
-        if "controller" in data:
-            raise InputError(f"{where}: give either 'controller' or 'controller_file', not both")
-        controller = load_spec(_resolve(base, data.pop("controller_file")))
-    elif "controller" in data:
-        controller = spec_from_dict(data.pop("controller"), f"{where}.controller")
-    else:
-        raise InputError(f"{where}: missing the controller ('controller' table or "
-                         "'controller_file')")
-    if "tags_file" in data:
-        if "tags" in data:
-            raise InputError(f"{where}: give either 'tags' or 'tags_file', not both")
-        tags = load_tag_map(_resolve(base, data.pop("tags_file")))
-    elif "tags" in data:
-        tags = load_tag_map(data.pop("tags"), f"{where}.tags")
-    else:
-        raise InputError(f"{where}: missing the tag map ('tags' table or 'tags_file')")
+    controller = table_or_file(data, "controller", base, where, spec_from_dict, load_spec,
+                               "controller")
+    tags = table_or_file(data, "tags", base, where, load_tag_map, load_tag_map, "tag map")
     raw = build(_Tables, data, where)
     g = raw.gateway
     gateway = replace(g, config_dir=str(_resolve(base, g.config_dir)),

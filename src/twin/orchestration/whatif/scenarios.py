@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import math
 import tempfile
-from pathlib import Path
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from twin.core.errors import InputError, TwinError
+from twin.core.model import Model
 from twin.orchestration.whatif.kpis import KpiEvaluator
 from twin.orchestration.whatif.sampling import ID, NOMINAL, scenario_seed
 from twin.orchestration.whatif.study import RESERVED_COLUMNS, Study
@@ -70,7 +71,11 @@ class _Case:
     def __init__(self, study: Study):
         self.study = study
         base = study.base
-        self.model = None
+        self.model: Model | None = None  # open loop: the model integrated
+        self.plant_model: Model | None = None  # closed loop: the plant's model
+        self.fmu = None  # the FMU description (open loop, or the loop's plant)
+        self.loop = None
+        self.function = None
         self.n_steps = max(1, round(study.duration / base.dt)) if base.dt else 0
         if base.kind == "open_loop" and not base.is_fmu:
             from twin.core.kernels.functions import model_functions
@@ -100,10 +105,10 @@ class _Case:
             from twin.orchestration.whatif.functions import resolve_function
 
             self.function = resolve_function(base.function)
-        model = self.model if self.model is not None else getattr(self, "plant_model", None)
-        fmu = getattr(self, "fmu", None)
+        model = self.result_model
         self.kpis = KpiEvaluator(study.kpi, model, study.folder,
-                                 held=fmu.inputs if fmu is not None and model is None else ())
+                                 held=self.fmu.inputs if self.fmu is not None and model is None
+                                 else ())
         self._check_names(model)
 
     def _check_names(self, model) -> None:
@@ -123,7 +128,7 @@ class _Case:
             except ValueError:
                 pass  # no signature to check (a builtin): the call will tell
             return
-        d = getattr(self, "fmu", None)
+        d = self.fmu
         if model is None and d is not None:
             known = {"parameter": list(d.variables), "initial_state": list(d.variables),
                      "input": d.inputs, "input_step": d.inputs}
@@ -150,6 +155,11 @@ class _Case:
             if k.kind == "expression":
                 expressions.parse(k.expression, columns + ["time"], f"kpi '{k.name}'")
 
+    @property
+    def result_model(self) -> Model | None:
+        """The model whose variables the results hold (none for an FMU or a function)."""
+        return self.model if self.model is not None else self.plant_model
+
     def _loop_model(self, parameters):
         from twin.orchestration.registry import load_model
 
@@ -158,18 +168,23 @@ class _Case:
 
     # ---------------------------------------------------------------- open loop
 
-    def _inputs(self, split) -> np.ndarray:
-        """Inputs per interval (K, n_u) of one scenario."""
-        base, model = self.study.base, self.model
-        u = model.u0({**base.u, **split["input"]})
-        U = np.tile(u, (self.n_steps, 1))
+    def _input_changes(self, split) -> list[tuple[int, dict[str, float]]]:
+        """(first interval, inputs) of every input step of a scenario, in time order."""
+        base = self.study.base
         t = np.arange(self.n_steps) * base.dt
         changes = [(s.time, s.inputs) for s in base.step]
         changes += [(v.at, {v.name: split["input_step"][v.name]}) for v in self.study.variable
                     if v.name in split["input_step"]]
-        for at, values in sorted(changes, key=lambda c: c[0]):
+        return [(int(np.searchsorted(t, at - 1e-12 * max(1.0, abs(at)))), values)
+                for at, values in sorted(changes, key=lambda c: c[0])]
+
+    def _inputs(self, split) -> np.ndarray:
+        """Inputs per interval (K, n_u) of one scenario."""
+        base, model = self.study.base, self.model
+        U = np.tile(model.u0({**base.u, **split["input"]}), (self.n_steps, 1))
+        for k, values in self._input_changes(split):
             for name, value in values.items():
-                U[t >= at - 1e-12 * max(1.0, abs(at)), model.inputs.index(name)] = value
+                U[k:, model.inputs.index(name)] = value
         return U
 
     def _parameters(self, split) -> np.ndarray:
@@ -249,7 +264,7 @@ class _Case:
             return _failed(row, f"KPI {bad[0]} is not finite", seconds)
         if keep:
             out.series[int(row[ID])] = pd.DataFrame(data)
-        return {**_identity(row), **kpis, STATUS: "ok", ERROR: "", SECONDS: seconds}
+        return {**dict(row), **kpis, STATUS: "ok", ERROR: "", SECONDS: seconds}
 
     # ---------------------------------------------------------------- one by one
 
@@ -259,21 +274,17 @@ class _Case:
         study, base = self.study, self.study.base
         split = _split(study, row)
         start = {**base.parameters, **split["parameter"], **base.x0, **split["initial_state"]}
-        steps = sorted([(s.time, s.inputs) for s in base.step]
-                       + [(v.at, {v.name: split["input_step"][v.name]})
-                          for v in study.variable if v.kind == "input_step"],
-                       key=lambda c: c[0])
+        due: dict[int, dict[str, float]] = {}
+        for k, values in self._input_changes(split):
+            due.setdefault(k, {}).update(values)
         started = time.perf_counter()
         with FmuPlant(study.resolve(base.model), base.dt, start=start) as plant:
             plant.write({**base.u, **split["input"]})
             plant.latch()
             records = []
             for k in range(self.n_steps):
-                t = k * base.dt
-                due = {n: v for at, values in steps if at <= t + 1e-12 * max(1.0, abs(t))
-                       for n, v in values.items()}
-                if due:
-                    plant.write(due)
+                if k in due:
+                    plant.write(due[k])
                     plant.latch()
                 # each row: the state at t and the inputs held over [t, t + dt)
                 records.append({"time": plant.time, **plant.truth(), **plant.inputs()})
@@ -293,7 +304,7 @@ class _Case:
                         u0={**loop.plant.u0, **split["input"]},
                         seed=scenario_seed(study.seed, int(row[ID])))
         if split["initial_state"] and plant.steady_start:
-            if getattr(self, "plant_model", None) is None:
+            if self.plant_model is None:
                 raise InputError("initial states of an FMU plant that starts at steady state "
                                  "cannot vary")
             from twin.core.steady import find_steady_state
@@ -326,7 +337,7 @@ class _Case:
                                     if not pd.api.types.is_numeric_dtype(frame[c])])
         params = (dict(zip(self.plant_model.parameters.names,
                            self._loop_model(plant.parameters).p0()))
-                  if getattr(self, "plant_model", None) is not None else dict(plant.parameters))
+                  if self.plant_model is not None else dict(plant.parameters))
         return self._finish(row, _columns(frame), params, time.perf_counter() - started, out,
                             keep)
 
@@ -346,15 +357,11 @@ class _Case:
         if self.study.kpi:
             data = {"time": np.zeros(1), **{k: np.array([v]) for k, v in outputs.items()}}
             return self._finish(row, data, {}, seconds, out, False)
-        return {**_identity(row), **outputs, STATUS: "ok", ERROR: "", SECONDS: seconds}
-
-
-def _identity(row: Mapping) -> dict:
-    return dict(row)
+        return {**dict(row), **outputs, STATUS: "ok", ERROR: "", SECONDS: seconds}
 
 
 def _failed(row: Mapping, message: str, seconds: float) -> dict:
-    return {**_identity(row), STATUS: "failed", ERROR: message, SECONDS: seconds}
+    return {**dict(row), STATUS: "failed", ERROR: message, SECONDS: seconds}
 
 
 def failed_row(row: Mapping, message: str) -> dict:
@@ -383,19 +390,16 @@ def digest(study: Study) -> str:
     """What the study refers to, beyond its own file: loop, FMU, economics, function source."""
     case = _case(study)
     parts = []
-    if hasattr(case, "loop"):
+    if case.loop is not None:
         parts.append(repr(case.loop))
-    for path in (study.base.model if study.base.is_fmu else "",
-                 case.loop.plant.model if hasattr(case, "loop") and
-                 case.loop.plant.model.lower().endswith(".fmu") else ""):
-        if path:
-            parts.append(_file_digest(study.resolve(path)))
+    if case.fmu is not None:
+        parts.append(_file_digest(case.fmu.path))
     parts += [repr(spec) for spec in case.kpis.economics.values()]
-    if hasattr(case, "loop") and case.loop.rto is not None:
+    if case.loop is not None and case.loop.rto is not None:
         from twin.orchestration.rto_run import economics_for
 
         parts.append(repr(economics_for(case.loop.rto.economics)))
-    if hasattr(case, "function"):
+    if case.function is not None:
         import inspect
 
         try:
@@ -407,8 +411,7 @@ def digest(study: Study) -> str:
 
 def time_unit(study: Study) -> str:
     """The time unit of the study's results ("" when the base case does not say)."""
-    case = _case(study)
-    model = case.model if case.model is not None else getattr(case, "plant_model", None)
+    model = _case(study).result_model
     return model.time_unit if model is not None else ""
 
 

@@ -361,11 +361,9 @@ class Study:
 
 def load_study(path: str | Path) -> Study:
     """Read and check a study file."""
-    from twin.orchestration.examples import FOLDER
+    from twin.orchestration.examples import file_or_example
 
-    path = Path(path)
-    if not path.exists() and path.parent == Path(".") and (FOLDER / path.name).is_file():
-        path = FOLDER / path.name
+    path = file_or_example(path)
     data: dict[str, Any] = dict(read_toml(path))
     data["folder"] = str(path.resolve().parent)
     return build(Study, data, path.name)
