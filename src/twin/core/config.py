@@ -8,7 +8,12 @@ table into one, checking as it goes:
 - a missing required key is an error that names it;
 - numbers must be numbers (ints accepted for floats), strings strings,
   booleans booleans; lists and nested tables are checked element by element;
-- ``Literal[...]`` fields accept only the listed values.
+- ``Literal[...]`` fields accept only the listed values;
+- every number is finite (``nan`` and ``inf`` are refused everywhere), and a
+  field annotated with a :class:`Domain` (``Annotated[float, Domain(gt=0)]``,
+  or the aliases :data:`Positive`, :data:`NonNegative`, :data:`Fraction`,
+  :func:`Count`) accepts only values in it. The domain of every numeric
+  field is declared once, on the field, and checked here.
 
 Errors are :class:`~twin.core.errors.InputError` with the dotted path of the
 offending key, e.g. ``controller.cv[2].rank: expected an integer, got 'high'``.
@@ -23,11 +28,67 @@ import types
 import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 from twin.core.errors import InputError
 
 T = TypeVar("T")
+
+MAX_TEXT = 1 << 20
+"""Largest configuration file read [bytes]; configuration files are small."""
+
+
+@dataclass(frozen=True)
+class Domain:
+    """The values a numeric configuration field accepts (always finite).
+
+    ``gt``/``ge`` and ``lt``/``le`` are exclusive and inclusive bounds.
+    """
+
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+
+    def contains(self, value: float) -> bool:
+        """True when ``value`` (a finite number) is in the domain."""
+        return not ((self.gt is not None and not value > self.gt)
+                    or (self.ge is not None and not value >= self.ge)
+                    or (self.lt is not None and not value < self.lt)
+                    or (self.le is not None and not value <= self.le))
+
+    def describe(self) -> str:
+        """The domain in words, e.g. ``a number > 0``."""
+        parts = [f"{op} {_num(v)}" for op, v in ((">", self.gt), (">=", self.ge),
+                                                ("<", self.lt), ("<=", self.le)) if v is not None]
+        return " and ".join(parts) if parts else "finite"
+
+
+def _num(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+Positive = Annotated[float, Domain(gt=0)]
+"""A finite number > 0."""
+NonNegative = Annotated[float, Domain(ge=0)]
+"""A finite number >= 0."""
+Fraction = Annotated[float, Domain(ge=0, le=1)]
+"""A number in [0, 1]."""
+
+
+def Count(low: int = 1, high: int = 1_000_000) -> Any:  # noqa: N802 - reads as a type
+    """An integer in ``[low, high]``."""
+    return Annotated[int, Domain(ge=low, le=high)]
+
+
+def domain_of(tp: Any) -> tuple[Any, Domain | None]:
+    """The base type and the :class:`Domain` of an annotation (``None``: finite numbers)."""
+    if get_origin(tp) is Annotated:
+        base, *extra = get_args(tp)
+        domains = [d for d in extra if isinstance(d, Domain)]
+        return base, (domains[0] if domains else None)
+    return tp, None
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
@@ -35,11 +96,28 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"configuration file '{path}' not found")
+    with path.open("rb") as fh:
+        raw = fh.read(MAX_TEXT + 1)
+    if len(raw) > MAX_TEXT:
+        raise InputError(f"configuration file '{path}' is larger than {MAX_TEXT} bytes")
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"configuration file '{path}' is not UTF-8 text (byte {exc.start}); "
+                         "save it as UTF-8") from None
+    return parse_toml(text, f"configuration file '{path}'")
+
+
+def parse_toml(text: str, where: str) -> dict[str, Any]:
+    """Parse TOML text; a syntax error (or a structure too deep to parse) is a one-line error."""
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"configuration file '{path}': {exc}") from None
+        raise InputError(f"{where}: {exc}") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise InputError(f"{where}: {' '.join(str(exc).split()[:8])}") from None
+    except RecursionError:
+        raise InputError(f"{where}: nested too deeply") from None
 
 
 def table_or_file(data: dict[str, Any], key: str, base: Path | None, where: str,
@@ -62,7 +140,7 @@ def build(cls: type[T], data: Any, where: str) -> T:
     """An instance of dataclass ``cls`` from a mapping, checked key by key."""
     if not isinstance(data, dict):
         raise InputError(f"{where}: expected a table, got {_show(data)}")
-    hints = get_type_hints(cls)
+    hints = get_type_hints(cls, include_extras=True)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = [k for k in data if k not in fields]
     if unknown:
@@ -82,9 +160,17 @@ def build(cls: type[T], data: Any, where: str) -> T:
 
 def convert(tp: Any, value: Any, where: str) -> Any:
     """``value`` checked (and converted) to type annotation ``tp``."""
+    tp, domain = domain_of(tp)
     origin = get_origin(tp)
     if tp is Any:
         return value
+    if domain is not None:
+        number = convert(tp, value, where)
+        if not domain.contains(number):
+            raise InputError(f"{where}: {_show(value)} is out of range (expected "
+                             f"{'an integer' if tp is int else 'a number'} "
+                             f"{domain.describe()})")
+        return number
     if origin in (typing.Union, types.UnionType):
         options = get_args(tp)
         if value is None and type(None) in options:
@@ -129,9 +215,13 @@ def convert(tp: Any, value: Any, where: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise InputError(f"{where}: expected a number, got {_show(value)}")
-        if math.isnan(value):
-            raise InputError(f"{where}: expected a number, got nan")
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond the range of floats
+            raise InputError(f"{where}: {_show(value)} is too large") from None
+        if not math.isfinite(number):
+            raise InputError(f"{where}: expected a finite number, got {_show(value)}")
+        return number
     if tp is str:
         if not isinstance(value, str):
             raise InputError(f"{where}: expected a string, got {_show(value)}")
