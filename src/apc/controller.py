@@ -15,7 +15,11 @@ to hard and rate limits, and decide what to write. The semantics:
 - a solver failure or timeout applies the next move of the last feasible
   plan and is counted; after ``max_failures`` in a row the controller
   sheds to its safe state (hold, or configured safe values) and goes OFF;
-- the NMPC warm-starts from the shifted previous solution.
+- the NMPC warm-starts from the shifted previous solution;
+- with ``solver.time_budget`` the cycle's optimisations (targets, MHE,
+  NMPC) run in a child process and share the budget as a wall-clock
+  guarantee (:mod:`apc.bounded`): when it passes, whatever the solver is
+  doing, the solve is abandoned and counts as a timeout.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from apc.estimation import StateFeedback, make_estimator
+from apc.bounded import BoundedSolves, InProcess
+from apc.estimation import MHE, StateFeedback, make_estimator
 from apc.nmpc import Data, Plan, SolveStatus, make_nmpc
 from apc.problem import ControlProblem
 from apc.spec import ControllerSpec
@@ -134,6 +139,29 @@ class Controller:
         self._plan_age = 0
         self._target: TargetResult | None = None
         self.n_solves = self.n_failures = self.n_sheds = 0
+        self.runner = self._runner()
+
+    def _runner(self):
+        """Where the optimisations run: in a bounded child process when a budget is set."""
+        budget = self.spec.solver.time_budget
+        if budget is None:
+            return InProcess()
+        parts = [self.nmpc]
+        functions = list(self.nmpc.functions)
+        if self.targets is not None:
+            parts.append(self.targets)
+            functions.append(self.targets.solver)
+        if isinstance(self.estimator, MHE):
+            parts.append(self.estimator)
+            functions.append(self.estimator.solver)
+        runner = BoundedSolves(functions, budget)
+        for part in parts:
+            part.runner = runner
+        return runner
+
+    def close(self) -> None:
+        """Release the solver process, if any (also done when the controller is collected)."""
+        self.runner.close()
 
     # -- operator actions ---------------------------------------------------------
     def set_mode(self, mode: Mode | str, mv_current: np.ndarray | None = None) -> None:
@@ -195,6 +223,7 @@ class Controller:
         """
         pb, spec = self.problem, self.spec
         events: list[str] = []
+        self.runner.begin_cycle()
         mv_current = np.asarray(mv_current, dtype=float)
         if mv_current.shape != (pb.n_u,):
             raise InputError(f"mv_current needs {pb.n_u} values ({', '.join(m.name for m in spec.mv)})")

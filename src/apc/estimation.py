@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import casadi as ca
 import numpy as np
 
+from apc.bounded import InProcess, SolveTimeout
 from apc.problem import ControlProblem
 from twin.core import ops
 from twin.core.quality import Quality, Reading
@@ -243,6 +244,7 @@ class MHE:
         self.xi = self.ekf.xi.copy()
         self._guess = None
         self.n_failures = 0
+        self.runner = InProcess()
 
     def correct(self, readings: Mapping[str, Reading]) -> Estimate:
         spec = self.problem.spec
@@ -270,9 +272,12 @@ class MHE:
                                  L.T.ravel(order="F")])
         if self._guess is None:
             self._guess = np.concatenate([np.tile(self.ekf.xi / self.s, N + 1), np.zeros(n * N)])
-        r = self.solver(x0=np.clip(self._guess, self.lbx, self.ubx), p=params, lbx=self.lbx,
-                        ubx=self.ubx, lbg=0.0, ubg=0.0)
-        if self.solver.stats()["success"]:
+        try:
+            r, stats = self.runner(self.solver, x0=np.clip(self._guess, self.lbx, self.ubx),
+                                   p=params, lbx=self.lbx, ubx=self.ubx, lbg=0.0, ubg=0.0)
+        except (SolveTimeout, RuntimeError):
+            r, stats = None, {"success": False}
+        if stats["success"]:
             z = np.array(r["x"]).ravel()
             traj = z[: n * (N + 1)].reshape(n, N + 1, order="F")
             self.xi = traj[:, -1] * self.s

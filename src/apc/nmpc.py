@@ -21,6 +21,7 @@ import casadi as ca
 import numpy as np
 
 from apc._dompc import do_mpc, quiet
+from apc.bounded import InProcess, SolveTimeout
 from apc.problem import ControlProblem
 from apc.transcription import StructuredOCP
 
@@ -89,6 +90,11 @@ class Data:
     hard_hi: np.ndarray
 
 
+def _last_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines() or [type(exc).__name__]
+    return lines[-1][:120]
+
+
 def _classify(stats: dict, elapsed: float, budget: float | None) -> SolveStatus:
     if budget is not None and elapsed > budget:
         return SolveStatus.TIMEOUT
@@ -127,6 +133,12 @@ class StructuredNMPC:
                 "ipopt.warm_start_bound_push": 1e-9, "ipopt.warm_start_mult_bound_push": 1e-9,
             }) if s.warm_start else self._cold
         self._last = None  # (w, lam_x, lam_g) of the last successful solve
+        self.runner = InProcess()
+
+    @property
+    def functions(self) -> list:
+        """The solver functions (for a :class:`~apc.bounded.BoundedSolves`)."""
+        return [self._cold] if self._warm is self._cold else [self._cold, self._warm]
 
     def reset(self) -> None:
         """Forget the warm start."""
@@ -148,10 +160,12 @@ class StructuredNMPC:
             args.update(x0=np.clip(ocp.initial_guess(data.x0, data.u_prev), lbx, ubx))
         t0 = time.perf_counter()
         try:
-            r = solver(**args)
-            stats = solver.stats()
+            r, stats = self.runner(solver, **args)
+        except SolveTimeout as exc:
+            r, stats = None, {"success": False, "return_status": "Maximum_WallTime_Exceeded",
+                              "timeout": str(exc)}
         except RuntimeError as exc:  # evaluation errors inside the solver
-            r, stats = None, {"success": False, "return_status": str(exc).splitlines()[-1][:120]}
+            r, stats = None, {"success": False, "return_status": _last_line(exc)}
         elapsed = time.perf_counter() - t0
         status = _classify(stats, elapsed, self.budget)
         if r is None:
@@ -287,6 +301,12 @@ class DoMpcNMPC:
             if spec.solver.warm_start else self._cold
         self._index()
         self._started = False
+        self.runner = InProcess()
+
+    @property
+    def functions(self) -> list:
+        """The solver functions (for a :class:`~apc.bounded.BoundedSolves`)."""
+        return [self._cold] if self._warm is self._cold else [self._cold, self._warm]
 
     def _economic(self, x, u, w, p):
         from twin.core import expressions, ops
@@ -380,6 +400,26 @@ class DoMpcNMPC:
                             [f["_eps", k, s, key] for k in range(len(eps))
                              for s in range(len(eps[k]))], dtype=int).ravel()
 
+    def _solve_dompc(self) -> dict:
+        """do-mpc's ``MPC.solve`` through the runner: the same arguments and the same
+        attributes updated (primal, constraint values and multipliers for the warm start)."""
+        mpc = self.mpc
+        args = dict(x0=mpc.opt_x_num, lbx=mpc._lb_opt_x, ubx=mpc._ub_opt_x, lbg=mpc.nlp_cons_lb,
+                    ubg=mpc.nlp_cons_ub, p=mpc.opt_p_num)
+        if mpc.flags["initial_run"]:
+            args.update(lam_x0=mpc.lam_x_num, lam_g0=mpc.lam_g_num)
+        args = {k: np.array(ca.DM(v.cat if hasattr(v, "cat") else v)).ravel()
+                for k, v in args.items()}
+        r, stats = self.runner(mpc.S, **args)
+        mpc.opt_x_num.master = ca.DM(r["x"])
+        mpc.opt_x_num_unscaled.master = ca.DM(r["x"]) * mpc.opt_x_scaling
+        mpc.opt_g_num = ca.DM(r["g"])
+        mpc.lam_g_num = ca.DM(r["lam_g"])
+        mpc.lam_x_num = ca.DM(r["lam_x"])
+        mpc.solver_stats = stats
+        mpc.flags["initial_run"] = True
+        return stats
+
     def _shift(self) -> None:
         """Move the previous solution one interval ahead (primal and dual)."""
         mpc = self.mpc
@@ -429,10 +469,12 @@ class DoMpcNMPC:
             mpc.S = self._warm
         t0 = time.perf_counter()
         try:
-            mpc.solve()
-            stats = mpc.solver_stats
+            stats = self._solve_dompc()
+        except SolveTimeout as exc:
+            stats = {"success": False, "return_status": "Maximum_WallTime_Exceeded",
+                     "timeout": str(exc)}
         except RuntimeError as exc:
-            stats = {"success": False, "return_status": str(exc).splitlines()[-1][:120]}
+            stats = {"success": False, "return_status": _last_line(exc)}
         elapsed = time.perf_counter() - t0
         status = _classify(stats, elapsed, pb.spec.solver.time_budget)
         solution = np.array(mpc.opt_x_num.cat).ravel()

@@ -16,14 +16,28 @@ unit, except ``solver.time_budget`` [s of wall-clock time].
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from twin.core.config import build, read_toml
+from twin.core.config import Count, Domain, NonNegative, Positive, build, check_domains, read_toml
 from twin.core.errors import InputError, UnknownNameError
 from twin.core.model import Model
+
+Weight = Annotated[float, Domain(ge=0, le=1e12)]
+"""A cost weight: finite, >= 0 and at most 1e12 (beyond, the optimisation is ill-conditioned)."""
+Horizon = Count(1, 1000)
+"""A number of control intervals."""
+MAX_DELAY_INTERVALS = 1000
+"""Longest analyser sample interval or dead time [control intervals]."""
+
+
+def _check(item, kind: str) -> None:
+    """Declared domains of one CV, MV or measurement, errors naming it."""
+    try:
+        check_domains(item)
+    except InputError as exc:
+        raise InputError(f"{kind} '{item.name}': {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -55,22 +69,19 @@ class CVSpec:
     setpoint: float | None = None
     low: float | None = None
     high: float | None = None
-    rank: int = 1
-    penalty: float = 1e2
+    rank: Count(1, 100) = 1
+    penalty: Weight = 1e2
     hard_low: float | None = None
     hard_high: float | None = None
-    weight: float = 1.0
+    weight: Weight = 1.0
     critical: bool = False
 
     def __post_init__(self) -> None:
-        if self.rank < 1:
-            raise InputError(f"cv '{self.name}': rank must be 1 or more")
+        _check(self, "cv")
         for lo, hi, what in ((self.low, self.high, "low/high"),
                              (self.hard_low, self.hard_high, "hard_low/hard_high")):
             if lo is not None and hi is not None and lo > hi:
                 raise InputError(f"cv '{self.name}': {what} has low > high")
-        if self.weight < 0 or self.penalty < 0:
-            raise InputError(f"cv '{self.name}': weight and penalty must be non-negative")
 
 
 @dataclass(frozen=True)
@@ -98,17 +109,14 @@ class MVSpec:
     name: str
     low: float | None = None
     high: float | None = None
-    max_move: float | None = None
-    move_weight: float = 0.0
-    target_weight: float = 0.0
-    scale: float = 1.0
+    max_move: Positive | None = None
+    move_weight: Weight = 0.0
+    target_weight: Weight = 0.0
+    scale: Positive = 1.0
     safe_value: float | None = None
 
     def __post_init__(self) -> None:
-        if self.max_move is not None and not self.max_move > 0:
-            raise InputError(f"mv '{self.name}': max_move must be positive")
-        if self.scale <= 0:
-            raise InputError(f"mv '{self.name}': scale must be positive")
+        _check(self, "mv")
         if self.low is not None and self.high is not None and self.low > self.high:
             raise InputError(f"mv '{self.name}': low > high")
 
@@ -142,15 +150,14 @@ class MeasurementSpec:
     """
 
     name: str
-    noise_std: float = 0.0
-    sample_interval: float = 0.0
-    dead_time: float = 0.0
+    noise_std: NonNegative = 0.0
+    sample_interval: NonNegative = 0.0
+    dead_time: NonNegative = 0.0
     bias: bool = True
     accept_uncertain: bool = False
 
     def __post_init__(self) -> None:
-        if self.noise_std < 0 or self.sample_interval < 0 or self.dead_time < 0:
-            raise InputError(f"measurement '{self.name}': noise, interval and dead time must be >= 0")
+        _check(self, "measurement")
 
 
 @dataclass(frozen=True)
@@ -174,10 +181,13 @@ class EstimatorSpec:
     """
 
     kind: Literal["ekf", "mhe", "state_feedback"] = "ekf"
-    process_noise: float = 1e-4
-    bias_noise: float = 1.0
-    initial_std: float = 0.05
-    horizon: int = 10
+    process_noise: Annotated[float, Domain(gt=0, le=1e3)] = 1e-4
+    bias_noise: Annotated[float, Domain(ge=0, le=1e6)] = 1.0
+    initial_std: Annotated[float, Domain(gt=0, le=1e3)] = 0.05
+    horizon: Count(1, 200) = 10
+
+    def __post_init__(self) -> None:
+        check_domains(self)
 
 
 @dataclass(frozen=True)
@@ -189,7 +199,10 @@ class RobustSpec:
     """
 
     parameters: dict[str, tuple[float, ...]]
-    n_robust: int = 1
+    n_robust: Count(1, 5) = 1
+
+    def __post_init__(self) -> None:
+        check_domains(self)
 
 
 @dataclass(frozen=True)
@@ -207,7 +220,11 @@ class SolverSpec:
     max_iter : int
         Iteration limit.
     time_budget : float, optional
-        Wall-clock limit of one solve [s]; exceeding it counts as a failure.
+        Wall-clock limit of one cycle's optimisations (targets, MHE, NMPC
+        together) [s], a guarantee whatever the backend: the solves run in a
+        child process that is abandoned when the budget passes; the cycle
+        then applies the next move of the last feasible plan and counts a
+        timeout. Without a budget the solves run in this process.
     max_failures : int
         Consecutive failures after which the controller sheds (K).
     warm_start : bool
@@ -215,11 +232,14 @@ class SolverSpec:
     """
 
     backend: Literal["auto", "fatrop", "do-mpc"] = "auto"
-    tol: float = 1e-8
-    max_iter: int = 300
-    time_budget: float | None = None
-    max_failures: int = 3
+    tol: Annotated[float, Domain(gt=0, le=1)] = 1e-8
+    max_iter: Count(1, 100_000) = 300
+    time_budget: Annotated[float, Domain(gt=0, le=86400)] | None = None
+    max_failures: Count(1, 1000) = 3
     warm_start: bool = True
+
+    def __post_init__(self) -> None:
+        check_domains(self)
 
 
 @dataclass(frozen=True)
@@ -259,8 +279,8 @@ class ControllerSpec:
     """
 
     model: str
-    sample_time: float
-    prediction_horizon: int
+    sample_time: Positive
+    prediction_horizon: Horizon
     cv: tuple[CVSpec, ...]
     mv: tuple[MVSpec, ...]
     dv: tuple[DVSpec, ...] = ()
@@ -270,20 +290,17 @@ class ControllerSpec:
     robust: RobustSpec | None = None
     parameter_set: str | None = None
     parameters: dict[str, float] = field(default_factory=dict)
-    control_horizon: int | None = None
-    move_blocking: tuple[int, ...] | None = None
-    collocation_degree: int = 2
-    terminal_weight: float = 1.0
+    control_horizon: Horizon | None = None
+    move_blocking: tuple[Horizon, ...] | None = None
+    collocation_degree: Count(1, 9) = 2
+    terminal_weight: Weight = 1.0
     target_calculation: bool = True
     economic: str | None = None
-    scaling: dict[str, float] = field(default_factory=dict)
+    scaling: dict[str, Positive] = field(default_factory=dict)
     safe_state: Literal["hold", "safe_values"] = "hold"
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.sample_time) and self.sample_time > 0):
-            raise InputError("sample_time must be positive")
-        if self.prediction_horizon < 1:
-            raise InputError("prediction_horizon must be at least 1")
+        check_domains(self)
         if not self.cv or not self.mv:
             raise InputError("at least one cv and one mv are needed")
         if self.control_horizon is not None and self.move_blocking is not None:
@@ -293,8 +310,6 @@ class ControllerSpec:
         if self.move_blocking is not None:
             if any(b < 1 for b in self.move_blocking) or sum(self.move_blocking) != self.prediction_horizon:
                 raise InputError("move_blocking lengths must be positive and sum to prediction_horizon")
-        if self.collocation_degree < 1:
-            raise InputError("collocation_degree must be at least 1")
         for kind, items in (("cv", self.cv), ("mv", self.mv), ("dv", self.dv),
                             ("measurement", self.measurements)):
             names = [i.name for i in items]
@@ -344,6 +359,9 @@ class ControllerSpec:
                 if value and abs(value / self.sample_time - round(value / self.sample_time)) > 1e-9:
                     raise InputError(f"measurement '{m.name}': {what} {value} is not a multiple of "
                                      f"sample_time {self.sample_time}")
+                if value / self.sample_time > MAX_DELAY_INTERVALS:
+                    raise InputError(f"measurement '{m.name}': {what} {value} is more than "
+                                     f"{MAX_DELAY_INTERVALS} sample times")
         if self.robust is not None:
             for name, values in self.robust.parameters.items():
                 if name not in model.parameters:

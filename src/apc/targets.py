@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import casadi as ca
 import numpy as np
 
+from apc.bounded import InProcess, SolveTimeout
 from apc.problem import ControlProblem
 
 GIVE_UP_TOL = 1e-6
@@ -104,6 +105,7 @@ class TargetCalculator:
             {"ipopt.print_level": 0, "ipopt.sb": "yes", "print_time": False, "expand": True,
              "ipopt.tol": 1e-10, "ipopt.max_iter": 200})
         self._cv_fn = ca.Function("cv", [x, u, w, p, bias], [cv])
+        self.runner = InProcess()
 
     def solve(self, x_guess: np.ndarray, u_now: np.ndarray, w: np.ndarray, p: np.ndarray,
               bias: np.ndarray, active: np.ndarray, u_lo: np.ndarray, u_hi: np.ndarray,
@@ -140,11 +142,13 @@ class TargetCalculator:
         def run(a_lo, a_hi, a_sp, start):
             ubx = np.concatenate([state_hi, u_hi / pb.u_scale, cap])
             try:
-                r = self.solver(x0=np.clip(start, lbx, ubx), lbx=lbx, ubx=ubx, lbg=lbg, ubg=ubg,
-                                p=np.concatenate([*base, a_lo, a_hi, a_sp, sp, u_now]))
+                return self.runner(self.solver, x0=np.clip(start, lbx, ubx), lbx=lbx, ubx=ubx,
+                                   lbg=lbg, ubg=ubg,
+                                   p=np.concatenate([*base, a_lo, a_hi, a_sp, sp, u_now]))
+            except SolveTimeout:
+                return None, {"success": False, "return_status": "time budget exceeded"}
             except RuntimeError as exc:  # e.g. inconsistent limits set by an operator
                 return None, {"success": False, "return_status": str(exc).splitlines()[-1][:120]}
-            return r, self.solver.stats()
 
         sol, stats = None, {"success": True, "return_status": "no ranked limits"}
         start = x0

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from twin.core.config import build, read_toml
+from twin.core.config import Count, Domain, NonNegative, Positive, build, read_toml
 from twin.core.errors import InputError
+
+Filter = Annotated[float, Domain(gt=0, le=1)]
+"""A first-order filter factor: the fraction (0..1] of a new value taken."""
 
 
 @dataclass(frozen=True)
 class SteadyStateSpec:
     """Steady-state detection: window [samples], drift threshold [noise std], sampling."""
 
-    window: int = 30
-    threshold: float = 1.0
-    sample_interval: float = 20.0
-    max_wait: float = 50000.0
+    window: Count(2, 100_000) = 30
+    threshold: Positive = 1.0
+    sample_interval: Positive = 20.0
+    max_wait: Positive = 50000.0
 
 
 @dataclass(frozen=True)
@@ -33,9 +36,9 @@ class ConsistencySpec:
 class ModifierSpec:
     """Modifier adaptation: perturbation per input, gradient filter and input filter (0..1]."""
 
-    perturbation: dict[str, float] = field(default_factory=dict)
-    gradient_filter: float = 1.0
-    input_filter: float = 0.8
+    perturbation: dict[str, Positive] = field(default_factory=dict)
+    gradient_filter: Filter = 1.0
+    input_filter: Filter = 0.8
 
 
 @dataclass(frozen=True)
@@ -66,21 +69,19 @@ class RTOSpec:
     plant: str
     model: str
     economics: str
-    measurements: dict[str, float]
+    measurements: dict[str, NonNegative]
     scheme: Literal["two-step", "modifier-adaptation"] = "modifier-adaptation"
     estimate: tuple[str, ...] = ()
     fit: tuple[str, ...] = ()
     start: dict[str, float] = field(default_factory=dict)
-    iterations: int = 10
-    seed: int = 0
-    tick: float = 10.0
+    iterations: Count(1, 10_000) = 10
+    seed: Count(0, 2 ** 32 - 1) = 0
+    tick: Positive = 10.0
     steady_state: SteadyStateSpec = field(default_factory=SteadyStateSpec)
     consistency: tuple[ConsistencySpec, ...] = ()
     modifier_adaptation: ModifierSpec = field(default_factory=ModifierSpec)
 
     def __post_init__(self) -> None:
-        if self.iterations < 1:
-            raise InputError("iterations must be at least 1")
         if self.scheme == "two-step" and (not self.estimate or not self.fit):
             raise InputError("the two-step scheme needs 'estimate' and 'fit'")
 

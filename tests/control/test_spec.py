@@ -29,7 +29,7 @@ def test_example_loads_and_checks():
     ({"sample_time": "fast"}, "sample_time: expected a number, got 'fast'"),
     ({"prediction_horizon": 2.5}, "prediction_horizon: expected an integer"),
     ({"estimator": {"kind": "kalman"}}, "'kalman' is not one of 'ekf', 'mhe', 'state_feedback'"),
-    ({"mv": [{"name": "F", "max_move": -1.0}]}, "max_move must be positive"),
+    ({"mv": [{"name": "F", "max_move": -1.0}]}, "mv[0].max_move: -1.0 is out of range (expected a number > 0)"),
     ({"control_horizon": 3, "move_blocking": [5, 5]}, "either control_horizon or move_blocking"),
     ({"move_blocking": [3, 3]}, "sum to prediction_horizon"),
     ({"cv": [{"name": "C_b", "low": 2.0, "high": 1.0}]}, "low > high"),

@@ -16,7 +16,7 @@ HEAD = (f'controller_file = "{DATA / "controller.toml"}"\ntags_file = "{DATA / "
     (HEAD + "[watchdog]\nstale_afterr = 1.0\n", "stale_afterr"),
     (HEAD + "[[event]]\ntime = 5.0\nmode = \"off\"\n", "a deployed loop has no mode events"),
     (HEAD + "[[event]]\ntime = 5.0\ninputs = { v1 = 2.0 }\n", "cannot change plant inputs"),
-    (HEAD + "[watchdog]\nheartbeat_timeout = 0.0\n", "watchdog: times must be positive"),
+    (HEAD + "[watchdog]\nheartbeat_timeout = 0.0\n", "watchdog.heartbeat_timeout: 0.0 is out of range"),
     (HEAD.replace("tags_file", "tags_filez"), "missing the tag map"),
 ])
 def test_mistakes_in_a_deploy_file_are_named(tmp_path, text, message):

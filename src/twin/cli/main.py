@@ -37,7 +37,7 @@ class TwinGroup(click.Group):
             _fail(exc.format_message(), USAGE_ERROR if isinstance(exc, click.UsageError)
                   else exc.exit_code)
         except TwinError as exc:
-            _fail(str(exc), USAGE_ERROR)
+            _fail(str(exc), exc.exit_code)
         except OSError as exc:
             _fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc),
                   USAGE_ERROR)

@@ -29,7 +29,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Annotated
 
+from twin.core.config import Domain, Positive, check_domains
 from twin.core.errors import InputError, UnknownNameError
 from twin.core.model import Model
 
@@ -63,16 +65,18 @@ class LoopSpec:
     """
 
     mv: str
-    tau: float
-    kc: float = 1.0
-    ti: float | None = None
+    tau: Positive
+    kc: Annotated[float, Domain(gt=0, le=1e6)] = 1.0
+    ti: Positive | None = None
     mode: str = "CASCADE"
     op_low: float | None = None
     op_high: float | None = None
 
     def __post_init__(self) -> None:
-        if not self.tau > 0 or not self.kc > 0 or (self.ti is not None and not self.ti > 0):
-            raise InputError(f"base loop '{self.mv}': tau, kc and ti must be positive")
+        try:
+            check_domains(self)
+        except InputError as exc:
+            raise InputError(f"base loop '{self.mv}': {exc}") from None
         if self.mode.upper() not in LoopMode.__members__:
             raise InputError(f"base loop '{self.mv}': mode '{self.mode}'; use MANUAL, AUTO or "
                              "CASCADE")
@@ -91,11 +95,10 @@ class BaseLayerSpec:
     """
 
     loops: tuple[LoopSpec, ...] = ()
-    heartbeat_timeout: float = 10.0
+    heartbeat_timeout: Positive = 10.0
 
     def __post_init__(self) -> None:
-        if not self.heartbeat_timeout > 0:
-            raise InputError("base layer: heartbeat_timeout must be positive")
+        check_domains(self)
         names = [lp.mv for lp in self.loops]
         if len(set(names)) != len(names):
             raise InputError(f"base layer: two loops on one input ({', '.join(names)})")

@@ -82,6 +82,47 @@ def Count(low: int = 1, high: int = 1_000_000) -> Any:  # noqa: N802 - reads as 
     return Annotated[int, Domain(ge=low, le=high)]
 
 
+def check_domains(obj: Any) -> None:
+    """Check the declared domains of a dataclass made in Python (``build`` checks files).
+
+    Call it from ``__post_init__``: a number outside its field's domain, or
+    not finite, is an :class:`InputError` naming the field.
+    """
+    hints = get_type_hints(type(obj), include_extras=True)
+    for f in dataclasses.fields(obj):
+        for where, number, domain in _numbers(hints[f.name], getattr(obj, f.name), f.name):
+            if not math.isfinite(number):
+                raise InputError(f"{where}: expected a finite number, got {number}")
+            if domain is not None and not domain.contains(number):
+                raise InputError(f"{where}: {_show(number)} is out of range (expected "
+                                 f"{domain.describe()})")
+
+
+def _numbers(tp: Any, value: Any, where: str):
+    """(path, number, domain) of every number in ``value`` typed ``tp`` (not in nested dataclasses)."""
+    tp, domain = domain_of(tp)
+    if value is None or isinstance(value, bool):
+        return
+    if get_origin(tp) in (typing.Union, types.UnionType):
+        for option in get_args(tp):
+            base, _ = domain_of(option)
+            if base in (int, float) and isinstance(value, (int, float)) \
+                    or get_origin(base) in (tuple, list, dict) and isinstance(value, (tuple, list, dict)):
+                yield from _numbers(option, value, where)
+                return
+        return
+    if tp in (int, float) and isinstance(value, (int, float)):
+        yield where, value, domain
+    elif get_origin(tp) in (tuple, list) and isinstance(value, (tuple, list)):
+        item = (get_args(tp) or (Any,))[0]
+        for i, v in enumerate(value):
+            yield from _numbers(item, v, f"{where}[{i}]")
+    elif get_origin(tp) is dict and isinstance(value, dict):
+        item = (get_args(tp) or (str, Any))[1]
+        for k, v in value.items():
+            yield from _numbers(item, v, f"{where}.{k}")
+
+
 def domain_of(tp: Any) -> tuple[Any, Domain | None]:
     """The base type and the :class:`Domain` of an annotation (``None``: finite numbers)."""
     if get_origin(tp) is Annotated:

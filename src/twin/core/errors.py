@@ -3,8 +3,9 @@
 Library code raises these for bad input (an unknown name, a non-numeric
 value, a malformed schedule) and for numerical failures a user must know
 about (a simulation that diverged, a steady state that was not found).
-The command line prints ``str(error)`` as one line and exits with status 2;
-anything else is a defect and keeps its traceback.
+The command line prints ``str(error)`` as one line and exits with the
+error's ``exit_code`` (2 for bad input, 1 for a run that started and then
+had to stop); anything else is a defect and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from collections.abc import Iterable
 
 class TwinError(Exception):
     """Base class of every user-facing error of the project."""
+
+    exit_code = 2
+    """Exit status of the command line for this error."""
 
 
 class InputError(TwinError, ValueError):
@@ -41,3 +45,9 @@ class SimulationError(TwinError, RuntimeError):
 
 class SteadyStateError(TwinError, RuntimeError):
     """No steady state was found within the bounds from the given guess."""
+
+
+class RunStopped(TwinError, RuntimeError):
+    """A run that started had to stop (its records say why); the command exits with 1."""
+
+    exit_code = 1

@@ -168,6 +168,13 @@ class SimulatedPlant:
         for _ in range(int(round(duration / self.tick))):
             self.step()
 
+    def check_parameters(self, names) -> None:
+        """Raise a one-line error unless every name is a parameter of the plant's model."""
+        for name in names:
+            if name not in self.model.parameters:
+                raise UnknownNameError("parameter", name, self.model.parameters.names,
+                                       f"plant '{self.model.name}'")
+
     def set_parameters(self, values: Mapping[str, float]) -> None:
         """Change plant parameters (a disturbance such as catalyst decay)."""
         self.simulator.set_parameters(values)

@@ -218,14 +218,18 @@ class FmuPlant:
         for _ in range(int(round(duration / self.tick))):
             self.step()
 
-    def set_parameters(self, values: Mapping[str, float]) -> None:
-        """Change tunable FMU parameters (a disturbance such as fouling)."""
+    def check_parameters(self, names) -> None:
+        """Raise a one-line error unless every name is a tunable parameter of the FMU."""
         d = self.description
-        for name in values:
+        for name in names:
             v = d.variable(name, "parameter")
             if v.causality != "parameter" or v.variability != "tunable":
                 raise InputError(f"FMU '{d.name}': '{name}' is not a tunable parameter "
                                  f"({v.causality}, {v.variability})")
+
+    def set_parameters(self, values: Mapping[str, float]) -> None:
+        """Change tunable FMU parameters (a disturbance such as fouling)."""
+        self.check_parameters(values)
         self.fmu.set(values)
 
     # ------------------------------------------------------------ save / restore

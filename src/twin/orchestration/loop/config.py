@@ -12,13 +12,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from apc.spec import ControllerSpec, load_spec, spec_from_dict
 from twin.orchestration.loop.rto_handoff import RTOLoopSpec
 from twin.core.base_layer import BaseLayerSpec
-from twin.core.config import build, read_toml, table_or_file
+from twin.core.config import Count, Domain, NonNegative, Positive, build, read_toml, table_or_file
 from twin.core.errors import InputError
+
+Tolerance = Annotated[float, Domain(gt=0, le=1)]
+"""An integration tolerance."""
+Seed = Count(0, 2 ** 32 - 1)
+"""A random seed."""
+MAX_TICKS = 10 ** 9
+"""Most plant ticks in one run."""
 
 
 @dataclass(frozen=True)
@@ -26,9 +33,9 @@ class SensorConfig:
     """A plant-side measurement device (see :class:`twin.core.sensors.SensorSpec`)."""
 
     name: str
-    noise_std: float = 0.0
-    sample_interval: float = 0.0
-    dead_time: float = 0.0
+    noise_std: NonNegative = 0.0
+    sample_interval: NonNegative = 0.0
+    dead_time: NonNegative = 0.0
 
 
 @dataclass(frozen=True)
@@ -73,20 +80,16 @@ class PlantConfig:
     steady_start: bool = False
     backend: Literal["kernel", "reference"] = "kernel"
     method: Literal["rk4", "dopri5", "bdf"] | None = None
-    rtol: float | None = None
-    atol: float | None = None
-    tick: float | None = None
+    rtol: Tolerance | None = None
+    atol: Tolerance | None = None
+    tick: Positive | None = None
     latch: Literal["next_tick", "immediate"] = "next_tick"
     sensors: tuple[SensorConfig, ...] | None = None
-    seed: int = 0
+    seed: Seed = 0
     interface: Literal["auto", "cs", "me"] = "auto"
     isolate: bool = True
-    timeout: float = 600.0
+    timeout: Annotated[float, Domain(gt=0, le=86400)] = 600.0
     base_layer: BaseLayerSpec | None = None
-
-    def __post_init__(self) -> None:
-        if not self.timeout > 0:
-            raise InputError(f"plant.timeout {self.timeout} s must be positive")
 
     @property
     def is_fmu(self) -> bool:
@@ -98,7 +101,7 @@ class PlantConfig:
 class EventConfig:
     """Something that happens at ``time`` [model time unit]."""
 
-    time: float
+    time: NonNegative
     setpoint: dict[str, float] = field(default_factory=dict)
     setpoint_step: dict[str, float] = field(default_factory=dict)
     limits: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -106,6 +109,51 @@ class EventConfig:
     plant_parameters: dict[str, float] = field(default_factory=dict)
     mode: Literal["off", "warm", "on"] | None = None
     sensor_quality: dict[str, Literal["good", "uncertain", "bad"]] = field(default_factory=dict)
+
+
+CV_LIMITS = ("low", "high", "hard_low", "hard_high")
+MV_LIMITS = ("low", "high", "max_move")
+
+
+def check_events(events: tuple[EventConfig, ...], spec: ControllerSpec,
+                 duration: float | None) -> None:
+    """Every event's controller part checked before the run: names of CVs and MVs, limit
+    keys, times within the run, setpoints within the CV's hard limits, limits ordered."""
+    from twin.core.errors import UnknownNameError
+
+    cvs = {c.name: c for c in spec.cv}
+    mvs = {m.name: m for m in spec.mv}
+    for k, e in enumerate(events):
+        where = f"event[{k}] (time {e.time:g})"
+        if duration is not None and e.time > duration:
+            raise InputError(f"{where}: after the end of the run (run.duration {duration:g})")
+        for key, names in (("setpoint", e.setpoint), ("setpoint_step", e.setpoint_step)):
+            for name in names:
+                if name not in cvs:
+                    raise UnknownNameError("cv", name, cvs, f"{where}.{key}")
+        for name, value in e.setpoint.items():
+            c = cvs[name]
+            if (c.hard_low is not None and value < c.hard_low) or \
+                    (c.hard_high is not None and value > c.hard_high):
+                raise InputError(f"{where}.setpoint.{name}: {value:g} is outside the hard limits "
+                                 f"[{c.hard_low}, {c.hard_high}] of cv '{name}'")
+        for name, limits in e.limits.items():
+            if name in cvs:
+                valid, item = CV_LIMITS, cvs[name]
+            elif name in mvs:
+                valid, item = MV_LIMITS, mvs[name]
+            else:
+                raise UnknownNameError("cv or mv", name, [*cvs, *mvs], f"{where}.limits")
+            for key in limits:
+                if key not in valid:
+                    raise UnknownNameError("limit", key, valid, f"{where}.limits.{name}")
+            if "max_move" in limits and not limits["max_move"] > 0:
+                raise InputError(f"{where}.limits.{name}.max_move: must be positive")
+            for lo, hi in (("low", "high"), ("hard_low", "hard_high")):
+                low = limits.get(lo, getattr(item, lo, None))
+                high = limits.get(hi, getattr(item, hi, None))
+                if low is not None and high is not None and low > high:
+                    raise InputError(f"{where}.limits.{name}: {lo} {low:g} is above {hi} {high:g}")
 
 
 @dataclass(frozen=True)
@@ -118,7 +166,7 @@ class RunConfig:
     at the current inputs with the measured states read in.
     """
 
-    duration: float
+    duration: Positive
     mode: Literal["off", "warm", "on"] = "on"
     initial_estimate: Literal["plant", "steady_state"] = "plant"
 
@@ -135,13 +183,15 @@ class LoopConfig:
     rto: RTOLoopSpec | None = None
 
     def __post_init__(self) -> None:
-        if self.run.duration <= 0:
-            raise InputError("run.duration must be positive")
         tick = self.tick
         ratio = self.controller.sample_time / tick
-        if tick <= 0 or abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
+        if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
             raise InputError(f"plant.tick {tick} must divide the controller sample time "
                              f"{self.controller.sample_time}")
+        check_events(self.event, self.controller, self.run.duration)
+        if self.run.duration / tick > MAX_TICKS:
+            raise InputError(f"run.duration {self.run.duration:g} is more than {MAX_TICKS:g} plant "
+                             f"ticks of {tick:g}")
 
     @property
     def tick(self) -> float:

@@ -19,6 +19,8 @@ from apc.controller import Controller
 from rto.economics import EconomicOptimizer
 from rto.estimation import ParameterEstimator
 from rto.ssd import SteadyStateDetector
+from rto.spec import Filter
+from twin.core.config import Count, NonNegative, Positive
 from twin.core.errors import InputError
 from twin.core.quality import Quality, Reading
 
@@ -51,13 +53,13 @@ class RTOLoopSpec:
     setpoints: tuple[str, ...]
     estimate: tuple[str, ...] = ()
     fit: tuple[str, ...] = ()
-    max_change: dict[str, float] = field(default_factory=dict)
+    max_change: dict[str, Positive] = field(default_factory=dict)
     clamp: dict[str, tuple[float, ...]] = field(default_factory=dict)
-    window: int = 30
-    threshold: float = 1.0
-    tolerance: dict[str, float] = field(default_factory=dict)
-    min_interval: float = 0.0
-    parameter_filter: float = 1.0
+    window: Count(2, 100_000) = 30
+    threshold: Positive = 1.0
+    tolerance: dict[str, Positive] = field(default_factory=dict)
+    min_interval: NonNegative = 0.0
+    parameter_filter: Filter = 1.0
 
 
 class RTOSupervisor:

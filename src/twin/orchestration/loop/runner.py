@@ -107,6 +107,7 @@ class ClosedLoop:
         if missing:
             raise InputError(f"plant '{pc.model}' has no input {', '.join(missing)} for the "
                              f"controller; its inputs: {', '.join(self.plant.inputs())}")
+        self._check_plant_events(config)
         inputs = {n: v for n, v in {**self.plant.inputs(), **self.plant.mv_readback()}.items()
                   if n in internal.inputs}
         if config.run.initial_estimate == "steady_state":
@@ -127,6 +128,21 @@ class ClosedLoop:
             self.rto = RTOSupervisor(config.rto, self.controller, economics_for(config.rto.economics))
         self.store = CycleStore(self.folder / "cycles.sqlite")
         self.store.start_run("SIL", pc.model, self.plant.time_unit, config.as_dict())
+
+    def _check_plant_events(self, config: LoopConfig) -> None:
+        """The plant's part of every event, checked before the run: inputs, parameters, sensors."""
+        from twin.core.errors import UnknownNameError
+
+        inputs, sensors = list(self.plant.inputs()), list(self.plant.read())
+        for k, e in enumerate(config.event):
+            where = f"event[{k}] (time {e.time:g})"
+            for name in e.inputs:
+                if name not in inputs:
+                    raise UnknownNameError("plant input", name, inputs, f"{where}.inputs")
+            for name in e.sensor_quality:
+                if name not in sensors:
+                    raise UnknownNameError("sensor", name, sensors, f"{where}.sensor_quality")
+            self.plant.check_parameters(e.plant_parameters)
 
     def run(self, progress: Progress | None = None) -> LoopResult:
         cfg = self.config

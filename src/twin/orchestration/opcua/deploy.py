@@ -1,11 +1,33 @@
 """The control loop deployed against an OPC UA gateway (``twin deploy``).
 
-Each cycle: read every tag with status in one request; judge health
-(connection, server heartbeat, per-tag staleness on the server's clock);
-run the controller; write remote setpoints only to base loops in CASCADE,
-clamped again to hard and rate limits, then the APC heartbeat; read the
-setpoints back and compare. Every cycle is committed to the store before
-the next, whatever happened.
+Each cycle, in stages: **read** every tag with status in one request
+(every value through the gateway's quality gate) and judge health
+(connection, server heartbeat, per-tag staleness on the server's clock,
+base-loop modes and setpoints); run the **controller** (estimate, targets,
+solve) and the RTO above it; **commit** the cycle to the store; then
+**write** remote setpoints only to base loops in CASCADE, clamped again to
+hard and rate limits, and the APC heartbeat; **read back** the setpoints
+and compare. Nothing is written that was not committed first.
+
+No exception leaves a cycle unlogged: an exception in any stage is
+committed as an ``error`` event naming the stage, the loop sheds (writes
+nothing, so the base layer takes over), a controller that failed is rebuilt
+from fresh readings, and the loop recovers as from any shed. A cycle the
+store cannot commit writes nothing and its events are kept for the next
+commit. After ``watchdog.max_errors`` failed cycles since the loop was last
+in control, it stops with a one-line reason (exit status 1).
+
+What a bad value means (Bad or Uncertain status, null, wrong type, not
+finite, or stale):
+
+- a measured CV: dropped from control while bad, or a shed if critical;
+- a measured disturbance: its last good value is held (feedforward frozen);
+- a base loop's mode or setpoint: a shed, since the loop's state is
+  unknown; the estimator uses the last good setpoint;
+- a remote setpoint read in the snapshot: an event; read back after a write,
+  a shed;
+- the server heartbeat: a shed; the tick counter: the cycle is timed on
+  the wall clock.
 
 States: ``waiting`` (not yet in control), ``active``, ``shed``. The
 watchdog sheds on gateway loss, a stalled server heartbeat, repeated
@@ -26,6 +48,7 @@ run would), else on the wall clock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -35,7 +58,7 @@ from pathlib import Path
 import numpy as np
 
 from apc.controller import Controller, Mode
-from twin.core.errors import TwinError
+from twin.core.errors import InputError, RunStopped, TwinError
 from twin.core.quality import Quality, Reading
 from twin.orchestration.loop.runner import LoopResult, apply_controller_event, cycle_info, \
     cycle_record, initial_estimate
@@ -68,6 +91,62 @@ def clamp_moves(values: np.ndarray, previous: np.ndarray, low: np.ndarray, high:
     return np.minimum(np.maximum(out, low), high)
 
 
+_BEFORE_COMMIT = ("read", "controller", "rto")
+"""Stages of a cycle before its commit (an error there leaves only the error to record)."""
+
+
+class _StageFailed(Exception):
+    """An exception in one stage of a cycle, carried to the loop's one handler."""
+
+    def __init__(self, stage: str, cause: BaseException):
+        super().__init__(stage)
+        self.stage, self.cause = stage, cause
+        text = " ".join(str(cause).split())
+        self.reason = text if isinstance(cause, TwinError) else \
+            f"{type(cause).__name__}: {text or 'no message'}"
+
+    def describe(self) -> str:
+        return f"{self.stage} failed: {self.reason}"[:500]
+
+
+@dataclass
+class _Record:
+    """What one cycle has to commit: events, values, the cycle row."""
+
+    cycle: int
+    t: float
+    wall: float
+    events: list[tuple[str, str]] = field(default_factory=list)
+    values: list[tuple] = field(default_factory=list)
+    info: dict | None = None
+    health: Health = field(default_factory=Health)
+    failed: bool = False
+
+    @contextlib.contextmanager
+    def stage(self, name: str):
+        """Run a stage: any exception leaves it as :class:`_StageFailed` naming the stage."""
+        try:
+            yield
+        except _StageFailed:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the loop's rule: no exception goes unlogged
+            raise _StageFailed(name, exc) from exc
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """Setpoints to write this cycle [model units], and whether the loop is in control."""
+
+    written: dict[str, float]
+    active: bool
+
+
+def _blind_info(rec: _Record, state: str, status: str) -> dict:
+    """The cycle row of a cycle that decided nothing."""
+    return {"wall_time": rec.wall, "mode": state, "write": False, "solve_status": status,
+            "shed": False}
+
+
 class DeployedLoop:
     """A :class:`DeployConfig` run against its gateway; :meth:`run` returns a :class:`LoopResult`."""
 
@@ -94,7 +173,15 @@ class DeployedLoop:
         self.heartbeat = 0
         self._last_server_hb: int | None = None
         self._last_hb_change = time.monotonic()
-        self._last_modes: dict[str, str] = {}
+        self._last_modes: dict[str, str | None] = {}
+        self._last_sp: dict[str, float] = {}    # last good setpoint of each base loop
+        self._last_dv: dict[str, float] = {}    # last good value of each measured disturbance
+        self._held_dv: set[str] = set()
+        self._bad_rsp: list[str] = []
+        self._unlogged: list[tuple[str, str]] = []  # events of cycles the store refused
+        self.errors = 0                          # failed cycles since last in control
+        self._last_failure: _StageFailed | None = None
+        self._applied_events: list = []
         self.rto = None
         if config.rto is not None:
             from twin.orchestration.rto_run import economics_for
@@ -111,6 +198,10 @@ class DeployedLoop:
         cfg = self.config
         spec = cfg.controller
         await self.gateway.connect()
+        missing = await self.gateway.missing_nodes()
+        if missing:
+            raise InputError(f"tag map: the server at {self.gateway.url} has no node for "
+                             f"{', '.join(missing)}")
         per_cycle = None
         if cfg.uses_ticks:
             ratio = spec.sample_time / cfg.tags.tick_period
@@ -152,7 +243,8 @@ class DeployedLoop:
                 if progress is not None and n_cycles:
                     progress(cycle / n_cycles)
         finally:
-            self.store.db.commit()
+            with contextlib.suppress(Exception):  # every cycle committed itself already
+                self.store.db.commit()
         return LoopResult(self.folder, self.store.path, cycles=cycle)
 
     async def _wait_for_tick(self, cycle: int, per_cycle: int) -> int:
@@ -195,38 +287,99 @@ class DeployedLoop:
     # ------------------------------------------------------------ one cycle
 
     async def _cycle(self, cycle: int, t: float, late: int) -> None:
-        wall = time.time()
-        health = Health()
-        events: list[tuple[str, str]] = []
+        """Read, decide, commit, then write and check; an exception in any stage is
+        committed as an event and sheds (nothing written), then the loop recovers or stops."""
+        rec = _Record(cycle, t, time.time())
         if late:
-            events.append(("late", f"cycle read the plant {late} tick(s) late"))
+            rec.events.append(("late", f"cycle read the plant {late} tick(s) late"))
+        try:
+            await self._stages(rec)
+        finally:
+            self._stop_if_failing()
+
+    async def _stages(self, rec: "_Record") -> None:
+        decision = None
+        try:
+            with rec.stage("read"):
+                snap = await self._read(rec)
+            if snap is not None:
+                decision = await self._decide(rec, snap)
+        except _StageFailed as failed:
+            decision = None
+            self._error(rec, failed)
+        if not self._commit(rec):
+            return
+        if decision is not None and decision.active and self.state == "active":
+            try:
+                await self._write(rec, decision)
+            except _StageFailed as failed:
+                self._error(rec, failed)
+            self._commit_events(rec)
+        if self.state == "active" and not rec.failed:
+            self.errors = 0
+
+    async def _read(self, rec: "_Record") -> Snapshot | None:
+        """The snapshot and the health checks; ``None`` when the gateway gave nothing."""
+        health = rec.health
         snap = None
         try:
             snap = await self.gateway.read()
         except GatewayError as exc:
             health.problems.append(f"gateway: {exc}")
         if snap is not None:
-            self._watch_restart(snap, events)
+            self._watch_restart(snap, rec.events)
             self._watch_heartbeat(snap, health)
-            events += self._mode_events(snap)
-        elif self.gateway.client is not None and not self.gateway.connected:
-            pass  # asyncua is reconnecting
-        await self._maybe_rebuild(events)
+            rec.events += self._mode_events(snap)
+            self._gate_loops(snap, health, rec.events)
+        await self._maybe_rebuild(rec.events)
         if self.overruns >= self.config.watchdog.max_overruns:
             health.problems.append(f"{self.overruns} cycles in a row overran the sample time")
         if snap is None:
-            self._log_blind(cycle, t, wall, health, events)
-            return
+            if self.state == "active":
+                self._shed(rec.events, "; ".join(health.problems))
+            rec.events.append(("unreadable", "; ".join(health.problems) or "no data"))
+            rec.info = _blind_info(rec, self.state, "no data")
+        return snap
+
+    def _gate_loops(self, snap: Snapshot, health: Health, events) -> None:
+        """Base-loop values through the gate: an unreadable mode or setpoint is unhealthy
+        (shed); the last good setpoint stands in for the estimator."""
+        for name in self.mv_names:
+            mode, sp = snap.modes.get(name), snap.setpoints.get(name)
+            if mode is None:
+                health.problems.append(f"mode of base loop {name} unreadable")
+            if sp is None or not sp.good:
+                why = sp.status if sp is not None else "not read"
+                health.problems.append(f"setpoint of base loop {name} unusable ({why})")
+            else:
+                self._last_sp[name] = sp.value
+        bad_rsp = sorted(n for n, r in snap.remote_setpoints.items() if not r.good)
+        for name in bad_rsp:
+            if name not in self._bad_rsp:
+                events.append(("bad_value", f"remote setpoint of {name} is "
+                                            f"{snap.remote_setpoints[name].status}"))
+        self._bad_rsp = bad_rsp
+
+    async def _decide(self, rec: "_Record", snap: Snapshot) -> "_Decision | None":
+        """Readings, the state machine, RTO and controller: what this cycle will write."""
+        health, events = rec.health, rec.events
         readings = self._readings(snap)
         events += self._pending_events
         self._pending_events = []
-        mv_now = np.array([snap.setpoints[n] for n in self.mv_names])
-        dv = {n: readings[n].value for n in self.dv_names}
-        if self.controller is None:
-            self.controller = self._make_controller(readings, mv_now, dv)
+        if any(n not in self._last_sp for n in self.mv_names):
+            events.append(("waiting", "no good setpoint read yet from every base loop: "
+                                      + "; ".join(health.problems)))
+            rec.info = _blind_info(rec, self.state, "no data")
+            return None
+        mv_now = np.array([self._last_sp[n] for n in self.mv_names])
+        dv = self._disturbances(readings, events)
+        with rec.stage("controller"):
+            if self.controller is None:
+                self.controller = self._make_controller(readings, mv_now, dv)
         c = self.controller
         if self.state == "active":
-            loops_out = [f"{n} in {m}" for n, m in snap.modes.items() if m != "CASCADE"]
+            loops_out = [f"{n} in {m}" for n, m in snap.modes.items()
+                         if m is not None and m != "CASCADE"]
             if not health.ok:
                 self._shed(events, "; ".join(health.problems))
             elif loops_out:
@@ -238,37 +391,143 @@ class DeployedLoop:
             self.state = "active"
         rto_events = []
         if self.rto is not None and self.state == "active":
-            rto_events = self.rto.observe(t, readings, dict(zip(self.mv_names, mv_now)))
-        out = c.step(t, readings, mv_now, dv)
-        events = list(rto_events) + events
+            with rec.stage("rto"):
+                rto_events = self.rto.observe(rec.t, readings, dict(zip(self.mv_names, mv_now)))
+        with rec.stage("controller"):
+            out = c.step(rec.t, readings, mv_now, dv)
+        events[:0] = list(rto_events)
         if self.state == "active" and out.shed:
             why = "; ".join(out.events[-1:]).removeprefix("shed: ")
             self._shed(events, "controller shed: " + why, operator=True)
-        written = {}
-        if self.state == "active":
-            written = await self._write(out, mv_now, snap, events)
-        values, more = cycle_record(c, t, readings, out, mv_now, dv, {})
+        written = self._setpoints(out, mv_now, snap, events) if self.state == "active" else {}
+        values, more = cycle_record(c, rec.t, readings, out, mv_now, dv, {})
         if written:
             values = [v for v in values if v[1] != "mv"] + [
-                (n, "mv", written[n], out.mv_status[n].value, t, t) for n in self.mv_names]
-        values += [(n, "loop_sp", v, snap.modes[n], t, t) for n, v in snap.setpoints.items()]
+                (n, "mv", written[n], out.mv_status[n].value, rec.t, rec.t)
+                for n in self.mv_names]
+        values += [(n, "loop_sp", v.value, snap.modes.get(n), rec.t, rec.t)
+                   for n, v in snap.setpoints.items()]
         events += [e for e in more if e[0] != "shed"]  # a shed is logged once, by _shed
-        info = cycle_info(out, wall)
+        info = cycle_info(out, rec.wall)
         info.update(mode=self.state if self.state != "active" else out.mode.value,
                     write=bool(written), shed=self.state == "shed" and out.shed)
-        self.store.log_cycle(cycle, t, info, values, events)
+        rec.values, rec.info = values, info
+        return _Decision(written, self.state == "active")
+
+    def _disturbances(self, readings: dict[str, Reading], events) -> dict[str, float]:
+        """Measured disturbances; a bad one holds its last good value (feedforward frozen)."""
+        dv = {}
+        for name in self.dv_names:
+            r = readings[name]
+            if r.quality is Quality.BAD or not np.isfinite(r.value):
+                if name not in self._held_dv:
+                    events.append(("bad_value", f"disturbance {name} is bad: holding its last "
+                                                "good value"))
+                    self._held_dv.add(name)
+                if name in self._last_dv:
+                    dv[name] = self._last_dv[name]
+                continue
+            if name in self._held_dv:
+                events.append(("bad_value", f"disturbance {name} is good again"))
+                self._held_dv.discard(name)
+            dv[name] = self._last_dv[name] = r.value
+        return dv
+
+    def _setpoints(self, out, mv_now: np.ndarray, snap: Snapshot, events) -> dict[str, float]:
+        """The setpoints to write: clamped again to hard and rate limits, loops in CASCADE only."""
+        if not out.write:
+            return {}
+        c = self.controller
+        wanted = np.array([out.mv[n] for n in self.mv_names])
+        safe = clamp_moves(wanted, mv_now, c.u_lo, c.u_hi, np.asarray(c.max_move, float))
+        if not np.allclose(safe, wanted, rtol=0, atol=1e-12):
+            events.append(("clamped", f"setpoints {self._fmt(wanted)} clamped to "
+                                      f"{self._fmt(safe)}"))
+        return {n: float(v) for n, v in zip(self.mv_names, safe)
+                if snap.modes.get(n) == "CASCADE"}
+
+    def _commit(self, rec: "_Record") -> bool:
+        """Commit the cycle (with any events a failed commit kept) before anything is written.
+
+        A failed commit writes nothing (a shed: the base layer takes over by
+        itself) and keeps the cycle's events for the next commit."""
+        events = self._unlogged + rec.events
+        try:
+            with rec.stage("commit"):
+                self.store.log_cycle(rec.cycle, rec.t, rec.info or _blind_info(rec, self.state, ""),
+                                     rec.values, events)
+        except _StageFailed as failed:
+            if self.state == "active":
+                self._shed(events, f"cycle store failed: {failed.reason}")
+            self.errors += 1
+            self._unlogged = events + [("error", f"{failed.describe()}; cycle {rec.cycle} "
+                                                 "not recorded, nothing written")]
+            log.error("cycle %d not recorded, nothing written: %s", rec.cycle, failed.reason)
+            self._last_failure = failed
+            return False
+        self._unlogged = []
+        rec.events = []
+        return True
+
+    def _commit_events(self, rec: "_Record") -> None:
+        """Events of the write and read-back stages, committed after them."""
+        if not rec.events:
+            return
+        try:
+            with rec.stage("commit"):
+                for kind, message in rec.events:
+                    self.store.log_event(rec.cycle, rec.t, kind, message)
+        except _StageFailed as failed:
+            self._unlogged += rec.events
+            self.errors += 1
+            self._last_failure = failed
+        rec.events = []
+
+    def _error(self, rec: "_Record", failed: "_StageFailed") -> None:
+        """An exception in a stage: recorded, shed (nothing written), controller rebuilt."""
+        rec.failed = True
+        self.errors += 1
+        rec.events.append(("error", failed.describe()))
+        log.error("cycle %d: %s", rec.cycle, failed.describe())
+        if failed.stage in ("controller", "rto"):
+            self.controller, self.rto = None, None  # rebuilt from fresh readings
+        if self.state == "active":
+            self._shed(rec.events, f"{failed.stage} failed: {failed.reason}")
+        if failed.stage in _BEFORE_COMMIT:
+            rec.info = _blind_info(rec, self.state, "error")
+            rec.values = []
+        self._last_failure = failed
+
+    def _stop_if_failing(self) -> None:
+        """Stop with one line once ``watchdog.max_errors`` cycles failed since the loop was
+        last in control (after the cycle's commit; events a failed commit kept go first)."""
+        limit = self.config.watchdog.max_errors
+        if self.errors < limit:
+            return
+        reason = (f"deployed loop stopped after {self.errors} failed cycles "
+                  f"(watchdog.max_errors = {limit}); last: {self._last_failure.describe()}; "
+                  "nothing written since, the base layer has control")
+        try:
+            for kind, message in self._unlogged + [("stopped", reason)]:
+                self.store.log_event(None, None, kind, message)
+            self._unlogged = []
+        except Exception:  # noqa: BLE001 - the store itself is what failed
+            log.error("events not recorded: %s", self._unlogged)
+        raise RunStopped(reason)
 
     def _make_controller(self, readings, mv_now, dv) -> Controller:
+        """A controller from the current readings, with every event so far applied (OFF)."""
         spec = self.config.controller
         u = {**dict(zip(self.mv_names, mv_now)), **dv}
         x0 = initial_estimate(self.internal, readings, u)
+        controller = Controller(spec, self.internal, x0=x0, u0=self.internal.u0(u))
+        for event in self._applied_events:
+            apply_controller_event(controller, event)
         if self.config.rto is not None:
             from twin.orchestration.loop.rto_handoff import RTOSupervisor
 
-            controller = Controller(spec, self.internal, x0=x0, u0=self.internal.u0(u))
             self.rto = RTOSupervisor(self._rto_spec[0], controller, self._rto_spec[1])
-            return controller
-        return Controller(spec, self.internal, x0=x0, u0=self.internal.u0(u))
+        return controller
 
     def _watch_restart(self, snap: Snapshot, events) -> None:
         """A new ServerStatus.StartTime: the server restarted (its state may be new)."""
@@ -332,7 +591,7 @@ class DeployedLoop:
     def _mode_events(self, snap: Snapshot) -> list[tuple[str, str]]:
         events = []
         for name, mode in snap.modes.items():
-            if mode != "CASCADE":
+            if mode is not None and mode != "CASCADE":
                 self.seen_out_of_cascade = True
             if self._last_modes.get(name, mode) != mode:
                 events.append(("base_layer", f"{name}: {self._last_modes[name]} -> {mode}"))
@@ -359,42 +618,34 @@ class DeployedLoop:
         events.append(("shed", f"shed to the base layer: {reason}"))
         log.warning("shed to the base layer: %s", reason)
 
-    async def _write(self, out, mv_now: np.ndarray, snap: Snapshot, events) -> dict[str, float]:
-        """Clamped setpoints to loops in CASCADE, the heartbeat, then the read-back check."""
-        c = self.controller
-        written: dict[str, float] = {}
+    async def _write(self, rec: "_Record", decision: "_Decision") -> None:
+        """The committed setpoints, the APC heartbeat, then the read-back check."""
+        written = decision.written
         try:
-            if out.write:
-                wanted = np.array([out.mv[n] for n in self.mv_names])
-                safe = clamp_moves(wanted, mv_now, c.u_lo, c.u_hi, np.asarray(c.max_move, float))
-                if not np.allclose(safe, wanted, rtol=0, atol=1e-12):
-                    events.append(("clamped", f"setpoints {self._fmt(wanted)} clamped to "
-                                              f"{self._fmt(safe)}"))
-                written = {n: float(v) for n, v in zip(self.mv_names, safe)
-                           if snap.modes.get(n) == "CASCADE"}
+            with rec.stage("write"):
                 await self.gateway.write_setpoints(written)
-            self.heartbeat += 1
-            await self.gateway.write_heartbeat(self.heartbeat)
-            if written:
+                self.heartbeat += 1
+                await self.gateway.write_heartbeat(self.heartbeat)
+            with rec.stage("read-back"):
                 back = await self.gateway.read_back(list(written))
-                tol = self.config.watchdog.readback_tolerance
-                wrong = [n for n, v in written.items() if abs(back[n] - v) > tol * max(1.0, abs(v))]
-                if wrong:
-                    self._shed(events, "read-back differs for " + ", ".join(
-                        f"{n} (wrote {written[n]:.6g}, server holds {back[n]:.6g})" for n in wrong))
-        except GatewayError as exc:
-            self._shed(events, f"gateway: {exc}")
-        return written
-
-    def _log_blind(self, cycle: int, t: float, wall: float, health: Health, events) -> None:
-        """A cycle that could not read: recorded, with its reason; nothing written."""
-        if self.state == "active":
-            self._shed(events, "; ".join(health.problems))
-        events.append(("unreadable", "; ".join(health.problems) or "no data"))
-        self.store.log_cycle(cycle, t, {"wall_time": wall, "mode": self.state, "write": False,
-                                        "solve_status": "no data", "shed": False}, [], events)
+        except _StageFailed as failed:
+            if not isinstance(failed.cause, GatewayError):
+                raise
+            rec.failed = True
+            self._shed(rec.events, f"gateway: {failed.cause}")
+            return
+        tol = self.config.watchdog.readback_tolerance
+        wrong = [f"{n} (wrote {v:.6g}, server holds {back[n].value:.6g})" if back[n].good
+                 else f"{n} (wrote {v:.6g}, read back {back[n].status})"
+                 for n, v in written.items()
+                 if not back[n].good or abs(back[n].value - v) > tol * max(1.0, abs(v))]
+        if wrong:
+            rec.failed = True
+            self._shed(rec.events, "read-back differs for " + ", ".join(wrong))
 
     def _apply_event(self, event) -> None:
+        """A scheduled change: applied now, and again to a controller built later."""
+        self._applied_events.append(event)
         if self.controller is not None:
             apply_controller_event(self.controller, event)
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from apc.spec import ControllerSpec, load_spec, spec_from_dict
-from twin.core.config import build, read_toml, table_or_file
+from twin.core.config import Count, Domain, NonNegative, Positive, build, read_toml, table_or_file
 from twin.core.errors import InputError
-from twin.orchestration.loop.config import EventConfig
+from twin.orchestration.loop.config import EventConfig, check_events
 from twin.orchestration.loop.rto_handoff import RTOLoopSpec
 from twin.orchestration.opcua.tagmap import TagMap, load_tag_map
 
@@ -52,8 +52,8 @@ class GatewaySettings:
     password_env: str | None = None
     config_dir: str = "opcua-client"
     insecure: bool = False
-    timeout: float = 2.0
-    reconnect_wait: float = 1.0
+    timeout: Annotated[float, Domain(gt=0, le=3600)] = 2.0
+    reconnect_wait: Annotated[float, Domain(ge=0, le=3600)] = 1.0
 
     def password(self) -> str:
         if self.password_file:
@@ -88,27 +88,26 @@ class WatchdogSettings:
         Connected but no fresh heartbeat this long: rebuild the session [s].
     reentry_cycles : int
         Healthy cycles, with every loop back in CASCADE, before re-entering.
+    max_errors : int
+        Cycles that fail with an error (an exception in a stage, a cycle store
+        that cannot commit) since the loop was last in control, before the
+        loop stops with a one-line reason (each such cycle sheds).
     """
 
-    heartbeat_timeout: float = 3.0
-    stale_after: float = 3.0
-    max_overruns: int = 3
-    readback_tolerance: float = 1e-9
-    rebuild_after: float = 10.0
-    reentry_cycles: int = 2
-
-    def __post_init__(self) -> None:
-        if min(self.heartbeat_timeout, self.stale_after, self.rebuild_after) <= 0:
-            raise InputError("watchdog: times must be positive")
-        if self.max_overruns < 1 or self.reentry_cycles < 1:
-            raise InputError("watchdog: max_overruns and reentry_cycles must be at least 1")
+    heartbeat_timeout: Annotated[float, Domain(gt=0, le=86400)] = 3.0
+    stale_after: Annotated[float, Domain(gt=0, le=86400)] = 3.0
+    max_overruns: Count(1, 1000) = 3
+    readback_tolerance: Annotated[float, Domain(ge=0, le=1)] = 1e-9
+    rebuild_after: Annotated[float, Domain(gt=0, le=86400)] = 10.0
+    reentry_cycles: Count(1, 1000) = 2
+    max_errors: Count(1, 1000) = 5
 
 
 @dataclass(frozen=True)
 class DeployRun:
     """Duration [model time unit]; none: until stopped (Ctrl-C)."""
 
-    duration: float | None = None
+    duration: Positive | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +138,7 @@ class DeployConfig(_Tables):
             if e.mode is not None:
                 raise InputError(f"event at {e.time}: a deployed loop has no mode events; it is "
                                  "in control while the operator keeps its loops in CASCADE")
+        check_events(self.event, self.controller, self.run.duration)
         if self.timing == "server_ticks" and not self.tags.tick:
             raise InputError("timing = 'server_ticks' needs a tick node in the tag map")
 

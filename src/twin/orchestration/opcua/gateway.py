@@ -1,5 +1,10 @@
 """The deployed loop's OPC UA client: secure connection, reads with status, checked writes.
 
+Every value read passes one quality gate (:func:`gate`) before it is used:
+its OPC UA status, a null value, the wrong type and a non-finite number
+all make it a Bad sample (its ``value`` is ``nan``, its ``status`` says
+why), never an exception; the deployed loop decides what a Bad value means.
+
 Reads are **polled**: one Read request per cycle returns every tag with its
 status and server timestamp, plus the server heartbeat (and tick), so each
 cycle works on one consistent snapshot and proves by itself that data
@@ -52,12 +57,29 @@ class GatewayError(TwinError, RuntimeError):
 
 @dataclass(frozen=True)
 class Sample:
-    """One value read: model units, quality from the OPC UA status, server timestamp."""
+    """One value read, through the quality gate.
+
+    Attributes
+    ----------
+    value : float
+        The value [model units]; ``nan`` when the sample is Bad.
+    quality : Quality
+        From the OPC UA status; BAD also for a null, non-numeric or non-finite value.
+    status : str
+        The OPC UA status name, or why the value is unusable.
+    server_time : datetime, optional
+        The server's timestamp.
+    """
 
     value: float
     quality: Quality
     status: str
     server_time: datetime | None
+
+    @property
+    def good(self) -> bool:
+        """True when the value may be used as is (quality GOOD)."""
+        return self.quality is Quality.GOOD
 
 
 @dataclass(frozen=True)
@@ -68,9 +90,11 @@ class Snapshot:
     heartbeat_time: datetime | None
     tick: int | None
     tags: dict[str, Sample]
-    modes: dict[str, str]
-    setpoints: dict[str, float]
-    remote_setpoints: dict[str, float]
+    modes: dict[str, str | None]
+    """Base-loop modes (upper case); ``None`` when unreadable or Bad."""
+    setpoints: dict[str, Sample]
+    """The setpoints the base loops act on [model units]."""
+    remote_setpoints: dict[str, Sample]
     server_start: datetime | None = None
     """The server's ServerStatus.StartTime: a new one means the server restarted."""
 
@@ -82,6 +106,52 @@ def quality_of(status) -> Quality:
     if status.is_uncertain():
         return Quality.UNCERTAIN
     return Quality.BAD
+
+
+def gate(dv, scale: float = 1.0, offset: float = 0.0) -> Sample:
+    """The quality gate of every numeric value read: status, null, type and finiteness.
+
+    ``dv`` is an OPC UA DataValue (or ``None``); a usable number is
+    converted to model units as ``scale * value + offset``.
+    """
+    if dv is None:
+        return Sample(math.nan, Quality.BAD, "no value returned", None)
+    status = dv.StatusCode
+    stamp = dv.ServerTimestamp
+    quality = quality_of(status)
+    name = status.name
+    raw = dv.Value.Value if dv.Value is not None else None
+    if quality is Quality.BAD:
+        return Sample(math.nan, Quality.BAD, name, stamp)
+    if raw is None:
+        return Sample(math.nan, Quality.BAD, f"{name}, null value", stamp)
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        return Sample(math.nan, Quality.BAD, f"{name}, not a number ({type(raw).__name__})", stamp)
+    try:
+        value = scale * float(raw) + offset
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value):
+        return Sample(math.nan, Quality.BAD, f"{name}, not finite", stamp)
+    return Sample(value, quality, name, stamp)
+
+
+def gate_text(dv) -> str | None:
+    """A Good string value in upper case, else ``None`` (the same gate for text)."""
+    if dv is None or not dv.StatusCode.is_good() or dv.Value is None:
+        return None
+    raw = dv.Value.Value
+    return raw.upper() if isinstance(raw, str) else None
+
+
+def gate_count(dv) -> int | None:
+    """A Good non-negative integer (a counter), else ``None``."""
+    if dv is None or not dv.StatusCode.is_good() or dv.Value is None:
+        return None
+    raw = dv.Value.Value
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
+        return None
+    return raw
 
 
 def describe_connect_error(exc: BaseException, url: str, username: str) -> str:
@@ -225,36 +295,42 @@ class Gateway:
         client = self._require()
         values = await self._call("read", client.uaclient.read(self._read_params))
         got = dict(zip((k for k, _ in self._order), values))
-        hb = got["heartbeat"]
-        tags = {}
-        for name, cfg in self.tags.tags.items():
-            dv = got[f"tag:{name}"]
-            raw = dv.Value.Value if dv.Value is not None else None
-            number = float(raw) if isinstance(raw, (int, float)) else math.nan
-            quality = quality_of(dv.StatusCode) if math.isfinite(number) else Quality.BAD
-            tags[name] = Sample(cfg.to_model(number), quality, dv.StatusCode.name,
-                                dv.ServerTimestamp)
+        tags = {name: gate(got.get(f"tag:{name}"), cfg.scale, cfg.offset)
+                for name, cfg in self.tags.tags.items()}
         modes, sps, rsps = {}, {}, {}
         for name, lp in self.tags.loops.items():
-            modes[name] = str(got[f"mode:{name}"].Value.Value).upper()
-            sps[name] = lp.scale * float(got[f"sp:{name}"].Value.Value) + lp.offset
-            rsps[name] = lp.scale * float(got[f"rsp:{name}"].Value.Value) + lp.offset
-        ok = hb.StatusCode.is_good() and hb.Value is not None
-        tick = got.get("tick")
-        start = got["start"].Value.Value if got["start"].StatusCode.is_good() else None
-        return Snapshot(int(hb.Value.Value) if ok else None, hb.ServerTimestamp if ok else None,
-                        int(tick.Value.Value) if tick is not None and tick.Value is not None
-                        else None, tags, modes, sps, rsps,
+            modes[name] = gate_text(got.get(f"mode:{name}"))
+            sps[name] = gate(got.get(f"sp:{name}"), lp.scale, lp.offset)
+            rsps[name] = gate(got.get(f"rsp:{name}"), lp.scale, lp.offset)
+        hb = gate_count(got.get("heartbeat"))
+        start = got.get("start")
+        start = start.Value.Value if start is not None and start.StatusCode.is_good() \
+            and start.Value is not None else None
+        return Snapshot(hb, got["heartbeat"].ServerTimestamp if hb is not None else None,
+                        gate_count(got.get("tick")), tags, modes, sps, rsps,
                         start if isinstance(start, datetime) else None)
+
+    async def missing_nodes(self) -> list[str]:
+        """Tag-map entries whose node the server does not have (BadNodeIdUnknown and kin)."""
+        client = self._require()
+        values = await self._call("read", client.uaclient.read(self._read_params))
+        return [f"{key} ({node}: {dv.StatusCode.name})" for (key, node), dv in
+                zip(self._order, values)
+                if dv.StatusCode.name in ("BadNodeIdUnknown", "BadNodeIdInvalid",
+                                          "BadAttributeIdInvalid")]
 
     async def read_tick(self) -> int:
         """The server's tick counter (cycles aligned to server ticks wait on it)."""
         from asyncua import ua
 
         client = self._require()
-        value = await self._call("read", client.get_node(ua.NodeId.from_string(self.tags.tick))
-                                 .read_value())
-        return int(value)
+        dv = await self._call("read", client.get_node(ua.NodeId.from_string(self.tags.tick))
+                              .read_data_value(raise_on_bad_status=False))
+        tick = gate_count(dv)
+        if tick is None:
+            raise GatewayError(f"the tick counter on {self.url} is unreadable "
+                               f"({dv.StatusCode.name})")
+        return tick
 
     async def write_setpoints(self, values: dict[str, float]) -> None:
         """Remote setpoints of base loops [model units], in one Write request."""
@@ -267,8 +343,7 @@ class Gateway:
         for name, value in values.items():
             lp = self.tags.loops[name]
             nodes.append(client.get_node(ua.NodeId.from_string(lp.rsp)))
-            dvs.append(ua.DataValue(ua.Variant((value - lp.offset) / lp.scale,
-                                               ua.VariantType.Double)))
+            dvs.append(ua.DataValue(ua.Variant(lp.to_server(value), ua.VariantType.Double)))
         await self._call("write", client.write_values(nodes, dvs))
 
     async def write_heartbeat(self, value: int) -> None:
@@ -279,12 +354,15 @@ class Gateway:
         await self._call("write", node.write_value(ua.DataValue(
             ua.Variant(value % 2 ** 32, ua.VariantType.UInt32))))
 
-    async def read_back(self, names: list[str]) -> dict[str, float]:
-        """The remote setpoints as the server now holds them [model units]."""
+    async def read_back(self, names: list[str]) -> dict[str, Sample]:
+        """The remote setpoints as the server now holds them [model units], through the gate."""
         from asyncua import ua
 
         client = self._require()
-        nodes = [client.get_node(ua.NodeId.from_string(self.tags.loops[n].rsp)) for n in names]
-        values = await self._call("read back", client.read_values(nodes))
-        return {n: self.tags.loops[n].scale * float(v) + self.tags.loops[n].offset
-                for n, v in zip(names, values)}
+        params = ua.ReadParameters()
+        params.TimestampsToReturn = ua.TimestampsToReturn.Both
+        params.NodesToRead = [ua.ReadValueId(NodeId=ua.NodeId.from_string(self.tags.loops[n].rsp),
+                                             AttributeId=ua.AttributeIds.Value) for n in names]
+        values = await self._call("read back", client.uaclient.read(params))
+        return {n: gate(dv, self.tags.loops[n].scale, self.tags.loops[n].offset)
+                for n, dv in zip(names, values)}

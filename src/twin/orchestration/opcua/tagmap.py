@@ -31,10 +31,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from twin.core.config import build, read_toml
+from twin.core.config import NonNegative, Positive, build, read_toml
 from twin.core.errors import InputError
 from twin.core.fmu.plant import same_unit
 from twin.core.model import Model
+
+
+def _check_scale(scale: float, offset: float, where: str) -> None:
+    if not (math.isfinite(scale) and scale != 0 and math.isfinite(offset)) \
+            or not 1e-12 <= abs(scale) <= 1e12:
+        raise InputError(f"{where}: scale must be finite and non-zero (1e-12 to 1e12 in "
+                         f"magnitude), offset finite")
 
 
 @dataclass(frozen=True)
@@ -47,8 +54,7 @@ class TagConfig:
     offset: float = 0.0
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.scale) and self.scale != 0 and math.isfinite(self.offset)):
-            raise InputError(f"tag {self.node}: scale must be finite and non-zero, offset finite")
+        _check_scale(self.scale, self.offset, f"tag {self.node}")
 
     def to_model(self, value: float) -> float:
         return self.scale * value + self.offset
@@ -68,6 +74,15 @@ class LoopTags:
     scale: float = 1.0
     offset: float = 0.0
 
+    def __post_init__(self) -> None:
+        _check_scale(self.scale, self.offset, f"loop {self.rsp}")
+
+    def to_model(self, value: float) -> float:
+        return self.scale * value + self.offset
+
+    def to_server(self, value: float) -> float:
+        return (value - self.offset) / self.scale
+
 
 @dataclass(frozen=True)
 class TagMap:
@@ -79,14 +94,12 @@ class TagMap:
     tags: dict[str, TagConfig] = field(default_factory=dict)
     loops: dict[str, LoopTags] = field(default_factory=dict)
     tick: str = ""
-    tick_period: float = 0.0
-    seconds_per_time_unit: float = 1.0
+    tick_period: NonNegative = 0.0
+    seconds_per_time_unit: Positive = 1.0
 
     def __post_init__(self) -> None:
         if self.tick and not self.tick_period > 0:
             raise InputError("tag map: tick needs a positive tick_period")
-        if not self.seconds_per_time_unit > 0:
-            raise InputError("tag map: seconds_per_time_unit must be positive")
 
     def check_model(self, model: Model, needed: list[str], mvs: list[str], where: str) -> None:
         """Every needed variable mapped, every MV a loop, units consistent with the model."""

@@ -41,8 +41,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from twin.core.config import build, read_toml
+from twin.core.config import Count, NonNegative, build, read_toml
 from twin.core.errors import InputError
+
+MAX_SCENARIOS = 10_000_000
+"""Largest sample size of a study."""
 
 VariableKind = Literal["parameter", "initial_state", "input", "input_step", "setpoint"]
 KpiKind = Literal["final", "mean", "min", "max", "iae", "profit", "violation_time", "expression"]
@@ -56,7 +59,7 @@ RESERVED_COLUMNS = ("scenario", "nominal", "status", "error", "seconds", "time")
 class InputStep:
     """Inputs that change at ``time`` [model time unit] and hold (zero-order hold)."""
 
-    time: float
+    time: NonNegative
     inputs: dict[str, float] = field(default_factory=dict)
 
 
@@ -104,7 +107,7 @@ class BaseCase:
     u: dict[str, float] = field(default_factory=dict)
     x0: dict[str, float] = field(default_factory=dict)
     steady_start: bool | None = None
-    dt: float = 0.0
+    dt: NonNegative = 0.0
     method: Literal["rk4", "dopri5", "bdf"] | None = None
     step: tuple[InputStep, ...] = ()
     loop_file: str = ""
@@ -161,9 +164,9 @@ class ScenarioVariable:
     low: float | None = None
     high: float | None = None
     values: tuple[float, ...] = ()
-    levels: int = 0
+    levels: Count(0, 10_000) = 0
     nominal: float | None = None
-    at: float = 0.0
+    at: NonNegative = 0.0
 
     def __post_init__(self) -> None:
         if self.levels < 0:
@@ -208,7 +211,7 @@ class Sampling:
     """
 
     method: Literal["list", "grid", "lhs", "sobol"] = "lhs"
-    n: int = 0
+    n: Count(0, MAX_SCENARIOS) = 0
     second_order: bool = False
     scenarios: tuple[dict[str, float], ...] = ()
 
@@ -292,8 +295,8 @@ class Study:
     variable: tuple[ScenarioVariable, ...]
     sampling: Sampling
     kpi: tuple[KpiSpec, ...] = ()
-    duration: float = 0.0
-    seed: int = 0
+    duration: NonNegative = 0.0
+    seed: Count(0, 2 ** 32 - 1) = 0
     title: str = ""
     output: OutputSettings = OutputSettings()
     folder: str = ""
