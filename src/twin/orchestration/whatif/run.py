@@ -50,6 +50,8 @@ class StudyResult:
     sensitivity_note: str = ""
     report: Path | None = None
     figures: list[Path] = field(default_factory=list)
+    first_error: str = ""
+    """The error of the first failed scenario ("" when none failed)."""
 
 
 def default_chunk_size(study: Study, n: int, workers: int) -> int:
@@ -119,9 +121,10 @@ def _summarise(study: Study, folder: Path, table: pd.DataFrame, rows: pd.DataFra
     if not sens.empty:
         sens_path = folder / "sensitivity.parquet"
         atomic_parquet(sens, sens_path)
-    result = StudyResult(folder, folder / "summary.parquet", len(summary),
-                         int((summary[STATUS] != "ok").sum()), resumed,
-                         time.perf_counter() - started, kpis, sens_path, note)
+    failed = summary[summary[STATUS] != "ok"]
+    result = StudyResult(folder, folder / "summary.parquet", len(summary), len(failed), resumed,
+                         time.perf_counter() - started, kpis, sens_path, note,
+                         first_error=str(failed[ERROR].iloc[0]) if len(failed) else "")
     if report:
         from twin.orchestration.whatif.report import write_study_report
 
