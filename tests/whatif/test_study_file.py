@@ -16,7 +16,7 @@ BASE = CSTR_STUDY
     (('method = "lhs"\nn = 10', 'method = "sobol"\nn = 10'), "power of two"),
     (('low = 0.9\n', ''), "give both low and high"),
     (('name = "c"\nvariable = "C_b"', 'name = "c"\nkind = "expression"\n'
-      'expression = "__import__(\'os\')"'), "only the functions"),
+      'expression = "__import__(\'os\')"'), "unknown function '__import__' of kpi 'c'"),
     (('name = "c"\nvariable = "C_b"', 'name = "c"\nvariable = "C_x"'), "C_x"),
     (('name = "beta"', 'name = "betta"'), "betta"),
     (('name = "c"', 'name = "beta"'), "kpi 'beta': the name is taken by a variable"),

@@ -1,7 +1,10 @@
 """``twin``: the command line of the process digital twin.
 
 Every subcommand has ``--help`` and ``--json``. Bad input exits with
-status 2 and one line on stderr naming what is wrong; no traceback.
+status 2 and one line on stderr naming what is wrong; no traceback. A
+command that ran but failed (an optimisation that found no optimum, a
+what-if study none of whose scenarios succeeded) prints its results and
+exits with status 1, with one line on stderr saying why.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from twin.cli.parsing import assignments, checked
 from twin.core.errors import InputError, TwinError
 
 USAGE_ERROR = 2
+RUN_FAILED = 1
+"""Exit status of a command that ran but failed (its results are still printed)."""
 
 
 class TwinGroup(click.Group):
@@ -395,7 +400,13 @@ def control(config: Path, out: Path | None, as_json: bool) -> None:
 @json_option
 def rto(model_name, economics, sets, param_set, plant, rto_model, scheme, iterations, rto_config,
         as_json) -> None:
-    """Economic optimum of MODEL, or an RTO run on a simulated --plant."""
+    """Economic optimum of MODEL, or an RTO run on a simulated --plant.
+
+    Exit status: 0 when the optimum was found (every RTO iteration's
+    estimation and optimisation succeeded); 1 when the command ran but an
+    optimisation failed (the results are printed, "ok" is false, and one
+    line on stderr says why); 2 for bad input.
+    """
     from twin.orchestration import rto_run
 
     if plant is None:
@@ -408,6 +419,9 @@ def rto(model_name, economics, sets, param_set, plant, rto_model, scheme, iterat
         lines += [f"  {k:<8} {v:>12.6g}" for k, v in {**result.inputs, **result.states}.items()]
         lines.append("  active: " + (", ".join(result.active) or "none"))
         _emit(data, as_json, "\n".join(lines))
+        if not result.ok:
+            _fail(f"no economic optimum of {model_name} was found: the solver ended with "
+                  f"'{result.status}' (the figures above are where it stopped)", RUN_FAILED)
         return
     if model_name is not None:
         raise InputError("give either MODEL or --plant, not both")
@@ -423,6 +437,10 @@ def rto(model_name, economics, sets, param_set, plant, rto_model, scheme, iterat
              f"{result.unit} = {100 * truth['fraction_of_optimum']:.2f} % of the optimum "
              f"{truth['plant_optimum_profit']:.6g}")
     _emit(data, as_json, human)
+    if not truth["ok"]:
+        failures = truth["failures"]
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        _fail(f"the RTO run on {plant} failed: {failures[0]}{more}", RUN_FAILED)
 
 
 def _short(values: dict[str, float]) -> str:

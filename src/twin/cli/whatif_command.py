@@ -27,6 +27,11 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
 
         STUDY.toml is a study file, or the name of a shipped example
         (cstr_kinetics_ensemble.toml, cstr_apc_rto_sobol.toml).
+
+        Exit status: 0 when at least one scenario succeeded (failed ones are
+        rows of the summary with their error); 1 when every scenario failed
+        (the outputs are written, and one line on stderr gives the first
+        error); 2 for bad input.
         """
         from twin.orchestration.whatif import load_study, run_study
 
@@ -47,3 +52,8 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
         emit(data, as_json, f"{result.scenarios} scenarios ({result.failed} failed) in "
                             f"{result.seconds:.1f} s; summary {result.summary}; report "
                             f"{result.report}")
+        if result.scenarios and result.failed == result.scenarios:
+            first = " ".join(result.first_error.split())
+            click.echo(f"twin: error: every scenario of the study failed (the first: {first}); "
+                       f"see {result.summary}", err=True)
+            raise click.exceptions.Exit(1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import replace
 from importlib import resources
@@ -10,11 +11,13 @@ from typing import Any
 
 from rto.economics import EconomicOptimizer, EconomicResult, load_economics, shipped_economics
 from rto.log import RTOIteration, RTOResult
-from rto.schemes import run_rto, true_plant_optimum_gap
+from rto.plant_data import ProfitMeter
+from rto.schemes import run_rto
 from rto.spec import RTOSpec, load_rto
-from twin.core.errors import UnknownNameError
+from twin.core.errors import SteadyStateError, UnknownNameError
 from twin.core.plant import SimulatedPlant
 from twin.core.sensors import SensorSpec
+from twin.core.steady import find_steady_state
 from twin.orchestration.registry import load_model
 
 
@@ -45,7 +48,14 @@ def shipped_rto(plant: str) -> Path:
 
 def rto_run(spec: RTOSpec, progress: Callable[[RTOIteration], None] | None = None
             ) -> tuple[RTOResult, dict[str, Any]]:
-    """Run an RTO scheme on the simulated plant; return the result and the true-plant figures."""
+    """Run an RTO scheme on the simulated plant; return the result and the true-plant figures.
+
+    The figures say whether the run succeeded: ``ok`` is False, and
+    ``failures`` says why, when an iteration's parameter estimation or
+    optimisation failed, when the plant's own optimum (the reference) was
+    not found, or when a figure is not finite. An iteration that refused
+    data for a gross error did its job and is no failure.
+    """
     economics = economics_for(spec.economics)
     plant_model = load_model(spec.plant)
     model = load_model(spec.model)
@@ -53,9 +63,23 @@ def rto_run(spec: RTOSpec, progress: Callable[[RTOIteration], None] | None = Non
     plant = SimulatedPlant(plant_model, spec.tick, sensors, u0=spec.start, steady_start=True,
                            seed=spec.seed)
     result = run_rto(spec, plant, model, economics, progress)
-    profit, best = true_plant_optimum_gap(plant_model, economics, result.final_inputs)
-    return result, {"plant_profit_at_final_inputs": profit, "plant_optimum_profit": best,
-                    "fraction_of_optimum": profit / best}
+    failures = [f"iteration {it.k}: {it.note}" for it in result.iterations
+                if it.note and not it.note.startswith("gross error")]
+    best = EconomicOptimizer(plant_model, economics).optimize()
+    try:
+        ss = find_steady_state(plant_model, u=result.final_inputs)
+        profit = ProfitMeter(plant_model, economics)(plant_model.states.to_dict(ss.x),
+                                                     result.final_inputs)
+    except SteadyStateError as exc:
+        profit = math.nan
+        failures.append(f"the plant has no steady state at the final inputs ({exc})")
+    fraction = profit / best.profit if best.profit else math.nan
+    if not best.ok:
+        failures.append(f"the plant's own optimum was not found ({best.status})")
+    if not all(map(math.isfinite, (profit, best.profit, fraction))):
+        failures.append("a profit at the final inputs or at the optimum is not finite")
+    return result, {"plant_profit_at_final_inputs": profit, "plant_optimum_profit": best.profit,
+                    "fraction_of_optimum": fraction, "ok": not failures, "failures": failures}
 
 
 def rto_spec(plant: str, model: str | None = None, scheme: str | None = None,

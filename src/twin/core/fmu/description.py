@@ -10,10 +10,20 @@ are not mapped (a plant's signals are scalars).
 from __future__ import annotations
 
 import math
+import os
+import shutil
+import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from twin.core.errors import InputError, UnknownNameError
+
+MAX_UNPACKED_BYTES = 512 * 2 ** 20
+"""Largest unpacked FMU by default [bytes] (512 MiB); :data:`LIMIT_VARIABLE` overrides it."""
+LIMIT_VARIABLE = "TWIN_FMU_MAX_BYTES"
+"""Environment variable: the largest unpacked FMU [bytes]."""
 
 INTERFACES = ("auto", "cs", "me")
 REAL_TYPES = ("Real", "Float64")
@@ -155,15 +165,17 @@ def _start(v) -> float:
         return math.nan
 
 
-def describe_fmu(path: str | Path, interface: str = "auto", runnable: bool = True
-                 ) -> FmuDescription:
+def describe_fmu(path: str | Path, interface: str = "auto", runnable: bool = True,
+                 max_bytes: int | None = None) -> FmuDescription:
     """Read an FMU's description and pick its interface.
 
     ``interface="auto"`` takes Co-Simulation when offered (the FMU's own
     solver), else Model Exchange (integrated by our integrators). With
     ``runnable`` (default), an FMU this plant cannot run here is refused
     now, with the reason: no binary for this platform, or Model Exchange
-    with state events.
+    with state events. An archive whose members would unpack to more than
+    ``max_bytes`` [bytes] (default: :func:`unpack_limit`) or out of its
+    folder is refused before anything is decompressed.
     """
     import fmpy
     from fmpy.model_description import ValidationError
@@ -176,6 +188,7 @@ def describe_fmu(path: str | Path, interface: str = "auto", runnable: bool = Tru
         raise InputError(f"FMU '{path}' is a folder; give the .fmu file")
     if not path.is_file():
         raise InputError(f"FMU '{path}' does not exist")
+    _members(path, name, unpack_limit(max_bytes))  # before anything is decompressed
     try:
         md = fmpy.read_model_description(str(path), validate=True)
     except ValidationError as exc:
@@ -243,3 +256,114 @@ def _check_binary(path: Path, name: str, version: int, identifier: str) -> None:
         have = sorted({n.split("/")[1] for n in names if n.startswith("binaries/") and n.count("/") > 1})
         raise InputError(f"FMU '{name}' has no binary for this platform ({wanted}); it has: "
                          f"{', '.join(have) or 'no binaries'}")
+
+
+def unpack_limit(max_bytes: int | None = None) -> int:
+    """The largest unpacked FMU [bytes]: ``max_bytes``, else ``$TWIN_FMU_MAX_BYTES``, else 512 MiB."""
+    where = "max_bytes"
+    if max_bytes is None:
+        text = os.environ.get(LIMIT_VARIABLE, "").strip()
+        if not text:
+            return MAX_UNPACKED_BYTES
+        where = f"{LIMIT_VARIABLE}={text!r}"
+        try:
+            max_bytes = int(text.replace("_", ""))
+        except ValueError:
+            max_bytes = 0
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
+        raise InputError(f"{where}: give the largest unpacked FMU size in bytes (a positive "
+                         "whole number)")
+    return max_bytes
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2 ** 20:.4g} MiB"
+
+
+def _members(path: Path, name: str, limit: int) -> list[zipfile.ZipInfo]:
+    """The archive's members, checked: names inside the folder, declared sizes within ``limit``."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            members = z.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise InputError(f"FMU '{name}' cannot be read: {str(exc).splitlines()[0]}") from None
+    total = 0
+    for info in members:
+        parts = PurePosixPath(info.filename).parts
+        if "\\" in info.filename or info.filename.startswith("/") or ":" in info.filename \
+                or ".." in parts:
+            raise InputError(f"FMU '{name}': archive member '{info.filename}' would unpack "
+                             "outside the FMU's folder")
+        total += info.file_size
+    if total > limit:
+        raise InputError(f"FMU '{name}' would unpack to {_mib(total)}, more than the limit of "
+                         f"{_mib(limit)} (set {LIMIT_VARIABLE} [bytes] to allow more)")
+    return members
+
+
+def extract_fmu(path: str | Path, target: str | Path | None = None,
+                max_bytes: int | None = None) -> str:
+    """Unpack an FMU into ``target`` (default: a new temporary folder); return the folder.
+
+    The declared sizes are checked first and the bytes counted while
+    unpacking: beyond ``max_bytes`` [bytes] (default :func:`unpack_limit`),
+    beyond a member's declared size, or on a damaged archive, what was
+    unpacked is removed and the error is one line.
+    """
+    path = Path(path)
+    name = path.stem
+    limit = unpack_limit(max_bytes)
+    members = _members(path, name, limit)
+    if target is None:
+        folder, created = Path(tempfile.mkdtemp(prefix="twin-fmu-")), True
+    else:
+        folder = Path(target)
+        created = not folder.exists()
+        folder.mkdir(parents=True, exist_ok=True)
+    before = set() if created else set(os.listdir(folder))
+    try:
+        _unpack(path, name, members, folder, limit)
+    except BaseException as exc:
+        if created:
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            for entry in set(os.listdir(folder)) - before:
+                _remove(folder / entry)
+        if isinstance(exc, (zipfile.BadZipFile, zlib.error, EOFError, OSError,
+                            NotImplementedError, RuntimeError)):
+            raise InputError(f"FMU '{name}' cannot be unpacked: "
+                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                             ) from None
+        raise
+    return str(folder)
+
+
+def _unpack(path: Path, name: str, members: list[zipfile.ZipInfo], folder: Path,
+            limit: int) -> None:
+    total = 0
+    with zipfile.ZipFile(path) as z:
+        for info in members:
+            dest = folder.joinpath(*PurePosixPath(info.filename).parts)
+            if info.is_dir():
+                dest.mkdir(parents=True, exist_ok=True)
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            written = 0
+            with z.open(info) as source, open(dest, "wb") as out:
+                while block := source.read(1 << 20):
+                    written += len(block)
+                    total += len(block)
+                    if written > info.file_size or total > limit:
+                        raise InputError(
+                            f"FMU '{name}': member '{info.filename}' unpacks to more than its "
+                            f"declared {info.file_size} bytes" if written > info.file_size else
+                            f"FMU '{name}' unpacks to more than the limit of {_mib(limit)} "
+                            f"(set {LIMIT_VARIABLE} [bytes] to allow more)")
+                    out.write(block)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

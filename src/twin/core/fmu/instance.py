@@ -27,7 +27,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from twin.core.errors import InputError, SimulationError
-from twin.core.fmu.description import FmuDescription
+from twin.core.fmu.description import FmuDescription, extract_fmu
 from twin.core.fmu.log import STATUS_NAMES, FmuError, FmuLog
 from twin.core.kernels.reference import integrate
 
@@ -80,15 +80,15 @@ class FmuInstance:
     time_unit : str
         Unit of FMU time in messages when the FMU does not declare one.
     unzip_dir : path, optional
-        Where to unpack the FMU (default: a new temporary folder).
+        Where to unpack the FMU (default: a new temporary folder); the unpacked size is
+        bounded (:func:`~twin.core.fmu.description.unpack_limit`) and a failed unpacking
+        leaves nothing behind.
     """
 
     def __init__(self, description: FmuDescription, watch: Sequence[str] = (),
                  start: Mapping[str, float] | None = None, t0: float = 0.0,
                  me_method: str = "dopri5", rtol: float = 1e-8, atol: float = 1e-10,
                  rk4_substeps: int = 10, log_file=None, time_unit: str = "", unzip_dir=None):
-        import fmpy
-
         d = description
         self.description = d
         self.name = d.name
@@ -119,9 +119,10 @@ class FmuInstance:
         self._next_token = 1
         self._h = 0.0
         self._next_event = math.inf
-        self._unzipped = fmpy.extract(str(d.path), None if unzip_dir is None else str(unzip_dir))
+        self._unzipped: str | None = None
         self._fmu = None
         try:
+            self._unzipped = extract_fmu(d.path, unzip_dir)  # bounded; removed if it fails
             self._fmu = self._load()
             with self._guard("initialisation"):
                 self._initialise(start)
@@ -432,7 +433,8 @@ class FmuInstance:
         _LOGGERS.pop(self._key, None)
         _LOGGERS_BY_NAME.pop(self._instance_name.encode(), None)
         self.log.close()
-        shutil.rmtree(self._unzipped, ignore_errors=True)
+        if self._unzipped is not None:
+            shutil.rmtree(self._unzipped, ignore_errors=True)
 
     def __enter__(self) -> "FmuInstance":
         return self

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -12,6 +15,20 @@ from twin.orchestration.whatif.study import Study
 
 MAX_POINTS = 5000
 """Scatter plots show at most this many scenarios (an evenly spaced subset)."""
+
+log = logging.getLogger(__name__)
+
+
+def _saved_series(path: Path) -> pd.DataFrame | None:
+    """A scenario's kept time series, or None when missing or unreadable (it is run again)."""
+    if not path.exists():
+        return None
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - a damaged file is not trusted: run the scenario
+        log.warning("whatif: %s cannot be read (%s); the scenario runs again for the report",
+                    path, type(exc).__name__)
+        return None
 
 
 def _grid(n: int, cols: int = 3):
@@ -98,9 +115,10 @@ def _trends(report: HtmlReport, study: Study, result, summary: pd.DataFrame, kpi
     series = {}
     for label, row in picks.items():
         path = result.folder / "timeseries" / f"scenario-{int(row[ID]):06d}.parquet"
-        frame = pd.read_parquet(path) if path.exists() else rerun_with_series(
-            study, {c: row[c] for c in summary.columns if c in [ID, NOMINAL]
-                    + study.variable_names})
+        frame = _saved_series(path)
+        if frame is None:
+            frame = rerun_with_series(study, {c: row[c] for c in summary.columns
+                                              if c in [ID, NOMINAL] + study.variable_names})
         if frame is not None:
             series[label] = frame
     if series and not names:  # KPIs on no single variable: show the first columns
