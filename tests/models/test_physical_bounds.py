@@ -1,8 +1,11 @@
-"""Plant models stay within their physical bounds."""
+"""Plant models stay within their physical bounds; values outside them are read Bad."""
 
 from __future__ import annotations
 
+import asyncio
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,9 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from draining_tank import MODEL as DRAINING
 from support import run_twin
 from twin.core import ops
 from twin.core.errors import InputError
+from twin.core.plant import SimulatedPlant
+from twin.core.quality import Quality
+from twin.core.sensors import SensorSpec, physical_limits
 from twin.core.simulator import Simulator
 from twin.core.symbolic import casadi_form
 from twin.core.variables import VariableSet, state
@@ -180,3 +187,101 @@ def test_simulated_states_never_leave_their_physical_bounds(simulators, name, da
         assert not bad, f"{name} at t = {t:g} {model.time_unit}: {', '.join(bad)}"
         for positions in groups:
             assert x[positions].sum() == pytest.approx(1.0, abs=1e-6)
+
+
+# -- the simulated hardware reads a non-physical value Bad ----------------------
+
+def test_a_value_outside_its_physical_bounds_is_read_bad():
+    plant = SimulatedPlant(DRAINING, 0.25, [SensorSpec("level"), SensorSpec("volume")])
+    seen = []
+    for _ in range(8):  # level = 1 - t [cm]
+        readings = plant.read()
+        seen.append((plant.time, round(readings["level"].value, 9),
+                     readings["level"].quality, readings["volume"].quality))
+        plant.advance(0.25)
+    assert seen[0] == (0.0, 1.0, Quality.GOOD, Quality.GOOD)
+    assert seen[4] == (1.0, 0.0, Quality.GOOD, Quality.GOOD)  # empty: still physical
+    assert seen[5] == (1.25, -0.25, Quality.BAD, Quality.BAD)
+    assert [s[2] for s in seen] == [Quality.GOOD] * 5 + [Quality.BAD] * 3
+
+
+def test_noise_does_not_make_a_reading_bad_but_a_sampled_bad_value_stays_bad():
+    sensors = [SensorSpec("level", noise_std=0.5),
+               SensorSpec("volume", sample_interval=1.0, dead_time=0.5)]
+    plant = SimulatedPlant(DRAINING, 0.25, sensors, seed=1)
+    level, analyser = [], []
+    for _ in range(12):
+        plant.advance(0.25)
+        r = plant.read()
+        level.append((plant.x[0], r["level"].value, r["level"].quality))
+        analyser.append((plant.time, r["volume"].timestamp, r["volume"].quality))
+    physical = [(v, q) for truth, v, q in level if truth >= 0]
+    assert any(v < 0 for v, _ in physical)  # a noisy reading below 0 cm ...
+    assert all(q is Quality.GOOD for _, q in physical)  # ... of a physical level is Good
+    # The analyser's sample taken at t = 1 (volume 0) is reported Good from t = 1.5; the
+    # one taken at t = 2 (volume -2 cm3) Bad from t = 2.5, though the readings in between
+    # come from the plant after the level went below 0.
+    by_time = {t: (taken, q) for t, taken, q in analyser}
+    assert by_time[2.25] == (1.0, Quality.GOOD)
+    assert by_time[2.5] == (2.0, Quality.BAD)
+
+
+def test_the_tolerance_follows_the_integrator():
+    # 1e-6 of the scale (here the 20 cm operating bound), at least 10 times the rtol
+    assert physical_limits(DRAINING) == {"level": (pytest.approx(-20e-6), math.inf),
+                                         "volume": (pytest.approx(-1e-6), math.inf)}
+    coarse = SimulatedPlant(DRAINING, 0.01, [SensorSpec("level")], rtol=1e-4)  # tol 0.02 cm
+    coarse.advance(1.01)
+    assert coarse.read()["level"].value == pytest.approx(-0.01)
+    assert coarse.read()["level"].quality is Quality.GOOD
+    coarse.advance(0.02)
+    assert coarse.read()["level"].value == pytest.approx(-0.03)
+    assert coarse.read()["level"].quality is Quality.BAD
+
+
+def test_the_opcua_simulated_hardware_publishes_a_non_physical_value_bad(tmp_path, monkeypatch):
+    from deployment.hil_support import ServerProcess
+
+    # the server process imports the user model from this folder
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")])))
+    server = ServerProcess(tmp_path / "hw", speed=2.0, hold=True)
+    server.config.write_text(
+        '[plant]\nmodel = "draining_tank:MODEL"\ntick = 0.25\nu0 = { drain = 1.0 }\n\n'
+        '[[plant.sensors]]\nname = "level"\n\n'
+        f'[server]\nendpoint = "{server.url}"\nspeed = 2.0\nhold_until_apc = true\n')
+    server.start()
+    try:
+        statuses = asyncio.run(_level_statuses(server, t_end=2.0))
+    finally:
+        server.stop()
+    # held at t = 0 until the APC's first heartbeat: the level is 1 cm, Good
+    assert statuses[0] == (0.0, 1.0, "Good")
+    # level = 1 - t: below 0 cm from t = 1 s on, published Bad (without a value)
+    t, value, status = statuses[-1]
+    assert t >= 2.0 and status.startswith("Bad") and (value is None or math.isnan(value))
+    assert all(s == "Good" for t, _, s in statuses if t <= 1.0)
+
+
+async def _level_statuses(server, t_end: float) -> list[tuple[float, float, str]]:
+    """(plant time, published level, status) from the start until plant time ``t_end`` [s]."""
+    from asyncua import ua
+
+    from deployment.hil_support import _client
+
+    out = []
+    async with _client(server, "apc") as client:
+        ns = await client.get_namespace_index("urn:process-twin:simulated-hardware")
+        level = client.get_node(f"ns={ns};s=Plant.level")
+        clock = client.get_node(f"ns={ns};s=Diagnostics.Time")
+        heartbeat = client.get_node(f"ns={ns};s=APC.Heartbeat")
+        for k in range(400):
+            t = await clock.read_value()
+            dv = await level.read_data_value(raise_on_bad_status=False)
+            out.append((t, dv.Value.Value, dv.StatusCode.name))
+            if k == 0:  # release the plant
+                await heartbeat.write_value(ua.Variant(1, ua.VariantType.UInt32))
+            if t >= t_end:
+                break
+            await asyncio.sleep(0.05)
+    return out
