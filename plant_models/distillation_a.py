@@ -25,8 +25,8 @@ operating point (a tray below 0.33 kmol would send liquid *up*; the level
 controllers would pump product back in), which drives holdups below 0 and
 mole fractions out of [0, 1] (e.g. full boilup with little reflux empties
 the reboiler). Here, smoothly and exactly equal to the source wherever
-every holdup is at least 2 ``HOLDUP_WIDTH`` and every flow at least
-``FLOW_WIDTH`` (so at the published operating point):
+every holdup is at least 2 ``HOLDUP_WIDTH`` and every liquid and product
+flow of the source at least ``FLOW_WIDTH`` (so at the published operating point):
 
 * liquid and product flows are >= 0 (:func:`plant_models.smooth.positive_part`);
 * a stage with no liquid has no outflow: tray liquid, reflux, distillate,
@@ -34,11 +34,15 @@ every holdup is at least 2 ``HOLDUP_WIDTH`` and every flow at least
   holdup and 1 from ``HOLDUP_WIDTH`` up (:func:`plant_models.smooth.switch_on`);
   ``L_T`` and ``V_B`` are thus the reflux and boilup asked for, delivered
   while the condenser drum and reboiler hold liquid;
-* compositions change with the holdup, but never faster than with
-  ``HOLDUP_WIDTH`` (an empty stage's composition is undefined; 0 would divide by 0).
+* the composition balances divide by the holdup, but by no less than
+  ``HOLDUP_WIDTH`` (an empty stage's composition is undefined; 0 would
+  divide by 0).
 
 With all flows >= 0 and zero outflow at zero holdup, holdups stay >= 0
-and mole fractions in [0, 1].
+and mole fractions in [0, 1]. The price: the boilup actually delivered
+depends on the reboiler holdup ``M_1``, and the vapour passes every stage,
+so every equation depends on ``M_1``. That is physics (no vapour holdup),
+but it widens the band of the Jacobian the BDF kernel factorises.
 """
 
 from __future__ import annotations
