@@ -20,15 +20,26 @@ C_a = 2.14, C_b = 1.09 mol/L, T_R = 114.2, T_K = 112.9 degC at
 F = 14.19 1/h, Q_dot = -1113.5 kJ/h).
 
 Time unit: hour.
+
+Physical bounds: concentrations >= 0 (the upper bound C_A0 is an operating
+range: a reactor may start fuller than its feed), temperatures above
+absolute zero (their bounds 50..180 degC are operating ranges). The
+balances keep concentrations >= 0 by themselves: at C_a = 0 only feed
+enters, at C_b = 0 only production from A.
 """
 
 from __future__ import annotations
+
+import math
 
 from twin.core.model import Model, ParameterSet
 from twin.core.variables import manipulated, output, parameter, state
 
 C_A0 = 5.1
 """Feed concentration of A [mol/L]: the midpoint of do-mpc's range 4.5..5.7."""
+
+_NONNEGATIVE = (0.0, math.inf)
+_ABOVE_ABSOLUTE_ZERO = (-273.15, math.inf)
 
 
 def rhs(x, u, p, ops):
@@ -63,10 +74,14 @@ MODEL = Model(
     source="Klatt & Engell (1998), Comput. Chem. Eng. 22:491-502; do-mpc CSTR example",
     time_unit="h",
     states=[
-        state("C_a", "mol/L", "concentration of A in the reactor", 0.8, 0.0, C_A0),
-        state("C_b", "mol/L", "concentration of B (the product) in the reactor", 0.5, 0.0, C_A0),
-        state("T_R", "degC", "reactor temperature", 134.14, 50.0, 180.0),
-        state("T_K", "degC", "jacket (coolant) temperature", 130.0, 50.0, 180.0),
+        state("C_a", "mol/L", "concentration of A in the reactor", 0.8, 0.0, C_A0,
+              physical=_NONNEGATIVE),
+        state("C_b", "mol/L", "concentration of B (the product) in the reactor", 0.5, 0.0, C_A0,
+              physical=_NONNEGATIVE),
+        state("T_R", "degC", "reactor temperature", 134.14, 50.0, 180.0,
+              physical=_ABOVE_ABSOLUTE_ZERO),
+        state("T_K", "degC", "jacket (coolant) temperature", 130.0, 50.0, 180.0,
+              physical=_ABOVE_ABSOLUTE_ZERO),
     ],
     inputs=[
         manipulated("F", "1/h", "dilution rate: feed flow divided by reactor volume", 14.19,
@@ -100,8 +115,8 @@ MODEL = Model(
     ],
     outputs=[
         output("T_dif", "K", "reactor minus jacket temperature"),
-        output("conversion", "-", "fraction of the fed A converted"),
-        output("yield_B", "-", "B in the outflow per A fed"),
+        output("conversion", "-", "fraction of the fed A converted", physical=(-math.inf, 1.0)),
+        output("yield_B", "-", "B in the outflow per A fed", physical=_NONNEGATIVE),
     ],
     rhs=rhs,
     output_map=outputs,

@@ -19,12 +19,40 @@ Source:
 
 States: liquid mole fractions of the light component ``x_1..x_41`` [-]
 and liquid holdups ``M_1..M_41`` [kmol]. Time unit: minute.
+
+Physical limits. The source's linear flows go negative away from the
+operating point (a tray below 0.33 kmol would send liquid *up*; the level
+controllers would pump product back in), which drives holdups below 0 and
+mole fractions out of [0, 1] (e.g. full boilup with little reflux empties
+the reboiler). Here, smoothly and exactly equal to the source wherever
+every holdup is at least 2 ``HOLDUP_WIDTH`` and every liquid and product
+flow of the source at least ``FLOW_WIDTH`` (so at the published operating point):
+
+* liquid and product flows are >= 0 (:func:`plant_models.smooth.positive_part`);
+* a stage with no liquid has no outflow: tray liquid, reflux, distillate,
+  bottoms and boilup are multiplied by a C1 switch that is 0 at zero
+  holdup and 1 from ``HOLDUP_WIDTH`` up (:func:`plant_models.smooth.switch_on`);
+  ``L_T`` and ``V_B`` are thus the reflux and boilup asked for, delivered
+  while the condenser drum and reboiler hold liquid;
+* the composition balances divide by the holdup, but by no less than
+  ``HOLDUP_WIDTH`` (an empty stage's composition is undefined; 0 would
+  divide by 0).
+
+With all flows >= 0 and zero outflow at zero holdup, holdups stay >= 0
+and mole fractions in [0, 1]. The price: the boilup actually delivered
+depends on the reboiler holdup ``M_1``, and the vapour passes every stage,
+so every equation depends on ``M_1``. That is physics (no vapour holdup),
+but it widens the band of the Jacobian the BDF kernel factorises.
 """
 
 from __future__ import annotations
 
+import math
+
 from twin.core.model import Model
 from twin.core.variables import disturbance, manipulated, output, parameter, state
+
+from plant_models.smooth import positive_part, switch_on
 
 N_STAGES = 41
 """Number of stages, reboiler and total condenser included."""
@@ -32,6 +60,28 @@ FEED_STAGE = 21
 """Feed stage, counted from the reboiler (stage 1)."""
 
 _STAGES = range(1, N_STAGES + 1)
+_FRACTION = (0.0, 1.0)
+_EMPTY_OR_MORE = (0.0, math.inf)
+
+HOLDUP_WIDTH = 1e-3
+"""Holdup below which a stage's outflows switch smoothly off [kmol] (0.2 % of nominal)."""
+FLOW_WIDTH = 1e-3
+"""Flow below which a liquid or product flow bends smoothly to 0 [kmol/min]."""
+
+
+def _product_flows(x, p, ops):
+    """Distillate ``D`` and bottoms ``B`` [kmol/min]: the level controllers' flows.
+
+    The P controllers ``D = D_s + K_cD (M_41 - M_Ds)`` (likewise ``B``) drive
+    a valve, which cannot pump backwards and draws nothing from an empty
+    drum: limited to >= 0 and to 0 at zero holdup.
+    """
+    M_D, M_B = x[f"M_{N_STAGES}"], x["M_1"]
+    D = (positive_part(p.D_s + (M_D - p.M_Ds) * p.K_cD, FLOW_WIDTH, ops)
+         * switch_on(M_D, HOLDUP_WIDTH, ops))
+    B = (positive_part(p.B_s + (M_B - p.M_Bs) * p.K_cB, FLOW_WIDTH, ops)
+         * switch_on(M_B, HOLDUP_WIDTH, ops))
+    return D, B
 
 
 def rhs(x, u, p, ops):
@@ -39,8 +89,10 @@ def rhs(x, u, p, ops):
     n, nf = N_STAGES, FEED_STAGE
     xs = [None] + [x[f"x_{i}"] for i in _STAGES]  # 1-based, as in the source
     M = [None] + [x[f"M_{i}"] for i in _STAGES]
+    has_liquid = [None] + [switch_on(M[i], HOLDUP_WIDTH, ops) for i in _STAGES]
     y = [None] + [p.alpha * xs[i] / (1 + (p.alpha - 1) * xs[i]) for i in range(1, n)]
-    V = [None] + [u.V_B if i < nf else u.V_B + (1 - p.q_F) * u.F for i in range(1, n)]
+    boilup = u.V_B * has_liquid[1]  # a dry reboiler boils nothing
+    V = [None] + [boilup if i < nf else boilup + (1 - p.q_F) * u.F for i in range(1, n)]
     L0 = p.L_T0
     L0b = p.L_T0 + p.q_F0 * p.F0
     V0 = p.V_B0
@@ -48,11 +100,11 @@ def rhs(x, u, p, ops):
     L = [None, None]
     for i in range(2, n):
         below_feed = i <= nf
-        L.append((L0b if below_feed else L0) + (M[i] - p.M0) / p.tau_L
-                 + p.lambda_V * (V[i - 1] - (V0 if below_feed else V0t)))
-    L.append(u.L_T)
-    D = p.D_s + (M[n] - p.M_Ds) * p.K_cD
-    B = p.B_s + (M[1] - p.M_Bs) * p.K_cB
+        weir = ((L0b if below_feed else L0) + (M[i] - p.M0) / p.tau_L
+                + p.lambda_V * (V[i - 1] - (V0 if below_feed else V0t)))
+        L.append(positive_part(weir, FLOW_WIDTH, ops) * has_liquid[i])
+    L.append(u.L_T * has_liquid[n])  # reflux, as far as the condenser drum holds liquid
+    D, B = _product_flows(x, p, ops)
 
     dM = [None] * (n + 1)
     dMx = [None] * (n + 1)
@@ -63,22 +115,21 @@ def rhs(x, u, p, ops):
         dMx[i] = L[i + 1] * xs[i + 1] - L[i] * xs[i] + V[i - 1] * y[i - 1] - V[i] * y[i]
     dM[nf] = dM[nf] + u.F
     dMx[nf] = dMx[nf] + u.F * u.z_F
-    dM[n] = V[n - 1] - u.L_T - D
-    dMx[n] = V[n - 1] * y[n - 1] - u.L_T * xs[n] - D * xs[n]
+    dM[n] = V[n - 1] - L[n] - D
+    dMx[n] = V[n - 1] * y[n - 1] - L[n] * xs[n] - D * xs[n]
 
-    out = {f"x_{i}": (dMx[i] - xs[i] * dM[i]) / M[i] for i in _STAGES}
+    # The holdup a composition changes with, never below HOLDUP_WIDTH (M itself from 2 widths up).
+    M_mix = [None] + [HOLDUP_WIDTH + positive_part(M[i] - HOLDUP_WIDTH, HOLDUP_WIDTH, ops)
+                      for i in _STAGES]
+    out = {f"x_{i}": (dMx[i] - xs[i] * dM[i]) / M_mix[i] for i in _STAGES}
     out.update({f"M_{i}": dM[i] for i in _STAGES})
     return out
 
 
 def outputs(x, u, p, ops):
     """Product compositions and flows."""
-    return {
-        "x_D": x[f"x_{N_STAGES}"],
-        "x_B": x["x_1"],
-        "D": p.D_s + (x[f"M_{N_STAGES}"] - p.M_Ds) * p.K_cD,
-        "B": p.B_s + (x["M_1"] - p.M_Bs) * p.K_cB,
-    }
+    D, B = _product_flows(x, p, ops)
+    return {"x_D": x[f"x_{N_STAGES}"], "x_B": x["x_1"], "D": D, "B": B}
 
 
 def _nominal_composition(i: int) -> float:
@@ -103,9 +154,9 @@ MODEL = Model(
     time_unit="min",
     states=(
         [state(f"x_{i}", "-", f"liquid mole fraction of light component, {_stage_name(i)}",
-               _nominal_composition(i), 0.0, 1.0) for i in _STAGES]
-        + [state(f"M_{i}", "kmol", f"liquid holdup, {_stage_name(i)}", 0.5, 0.0, 5.0)
-           for i in _STAGES]
+               _nominal_composition(i), 0.0, 1.0, physical=_FRACTION) for i in _STAGES]
+        + [state(f"M_{i}", "kmol", f"liquid holdup, {_stage_name(i)}", 0.5, 0.0, 5.0,
+                 physical=_EMPTY_OR_MORE) for i in _STAGES]
     ),
     inputs=[
         manipulated("L_T", "kmol/min", "reflux flow", 2.70629, 0.0, 10.0),
@@ -131,10 +182,10 @@ MODEL = Model(
         parameter("B_s", "kmol/min", "nominal bottoms flow", 0.5, 0.0),
     ],
     outputs=[
-        output("x_D", "-", "distillate (top) composition", 0.0, 1.0),
-        output("x_B", "-", "bottoms composition", 0.0, 1.0),
-        output("D", "kmol/min", "distillate flow"),
-        output("B", "kmol/min", "bottoms flow"),
+        output("x_D", "-", "distillate (top) composition", 0.0, 1.0, physical=_FRACTION),
+        output("x_B", "-", "bottoms composition", 0.0, 1.0, physical=_FRACTION),
+        output("D", "kmol/min", "distillate flow", physical=_EMPTY_OR_MORE),
+        output("B", "kmol/min", "bottoms flow", physical=_EMPTY_OR_MORE),
     ],
     rhs=rhs,
     output_map=outputs,

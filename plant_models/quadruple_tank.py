@@ -16,24 +16,42 @@ Source:
     Systems Technology 8(3), 456-465. Tables 1 and 2.
 
 Parameter sets ``P-`` (minimum phase, default) and ``P+`` (non-minimum
-phase), each with its published operating point. The equations hold for
-positive levels; the outflows are written with ``sqrt(2 g |h|)`` so they
-stay finite at the trial points an optimiser visits outside that range
-(a NaN there can stall an interior-point solver). Time unit: second.
+phase), each with its published operating point. Time unit: second.
+
+An empty tank has no outflow. Torricelli's ``a sqrt(2 g h)`` holds for
+``h > 0`` only, and its slope is infinite at ``h = 0``; the outflows are
+therefore written ``a sqrt(2 g) sqrt_positive(h)``
+(:func:`plant_models.smooth.sqrt_positive`): exactly Torricelli's law from
+``LEVEL_WIDTH`` = 0.01 cm (0.1 mm, below any level sensor's resolution)
+up, exactly 0 for ``h <= 0``, and a C1 cubic between, finite everywhere
+with a slope of at most 1.39/sqrt(0.01 cm) [1/sqrt(cm)]. So the published
+steady states and time constants are exactly those of the square root, an
+empty tank stays empty instead of draining on (the former ``sqrt(2 g |h|)``
+let a tank drain below 0 cm), and every solver gets finite values and
+derivatives at any trial point. Levels are physically >= 0; the upper
+bound of 20 cm is the operating range (the tank's height), not physics.
 """
 
 from __future__ import annotations
 
+import math
+
 from twin.core.model import Model, ParameterSet
 from twin.core.variables import manipulated, output, parameter, state
+
+from plant_models.smooth import sqrt_positive
+
+LEVEL_WIDTH = 0.01
+"""Level below which the outflow bends smoothly from Torricelli's law to 0 [cm]."""
 
 
 def rhs(x, u, p, ops):
     """Level balances [cm/s]."""
-    q1 = p.a1 * ops.sqrt(2 * p.g * ops.abs(x.h1))
-    q2 = p.a2 * ops.sqrt(2 * p.g * ops.abs(x.h2))
-    q3 = p.a3 * ops.sqrt(2 * p.g * ops.abs(x.h3))
-    q4 = p.a4 * ops.sqrt(2 * p.g * ops.abs(x.h4))
+    root_2g = ops.sqrt(2 * p.g)
+    q1 = p.a1 * root_2g * sqrt_positive(x.h1, LEVEL_WIDTH, ops)
+    q2 = p.a2 * root_2g * sqrt_positive(x.h2, LEVEL_WIDTH, ops)
+    q3 = p.a3 * root_2g * sqrt_positive(x.h3, LEVEL_WIDTH, ops)
+    q4 = p.a4 * root_2g * sqrt_positive(x.h4, LEVEL_WIDTH, ops)
     return {
         "h1": (-q1 + q3 + p.gamma_1 * p.k1 * u.v1) / p.A1,
         "h2": (-q2 + q4 + p.gamma_2 * p.k2 * u.v2) / p.A2,
@@ -49,6 +67,7 @@ def outputs(x, u, p, ops):
 
 _LEVEL = (0.0, 20.0)
 _VOLTAGE = (0.0, 10.0)
+_EMPTY_OR_MORE = (0.0, math.inf)
 
 MODEL = Model(
     name="quadruple_tank",
@@ -56,10 +75,10 @@ MODEL = Model(
     source="Johansson (2000), IEEE Trans. Control Syst. Technol. 8(3):456-465, Tables 1-2",
     time_unit="s",
     states=[
-        state("h1", "cm", "water level of lower tank 1", 12.4, *_LEVEL),
-        state("h2", "cm", "water level of lower tank 2", 12.7, *_LEVEL),
-        state("h3", "cm", "water level of upper tank 3", 1.8, *_LEVEL),
-        state("h4", "cm", "water level of upper tank 4", 1.4, *_LEVEL),
+        state("h1", "cm", "water level of lower tank 1", 12.4, *_LEVEL, physical=_EMPTY_OR_MORE),
+        state("h2", "cm", "water level of lower tank 2", 12.7, *_LEVEL, physical=_EMPTY_OR_MORE),
+        state("h3", "cm", "water level of upper tank 3", 1.8, *_LEVEL, physical=_EMPTY_OR_MORE),
+        state("h4", "cm", "water level of upper tank 4", 1.4, *_LEVEL, physical=_EMPTY_OR_MORE),
     ],
     inputs=[
         manipulated("v1", "V", "voltage of pump 1", 3.00, *_VOLTAGE),
@@ -82,8 +101,8 @@ MODEL = Model(
         parameter("gamma_2", "-", "fraction of pump 2 flow going to tank 2", 0.60, 0.0, 1.0),
     ],
     outputs=[
-        output("y1", "V", "level signal of tank 1"),
-        output("y2", "V", "level signal of tank 2"),
+        output("y1", "V", "level signal of tank 1", physical=_EMPTY_OR_MORE),
+        output("y2", "V", "level signal of tank 2", physical=_EMPTY_OR_MORE),
     ],
     rhs=rhs,
     output_map=outputs,

@@ -21,9 +21,17 @@ Sources:
     6022-6033 (kinetic values and the RTO benchmark set-up used here).
 
 Time unit: second.
+
+Physical bounds: each mass fraction in [0, 1], and the fractions of the
+reactor contents sum to 1 (declared with ``fraction_of``). The balances
+keep them there from any physical state: a fraction at 0 has only
+non-negative sources, and the sum relaxes to 1 (it stays 1 from a start
+summing to 1).
 """
 
 from __future__ import annotations
+
+import math
 
 from twin.core.model import Model
 from twin.core.variables import manipulated, output, parameter, state
@@ -61,6 +69,15 @@ def outputs(x, u, p, ops):
 
 
 FRACTION = (0.0, 1.0)
+"""Operating and physical bounds of a mass fraction [-]."""
+WHOLE = "reactor contents"
+"""The whole the states' mass fractions are parts of (they sum to 1)."""
+
+
+def mass_fraction(name: str, description: str, nominal: float):
+    """Declare a state that is a mass fraction of the reactor contents [-]."""
+    return state(name, "-", description, nominal, *FRACTION, physical=FRACTION, fraction_of=WHOLE)
+
 
 INPUTS = [
     manipulated("F_B", "kg/s", "feed flow of pure B", 4.787, 0.0, 10.0),
@@ -72,7 +89,7 @@ FEED_AND_HOLDUP = [
     parameter("W", "kg", "reactor mass holdup", 2105.0, 0.0),
 ]
 OUTPUTS = [
-    output("F", "kg/s", "total outflow F_A + F_B"),
+    output("F", "kg/s", "total outflow F_A + F_B", physical=(0.0, math.inf)),
     output("X_sum", "-", "sum of the mass fractions"),
 ]
 
@@ -82,12 +99,12 @@ MODEL = Model(
     source="Williams & Otto (1960), AIEE Trans. 79:458-473; values of Marchetti et al. (2009)",
     time_unit="s",
     states=[
-        state("X_A", "-", "mass fraction of A (feed)", 0.0875, *FRACTION),
-        state("X_B", "-", "mass fraction of B (feed)", 0.3896, *FRACTION),
-        state("X_C", "-", "mass fraction of C (intermediate)", 0.0153, *FRACTION),
-        state("X_E", "-", "mass fraction of E (by-product)", 0.2906, *FRACTION),
-        state("X_G", "-", "mass fraction of G (waste)", 0.1075, *FRACTION),
-        state("X_P", "-", "mass fraction of P (main product)", 0.1095, *FRACTION),
+        mass_fraction("X_A", "mass fraction of A (feed)", 0.0875),
+        mass_fraction("X_B", "mass fraction of B (feed)", 0.3896),
+        mass_fraction("X_C", "mass fraction of C (intermediate)", 0.0153),
+        mass_fraction("X_E", "mass fraction of E (by-product)", 0.2906),
+        mass_fraction("X_G", "mass fraction of G (waste)", 0.1075),
+        mass_fraction("X_P", "mass fraction of P (main product)", 0.1095),
     ],
     inputs=INPUTS,
     parameters=[

@@ -18,14 +18,14 @@ coefficients conserve mass. Sources:
     methodology for real-time optimization. Ind. Eng. Chem. Res. 48,
     6022-6033 (values used here).
 
-Time unit: second.
+Time unit: second. Physical bounds as in :mod:`plant_models.williams_otto`.
 """
 
 from __future__ import annotations
 
 from twin.core.model import Model
-from plant_models.williams_otto import FEED_AND_HOLDUP, FRACTION, INPUTS, OUTPUTS
-from twin.core.variables import parameter, state
+from plant_models.williams_otto import FEED_AND_HOLDUP, INPUTS, OUTPUTS, mass_fraction
+from twin.core.variables import parameter
 
 
 def rhs(x, u, p, ops):
@@ -56,11 +56,11 @@ MODEL = Model(
            "Marchetti, Chachuat & Bonvin (2009), Ind. Eng. Chem. Res. 48:6022",
     time_unit="s",
     states=[
-        state("X_A", "-", "mass fraction of A (feed)", 0.09, *FRACTION),
-        state("X_B", "-", "mass fraction of B (feed)", 0.38, *FRACTION),
-        state("X_E", "-", "mass fraction of E (by-product)", 0.30, *FRACTION),
-        state("X_G", "-", "mass fraction of G (waste)", 0.11, *FRACTION),
-        state("X_P", "-", "mass fraction of P (main product)", 0.12, *FRACTION),
+        mass_fraction("X_A", "mass fraction of A (feed)", 0.09),
+        mass_fraction("X_B", "mass fraction of B (feed)", 0.38),
+        mass_fraction("X_E", "mass fraction of E (by-product)", 0.30),
+        mass_fraction("X_G", "mass fraction of G (waste)", 0.11),
+        mass_fraction("X_P", "mass fraction of P (main product)", 0.12),
     ],
     inputs=INPUTS,
     parameters=[

@@ -8,7 +8,9 @@ and optimisers above only ever use this interface (DESIGN.md, "The layers").
 kernels in fixed ticks, with its sensors sampled at every tick and,
 optionally, its regulatory base layer (:mod:`twin.core.base_layer`); inputs
 written take effect at the next tick, as on the simulated hardware. With a
-base layer, values written for a looped input are remote setpoints.
+base layer, values written for a looped input are remote setpoints. A
+reading whose true value has left the variable's physical bounds is Bad
+(:func:`twin.core.sensors.physical_limits`).
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from twin.core.base_layer import BaseLayer, BaseLayerSpec
 from twin.core.errors import UnknownNameError
 from twin.core.model import Model
 from twin.core.quality import Reading
-from twin.core.sensors import SensorSpec, Sensors, model_signals
+from twin.core.sensors import SensorSpec, Sensors, model_signals, physical_limits
 from twin.core.simulator import Simulator
 from twin.core.steady import find_steady_state
+from twin.core.variables import PHYSICAL_RTOL
 
 
 class PlantIO(Protocol):
@@ -96,8 +99,11 @@ class SimulatedPlant:
         self.simulator = Simulator(model, tick, x0=x, **simulator_options)
         self.tick = tick
         self.base = BaseLayer(base_layer, model, self.u) if base_layer is not None else None
+        # Integration error is not a physical violation: the tolerance on the
+        # physical bounds grows with the integrator's.
+        limits = physical_limits(model, max(PHYSICAL_RTOL, 10 * self.simulator.rtol))
         self.sensors = Sensors(sensors, model.states.names + model.outputs.names, seed,
-                               f"plant '{model.name}'")
+                               f"plant '{model.name}'", limits)
         self.sensors.prime(model_signals(model, x, self.u))
         self._readings = self.sensors.read(self.time, self.truth())
         self._pending: dict[int, float] = {}

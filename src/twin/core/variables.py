@@ -4,6 +4,28 @@ A :class:`Variable` is plain data. A model holds tuples of them for its
 states, inputs, parameters and outputs; the position in the tuple is the
 index into the numeric vectors that cross the compiled boundary, and users
 only ever see the names (STYLE.md, "names at the boundary").
+
+Two kinds of bounds
+-------------------
+``lower``/``upper`` are the bounds the layers above work with: the
+operating range of a state or output (MPC constraints, steady-state search
+boxes, target calculation) and the limits of an input (the simulator
+rejects inputs outside them). They may be physical (a level is >= 0) or
+just an operating choice (a tank is operated below 20 cm).
+
+``physical`` is what no real plant can leave, whatever it is operated at:
+a level >= 0, a mole fraction in [0, 1], an absolute temperature > 0 K. It
+is declared on a state's or output's declaration and only there, as
+``physical=(low, high)`` (``-inf``/``inf`` for a side without a limit);
+finite ``lower``/``upper`` must lie within it. Undeclared, a variable has no physical
+bounds (``(-inf, inf)``): the operating bounds are deliberately *not* taken
+as physical by default, because a simulated sensor marks a value outside
+its physical bounds Bad (:mod:`twin.core.sensors`), and an operating range
+left during a transient must not make a controller lose its measurement.
+
+States that are fractions of one whole (the mass fractions of a reactor's
+contents) also name that whole, ``fraction_of="..."``: in any physical
+state the fractions of one whole sum to 1.
 """
 
 from __future__ import annotations
@@ -18,6 +40,9 @@ import numpy as np
 from twin.core.errors import InputError, UnknownNameError
 
 Role = Literal["manipulated", "disturbance"]
+
+PHYSICAL_RTOL = 1e-6
+"""Default tolerance on physical bounds, relative to the variable's scale [-]."""
 
 
 @dataclass(frozen=True)
@@ -36,10 +61,17 @@ class Variable:
         Nominal value: default initial state, default input, parameter value.
         Outputs, being computed, have ``nan`` unless a design value is known.
     lower, upper : float
-        Physical or operating bounds [same unit]; ``-inf``/``inf`` when none.
+        Operating bounds, physical or not [same unit]; ``-inf``/``inf`` when none.
     role : str
         For inputs only: ``"manipulated"`` (an MV a controller may move) or
         ``"disturbance"`` (a DV set by the environment). Empty otherwise.
+    physical : tuple of float or None
+        ``(low, high)``: the physical bounds [same unit], containing the
+        finite ones of ``lower`` and ``upper``; ``None`` when none are declared (see the module
+        docstring).
+    fraction_of : str
+        For states that are fractions of one whole: the name of the whole
+        (the fractions of one whole sum to 1). Empty otherwise.
     """
 
     name: str
@@ -49,6 +81,8 @@ class Variable:
     lower: float = -math.inf
     upper: float = math.inf
     role: str = ""
+    physical: tuple[float, float] | None = None
+    fraction_of: str = ""
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -57,6 +91,31 @@ class Variable:
             raise InputError(
                 f"variable '{self.name}': lower bound {self.lower} exceeds upper bound {self.upper}"
             )
+        if self.physical is not None:
+            self._check_physical()
+
+    def _check_physical(self) -> None:
+        where = f"variable '{self.name}'"
+        try:
+            low, high = (float(b) for b in self.physical)  # type: ignore[union-attr]
+        except (TypeError, ValueError):
+            raise InputError(f"{where}: physical bounds must be two numbers (low, high), "
+                             f"got {self.physical!r}") from None
+        if math.isnan(low) or math.isnan(high) or low > high:
+            raise InputError(f"{where}: physical bounds ({low:g}, {high:g}) are not low <= high")
+        if (math.isfinite(self.lower) and self.lower < low) or \
+                (math.isfinite(self.upper) and self.upper > high):
+            raise InputError(f"{where}: bounds [{self.lower:g}, {self.upper:g}] reach outside "
+                             f"the physical bounds [{low:g}, {high:g}]")
+        if math.isfinite(self.nominal) and not low <= self.nominal <= high:
+            raise InputError(f"{where}: nominal value {self.nominal:g} is outside the physical "
+                             f"bounds [{low:g}, {high:g}]")
+        object.__setattr__(self, "physical", (low, high))
+
+    @property
+    def physical_bounds(self) -> tuple[float, float]:
+        """``(low, high)`` physical bounds [unit of the variable]; ``(-inf, inf)`` if undeclared."""
+        return self.physical if self.physical is not None else (-math.inf, math.inf)
 
     def with_nominal(self, value: float) -> "Variable":
         """A copy with another nominal value."""
@@ -78,13 +137,19 @@ class Variable:
         }
         if self.role:
             out["role"] = self.role
+        if self.physical is not None:
+            out["physical"] = [num(self.physical[0]), num(self.physical[1])]
+        if self.fraction_of:
+            out["fraction_of"] = self.fraction_of
         return out
 
 
 def state(name: str, unit: str, description: str, nominal: float,
-          lower: float = -math.inf, upper: float = math.inf) -> Variable:
-    """Declare a differential state."""
-    return Variable(name, unit, description, nominal, lower, upper)
+          lower: float = -math.inf, upper: float = math.inf, *,
+          physical: tuple[float, float] | None = None, fraction_of: str = "") -> Variable:
+    """Declare a differential state, with its physical bounds where it has any."""
+    return Variable(name, unit, description, nominal, lower, upper, physical=physical,
+                    fraction_of=fraction_of)
 
 
 def parameter(name: str, unit: str, description: str, value: float,
@@ -106,9 +171,10 @@ def disturbance(name: str, unit: str, description: str, nominal: float,
 
 
 def output(name: str, unit: str, description: str,
-           lower: float = -math.inf, upper: float = math.inf) -> Variable:
+           lower: float = -math.inf, upper: float = math.inf, *,
+           physical: tuple[float, float] | None = None) -> Variable:
     """Declare an output: an algebraic function of states, inputs and parameters."""
-    return Variable(name, unit, description, math.nan, lower, upper)
+    return Variable(name, unit, description, math.nan, lower, upper, physical=physical)
 
 
 class VariableSet(Sequence[Variable]):
@@ -164,6 +230,40 @@ class VariableSet(Sequence[Variable]):
     def upper(self) -> np.ndarray:
         """Vector of upper bounds."""
         return np.array([v.upper for v in self._vars], dtype=float)
+
+    def physical_lower(self) -> np.ndarray:
+        """Vector of physical lower bounds (``-inf`` where none is declared)."""
+        return np.array([v.physical_bounds[0] for v in self._vars], dtype=float)
+
+    def physical_upper(self) -> np.ndarray:
+        """Vector of physical upper bounds (``inf`` where none is declared)."""
+        return np.array([v.physical_bounds[1] for v in self._vars], dtype=float)
+
+    def physical_limits(self, rtol: float = PHYSICAL_RTOL) -> dict[str, tuple[float, float]]:
+        """``{name: (low, high)}``: declared physical bounds widened by a tolerance.
+
+        The tolerance is ``rtol`` times the variable's scale: the largest of 1,
+        its finite physical and operating bounds and its nominal value, in
+        magnitude [unit of the variable]. It absorbs integration error: a
+        level that settles at 0 cm within the integrator's tolerance is
+        physical. Variables without declared physical bounds are left out.
+        """
+        limits = {}
+        for v in self._vars:
+            if v.physical is None:
+                continue
+            scale = max([1.0] + [abs(b) for b in (*v.physical, v.lower, v.upper, v.nominal)
+                                 if math.isfinite(b)])
+            limits[v.name] = (v.physical[0] - rtol * scale, v.physical[1] + rtol * scale)
+        return limits
+
+    def fraction_groups(self) -> dict[str, list[int]]:
+        """Positions of the fractions of each declared whole, by the whole's name."""
+        groups: dict[str, list[int]] = {}
+        for i, v in enumerate(self._vars):
+            if v.fraction_of:
+                groups.setdefault(v.fraction_of, []).append(i)
+        return groups
 
     def vector(self, values: Mapping[str, float] | Sequence[float] | np.ndarray | None = None,
                base: np.ndarray | None = None) -> np.ndarray:
