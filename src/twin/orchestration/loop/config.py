@@ -135,8 +135,8 @@ def check_events(events: tuple[EventConfig, ...], spec: ControllerSpec,
             c = cvs[name]
             if (c.hard_low is not None and value < c.hard_low) or \
                     (c.hard_high is not None and value > c.hard_high):
-                raise InputError(f"{where}.setpoint.{name}: {value:g} is outside cv '{name}''s "
-                                 f"hard_low {c.hard_low} .. hard_high {c.hard_high}")
+                raise InputError(f"{where}.setpoint.{name}: {value:g} is outside the hard limits "
+                                 f"of cv '{name}' (hard_low {c.hard_low}, hard_high {c.hard_high})")
         for name, limits in e.limits.items():
             if name in cvs:
                 valid, item = CV_LIMITS, cvs[name]

@@ -21,6 +21,7 @@ per variable (``name`` for measured CVs and MVs, ``name.role`` otherwise,
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sqlite3
@@ -28,8 +29,23 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from twin.core.errors import InputError, RunStopped
+
 if TYPE_CHECKING:
     import pandas as pd
+
+
+class StoreError(RunStopped):
+    """The cycle store failed during a run (a full disk, a damaged file): the run stops."""
+
+
+@contextlib.contextmanager
+def _writing(path: Path, what: str):
+    """SQLite errors while writing as one line naming the store."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise StoreError(f"cycle store '{path}': {what} failed: {exc}") from None
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS run (
@@ -55,14 +71,28 @@ class CycleStore:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.db = sqlite3.connect(self.path)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(SCHEMA)
-        self.db.commit()
+        if self.path.is_dir():
+            raise InputError(f"cycle store '{self.path}' is a folder")
+        try:
+            self.db = sqlite3.connect(self.path)
+        except sqlite3.Error as exc:
+            raise InputError(f"cycle store '{self.path}' cannot be opened: {exc}") from None
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(SCHEMA)
+            self.db.commit()
+        except sqlite3.Error as exc:
+            self.db.close()
+            raise InputError(f"cycle store '{self.path}' is not a usable SQLite database "
+                             f"({exc}); give another --out folder") from None
         self.run_id: int | None = None
 
     def start_run(self, kind: str, model: str, time_unit: str, config: dict[str, Any]) -> int:
+        with _writing(self.path, "starting a run"):
+            return self._start_run(kind, model, time_unit, config)
+
+    def _start_run(self, kind: str, model: str, time_unit: str, config: dict[str, Any]) -> int:
         cur = self.db.execute(
             "INSERT INTO run (kind, model, started, time_unit, config) VALUES (?, ?, ?, ?, ?)",
             (kind, model, dt.datetime.now(dt.timezone.utc).isoformat(), time_unit,
@@ -80,7 +110,7 @@ class CycleStore:
         """
         run = self.run_id
         c = cycle_info
-        with self.db:
+        with _writing(self.path, f"recording cycle {cycle}"), self.db:
             self.db.execute(
                 "INSERT INTO cycle VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run, cycle, t, c.get("wall_time"), c.get("mode"), int(bool(c.get("write"))),
@@ -94,7 +124,7 @@ class CycleStore:
 
     def log_event(self, cycle: int, t: float, kind: str, message: str) -> None:
         """Record one event outside a cycle (a plant failure that ends the run) and commit."""
-        with self.db:
+        with _writing(self.path, "recording an event"), self.db:
             self.db.execute("INSERT INTO event VALUES (?, ?, ?, ?, ?)",
                             (self.run_id, cycle, t, kind, message))
 
