@@ -84,3 +84,28 @@ def test_a_setpoint_outside_the_hard_limits_of_its_cv_is_refused(tmp_path):
     path.write_text(bad)
     with pytest.raises(InputError, match=r"event\[3\] \(time 0.3\).setpoint.T_R: 135 is outside the hard limits"):
         load_loop(path)
+
+
+def test_an_exception_in_a_sil_cycle_is_recorded_and_ends_the_run_with_one_line(tmp_path, capsys,
+                                                                                 monkeypatch):
+    from apc.nmpc import StructuredNMPC
+
+    calls = {"n": 0}
+    original = StructuredNMPC.solve
+
+    def solve(self, data):  # a defect inside the solver wrapper, on the fourth cycle
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise ZeroDivisionError("float division by zero")
+        return original(self, data)
+
+    monkeypatch.setattr(StructuredNMPC, "solve", solve)
+    out = tmp_path / "run"
+    code, _, err = run_twin(capsys, "control", str(example("cstr_apc.toml")), "--out", str(out))
+    assert code == 1
+    assert the_error_line(err).endswith("cycle 3 at t = 0.015 failed: ZeroDivisionError: float "
+                                        "division by zero")
+    db = sqlite3.connect(out / "cycles.sqlite")
+    assert db.execute("SELECT COUNT(*) FROM cycle").fetchone()[0] == 3
+    assert db.execute("SELECT cycle, kind FROM event WHERE kind = 'error'").fetchall() == \
+        [(3, "error")]

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from apc.controller import Controller, Mode, Output
-from twin.core.errors import InputError, TwinError
+from twin.core.errors import InputError, RunStopped, TwinError
 from twin.core.model import Model
 from twin.core.plant import SimulatedPlant
 from twin.core.quality import Quality, Reading
@@ -160,7 +160,7 @@ class ClosedLoop:
                 next_event += 1
             plant.latch()  # writes of the previous cycle take effect at this tick
             if j % per_cycle == 0:
-                out = self._cycle(cycle, t)
+                out = self._guarded_cycle(cycle, t)
                 cycle += 1
                 if not out.shed and out.mode is not Mode.OFF:
                     plant.write_heartbeat(cycle)
@@ -179,6 +179,20 @@ class ClosedLoop:
                 raise
         self.store.db.commit()
         return LoopResult(self.folder, self.store.path, cycles=cycle)
+
+    def _guarded_cycle(self, cycle: int, t: float) -> Output:
+        """A cycle; an exception in it is recorded as an event and stops the run with one line
+        (in simulation there is no base layer to shed to that would make going on useful)."""
+        try:
+            return self._cycle(cycle, t)
+        except TwinError as exc:
+            self.store.log_event(cycle, t, "error", f"cycle {cycle} at t = {t:g} failed: {exc}")
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded, then one line for the user
+            reason = f"cycle {cycle} at t = {t:g} failed: {type(exc).__name__}: " \
+                     f"{' '.join(str(exc).split())}"[:500]
+            self.store.log_event(cycle, t, "error", reason)
+            raise RunStopped(reason) from exc
 
     def _mvs(self) -> np.ndarray:
         values = self.plant.mv_readback()
