@@ -27,6 +27,7 @@ Every problem is one line naming the expression:
 from __future__ import annotations
 
 import ast
+import warnings
 import dataclasses
 import math
 import operator
@@ -84,7 +85,9 @@ def parse(text: str, allowed: Iterable[str], where: str = "expression") -> Expre
     source = text.strip()
     _check_size(source, where)
     try:
-        tree = ast.parse(source, mode="eval").body
+        with warnings.catch_warnings():  # e.g. "invalid decimal literal": the error says it
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse(source, mode="eval").body
     except SyntaxError as exc:
         raise InputError(f"{where}: cannot parse '{_short(text)}': "
                          f"{str(exc.msg).split(';')[0]}") from None
