@@ -21,8 +21,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from twin.core.child import describe_exit, die_with_parent, start_child
 
 _START_TIMEOUT = 60.0
 """Seconds a new child may take to load the functions before it is declared broken [s]."""
@@ -75,13 +75,7 @@ class _Child:
     """One child process that has (or is loading) the serialised functions."""
 
     def __init__(self, functions_file: Path):
-        ours, theirs = socket.socketpair()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "apc.bounded", str(theirs.fileno()), str(functions_file)],
-            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
-        theirs.close()
-        self.conn = Connection(ours.detach())
+        self.process, self.conn = start_child("apc.bounded", str(functions_file))
         self.ready = False
 
     def wait_ready(self, until: float) -> bool:
@@ -166,7 +160,7 @@ class BoundedSolves:
         except (EOFError, OSError) as exc:
             code = child.process.poll()
             self._replace(child)
-            raise RuntimeError(f"the solver process died ({_describe_exit(code)})") from exc
+            raise RuntimeError(f"the solver process died ({describe_exit(code)})") from exc
         if status == "error":
             raise RuntimeError(payload[0])
         return payload[0], payload[1]
@@ -182,28 +176,6 @@ class BoundedSolves:
     def close(self) -> None:
         """Stop the child processes and remove the serialised functions."""
         self._finalizer()
-
-
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "no exit status"
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit status {code}"
-
-
-def _die_with_parent() -> None:
-    """Linux: the kernel kills this process when its parent dies (no orphaned solves)."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def _serve(conn: Connection, functions_file: str) -> None:
@@ -232,7 +204,7 @@ def _serve(conn: Connection, functions_file: str) -> None:
 
 
 if __name__ == "__main__":
-    _die_with_parent()
+    die_with_parent()
     if os.getppid() == 1:  # the parent is already gone
         sys.exit(0)
     _serve(Connection(int(sys.argv[1])), sys.argv[2])

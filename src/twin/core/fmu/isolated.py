@@ -11,14 +11,13 @@ crash. The caller's own state (a control loop's records) is untouched.
 
 from __future__ import annotations
 
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from twin.core.child import describe_exit, start_child
 from twin.core.errors import InputError, SimulationError, TwinError
 from twin.core.fmu.description import FmuDescription
 from twin.core.fmu.log import FmuError, read_log_file
@@ -90,14 +89,8 @@ class IsolatedFmu:
         self._output_file = Path(self._tmp.name) / "output.txt"
         options["log_file"] = str(self._log_file)
         options["unzip_dir"] = str(Path(self._tmp.name) / "unzipped")  # removed with the folder
-        ours, theirs = socket.socketpair()
         with open(self._output_file, "wb") as output:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "twin.core.fmu.isolated", str(theirs.fileno())],
-                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=output,
-                stderr=subprocess.STDOUT)
-        theirs.close()
-        self._conn = Connection(ours.detach())
+            self._process, self._conn = start_child("twin.core.fmu.isolated", stdout=output)
         self._conn.send((str(description.path), description.interface, options))
         try:
             status, value = self._receive("instantiation", _START_TIMEOUT + timeout)
@@ -127,7 +120,7 @@ class IsolatedFmu:
             except subprocess.TimeoutExpired:
                 code = None
             self._stop()
-            raise self._crash(f"{what} crashed the FMU ({_describe_exit(code)})") from None
+            raise self._crash(f"{what} crashed the FMU ({describe_exit(code)})") from None
 
     def _crash(self, message: str) -> FmuError:
         unit = self.description.time_unit or self._options_time_unit
@@ -218,17 +211,6 @@ class IsolatedFmu:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "no exit status"
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit status {code}"
 
 
 if __name__ == "__main__":
