@@ -10,7 +10,7 @@ module             plant
 ``williams_otto_approx`` two-reaction approximation of Williams–Otto (RTO mismatch)
 =================  ====================================================
 
-Models import only the twin model API (DESIGN.md, dependency direction).
+Models import only the twin model API (the dependency direction of README.md).
 """
 
 NAMES = ("cstr", "williams_otto", "quadruple_tank", "distillation_a", "williams_otto_approx")

@@ -1,7 +1,7 @@
 """The APC controller: estimation, targets, NMPC, and industrial operating semantics.
 
-One :meth:`Controller.step` per control interval (STYLE.md, "a template
-method for stepping"): read the measurements with their quality, update
+One :meth:`Controller.step` per control interval (a template method for
+stepping): read the measurements with their quality, update
 the estimate, compute steady-state targets and the dynamic move, clamp it
 to hard and rate limits, and decide what to write. The semantics:
 

@@ -1,4 +1,4 @@
-"""Controller specification: plain data, checked when built (STYLE.md, "describe, then build").
+"""Controller specification: plain data, checked when built (describe, then build).
 
 A :class:`ControllerSpec` says what the APC controls and how: controlled
 variables (CVs) with setpoints, ranked soft limits and hard limits;

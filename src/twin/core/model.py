@@ -1,6 +1,6 @@
 """The model definition: variables plus equations, written once.
 
-A :class:`Model` is plain data (STYLE.md, "describe, then build"): its
+A :class:`Model` is plain data (describe, then build): its
 states, inputs, parameters and outputs as :class:`~twin.core.variables.Variable`
 declarations, and its equations as Python functions over an ``ops``
 namespace (:mod:`twin.core.ops`)::
@@ -69,7 +69,7 @@ class NamedValues:
 
 @dataclass(frozen=True)
 class ParameterSet:
-    """A named, published set of values (STYLE.md: named sets are module constants).
+    """A named, published set of values (named sets are module constants).
 
     ``values`` maps parameter names to values, and may also give nominal
     values of states and inputs (the operating point that goes with the set).

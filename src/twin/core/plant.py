@@ -2,7 +2,7 @@
 
 A plant is written to (``write``: input values by name), advanced in time
 (``advance``), and read (``read``: readings with quality). The controllers
-and optimisers above only ever use this interface (DESIGN.md, "The layers").
+and optimisers above only ever use this interface (see README.md, Architecture).
 
 :class:`SimulatedPlant` is the twin: the model stepped by the compiled
 kernels in fixed ticks, with its sensors sampled at every tick and,

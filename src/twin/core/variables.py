@@ -3,7 +3,7 @@
 A :class:`Variable` is plain data. A model holds tuples of them for its
 states, inputs, parameters and outputs; the position in the tuple is the
 index into the numeric vectors that cross the compiled boundary, and users
-only ever see the names (STYLE.md, "names at the boundary").
+only ever see the names (names at the boundary).
 
 Two kinds of bounds
 -------------------
