@@ -52,7 +52,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -63,88 +62,13 @@ from twin.core.quality import Quality, Reading
 from twin.orchestration.loop.runner import LoopResult, apply_controller_event, cycle_info, \
     cycle_record, initial_estimate
 from twin.orchestration.loop.store import CycleStore
+from twin.orchestration.opcua.cycle import BEFORE_COMMIT, CycleRecord, Decision, Health, \
+    StageFailed, blind_info, clamp_moves
 from twin.orchestration.opcua.deploy_config import DeployConfig
 from twin.orchestration.opcua.gateway import Gateway, GatewayError, Snapshot
 from twin.orchestration.registry import load_model
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Health:
-    """Why the loop may not act this cycle (empty: healthy)."""
-
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def clamp_moves(values: np.ndarray, previous: np.ndarray, low: np.ndarray, high: np.ndarray,
-                max_move: np.ndarray) -> np.ndarray:
-    """Setpoints within hard limits and within ``max_move`` of the previous ones."""
-    out = np.minimum(np.maximum(values, low), high)
-    limited = np.isfinite(max_move)
-    out[limited] = np.minimum(np.maximum(out[limited], previous[limited] - max_move[limited]),
-                              previous[limited] + max_move[limited])
-    return np.minimum(np.maximum(out, low), high)
-
-
-_BEFORE_COMMIT = ("read", "controller", "rto")
-"""Stages of a cycle before its commit (an error there leaves only the error to record)."""
-
-
-class _StageFailed(Exception):
-    """An exception in one stage of a cycle, carried to the loop's one handler."""
-
-    def __init__(self, stage: str, cause: BaseException):
-        super().__init__(stage)
-        self.stage, self.cause = stage, cause
-        text = " ".join(str(cause).split())
-        self.reason = text if isinstance(cause, TwinError) else \
-            f"{type(cause).__name__}: {text or 'no message'}"
-
-    def describe(self) -> str:
-        return f"{self.stage} failed: {self.reason}"[:500]
-
-
-@dataclass
-class _Record:
-    """What one cycle has to commit: events, values, the cycle row."""
-
-    cycle: int
-    t: float
-    wall: float
-    events: list[tuple[str, str]] = field(default_factory=list)
-    values: list[tuple] = field(default_factory=list)
-    info: dict | None = None
-    health: Health = field(default_factory=Health)
-    failed: bool = False
-
-    @contextlib.contextmanager
-    def stage(self, name: str):
-        """Run a stage: any exception leaves it as :class:`_StageFailed` naming the stage."""
-        try:
-            yield
-        except _StageFailed:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the loop's rule: no exception goes unlogged
-            raise _StageFailed(name, exc) from exc
-
-
-@dataclass(frozen=True)
-class _Decision:
-    """Setpoints to write this cycle [model units], and whether the loop is in control."""
-
-    written: dict[str, float]
-    active: bool
-
-
-def _blind_info(rec: _Record, state: str, status: str) -> dict:
-    """The cycle row of a cycle that decided nothing."""
-    return {"wall_time": rec.wall, "mode": state, "write": False, "solve_status": status,
-            "shed": False}
 
 
 class DeployedLoop:
@@ -180,7 +104,7 @@ class DeployedLoop:
         self._bad_rsp: list[str] = []
         self._unlogged: list[tuple[str, str]] = []  # events of cycles the store refused
         self.errors = 0                          # failed cycles since last in control
-        self._last_failure: _StageFailed | None = None
+        self._last_failure: StageFailed | None = None
         self._applied_events: list = []
         self.rto = None
         if config.rto is not None:
@@ -289,7 +213,7 @@ class DeployedLoop:
     async def _cycle(self, cycle: int, t: float, late: int) -> None:
         """Read, decide, commit, then write and check; an exception in any stage is
         committed as an event and sheds (nothing written), then the loop recovers or stops."""
-        rec = _Record(cycle, t, time.time())
+        rec = CycleRecord(cycle, t, time.time())
         if late:
             rec.events.append(("late", f"cycle read the plant {late} tick(s) late"))
         try:
@@ -297,14 +221,14 @@ class DeployedLoop:
         finally:
             self._stop_if_failing()
 
-    async def _stages(self, rec: "_Record") -> None:
+    async def _stages(self, rec: CycleRecord) -> None:
         decision = None
         try:
             with rec.stage("read"):
                 snap = await self._read(rec)
             if snap is not None:
                 decision = await self._decide(rec, snap)
-        except _StageFailed as failed:
+        except StageFailed as failed:
             decision = None
             self._error(rec, failed)
         if not self._commit(rec):
@@ -312,13 +236,13 @@ class DeployedLoop:
         if decision is not None and decision.active and self.state == "active":
             try:
                 await self._write(rec, decision)
-            except _StageFailed as failed:
+            except StageFailed as failed:
                 self._error(rec, failed)
             self._commit_events(rec)
         if self.state == "active" and not rec.failed:
             self.errors = 0
 
-    async def _read(self, rec: "_Record") -> Snapshot | None:
+    async def _read(self, rec: CycleRecord) -> Snapshot | None:
         """The snapshot and the health checks; ``None`` when the gateway gave nothing."""
         health = rec.health
         snap = None
@@ -338,7 +262,7 @@ class DeployedLoop:
             if self.state == "active":
                 self._shed(rec.events, "; ".join(health.problems))
             rec.events.append(("unreadable", "; ".join(health.problems) or "no data"))
-            rec.info = _blind_info(rec, self.state, "no data")
+            rec.info = blind_info(rec, self.state, "no data")
         return snap
 
     def _gate_loops(self, snap: Snapshot, health: Health, events) -> None:
@@ -360,7 +284,7 @@ class DeployedLoop:
                                             f"{snap.remote_setpoints[name].status}"))
         self._bad_rsp = bad_rsp
 
-    async def _decide(self, rec: "_Record", snap: Snapshot) -> "_Decision | None":
+    async def _decide(self, rec: CycleRecord, snap: Snapshot) -> Decision | None:
         """Readings, the state machine, RTO and controller: what this cycle will write."""
         health, events = rec.health, rec.events
         readings = self._readings(snap)
@@ -369,7 +293,7 @@ class DeployedLoop:
         if any(n not in self._last_sp for n in self.mv_names):
             events.append(("waiting", "no good setpoint read yet from every base loop: "
                                       + "; ".join(health.problems)))
-            rec.info = _blind_info(rec, self.state, "no data")
+            rec.info = blind_info(rec, self.state, "no data")
             return None
         mv_now = np.array([self._last_sp[n] for n in self.mv_names])
         dv = self._disturbances(readings, events)
@@ -412,7 +336,7 @@ class DeployedLoop:
         info.update(mode=self.state if self.state != "active" else out.mode.value,
                     write=bool(written), shed=self.state == "shed" and out.shed)
         rec.values, rec.info = values, info
-        return _Decision(written, self.state == "active")
+        return Decision(written, self.state == "active")
 
     def _disturbances(self, readings: dict[str, Reading], events) -> dict[str, float]:
         """Measured disturbances; a bad one holds its last good value (feedforward frozen)."""
@@ -446,7 +370,7 @@ class DeployedLoop:
         return {n: float(v) for n, v in zip(self.mv_names, safe)
                 if snap.modes.get(n) == "CASCADE"}
 
-    def _commit(self, rec: "_Record") -> bool:
+    def _commit(self, rec: CycleRecord) -> bool:
         """Commit the cycle (with any events a failed commit kept) before anything is written.
 
         A failed commit writes nothing (a shed: the base layer takes over by
@@ -454,9 +378,9 @@ class DeployedLoop:
         events = self._unlogged + rec.events
         try:
             with rec.stage("commit"):
-                self.store.log_cycle(rec.cycle, rec.t, rec.info or _blind_info(rec, self.state, ""),
+                self.store.log_cycle(rec.cycle, rec.t, rec.info or blind_info(rec, self.state, ""),
                                      rec.values, events)
-        except _StageFailed as failed:
+        except StageFailed as failed:
             if self.state == "active":
                 self._shed(events, f"cycle store failed: {failed.reason}")
             self.errors += 1
@@ -469,7 +393,7 @@ class DeployedLoop:
         rec.events = []
         return True
 
-    def _commit_events(self, rec: "_Record") -> None:
+    def _commit_events(self, rec: CycleRecord) -> None:
         """Events of the write and read-back stages, committed after them."""
         if not rec.events:
             return
@@ -477,13 +401,13 @@ class DeployedLoop:
             with rec.stage("commit"):
                 for kind, message in rec.events:
                     self.store.log_event(rec.cycle, rec.t, kind, message)
-        except _StageFailed as failed:
+        except StageFailed as failed:
             self._unlogged += rec.events
             self.errors += 1
             self._last_failure = failed
         rec.events = []
 
-    def _error(self, rec: "_Record", failed: "_StageFailed") -> None:
+    def _error(self, rec: CycleRecord, failed: StageFailed) -> None:
         """An exception in a stage: recorded, shed (nothing written), controller rebuilt."""
         rec.failed = True
         self.errors += 1
@@ -493,8 +417,8 @@ class DeployedLoop:
             self.controller, self.rto = None, None  # rebuilt from fresh readings
         if self.state == "active":
             self._shed(rec.events, f"{failed.stage} failed: {failed.reason}")
-        if failed.stage in _BEFORE_COMMIT:
-            rec.info = _blind_info(rec, self.state, "error")
+        if failed.stage in BEFORE_COMMIT:
+            rec.info = blind_info(rec, self.state, "error")
             rec.values = []
         self._last_failure = failed
 
@@ -618,7 +542,7 @@ class DeployedLoop:
         events.append(("shed", f"shed to the base layer: {reason}"))
         log.warning("shed to the base layer: %s", reason)
 
-    async def _write(self, rec: "_Record", decision: "_Decision") -> None:
+    async def _write(self, rec: CycleRecord, decision: Decision) -> None:
         """The committed setpoints, the APC heartbeat, then the read-back check."""
         written = decision.written
         try:
@@ -628,7 +552,7 @@ class DeployedLoop:
                 await self.gateway.write_heartbeat(self.heartbeat)
             with rec.stage("read-back"):
                 back = await self.gateway.read_back(list(written))
-        except _StageFailed as failed:
+        except StageFailed as failed:
             if not isinstance(failed.cause, GatewayError):
                 raise
             rec.failed = True
