@@ -156,7 +156,7 @@ async def _cycle_latencies(gateway, cycles: int) -> list[float]:
 @benchmark("opcua_cycle_qt", "ms per deployed-loop cycle over loopback, solve excluded: one Read "
            "of CVs, loop modes and setpoints with status and server timestamps, the setpoint and "
            "heartbeat Writes and the read-back; Basic256Sha256 SignAndEncrypt vs no security",
-           quick_budget_s=11)
+           quick_budget_s=9)
 def opcua_cycle_qt(ctx: BenchContext) -> FigureResult:
     cycles = ctx.size(300, 3000)
     with tempfile.TemporaryDirectory(prefix="twin-bench-opcua-") as tmp, \
@@ -174,7 +174,7 @@ def opcua_cycle_qt(ctx: BenchContext) -> FigureResult:
 
 @benchmark("opcua_tick_jitter", "ms |deviation| of serve-opcua's tick from its schedule (25 ms "
            "period, a gateway cycling every 100 ms) vs the same asyncio schedule with nothing to do",
-           quick_budget_s=12)
+           quick_budget_s=13)
 def opcua_tick_jitter(ctx: BenchContext) -> FigureResult:
     seconds = ctx.size(4, 60)
     period = 0.25 / SPEED
@@ -267,7 +267,7 @@ def _flood(url: str, client: str, server_cert: str, seconds: float, ready, go, r
 
 @benchmark("opcua_login_flood", "ms |deviation| of serve-opcua's tick (25 ms period) while "
            f"waves of {FLOOD} clients log in at once as apc with a wrong password (from a niced "
-           "process) vs the same server idle just before", quick_budget_s=12)
+           "process) vs the same server idle just before", quick_budget_s=13)
 def opcua_login_flood(ctx: BenchContext) -> FigureResult:
     seconds = ctx.size(2.75, 20)
     period = 0.25 / SPEED
