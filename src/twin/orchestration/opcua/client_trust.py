@@ -116,7 +116,7 @@ class ClientCertificates:
     def _report(self, thumb: str, status: str, text: str) -> None:
         """Log every refusal; an event for the first of each certificate and reason."""
         if (thumb, status) in self._reported:
-            log.info("%s", text)
+            log.debug("%s", text)  # again: a client retrying should not flood the log
             return
         if len(self._reported) < 10 * MAX_REJECTED:
             self._reported.add((thumb, status))
