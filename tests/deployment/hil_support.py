@@ -8,6 +8,7 @@ folder; the deployed loop runs in the test process against it.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import signal
 import socket
@@ -39,6 +40,20 @@ def wait_for_ready(process: subprocess.Popen, log: Path, what: str, timeout: flo
     raise RuntimeError(f"{what} not ready in {timeout} s: {log.read_text()[-2000:]}")
 
 
+def client_certificate(client_dir: Path):
+    """The ``Pki`` of a client folder, its certificate made as the gateway makes it (callable
+    with or without a running event loop)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from twin.orchestration.opcua import security
+
+    pki = security.Pki(Path(client_dir))
+    if not (pki.cert.is_file() and pki.key.is_file()):
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, security.ensure_certificate(pki, "client")).result()
+    return pki
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -49,7 +64,8 @@ class ServerProcess:
     """``twin serve-opcua`` in a subprocess: start, stop, kill, freeze, restart."""
 
     def __init__(self, folder: Path, port: int | None = None, speed: float = SPEED,
-                 faults: str = "", hold: bool = False, insecure: bool = False):
+                 faults: str = "", hold: bool = False, insecure: bool = False,
+                 settings: str = ""):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -57,7 +73,8 @@ class ServerProcess:
         self.config = self.folder / "serve.toml"
         self.config.write_text(PLANT + f'\n[server]\nendpoint = "{self.url}"\nspeed = {speed}\n'
                                f"hold_until_apc = {'true' if hold else 'false'}\n"
-                               f"insecure = {'true' if insecure else 'false'}\n\n{faults}")
+                               f"insecure = {'true' if insecure else 'false'}\n{settings}\n\n"
+                               f"{faults}")
         self.config_dir = self.folder / "server"
         self.process: subprocess.Popen | None = None
         self.log = self.folder / "server.log"
@@ -101,10 +118,22 @@ class ServerProcess:
         return out.decode(errors="replace")
 
     def trust_into(self, client_dir: Path) -> None:
+        """Trust each other: the server's certificate in the client's folder, the client's
+        (made if need be) in the server's."""
         from twin.orchestration.opcua import security
 
         security.trust_certificate(security.Pki(client_dir),
                                    (self.config_dir / "own" / "cert.der").read_bytes(), "twin")
+        self.trust_client(client_dir)
+
+    def trust_client(self, client_dir: Path) -> Path:
+        """Trust the certificate of client folder ``client_dir`` (made if need be) on the server;
+        the client's certificate file."""
+        from twin.orchestration.opcua import security
+
+        pki = client_certificate(client_dir)
+        security.trust_certificate(security.Pki(self.config_dir), pki.cert.read_bytes(), "client")
+        return pki.cert
 
     def password(self, user: str) -> str:
         return (self.config_dir / f"{user}.password").read_text().strip()
@@ -309,3 +338,84 @@ def node_deploy_text(server: NodeServer, client_dir: Path, duration: float, extr
                          "timeout": 2.0},
                         client_dir, duration, extra, "controller.toml",
                         {"heartbeat_timeout": 1.0, "stale_after": 1.0})
+
+
+async def timed_login(server: ServerProcess, client_dir: Path, user: str, password: str,
+                      application_uri: str | None = None,
+                      drop_session_certificate: bool = False) -> tuple[str, float]:
+    """One secure login to ``server``, step by step: (outcome, seconds ActivateSession took).
+    The outcome is ``accepted`` or the name of the OPC UA error of whichever step failed.
+
+    ``application_uri`` replaces the client's own in its description;
+    ``drop_session_certificate`` leaves the certificate out of CreateSession (as a client
+    trying to slip past the server's certificate check would)."""
+    return await _timed_login(server.url, server.config_dir / "own" / "cert.der", client_dir,
+                              user, password, application_uri, drop_session_certificate)
+
+
+async def _timed_login(url: str, server_cert: Path, client_dir: Path, user: str, password: str,
+                       application_uri: str | None = None,
+                       drop_session_certificate: bool = False) -> tuple[str, float]:
+    import logging
+
+    from asyncua import Client
+    from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
+
+    from twin.orchestration.opcua import security
+
+    logging.getLogger("asyncua").setLevel(logging.CRITICAL)  # refusals are expected here
+    pki = client_certificate(client_dir)
+    c = Client(url, timeout=10)
+    c.application_uri = application_uri or security.application_uri("client")
+    await c.set_security(SecurityPolicyBasic256Sha256, str(pki.cert), str(pki.key),
+                         server_certificate=str(server_cert))
+    await c.connect_socket()
+    elapsed = math.nan
+    try:
+        await c.send_hello()
+        await c.open_secure_channel()
+        if drop_session_certificate:
+            c.security_policy.host_certificate = None
+        await c.create_session()
+        t0 = time.perf_counter()
+        try:
+            await c.activate_session(username=user, password=password)
+        finally:
+            elapsed = time.perf_counter() - t0
+        await c.close_session()
+        return "accepted", elapsed
+    except Exception as exc:  # noqa: BLE001 - the refusal is the outcome
+        return type(exc).__name__, elapsed
+    finally:
+        c.disconnect_socket()
+
+
+def wrong_logins(server: ServerProcess, client_dir: Path, n: int, user: str = "apc") -> list[str]:
+    """``n`` clients at once log in as ``user`` with a wrong password, from a child process at
+    the lowest scheduling priority (standing in for clients on other machines); their
+    outcomes."""
+    import multiprocessing
+
+    client_certificate(client_dir)
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    child = ctx.Process(target=_flood, args=(server.url, str(server.config_dir / "own" / "cert.der"),
+                                             str(client_dir), n, user, results), daemon=True)
+    child.start()
+    try:
+        return results.get(timeout=120)
+    finally:
+        child.join(10)
+        if child.is_alive():
+            child.kill()
+
+
+def _flood(url: str, server_cert: str, client_dir: str, n: int, user: str, results) -> None:
+    os.nice(19)
+
+    async def main():
+        return [o for o, _ in await asyncio.gather(
+            *(_timed_login(url, Path(server_cert), Path(client_dir), user, "not-the-password")
+              for _ in range(n)))]
+
+    results.put(asyncio.run(main()))

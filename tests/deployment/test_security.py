@@ -16,6 +16,8 @@ def _deploy(server, tmp_path, **changes):
     client_dir = tmp_path / "client"
     if changes.get("trust", True):
         server.trust_into(client_dir)
+    else:  # the server knows the client; the client does not know the server
+        server.trust_client(client_dir)
     text = deploy_text(server, client_dir, 3.0)
     if "password" in changes:
         secret = tmp_path / "wrong.password"

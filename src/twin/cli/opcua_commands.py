@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
+import math
 import signal
 import sys
 from pathlib import Path
@@ -46,13 +49,15 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
         from twin.orchestration.opcua.serve_config import load_serve_config
         from twin.orchestration.opcua.server import SimulatedHardware
 
-        if add_user:
+        if add_user is not None:
             password = sys.stdin.readline().rstrip("\n")
             security.add_user(config_dir, add_user, role, password)
             emit({"user": add_user, "role": role}, as_json, f"user '{add_user}' ({role}) added")
             return
         config = load_serve_config(config_file, model_name, tick, speed=speed, endpoint=endpoint,
                                    insecure=insecure, hold_until_apc=hold_until_apc)
+        if duration is not None and not (math.isfinite(duration) and duration > 0):
+            raise InputError(f"--duration {duration}: give a positive number of seconds")
         hardware = SimulatedHardware(config, config_dir)
 
         async def main():
@@ -74,11 +79,14 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
                 pass
             await hardware.stop()
 
-        asyncio.run(main())
+        with _log_to_stderr():
+            asyncio.run(main())
         data = {"endpoint": hardware.endpoint, "ticks": hardware.ticks,
                 "timing": hardware.timing(), "events": hardware.events}
+        events = "".join(f"\n  {e}" for e in hardware.events)
         emit(data, as_json, f"stopped after {hardware.ticks} ticks; tick jitter "
-                            f"{json.dumps(hardware.timing())}")
+                            f"{json.dumps(hardware.timing())}"
+                            + (f"\nevents:{events}" if events else ""))
 
     @cli.command()
     @click.argument("config", type=click.Path(path_type=Path))
@@ -119,38 +127,57 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
     @click.argument("url", required=False)
     @click.option("--cert", type=click.Path(path_type=Path), default=None,
                   help="Trust this certificate file (DER or PEM) instead of fetching it.")
+    @click.option("--rejected", default=None, metavar="SHA256",
+                  help="Trust the certificate of rejected/ with this thumbprint (a server's "
+                       "config dir: a client it refused).")
     @click.option("--config-dir", type=click.Path(path_type=Path), required=True,
-                  help="The client configuration folder (gateway.config_dir of the deploy file).")
+                  help="The client configuration folder (gateway.config_dir of the deploy file), "
+                       "or the server's (serve-opcua --config-dir) to trust a client.")
     @click.option("--yes", is_flag=True, help="Trust without asking (after checking the thumbprint).")
     @json_option
-    def trust(url, cert, config_dir, yes, as_json) -> None:
-        """Trust a server's certificate deliberately (fetched from URL, or from --cert)."""
+    def trust(url, cert, rejected, config_dir, yes, as_json) -> None:
+        """Trust a peer's certificate deliberately: a server's (fetched from URL, or --cert) in a
+        client's folder, or a client's (--cert, or --rejected) in a server's folder."""
         from twin.orchestration.opcua import security
 
-        if (url is None) == (cert is None):
-            raise InputError("give either URL or --cert FILE")
+        if sum(x is not None for x in (url, cert, rejected)) != 1:
+            raise InputError("give one of URL, --cert FILE or --rejected SHA256")
+        pki = security.Pki(config_dir)
+        if rejected is not None:
+            path = security.trust_rejected(pki, rejected)
+            thumb = security.certificate_thumbprint(path.read_bytes())
+            emit({"trusted": path, "sha256": thumb}, as_json, f"trusted {thumb} as {path}")
+            return
         if cert is not None:
             if not cert.is_file():
                 raise InputError(f"--cert {cert}: file not found")
-            der, name = cert.read_bytes(), cert.stem
+            der, name = security.certificate_der(cert.read_bytes(), f"--cert {cert}"), cert.stem
         else:
             der, name = asyncio.run(_fetch_certificate(url)), url.split("//")[-1].split("/")[0]
-        thumb = security.certificate_thumbprint(_as_der(der))
+            der = security.certificate_der(der, f"the certificate of {url}")
+        thumb = security.certificate_thumbprint(der)
         if not yes:
             if not sys.stdin.isatty():
                 raise InputError(f"certificate SHA-256 {thumb}: check it, then add --yes")
             click.confirm(f"Trust certificate SHA-256 {thumb}?", abort=True, err=True)
-        path = security.trust_certificate(security.Pki(config_dir), der, name.replace(":", "_"))
+        path = security.trust_certificate(pki, der, name.replace(":", "_"))
         emit({"trusted": path, "sha256": thumb}, as_json, f"trusted {thumb} as {path}")
 
 
-def _as_der(data: bytes) -> bytes:
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    if data.lstrip().startswith(b"-----"):
-        return x509.load_pem_x509_certificate(data).public_bytes(Encoding.DER)
-    return data
+@contextlib.contextmanager
+def _log_to_stderr():
+    """The server's log (security events, refused calls) on stderr, with times, while serving."""
+    logger = logging.getLogger("twin")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 async def _fetch_certificate(url: str) -> bytes:

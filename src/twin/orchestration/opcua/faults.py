@@ -10,6 +10,7 @@ operator actions on the base layer, not faults of a tag.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -49,6 +50,25 @@ class FaultEvent:
     value: float = 0.0
     duration: float | None = None
 
+    def __post_init__(self) -> None:
+        finite("fault.time", self.time)
+        finite("fault.value", self.value)
+        if self.duration is not None and not finite("fault.duration", self.duration) > 0:
+            raise InputError(f"fault.duration: {self.duration!r} must be > 0")
+
+
+def finite(what: str, value: object) -> float:
+    """``value`` as a finite float; anything else (NaN, inf, not a number) is a one-line error."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"{what}: expected a number, got {value!r}"[:120])
+    try:
+        number = float(value)
+    except OverflowError:
+        raise InputError(f"{what}: the number is too large") from None
+    if not math.isfinite(number):
+        raise InputError(f"{what}: expected a finite number, got {number!r}")
+    return number
+
 
 @dataclass
 class _TagFault:
@@ -80,9 +100,10 @@ class FaultInjector:
             raise UnknownNameError("tag", tag, self.tags)
         if kind not in TAG_FAULTS:
             raise InputError(f"fault '{kind}': use one of {', '.join(TAG_FAULTS)}")
+        value = finite(f"fault {kind} on {tag}: value", value)
         if kind == "noise" and value < 0:
             raise InputError("noise: the standard deviation must be >= 0")
-        self.faults[tag] = _TagFault(kind, float(value), t)
+        self.faults[tag] = _TagFault(kind, value, t)
 
     def clear(self, tag: str = "") -> None:
         if tag and tag not in self.tags:
@@ -94,7 +115,8 @@ class FaultInjector:
             self.heartbeat_stalled = False
 
     def publish(self, tag: str, value: float, quality: Quality, t: float) -> Published | None:
-        """What to publish for ``tag`` given the sensor's reading at plant time ``t``."""
+        """What to publish for ``tag`` given the sensor's reading at plant time ``t`` (the
+        server publishes a value that is not finite as BadOutOfRange, whatever this says)."""
         fault = self.faults.get(tag)
         if quality is Quality.BAD:
             return Published(float("nan"), "BadWaitingForInitialData")

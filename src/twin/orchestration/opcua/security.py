@@ -9,8 +9,9 @@ Layout of a configuration folder (created on first start, private to its owner):
     <user>.password                server only: the generated password of each first user (0600)
 
 Servers offer Basic256Sha256 with SignAndEncrypt and username/password
-users; clients validate the server certificate against ``trusted/`` and
-never fall back to an unsecured endpoint.
+users and accept only client certificates in their ``trusted/``
+(:mod:`~.client_trust`); clients validate the server certificate against
+their ``trusted/`` and never fall back to an unsecured endpoint.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import socket
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import tomli_w
+
+from twin.core.config import read_toml
 from twin.core.errors import InputError
 
 ROLES = ("apc", "operator", "viewer")
@@ -32,6 +36,13 @@ methods (modes, faults); viewer: read only."""
 FIRST_USERS = (("apc", "apc"), ("operator", "operator"))
 SECURITY_POLICY = "Basic256Sha256"
 _SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
+USER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,31}")
+"""Allowed user names: 1 to 32 ASCII letters, digits, ``_``, ``.`` and ``-``, starting with a
+letter."""
+USER_NAME_RULE = "1-32 ASCII letters, digits, '_', '.' or '-', starting with a letter"
+_HASH = re.compile(r"scrypt\$[0-9a-f]{32}\$[0-9a-f]{128}")
+_USERS_HEADER = ("# Users of the simulated hardware: role apc, operator or viewer; scrypt hashes.\n"
+                 "# Add one with: twin serve-opcua --add-user NAME --role ROLE (password from stdin).\n")
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -117,22 +128,49 @@ def hash_password(password: str) -> str:
 
 
 def check_password(password: str, stored: str) -> bool:
-    """True when ``password`` matches a hash from :func:`hash_password`."""
+    """True when ``password`` matches a hash from :func:`hash_password`.
+
+    Costs one scrypt evaluation (tens of ms of CPU, the GIL released): the
+    server calls it off its event loop (:mod:`~.login_guard`).
+    """
     try:
         kind, salt, digest = stored.split("$")
     except ValueError:
         return False
     if kind != "scrypt":
         return False
-    got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), **_SCRYPT)
+    got = hashlib.scrypt(password.encode(errors="surrogatepass"), salt=bytes.fromhex(salt),
+                         **_SCRYPT)
     return hmac.compare_digest(got.hex(), digest)
+
+
+def valid_user_name(name: object) -> bool:
+    """True for a user name of :data:`USER_NAME`."""
+    return isinstance(name, str) and USER_NAME.fullmatch(name) is not None
 
 
 @dataclass(frozen=True)
 class UserEntry:
+    """A user of the simulated hardware (name of :data:`USER_NAME`, a role of :data:`ROLES`)."""
+
     name: str
     role: str
     password_hash: str
+
+    def __post_init__(self) -> None:
+        if not valid_user_name(self.name):
+            raise InputError(f"user name {_shown(self.name)}: use {USER_NAME_RULE}")
+        if self.role not in ROLES:
+            raise InputError(f"user '{self.name}': role {_shown(self.role)} is not one of "
+                             f"{', '.join(ROLES)}")
+        if not isinstance(self.password_hash, str) or not _HASH.fullmatch(self.password_hash):
+            raise InputError(f"user '{self.name}': password is not a scrypt hash written by "
+                             "twin serve-opcua (scrypt$<salt>$<hash>)")
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def users_file(folder: Path) -> Path:
@@ -144,51 +182,57 @@ def load_users(folder: Path) -> dict[str, UserEntry]:
     path = users_file(folder)
     if not path.exists():
         create_first_users(folder)
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"users file '{path}': {exc}") from None
+    data = read_toml(path)
+    where = f"users file '{path}'"
+    unknown = [k for k in data if k != "users"]
+    if unknown:
+        raise InputError(f"{where}: unknown key {_shown(unknown[0])}; only [users.NAME] tables")
+    table = data.get("users", {})
+    if not isinstance(table, dict):
+        raise InputError(f"{where}: 'users' must be a table of [users.NAME] tables")
     users = {}
-    for name, entry in data.get("users", {}).items():
-        if not isinstance(entry, dict) or entry.get("role") not in ROLES or "password" not in entry:
-            raise InputError(f"users file '{path}': user '{name}' needs a role ({', '.join(ROLES)}) "
-                             "and a password hash")
-        users[name] = UserEntry(name, entry["role"], entry["password"])
+    for name, entry in table.items():
+        if not isinstance(entry, dict) or set(entry) != {"role", "password"}:
+            raise InputError(f"{where}: user {_shown(name)} needs exactly a role "
+                             f"({', '.join(ROLES)}) and a password hash")
+        try:
+            users[name] = UserEntry(name, entry["role"], entry["password"])
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
     if not users:
-        raise InputError(f"users file '{path}' defines no users")
+        raise InputError(f"{where} defines no users")
     return users
+
+
+def _write_users(folder: Path, users: dict[str, UserEntry]) -> None:
+    data = {"users": {u.name: {"role": u.role, "password": u.password_hash}
+                      for u in users.values()}}
+    _write_private(users_file(folder), (_USERS_HEADER + tomli_w.dumps(data)).encode())
 
 
 def create_first_users(folder: Path) -> None:
     """Create the users ``apc`` and ``operator`` with random passwords in ``<name>.password``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    lines = ["# Users of the simulated hardware: role apc, operator or viewer; scrypt hashes.",
-             "# Add one with: twin serve-opcua --add-user NAME --role ROLE (password from stdin)."]
+    users = {}
     for name, role in FIRST_USERS:
         password = secrets.token_urlsafe(18)
-        secret = folder / f"{name}.password"
-        _write_private(secret, (password + "\n").encode())
-        lines += [f"[users.{name}]", f'role = "{role}"', f'password = "{hash_password(password)}"']
-    path = users_file(folder)
-    _write_private(path, ("\n".join(lines) + "\n").encode())
+        _write_private(folder / f"{name}.password", (password + "\n").encode())
+        users[name] = UserEntry(name, role, hash_password(password))
+    _write_users(folder, users)
 
 
 def add_user(folder: Path, name: str, role: str, password: str) -> None:
     """Add or replace a user of a server configuration folder."""
     if role not in ROLES:
         raise InputError(f"role '{role}': use one of {', '.join(ROLES)}")
-    if not name.isidentifier():
-        raise InputError(f"user name '{name}' must be letters, digits and underscores")
+    if not valid_user_name(name):
+        raise InputError(f"user name {_shown(name)}: use {USER_NAME_RULE}")
     if len(password) < 8:
         raise InputError("the password must have at least 8 characters")
     users = load_users(folder)
     users[name] = UserEntry(name, role, hash_password(password))
-    lines = ["# Users of the simulated hardware: role apc, operator or viewer; scrypt hashes."]
-    for u in users.values():
-        lines += [f"[users.{u.name}]", f'role = "{u.role}"', f'password = "{u.password_hash}"']
-    path = users_file(folder)
-    _write_private(path, ("\n".join(lines) + "\n").encode())
+    _write_users(folder, users)
 
 
 # ------------------------------------------------------------------ trust
@@ -199,22 +243,67 @@ def certificate_thumbprint(der: bytes) -> str:
     return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
 
 
-def trust_certificate(pki: Pki, der_or_pem: bytes, name: str) -> Path:
-    """Store a peer certificate in ``trusted/`` (DER); returns its path."""
+def file_thumbprint(der: bytes) -> str:
+    """SHA-256 fingerprint of a DER certificate as a file name stem (hex, no colons)."""
+    return hashlib.sha256(der).hexdigest().upper()
+
+
+def certificate_der(data: bytes, what: str = "certificate") -> bytes:
+    """The DER form of a DER or PEM certificate; anything else is a one-line error."""
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding
 
     try:
-        cert = (x509.load_pem_x509_certificate(der_or_pem) if der_or_pem.lstrip().startswith(b"-----")
-                else x509.load_der_x509_certificate(der_or_pem))
+        if data.lstrip().startswith(b"-----"):
+            cert = x509.load_pem_x509_certificate(data)
+        else:
+            cert = x509.load_der_x509_certificate(data)
     except ValueError as exc:
-        raise InputError(f"not a certificate: {exc}") from None
+        reason = " ".join(str(exc).split()).split(" See https://")[0].split(": ParseError")[0]
+        reason = reason[:100]
+        raise InputError(f"{what}: not a DER or PEM certificate ({reason})") from None
+    return cert.public_bytes(Encoding.DER)
+
+
+def trust_certificate(pki: Pki, der_or_pem: bytes, name: str) -> Path:
+    """Store a peer certificate in ``trusted/`` (DER); returns its path."""
+    der = certificate_der(der_or_pem)
     pki.make_folders()
-    der = cert.public_bytes(Encoding.DER)
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
     path = pki.trusted / f"{safe}-{hashlib.sha256(der).hexdigest()[:12]}.der"
     path.write_bytes(der)
     return path
+
+
+def trust_rejected(pki: Pki, thumbprint: str) -> Path:
+    """Move a certificate from ``rejected/`` to ``trusted/``, chosen by its SHA-256 thumbprint
+    (colons optional, any unique prefix of at least 8 hex digits); returns its new path."""
+    wanted = thumbprint.replace(":", "").strip().upper()
+    if len(wanted) < 8 or not re.fullmatch(r"[0-9A-F]+", wanted):
+        raise InputError(f"--rejected {_shown(thumbprint)}: give the SHA-256 thumbprint (at least "
+                         "8 hex digits) of a certificate in rejected/")
+    files = sorted(pki.rejected.glob("*.der")) if pki.rejected.is_dir() else []
+    found = [p for p in files if file_thumbprint(p.read_bytes()).startswith(wanted)]
+    if len(found) != 1:
+        which = "no" if not found else f"{len(found)}"
+        raise InputError(f"--rejected {thumbprint}: {which} certificates in '{pki.rejected}' have "
+                         f"this thumbprint{'' if found else ' (seen: ' + _seen(files) + ')'}")
+    der = certificate_der(found[0].read_bytes(), str(found[0]))
+    path = trust_certificate(pki, der, _common_name(der) or "client")
+    found[0].unlink()
+    return path
+
+
+def _seen(files: list[Path]) -> str:
+    return ", ".join(file_thumbprint(p.read_bytes())[:16] for p in files[:5]) or "none"
+
+
+def _common_name(der: bytes) -> str:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    names = x509.load_der_x509_certificate(der).subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else ""
 
 
 async def server_certificate_validator(pki: Pki):

@@ -9,11 +9,13 @@ state and output and a base-layer loop on every manipulated input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Annotated, get_type_hints
+from urllib.parse import urlsplit
 
 from twin.core.base_layer import BaseLayerSpec, LoopSpec
-from twin.core.config import build, read_toml
+from twin.core.config import Count, Domain, build, convert, read_toml
 from twin.core.errors import InputError
 from twin.orchestration.loop.config import PlantConfig, SensorConfig
 from twin.orchestration.opcua.faults import FaultEvent
@@ -31,6 +33,10 @@ def seconds_per(time_unit: str) -> float:
                          f"(known: {', '.join(SECONDS)})") from None
 
 
+MAX_SPEED = 1e4
+"""Fastest plant time per real time: beyond it a tick is shorter than the server's own work."""
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     """The OPC UA side.
@@ -38,26 +44,78 @@ class ServerSettings:
     Attributes
     ----------
     endpoint : str
-        ``opc.tcp://host:port/path`` to listen on.
+        ``opc.tcp://host:port/path`` to listen on (port 1-65535).
     speed : float
-        Plant time runs this many times faster than real time.
+        Plant time runs this many times faster than real time (> 0, at most
+        :data:`MAX_SPEED`).
     hold_until_apc : bool
         Do not step until the APC heartbeat first changes (a HIL run then
         starts at plant time 0 exactly as its SIL twin).
     insecure : bool
         Also offer an unsecured endpoint (never by default).
+    login_delay : float
+        A failed login is answered after this delay, doubled for each further
+        recent failure of the user name or address [s].
+    login_delay_max : float
+        Longest such delay [s]; keep it below the clients' request timeout
+        (the deployed loop's gateway waits 2 s by default).
+    lockout_user_failures : int
+        Failed logins of one user name within ``lockout_window`` that lock it out.
+    lockout_address_failures : int
+        Failed logins from one client address within ``lockout_window`` that lock it out.
+    lockout_window : float
+        How far back failures count [s].
+    lockout_time : float
+        How long a lockout lasts [s]: every login of the name or from the
+        address is refused, right password or not; open sessions stay.
     """
 
     endpoint: str = "opc.tcp://127.0.0.1:4840/twin"
-    speed: float = 1.0
+    speed: Annotated[float, Domain(gt=0, le=MAX_SPEED)] = 1.0
     hold_until_apc: bool = False
     insecure: bool = False
+    login_delay: Annotated[float, Domain(ge=0, le=60)] = 0.25
+    login_delay_max: Annotated[float, Domain(ge=0, le=60)] = 1.0
+    lockout_user_failures: Count(1, 10_000) = 10
+    lockout_address_failures: Count(1, 10_000) = 20
+    lockout_window: Annotated[float, Domain(gt=0, le=86400)] = 300.0
+    lockout_time: Annotated[float, Domain(gt=0, le=86400)] = 300.0
 
     def __post_init__(self) -> None:
-        if not self.speed > 0:
-            raise InputError("server.speed must be positive")
-        if not self.endpoint.startswith("opc.tcp://"):
-            raise InputError(f"server.endpoint '{self.endpoint}': use opc.tcp://host:port/path")
+        hints = get_type_hints(ServerSettings, include_extras=True)
+        for f in fields(self):
+            convert(hints[f.name], getattr(self, f.name), f"server.{f.name}")
+        check_endpoint(self.endpoint, "server.endpoint")
+
+
+def check_endpoint(url: str, where: str) -> None:
+    """A listening endpoint: ``opc.tcp://host:port/path`` with a host and a port 1-65535."""
+    form = f"{where} '{url}': use opc.tcp://host:port/path"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise InputError(f"{form} ({exc})") from None
+    if parts.scheme != "opc.tcp" or not parts.hostname:
+        raise InputError(form)
+    if port is None or not 1 <= port <= 65535:
+        raise InputError(f"{form} (a port 1-65535)")
+    if any(c.isspace() for c in url) or parts.query or parts.fragment or parts.username:
+        raise InputError(f"{form} (no spaces, user, query or fragment)")
+
+
+def cli_settings(**values: object) -> dict[str, object]:
+    """Command-line values of server settings (``None``: not given), checked as in a file."""
+    hints = get_type_hints(ServerSettings, include_extras=True)
+    out = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        option = f"--{name.replace('_', '-')}"
+        out[name] = convert(hints[name], value, option)
+        if name == "endpoint":
+            check_endpoint(value, option)
+    return out
 
 
 @dataclass(frozen=True)
@@ -103,7 +161,7 @@ def load_serve_config(path: str | Path | None, model: str | None = None,
         if tick is not None:
             plant = replace(plant, tick=tick)
         config = replace(config, plant=plant)
-    settings = {k: v for k, v in server.items() if v is not None}
+    settings = cli_settings(**server)
     if settings:
         config = replace(config, server=replace(config.server, **settings))
     return config

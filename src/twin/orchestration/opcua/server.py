@@ -21,8 +21,10 @@ Address space (namespace ``urn:process-twin:simulated-hardware``)::
     Simulation/<methods>       operator actions and fault injection (operator role only)
 
 Security: Basic256Sha256 SignAndEncrypt with username/password users
-(:mod:`twin.orchestration.opcua.security`); an unsecured endpoint only
-with ``insecure``.
+(:mod:`~.security`), client certificates accepted only from ``trusted/``
+(:mod:`~.client_trust`), password checks off the event loop with delays and
+lockouts (:mod:`~.login_guard`, :mod:`~.guarded_server`); an unsecured
+endpoint only with ``insecure``. Security events join :attr:`events`.
 """
 
 from __future__ import annotations
@@ -51,11 +53,21 @@ NAMESPACE = "urn:process-twin:simulated-hardware"
 MAX_TIMING_SAMPLES = 200_000
 MAX_BEHIND = 5
 """Ticks the server may fall behind its schedule before it resynchronises instead of catching up."""
+RESYNC_EVENT_GAP = 60.0
+"""Resynchronisations within this long of the last reported one are only counted [s]."""
+
+
+def _not_a_refusal(record: logging.LogRecord) -> bool:
+    """Refusals (logins, certificates) are our security events: not asyncua errors too."""
+    return not record.getMessage().startswith("sending service fault response")
 
 
 def _quiet_asyncua() -> None:
     for name in ("asyncua", "asyncua.server", "asyncua.client"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    processor = logging.getLogger("asyncua.server.uaprocessor")
+    if _not_a_refusal not in processor.filters:
+        processor.addFilter(_not_a_refusal)
 
 
 class _RoleRuleset:
@@ -79,20 +91,6 @@ class _RoleRuleset:
         if action_type_id == self.call:
             return role == "operator"
         return True
-
-
-class _UserManager:
-    def __init__(self, users: dict[str, security.UserEntry]):
-        self.users = users
-
-    def get_user(self, iserver, username=None, password=None, certificate=None):
-        from asyncua.crypto.permission_rules import User, UserRole
-
-        entry = self.users.get(username or "")
-        if entry is None or password is None or not security.check_password(password,
-                                                                             entry.password_hash):
-            return None
-        return User(role=UserRole.User, name=entry.name)
 
 
 class SimulatedHardware:
@@ -122,11 +120,15 @@ class SimulatedHardware:
         self.period = self.tick * seconds_per(self.model.time_unit) / config.server.speed
         self.jitter: deque[float] = deque(maxlen=MAX_TIMING_SAMPLES)
         self.overruns = 0
+        self.resyncs = 0
+        self._last_resync_event = -math.inf
         self.events: list[str] = []
         self.server = None
+        self.guard = None
         self._task: asyncio.Task | None = None
         self._nodes: dict[str, object] = {}
         self._published: dict[str, float] = {}
+        self._non_finite: set[str] = set()
         self.started = asyncio.Event()
 
     # ------------------------------------------------------------ set-up
@@ -137,13 +139,18 @@ class SimulatedHardware:
 
     async def start(self) -> None:
         """Certificates and users (first start), address space, then listen and tick."""
-        from asyncua import Server, ua
+        from asyncua import ua
+
+        from twin.orchestration.opcua.client_trust import ClientCertificates
+        from twin.orchestration.opcua.guarded_server import GuardedServer
+        from twin.orchestration.opcua.login_guard import LoginGuard
 
         _quiet_asyncua()
         pki = security.Pki(self.folder)
         await security.ensure_certificate(pki, "server")
         users = security.load_users(self.folder)
-        server = Server(user_manager=_UserManager(users))
+        self.guard = LoginGuard(users, self.config.server, self.security_event)
+        server = GuardedServer(self.guard, ClientCertificates(pki, self.security_event))
         await server.init()
         server.set_endpoint(self.endpoint)
         server.set_server_name(f"process-twin simulated hardware: {self.model.title}")
@@ -163,6 +170,7 @@ class SimulatedHardware:
         try:
             await server.start()
         except OSError as exc:
+            self.guard.close()
             raise InputError(f"cannot listen on {self.endpoint}: {exc.strerror or exc}") from None
         self._write_tag_map()
         self._task = asyncio.create_task(self._run())
@@ -228,13 +236,17 @@ class SimulatedHardware:
         sim = await objects.add_object(self._id("Simulation"), "Simulation")
         S, D, B = ua.VariantType.String, ua.VariantType.Double, ua.VariantType.Boolean
 
-        def method(func):
-            def call(parent, *args):
+        def method(name, func):
+            async def call(parent, *args):  # async: runs on the event loop, between ticks
+                values = [a.Value for a in args]
                 try:
-                    func(*(a.Value for a in args))
+                    for i, v in enumerate(values):
+                        if isinstance(v, float) and not math.isfinite(v):
+                            raise InputError(f"argument {i + 1} is {v!r}; give a finite number")
+                    func(*values)
                 except TwinError as exc:
-                    log.warning("method call refused: %s", exc)
-                    raise ua.uaerrors.BadInvalidArgument from None
+                    log.warning("method call %s refused: %s", name, exc)
+                    return ua.StatusCode(ua.StatusCodes.BadInvalidArgument)
                 return []
             return call
 
@@ -245,15 +257,29 @@ class SimulatedHardware:
             ("StallHeartbeat", self.stall_heartbeat, [B]),
         ]
         if base is not None:
-            calls += [("SetLoopMode", lambda n, mode: base.set_mode(n, mode), [S, S]),
+            calls += [("SetLoopMode", self.set_loop_mode, [S, S]),
                       ("SetLoopOutput", base.set_output, [S, D]),
                       ("SetLoopSetpoint", base.set_setpoint, [S, D])]
         for name, func, types in calls:
-            await sim.add_method(self._id(f"Simulation.{name}"), name, method(func), types, [])
+            await sim.add_method(self._id(f"Simulation.{name}"), name, method(name, func), types,
+                                 [])
+
+    def set_loop_mode(self, name: str, mode: str) -> None:
+        """An operator's mode change of base loop ``name`` (MANUAL, AUTO or CASCADE)."""
+        from twin.core.base_layer import LoopMode
+
+        modes = [m.value for m in LoopMode]
+        if not isinstance(mode, str) or mode.upper() not in modes:
+            raise InputError(f"loop mode {mode!r}: use one of {', '.join(modes)}")
+        self.plant.base.set_mode(name, mode)
 
     def inject_fault(self, tag: str, kind: str, value: float = 0.0) -> None:
         self.faults.inject(tag, kind, value, self.plant.time)
         self.events.append(f"t={self.plant.time:g}: fault {kind} on {tag}")
+
+    def security_event(self, text: str) -> None:
+        """Record a security event (failed logins, lockouts, refused client certificates)."""
+        self.events.append(f"t={self.plant.time:g}: security: {text}")
 
     def stall_heartbeat(self, stalled: bool) -> None:
         self.faults.heartbeat_stalled = bool(stalled)
@@ -298,10 +324,10 @@ class SimulatedHardware:
                     await asyncio.sleep(delay)
                 else:
                     self.overruns += 1
+                    await asyncio.sleep(0)  # behind: still let clients, signals and timers in
                     if delay < -MAX_BEHIND * self.period:  # stalled (e.g. SIGSTOP): carry on from
                         t0 = loop.time() - k * self.period  # now at real-time pace, no burst
-                        self.events.append(f"t={self.plant.time:g}: {-delay:.3g} s behind "
-                                           "schedule; resynchronised")
+                        self._resynchronised(-delay, loop.time())
                 self.jitter.append(loop.time() - target)
                 await self.step()
         except asyncio.CancelledError:
@@ -309,6 +335,15 @@ class SimulatedHardware:
         except Exception:  # noqa: BLE001 - the plant failed: keep serving, stop stepping
             log.exception("simulated plant stopped")
             self.events.append(f"t={self.plant.time:g}: plant stopped")
+
+    def _resynchronised(self, behind: float, now: float) -> None:
+        """Count a resynchronisation; an event for the first after a quiet minute (a server
+        that cannot keep up with its speed resynchronises every few ticks)."""
+        self.resyncs += 1
+        if now - self._last_resync_event > RESYNC_EVENT_GAP:
+            self._last_resync_event = now
+            self.events.append(f"t={self.plant.time:g}: {behind:.3g} s behind schedule; "
+                               "resynchronised (further ones within a minute only counted)")
 
     def _client_value(self, path: str):
         dv = self.server.read_attribute_value(self._nodes[path].nodeid)
@@ -383,10 +418,22 @@ class SimulatedHardware:
                    ("Diagnostics.Tick", self.ticks % 2 ** 32, ua.VariantType.UInt32, "Good"),
                    ("Diagnostics.Time", t, ua.VariantType.Double, "Good")]
         for path, value, vtype, status in writes:  # no await suspends here: clients see a
-            dv = ua.DataValue(Value=ua.Variant(value, vtype),  # whole tick or none of it
+            if not status.startswith("Bad") and isinstance(value, float) and \
+                    not math.isfinite(value):  # never a NaN or inf as Good or Uncertain
+                status = "BadOutOfRange"          # whole tick or none of it
+                self._not_finite(path)
+            dv = ua.DataValue(Value=ua.Variant(value, vtype),
                               StatusCode=ua.StatusCode(getattr(ua.StatusCodes, status)),
                               SourceTimestamp=now, ServerTimestamp=now)
             await self.server.write_attribute_value(self._nodes[path].nodeid, dv)
+
+    def _not_finite(self, path: str) -> None:
+        if path not in self._non_finite:
+            self._non_finite.add(path)
+            log.warning("%s is not finite at t=%g: published as BadOutOfRange", path,
+                        self.plant.time)
+            self.events.append(f"t={self.plant.time:g}: {path} not finite; published as "
+                               "BadOutOfRange")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -394,6 +441,8 @@ class SimulatedHardware:
             await asyncio.gather(self._task, return_exceptions=True)
         if self.server is not None:
             await self.server.stop()
+        if self.guard is not None:
+            self.guard.close()
 
     def timing(self) -> dict[str, float]:
         """Tick jitter statistics [ms]: median, p99 and max |deviation| from the schedule."""
@@ -403,5 +452,6 @@ class SimulatedHardware:
         return {"ticks": int(values.size), "period_ms": self.period * 1e3,
                 "jitter_p50_ms": float(np.percentile(values, 50)),
                 "jitter_p99_ms": float(np.percentile(values, 99)),
-                "jitter_max_ms": float(values.max()), "overruns": self.overruns}
+                "jitter_max_ms": float(values.max()), "overruns": self.overruns,
+                "resyncs": self.resyncs}
 
