@@ -89,3 +89,31 @@ def test_trust_rejected_needs_a_known_thumbprint(tmp_path, capsys):
                                    f"'{folder / 'rejected'}' have this thumbprint (seen: none)")
     code, _, err = run_twin(capsys, "trust", "--rejected", "xyz", "--config-dir", str(folder))
     assert code == 2 and "give the SHA-256 thumbprint (at least 8 hex digits)" in err
+
+
+def test_the_deployed_loop_says_when_the_server_refuses_its_certificate_and_what_to_do(
+        server_factory, tmp_path, capsys):
+    from hil_support import deploy_text
+
+    server = server_factory()
+    client = tmp_path / "client"
+    server.trust_into(client)  # the client trusts the server, the server not yet the client
+    (server.config_dir / "trusted").mkdir(exist_ok=True)
+    for p in (server.config_dir / "trusted").iterdir():
+        p.unlink()
+    config = tmp_path / "deploy.toml"
+    config.write_text(deploy_text(server, client, 2.0))
+    code, _, err = run_twin(capsys, "deploy", str(config), "--out", str(tmp_path / "run"))
+    line = the_error_line(err)
+    thumb = security.file_thumbprint((client / "own" / "cert.der").read_bytes())
+    assert code == 2 and "refused this client's certificate (BadCertificateUntrusted)" in line
+    assert f"`twin trust --rejected {thumb} --config-dir SERVER_DIR`" in line
+    assert not any((client / "rejected").iterdir())  # the server's certificate was fine
+
+    code, _, err = run_twin(capsys, "trust", "--rejected", thumb, "--config-dir",
+                            str(server.config_dir))
+    assert code == 0, err
+    code, out, err = run_twin(capsys, "deploy", str(config), "--out", str(tmp_path / "run"),
+                              "--json")
+    assert code == 0, err
+    assert json.loads(out)["cycles"] >= 2

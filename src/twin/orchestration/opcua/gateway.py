@@ -154,14 +154,30 @@ def gate_count(dv) -> int | None:
     return raw
 
 
-def describe_connect_error(exc: BaseException, url: str, username: str) -> str:
+CERTIFICATE_ERRORS = ("BadCertificateUntrusted", "BadCertificateInvalid", "BadCertificateUriInvalid",
+                      "BadCertificateTimeInvalid", "BadCertificateUseNotAllowed")
+
+
+def refused_by_us(exc: BaseException) -> bool:
+    """True when our own validator refused the server's certificate (asyncua raises the status
+    from the validator's ServiceError); False when the server refused ours."""
+    from asyncua.common.utils import ServiceError
+
+    return isinstance(exc.__cause__, ServiceError)
+
+
+def describe_connect_error(exc: BaseException, url: str, username: str,
+                           own_thumbprint: str = "") -> str:
     """One line saying why a connection failed, and what to do."""
     name = type(exc).__name__
     text = " ".join(str(exc).split())
     if name in ("BadUserAccessDenied", "BadIdentityTokenRejected", "BadIdentityTokenInvalid"):
         return f"{url} refused user '{username}' (wrong password or unknown user)"
-    if name in ("BadCertificateUntrusted", "BadCertificateInvalid", "BadCertificateUriInvalid",
-                "BadCertificateTimeInvalid", "BadCertificateUseNotAllowed"):
+    if name in CERTIFICATE_ERRORS and not refused_by_us(exc) and own_thumbprint:
+        return (f"{url} refused this client's certificate ({name}); its administrator must trust "
+                f"it: on the server, `twin trust --rejected {own_thumbprint} --config-dir "
+                "SERVER_DIR`")
+    if name in CERTIFICATE_ERRORS:
         return (f"the certificate of {url} is not trusted ({name}); check it and add it with "
                 f"`twin trust {url}`")
     if name in ("BadSecurityModeRejected", "BadSecurityPolicyRejected") or "No matching endpoints" \
@@ -211,10 +227,14 @@ class Gateway:
                     f"{security.SECURITY_POLICY},SignAndEncrypt,{self.pki.cert},{self.pki.key}")
             await client.connect()
         except Exception as exc:  # noqa: BLE001 - every failure becomes one line
-            if type(exc).__name__ == "BadCertificateUntrusted":
-                await self._keep_rejected(client)
-            raise GatewayError(describe_connect_error(exc, self.url, self.settings.username)) \
-                from None
+            ours = ""
+            if type(exc).__name__ in CERTIFICATE_ERRORS:
+                if refused_by_us(exc):
+                    await self._keep_rejected(client)
+                elif self.pki.cert.is_file():
+                    ours = security.file_thumbprint(self.pki.cert.read_bytes())
+            raise GatewayError(describe_connect_error(exc, self.url, self.settings.username,
+                                                      ours)) from None
         self.client = client
         self._prepare()
 
