@@ -6,6 +6,13 @@ UncertainLastUsableValue, value held), ``drift`` (a ramp of ``value`` per
 model time unit added), ``noise`` (extra Gaussian noise of standard
 deviation ``value``). Plant-wide: a stalled server heartbeat. Loop modes are
 operator actions on the base layer, not faults of a tag.
+
+Per node of the address space (its path, e.g. ``Plant.BaseLayer.v1.Mode``
+or ``Diagnostics.Heartbeat``): what a misbehaving gateway delivers,
+``bad`` (status BadCommunicationError), ``null`` (a Good status with no
+value) or ``text`` (a Good status with a string where a number or a mode
+belongs). A node fault also applies at once to what a client writes to
+the node, so a read-back sees it.
 """
 
 from __future__ import annotations
@@ -20,8 +27,11 @@ from twin.core.errors import InputError, UnknownNameError
 from twin.core.quality import Quality
 
 TAG_FAULTS = ("freeze", "bad", "uncertain", "drift", "noise")
-FaultKind = Literal["freeze", "bad", "uncertain", "drift", "noise", "stall_heartbeat", "manual",
-                    "clear"]
+NODE_FAULTS = ("bad", "null", "text")
+FaultKind = Literal["freeze", "bad", "uncertain", "drift", "noise", "null", "text",
+                    "stall_heartbeat", "manual", "clear"]
+GARBAGE_TEXT = "#VALUE!"
+"""What a ``text`` node fault publishes."""
 
 
 @dataclass(frozen=True)
@@ -34,10 +44,10 @@ class FaultEvent:
         Plant time it starts [model time unit].
     kind : str
         A tag fault (``freeze``, ``bad``, ``uncertain``, ``drift``, ``noise``),
-        ``stall_heartbeat``, ``manual`` (an operator puts loop ``tag`` in
+        a node fault (``bad``, ``null``, ``text`` on a node path), ``stall_heartbeat``, ``manual`` (an operator puts loop ``tag`` in
         MANUAL) or ``clear`` (of ``tag``, or of everything when ``tag`` is empty).
     tag : str
-        The tag or loop concerned.
+        The tag, node path or loop concerned.
     value : float
         Drift rate [unit per model time unit] or noise standard deviation [unit].
     duration : float, optional
@@ -88,16 +98,25 @@ class Published:
 class FaultInjector:
     """The active faults of a server, applied to each tick's readings."""
 
-    def __init__(self, tags: list[str], seed: int = 0):
+    def __init__(self, tags: list[str], seed: int = 0, nodes: list[str] = ()):
         self.tags = list(tags)
+        self.nodes = list(nodes)
+        """Paths of the published nodes (node faults)."""
         self.faults: dict[str, _TagFault] = {}
+        self.node_faults: dict[str, str] = {}
         self.heartbeat_stalled = False
         self._last: dict[str, float] = {}
         self._rng = np.random.default_rng(seed + 7919)
 
     def inject(self, tag: str, kind: str, value: float, t: float) -> None:
+        if tag in self.nodes and tag not in self.tags:
+            if kind not in NODE_FAULTS:
+                raise InputError(f"fault '{kind}' on node {tag}: use one of "
+                                 f"{', '.join(NODE_FAULTS)}")
+            self.node_faults[tag] = kind
+            return
         if tag not in self.tags:
-            raise UnknownNameError("tag", tag, self.tags)
+            raise UnknownNameError("tag or node", tag, self.tags + self.nodes)
         if kind not in TAG_FAULTS:
             raise InputError(f"fault '{kind}': use one of {', '.join(TAG_FAULTS)}")
         value = finite(f"fault {kind} on {tag}: value", value)
@@ -106,13 +125,26 @@ class FaultInjector:
         self.faults[tag] = _TagFault(kind, value, t)
 
     def clear(self, tag: str = "") -> None:
-        if tag and tag not in self.tags:
-            raise UnknownNameError("tag", tag, self.tags)
+        if tag and tag not in self.tags and tag not in self.nodes:
+            raise UnknownNameError("tag or node", tag, self.tags + self.nodes)
         if tag:
             self.faults.pop(tag, None)
+            self.node_faults.pop(tag, None)
         else:
             self.faults.clear()
+            self.node_faults.clear()
             self.heartbeat_stalled = False
+
+    def on_node(self, path: str, value: object, status: str) -> tuple[object, str]:
+        """``(value, status)`` of a node as its node fault delivers it (``None``: null)."""
+        kind = self.node_faults.get(path)
+        if kind == "bad":
+            return value, "BadCommunicationError"
+        if kind == "null":
+            return None, "Good"
+        if kind == "text":
+            return GARBAGE_TEXT, "Good"
+        return value, status
 
     def publish(self, tag: str, value: float, quality: Quality, t: float) -> Published | None:
         """What to publish for ``tag`` given the sensor's reading at plant time ``t`` (the

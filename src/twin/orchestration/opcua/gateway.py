@@ -51,6 +51,10 @@ def _session_timeout_revision(record: logging.LogRecord) -> bool:
 logging.getLogger("asyncua.client.client").addFilter(_session_timeout_revision)
 
 
+LOOP_MODES = ("MANUAL", "AUTO", "CASCADE")
+"""Modes a base loop may report; anything else is an unreadable mode."""
+
+
 class GatewayError(TwinError, RuntimeError):
     """The gateway cannot be reached, refuses us, or a request failed."""
 
@@ -319,7 +323,8 @@ class Gateway:
                 for name, cfg in self.tags.tags.items()}
         modes, sps, rsps = {}, {}, {}
         for name, lp in self.tags.loops.items():
-            modes[name] = gate_text(got.get(f"mode:{name}"))
+            mode = gate_text(got.get(f"mode:{name}"))
+            modes[name] = mode if mode in LOOP_MODES else None
             sps[name] = gate(got.get(f"sp:{name}"), lp.scale, lp.offset)
             rsps[name] = gate(got.get(f"rsp:{name}"), lp.scale, lp.offset)
         hb = gate_count(got.get("heartbeat"))

@@ -140,6 +140,7 @@ class SimulatedHardware:
     async def start(self) -> None:
         """Certificates and users (first start), address space, then listen and tick."""
         from asyncua import ua
+        from asyncua.common.callback import CallbackType
 
         from twin.orchestration.opcua.client_trust import ClientCertificates
         from twin.orchestration.opcua.guarded_server import GuardedServer
@@ -166,6 +167,8 @@ class SimulatedHardware:
         self.server = server
         self.ns = await server.register_namespace(NAMESPACE)
         await self._build_address_space()
+        self.faults.nodes = sorted(p for p in self._nodes if not p.startswith("Simulation"))
+        server.subscribe_server_callback(CallbackType.PostWrite, self._after_write)
         await self._publish()
         try:
             await server.start()
@@ -361,7 +364,9 @@ class SimulatedHardware:
                         value != self._published.get(f"Plant.BaseLayer.{name}.RSP"):
                     rsp[name] = float(value)
             plant.write(rsp)
-        plant.write_heartbeat(int(self._client_value("APC.Heartbeat") or 0))
+        heartbeat = self._client_value("APC.Heartbeat")
+        if isinstance(heartbeat, int) and not isinstance(heartbeat, bool):  # else: not a beat
+            plant.write_heartbeat(heartbeat)
         self._scheduled_faults()
         plant.step()
         self.ticks += 1
@@ -422,10 +427,43 @@ class SimulatedHardware:
                     not math.isfinite(value):  # never a NaN or inf as Good or Uncertain
                 status = "BadOutOfRange"          # whole tick or none of it
                 self._not_finite(path)
-            dv = ua.DataValue(Value=ua.Variant(value, vtype),
-                              StatusCode=ua.StatusCode(getattr(ua.StatusCodes, status)),
-                              SourceTimestamp=now, ServerTimestamp=now)
-            await self.server.write_attribute_value(self._nodes[path].nodeid, dv)
+            await self._write_node(path, value, vtype, status, now)
+
+    async def _write_node(self, path: str, value, vtype, status: str, now) -> None:
+        """Publish one node's value, after its node fault (if any). A null or a string in a
+        numeric node would be refused by the address space's type check: the node then answers
+        reads with it through a value callback, until the next plain write replaces that."""
+        from asyncua import ua
+
+        value, status = self.faults.on_node(path, value, status)
+        nodeid = self._nodes[path].nodeid
+        garbled = value is None or (isinstance(value, str) and vtype is not ua.VariantType.String)
+        variant = ua.Variant() if value is None else \
+            ua.Variant(value, ua.VariantType.String if garbled else vtype)
+        dv = ua.DataValue(Value=variant, StatusCode=ua.StatusCode(getattr(ua.StatusCodes, status)),
+                          SourceTimestamp=now, ServerTimestamp=now)
+        if garbled:
+            self.server.set_attribute_value_callback(nodeid, lambda *_: dv)
+        else:
+            await self.server.write_attribute_value(nodeid, dv)
+
+    async def _after_write(self, event, dispatcher=None) -> None:
+        """A client wrote: a node with a node fault delivers the fault at once (a read-back sees
+        it), not the value written."""
+        if not self.faults.node_faults:
+            return
+        from asyncua import ua
+
+        now = dt.datetime.now(dt.timezone.utc)
+        by_id = {node.nodeid: path for path, node in self._nodes.items()}
+        for item in event.request_params.NodesToWrite:
+            path = by_id.get(item.NodeId)
+            if path in self.faults.node_faults:
+                written = item.Value.Value
+                await self._write_node(
+                    path, written.Value if written is not None else None,
+                    written.VariantType if written is not None else ua.VariantType.Double,
+                    "Good", now)
 
     def _not_finite(self, path: str) -> None:
         if path not in self._non_finite:
