@@ -75,9 +75,9 @@ def test_non_finite_method_arguments_are_refused_and_logged(server_factory, tmp_
         assert type(caught.value).__name__ == "BadInvalidArgument"
     asyncio.run(operator_call(server, "InjectFault", "h1", "drift", 0.5))  # finite: accepted
     log = server.log.read_text()
-    assert "method call InjectFault refused: argument 3 is nan; give a finite number" in log
-    assert "method call InjectFault refused: argument 3 is inf; give a finite number" in log
-    assert "method call SetLoopOutput refused: argument 2 is -inf; give a finite number" in log
+    assert "method call InjectFault refused: InjectFault: argument 3 is nan; expected a finite number" in log
+    assert "method call InjectFault refused: InjectFault: argument 3 is inf; expected a finite number" in log
+    assert "method call SetLoopOutput refused: SetLoopOutput: argument 2 is -inf; expected a finite number" in log
     assert "method call SetLoopMode refused: loop mode 'TURBO': use one of MANUAL, AUTO, " \
            "CASCADE" in log
     assert "Traceback" not in log

@@ -29,7 +29,8 @@ class UnknownNameError(InputError):
     """A name (model, variable, parameter set, ...) that does not exist."""
 
     def __init__(self, kind: str, name: str, valid: Iterable[str], where: str = ""):
-        valid = list(valid)
+        valid = [str(v) for v in valid]
+        name = str(name)
         self.kind, self.name, self.valid = kind, name, valid
         close = difflib.get_close_matches(name, valid, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""

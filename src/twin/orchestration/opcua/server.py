@@ -70,6 +70,28 @@ def _quiet_asyncua() -> None:
         processor.addFilter(_not_a_refusal)
 
 
+def _arguments(method: str, types, values: list) -> list:
+    """A method's arguments checked against its declared types: as many as declared, strings
+    as strings, finite numbers as floats, booleans as booleans (else one-line InputError)."""
+    from asyncua import ua
+
+    if len(values) != len(types):
+        raise InputError(f"{method} takes {len(types)} arguments, got {len(values)}")
+    out = []
+    for i, (vtype, value) in enumerate(zip(types, values), start=1):
+        if vtype is ua.VariantType.String and isinstance(value, str):
+            out.append(value)
+        elif vtype is ua.VariantType.Boolean and isinstance(value, bool):
+            out.append(value)
+        elif vtype is ua.VariantType.Double and isinstance(value, (int, float)) \
+                and not isinstance(value, bool) and math.isfinite(value):
+            out.append(float(value))
+        else:
+            raise InputError(f"{method}: argument {i} is {value!r:.40}; expected "
+                             f"{'a finite number' if vtype is ua.VariantType.Double else vtype.name}")
+    return out
+
+
 class _RoleRuleset:
     """Who may do what: viewers read, the APC also writes, operators also call methods."""
 
@@ -239,14 +261,10 @@ class SimulatedHardware:
         sim = await objects.add_object(self._id("Simulation"), "Simulation")
         S, D, B = ua.VariantType.String, ua.VariantType.Double, ua.VariantType.Boolean
 
-        def method(name, func):
+        def method(name, func, types):
             async def call(parent, *args):  # async: runs on the event loop, between ticks
-                values = [a.Value for a in args]
                 try:
-                    for i, v in enumerate(values):
-                        if isinstance(v, float) and not math.isfinite(v):
-                            raise InputError(f"argument {i + 1} is {v!r}; give a finite number")
-                    func(*values)
+                    func(*_arguments(name, types, [a.Value for a in args]))
                 except TwinError as exc:
                     log.warning("method call %s refused: %s", name, exc)
                     return ua.StatusCode(ua.StatusCodes.BadInvalidArgument)
@@ -264,8 +282,8 @@ class SimulatedHardware:
                       ("SetLoopOutput", base.set_output, [S, D]),
                       ("SetLoopSetpoint", base.set_setpoint, [S, D])]
         for name, func, types in calls:
-            await sim.add_method(self._id(f"Simulation.{name}"), name, method(name, func), types,
-                                 [])
+            await sim.add_method(self._id(f"Simulation.{name}"), name, method(name, func, types),
+                                 types, [])
 
     def set_loop_mode(self, name: str, mode: str) -> None:
         """An operator's mode change of base loop ``name`` (MANUAL, AUTO or CASCADE)."""
