@@ -83,7 +83,7 @@ def mpc_cstr(ctx: BenchContext) -> FigureResult:
 
 
 @benchmark("mpc_cstr_robust", "ms per robust (9-scenario) NMPC step vs stock do-mpc",
-           quick_budget_s=50)
+           quick_budget_s=40)
 def mpc_cstr_robust(ctx: BenchContext) -> FigureResult:
     steps = ctx.size(25, 100)
     stock_x, _, stock_t = dompc_example.closed_loop(steps, robust=True, tol=TOL)
@@ -110,7 +110,7 @@ def _budget_spec(budget: float | None):
 @benchmark("mpc_cstr_budget", "ms per NMPC step with a time budget (solves in a killable child "
            "process) vs the same controller solving in-process, do-mpc's CSTR example; and the "
            "wall time of cycles whose 0.2 s budget a never-ending solve exceeds",
-           quick_budget_s=40)
+           quick_budget_s=10)
 def mpc_cstr_budget(ctx: BenchContext) -> FigureResult:
     steps = ctx.size(60, 200)
     inproc_t, inproc_x = _our_loop(_budget_spec(None), steps)

@@ -29,7 +29,7 @@ def _timed_study(study, folder: Path, **options) -> float:
 @benchmark("whatif_open_loop_cstr", "us per scenario of the open-loop CSTR kinetics study "
            "(1 h, 200 intervals, 5 KPIs; 10,000 scenarios, quick 2,000) on 1 worker vs 2 workers, "
            "the batch kernel called directly, and Simulator.step per scenario",
-           quick_budget_s=25)
+           quick_budget_s=24)
 def whatif_open_loop_cstr(ctx: BenchContext) -> FigureResult:
     from twin.core.kernels.integrators import integrate_batch
     from twin.core.simulator import Simulator
