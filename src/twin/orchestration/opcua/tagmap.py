@@ -44,8 +44,21 @@ def _check_scale(scale: float, offset: float, where: str) -> None:
                          f"magnitude), offset finite")
 
 
+class _Scaled:
+    """A linear conversion: model value = ``scale`` * server value + ``offset``."""
+
+    scale: float
+    offset: float
+
+    def to_model(self, value: float) -> float:
+        return self.scale * value + self.offset
+
+    def to_server(self, value: float) -> float:
+        return (value - self.offset) / self.scale
+
+
 @dataclass(frozen=True)
-class TagConfig:
+class TagConfig(_Scaled):
     """One variable: its node, unit and linear scaling to model units."""
 
     node: str
@@ -56,16 +69,10 @@ class TagConfig:
     def __post_init__(self) -> None:
         _check_scale(self.scale, self.offset, f"tag {self.node}")
 
-    def to_model(self, value: float) -> float:
-        return self.scale * value + self.offset
-
-    def to_server(self, value: float) -> float:
-        return (value - self.offset) / self.scale
-
 
 @dataclass(frozen=True)
-class LoopTags:
-    """Nodes of one base-layer loop."""
+class LoopTags(_Scaled):
+    """Nodes of one base-layer loop, and the scaling of its setpoints."""
 
     mode: str
     rsp: str
@@ -76,12 +83,6 @@ class LoopTags:
 
     def __post_init__(self) -> None:
         _check_scale(self.scale, self.offset, f"loop {self.rsp}")
-
-    def to_model(self, value: float) -> float:
-        return self.scale * value + self.offset
-
-    def to_server(self, value: float) -> float:
-        return (value - self.offset) / self.scale
 
 
 @dataclass(frozen=True)
