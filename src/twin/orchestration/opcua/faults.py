@@ -10,9 +10,10 @@ operator actions on the base layer, not faults of a tag.
 Per node of the address space (its path, e.g. ``Plant.BaseLayer.v1.Mode``
 or ``Diagnostics.Heartbeat``): what a misbehaving gateway delivers,
 ``bad`` (status BadCommunicationError), ``null`` (a Good status with no
-value) or ``text`` (a Good status with a string where a number or a mode
-belongs). A node fault also applies at once to what a client writes to
-the node, so a read-back sees it.
+value), ``text`` (a Good status with a string where a number or a mode
+belongs) or ``stuck`` (a Good status with the value the node had when the
+fault began: a write is acknowledged but lost). A node fault also applies
+at once to what a client writes to the node, so a read-back sees it.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from twin.core.errors import InputError, UnknownNameError
 from twin.core.quality import Quality
 
 TAG_FAULTS = ("freeze", "bad", "uncertain", "drift", "noise")
-NODE_FAULTS = ("bad", "null", "text")
-FaultKind = Literal["freeze", "bad", "uncertain", "drift", "noise", "null", "text",
+NODE_FAULTS = ("bad", "null", "text", "stuck")
+FaultKind = Literal["freeze", "bad", "uncertain", "drift", "noise", "null", "text", "stuck",
                     "stall_heartbeat", "manual", "clear"]
 GARBAGE_TEXT = "#VALUE!"
 """What a ``text`` node fault publishes."""
@@ -44,8 +45,9 @@ class FaultEvent:
         Plant time it starts [model time unit].
     kind : str
         A tag fault (``freeze``, ``bad``, ``uncertain``, ``drift``, ``noise``),
-        a node fault (``bad``, ``null``, ``text`` on a node path), ``stall_heartbeat``, ``manual`` (an operator puts loop ``tag`` in
-        MANUAL) or ``clear`` (of ``tag``, or of everything when ``tag`` is empty).
+        a node fault (``bad``, ``null``, ``text``, ``stuck`` on a node path),
+        ``stall_heartbeat``, ``manual`` (an operator puts loop ``tag`` in MANUAL) or
+        ``clear`` (of ``tag``, or of everything when ``tag`` is empty).
     tag : str
         The tag, node path or loop concerned.
     value : float
@@ -106,14 +108,19 @@ class FaultInjector:
         self.node_faults: dict[str, str] = {}
         self.heartbeat_stalled = False
         self._last: dict[str, float] = {}
+        self._stuck: dict[str, object] = {}  # value each node is stuck at
         self._rng = np.random.default_rng(seed + 7919)
 
-    def inject(self, tag: str, kind: str, value: float, t: float) -> None:
+    def inject(self, tag: str, kind: str, value: float, t: float, current: object = None) -> None:
+        """Start fault ``kind`` on a tag or a node (``current``: the node's value now, which a
+        ``stuck`` node keeps; ``value``: drift rate or noise standard deviation of a tag)."""
         if tag in self.nodes and tag not in self.tags:
             if kind not in NODE_FAULTS:
                 raise InputError(f"fault '{kind}' on node {tag}: use one of "
                                  f"{', '.join(NODE_FAULTS)}")
             self.node_faults[tag] = kind
+            if kind == "stuck":
+                self._stuck[tag] = current
             return
         if tag not in self.tags:
             raise UnknownNameError("tag or node", tag, self.tags + self.nodes)
@@ -138,6 +145,8 @@ class FaultInjector:
     def on_node(self, path: str, value: object, status: str) -> tuple[object, str]:
         """``(value, status)`` of a node as its node fault delivers it (``None``: null)."""
         kind = self.node_faults.get(path)
+        if kind == "stuck":
+            return self._stuck.get(path), "Good"
         if kind == "bad":
             return value, "BadCommunicationError"
         if kind == "null":

@@ -2,20 +2,21 @@
 
 A file has a ``[plant]`` table exactly as a loop file's (so a SIL loop and
 the simulated hardware can share one plant description), a ``[server]``
-table and ``[[fault]]`` entries scheduled in plant time. Without a file,
-the model is served from its steady state with a noise-free sensor on every
-state and output and a base-layer loop on every manipulated input.
+table, ``[[fault]]`` entries scheduled in plant time and an optional
+``[scaling]`` table (values published in a gateway's own units). Without a
+file, the model is served from its steady state with a noise-free sensor on
+every state and output and a base-layer loop on every manipulated input.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Annotated, get_type_hints
-from urllib.parse import urlsplit
+from typing import Annotated, Literal, get_type_hints
+from urllib.parse import urlsplit, urlunsplit
 
 from twin.core.base_layer import BaseLayerSpec, LoopSpec
-from twin.core.config import Count, Domain, build, convert, read_toml
+from twin.core.config import Count, Domain, build, check_domains, convert, read_toml
 from twin.core.errors import InputError
 from twin.orchestration.loop.config import PlantConfig, SensorConfig
 from twin.orchestration.opcua.faults import FaultEvent
@@ -44,13 +45,23 @@ class ServerSettings:
     Attributes
     ----------
     endpoint : str
-        ``opc.tcp://host:port/path`` to listen on (port 1-65535).
+        ``opc.tcp://host:port/path`` to listen on (port 1-65535, or 0 for a
+        free port the system chooses; the server then reports, and writes
+        into its tag map, the endpoint it got).
     speed : float
         Plant time runs this many times faster than real time (> 0, at most
         :data:`MAX_SPEED`).
+    clock : str
+        ``real``: the plant steps one tick every ``tick / speed`` of real
+        time. ``virtual``: the plant stands still until an operator calls
+        ``Simulation.Advance(n)``, which steps ``n`` ticks at once; the
+        server's timestamps then follow plant time (``speed`` plant seconds
+        per timestamp second from the start), so a deployed loop's timing
+        no longer depends on how busy the machine is (tests, rehearsals).
     hold_until_apc : bool
         Do not step until the APC heartbeat first changes (a HIL run then
-        starts at plant time 0 exactly as its SIL twin).
+        starts at plant time 0 exactly as its SIL twin; a virtual clock
+        always holds).
     insecure : bool
         Also offer an unsecured endpoint (never by default).
     login_delay : float
@@ -72,6 +83,7 @@ class ServerSettings:
 
     endpoint: str = "opc.tcp://127.0.0.1:4840/twin"
     speed: Annotated[float, Domain(gt=0, le=MAX_SPEED)] = 1.0
+    clock: Literal["real", "virtual"] = "real"
     hold_until_apc: bool = False
     insecure: bool = False
     login_delay: Annotated[float, Domain(ge=0, le=60)] = 0.25
@@ -89,7 +101,8 @@ class ServerSettings:
 
 
 def check_endpoint(url: str, where: str) -> None:
-    """A listening endpoint: ``opc.tcp://host:port/path`` with a host and a port 1-65535."""
+    """A listening endpoint: ``opc.tcp://host:port/path`` with a host and a port 1-65535 (or 0:
+    any free port)."""
     form = f"{where} '{url}': use opc.tcp://host:port/path"
     try:
         parts = urlsplit(url)
@@ -98,10 +111,19 @@ def check_endpoint(url: str, where: str) -> None:
         raise InputError(f"{form} ({exc})") from None
     if parts.scheme != "opc.tcp" or not parts.hostname:
         raise InputError(form)
-    if port is None or not 1 <= port <= 65535:
-        raise InputError(f"{form} (a port 1-65535)")
+    if port is None or not 0 <= port <= 65535:
+        raise InputError(f"{form} (a port 1-65535, or 0 for any free port)")
     if any(c.isspace() for c in url) or parts.query or parts.fragment or parts.username:
         raise InputError(f"{form} (no spaces, user, query or fragment)")
+
+
+def bound_endpoint(endpoint: str, port: int | None) -> str:
+    """``endpoint`` with the port the server listens on (it differs when asked for port 0)."""
+    parts = urlsplit(endpoint)
+    if parts.port != 0 or not port:
+        return endpoint
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return urlunsplit(parts._replace(netloc=f"{host}:{port}"))
 
 
 def cli_settings(**values: object) -> dict[str, object]:
@@ -119,12 +141,43 @@ def cli_settings(**values: object) -> dict[str, object]:
 
 
 @dataclass(frozen=True)
+class RawScaling:
+    """How the server publishes one model variable in a gateway's own units.
+
+    The published value is ``(model value - offset) / scale``, and a remote
+    setpoint written ``w`` means ``scale * w + offset`` in model units: the
+    same convention as the tag map, which the server writes with these
+    numbers (:mod:`~.tagmap`).
+
+    Attributes
+    ----------
+    scale : float
+        Model units per server unit (finite, 1e-12 to 1e12 in magnitude).
+    offset : float
+        Model value at a server value of 0 [model unit].
+    """
+
+    scale: float = 1.0
+    offset: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_domains(self)
+        if not 1e-12 <= abs(self.scale) <= 1e12:
+            raise InputError(f"scale {self.scale!r} must be non-zero, 1e-12 to 1e12 in magnitude")
+
+
+@dataclass(frozen=True)
 class ServeConfig:
-    """Plant, server settings and scheduled faults of the simulated hardware."""
+    """Plant, server settings, scheduled faults and published units of the simulated hardware.
+
+    ``scaling`` maps a sensor tag, a model input or a base loop (an MV: its
+    setpoints and output) to the :class:`RawScaling` it is published in.
+    """
 
     plant: PlantConfig
     server: ServerSettings = ServerSettings()
     fault: tuple[FaultEvent, ...] = ()
+    scaling: dict[str, RawScaling] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.plant.is_fmu:

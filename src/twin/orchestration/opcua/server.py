@@ -5,7 +5,13 @@ what clients wrote since the last tick (remote setpoints, the APC
 heartbeat), steps the plant with its base layer, applies injected faults to
 the sensor readings and publishes everything with status and timestamps.
 Writes therefore take effect at the next tick, exactly as in the SIL loop.
-Tick timing is recorded so its jitter can be reported.
+Tick timing is recorded so its jitter can be reported. With a virtual
+clock (``server.clock = "virtual"``) the plant steps only when an operator
+calls ``Simulation.Advance(n)``, and timestamps follow plant time.
+
+Values are published in model units, or in a gateway's own units for the
+variables of the ``[scaling]`` table (the tag map written says how to
+convert them back).
 
 Address space (namespace ``urn:process-twin:simulated-hardware``)::
 
@@ -18,7 +24,8 @@ Address space (namespace ``urn:process-twin:simulated-hardware``)::
     APC/Heartbeat              UInt32; writable (the APC's heartbeat)
     Diagnostics/Heartbeat      UInt32 server heartbeat, +1 per tick
     Diagnostics/Tick, Time     ticks stepped, plant time
-    Simulation/<methods>       operator actions and fault injection (operator role only)
+    Simulation/<methods>       operator actions and fault injection (operator role only);
+                               Advance(n) with a virtual clock
 
 Security: Basic256Sha256 SignAndEncrypt with username/password users
 (:mod:`~.security`), client certificates accepted only from ``trusted/``
@@ -38,12 +45,13 @@ from pathlib import Path
 
 import numpy as np
 
-from twin.core.errors import InputError, TwinError
+from twin.core.errors import InputError, TwinError, UnknownNameError
 from twin.core.plant import SimulatedPlant
 from twin.orchestration.loop.runner import make_plant, sensor_specs
 from twin.orchestration.opcua import security
 from twin.orchestration.opcua.faults import FaultInjector
-from twin.orchestration.opcua.serve_config import ServeConfig, seconds_per
+from twin.orchestration.opcua.serve_config import ServeConfig, bound_endpoint, seconds_per
+from twin.orchestration.opcua.server_access import RoleRuleset, method_arguments
 from twin.orchestration.opcua.units import eu_information
 from twin.orchestration.registry import load_model
 
@@ -51,6 +59,8 @@ log = logging.getLogger(__name__)
 
 NAMESPACE = "urn:process-twin:simulated-hardware"
 MAX_TIMING_SAMPLES = 200_000
+MAX_ADVANCE = 100_000
+"""Most ticks one ``Simulation.Advance`` call may step (virtual clock)."""
 MAX_BEHIND = 5
 """Ticks the server may fall behind its schedule before it resynchronises instead of catching up."""
 RESYNC_EVENT_GAP = 60.0
@@ -68,51 +78,6 @@ def _quiet_asyncua() -> None:
     processor = logging.getLogger("asyncua.server.uaprocessor")
     if _not_a_refusal not in processor.filters:
         processor.addFilter(_not_a_refusal)
-
-
-def _arguments(method: str, types, values: list) -> list:
-    """A method's arguments checked against its declared types: as many as declared, strings
-    as strings, finite numbers as floats, booleans as booleans (else one-line InputError)."""
-    from asyncua import ua
-
-    if len(values) != len(types):
-        raise InputError(f"{method} takes {len(types)} arguments, got {len(values)}")
-    out = []
-    for i, (vtype, value) in enumerate(zip(types, values), start=1):
-        if vtype is ua.VariantType.String and isinstance(value, str):
-            out.append(value)
-        elif vtype is ua.VariantType.Boolean and isinstance(value, bool):
-            out.append(value)
-        elif vtype is ua.VariantType.Double and isinstance(value, (int, float)) \
-                and not isinstance(value, bool) and math.isfinite(value):
-            out.append(float(value))
-        else:
-            raise InputError(f"{method}: argument {i} is {value!r:.40}; expected "
-                             f"{'a finite number' if vtype is ua.VariantType.Double else vtype.name}")
-    return out
-
-
-class _RoleRuleset:
-    """Who may do what: viewers read, the APC also writes, operators also call methods."""
-
-    def __init__(self, roles: dict[str, str]):
-        from asyncua import ua
-        from asyncua.crypto.permission_rules import USER_TYPES
-
-        self.roles = roles
-        self.write = ua.NodeId(ua.ObjectIds.WriteRequest_Encoding_DefaultBinary)
-        self.call = ua.NodeId(ua.ObjectIds.CallRequest_Encoding_DefaultBinary)
-        self.allowed = set(map(ua.NodeId, USER_TYPES))
-
-    def check_validity(self, user, action_type_id, body) -> bool:
-        role = self.roles.get(getattr(user, "name", None) or "")
-        if role is None or action_type_id not in self.allowed:
-            return False
-        if action_type_id == self.write:
-            return role in ("apc", "operator")
-        if action_type_id == self.call:
-            return role == "operator"
-        return True
 
 
 class SimulatedHardware:
@@ -135,6 +100,13 @@ class SimulatedHardware:
         if not self.plant.sensors.specs:
             raise InputError("plant.sensors: the simulated hardware needs at least one sensor")
         self.tags = [s.name for s in self.plant.sensors.specs]
+        scalable = self.tags + [v.name for v in self.model.inputs]
+        for name in config.scaling:
+            if name not in scalable:
+                raise UnknownNameError("scaling entry (a sensor tag or a model input)", name,
+                                       scalable)
+        self.scaling = dict(config.scaling)
+        self.virtual = config.server.clock == "virtual"
         self.faults = FaultInjector(self.tags, pc.seed)
         self.schedule = sorted(config.fault, key=lambda f: f.time)
         self.ticks = 0
@@ -147,6 +119,9 @@ class SimulatedHardware:
         self.events: list[str] = []
         self.server = None
         self.guard = None
+        self._bound: str | None = None
+        self._epoch = dt.datetime.now(dt.timezone.utc)
+        self._advancing = asyncio.Lock()
         self._task: asyncio.Task | None = None
         self._nodes: dict[str, object] = {}
         self._published: dict[str, float] = {}
@@ -157,7 +132,31 @@ class SimulatedHardware:
 
     @property
     def endpoint(self) -> str:
-        return self.config.server.endpoint
+        """The endpoint served (once listening on port 0: with the port the system chose)."""
+        return self._bound or self.config.server.endpoint
+
+    def _to_raw(self, name: str, value: float) -> float:
+        """A model value of variable ``name`` as published (see ``[scaling]``)."""
+        s = self.scaling.get(name)
+        return value if s is None else (value - s.offset) / s.scale
+
+    def _from_raw(self, name: str, value: float) -> float:
+        """A published value of variable ``name`` in model units."""
+        s = self.scaling.get(name)
+        return value if s is None else s.scale * value + s.offset
+
+    def _raw_bounds(self, name: str, low: float, high: float) -> tuple[float, float]:
+        a, b = self._to_raw(name, low), self._to_raw(name, high)
+        return (min(a, b), max(a, b))
+
+    def _now(self) -> dt.datetime:
+        """The server's clock: real time, or with a virtual clock the plant time from the
+        start at ``speed`` plant seconds per second."""
+        if not self.virtual:
+            return dt.datetime.now(dt.timezone.utc)
+        return self._epoch + dt.timedelta(seconds=self.plant.time
+                                          * seconds_per(self.model.time_unit)
+                                          / self.config.server.speed)
 
     async def start(self) -> None:
         """Certificates and users (first start), address space, then listen and tick."""
@@ -183,7 +182,7 @@ class SimulatedHardware:
         policies = [ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt]
         if self.config.server.insecure:
             policies.append(ua.SecurityPolicyType.NoSecurity)
-        server.set_security_policy(policies, permission_ruleset=_RoleRuleset(
+        server.set_security_policy(policies, permission_ruleset=RoleRuleset(
             {u.name: u.role for u in users.values()}))
         server.set_identity_tokens([ua.UserNameIdentityToken])
         self.server = server
@@ -197,6 +196,7 @@ class SimulatedHardware:
         except OSError as exc:
             self.guard.close()
             raise InputError(f"cannot listen on {self.endpoint}: {exc.strerror or exc}") from None
+        self._bound = bound_endpoint(self.config.server.endpoint, server.bserver.port)
         self._write_tag_map()
         self._task = asyncio.create_task(self._run())
 
@@ -226,26 +226,25 @@ class SimulatedHardware:
         objects = self.server.nodes.objects
         plant = await objects.add_object(self._id("Plant"), "Plant")
         D = ua.VariantType.Double
-        for name in self.tags:
-            var = m.variable(name)
-            await self._variable(plant, f"Plant.{name}", name, 0.0, D, unit=var.unit,
-                                 bounds=(var.lower, var.upper))
-        for var in m.inputs:
-            await self._variable(plant, f"Plant.{var.name}", var.name, 0.0, D, unit=var.unit,
-                                 bounds=(var.lower, var.upper))
+        for var in [m.variable(name) for name in self.tags] + list(m.inputs):
+            await self._variable(plant, f"Plant.{var.name}", var.name, 0.0, D,
+                                 unit=None if var.name in self.scaling else var.unit,
+                                 bounds=self._raw_bounds(var.name, var.lower, var.upper))
         base = self.plant.base
         if base is not None:
             layer = await plant.add_object(self._id("Plant.BaseLayer"), "BaseLayer")
             for name, lp in base.loops.items():
                 obj = await layer.add_object(self._id(f"Plant.BaseLayer.{name}"), name)
-                unit = m.inputs[name].unit
+                unit = None if name in self.scaling else m.inputs[name].unit
+                bounds = self._raw_bounds(name, lp.op_low, lp.op_high)
                 await self._variable(obj, f"Plant.BaseLayer.{name}.Mode", "Mode", lp.mode.value,
                                      ua.VariantType.String)
                 for attr in ("SP", "OP", "PV"):
                     await self._variable(obj, f"Plant.BaseLayer.{name}.{attr}", attr, 0.0, D,
-                                         unit=unit, bounds=(lp.op_low, lp.op_high))
-                await self._variable(obj, f"Plant.BaseLayer.{name}.RSP", "RSP", lp.rsp, D,
-                                     writable=True, unit=unit, bounds=(lp.op_low, lp.op_high))
+                                         unit=unit, bounds=bounds)
+                await self._variable(obj, f"Plant.BaseLayer.{name}.RSP", "RSP",
+                                     self._to_raw(name, lp.rsp), D, writable=True, unit=unit,
+                                     bounds=bounds)
         apc = await objects.add_object(self._id("APC"), "APC")
         await self._variable(apc, "APC.Heartbeat", "Heartbeat", 0, ua.VariantType.UInt32,
                              writable=True)
@@ -264,7 +263,9 @@ class SimulatedHardware:
         def method(name, func, types):
             async def call(parent, *args):  # async: runs on the event loop, between ticks
                 try:
-                    func(*_arguments(name, types, [a.Value for a in args]))
+                    result = func(*method_arguments(name, types, [a.Value for a in args]))
+                    if asyncio.iscoroutine(result):
+                        await result
                 except TwinError as exc:
                     log.warning("method call %s refused: %s", name, exc)
                     return ua.StatusCode(ua.StatusCodes.BadInvalidArgument)
@@ -279,8 +280,10 @@ class SimulatedHardware:
         ]
         if base is not None:
             calls += [("SetLoopMode", self.set_loop_mode, [S, S]),
-                      ("SetLoopOutput", base.set_output, [S, D]),
-                      ("SetLoopSetpoint", base.set_setpoint, [S, D])]
+                      ("SetLoopOutput", self.set_loop_output, [S, D]),
+                      ("SetLoopSetpoint", self.set_loop_setpoint, [S, D])]
+        if self.virtual:
+            calls.append(("Advance", self.advance, [D]))
         for name, func, types in calls:
             await sim.add_method(self._id(f"Simulation.{name}"), name, method(name, func, types),
                                  types, [])
@@ -294,8 +297,27 @@ class SimulatedHardware:
             raise InputError(f"loop mode {mode!r}: use one of {', '.join(modes)}")
         self.plant.base.set_mode(name, mode)
 
+    def set_loop_output(self, name: str, value: float) -> None:
+        """An operator's output of base loop ``name`` in MANUAL [as published]."""
+        self.plant.base.set_output(name, self._from_raw(name, value))
+
+    def set_loop_setpoint(self, name: str, value: float) -> None:
+        """An operator's setpoint of base loop ``name`` in AUTO [as published]."""
+        self.plant.base.set_setpoint(name, self._from_raw(name, value))
+
+    async def advance(self, n: float) -> None:
+        """Step ``n`` ticks now (virtual clock; ``n`` a whole number 1 to :data:`MAX_ADVANCE`);
+        returns once they are published. Other clients are served between the ticks."""
+        if not float(n).is_integer() or not 1 <= n <= MAX_ADVANCE:
+            raise InputError(f"Advance: {n!r} ticks; give a whole number from 1 to {MAX_ADVANCE}")
+        async with self._advancing:
+            for _ in range(int(n)):
+                await self.step()
+                await asyncio.sleep(0)
+
     def inject_fault(self, tag: str, kind: str, value: float = 0.0) -> None:
-        self.faults.inject(tag, kind, value, self.plant.time)
+        current = self._client_value(tag) if tag in self._nodes else None
+        self.faults.inject(tag, kind, value, self.plant.time, current)
         self.events.append(f"t={self.plant.time:g}: fault {kind} on {tag}")
 
     def security_event(self, text: str) -> None:
@@ -308,13 +330,19 @@ class SimulatedHardware:
 
     def tag_map(self) -> dict:
         """The tag map of this server for ``twin deploy`` (see :mod:`~.tagmap`)."""
-        tags = {name: {"node": self._id(f"Plant.{name}"), "unit": self.model.variable(name).unit}
+        def scaled(name: str) -> dict:
+            s = self.scaling.get(name)
+            return {} if s is None else {"scale": s.scale, "offset": s.offset}
+
+        tags = {name: {"node": self._id(f"Plant.{name}"), "unit": self.model.variable(name).unit,
+                       **scaled(name)}
                 for name in self.tags + [v.name for v in self.model.inputs]}
         loops = {}
         if self.plant.base is not None:
             for name in self.plant.base.loops:
                 base = f"Plant.BaseLayer.{name}"
-                loops[name] = {a.lower(): self._id(f"{base}.{a}") for a in ("Mode", "SP", "RSP", "PV")}
+                loops[name] = {**{a.lower(): self._id(f"{base}.{a}")
+                                  for a in ("Mode", "SP", "RSP", "PV")}, **scaled(name)}
         return {"url": self.endpoint, "server_heartbeat": self._id("Diagnostics.Heartbeat"),
                 "apc_heartbeat": self._id("APC.Heartbeat"), "tick": self._id("Diagnostics.Tick"),
                 "tick_period": self.tick, "seconds_per_time_unit": seconds_per(self.model.time_unit)
@@ -329,6 +357,9 @@ class SimulatedHardware:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        if self.virtual:  # the plant steps only in advance()
+            self.started.set()
+            return
         try:
             if self.config.server.hold_until_apc:
                 start = self._client_value("APC.Heartbeat")
@@ -380,7 +411,7 @@ class SimulatedHardware:
                 value = self._client_value(f"Plant.BaseLayer.{name}.RSP")
                 if isinstance(value, (int, float)) and math.isfinite(value) and \
                         value != self._published.get(f"Plant.BaseLayer.{name}.RSP"):
-                    rsp[name] = float(value)
+                    rsp[name] = self._from_raw(name, float(value))
             plant.write(rsp)
         heartbeat = self._client_value("APC.Heartbeat")
         if isinstance(heartbeat, int) and not isinstance(heartbeat, bool):  # else: not a beat
@@ -418,25 +449,25 @@ class SimulatedHardware:
         """Write this tick's values into the address space, with status and timestamps."""
         from asyncua import ua
 
-        now = dt.datetime.now(dt.timezone.utc)
+        now = self._now()
         plant = self.plant
         t = plant.time
+        raw = self._to_raw
+        D = ua.VariantType.Double
         writes: list[tuple[str, object, object, str]] = []
         for name, reading in plant.read().items():
             out = self.faults.publish(name, reading.value, reading.quality, t)
             if out is not None:
-                writes.append((f"Plant.{name}", out.value, ua.VariantType.Double, out.status))
+                writes.append((f"Plant.{name}", raw(name, out.value), D, out.status))
         for name, value in plant.inputs().items():
-            writes.append((f"Plant.{name}", value, ua.VariantType.Double, "Good"))
+            writes.append((f"Plant.{name}", raw(name, value), D, "Good"))
         if plant.base is not None:
             for name, st in plant.base.status().items():
                 p = f"Plant.BaseLayer.{name}"
-                writes += [(f"{p}.Mode", st["mode"], ua.VariantType.String, "Good"),
-                           (f"{p}.SP", st["sp"], ua.VariantType.Double, "Good"),
-                           (f"{p}.OP", st["op"], ua.VariantType.Double, "Good"),
-                           (f"{p}.PV", st["pv"], ua.VariantType.Double, "Good"),
-                           (f"{p}.RSP", st["rsp"], ua.VariantType.Double, "Good")]
-                self._published[f"{p}.RSP"] = st["rsp"]
+                writes += [(f"{p}.Mode", st["mode"], ua.VariantType.String, "Good")]
+                writes += [(f"{p}.{a}", raw(name, st[a.lower()]), D, "Good")
+                           for a in ("SP", "OP", "PV", "RSP")]
+                self._published[f"{p}.RSP"] = raw(name, st["rsp"])
         writes += [("Diagnostics.Heartbeat", self.heartbeat, ua.VariantType.UInt32, "Good"),
                    ("Diagnostics.Tick", self.ticks % 2 ** 32, ua.VariantType.UInt32, "Good"),
                    ("Diagnostics.Time", t, ua.VariantType.Double, "Good")]
@@ -472,7 +503,7 @@ class SimulatedHardware:
             return
         from asyncua import ua
 
-        now = dt.datetime.now(dt.timezone.utc)
+        now = self._now()
         by_id = {node.nodeid: path for path, node in self._nodes.items()}
         for item in event.request_params.NodesToWrite:
             path = by_id.get(item.NodeId)
@@ -501,7 +532,10 @@ class SimulatedHardware:
             self.guard.close()
 
     def timing(self) -> dict[str, float]:
-        """Tick jitter statistics [ms]: median, p99 and max |deviation| from the schedule."""
+        """Tick jitter statistics [ms]: median, p99 and max |deviation| from the schedule (with
+        a virtual clock: the ticks stepped)."""
+        if self.virtual:
+            return {"ticks": self.ticks, "clock": "virtual"}
         values = np.abs(np.array(self.jitter)) * 1e3
         if values.size == 0:
             return {"ticks": 0}
