@@ -1,8 +1,16 @@
 """Helpers of the OPC UA tests: a real ``twin serve-opcua`` process, configs, operator calls.
 
-Every server is a separate process on a free loopback port, with its own
-configuration folder (certificates, users) under the test's temporary
-folder; the deployed loop runs in the test process against it.
+Every server is a separate process on a loopback port the system chose
+for it (it listens on port 0 and writes the port it got into its tag map),
+with its own configuration folder (certificates, users) under the test's
+temporary folder; the deployed loop runs in the test process against it.
+
+Most deployed-loop tests run the server with a virtual clock: the plant
+steps one sample time after each cycle the loop has finished
+(:class:`Lockstep`), so what the loop sees at each cycle does not depend on
+how busy the machine is. Tests of watchdogs that are about real time (a
+server killed, frozen or restarted) run on the real clock and wait on
+conditions, never on fixed sleeps.
 """
 
 from __future__ import annotations
@@ -10,19 +18,29 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
+from twin.core.config import read_toml
 from twin.orchestration.loop.store import CycleStore
 
 DATA = Path(__file__).parent / "data"
 PLANT = (DATA / "plant.toml").read_text()
-SPEED = 8.0
-"""Plant time runs this many times faster than real time in the fault tests."""
+SPEED = 2.0
+"""Plant time runs this many times faster than real time in the real-clock tests: a 1 s cycle
+is 0.5 s, which a busy machine still keeps (a loop that overruns it three times in a row
+sheds)."""
+VIRTUAL_SPEED = 1.0
+"""Plant seconds per second of a virtual-clock server's timestamps: the deployed loop's
+real-time limits (overruns: a cycle longer than the sample time) then keep a second of
+margin per cycle however busy the machine is."""
+NAMESPACE = "urn:process-twin:simulated-hardware"
 
 
 def wait_for_ready(process: subprocess.Popen, log: Path, what: str, timeout: float,
@@ -54,24 +72,37 @@ def client_certificate(client_dir: Path):
     return pki
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+REQUEST_TIMEOUT = 20.0
+"""Limit of one request of the tests' clients and of the deployed loop [s]. Logging in takes
+seconds on a busy machine (the server checks passwords in threads of low priority), and a
+login is one request."""
+ADDRESS_IN_USE = ("Address already in use", "EADDRINUSE")
+"""How a server that could not listen on its port says so."""
 
 
 class ServerProcess:
-    """``twin serve-opcua`` in a subprocess: start, stop, kill, freeze, restart."""
+    """``twin serve-opcua`` in a subprocess: start, stop, kill, freeze, restart.
 
-    def __init__(self, folder: Path, port: int | None = None, speed: float = SPEED,
+    The first start listens on a port the system chooses (unless ``port`` is
+    given); :attr:`url` and :attr:`port` are then the ones it got, and a
+    restart listens on the same port again, as a plant's gateway would.
+    ``clock="virtual"``: the plant steps only when told (:class:`Lockstep`,
+    ``Simulation.Advance``); its speed is then :data:`VIRTUAL_SPEED` unless given.
+    ``tables``: more TOML (``[[fault]]`` entries, a ``[scaling]`` table).
+    """
+
+    def __init__(self, folder: Path, port: int | None = None, speed: float | None = None,
                  faults: str = "", hold: bool = False, insecure: bool = False,
-                 settings: str = ""):
+                 settings: str = "", clock: str = "real", plant: str = PLANT):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.port = port or free_port()
+        self.clock = clock
+        self.speed = speed if speed is not None else VIRTUAL_SPEED if clock == "virtual" else SPEED
+        self.port = port or 0
         self.url = f"opc.tcp://127.0.0.1:{self.port}/twin"
         self.config = self.folder / "serve.toml"
-        self.config.write_text(PLANT + f'\n[server]\nendpoint = "{self.url}"\nspeed = {speed}\n'
+        self.config.write_text(plant + f'\n[server]\nendpoint = "{self.url}"\n'
+                               f'speed = {self.speed}\nclock = "{clock}"\n'
                                f"hold_until_apc = {'true' if hold else 'false'}\n"
                                f"insecure = {'true' if insecure else 'false'}\n{settings}\n\n"
                                f"{faults}")
@@ -79,16 +110,37 @@ class ServerProcess:
         self.process: subprocess.Popen | None = None
         self.log = self.folder / "server.log"
 
+    @property
+    def virtual(self) -> bool:
+        return self.clock == "virtual"
+
     def start(self, timeout: float = 60.0) -> "ServerProcess":
-        """Start (or start again after a kill) and wait for READY."""
-        before = self.ready_count()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        with open(self.log, "ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "twin.cli.main", "serve-opcua", "--config", str(self.config),
-                 "--config-dir", str(self.config_dir), "--json"],
-                stdout=subprocess.PIPE, stderr=out, env=env)
-        wait_for_ready(self.process, self.log, "server", timeout, before)
+        """Start (or start again after a kill) and wait for READY. A port still held (a restart
+        on the port of a killed server) is waited for, up to ``timeout``."""
+        end = time.monotonic() + timeout
+        while True:
+            before = self.ready_count()
+            size = self.log.stat().st_size if self.log.exists() else 0
+            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+            with open(self.log, "ab") as out:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", "twin.cli.main", "serve-opcua", "--config",
+                     str(self.config), "--config-dir", str(self.config_dir), "--json"],
+                    stdout=subprocess.PIPE, stderr=out, env=env)
+            try:
+                wait_for_ready(self.process, self.log, "server", max(end - time.monotonic(), 1.0),
+                               before)
+                break
+            except RuntimeError:
+                self.process.communicate()
+                tail = self.log.read_bytes()[size:].decode(errors="replace")
+                if not any(a in tail for a in ADDRESS_IN_USE) or time.monotonic() > end:
+                    raise
+                time.sleep(0.2)
+        url = str(read_toml(self.config_dir / "tags.toml")["url"])
+        if url != self.url:  # listening on a port the system chose: keep it for restarts
+            self.config.write_text(self.config.read_text().replace(self.url, url))
+            self.url, self.port = url, int(url.rsplit(":", 1)[1].split("/", 1)[0])
         return self
 
     def ready_count(self) -> int:
@@ -139,8 +191,14 @@ class ServerProcess:
         return (self.config_dir / f"{user}.password").read_text().strip()
 
 
-WATCHDOG = {"heartbeat_timeout": 0.6, "stale_after": 0.6, "rebuild_after": 8.0}
-"""Watchdog of the tests [s of real time]: a few cycles at the tests' speed-up."""
+WATCHDOG = {"heartbeat_timeout": 2.0, "stale_after": 2.0, "rebuild_after": 8.0}
+"""Watchdog of the real-clock tests [s of real time]: a few cycles at the tests' speed-up, and
+longer than a busy machine keeps a process waiting."""
+VIRTUAL_WATCHDOG = {"heartbeat_timeout": 5.0, "stale_after": 3.0, "rebuild_after": 20.0}
+"""Watchdog of the virtual-clock tests. ``stale_after`` is judged on the server's clock,
+which there is plant time: 3 plant seconds. The heartbeat (and a rebuild) are watched on
+the loop's own clock: the heartbeat moves once per cycle, however long a busy machine takes
+for one; 5 s is far beyond that."""
 
 
 def _toml_lines(entries: dict) -> str:
@@ -152,29 +210,37 @@ def _deploy_file(tags_file: Path, gateway: dict, client_dir: Path, duration: flo
                  controller: str, watchdog: dict) -> str:
     gateway = {"username": "apc", **gateway, "config_dir": client_dir, "reconnect_wait": 0.5}
     return (f'controller_file = "{DATA / controller}"\ntags_file = "{tags_file}"\n\n'
-            f"[gateway]\n{_toml_lines(gateway)}\n[watchdog]\n{_toml_lines({**WATCHDOG, **watchdog})}\n"
+            f"[gateway]\n{_toml_lines(gateway)}\n[watchdog]\n{_toml_lines(watchdog)}\n"
             f"[run]\nduration = {duration}\n\n{extra}")
 
 
 def deploy_text(server: ServerProcess, client_dir: Path, duration: float, extra: str = "",
                 controller: str = "controller.toml", watchdog: dict | None = None) -> str:
-    """A deploy file against ``server`` (its tag map, the apc user)."""
+    """A deploy file against ``server`` (its tag map, the apc user); the watchdog of its
+    clock (:data:`WATCHDOG`, :data:`VIRTUAL_WATCHDOG`) with ``watchdog`` over it."""
+    base = VIRTUAL_WATCHDOG if getattr(server, "virtual", False) else WATCHDOG
     return _deploy_file(server.config_dir / "tags.toml",
-                        {"password_file": server.config_dir / "apc.password", "timeout": 1.0},
-                        client_dir, duration, extra, controller, watchdog or {})
+                        {"password_file": server.config_dir / "apc.password",
+                         "timeout": REQUEST_TIMEOUT},
+                        client_dir, duration, extra, controller, {**base, **(watchdog or {})})
 
 
 async def operator_call(server: ServerProcess, method: str, *args) -> None:
     """Call a Simulation method as the operator user."""
+    async with _client(server, "operator") as client:
+        await call(client, method, *args)
+
+
+async def call(client, method: str, *args) -> None:
+    """Call a Simulation method in an open session (strings, booleans, numbers as Double)."""
     from asyncua import ua
 
-    async with _client(server, "operator") as client:
-        ns = await client.get_namespace_index("urn:process-twin:simulated-hardware")
-        sim = client.get_node(f"ns={ns};s=Simulation")
-        variants = [ua.Variant(a, ua.VariantType.String if isinstance(a, str) else
-                               ua.VariantType.Boolean if isinstance(a, bool) else
-                               ua.VariantType.Double) for a in args]
-        await sim.call_method(ua.NodeId.from_string(f"ns={ns};s=Simulation.{method}"), *variants)
+    ns = await client.get_namespace_index(NAMESPACE)
+    variants = [ua.Variant(a, ua.VariantType.String if isinstance(a, str) else
+                           ua.VariantType.Boolean if isinstance(a, bool) else
+                           ua.VariantType.Double) for a in args]
+    await client.get_node(f"ns={ns};s=Simulation").call_method(
+        ua.NodeId.from_string(f"ns={ns};s=Simulation.{method}"), *variants)
 
 
 async def read_values(server: ServerProcess, *paths: str) -> list:
@@ -197,7 +263,7 @@ class _client:
         pki = security.Pki(self.server.folder / f"client-{self.user}")
         await security.ensure_certificate(pki, "client")
         self.server.trust_into(pki.folder)
-        c = Client(self.server.url, timeout=5)
+        c = Client(self.server.url, timeout=REQUEST_TIMEOUT)
         c.application_uri = security.application_uri("client")
         c.set_user(self.user)
         c.set_password(self.server.password(self.user))
@@ -208,7 +274,46 @@ class _client:
         return c
 
     async def __aexit__(self, *exc):
-        await self.client.disconnect()
+        try:
+            await self.client.disconnect()
+        except Exception:  # noqa: BLE001 - the session's own error (a server gone) comes first
+            if exc[0] is None:
+                raise
+
+
+SHED_CAUSES = (
+    ("communication", ("gateway:", "server heartbeat", "mode of base loop", "setpoint of base loop",
+                       "read-back differs")),
+    ("overrun", ("cycles in a row overran",)),
+    ("operator", ("operator has loop",)),
+    ("controller", ("controller shed",)),
+    ("error", ("cycle store failed",)),
+)
+"""Causes of a shed, by the words the deployed loop gives it (communication: the data or the
+server; overrun: the loop too slow; operator: a loop taken out of CASCADE; controller: the
+controller shed itself; error: an exception in a stage)."""
+
+
+def shed_causes(events) -> list[set[str]]:
+    """The causes of each shed (``other`` for words not known here)."""
+    out = []
+    for message in events[events.kind == "shed"].message:
+        text = message.removeprefix("shed to the base layer: ")
+        causes = set()
+        for part in text.split("; "):
+            found = [c for c, words in SHED_CAUSES if any(w in part for w in words)]
+            if not found and re.match(r"^[\w-]+ failed: ", part):
+                found = ["error"]
+            causes.update(found or ["other"])
+            if found and found[0] in ("controller", "error"):
+                break  # the rest is the reason's own text
+        out.append(causes)
+    return out
+
+
+def shed_counts(events) -> Counter:
+    """How many sheds had each cause."""
+    return Counter(c for causes in shed_causes(events) for c in causes)
 
 
 def records(store: Path):
@@ -221,29 +326,217 @@ def records(store: Path):
         s.close()
 
 
-async def run_loop_with(config_path: Path, folder: Path, actions=()) -> object:
-    """Run ``twin deploy``'s loop in this process while ``actions`` (coroutines) run beside it."""
+ACTIONS_GRACE = 30.0
+"""How long actions may still run once the loop has finished [s]."""
+
+
+async def run_loop_with(config_path: Path, folder: Path, actions=(), driver=None,
+                        stop: asyncio.Event | None = None) -> object:
+    """Run ``twin deploy``'s loop in this process while ``actions`` (coroutines) run beside it.
+
+    ``driver(loop)``, e.g. a :class:`Lockstep`, runs beside the loop until it ends; ``stop``
+    set ends the loop early. An action or the driver that fails ends the run with its error;
+    an action not finished within :data:`ACTIONS_GRACE` of the loop's end is an error too (it
+    waited for something that never came).
+    """
     from twin.orchestration.opcua.deploy import DeployedLoop
     from twin.orchestration.opcua.deploy_config import load_deploy
 
     loop = DeployedLoop(load_deploy(config_path), folder)
+    run = asyncio.ensure_future(loop.run(stop=stop))
+    helpers = [asyncio.ensure_future(a) for a in actions]
+    drive = asyncio.ensure_future(driver(loop)) if driver is not None else None
     try:
-        results = await asyncio.gather(loop.run(), *actions)
-        return results[0]
+        watched = {run, *helpers, *([drive] if drive else [])}
+        while not run.done():
+            done, watched = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not run and task.exception() is not None:
+                    raise task.exception()
+            if drive in done:
+                raise RuntimeError("the lockstep driver ended before the loop")
+        result = run.result()
+        if helpers:
+            _, late = await asyncio.wait(helpers, timeout=ACTIONS_GRACE)
+            if late:
+                raise RuntimeError(f"{len(late)} action(s) still waiting {ACTIONS_GRACE} s after "
+                                   "the loop ended")
+            for task in helpers:
+                task.result()
+        return result
     finally:
+        for task in [run, *helpers, *([drive] if drive else [])]:
+            task.cancel()
+        await asyncio.gather(run, *helpers, *([drive] if drive else []), return_exceptions=True)
         await loop.close()
+
+
+class Lockstep:
+    """Steps a virtual-clock server in time with a deployed loop run in this process.
+
+    Each time the loop has finished a cycle (read, decided, committed, written and read
+    back) at the server's current tick, the plant advances one sample time; so every
+    cycle reads the plant at its own tick and its writes land before the next one, as in
+    a SIL run, however slow the machine. ``pace``: at least this long between advances [s]
+    (the plant is then never faster than that, for watchdogs measured on the loop's own
+    clock). ``jumps``: after cycle ``k`` advance ``jumps[k]`` more ticks (the server runs
+    ahead of the loop). ``observe(client, ns, k)``: awaited after cycle ``k``, before the
+    plant moves on (what the server holds at that cycle's tick, after its writes). Goes
+    on across a server restart: once the loop has run a cycle at the new server's tick,
+    the advances go there.
+    """
+
+    RECONNECT_FOR = 120.0
+    """Longest time without a server to advance before the driver gives up [s]."""
+
+    def __init__(self, server: ServerProcess, pace: float = 0.0,
+                 jumps: dict[int, int] | None = None, observe=None):
+        if not server.virtual:
+            raise ValueError("Lockstep needs a server with clock = 'virtual'")
+        self.server, self.pace, self.jumps = server, pace, dict(jumps or {})
+        self.observe = observe
+        self.advances = 0
+
+    async def __call__(self, loop) -> None:
+        per_cycle = round(loop.config.controller.sample_time / loop.config.tags.tick_period)
+        advanced, checked, last, lost = 0, 0, -math.inf, None  # cycles done at those points
+        while True:
+            try:
+                async with _client(self.server, "operator") as client:
+                    lost = None
+                    ns = await client.get_namespace_index(NAMESPACE)
+                    counter = client.get_node(f"ns={ns};s=Diagnostics.Tick")
+                    tick = await counter.read_value()
+                    while True:
+                        done = len(loop.cycle_seconds)
+                        if done <= advanced:  # no cycle finished since the last advance
+                            await asyncio.sleep(0.002)
+                            continue
+                        # the tick the loop last read: its last cycle ran at the server's tick
+                        # (not so for cycles it ran blind while the server was away)
+                        if loop._last_tick != tick:
+                            if done > checked:  # has the server restarted? (raises if gone)
+                                checked = done
+                                tick = await counter.read_value()
+                            else:
+                                await asyncio.sleep(0.002)
+                            continue
+                        if self.observe is not None:
+                            await self.observe(client, ns, done - 1)
+                        wait = last + self.pace - time.monotonic()
+                        if wait > 0:
+                            await asyncio.sleep(wait)
+                        n = per_cycle + self.jumps.get(done - 1, 0)
+                        await call(client, "Advance", float(n))
+                        tick, last, advanced = tick + n, time.monotonic(), done
+                        self.advances += 1
+            except Exception as exc:  # noqa: BLE001 - a server gone; anything else is raised
+                if not _connection_lost(exc):
+                    raise
+                lost = lost or time.monotonic()
+                if time.monotonic() - lost > self.RECONNECT_FOR:
+                    raise
+                await asyncio.sleep(0.2)
+
+
+_LOST = ("BadConnectionClosed", "BadSessionClosed", "BadSessionIdInvalid",
+         "BadSecureChannelClosed", "BadSecureChannelIdInvalid", "BadCommunicationError",
+         "BadTimeout", "BadServerHalted", "BadShutdown", "BadServerNotConnected")
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """True for the errors of a server that went away (or is not back yet)."""
+    from asyncua.ua.uaerrors import UaStatusCodeError
+
+    if isinstance(exc, UaStatusCodeError):
+        return type(exc).__name__ in _LOST
+    return isinstance(exc, (OSError, ConnectionError, asyncio.TimeoutError, TimeoutError,
+                            asyncio.IncompleteReadError)) or "connection" in str(exc).lower()
+
+
+def deployed_run(server: ServerProcess, folder: Path, duration: float, actions=(),
+                 extra: str = "", controller: str = "controller.toml",
+                 watchdog: dict | None = None, driver=None, stop: asyncio.Event | None = None):
+    """The deployed loop against ``server`` (a virtual clock: in lockstep, unless another
+    ``driver`` is given) while ``actions`` (coroutine functions) run; records in ``folder``;
+    (cycles frame, events, cycles) of its store."""
+    client_dir = folder / "client"
+    server.trust_into(client_dir)
+    config = folder / "deploy.toml"
+    config.write_text(deploy_text(server, client_dir, duration, extra, controller, watchdog))
+    if driver is None and server.virtual:
+        driver = Lockstep(server)
+    asyncio.run(run_loop_with(config, folder / "run", [a() for a in actions], driver, stop))
+    return records(folder / "run" / "cycles.sqlite")
 
 
 async def at_plant_time(server: ServerProcess, t: float, action) -> None:
     """Run ``action()`` (sync or async) once the server's plant time reaches ``t``."""
-    async with _client(server, "apc") as client:
-        ns = await client.get_namespace_index("urn:process-twin:simulated-hardware")
-        node = client.get_node(f"ns={ns};s=Diagnostics.Time")
-        while await node.read_value() < t:
-            await asyncio.sleep(0.02)
+    await wait_values(server, ["Diagnostics.Time"], lambda v: v[0] >= t, f"plant time {t}")
     result = action()
     if asyncio.iscoroutine(result):
         await result
+
+
+async def wait_values(server: ServerProcess, paths: list[str], ready, what: str,
+                      timeout: float = 300.0) -> list:
+    """Poll nodes (paths under the server's namespace) in one session until ``ready(values)``;
+    the values. Errors (naming ``what``) after ``timeout`` [s]."""
+    end = time.monotonic() + timeout
+    async with _client(server, "apc") as client:
+        ns = await client.get_namespace_index(NAMESPACE)
+        nodes = [client.get_node(f"ns={ns};s={p}") for p in paths]
+        while True:
+            values = [await n.read_value() for n in nodes]
+            if ready(values):
+                return values
+            if time.monotonic() > end:
+                raise TimeoutError(f"waited {timeout} s for {what}; last {values}")
+            await asyncio.sleep(0.02)
+
+
+def _store_query(store: Path, sql: str, *args):
+    """The first row of a query on the loop's store (``None`` while it is not there yet)."""
+    import sqlite3
+
+    if not store.exists():
+        return None
+    try:
+        with sqlite3.connect(store) as db:
+            return db.execute(sql, args).fetchone()
+    except sqlite3.OperationalError:
+        return None
+
+
+async def until_logged(store: Path, what: str, sql: str, *args, timeout: float = 300.0) -> tuple:
+    """Wait until a query on the loop's store returns a row whose first value is not null;
+    that row. Errors (naming ``what``) after ``timeout`` [s]."""
+    end = time.monotonic() + timeout
+    while True:
+        row = _store_query(store, sql, *args)
+        if row is not None and row[0] is not None:
+            return row
+        if time.monotonic() > end:
+            raise TimeoutError(f"waited {timeout} s for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def until_event(store: Path, kind: str, after_cycle: int = -1, timeout: float = 300.0) -> int:
+    """Wait until the loop logs an event of ``kind`` after cycle ``after_cycle``; its cycle."""
+    row = await until_logged(store, f"a '{kind}' event after cycle {after_cycle}",
+                             "SELECT MIN(cycle) FROM event WHERE kind = ? AND cycle > ?", kind,
+                             after_cycle, timeout=timeout)
+    return int(row[0])
+
+
+async def back_in_control(store: Path, cycles: int = 3, after: int = -1,
+                          timeout: float = 300.0) -> None:
+    """Wait until the loop has re-entered after cycle ``after`` and written in ``cycles``
+    cycles since."""
+    entered = await until_event(store, "reentry", after, timeout=timeout)
+    await until_logged(store, f"{cycles} cycles written after the re-entry",
+                       "SELECT CASE WHEN COUNT(*) >= ? THEN 1 END FROM cycle "
+                       "WHERE write = 1 AND cycle >= ?", cycles, entered, timeout=timeout)
 
 
 async def after_cycles(store: Path, n: int, action=None) -> None:
@@ -265,6 +558,14 @@ async def after_cycles(store: Path, n: int, action=None) -> None:
             await result
 
 
+def _unused_port() -> int:
+    """A loopback port free at this moment (another process may take it before it is used:
+    callers retry when it was taken)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 NODE_SERVER = Path(__file__).parent / "nodeopcua"
 """The node-opcua server of the interoperability tests (installed by ``npm ci``)."""
 
@@ -276,26 +577,42 @@ class NodeServer:
         self.folder = Path(folder)
         self.home = self.folder / "home"  # node-opcua's runtime files stay in the test folder
         self.home.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.url = f"opc.tcp://127.0.0.1:{self.port}/twin"
+        self.port = 0
+        self.url = ""
+        self.speed = speed
         self.users = {"apc": "apc-secret-1", "operator": "operator-secret-2"}
         self.log = self.folder / "node.log"
-        self.args = ["--port", str(self.port), "--pki", str(self.folder / "pki"),
-                     "--speed", str(speed)] + (["--allow-none"] if allow_none else [])
+        self.args = ["--pki", str(self.folder / "pki"), "--speed", str(speed)] + \
+            (["--allow-none"] if allow_none else [])
         self.process: subprocess.Popen | None = None
         self.certificate: Path | None = None
 
     def start(self, timeout: float = 60.0) -> "NodeServer":
+        """Start on a port that was free a moment ago; if another process took it meanwhile
+        (the server cannot listen), again on another one."""
         if not (NODE_SERVER / "node_modules" / "node-opcua").is_dir():
             raise RuntimeError(f"node-opcua is not installed in {NODE_SERVER}: run the test "
                                "command of README.md (it runs npm ci there)")
         env = {**os.environ, "HOME": str(self.home), "npm_config_cache": str(self.home / ".npm"),
                "TWIN_USERS": ",".join(f"{u}:{p}" for u, p in self.users.items())}
-        with open(self.log, "ab") as out:
-            self.process = subprocess.Popen(["node", str(NODE_SERVER / "server.js"), *self.args],
-                                            stdout=out, stderr=subprocess.STDOUT, env=env,
-                                            cwd=self.folder)
-        text = wait_for_ready(self.process, self.log, "node-opcua server", timeout)
+        end = time.monotonic() + timeout
+        while True:
+            self.port = _unused_port()
+            self.url = f"opc.tcp://127.0.0.1:{self.port}/twin"
+            size = self.log.stat().st_size if self.log.exists() else 0
+            with open(self.log, "ab") as out:
+                self.process = subprocess.Popen(
+                    ["node", str(NODE_SERVER / "server.js"), "--port", str(self.port), *self.args],
+                    stdout=out, stderr=subprocess.STDOUT, env=env, cwd=self.folder)
+            try:
+                text = wait_for_ready(self.process, self.log, "node-opcua server",
+                                      max(end - time.monotonic(), 1.0))
+                break
+            except RuntimeError:
+                self.stop()
+                tail = self.log.read_bytes()[size:].decode(errors="replace")
+                if not any(a in tail for a in ADDRESS_IN_USE) or time.monotonic() > end:
+                    raise
         self.certificate = Path(text.split("CERT ", 1)[1].split("\n", 1)[0].strip())
         return self
 
@@ -332,12 +649,17 @@ class NodeServer:
 
 def node_deploy_text(server: NodeServer, client_dir: Path, duration: float, extra: str = "",
                      password: str | None = None) -> str:
-    """A deploy file against the node-opcua server, as its ``apc`` user."""
-    return _deploy_file(DATA / "node_tags.toml",
-                        {"url": server.url, "password_file": server.password_file("apc", password),
-                         "timeout": 2.0},
+    """A deploy file against the node-opcua server, as its ``apc`` user; its tag map paced at
+    the server's speed (the loop times its cycles on the wall clock)."""
+    tags = server.folder / "node_tags.toml"
+    text = (DATA / "node_tags.toml").read_text()
+    tags.write_text(text.replace("seconds_per_time_unit = 0.125",
+                                 f"seconds_per_time_unit = {1.0 / server.speed!r}"))
+    return _deploy_file(tags, {"url": server.url,
+                               "password_file": server.password_file("apc", password),
+                               "timeout": REQUEST_TIMEOUT},
                         client_dir, duration, extra, "controller.toml",
-                        {"heartbeat_timeout": 1.0, "stale_after": 1.0})
+                        {"heartbeat_timeout": 2.0, "stale_after": 2.0})
 
 
 async def timed_login(server: ServerProcess, client_dir: Path, user: str, password: str,

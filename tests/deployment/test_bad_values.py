@@ -10,7 +10,8 @@ remote setpoint, which the server accepts and stores as a null value.
 For every node the loop goes on without an exception: each cycle is
 logged, the documented action is taken (a CV is dropped; a bad mode,
 setpoint, remote setpoint read back or server heartbeat sheds), nothing is
-written while shed, and the loop is back in control at the end.
+written while shed, and the loop is back in control at the end. The server's
+clock is virtual, in lockstep with the loop.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import asyncio
 
 import pytest
 
-from hil_support import _client, after_cycles, deploy_text, records, run_loop_with
+from hil_support import Lockstep, _client, after_cycles, deploy_text, records, run_loop_with
 from test_faults import _no_writes_while_shed
 
 DURATION = 40.0
@@ -30,7 +31,7 @@ FAULTS = (("bad", 2.0), ("null", 12.0), ("text", 22.0))
 @pytest.fixture
 def server(server_factory):
     """A fresh server per test: its base loops in CASCADE, as the loop will find them."""
-    return server_factory()
+    return server_factory(clock="virtual")
 
 
 def _faults_on(server, node: str, store):
@@ -67,7 +68,7 @@ def _run(server, tmp_path, action):
     server.trust_into(client)
     config = tmp_path / "deploy.toml"
     config.write_text(deploy_text(server, client, DURATION))
-    asyncio.run(run_loop_with(config, tmp_path / "run", [action]))
+    asyncio.run(run_loop_with(config, tmp_path / "run", [action], Lockstep(server)))
     return records(tmp_path / "run" / "cycles.sqlite")
 
 

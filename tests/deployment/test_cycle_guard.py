@@ -7,6 +7,9 @@ log must show the error with its stage, a shed (nothing written while
 shed), and the loop back in control afterwards; every cycle is logged
 once. The injected exceptions are test doubles for faults that cannot be
 produced on demand (a defect inside the estimator, a disk that fails).
+The server's clock is virtual, in lockstep with the loop: the failing cycle
+and the base layer's heartbeat watch (in plant time) keep their places
+however busy the machine.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import sqlite3
 
 import pytest
 
-from hil_support import ServerProcess, deploy_text, records, run_loop_with
+from hil_support import Lockstep, ServerProcess, deploy_text, records, run_loop_with
 from test_faults import _no_writes_while_shed
 
 FAIL_AT = 10
@@ -26,7 +29,7 @@ CYCLES = 24
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    server = ServerProcess(tmp_path_factory.mktemp("guard") / "hw").start()
+    server = ServerProcess(tmp_path_factory.mktemp("guard") / "hw", clock="virtual").start()
     yield server
     server.stop()
 
@@ -84,7 +87,7 @@ def test_an_exception_in_any_stage_is_logged_sheds_and_the_loop_recovers(server,
     server.trust_into(client)
     config = tmp_path / "deploy.toml"
     config.write_text(deploy_text(server, client, float(CYCLES - 1)))
-    asyncio.run(run_loop_with(config, tmp_path / "run"))
+    asyncio.run(run_loop_with(config, tmp_path / "run", driver=Lockstep(server)))
     frame, events, cycles = records(tmp_path / "run" / "cycles.sqlite")
 
     errors = events[events.kind == "error"]
@@ -128,7 +131,7 @@ def test_a_loop_whose_stage_keeps_failing_stops_with_one_line(server, tmp_path, 
     # two failed re-entries, 2 cycles apart, before the base layer's heartbeat watch (5 s)
     # takes the loops back to AUTO
     with pytest.raises(RunStopped) as stopped:
-        asyncio.run(run_loop_with(config, tmp_path / "run"))
+        asyncio.run(run_loop_with(config, tmp_path / "run", driver=Lockstep(server)))
     message = str(stopped.value)
     assert "\n" not in message and "2 failed cycles" in message
     assert "solver library corrupted" in message

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from hil_support import deploy_text, free_port
+from hil_support import deploy_text
 from support import run_twin, the_error_line
 from twin.orchestration.opcua.deploy_config import load_deploy
 from twin.orchestration.opcua.gateway import Gateway, GatewayError
@@ -85,23 +85,23 @@ def test_a_server_with_only_a_none_endpoint_is_refused(tmp_path, server_factory)
 
     reference = server_factory()  # for a valid tag map and a trusted (other) certificate
     config = load_deploy(_deploy(reference, tmp_path))
-    port = free_port()
 
     async def scenario():
         server = Server()
         await server.init()
-        server.set_endpoint(f"opc.tcp://127.0.0.1:{port}/open")
+        server.set_endpoint("opc.tcp://127.0.0.1:0/open")  # the port the system chooses
         server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
         await server.start()
+        port = server.bserver.port
         try:
             gateway = Gateway(config.tags, config.gateway, url=f"opc.tcp://127.0.0.1:{port}/open")
             with pytest.raises(GatewayError) as caught:
                 await gateway.connect()
-            return str(caught.value)
+            return port, str(caught.value)
         finally:
             await server.stop()
 
-    message = asyncio.run(scenario())
+    port, message = asyncio.run(scenario())
     assert message == (f"opc.tcp://127.0.0.1:{port}/open offers no Basic256Sha256 SignAndEncrypt "
                        "endpoint; an unsecured connection is refused (set gateway.insecure = true "
                        "only if you mean it)")
