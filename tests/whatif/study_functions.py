@@ -24,3 +24,11 @@ def crash_above(x: float) -> dict[str, float]:
     if x > 0.5:
         os.abort()
     return {"y": x}
+
+
+def ranked(a: float, b: float, c: float) -> dict[str, float]:
+    """y rises with a and falls with b (monotone, non-linear), ignores c; NaN for c > 0.8;
+    z = a b."""
+    if c > 0.8:
+        return {"y": math.nan, "z": a * b}
+    return {"y": a - b ** 3, "z": a * b}
