@@ -216,7 +216,7 @@ class _Case:
     def open_loop_batch(self, rows: Sequence[Mapping], keep: bool) -> ChunkResult:
         from twin.core import ops
         from twin.core.kernels.integrators import integrate_batch
-        from twin.core.kernels.results import STATUS_TEXT
+        from twin.core.kernels.results import status_text
 
         model, base = self.model, self.study.base
         started = time.perf_counter()
@@ -233,7 +233,7 @@ class _Case:
             t0 = time.perf_counter()
             if result.status[i]:
                 out.rows.append(_failed(row, f"integration failed: "
-                                              f"{STATUS_TEXT.get(int(result.status[i]), 'error')}",
+                                              f"{status_text(int(result.status[i]), self.method)}",
                                         share))
                 continue
             u_at = np.vstack([U[i], U[i][-1:]])
