@@ -15,6 +15,7 @@ to hard and rate limits, and decide what to write. The semantics:
 - a solver failure or timeout applies the next move of the last feasible
   plan and is counted; after ``max_failures`` in a row the controller
   sheds to its safe state (hold, or configured safe values) and goes OFF;
+- a failed (or timed-out) MHE solve gives the EKF's estimate, with an event;
 - the NMPC warm-starts from the shifted previous solution;
 - with ``solver.time_budget`` the cycle's optimisations (targets, MHE,
   NMPC) run in a child process and share the budget as a wall-clock
@@ -234,6 +235,8 @@ class Controller:
                 raise InputError("the state-feedback estimator needs the plant state (x_plant)")
             self.estimator.set_state(x_plant)
         estimate = self.estimator.correct(readings)
+        if isinstance(self.estimator, MHE) and self.estimator.failure:
+            events.append(f"estimator: MHE {self.estimator.failure}; using the EKF estimate")
         if self.mode is Mode.OFF:
             self.u_now = mv_current.copy()
             self.estimator.predict(mv_current, self.w, self.p)
