@@ -75,6 +75,9 @@ class Output:
         Mode after this cycle (OFF after a shed).
     shed : bool
         True in the cycle the controller shed.
+    cv_target, mv_target : dict
+        What the move aimed at: steady-state targets, the setpoints while no
+        target has been found (``mv_target`` then empty) [CV, MV units].
     """
 
     t: float
@@ -399,7 +402,8 @@ class Controller:
                                       if max(plan.slack[i]) > 0}
         if cv_target is not None:
             out.cv_target = {n: float(v) for n, v in zip(cv_names, cv_target) if np.isfinite(v)}
-        if u_target is not None and self.targets is not None:
+        if u_target is not None and self._target is not None and self.targets is not None:
+            # (tracking setpoints without any steady-state target: there is no MV target)
             out.mv_target = {n: float(v) for n, v in zip(mv_names, u_target)}
         if self._target is not None and self.targets is not None:
             out.given_up = [g.__dict__.copy() for g in self._target.given_up]
