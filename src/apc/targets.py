@@ -132,7 +132,9 @@ class TargetCalculator:
         state_lo = pb.model.states.lower() / pb.x_scale
         state_hi = pb.model.states.upper() / pb.x_scale
         lbx = np.concatenate([state_lo, u_lo / pb.u_scale, np.zeros(2 * n_cv)])
-        cap = np.full(2 * n_cv, np.inf)
+        # slacks exist only for the limits in force; the others are held at zero
+        cap = np.concatenate([np.where(np.isfinite(lo_n), np.inf, 0.0),
+                              np.where(np.isfinite(hi_n), np.inf, 0.0)])
         # start from where the plant is, so the nearest steady state is found (the
         # CSTR's gain changes sign: far-away branches reach the same setpoint)
         x0 = np.concatenate([x_guess / pb.x_scale, u_now / pb.u_scale, np.zeros(2 * n_cv)])
@@ -150,8 +152,15 @@ class TargetCalculator:
             except RuntimeError as exc:  # e.g. inconsistent limits set by an operator
                 return None, {"success": False, "return_status": str(exc).splitlines()[-1][:120]}
 
+        def fitted(z):
+            # each pass starts with the slacks its point needs, not the previous pass's
+            # (slacks a pass does not weigh end up anywhere)
+            cvn = np.array(self._cv_fn(z[:n_x], z[n_x:n_x + n_u], w, p, bias)).ravel() / mag
+            need = np.concatenate([np.maximum(lo_n - cvn, 0.0), np.maximum(cvn - hi_n, 0.0)])
+            return np.concatenate([z[:n_x + n_u], np.minimum(need, cap)])
+
         sol, stats = None, {"success": True, "return_status": "no ranked limits"}
-        start = x0
+        start = fitted(x0)
         for rank in ranks:
             in_rank = np.array([c.rank == rank for c in spec_cv]) & active
             a_lo = np.where(in_rank & np.isfinite(soft_lo), 1.0, 0.0)
@@ -163,7 +172,7 @@ class TargetCalculator:
             s = z[n_x + n_u:]
             mask = np.concatenate([a_lo, a_hi]) > 0
             cap[mask] = np.maximum(s[mask], 0.0) * (1 + 1e-6) + 1e-9
-            start = z
+            start = fitted(z)
         if stats["success"]:
             sol, stats = run(np.zeros(n_cv), np.zeros(n_cv),
                              np.where(has_sp, np.array([max(c.weight, 1e-3) for c in spec_cv]), 0.0),
