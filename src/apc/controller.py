@@ -26,7 +26,6 @@ to hard and rate limits, and decide what to write. The semantics:
 from __future__ import annotations
 
 import enum
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
