@@ -86,7 +86,7 @@ def _equivalent(diff: str, rules: list[dict]) -> str | None:
     return None
 
 
-def run_campaign(campaign: dict, defaults: dict, log_folder: Path) -> dict:
+def run_campaign(campaign: dict, defaults: dict, log_folder: Path, children: int = 2) -> dict:
     """Run one campaign; its counts, score and the mutants not killed."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="twin-mutation-") as tmp:
@@ -95,7 +95,7 @@ def run_campaign(campaign: dict, defaults: dict, log_folder: Path) -> dict:
         _configure(folder, campaign, defaults)
         log_path = log_folder / f"{campaign['name'].replace(' ', '-')}.log"
         with open(log_path, "w") as log:
-            _mutmut(folder, "run", log=log)
+            _mutmut(folder, "run", "--max-children", str(children), log=log)
         statuses: dict[str, str] = {}
         for line in _mutmut(folder, "results", "--all", "true").splitlines():
             name, _, status = line.strip().rpartition(": ")
@@ -155,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
                         help="run only this campaign (repeatable)")
     parser.add_argument("--out", type=Path, default=ROOT / "mutation-report")
+    parser.add_argument("--children", type=int, default=2,
+                        help="mutants tested at once (default 2)")
     args = parser.parse_args(argv)
     config = tomllib.loads(CAMPAIGNS.read_text())
     defaults = config.get("defaults", {})
@@ -167,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for campaign in campaigns:
         print(f"mutation: {campaign['name']} ({campaign['source']})", file=sys.stderr, flush=True)
-        results.append(run_campaign(campaign, defaults, args.out))
+        results.append(run_campaign(campaign, defaults, args.out, args.children))
         (args.out / "report.json").write_text(json.dumps(results, indent=2))
         (args.out / "report.md").write_text(_report(results, defaults.get("skip", [])))
         r = results[-1]
