@@ -59,8 +59,10 @@ def test_a_failed_estimation_is_logged_and_nothing_is_applied():
                            steady_start=True)
     result = run_rto(_tank_rto(), plant, TANK, TANK_ECONOMICS)
     assert len(result.iterations) == 2
-    for it in result.iterations:
-        assert not it.accepted and it.note == "parameter estimation failed"
+    for k, it in enumerate(result.iterations):
+        assert it.k == k and it.accepted is False and it.note == "parameter estimation failed"
+        assert it.plant_profit == pytest.approx(0.5 - 0.2 ** 2, abs=1e-3)  # p q - c h^2, as read
+        assert it.steady_state["samples"] == 20 and it.steady_state["drift"]["h"] <= 1.0
         assert it.parameters == {}  # no estimate is recorded as if it were one
         assert it.inputs == it.next_inputs == {"q": 0.5}
         assert it.measured["h"] == pytest.approx(-0.2, abs=2e-3)
