@@ -89,7 +89,8 @@ def test_log_cycle_writes_the_cycle_its_values_and_events_and_commits(store):
         assert db.execute("SELECT * FROM cycle").fetchall() == [
             (1, 3, 0.015, 12.5, "auto", 1, "optimal", "Solve_Succeeded", 7, 0.031, 2, 1)]
         assert db.execute("SELECT * FROM value ORDER BY rowid").fetchall() == [
-            (1, 3, "C_b", "meas", 0.91, "good", 1.5, 1.75), (1, 3, "F", "mv", 14.2, None, None, None)]
+            (1, 3, "C_b", "meas", 0.91, "good", 1.5, 1.75),
+            (1, 3, "F", "mv", 14.2, None, None, None)]
         assert db.execute("SELECT * FROM event ORDER BY rowid").fetchall() == [
             (1, 3, 0.015, "mode", "auto -> manual"), (1, 3, 0.015, "shed", "C_b bad")]
 
@@ -111,7 +112,8 @@ def test_log_event_records_one_event_of_the_run_and_commits(store):
     store.start_run("SIL", "cstr", "h", {})
     store.log_event(4, 0.02, "error", "plant failed")
     with _other(store) as db:
-        assert db.execute("SELECT * FROM event").fetchall() == [(2, 4, 0.02, "error", "plant failed")]
+        assert db.execute("SELECT * FROM event").fetchall() == [
+            (2, 4, 0.02, "error", "plant failed")]
 
 
 def _two_runs(store: CycleStore) -> None:
