@@ -15,6 +15,7 @@ to hard and rate limits, and decide what to write. The semantics:
 - a solver failure or timeout applies the next move of the last feasible
   plan and is counted; after ``max_failures`` in a row the controller
   sheds to its safe state (hold, or configured safe values) and goes OFF;
+- a failed (or timed-out) MHE solve gives the EKF's estimate, with an event;
 - the NMPC warm-starts from the shifted previous solution;
 - with ``solver.time_budget`` the cycle's optimisations (targets, MHE,
   NMPC) run in a child process and share the budget as a wall-clock
@@ -25,7 +26,6 @@ to hard and rate limits, and decide what to write. The semantics:
 from __future__ import annotations
 
 import enum
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,6 +74,9 @@ class Output:
         Mode after this cycle (OFF after a shed).
     shed : bool
         True in the cycle the controller shed.
+    cv_target, mv_target : dict
+        What the move aimed at: steady-state targets, the setpoints while no
+        target has been found (``mv_target`` then empty) [CV, MV units].
     """
 
     t: float
@@ -234,6 +237,8 @@ class Controller:
                 raise InputError("the state-feedback estimator needs the plant state (x_plant)")
             self.estimator.set_state(x_plant)
         estimate = self.estimator.correct(readings)
+        if isinstance(self.estimator, MHE) and self.estimator.failure:
+            events.append(f"estimator: MHE {self.estimator.failure}; using the EKF estimate")
         if self.mode is Mode.OFF:
             self.u_now = mv_current.copy()
             self.estimator.predict(mv_current, self.w, self.p)
@@ -396,7 +401,8 @@ class Controller:
                                       if max(plan.slack[i]) > 0}
         if cv_target is not None:
             out.cv_target = {n: float(v) for n, v in zip(cv_names, cv_target) if np.isfinite(v)}
-        if u_target is not None and self.targets is not None:
+        if u_target is not None and self._target is not None and self.targets is not None:
+            # (tracking setpoints without any steady-state target: there is no MV target)
             out.mv_target = {n: float(v) for n, v in zip(mv_names, u_target)}
         if self._target is not None and self.targets is not None:
             out.given_up = [g.__dict__.copy() for g in self._target.given_up]

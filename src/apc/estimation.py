@@ -192,6 +192,8 @@ class MHE:
     ``xi_{k+1} = F(xi_k) + L_Q eta_k``; the cost is the arrival cost of the
     window's first state, ``sum |eta_k|^2`` and the weighted residuals of
     the readings used. Well scaled even where some noises are tiny.
+    When a solve fails or its time budget passes, the estimate is the
+    EKF's; :attr:`failure` says why and :attr:`n_failures` counts them.
     """
 
     def __init__(self, problem: ControlProblem, x0, u, w, p):
@@ -244,6 +246,8 @@ class MHE:
         self.xi = self.ekf.xi.copy()
         self._guess = None
         self.n_failures = 0
+        self.failure = ""
+        """Why the last solve failed (the estimate is then the EKF's); empty after a success."""
         self.runner = InProcess()
 
     def correct(self, readings: Mapping[str, Reading]) -> Estimate:
@@ -255,6 +259,7 @@ class MHE:
         y = np.array([readings[m.name].value if used[m.name] else 0.0 for m in spec.measurements])
         mask = np.array([1.0 if used[m.name] else 0.0 for m in spec.measurements])
         self.history.append((y, mask))
+        self.failure = ""
         if len(self.history) <= N:
             self.xi = self.ekf.xi.copy()
             return est
@@ -275,8 +280,12 @@ class MHE:
         try:
             r, stats = self.runner(self.solver, x0=np.clip(self._guess, self.lbx, self.ubx),
                                    p=params, lbx=self.lbx, ubx=self.ubx, lbg=0.0, ubg=0.0)
-        except (SolveTimeout, RuntimeError):
-            r, stats = None, {"success": False}
+        except SolveTimeout:
+            r, stats = None, {"success": False, "return_status": "time budget exceeded"}
+        except RuntimeError as exc:  # evaluation errors inside the solver
+            lines = str(exc).strip().splitlines() or ["RuntimeError"]
+            r, stats = None, {"success": False, "return_status": lines[-1][:120]}
+        self.failure = "" if stats["success"] else str(stats.get("return_status", "failed"))
         if stats["success"]:
             z = np.array(r["x"]).ravel()
             traj = z[: n * (N + 1)].reshape(n, N + 1, order="F")

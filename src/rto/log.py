@@ -27,7 +27,9 @@ class RTOIteration:
     modifiers : dict
         Gradient modifiers (modifier adaptation).
     accepted : bool
-        False when the data failed the consistency check (gross error).
+        False when the data (of the steady state, or of a probe of modifier
+        adaptation) failed the consistency check (gross error), or when no
+        parameters could be estimated from them; the inputs then stay.
     """
 
     k: int

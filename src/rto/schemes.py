@@ -6,7 +6,8 @@ a model of the plant. Each iteration is logged (:class:`rto.log.RTOIteration`).
 - **Two-step**: detect the steady state, check the data for gross errors,
   re-estimate the model parameters from it, re-optimise the model, apply.
 - **Modifier adaptation**: measure the plant's profit gradient by perturbing
-  each input in turn (one steady state per input), correct the model's
+  each input in turn (one steady state per input, each checked for gross
+  errors like the first: a bad one rejects the iteration), correct the model's
   profit with first-order modifiers (filtered), re-optimise, and move
   towards the new optimum through an input filter.
 """
@@ -103,6 +104,10 @@ def _modifier_adaptation(spec, k, u, window, profit, stats, optimizer, collector
         probe = dict(u)
         probe[n] += steps[n]
         w = collector.settle(probe)
+        ok, note = consistent(w.means, spec.consistency, list(spec.measurements))
+        if not ok:  # a gradient from bad data would move the plant: act on nothing
+            return RTOIteration(k, dict(u), window.means, profit, dict(u), stats, accepted=False,
+                                note=f"{note} (probe of {n})")
         plant_grad[n] = (meter(w.means, probe) - profit) / steps[n]
     model_grad = _model_gradient(optimizer, model, u, steps)
     K = ma.gradient_filter
@@ -118,13 +123,4 @@ def _modifier_adaptation(spec, k, u, window, profit, stats, optimizer, collector
     stats["profit_probes"] = len(decisions)
     return RTOIteration(k, dict(u), window.means, profit, next_u, stats, modifiers=modifiers,
                         plant_gradient=plant_grad, note=note)
-
-
-def true_plant_optimum_gap(plant_model: Model, economics: EconomicsSpec,
-                           inputs: dict[str, float]) -> tuple[float, float]:
-    """(plant profit at ``inputs``, plant optimum profit), both from the plant's own equations."""
-    optimum = EconomicOptimizer(plant_model, economics).optimize()
-    ss = find_steady_state(plant_model, u=inputs)
-    profit = ProfitMeter(plant_model, economics)(plant_model.states.to_dict(ss.x), inputs)
-    return profit, optimum.profit
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,25 +38,73 @@ def test_console_script_error_is_one_line_with_status_2():
 
 
 def test_python_dash_m_twin_runs():
-    done = subprocess.run([sys.executable, "-m", "twin", "--help"], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "twin", "models", "--json"], capture_output=True,
                           text=True, timeout=120)
-    assert done.returncode == 0 and "simulate" in done.stdout
+    assert done.returncode == 0, done.stderr
+    assert [m["name"] for m in json.loads(done.stdout)["models"]] == MODELS
 
 
-def test_every_subcommand_has_help(capsys):
-    for command in ("models", "steady", "simulate", "demo"):
-        code, out, _ = run_twin(capsys, command, "--help")
-        assert code == 0 and "--json" in out, command
+def _leaf_commands(command=None, path=()):
+    import click
+
+    from twin.cli.main import cli
+
+    command = command or cli
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            yield from _leaf_commands(sub, path + (name,))
+    else:
+        yield path, command
+
+
+def test_every_subcommand_has_help_listing_its_options_and_json(capsys):
+    """The README's promise: every subcommand has --help and --json."""
+    leaves = list(_leaf_commands())
+    assert len(leaves) >= 13
+    for path, command in leaves:
+        code, out, err = run_twin(capsys, *path, "--help")
+        assert code == 0 and err == "", path
+        assert out.splitlines()[0].startswith(f"Usage: twin {' '.join(path)} "), path
+        options = [o for p in command.params for o in getattr(p, "opts", ()) if o.startswith("--")]
+        assert "--json" in options, path
+        listed = set(re.findall(r"(--[a-z][a-z0-9-]*)", out))
+        assert set(options) <= listed, (path, set(options) - listed)
+
+
+MODELS = ["cstr", "williams_otto", "quadruple_tank", "distillation_a", "williams_otto_approx"]
+JOHANSSON_P_MINUS = {"A1": (28.0, "cm2"), "A2": (32.0, "cm2"), "a1": (0.071, "cm2"),
+                     "a2": (0.057, "cm2"), "k_c": (0.5, "V/cm"), "g": (981.0, "cm/s2"),
+                     "k1": (3.33, "cm3/(V s)"), "k2": (3.35, "cm3/(V s)"), "gamma_1": (0.7, "-"),
+                     "gamma_2": (0.6, "-")}
+"""Johansson (2000), Tables 1-2: the quadruple tank's parameters at P- (the default set)."""
 
 
 def test_models_lists_all_and_details_one(capsys):
     code, out, _ = run_twin(capsys, "models", "--json")
     assert code == 0
-    names = [m["name"] for m in json.loads(out)["models"]]
-    assert names == ["cstr", "williams_otto", "quadruple_tank", "distillation_a",
-                     "williams_otto_approx"]
-    code, out, _ = run_twin(capsys, "models", "quadruple_tank")
-    assert code == 0 and "P+" in out and "gamma_1" in out and "cm3/(V s)" in out
+    listed = json.loads(out)["models"]
+    assert [m["name"] for m in listed] == MODELS
+    code, out, _ = run_twin(capsys, "models", "quadruple_tank", "--json")
+    assert code == 0
+    model = json.loads(out)
+    assert model["time_unit"] == "s" and model["parameter_set"] == "P-"
+    assert [s["name"] for s in model["parameter_sets"]] == ["P-", "P+"]
+    states = {v["name"]: (v["nominal"], v["unit"], v["lower"], v["upper"])
+              for v in model["states"]}
+    assert states == {"h1": (12.4, "cm", 0.0, 20.0), "h2": (12.7, "cm", 0.0, 20.0),
+                      "h3": (1.8, "cm", 0.0, 20.0), "h4": (1.4, "cm", 0.0, 20.0)}
+    parameters = {v["name"]: (v["nominal"], v["unit"]) for v in model["parameters"]}
+    for name, published in JOHANSSON_P_MINUS.items():
+        assert parameters[name] == published, name
+    # the human table says the same: name, value and unit of every variable, parsed back
+    code, text, _ = run_twin(capsys, "models", "quadruple_tank")
+    assert code == 0
+    rows = {m[0]: (float(m[1]), m[2]) for m in
+            re.findall(r"^  (\w+) +(-?[\d.e+-]+) ([^ ]+(?: s\))?) ", text, re.MULTILINE)}
+    for group in ("states", "inputs", "parameters"):
+        for v in model[group]:
+            assert rows[v["name"]] == (pytest.approx(v["nominal"], rel=1e-3), v["unit"]), v
+    assert "parameter sets: P- (minimum-phase setting" in text
 
 
 def test_simulate_writes_parquet_plot_and_json(capsys, tmp_path):
@@ -161,26 +210,46 @@ def test_bad_input_exits_2_with_one_line(case, capsys, tmp_path, schedule_files)
 
 
 @pytest.mark.parametrize("backend", ["kernel", "reference"])
-def test_simulate_backends_agree(capsys, tmp_path, backend):
+def test_simulate_backends_agree_with_an_independent_integration(capsys, tmp_path, backend):
     out = tmp_path / f"{backend}.parquet"
     code, stdout, err = run_twin(capsys, "simulate", "quadruple_tank", "--t-end", "200", "--dt", "10",
                                  "--u", "v1=3.5", "--backend", backend, "--out", str(out), "--json")
     assert code == 0, err
     assert json.loads(stdout)["backend"] == backend
-    other = twin_reference_run()
-    assert np.allclose(pd.read_parquet(out)[["h1", "h2", "h3", "h4"]].to_numpy(), other,
-                       rtol=1e-6, atol=1e-9)
+    frame = pd.read_parquet(out)
+    assert frame.time.tolist() == pytest.approx(np.arange(0.0, 201.0, 10.0).tolist(), abs=1e-9)
+    assert (frame.v1 == 3.5).all()
+    exact = _quadruple_tank_by_scipy(frame.time.to_numpy(), v1=3.5)
+    got = frame[["h1", "h2", "h3", "h4"]].to_numpy()
+    assert np.allclose(got, exact, rtol=1e-6, atol=1e-9)
+    assert np.max(np.abs(exact[-1] - exact[0])) > 0.5  # the step in v1 moved the levels [cm]
 
 
-def twin_reference_run():
+def _quadruple_tank_by_scipy(times: np.ndarray, **inputs: float) -> np.ndarray:
+    """The levels at ``times`` by scipy's DOP853 at rtol 1e-12 on the model's equations in
+    plain Python, from the nominal state: independent of both backends."""
     import twin
+    from scipy.integrate import solve_ivp
+
+    from twin.core import ops
 
     model = twin.load_model("quadruple_tank")
-    run = twin.simulate(model, 200.0, 10.0, inputs={"v1": 3.5}, backend="reference",
-                        rtol=1e-12, atol=1e-12)
-    return run.x
+    u, p = list(model.u0(inputs)), list(model.p0())
+    done = solve_ivp(lambda _, x: model.evaluate_rhs(list(x), u, p, ops.MATH),
+                     (0.0, times[-1]), model.x0(), method="DOP853", t_eval=times, rtol=1e-12,
+                     atol=1e-12)
+    return done.y.T
 
 
 def test_bench_list(capsys):
-    code, out, _ = run_twin(capsys, "bench", "--list", "--json")
-    assert code == 0 and "ensemble_cstr" in json.loads(out)
+    from twin_benchmarks.harness import load_figures
+
+    code, out, err = run_twin(capsys, "bench", "--list", "--json")
+    assert code == 0 and err == ""
+    listed = json.loads(out)
+    figures = load_figures()
+    assert list(listed) == list(figures) and len(listed) >= 14
+    for name, entry in listed.items():
+        assert entry == {"description": figures[name].description,
+                         "quick_budget_s": figures[name].quick_budget_s}, name
+        assert entry["description"] and entry["quick_budget_s"] > 0, name

@@ -58,9 +58,30 @@ def test_analyser_readings_are_used_only_when_fresh():
     fresh = [sensors.read(0.005 * k, {"C_b": ss.x[1]})["C_b"].fresh for k in range(9)]
     # sampled at 0, 0.015, 0.03: each value arrives 0.01 h later
     assert fresh == [False, False, True, False, False, True, False, False, True]
-    used = ekf.correct({"C_b": Reading(0.5, Quality.GOOD, fresh=False),
-                        "T_R": Reading(ss.x[2]), "T_K": Reading(ss.x[3], Quality.UNCERTAIN)}).used
-    assert used == {"T_R": True, "T_K": False, "C_b": False}
+    # augmented state: C_a, C_b, T_R, T_K | biases of T_R, T_K, C_b | C_b 1 and 2 intervals ago
+    xi, P = ekf.xi.copy(), ekf.P.copy()
+    est = ekf.correct({"C_b": Reading(0.5, Quality.GOOD, fresh=False),
+                       "T_R": Reading(ss.x[2] + 0.5), "T_K": Reading(ss.x[3], Quality.UNCERTAIN)})
+    assert est.used == {"T_R": True, "T_K": False, "C_b": False}
+    # only T_R is used: one scalar Kalman update with the reading T_R + its bias
+    assert ekf.xi == pytest.approx(_scalar_update(xi, P, [2, 4], 0.1, 0.5), rel=1e-12, abs=1e-12)
+    assert est.innovation == {"T_R": pytest.approx(0.5, abs=1e-12)}
+    assert est.x[1] == ss.x[1]  # the stale C_b of 0.5 did not pull the estimate
+    # a fresh analyser value is matched with C_b of 2 intervals ago (the chain's end) + bias
+    ekf.predict(ss.u, np.zeros(0), model.p0())
+    xi, P = ekf.xi.copy(), ekf.P.copy()
+    est = ekf.correct({"C_b": Reading(xi[8] + xi[6] + 0.01)})
+    assert est.used == {"T_R": False, "T_K": False, "C_b": True}
+    assert ekf.xi == pytest.approx(_scalar_update(xi, P, [8, 6], 0.005, 0.01), rel=1e-12,
+                                   abs=1e-12)
+
+
+def _scalar_update(xi, P, where, noise_std, innovation):
+    """Kalman update for one reading of the sum of the augmented states at ``where``."""
+    H = np.zeros(len(xi))
+    H[where] = 1.0
+    K = P @ H / (H @ P @ H + noise_std ** 2)
+    return xi + K * innovation
 
 
 def test_analyser_reports_nothing_before_its_first_value():

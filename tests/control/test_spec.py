@@ -72,18 +72,28 @@ def test_unknown_name_error_type():
 def test_measured_disturbances_reach_the_controller():
     import numpy as np
 
-    from apc.controller import Controller
+    from apc.controller import Controller, Mode
+    from linear_models import LAGS
 
-    model = twin.load_model("distillation_a")
+    # x1 settles at u1 + u2 + w: to hold x1 = 1 with u2 = 0, u1 must be 1 - w, at once
+    # (a measured w is fed forward: no error is needed to see it)
     spec = spec_from_dict({
-        "model": "distillation_a", "sample_time": 1.0, "prediction_horizon": 5,
-        "estimator": {"kind": "state_feedback"}, "target_calculation": False,
-        "cv": [{"name": "x_D", "setpoint": 0.99}], "mv": [{"name": "L_T"}, {"name": "V_B"}],
-        "dv": [{"name": "z_F"}]})
-    controller = Controller(spec, model)
-    index = [model.inputs.names[i] for i in controller.problem.other_index]
-    assert index == ["F", "z_F"]
-    controller.step(0.0, {}, np.array([2.70629, 3.20629]), {"z_F": 0.55}, x_plant=model.x0())
-    assert controller.w[index.index("z_F")] == 0.55
-    with pytest.raises(UnknownNameError, match="unknown disturbance 'zF'"):
-        controller.step(1.0, {}, np.array([2.70629, 3.20629]), {"zF": 0.5}, x_plant=model.x0())
+        "model": "lags", "sample_time": 0.2, "prediction_horizon": 5,
+        "estimator": {"kind": "state_feedback"},
+        "cv": [{"name": "x1", "setpoint": 1.0}], "mv": [{"name": "u1"}], "dv": [{"name": "w"}]})
+    controller = Controller(spec, LAGS)
+    assert [LAGS.inputs.names[i] for i in controller.problem.other_index] == ["u2", "w"]
+    controller.set_mode(Mode.ON, np.array([1.0]))
+    x = LAGS.x0()  # at rest: x1 = 1 with u1 = 1, w = 0
+    moves = {}
+    for k, w in enumerate([0.0, 0.3, -0.3]):
+        out = controller.step(float(k), {}, np.array([1.0]), {"w": w}, x_plant=x)
+        assert out.solve_status == "ok"
+        moves[w] = (out.mv["u1"], out.mv_target["u1"])
+    print("u1 move and target by w:", moves)
+    for w, (move, target) in moves.items():
+        assert move == pytest.approx(1.0 - w, abs=1e-6)
+        assert target == pytest.approx(1.0 - w, abs=1e-6)
+    assert controller._plan.u[:, 0] == pytest.approx([1.3] * 5, abs=1e-6)  # the whole plan
+    with pytest.raises(UnknownNameError, match="unknown disturbance 'W'"):
+        controller.step(3.0, {}, np.array([1.0]), {"W": 0.5}, x_plant=x)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
+from scipy.optimize import brentq
 
 import twin
 from apc.problem import ControlProblem
@@ -49,6 +52,9 @@ def test_lower_ranked_limit_is_given_up(rank_tk, rank_tr, kept, given):
         assert cv["T_R"] <= 132.0 + 1e-6
     assert [(g.cv, g.kind) for g in result.given_up] == [(given, "high" if given == "T_R" else "low")]
     assert result.given_up[0].rank == 2 and result.given_up[0].violation > 1.0
+    if given == "T_R":  # given up no more than it must be
+        _, coolest, _, _ = _coolest_reactor_with_the_jacket_at_135(pb.model)
+        assert result.given_up[0].violation == pytest.approx(coolest - 132.0, abs=1e-5)
     f = np.array(pb.f(result.x, result.u, np.zeros(0), pb.model.p0())).ravel()
     assert np.max(np.abs(f / np.maximum(np.abs(result.x), 1))) < 1e-8  # a true steady state
 
@@ -65,9 +71,54 @@ def test_limits_that_can_be_met_give_nothing_up_and_setpoint_is_reached():
     assert result.cv[2] == pytest.approx(0.9, abs=1e-6)
 
 
+def _steady(p, F, T_R):
+    """CSTR steady state at dilution rate ``F`` and reactor temperature ``T_R``, in closed form.
+
+    The balances of A (a quadratic in C_a) and B give the concentrations; the
+    reactor's energy balance gives the jacket temperature, the jacket's the duty.
+    """
+    T = T_R + 273.15
+    k1 = p["beta"] * p["k0_ab"] * math.exp(-p["E_ab"] / T)
+    k2 = p["k0_bc"] * math.exp(-p["E_bc"] / T)
+    k3 = p["k0_ad"] * math.exp(-p["alpha"] * p["E_ad"] / T)
+    C_a = (-(F + k1) + math.sqrt((F + k1) ** 2 + 4 * k3 * F * p["C_A0"])) / (2 * k3)
+    C_b = k1 * C_a / (F + k2)
+    heat = k1 * C_a * p["H_ab"] + k2 * C_b * p["H_bc"] + k3 * C_a ** 2 * p["H_ad"]
+    rho_cp, kA = p["rho"] * p["c_p"], p["k_w"] * p["A_R"]
+    T_K = T_R - rho_cp * p["V_R"] / kA * (heat / -rho_cp + F * (p["T_in"] - T_R))
+    return C_a, C_b, T_K, kA * (T_K - T_R)
+
+
+def _coolest_reactor_with_the_jacket_at_135(model):
+    """F, T_R, C_b, Q_dot of the coolest CSTR steady state with T_K >= 135 degC.
+
+    Computed independently of the target calculation: the coolest reactor has
+    the jacket at 135 (T_K rises with T_R); for each F that is a root in T_R;
+    over F the least is taken on a grid (it lies at F = 5, the lowest rate).
+    """
+    p = dict(zip(model.parameters.names, model.p0()))
+    rates = np.linspace(5.0, 100.0, 96)
+    coolest = [brentq(lambda t: _steady(p, F, t)[2] - 135.0, 135.0, 180.0, xtol=1e-12)
+               for F in rates]
+    best = int(np.argmin(coolest))
+    F, T_R = rates[best], coolest[best]
+    _, C_b, _, Q_dot = _steady(p, F, T_R)
+    return F, T_R, C_b, Q_dot
+
+
 def test_unreachable_setpoint_is_reported_as_given_up():
     pb, calc = _calculator(1, 2, setpoint=3.0)  # C_b cannot reach 3 mol/L from C_A0 = 5.1
     result = _solve(pb, calc, setpoint=3.0)
     assert result.ok
-    kinds = {(g.cv, g.kind) for g in result.given_up}
-    assert ("C_b", "setpoint") in kinds
+    # rank 1 keeps T_K >= 135, rank 2 then wants the coolest reactor: one steady state, so
+    # the setpoint gets what C_b is there
+    F, T_R, C_b, Q_dot = _coolest_reactor_with_the_jacket_at_135(pb.model)
+    print(f"coolest reactor with T_K >= 135 degC: F = {F} 1/h, T_R = {T_R:.5f} degC, "
+          f"C_b = {C_b:.6f} mol/L, Q_dot = {Q_dot:.2f} kJ/h; target: F = {result.u[0]:.5f}, "
+          f"T_R = {result.cv[1]:.5f}, C_b = {result.cv[2]:.6f}")
+    assert result.u == pytest.approx([F, Q_dot], rel=2e-5)  # within the frozen rank tolerances
+    assert result.cv == pytest.approx([135.0, T_R, C_b], abs=1e-5)
+    assert [(g.cv, g.kind, g.rank) for g in result.given_up] == [("T_R", "high", 2),
+                                                                  ("C_b", "setpoint", 0)]
+    assert result.given_up[0].violation == pytest.approx(T_R - 132.0, abs=1e-5)
+    assert result.given_up[1].violation == pytest.approx(3.0 - C_b, abs=1e-5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 
 
@@ -11,16 +12,35 @@ def sometimes_nan(x: float) -> dict[str, float]:
     return {"y": math.nan if x > 0.5 else x}
 
 
-def slow_square(x: float) -> dict[str, float]:
-    """y = x^2 after 40 ms (a study slow enough to interrupt)."""
-    time.sleep(0.04)
+GATE = "STUDY_GATE"
+"""Environment variable: a folder; set, :func:`gated_square` stops after ``STUDY_GATE_AFTER``
+calls, writes ``blocked`` into the folder and waits there until its process is killed."""
+_calls = [0]
+
+
+def gated_square(x: float) -> dict[str, float]:
+    """y = x^2; with ``$STUDY_GATE`` set, the study stops at a known point to be killed there."""
+    folder = os.environ.get(GATE)
+    if folder:
+        _calls[0] += 1
+        if _calls[0] > int(os.environ["STUDY_GATE_AFTER"]):
+            with open(os.path.join(folder, "blocked"), "w") as f:
+                f.write(str(os.getpid()))
+            while True:
+                time.sleep(60)
     return {"y": x * x}
 
 
 def crash_above(x: float) -> dict[str, float]:
     """y = x, but the process dies (SIGABRT) above 0.5: a crash in native code."""
-    import os
-
     if x > 0.5:
         os.abort()
     return {"y": x}
+
+
+def ranked(a: float, b: float, c: float) -> dict[str, float]:
+    """y rises with a and falls with b (monotone, non-linear), ignores c; NaN for c > 0.8;
+    z = a b."""
+    if c > 0.8:
+        return {"y": math.nan, "z": a * b}
+    return {"y": a - b ** 3, "z": a * b}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from whatif_support import CSTR_STUDY
@@ -18,7 +19,7 @@ STUDY = """
 seed = 4
 [base]
 kind = "function"
-function = "study_functions:slow_square"
+function = "study_functions:gated_square"
 [[variable]]
 name = "x"
 low = 0.0
@@ -30,29 +31,41 @@ n = 80
 
 
 def test_kill_midway_then_resume(write_study, tmp_path, capsys):
+    """Killed while computing its sixth chunk (the function waits there for the kill), the
+    study has exactly five parts; resumed, it has every scenario once, as a whole run."""
     path = write_study(STUDY)
-    out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent),
-                                                         os.environ.get("PYTHONPATH", "")])}
+    out, gate = tmp_path / "out", tmp_path / "gate"
+    gate.mkdir()
+    env = {**os.environ, "STUDY_GATE": str(gate), "STUDY_GATE_AFTER": "15",
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent),
+                                          os.environ.get("PYTHONPATH", "")])}
     process = subprocess.Popen([sys.executable, "-m", "twin.cli.main", "whatif", str(path),
                                 "--out", str(out), "--chunk-size", "3"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    parts = out / "parts"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list(parts.glob("part-*.parquet"))
-                                              if parts.exists() else []) < 5:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    finished = len(list(parts.glob("part-*.parquet")))
-    assert 5 <= finished < 27 and not (out / "summary.parquet").exists()
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 300
+        while not (gate / "blocked").exists():  # written once the first 15 scenarios are done
+            assert process.poll() is None, process.stderr.read().decode()
+            assert time.monotonic() < deadline, "the study never reached its 16th scenario"
+            time.sleep(0.01)
+        assert (gate / "blocked").read_text() == str(process.pid)  # the study's own process
+    finally:
+        process.kill()
+        process.wait()
+        process.stderr.close()
+    parts = sorted(p.name for p in (out / "parts").glob("part-*.parquet"))
+    assert parts == [f"part-{i:09d}.parquet" for i in (0, 3, 6, 9, 12)]
+    assert not (out / "summary.parquet").exists()
 
     code, _, err = run_twin(capsys, "whatif", str(path), "--out", str(out))
     assert code == 2 and "add --resume" in err
-    code, _, _ = run_twin(capsys, "whatif", str(path), "--out", str(out), "--resume", "--json")
-    assert code == 0
+    code, out_text, _ = run_twin(capsys, "whatif", str(path), "--out", str(out), "--resume",
+                                 "--json")
+    assert code == 0 and json.loads(out_text)["resumed"] == 15
     summary = pd.read_parquet(out / "summary.parquet")
     assert list(summary.scenario) == list(range(81))  # none missing, none twice
+    assert (summary.status == "ok").all()
+    assert np.allclose(summary.y, summary.x ** 2, rtol=0, atol=1e-15)
     code, _, _ = run_twin(capsys, "whatif", str(path), "--out", str(tmp_path / "whole"))
     pd.testing.assert_frame_equal(summary, pd.read_parquet(tmp_path / "whole" / "summary.parquet"),
                                   check_exact=True)

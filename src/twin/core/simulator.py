@@ -122,11 +122,11 @@ class Simulator:
             v = self.model.inputs[index]
             raise InputError(f"step(u): input '{v.name}' = {value:g} {v.unit} is outside its "
                              f"bounds [{v.lower:g}, {v.upper:g}]")
-        from twin.core.kernels.results import STATUS_TEXT
+        from twin.core.kernels.results import status_text
 
         raise SimulationError(f"'{self.model.name}': integration failed in the interval from "
                               f"t = {value:g} {self.model.time_unit}: "
-                              f"{STATUS_TEXT.get(index, f'status {index}')}")
+                              f"{status_text(index, self.method)}")
 
 
 class _CvodesStepper:

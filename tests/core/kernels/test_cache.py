@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 SCRIPT = textwrap.dedent("""
     import json, sys, time
@@ -73,17 +75,69 @@ def test_a_changed_model_is_recompiled(tmp_path):
     assert len(_binaries(tmp_path / "cache")) == 2
 
 
-def test_two_processes_compiling_at_once_are_safe(tmp_path):
-    env = {**os.environ, "TWIN_CACHE_DIR": str(tmp_path)}
-    procs = [subprocess.Popen([sys.executable, "-c", SCRIPT, "distillation_a,cstr"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+RACE = textwrap.dedent("""
+    import json, os, sys, time
+    import twin
+    from twin.core.kernels.functions import model_functions
+    from twin.core.simulator import Simulator
+    gate, me, names = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+    models = [twin.load_model(n) for n in names]
+    open(os.path.join(gate, "ready-" + me), "w").close()
+    deadline = time.monotonic() + 120
+    while len([f for f in os.listdir(gate) if f.startswith("ready-")]) < 2:  # the barrier
+        if time.monotonic() > deadline:
+            sys.exit("the other process never reached the barrier")
+        time.sleep(0.001)
+    out = {}
+    for model in models:
+        start = time.time()
+        f = model_functions(model)
+        end = time.time()
+        sim = Simulator(model, {"h": 0.005, "min": 1.0, "s": 10.0}[model.time_unit])
+        x = [sim.step(model.u0()).tolist() for _ in range(3)][-1]
+        out[model.name] = {"compiled": f.compiled, "library": str(f.library), "x": x,
+                           "start": start, "end": end}
+    print(json.dumps(out))
+""")
+
+SLOW_CC = textwrap.dedent("""\
+    #!/bin/sh
+    # the system C compiler, one second slower, logging each compilation
+    case "$*" in *--version*) exec cc "$@";; esac
+    echo "$*" >> "{log}"
+    sleep 1
+    exec cc "$@"
+""")
+
+
+def test_two_processes_compiling_at_once_build_each_binary_once(tmp_path):
+    """Both processes pass a barrier together and ask for the same two models at once; the
+    compiler (slowed, so the second surely arrives while the first compiles) runs once per
+    model, and both load that one binary."""
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler")
+    cache, gate, log = tmp_path / "cache", tmp_path / "gate", tmp_path / "compilations.log"
+    gate.mkdir()
+    cc = tmp_path / "slow-cc"
+    cc.write_text(SLOW_CC.format(log=log))
+    cc.chmod(0o755)
+    env = {**os.environ, "TWIN_CACHE_DIR": str(cache), "CC": str(cc)}
+    procs = [subprocess.Popen([sys.executable, "-c", RACE, str(gate), str(i),
+                               "distillation_a,cstr"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(2)]
     outputs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1] for o in outputs]
-    results = [json.loads(o[0]) for o in outputs]
-    assert results[0] == results[1]
-    assert len(_binaries(tmp_path)) == 2
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no half-built leftovers
+    first, second = (json.loads(o[0]) for o in outputs)
+    for name in ("distillation_a", "cstr"):
+        a, b = first[name], second[name]
+        assert max(a["start"], b["start"]) < min(a["end"], b["end"]), name  # they overlapped
+        assert a["compiled"] and b["compiled"] and a["library"] == b["library"]
+        assert a["x"] == b["x"]
+    compilations = log.read_text().splitlines()
+    assert len(compilations) == 2, compilations  # one per model, not one per process
+    assert sorted(p.name for p in cache.glob("*.so")) == sorted(
+        Path(first[n]["library"]).name for n in ("distillation_a", "cstr"))
+    assert not [p for p in cache.iterdir() if p.name.startswith(".")]  # no half-built leftovers
 
 
 def test_missing_compiler_falls_back_with_one_message(tmp_path):

@@ -31,7 +31,7 @@ def integrate(functions, method: str, x0, u, p, t_end: float, rtol: float = 1e-6
     status, counts, h = _kernels.integrate(functions.kernel, method, x, _f64(u), _f64(p),
                                            float(t_end), rtol, atol, int(n_sub), int(max_steps),
                                            float(h0))
-    raise_for_status(status, functions.model.name)
+    raise_for_status(status, functions.model.name, method=method)
     return x, StepStats(*counts, h)
 
 

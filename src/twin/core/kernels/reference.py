@@ -206,7 +206,7 @@ def bdf(functions, x0, u, p, t_end: float, rtol: float = 1e-6, atol: float = 1e-
     c = _Counter(h0)
     status, x = _bdf(functions, np.array(x0, dtype=float), np.asarray(u, float),
                      np.asarray(p, float), t_end, rtol, atol, max_steps, c)
-    raise_for_status(status, functions.model.name)
+    raise_for_status(status, functions.model.name, method="bdf")
     return x, c.stats()
 
 
@@ -357,7 +357,7 @@ def integrate(functions, method: str, x0, u, p, t_end: float, rtol: float = 1e-6
     check_method(method)
     status, x, c = _integrate(functions, method, np.array(x0, dtype=float), np.asarray(u, float),
                               np.asarray(p, float), t_end, rtol, atol, n_sub, max_steps, _Counter(h0))
-    raise_for_status(status, functions.model.name)
+    raise_for_status(status, functions.model.name, method=method)
     return x, c.stats()
 
 

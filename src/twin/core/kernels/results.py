@@ -76,7 +76,19 @@ def check_method(method: str) -> None:
         raise UnknownNameError("integration method", method, METHODS)
 
 
-def raise_for_status(status: int, model_name: str, what: str = "") -> None:
+BDF_TOO_SMALL = ("the step size fell below the resolution of time (the solution blows up, or "
+                 "the model is not smooth enough for the Newton iterations of 'bdf' to converge)")
+"""Status 2 of method ``bdf``: the general text would advise the method that failed."""
+
+
+def status_text(status: int, method: str = "") -> str:
+    """What a kernel status code means (for ``method``, when known)."""
+    if status == 2 and method == "bdf":
+        return BDF_TOO_SMALL
+    return STATUS_TEXT.get(status, f"status {status}")
+
+
+def raise_for_status(status: int, model_name: str, what: str = "", method: str = "") -> None:
     """Turn a kernel status code into a :class:`SimulationError`."""
     if status:
-        raise SimulationError(f"'{model_name}'{what}: {STATUS_TEXT.get(status, f'status {status}')}")
+        raise SimulationError(f"'{model_name}'{what}: {status_text(status, method)}")

@@ -216,7 +216,7 @@ class _Case:
     def open_loop_batch(self, rows: Sequence[Mapping], keep: bool) -> ChunkResult:
         from twin.core import ops
         from twin.core.kernels.integrators import integrate_batch
-        from twin.core.kernels.results import STATUS_TEXT
+        from twin.core.kernels.results import status_text
 
         model, base = self.model, self.study.base
         started = time.perf_counter()
@@ -233,7 +233,7 @@ class _Case:
             t0 = time.perf_counter()
             if result.status[i]:
                 out.rows.append(_failed(row, f"integration failed: "
-                                              f"{STATUS_TEXT.get(int(result.status[i]), 'error')}",
+                                              f"{status_text(int(result.status[i]), self.method)}",
                                         share))
                 continue
             u_at = np.vstack([U[i], U[i][-1:]])
@@ -386,11 +386,27 @@ def _file_digest(path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def _model_digest(model: Model) -> str:
+    """A model's equations and variables (names, units, nominal values, bounds)."""
+    import json
+
+    from twin.core.symbolic import casadi_form
+
+    form = casadi_form(model)
+    return "\n".join((str(form.xdot), str(form.y), f"stiff={model.stiff}",
+                      json.dumps(model.describe(), sort_keys=True, default=str)))
+
+
 def digest(study: Study) -> str:
-    """What the study refers to, beyond its own file: loop, FMU, economics, function source."""
+    """What the study refers to, beyond its own file: models (their equations, so a changed
+    ``module:ATTRIBUTE`` model counts), loop, FMU, economics, function source."""
     case = _case(study)
-    parts = []
+    parts = [_model_digest(m) for m in (case.model, case.plant_model) if m is not None]
     if case.loop is not None:
+        from twin.orchestration.registry import load_model
+
+        spec = case.loop.controller
+        parts.append(_model_digest(load_model(spec.model, spec.parameters, spec.parameter_set)))
         parts.append(repr(case.loop))
     if case.fmu is not None:
         parts.append(_file_digest(case.fmu.path))

@@ -1,0 +1,60 @@
+"""Small linear models whose estimator and target results can be computed by hand.
+
+``INTEGRATOR``: a tank level ``x`` filled at the rate ``u`` (``dx/dt = u``),
+with the outputs ``twice = 2 x`` and ``plus = x + 10``. RK4 integrates it
+exactly, so the augmented model's predictions are sums of ``T * u``.
+
+``LAGS``: three first-order lags with time constant ``tau`` and unit
+steady-state gains: ``x1 -> u1 + u2 + w``, ``x2 -> u1 - u2``, ``x3 -> u1``.
+At steady state the CVs are linear in the MVs, so targets follow from
+linear algebra; the disturbance ``w`` enters ``x1`` only.
+"""
+
+from __future__ import annotations
+
+import math
+
+from twin.core.model import Model
+from twin.core.variables import disturbance, manipulated, output, parameter, state
+
+TAU = 1.0
+"""Time constant of the lags [min]."""
+
+
+def _integrator_rhs(x, u, p, ops):
+    """Level rate [cm/min]."""
+    return {"x": u.u}
+
+
+def _integrator_outputs(x, u, p, ops):
+    """Two linear read-outs of the level [cm]."""
+    return {"twice": 2.0 * x.x, "plus": x.x + 10.0}
+
+
+INTEGRATOR = Model(
+    name="integrator", title="Tank level, an integrator", source="test model", time_unit="min",
+    states=[state("x", "cm", "level", 1.0)],
+    inputs=[manipulated("u", "cm/min", "filling rate", 0.0, -100.0, 100.0)],
+    parameters=[],
+    outputs=[output("twice", "cm", "twice the level"), output("plus", "cm", "level plus 10 cm")],
+    rhs=_integrator_rhs, output_map=_integrator_outputs,
+)
+
+
+def _lags_rhs(x, u, p, ops):
+    """First-order approach to the steady-state values [-/min]."""
+    return {"x1": (u.u1 + u.u2 + u.w - x.x1) / p.tau,
+            "x2": (u.u1 - u.u2 - x.x2) / p.tau,
+            "x3": (u.u1 - x.x3) / p.tau}
+
+
+LAGS = Model(
+    name="lags", title="Three first-order lags", source="test model", time_unit="min",
+    states=[state("x1", "-", "sum lag", 1.0), state("x2", "-", "difference lag", 1.0),
+            state("x3", "-", "first-input lag", 1.0)],
+    inputs=[manipulated("u1", "-", "first MV", 1.0, -math.inf, math.inf),
+            manipulated("u2", "-", "second MV", 0.0, -math.inf, math.inf),
+            disturbance("w", "-", "measured disturbance on x1", 0.0)],
+    parameters=[parameter("tau", "min", "time constant", TAU)],
+    rhs=_lags_rhs,
+)

@@ -1,0 +1,124 @@
+"""A fixed sample of mutants of the safety-critical code, each of which the tests must kill.
+
+The full mutation campaigns (``python tools/mutation.py``, see README.md)
+take too long for every run; these mutants, small bugs of the kind that
+matter, run every time. Each is applied to a copy of its package in a
+temporary folder that comes first on the import path, and the tests named
+with it must then fail (exit status 1: failures, not errors).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """``original`` replaced by ``mutated`` (exactly once) in ``module``; ``tests`` must fail."""
+
+    name: str
+    module: str
+    original: str
+    mutated: str
+    tests: tuple[str, ...]
+
+
+SAMPLE = [
+    Mutant("analyser delay read from the newest stage", "apc.estimation",
+           "value = chain[m - 1]", "value = chain[0]",
+           ("control/test_estimator_values.py::"
+            "test_an_analyser_three_intervals_late_reads_the_level_of_three_intervals_before",)),
+    Mutant("hard CV limits left out of the targets", "apc.targets",
+           "hlo_n = np.where(active & np.isfinite(hard_lo), hard_lo / mag, -np.inf)\n"
+           "        hhi_n = np.where(active & np.isfinite(hard_hi), hard_hi / mag, np.inf)",
+           "hlo_n = np.full(n_cv, -np.inf)\n        hhi_n = np.full(n_cv, np.inf)",
+           ("control/test_targets_hand.py::test_an_active_hard_limit_moves_the_target_onto_it",)),
+    Mutant("uncertain readings never accepted", "apc.estimation",
+           "return reading.quality is Quality.UNCERTAIN and spec_meas.accept_uncertain",
+           "return False",
+           ("control/test_estimator_values.py::"
+            "test_accept_uncertain_decides_whether_an_uncertain_reading_moves_the_estimate",)),
+    Mutant("a non-finite value passes the quality gate", "twin.orchestration.opcua.gateway",
+           "    if not math.isfinite(value):\n", "    if False:\n",
+           ("deployment/test_quality_gate.py",)),
+    Mutant("a Bad status passes the quality gate", "twin.orchestration.opcua.gateway",
+           "    if quality is Quality.BAD:\n        return Sample(math.nan",
+           "    if False:\n        return Sample(math.nan", ("deployment/test_quality_gate.py",)),
+    # the cycle store
+    Mutant("the cycle store does not wait for the disk", "twin.orchestration.loop.store",
+           'self.db.execute("PRAGMA synchronous=FULL")',
+           'self.db.execute("PRAGMA synchronous=OFF")',
+           ("orchestration/test_store_unit.py::"
+            "test_a_new_store_is_crash_safe_and_has_its_four_tables",)),
+    Mutant("a cycle is written but not committed", "twin.orchestration.loop.store",
+           'with _writing(self.path, f"recording cycle {cycle}"), self.db:',
+           'with _writing(self.path, f"recording cycle {cycle}"):',
+           ("orchestration/test_store_unit.py::"
+            "test_log_cycle_writes_the_cycle_its_values_and_events_and_commits",)),
+    Mutant("the quality of a cycle without values is lost", "twin.orchestration.loop.store",
+           'wide = wide.join(q, how="outer")', "wide = wide.join(q)",
+           ("orchestration/test_store_unit.py::"
+            "test_a_reading_without_a_value_keeps_its_quality_in_the_frame",)),
+    # resuming a what-if study
+    Mutant("an edited part is reused", "twin.orchestration.whatif.parts",
+           'if _sha256(path) != manifest["sha256"]:', "if False:",
+           ("whatif/test_parts_unit.py::test_a_part_that_fails_a_check_says_which",)),
+    Mutant("a part of another study is reused", "twin.orchestration.whatif.parts",
+           'if manifest["fingerprint"] != fingerprint:', "if False:",
+           ("whatif/test_parts_unit.py::test_a_part_that_fails_a_check_says_which",)),
+    Mutant("an earlier run is resumed without --resume", "twin.orchestration.whatif.parts",
+           "if not resume:", "if False:",
+           ("whatif/test_parts_unit.py::"
+            "test_parts_are_resumed_only_with_resume_and_only_by_their_study",)),
+    Mutant("the scenarios left are counted as resumed", "twin.orchestration.whatif.run",
+           "resumed = len(table) - len(todo)", "resumed = len(todo)",
+           ("whatif/test_run_resume.py::test_resume_runs_only_the_missing_scenarios",)),
+    # the RTO schemes
+    Mutant("a steady state with a gross error is acted on", "rto.schemes",
+           "        if not ok:\n            it = RTOIteration(",
+           "        if False:\n            it = RTOIteration(",
+           ("optimisation/test_schemes_tank.py::"
+            "test_a_steady_state_that_fails_the_consistency_check_is_logged_and_not_acted_on",)),
+    Mutant("a probe with a gross error is used as a plant gradient", "rto.schemes",
+           "if not ok:  # a gradient from bad data", "if False:  # a gradient from bad data",
+           ("optimisation/test_schemes_tank.py::"
+            "test_a_probe_that_fails_the_consistency_check_rejects_the_iteration",)),
+    Mutant("the estimates of a failed estimation are acted on", "rto.schemes",
+           "    if not ok:\n        return RTOIteration(",
+           "    if False:\n        return RTOIteration(",
+           ("optimisation/test_rto_failures.py::"
+            "test_a_failed_estimation_is_logged_and_nothing_is_applied",)),
+]
+
+
+def _package_copy(module: str, to: Path) -> Path:
+    """Copy the top-level package of ``module`` to ``to``; the copy of the module's file."""
+    top = module.split(".")[0]
+    package = Path(importlib.import_module(top).__file__).parent
+    shutil.copytree(package, to / top, ignore=shutil.ignore_patterns("__pycache__"))
+    return to / Path(*module.split(".")).with_suffix(".py")
+
+
+@pytest.mark.parametrize("mutant", SAMPLE, ids=[m.name for m in SAMPLE])
+def test_the_tests_kill_this_mutant(mutant, tmp_path):
+    path = _package_copy(mutant.module, tmp_path)
+    text = path.read_text()
+    assert text.count(mutant.original) == 1, f"the original text of '{mutant.name}' moved"
+    path.write_text(text.replace(mutant.original, mutant.mutated))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(TESTS)]
+                                                       + os.environ.get("PYTHONPATH", "").split(
+                                                           os.pathsep)).rstrip(os.pathsep)}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                           *[str(TESTS / t) for t in mutant.tests]],
+                          cwd=TESTS.parent, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 1, f"mutant '{mutant.name}' survived:\n{done.stdout[-3000:]}"
