@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hil_support import NodeServer, ServerProcess
+from hil_support import ServerProcess
+from node_support import NodeServer
 
 
 def _factory(tmp_path, cls, prefix: str):

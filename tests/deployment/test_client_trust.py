@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from hil_support import client_certificate, timed_login
+from hil_support import client_certificate
+from login_support import timed_login
 from support import run_twin, the_error_line
 from twin.orchestration.opcua import security
 

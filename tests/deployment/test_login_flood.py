@@ -11,7 +11,7 @@ import json
 import statistics
 import time
 
-from hil_support import timed_login, wrong_logins
+from login_support import timed_login, wrong_logins
 
 
 def _login(server, client_dir, user, password):

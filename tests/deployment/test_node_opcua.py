@@ -11,7 +11,8 @@ import asyncio
 
 import numpy as np
 
-from hil_support import NodeServer, _client, after_cycles, node_deploy_text, records, run_loop_with
+from hil_support import _client, after_cycles, records, run_loop_with
+from node_support import NodeServer, node_deploy_text
 from support import run_twin, the_error_line
 from twin.orchestration.opcua import security
 from twin.orchestration.opcua.deploy_config import load_deploy
