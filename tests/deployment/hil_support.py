@@ -75,6 +75,9 @@ REQUEST_TIMEOUT = 20.0
 """Limit of one request of the tests' clients and of the deployed loop [s]. Logging in takes
 seconds on a busy machine (the server checks passwords in threads of low priority), and a
 login is one request."""
+START_TIMEOUT = 240.0
+"""Longest wait for a server to be READY [s]: it imports the model stack (CasADi, Pyomo)
+first, which takes minutes on a machine shared by many busy processes."""
 ADDRESS_IN_USE = ("Address already in use", "EADDRINUSE")
 """How a server that could not listen on its port says so."""
 
@@ -113,7 +116,7 @@ class ServerProcess:
     def virtual(self) -> bool:
         return self.clock == "virtual"
 
-    def start(self, timeout: float = 60.0) -> "ServerProcess":
+    def start(self, timeout: float = START_TIMEOUT) -> "ServerProcess":
         """Start (or start again after a kill) and wait for READY. A port still held (a restart
         on the port of a killed server) is waited for, up to ``timeout``."""
         end = time.monotonic() + timeout
@@ -131,6 +134,8 @@ class ServerProcess:
                                before)
                 break
             except RuntimeError:
+                if self.process.poll() is None:  # not ready in time: not left running
+                    self.process.kill()
                 self.process.communicate()
                 tail = self.log.read_bytes()[size:].decode(errors="replace")
                 if not any(a in tail for a in ADDRESS_IN_USE) or time.monotonic() > end:

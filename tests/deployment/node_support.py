@@ -8,7 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from hil_support import ADDRESS_IN_USE, DATA, REQUEST_TIMEOUT, SPEED, _deploy_file, wait_for_ready
+from hil_support import ADDRESS_IN_USE, DATA, REQUEST_TIMEOUT, SPEED, START_TIMEOUT, _deploy_file, \
+    wait_for_ready
 
 
 def _unused_port() -> int:
@@ -40,7 +41,7 @@ class NodeServer:
         self.process: subprocess.Popen | None = None
         self.certificate: Path | None = None
 
-    def start(self, timeout: float = 60.0) -> "NodeServer":
+    def start(self, timeout: float = START_TIMEOUT) -> "NodeServer":
         """Start on a port that was free a moment ago; if another process took it meanwhile
         (the server cannot listen), again on another one."""
         if not (NODE_SERVER / "node_modules" / "node-opcua").is_dir():

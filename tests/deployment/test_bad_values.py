@@ -1,7 +1,7 @@
 """Bad, null and wrongly typed values on every kind of node the deployed loop reads.
 
-The simulated hardware (a real ``twin serve-opcua`` process) is told by an
-operator call to deliver, on one node, first a Bad status, then a null
+The simulated hardware (a real ``twin serve-opcua`` process) is told by its
+fault schedule to deliver, on one node, first a Bad status, then a null
 value with a Good status, then a string, each for two plant seconds; a node
 fault also applies at once to what a client writes, so the read-back after
 a write sees it. Also, as the user ``apc``, a Bad DataValue is written to a
@@ -24,51 +24,30 @@ from hil_support import Lockstep, _client, after_cycles, deploy_text, records, r
 from test_faults import _no_writes_while_shed
 
 DURATION = 40.0
-FAULTS = (("bad", 2.0), ("null", 12.0), ("text", 22.0))
-"""Each node fault and its start [plant s after the loop's fourth cycle]; it lasts 2 s."""
+FAULTS = (("bad", 6.0), ("null", 16.0), ("text", 26.0))
+"""Each node fault and its start [plant s]; it lasts 2 s (scheduled by the server, so on the
+virtual clock it touches the same cycles however busy the machine)."""
 
 
-@pytest.fixture
-def server(server_factory):
-    """A fresh server per test: its base loops in CASCADE, as the loop will find them."""
-    return server_factory(clock="virtual")
-
-
-def _faults_on(server, node: str, store):
-    """Each fault of ``FAULTS`` on ``node`` for 2 plant seconds, through one operator session."""
-    async def go():
-        from asyncua import ua
-
-        await after_cycles(store, 4)
-        async with _client(server, "operator") as client:
-            ns = await client.get_namespace_index("urn:process-twin:simulated-hardware")
-            sim = client.get_node(f"ns={ns};s=Simulation")
-            clock = client.get_node(f"ns={ns};s=Diagnostics.Time")
-            t0 = await clock.read_value()
-
-            async def at(t: float, method: str, *args: str):
-                while await clock.read_value() < t0 + t:
-                    await asyncio.sleep(0.01)
-                await sim.call_method(ua.NodeId.from_string(f"ns={ns};s=Simulation.{method}"),
-                                      *[ua.Variant(a, ua.VariantType.String) for a in args[:2]],
-                                      *[ua.Variant(0.0, ua.VariantType.Double)] * (len(args) > 1))
-
-            for kind, start in FAULTS:
-                await at(start, "InjectFault", node, kind)
-                await at(start + 2.0, "ClearFault", node)
-    return go()
+def _server(server_factory, node: str | None = None):
+    """A fresh server (its base loops in CASCADE, as the loop will find them) with each fault
+    of ``FAULTS`` on ``node``."""
+    faults = "".join(f'[[fault]]\ntime = {start}\nkind = "{kind}"\ntag = "{node}"\n'
+                     "duration = 2.0\n\n" for kind, start in FAULTS) if node else ""
+    return server_factory(clock="virtual", faults=faults)
 
 
 def _store(tmp_path):
     return tmp_path / "run" / "cycles.sqlite"
 
 
-def _run(server, tmp_path, action):
+def _run(server, tmp_path, action=None):
     client = tmp_path / "client"
     server.trust_into(client)
     config = tmp_path / "deploy.toml"
     config.write_text(deploy_text(server, client, DURATION))
-    asyncio.run(run_loop_with(config, tmp_path / "run", [action], Lockstep(server)))
+    asyncio.run(run_loop_with(config, tmp_path / "run", [action] if action else [],
+                                 Lockstep(server)))
     return records(tmp_path / "run" / "cycles.sqlite")
 
 
@@ -86,16 +65,18 @@ def _healthy_run(frame, events, cycles):
     ("Diagnostics.Heartbeat", "server heartbeat unreadable"),
 ])
 def test_bad_values_on_loop_nodes_and_the_heartbeat_shed_and_the_loop_recovers(
-        server, tmp_path, node, sheds):
-    frame, events, cycles = _run(server, tmp_path, _faults_on(server, node, _store(tmp_path)))
+        server_factory, tmp_path, node, sheds):
+    frame, events, cycles = _run(_server(server_factory, node), tmp_path)
     _healthy_run(frame, events, cycles)
     shed = events[events.kind == "shed"]
-    assert len(shed) >= 3 and shed.message.str.contains(sheds, regex=False).all(), shed.message
-    assert (events.kind == "reentry").sum() >= 3
+    # each fault from its tick at 6, 16, 26 (after the cycle at that time) to the one clearing it
+    assert list(shed.cycle) == [7, 17, 27], shed.message
+    assert shed.message.str.contains(sheds, regex=False).all(), shed.message
+    assert (events.kind == "reentry").sum() == 3
 
 
-def test_bad_values_on_a_cv_drop_it_from_control_without_a_shed(server, tmp_path):
-    frame, events, cycles = _run(server, tmp_path, _faults_on(server, "Plant.h1", _store(tmp_path)))
+def test_bad_values_on_a_cv_drop_it_from_control_without_a_shed(server_factory, tmp_path):
+    frame, events, cycles = _run(_server(server_factory, "Plant.h1"), tmp_path)
     _healthy_run(frame, events, cycles)
     assert not (events.kind == "shed").any()
     dropped = events[events.message.str.contains("CV 'h1' dropped")]
@@ -104,8 +85,9 @@ def test_bad_values_on_a_cv_drop_it_from_control_without_a_shed(server, tmp_path
     assert set(frame["h1.quality"].dropna()) == {"good", "bad"}
 
 
-def test_a_bad_data_value_written_to_a_remote_setpoint_is_a_bad_value_not_a_crash(server,
-                                                                                   tmp_path):
+def test_a_bad_data_value_written_to_a_remote_setpoint_is_a_bad_value_not_a_crash(
+        server_factory, tmp_path):
+    server = _server(server_factory)
     async def write_bad():
         from asyncua import ua
 

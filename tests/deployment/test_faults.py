@@ -22,17 +22,17 @@ import signal
 import numpy as np
 import pytest
 
-from hil_support import DATA, Lockstep, after_cycles, at_plant_time, back_in_control, \
+from hil_support import DATA, Lockstep, after_cycles, at_plant_time, back_in_control, call, \
     deploy_text, deployed_run, operator_call, read_values, records, shed_counts, until_event, \
     until_logged, wait_values
 
 
 def _run(server, tmp_path, duration: float, actions=(), extra: str = "",
          controller: str = "controller.toml", watchdog: dict | None = None, pace: float = 0.0,
-         jumps: dict | None = None, stop: asyncio.Event | None = None):
+         jumps: dict | None = None, stop: asyncio.Event | None = None, observe=None):
     """The deployed loop against ``server`` (in lockstep with a virtual clock) while
     ``actions`` (coroutine functions) run; (cycles frame, events, cycles) of its store."""
-    driver = Lockstep(server, pace, jumps) if server.virtual else None
+    driver = Lockstep(server, pace, jumps, observe) if server.virtual else None
     return deployed_run(server, tmp_path, duration, actions, extra, controller, watchdog, driver,
                         stop)
 
@@ -79,6 +79,16 @@ def _cascade_all(server):
         for loop in ("v1", "v2"):
             await operator_call(server, "SetLoopMode", loop, "CASCADE")
     return go()
+
+
+def _hand_back_at(cycle: int):
+    """A :class:`Lockstep` observer: the operator puts both loops in CASCADE after ``cycle``,
+    before the plant moves on (on the virtual clock, however late the operator would be)."""
+    async def observe(client, ns, done):
+        if done == cycle:
+            for loop in ("v1", "v2"):
+                await call(client, "SetLoopMode", loop, "CASCADE")
+    return observe
 
 
 def _in_executor(func):
@@ -165,10 +175,8 @@ def test_stalled_server_heartbeat_sheds_and_the_base_layer_takes_over(server_fac
     server = server_factory(clock="virtual", faults="[[fault]]\ntime = 10.0\n"
                                                     "kind = \"stall_heartbeat\"\nduration = 25.0\n")
 
-    async def operator_hands_back():
-        await at_plant_time(server, 40.0, lambda: _cascade_all(server))
-
-    frame, events, cycles = _run(server, tmp_path, 48.0, [operator_hands_back], pace=0.25,
+    # the operator hands back after the cycle at 40, before the plant moves on
+    frame, events, cycles = _run(server, tmp_path, 48.0, pace=0.25, observe=_hand_back_at(40),
                                  watchdog={"heartbeat_timeout": 3.0})
     _complete(cycles, 49)
     sheds = events[events.kind == "shed"]
@@ -289,10 +297,7 @@ def test_operator_takes_a_loop_to_manual_and_hands_it_back(server_factory, tmp_p
     server = server_factory(clock="virtual",
                             faults="[[fault]]\ntime = 10.0\nkind = \"manual\"\ntag = \"v1\"\n")
 
-    async def hand_back():
-        await at_plant_time(server, 24.0, lambda: _cascade_all(server))
-
-    frame, events, cycles = _run(server, tmp_path, 40.0, [hand_back])
+    frame, events, cycles = _run(server, tmp_path, 40.0, observe=_hand_back_at(24))
     _complete(cycles, 41)
     sheds = events[events.kind == "shed"]
     assert shed_counts(events) == {"operator": 1} and list(sheds.t) == [11.0]

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from hil_support import ServerProcess, wait_for_ready
+from hil_support import START_TIMEOUT, ServerProcess, wait_for_ready
 from support import run_twin, the_error_line
 from twin.orchestration.opcua.serve_config import MAX_SPEED
 
@@ -79,7 +79,7 @@ def _run_for_one_second(server: ServerProcess) -> tuple[float, subprocess.Popen,
              "--config-dir", str(server.config_dir), "--duration", "1", "--json"],
             stdout=subprocess.PIPE, stderr=err, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        wait_for_ready(process, log, "server", 60)
+        wait_for_ready(process, log, "server", START_TIMEOUT)
         t0 = time.monotonic()
         out, _ = process.communicate(timeout=30)
     finally:
