@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,16 +110,40 @@ def _package_copy(module: str, to: Path) -> Path:
     return to / Path(*module.split(".")).with_suffix(".py")
 
 
-@pytest.mark.parametrize("mutant", SAMPLE, ids=[m.name for m in SAMPLE])
-def test_the_tests_kill_this_mutant(mutant, tmp_path):
-    path = _package_copy(mutant.module, tmp_path)
+def _run_mutant(mutant: Mutant, folder: Path) -> subprocess.CompletedProcess | str:
+    """Run the mutant's tests on a mutated copy in ``folder``: the finished run, or what moved."""
+    path = _package_copy(mutant.module, folder)
     text = path.read_text()
-    assert text.count(mutant.original) == 1, f"the original text of '{mutant.name}' moved"
+    if text.count(mutant.original) != 1:
+        return f"the original text of '{mutant.name}' moved"
     path.write_text(text.replace(mutant.original, mutant.mutated))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(TESTS)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(folder), str(TESTS)]
                                                        + os.environ.get("PYTHONPATH", "").split(
                                                            os.pathsep)).rstrip(os.pathsep)}
-    done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+    return subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
                            *[str(TESTS / t) for t in mutant.tests]],
                           cwd=TESTS.parent, env=env, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def mutant_runs(tmp_path_factory):
+    """Every mutant's test run, started at once on as many workers as there are cores.
+
+    Each run is its own process on its own copy, so they are independent;
+    running them side by side only uses the machine's cores while the rest
+    of the suite waits.
+    """
+    workers = max(1, min(len(SAMPLE), os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        runs = {m.name: pool.submit(_run_mutant, m, tmp_path_factory.mktemp("mutant"))
+                for m in SAMPLE}
+        yield runs
+        for run in runs.values():
+            run.cancel()
+
+
+@pytest.mark.parametrize("mutant", SAMPLE, ids=[m.name for m in SAMPLE])
+def test_the_tests_kill_this_mutant(mutant, mutant_runs):
+    done = mutant_runs[mutant.name].result()
+    assert not isinstance(done, str), done
     assert done.returncode == 1, f"mutant '{mutant.name}' survived:\n{done.stdout[-3000:]}"

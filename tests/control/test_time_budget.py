@@ -4,8 +4,10 @@ A problem made to run long: NMPC of the 82-state distillation column,
 whose every solve takes seconds with either backend; and a solve that
 never returns (a tracking weight of inf slipped past the
 file checks makes fatrop loop for ever). With ``time_budget = 0.2`` every
-cycle returns within 0.3 s, counts a timeout, and after K of them the
-controller sheds. With a budget that is not reached, the child process
+cycle returns within 1 s (a fraction of one unbounded solve, with room
+for a busy machine: how far past the budget a cycle really returns is a
+figure of the benchmark ``mpc_cstr_budget``, not a test), counts a
+timeout, and after K of them the controller sheds. With a budget that is not reached, the child process
 gives the same moves as the solver in this process.
 """
 
@@ -25,7 +27,7 @@ from twin.core.quality import Reading
 from twin.orchestration.examples import example as example_path
 
 BUDGET = 0.2
-HONOURED = 0.3
+HONOURED = 1.0  # [s] well under one unbounded solve of either problem
 MV0 = np.array([14.19, -1113.5])
 READINGS = {"T_R": Reading(134.14), "T_K": Reading(130.0), "C_b": Reading(0.5)}
 
