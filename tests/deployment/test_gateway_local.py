@@ -140,6 +140,14 @@ def test_missing_nodes_names_each_entry_the_server_does_not_have(plant, tmp_path
         "sp:v2 (i=85: BadAttributeIdInvalid)"]
 
 
+def test_a_node_the_server_calls_invalid_is_missing(plant, tmp_path):
+    # a server relaying another one answers BadNodeIdInvalid for a node id that one refuses
+    plant.set("Plant.h2", None, "BadNodeIdInvalid")
+    plant.set("Plant.h1", None, "BadNodeIdInvalid")
+    assert connected(config(tmp_path, url=plant.url), lambda g: g.missing_nodes()) == [
+        "tag:h1 (ns=2;s=Plant.h1: BadNodeIdInvalid)", "tag:h2 (ns=2;s=Plant.h2: BadNodeIdInvalid)"]
+
+
 def test_a_malformed_node_id_in_the_tag_map_is_an_input_error_at_connection(plant, tmp_path):
     cfg = _map(tmp_path, plant.url, {'"ns=2;s=Plant.h2"': '"ns=two;s=Plant.h2"'})
     with pytest.raises(InputError, match=r"^tag map: bad NodeId \("):

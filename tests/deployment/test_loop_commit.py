@@ -76,6 +76,13 @@ def test_moves_are_clamped_to_hard_limits_then_rate_limits_then_hard_limits_agai
                        np.array([0.5])).tolist() == [2.5]
 
 
+def test_a_setpoint_without_a_rate_limit_does_not_depend_on_the_previous_one():
+    # max_move = inf: only the hard limits apply, whatever (even unknown) the previous value
+    out = clamp_moves(np.array([7.0, 5.0]), np.array([np.nan, 4.0]), np.zeros(2),
+                      np.full(2, 10.0), np.array([np.inf, 0.5]))
+    assert out.tolist() == [7.0, 4.5]
+
+
 def test_a_stage_failure_names_the_stage_and_the_cause_in_one_line():
     failed = failure("read", GatewayError("read on opc.tcp://x failed:\n  TimeoutError"))
     assert (failed.stage, str(failed)) == ("read", "read")

@@ -92,9 +92,17 @@ def test_a_run_on_the_wall_clock_engages_writes_each_cycle_and_records_it(plant,
     cycles = records(result.folder, "cycle")
     assert [c[:5] for c in cycles] == [(0, 0.0, "on", 1, "ok"), (1, 1.0, "on", 1, "ok"),
                                        (2, 2.0, "on", 1, "ok")]
-    gaps = [b[5] - a[5] for a, b in zip(cycles, cycles[1:])]
-    assert all(0.28 <= g < 0.5 for g in gaps), gaps        # one cycle every 0.3 s
-    assert len(loop.cycle_seconds) == 3 and all(0 < s < 0.3 for s in loop.cycle_seconds)
+    # cycle k starts at start + 0.3 k on the wall clock, or as soon as the one before it has
+    # finished when that took longer (a loaded machine): never early, never waiting more
+    walls = [c[5] - cycles[0][5] for c in cycles]
+    work = loop.cycle_seconds
+    assert len(work) == 3 and all(0 < s < 3.0 for s in work), work
+    assert walls[1] >= 0.3 - 0.02 and walls[2] >= 0.6 - 0.02, walls
+    assert walls[1] < max(0.3, work[0]) + 0.1 and walls[2] < max(0.6, walls[1] + work[1]) + 0.1
+    in_a_row = 0
+    for s in work:                      # overruns: cycles in a row that took longer than 0.3 s
+        in_a_row = in_a_row + 1 if s > 0.3 else 0
+    assert loop.overruns == in_a_row
     assert loop.heartbeat == 3 and plant.value("APC.Heartbeat") == 3
     written = {(c, n): v for c, n, _, v in records(result.folder, "mv")}
     assert plant.value("Plant.BaseLayer.v1.RSP") == written[(2, "v1")]
@@ -102,7 +110,7 @@ def test_a_run_on_the_wall_clock_engages_writes_each_cycle_and_records_it(plant,
     setpoints = [(c, v) for c, n, _, v in records(result.folder, "setpoint") if n == "h1"]
     assert setpoints == [(0, 12.263), (1, 13.0), (2, 13.0)]    # the event at t = 1
     assert records(result.folder)[0] == (0, "engaged", "in control from setpoints v1=3, v2=3")
-    assert loop.errors == 0 and loop.overruns == 0
+    assert loop.errors == 0
 
 
 def test_a_run_stopped_before_it_starts_runs_no_cycle(plant, tmp_path):
@@ -203,7 +211,7 @@ def test_a_cycle_waits_for_its_tick_and_says_how_late_it_reads(plant, ticking):
         return out, took, loop._wall_start, time.monotonic(), loop._pending_events
 
     late, took, wall_start, now, events = ticking(body)
-    assert late == [0, 1, 0] and 0.09 <= took < 0.25
+    assert late == [0, 1, 0] and 0.09 <= took < 0.5
     assert now - wall_start == pytest.approx(2 * 2 * 0.5 * 0.01, abs=0.01)
     assert events == []
 
@@ -231,7 +239,7 @@ def test_without_a_tick_counter_the_cycle_waits_on_the_wall_clock(plant, ticking
         return late, time.monotonic() - start, loop._wall_start - start
 
     late, took, moved = ticking(body)
-    assert late == 0 and 0.028 <= took < 0.1
+    assert late == 0 and 0.028 <= took < 0.3
     assert moved == pytest.approx(took - 0.03, abs=0.005)
 
 
@@ -248,7 +256,7 @@ def test_short_ticks_are_polled_at_least_every_half_millisecond_and_no_more(plan
         await loop._wait_for_tick(1, 2)
         return time.monotonic() - started
 
-    assert 0.04 <= in_session(cfg, tmp_path / "run", body) < 0.25
+    assert 0.04 <= in_session(cfg, tmp_path / "run", body) < 0.5
 
 
 # ------------------------------------------------------------ whole cycles
@@ -377,7 +385,7 @@ def test_a_session_without_fresh_data_is_rebuilt(plant, tmp_path):
     assert len(rebuilt) == 1 and rebuilt[0][0] == 1
     seconds = float(re.fullmatch(r"no fresh data for (\d+\.\d) s: session rebuilt",
                                  rebuilt[0][2]).group(1))
-    assert 0.2 <= seconds < 0.6
+    assert 0.2 <= seconds < 1.0
 
 
 def test_a_rebuild_the_server_refuses_is_an_event_and_waits_before_trying_again(plant, tmp_path):
