@@ -54,11 +54,9 @@ SAMPLE = [
     Mutant("a Bad status passes the quality gate", "twin.orchestration.opcua.gateway",
            "    if quality is Quality.BAD:\n        return Sample(math.nan",
            "    if False:\n        return Sample(math.nan", ("deployment/test_quality_gate.py",)),
-    Mutant("setpoints written in model units", "twin.orchestration.opcua.gateway",
-           "ua.Variant(lp.to_server(value), ua.VariantType.Double)",
-           "ua.Variant(float(value), ua.VariantType.Double)",
-           ("deployment/test_gateway_local.py::"
-            "test_setpoints_are_written_in_server_units_and_read_back_in_model_units",)),
+    Mutant("an Uncertain status read as Good", "twin.orchestration.opcua.gateway",
+           "        return Quality.UNCERTAIN\n", "        return Quality.GOOD\n",
+           ("deployment/test_quality_gate.py::test_usable_numbers_keep_their_quality_and_are_scaled",)),
     # the deployed loop and its cycle guard
     Mutant("a setpoint written to a base loop not in CASCADE", "twin.orchestration.opcua.deploy",
            'if snap.modes.get(n) == "CASCADE"}', "}",
