@@ -21,7 +21,7 @@ import pytest
 from local_support import LocalServer, config, write_deploy
 from twin.core.errors import InputError, RunStopped, TwinError
 from twin.orchestration.opcua.cycle import CycleRecord, Decision, StageFailed
-from twin.orchestration.opcua.deploy import DeployedLoop
+from twin.orchestration.opcua.deploy import DeployedLoop, run_deploy
 from twin.orchestration.opcua.deploy_config import load_deploy
 
 PASSWORD = "not-a-secret"
@@ -111,6 +111,16 @@ def test_a_run_on_the_wall_clock_engages_writes_each_cycle_and_records_it(plant,
     assert setpoints == [(0, 12.263), (1, 13.0), (2, 13.0)]    # the event at t = 1
     assert records(result.folder)[0] == (0, "engaged", "in control from setpoints v1=3, v2=3")
     assert loop.errors == 0
+
+
+def test_run_deploy_runs_the_loop_to_its_duration_with_progress(plant, tmp_path):
+    cfg = config(tmp_path / "cfg", url=plant.url, seconds_per_time_unit=0.05,
+                 extra="[run]\nduration = 1.0\n")
+    progress = []
+    result = run_deploy(cfg, tmp_path / "run", progress.append)
+    assert (result.folder, result.cycles, progress) == (tmp_path / "run", 2, [0.5, 1.0])
+    assert [c[:2] for c in records(tmp_path / "run", "cycle")] == [(0, 0.0), (1, 1.0)]
+    assert plant.value("APC.Heartbeat") == 2
 
 
 def test_a_run_stopped_before_it_starts_runs_no_cycle(plant, tmp_path):
@@ -231,6 +241,16 @@ def test_a_cycle_a_whole_cycle_behind_or_a_counter_gone_back_realigns_the_schedu
                       ("resync", "server tick counter went back to 5: schedule re-aligned")]
 
 
+def test_a_cycle_exactly_one_cycle_behind_realigns_the_schedule(plant, ticking):
+    async def body(loop):
+        await plant.aset("Diagnostics.Tick", 108)
+        late = await loop._wait_for_tick(3, 2)               # due at 106: 2 ticks, a cycle, late
+        return late, loop.tick0, loop._pending_events
+
+    assert ticking(body) == (0, 108 - 6, [("resync", "2 ticks behind the server: schedule "
+                                                     "re-aligned")])
+
+
 def test_without_a_tick_counter_the_cycle_waits_on_the_wall_clock(plant, ticking):
     async def body(loop):
         await plant.aset("Diagnostics.Tick", 100, "BadCommunicationError")
@@ -257,6 +277,23 @@ def test_short_ticks_are_polled_at_least_every_half_millisecond_and_no_more(plan
         return time.monotonic() - started
 
     assert 0.04 <= in_session(cfg, tmp_path / "run", body) < 0.5
+
+
+def test_the_tick_counter_is_polled_ten_times_a_tick(plant, tmp_path):
+    # ticks of 0.5 at 0.4 s a time unit: 0.2 s of wall time, polled every 0.02 s
+    cfg = config(tmp_path / "cfg", url=plant.url, tick=True, tick_period=0.5,
+                 seconds_per_time_unit=0.4)
+    plant.set("Diagnostics.Tick", 10)
+
+    async def body(loop):
+        loop.tick0 = loop._last_tick = 10
+        loop._wall_start = time.monotonic()
+        asyncio.get_running_loop().call_later(0.1, lambda: plant.set("Diagnostics.Tick", 12))
+        started = time.monotonic()
+        await loop._wait_for_tick(1, 2)
+        return time.monotonic() - started
+
+    assert 0.09 <= in_session(cfg, tmp_path / "run", body) < 0.6
 
 
 # ------------------------------------------------------------ whole cycles
