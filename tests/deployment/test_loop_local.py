@@ -389,6 +389,43 @@ def test_an_unreachable_gateway_sheds_reconnects_and_records_the_cycle_as_unread
     assert records(tmp_path / "run", "cycle")[1][2:5] == ("shed", 0, "no data")
 
 
+def test_every_problem_of_an_unreadable_cycle_is_named(plant, tmp_path):
+    cfg = config(tmp_path / "cfg", url=plant.url, watchdog={"max_overruns": 2})
+
+    async def body(loop):
+        await loop._cycle(0, 0.0, 0)
+        await loop.gateway.close()
+        loop.gateway.url = "opc.tcp://127.0.0.1:1/twin"  # nobody listens: no reconnection
+        loop.overruns = 2
+        await loop._cycle(1, 1.0, 0)
+
+    in_session(cfg, tmp_path / "run", body)
+    why = ("gateway: not connected to opc.tcp://127.0.0.1:1/twin; "
+           "2 cycles in a row overran the sample time")
+    assert records(tmp_path / "run")[1:] == [(1, "shed", f"shed to the base layer: {why}"),
+                                             (1, "unreadable", why)]
+
+
+def test_a_run_whose_cycles_take_longer_than_the_sample_time_counts_overruns(plant, tmp_path):
+    # a time unit of 1 ms: every cycle (a controller step at least) overruns
+    cfg = config(tmp_path / "cfg", url=plant.url, seconds_per_time_unit=0.001,
+                 watchdog={"max_overruns": 5}, extra="[run]\nduration = 2.0\n")
+    loop, result = run_loop(cfg, tmp_path / "run")
+    assert result.cycles == 3 and loop.overruns == 3 and min(loop.cycle_seconds) > 0.001
+
+
+def test_a_cycle_out_of_control_keeps_the_count_of_failed_cycles(plant, tmp_path):
+    cfg = config(tmp_path / "cfg", url=plant.url)
+    plant.set("Plant.BaseLayer.v1.Mode", "AUTO")
+
+    async def body(loop):
+        loop.errors = 3
+        await loop._cycle(0, 0.0, 0)
+        return loop.state, loop.errors
+
+    assert in_session(cfg, tmp_path / "run", body) == ("waiting", 3)
+
+
 def test_repeated_overruns_shed(plant, tmp_path):
     cfg = config(tmp_path / "cfg", url=plant.url, watchdog={"max_overruns": 2})
 
