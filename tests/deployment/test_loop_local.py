@@ -335,6 +335,46 @@ def test_a_read_back_that_differs_sheds_after_the_commit(plant, tmp_path, held, 
     assert records(tmp_path / "run", "cycle")[1][2] == "shed"
 
 
+def test_the_read_back_tolerance_is_relative_above_one_and_absolute_below(plant, tmp_path):
+    cfg = config(tmp_path / "cfg", url=plant.url, watchdog={"readback_tolerance": 0.5})
+
+    async def write(loop, number, values, held):
+        for name, value in held.items():
+            plant.after_write[f"Plant.BaseLayer.{name}.RSP"] = (value, "Good")
+        rec = CycleRecord(number, float(number), 0.0)
+        await loop._write(rec, Decision(values, True))
+        return rec
+
+    async def body(loop):
+        return [await write(loop, 0, {"v1": 2.0}, {"v1": 3.0}),     # 0.5 * 2: just accepted
+                await write(loop, 1, {"v1": 0.5}, {"v1": 1.0}),     # 0.5 * 1 below 1: accepted
+                await write(loop, 2, {"v1": 0.5}, {"v1": 1.25}),
+                await write(loop, 3, {"v1": 0.5, "v2": 0.5}, {"v1": 1.25, "v2": 1.25})]
+
+    recs = in_session(cfg, tmp_path / "run", body)
+    assert [r.failed for r in recs] == [False, False, True, True]
+    assert [r.events for r in recs[:2]] == [[], []]
+    assert recs[2].events == [("shed", "shed to the base layer: read-back differs for v1 (wrote "
+                                       "0.5, server holds 1.25)")]
+    assert recs[3].events == [("shed", "shed to the base layer: read-back differs for v1 (wrote "
+                                       "0.5, server holds 1.25), v2 (wrote 0.5, server holds "
+                                       "1.25)")]
+
+
+def test_a_write_that_fails_marks_the_cycle_failed_and_sheds(plant, tmp_path):
+    cfg = config(tmp_path / "cfg", url=plant.url)
+
+    async def body(loop):
+        await loop.gateway.close()
+        rec = CycleRecord(0, 0.0, 0.0)
+        await loop._write(rec, Decision({"v1": 3.5}, True))
+        return rec
+
+    rec = in_session(cfg, tmp_path / "run", body)
+    assert rec.failed and rec.events == [("shed", f"shed to the base layer: gateway: not "
+                                                  f"connected to {plant.url}")]
+
+
 def test_a_read_back_within_the_tolerance_is_accepted(plant, tmp_path):
     cfg = config(tmp_path / "cfg", url=plant.url, watchdog={"readback_tolerance": 1e-3})
     plant.after_write["Plant.BaseLayer.v1.RSP"] = (3.5 + 3.4e-3, "Good")   # < 1e-3 * 3.5
