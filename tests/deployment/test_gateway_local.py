@@ -252,6 +252,20 @@ def test_a_lost_connection_fails_each_request_with_one_line_naming_it(plant, tmp
 
 # ------------------------------------------------------------ the session
 
+def test_a_lost_connection_is_reconnected_by_the_client_itself(plant, tmp_path):
+    cfg = config(tmp_path, url=plant.url, gateway={"timeout": 1.0})
+
+    async def lost(g):
+        g.client.disconnect_socket()                    # the network is gone, then back
+        started = time.monotonic()
+        while not g.connected and time.monotonic() - started < 8.0:
+            await asyncio.sleep(0.05)
+        return await g.read(), time.monotonic() - started
+
+    snap, took = connected(cfg, lost, limit=20.0)
+    assert snap.heartbeat == 1 and took < 8.0
+
+
 def test_a_session_is_closed_once_and_rebuilt_as_a_new_one(plant, tmp_path):
     cfg = config(tmp_path, url=plant.url)
 
