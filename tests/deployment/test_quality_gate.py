@@ -49,6 +49,7 @@ def test_usable_numbers_keep_their_quality_and_are_scaled(dv, quality, status):
     (_dv(math.nan, ua.VariantType.Double), "Good, not finite"),
     (_dv(math.inf, ua.VariantType.Double), "Good, not finite"),
     (_dv(1e308, ua.VariantType.Double), "Good, not finite"),  # 2 * 1e308 overflows
+    (_dv(10 ** 400, ua.VariantType.Int64), "Good, not finite"),  # no float that large
     (None, "no value returned"),
 ])
 def test_unusable_values_are_bad_samples_with_the_reason(dv, why):
