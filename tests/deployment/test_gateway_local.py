@@ -86,6 +86,25 @@ def test_one_read_gives_every_value_in_model_units_with_its_status_and_server_ti
     assert snap.server_start == start_time(plant)
 
 
+def test_a_start_time_the_server_marks_bad_is_not_used(plant, tmp_path):
+    from asyncua import ua
+
+    async def set_start(value, status):
+        await plant.server.iserver.aspace.write_attribute_value(
+            ua.NodeId.from_string("i=2257"), ua.AttributeIds.Value,
+            ua.DataValue(Value=ua.Variant(value, ua.VariantType.DateTime),
+                         StatusCode=ua.StatusCode(getattr(ua.StatusCodes, status))))
+
+    started = start_time(plant)
+    plant.call(set_start(later(60), "BadOutOfService"))
+    try:
+        snap = connected(config(tmp_path, url=plant.url), lambda g: g.read())
+    finally:
+        plant.call(set_start(started, "Good"))
+    assert snap.server_start is None and snap.heartbeat == 1
+    assert start_time(plant) == started
+
+
 def test_unknown_modes_and_bad_values_are_unreadable_never_errors(plant, tmp_path):
     cfg = config(tmp_path, url=plant.url)
     plant.set("Plant.BaseLayer.v1.Mode", "OFF")
