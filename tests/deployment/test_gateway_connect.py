@@ -177,3 +177,16 @@ def test_a_server_without_a_secure_endpoint_is_refused_without_falling_back(exc)
     (RuntimeError("a\n  b"), f"connecting to {URL} failed: RuntimeError: a b")])
 def test_other_failures_are_one_line(exc, line):
     assert describe_connect_error(exc, URL, "apc") == line
+
+
+def test_a_session_timeout_the_server_revises_is_not_logged_as_a_warning():
+    import logging
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("asyncua.client.client", logging.WARNING, __file__, 1, message,
+                                 None, None)
+
+    client_log = logging.getLogger("asyncua.client.client")
+    assert not client_log.filter(record("Requested session timeout to be 600000ms, got 30000ms "
+                                        "instead"))
+    assert client_log.filter(record("Sending plain-text password"))
