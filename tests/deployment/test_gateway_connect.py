@@ -190,3 +190,14 @@ def test_a_session_timeout_the_server_revises_is_not_logged_as_a_warning():
     assert not client_log.filter(record("Requested session timeout to be 600000ms, got 30000ms "
                                         "instead"))
     assert client_log.filter(record("Sending plain-text password"))
+
+
+def test_the_url_given_wins_over_the_gateways_which_wins_over_the_tag_maps(tmp_path):
+    tags_url, gateway_url, given = ("opc.tcp://tags:4840/twin", "opc.tcp://gateway:4840/twin",
+                                    "opc.tcp://given:4840/twin")
+    both = config(tmp_path / "a", url=tags_url, gateway={"url": gateway_url})
+    only_tags = config(tmp_path / "b", url=tags_url)
+    assert Gateway(both.tags, both.gateway).url == gateway_url
+    assert Gateway(both.tags, both.gateway, given).url == given
+    assert Gateway(only_tags.tags, only_tags.gateway).url == tags_url
+    assert Gateway(only_tags.tags, only_tags.gateway, given).url == given
