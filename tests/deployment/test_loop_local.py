@@ -123,6 +123,27 @@ def test_run_deploy_runs_the_loop_to_its_duration_with_progress(plant, tmp_path)
     assert plant.value("APC.Heartbeat") == 2
 
 
+def test_scheduled_events_apply_in_time_order_whatever_their_order_in_the_file(plant, tmp_path):
+    events = ("[[event]]\ntime = 1.0\nsetpoint = { h1 = 13.0 }\n\n"
+              "[[event]]\ntime = 0.0\nsetpoint = { h1 = 12.5 }\n")
+    cfg = config(tmp_path / "cfg", url=plant.url, seconds_per_time_unit=0.05,
+                 extra="[run]\nduration = 1.0\n\n" + events)
+    loop, result = run_loop(cfg, tmp_path / "run")
+    assert [(c, v) for c, n, _, v in records(result.folder, "setpoint") if n == "h1"] == [
+        (0, 12.5), (1, 13.0)]
+
+
+def test_a_server_without_several_mapped_nodes_names_them_all(plant, tmp_path):
+    path = write_deploy(tmp_path / "cfg", url=plant.url)
+    path.write_text(path.read_text().replace('"ns=2;s=Plant.h2"', '"ns=2;s=Plant.nothing"')
+                    .replace('"ns=2;s=Plant.h1"', '"ns=2;s=Plant.none"'))
+    with pytest.raises(InputError) as err:
+        run_loop(load_deploy(path), tmp_path / "run")
+    assert str(err.value) == (f"tag map: the server at {plant.url} has no node for tag:h1 "
+                              "(ns=2;s=Plant.none: BadNodeIdUnknown), tag:h2 "
+                              "(ns=2;s=Plant.nothing: BadNodeIdUnknown)")
+
+
 def test_a_run_stopped_before_it_starts_runs_no_cycle(plant, tmp_path):
     cfg = config(tmp_path / "cfg", url=plant.url)
     stop = asyncio.Event()
