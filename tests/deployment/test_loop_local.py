@@ -113,6 +113,20 @@ def test_a_run_on_the_wall_clock_engages_writes_each_cycle_and_records_it(plant,
     assert loop.errors == 0
 
 
+def test_cycles_on_the_wall_clock_start_a_period_apart_counted_from_the_start(plant, tmp_path):
+    # six cycles of 0.3 s: a slow first one (the controller is built) is caught up on, never
+    # one started early
+    cfg = config(tmp_path / "cfg", url=plant.url, seconds_per_time_unit=0.3,
+                 extra="[run]\nduration = 5.0\n")
+    loop, result = run_loop(cfg, tmp_path / "run", limit=20.0)
+    cycles = records(result.folder, "cycle")
+    walls, work = [c[5] - cycles[0][5] for c in cycles], loop.cycle_seconds
+    assert len(walls) == len(work) == 6
+    for k in range(1, 6):
+        assert walls[k] >= 0.3 * k - 0.02, walls
+        assert walls[k] < max(0.3 * k, walls[k - 1] + work[k - 1]) + 0.1, (walls, work)
+
+
 def test_run_deploy_runs_the_loop_to_its_duration_with_progress(plant, tmp_path):
     cfg = config(tmp_path / "cfg", url=plant.url, seconds_per_time_unit=0.05,
                  extra="[run]\nduration = 1.0\n")
