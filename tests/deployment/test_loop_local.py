@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from local_support import LocalServer, config, write_deploy
+from local_support import DATA, LocalServer, config, write_deploy
 from twin.core.errors import InputError, RunStopped, TwinError
 from twin.orchestration.opcua.cycle import CycleRecord, Decision, StageFailed
 from twin.orchestration.opcua.deploy import DeployedLoop, run_deploy
@@ -125,6 +125,19 @@ def test_cycles_on_the_wall_clock_start_a_period_apart_counted_from_the_start(pl
     for k in range(1, 6):
         assert walls[k] >= 0.3 * k - 0.02, walls
         assert walls[k] < max(0.3 * k, walls[k - 1] + work[k - 1]) + 0.1, (walls, work)
+
+
+def test_a_run_counts_its_cycles_and_times_in_sample_times(plant, tmp_path):
+    # a sample time of 0.5: a duration of 1.0 is three cycles, at 0, 0.5 and 1.0
+    controller = tmp_path / "controller.toml"
+    controller.write_text((DATA / "controller.toml").read_text().replace(
+        "sample_time = 1.0", "sample_time = 0.5"))
+    cfg = config(tmp_path / "cfg", url=plant.url, seconds_per_time_unit=0.05,
+                 controller=f'controller_file = "{controller}"\n',
+                 extra="[run]\nduration = 1.0\n")
+    loop, result = run_loop(cfg, tmp_path / "run")
+    assert result.cycles == 3
+    assert [c[:2] for c in records(result.folder, "cycle")] == [(0, 0.0), (1, 0.5), (2, 1.0)]
 
 
 def test_run_deploy_runs_the_loop_to_its_duration_with_progress(plant, tmp_path):
