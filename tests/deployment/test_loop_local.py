@@ -459,6 +459,24 @@ def test_an_exception_in_the_write_stage_that_is_not_the_gateways_is_raised_as_t
     assert rec.events == [] and not rec.failed
 
 
+def test_an_exception_of_the_write_stage_in_a_cycle_is_an_error_and_a_shed(plant, tmp_path):
+    cfg = config(tmp_path / "cfg", url=plant.url)
+
+    async def broken(value):                            # no real gateway raises anything else
+        raise ValueError("heartbeat broke")
+
+    async def body(loop):
+        await loop._cycle(0, 0.0, 0)
+        loop.gateway.write_heartbeat = broken
+        await loop._cycle(1, 1.0, 0)
+        return loop.state, loop.errors
+
+    assert in_session(cfg, tmp_path / "run", body) == ("shed", 1)
+    why = "write failed: ValueError: heartbeat broke"
+    assert [e for e in records(tmp_path / "run") if e[0] == 1 and e[1] != "clamped"] == [
+        (1, "error", why), (1, "shed", f"shed to the base layer: {why}")]
+
+
 def test_an_unreachable_gateway_sheds_reconnects_and_records_the_cycle_as_unreadable(plant, tmp_path):
     cfg = config(tmp_path / "cfg", url=plant.url)
 
