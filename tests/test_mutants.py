@@ -55,6 +55,28 @@ SAMPLE = [
     Mutant("a Bad status passes the quality gate", "twin.orchestration.opcua.gateway",
            "    if quality is Quality.BAD:\n        return Sample(math.nan",
            "    if False:\n        return Sample(math.nan", ("deployment/test_quality_gate.py",)),
+    # the deployed loop and its cycle guard
+    Mutant("a setpoint written to a base loop not in CASCADE", "twin.orchestration.opcua.deploy",
+           'if snap.modes.get(n) == "CASCADE"}', "}",
+           ("deployment/test_loop_decide.py::"
+            "test_setpoints_go_only_to_loops_in_cascade_and_nothing_when_the_controller_holds",)),
+    Mutant("a stale reading is used as good", "twin.orchestration.opcua.deploy",
+           "if age > stale_after:", "if False:",
+           ("deployment/test_loop_health.py::"
+            "test_readings_carry_the_value_quality_and_server_time_and_stale_ones_are_bad",)),
+    Mutant("the loop re-enters after an operator shed without the operator",
+           "twin.orchestration.opcua.deploy",
+           "armed = not self.needs_operator or self.seen_out_of_cascade", "armed = True",
+           ("deployment/test_loop_health.py::"
+            "test_after_an_operator_shed_the_loop_waits_for_the_operator_to_hand_the_loops_back",)),
+    Mutant("setpoint moves not rate-limited", "twin.orchestration.opcua.cycle",
+           "limited = np.isfinite(max_move)", "limited = np.zeros(max_move.shape, bool)",
+           ("deployment/test_loop_commit.py::"
+            "test_moves_are_clamped_to_hard_limits_then_rate_limits_then_hard_limits_again",)),
+    Mutant("an exception in a stage is swallowed", "twin.orchestration.opcua.cycle",
+           "raise StageFailed(name, exc) from exc", "pass",
+           ("deployment/test_loop_commit.py::"
+            "test_a_stage_failure_names_the_stage_and_the_cause_in_one_line",)),
     # the cycle store
     Mutant("the cycle store does not wait for the disk", "twin.orchestration.loop.store",
            'self.db.execute("PRAGMA synchronous=FULL")',
