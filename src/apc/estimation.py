@@ -53,8 +53,9 @@ class AugmentedModel:
         w = ca.SX.sym("w", pb.n_w)
         p = ca.SX.sym("p", model.n_p)
         x = xi[: self.n_x]
-        d = xi[self.n_x: self.n_x + self.n_d]
-        z = xi[self.n_x + self.n_d:]
+        # (an empty slice of a 1 x 1 CasADi symbol is 1 x 0, which vertcat counts as a row)
+        d = xi[self.n_x: self.n_x + self.n_d] if self.n_d else ca.SX(0, 1)
+        z = xi[self.n_x + self.n_d:] if self.n_z else ca.SX(0, 1)
         h = spec.sample_time / RK4_SUBSTEPS
         xn = x
         for _ in range(RK4_SUBSTEPS):

@@ -10,9 +10,10 @@ At steady state the CVs are linear in the MVs, so targets follow from
 linear algebra; the disturbance ``w`` enters ``x1`` only.
 
 ``BENT``: one lag ``x -> u`` (unit gain, ``x <= 4``) read by the outputs
-``y = x + u`` (the MV reaches it directly), ``r = x^2 - 4 x`` and
-``q = u^2 - 4 u``: ``r = -3`` (or ``q = -3``) holds at two steady states,
-``x = u = 1`` and ``x = u = 3``, so where an optimiser starts decides which.
+``y = x + u`` (the MV reaches it directly), ``r = x^2 - 4 x``,
+``q = u^2 - 4 u`` and ``d = x - u`` (0 at the nominal point): ``r = -3``
+(or ``q = -3``) holds at two steady states, ``x = u = 1`` and ``x = u = 3``,
+so where an optimiser starts decides which.
 """
 
 from __future__ import annotations
@@ -71,8 +72,9 @@ def _bent_rhs(x, u, p, ops):
 
 
 def _bent_outputs(x, u, p, ops):
-    """A feed-through sum and two parabolas with their vertex at 2 [-]."""
-    return {"y": x.x + u.u, "r": x.x * x.x - 4.0 * x.x, "q": u.u * u.u - 4.0 * u.u}
+    """A feed-through sum, two parabolas with their vertex at 2, a difference [-]."""
+    return {"y": x.x + u.u, "r": x.x * x.x - 4.0 * x.x, "q": u.u * u.u - 4.0 * u.u,
+            "d": x.x - u.u}
 
 
 BENT = Model(
@@ -82,6 +84,6 @@ BENT = Model(
     inputs=[manipulated("u", "-", "MV", 1.0, -100.0, 100.0)],
     parameters=[],
     outputs=[output("y", "-", "x + u"), output("r", "-", "x^2 - 4 x"),
-             output("q", "-", "u^2 - 4 u")],
+             output("q", "-", "u^2 - 4 u"), output("d", "-", "x - u")],
     rhs=_bent_rhs, output_map=_bent_outputs,
 )
