@@ -202,3 +202,15 @@ def test_a_solve_prints_nothing(capfd):
     result = _solve(pb, calc, LAGS.x0(), [1.0], [4.0], soft_lo=[5.0])
     assert result.ok and result.u == pytest.approx([5.0], abs=1e-6)
     assert capfd.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize("rank", [1, 3])
+def test_a_soft_limit_set_at_run_time_is_kept_like_one_of_the_specification(rank):
+    # the spec gives x1 no soft limit; an operator sets x1 <= 2 (x1's rank): it comes before
+    # the setpoints, as a limit of the spec would: u1 = 2
+    pb, calc = _calculator(LAGS, [{"name": "x1", "setpoint": 4.0, "rank": rank},
+                                  {"name": "x3", "setpoint": 4.0}], ONE_MV)
+    result = _solve(pb, calc, LAGS.x0(), [1.0], [4.0, 4.0], soft_hi=[2.0, INF])
+    assert result.ok
+    assert result.u == pytest.approx([2.0], abs=1e-6)
+    assert _given_up(result) == [("x1", "setpoint", 0, 2.0), ("x3", "setpoint", 0, 2.0)]
