@@ -104,6 +104,8 @@ def test_bad_input_is_refused_with_one_line_errors(controller):
     with pytest.raises(InputError, match=r"^set_mode: mv_current needs 2 values$"):
         controller.set_mode(Mode.ON, [1.0, 2.0, 3.0])
     assert controller.mode is Mode.OFF
+    with pytest.raises(UnknownNameError, match=r"^unknown mode 'auto'; valid: off, warm, on$"):
+        controller.set_mode("auto")
     with pytest.raises(InputError, match=r"^disturbance 'w' is not a finite number$"):
         _step(controller, dv={"w": float("nan")})
     with pytest.raises(InputError, match=r"^the state-feedback estimator needs the plant state "
