@@ -147,6 +147,29 @@ def test_on_the_moves_written_are_what_the_estimator_is_told():
     assert out.x_estimate == {"x": pytest.approx(1.0 + 0.5 * u, abs=1e-9)}
 
 
+def test_warm_tells_the_estimator_the_mvs_in_place_not_the_moves_computed():
+    controller = _integrator_controller()
+    controller.set_mode(Mode.WARM, [0.0])
+    out = controller.step(0.0, {"x": Reading(1.0)}, np.array([-1.0]))
+    assert out.solve_status == "ok" and not out.write and out.mv["u"] > 0.0
+    out = controller.step(0.5, {}, np.array([-1.0]))
+    assert out.x_estimate == {"x": pytest.approx(1.0 - 0.5, abs=1e-9)}
+
+
+def test_the_bias_estimates_are_reported_by_measurement():
+    spec = spec_from_dict({
+        "model": "integrator", "sample_time": 0.5, "prediction_horizon": 3,
+        "estimator": {"kind": "ekf", "initial_std": 1e-6},
+        "measurements": [{"name": "x", "noise_std": 0.1}, {"name": "plus", "noise_std": 0.1}],
+        "cv": [{"name": "x", "setpoint": 3.0}], "mv": [{"name": "u"}]})
+    controller = Controller(spec, INTEGRATOR, x0=[1.0], u0=[0.0])
+    # the level is known (initial_std 1e-6): readings 0.5 high and 0.2 low are sensor biases;
+    # each bias has the prior (3 x 0.1)^2 = 0.09 against the noise 0.01: gain 0.9
+    out = controller.step(0.0, {"x": Reading(1.5), "plus": Reading(10.8)}, np.array([0.0]))
+    assert out.bias == {"x": pytest.approx(0.45, abs=1e-6), "plus": pytest.approx(-0.18, abs=1e-6)}
+    assert out.x_estimate == {"x": pytest.approx(1.0, abs=1e-5)}
+
+
 def test_on_the_first_move_is_within_the_rate_limits(controller):
     controller.set_mode(Mode.ON, MV0)
     out = _step(controller)
@@ -161,8 +184,8 @@ def test_on_the_first_move_is_within_the_rate_limits(controller):
     assert out.events == [] and out.given_up == [] and out.soft_violation == {}
     assert out.iterations > 0 and out.solve_time > 0 and out.solver_message != ""
     assert controller.n_solves == 1 and controller.n_failures == 0
-    # the next move starts from the one written
-    out = _step(controller, 0.2, mv=np.array([1.5, 0.5]))
+    # the next move starts from the one written, even where the plant reports other values
+    out = _step(controller, 0.2, mv=np.array([1.4, 0.5]))
     assert out.mv == {"u1": pytest.approx(2.0, abs=1e-9), "u2": pytest.approx(1.0, abs=1e-9)}
 
 
@@ -259,6 +282,12 @@ def test_a_missing_or_non_finite_reading(controller):
     assert out.cv_status["x2"] is DROPPED and out.events == ["CV 'x2' dropped: measurement good"]
 
 
+def test_a_cv_without_a_measurement_is_never_dropped(controller):
+    readings = {**_readings(), "x3": Reading(1.0, Quality.BAD)}
+    out = _step(controller, readings=readings)
+    assert out.cv_status == {"x1": GOOD, "x2": GOOD, "x3": GOOD} and out.events == []
+
+
 def test_a_dropped_cv_is_left_out_of_the_targets(controller):
     controller.set_mode(Mode.ON, MV0)
     out = _step(controller, readings=_readings(x2=Quality.BAD))
@@ -332,3 +361,23 @@ def test_failed_solves_apply_the_last_plan_then_hold_then_shed():
         assert again.solve_status == "ok" and again.consecutive_failures == 0
     finally:
         controller.close()
+
+
+def test_with_a_time_budget_the_mhe_solves_in_the_bounded_process_too():
+    spec = spec_from_dict({
+        "model": "lags", "sample_time": 0.2, "prediction_horizon": 3,
+        "estimator": {"kind": "mhe", "horizon": 2}, "solver": {"time_budget": 30.0},
+        "measurements": [{"name": "x1", "noise_std": 0.01}, {"name": "x3", "noise_std": 0.01}],
+        "cv": [{"name": "x1", "setpoint": 2.0}], "mv": [{"name": "u1"}, {"name": "u2"}]})
+    controller = Controller(spec, LAGS, x0=X0 * 1.1, u0=[1.0, 0.0, 0.0])
+    runner = controller.runner
+    try:
+        assert controller.estimator.runner is runner and controller.nmpc.runner is runner
+        for k in range(4):  # OFF: the estimator alone; from the third cycle the MHE solves
+            out = controller.step(0.2 * k, {"x1": Reading(1.0), "x3": Reading(1.0)}, MV0)
+            assert out.events == []
+        assert controller.estimator.n_failures == 0
+        assert out.x_estimate["x1"] != pytest.approx(controller.estimator.ekf.xi[0], abs=1e-9)
+    finally:
+        controller.close()
+    assert all(child.process.poll() is not None for child in runner._children)
