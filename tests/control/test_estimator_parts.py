@@ -18,11 +18,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from apc.bounded import BoundedSolves
 from apc.estimation import EKF, MHE, Estimate, StateFeedback, make_estimator, usable
 from apc.problem import ControlProblem
 from apc.spec import MeasurementSpec, spec_from_dict
 from linear_models import BENT, INTEGRATOR
+from twin.core.model import Model
 from twin.core.quality import Quality, Reading
+from twin.core.variables import manipulated, output, state
 
 T = 0.5
 H = T / 10
@@ -58,6 +61,67 @@ def test_the_augmented_model_has_the_noise_scales_of_its_specification():
          (0.2 * 10 * 1e-6) ** 2], rel=1e-12)
     for matrix in (am.Q, am.R, am.P0):
         assert np.count_nonzero(matrix - np.diag(np.diag(matrix))) == 0
+
+
+def _tank_rhs(x, u, p, ops):
+    """A level filled at ``u`` and draining, and a decaying state [-/min]."""
+    return {"h": u.u - x.h, "v": -x.v}
+
+
+def _tank_outputs(x, u, p, ops):
+    """An exponential read-out of the level [-]."""
+    return {"e": ops.exp(x.h / 4.0)}
+
+
+TANK = Model(
+    name="tank", title="A level up to 5 and a state of unknown size", source="test model",
+    time_unit="min",
+    states=[state("h", "m", "level", 4.0, 0.0, 5.0), state("v", "-", "no nominal", float("nan"))],
+    inputs=[manipulated("u", "m/min", "inflow", 4.0)], parameters=[],
+    outputs=[output("e", "-", "exp(h / 4)")], rhs=_tank_rhs, output_map=_tank_outputs)
+"""Nominal magnitudes 4 (h), 1 (v: none known) and e (the read-out at h = 4)."""
+
+
+def _tank(kind="ekf", measurements=None, **estimator):
+    return ControlProblem(TANK, spec_from_dict({
+        "model": "tank", "sample_time": T, "prediction_horizon": 3,
+        "estimator": {"kind": kind, "process_noise": 0.01, "bias_noise": 0.5,
+                      "initial_std": 0.2, **estimator},
+        "measurements": measurements or [{"name": "h", "bias": False},
+                                         {"name": "v", "bias": False}, {"name": "e"}],
+        "cv": [{"name": "h", "setpoint": 4.0}], "mv": [{"name": "u"}]}))
+
+
+def test_noise_scales_follow_the_nominal_magnitudes():
+    am = EKF(_tank(), np.array([4.0, 1.0]), np.array([4.0]), NONE, NONE).model
+    e = np.exp(1.0)
+    assert np.diag(am.Q) == pytest.approx([(0.01 * 4) ** 2, 0.01 ** 2, (0.5 * e * 1e-3) ** 2],
+                                          rel=1e-12, abs=0)
+    assert np.diag(am.R) == pytest.approx([16e-6, 1e-6, (e * 1e-3) ** 2], rel=1e-12, abs=0)
+    assert np.diag(am.P0) == pytest.approx([(0.2 * 4) ** 2, 0.2 ** 2, (3 * e * 1e-3) ** 2],
+                                           rel=1e-12, abs=0)
+    mhe = MHE(_tank("mhe"), np.array([4.0, 1.0]), np.array([4.0]), NONE, NONE)
+    assert mhe.s == pytest.approx([4.0, 1.0, 10 * 3 * e * 1e-3], rel=1e-12, abs=0)
+
+
+def test_a_bias_scale_too_small_for_a_float_gets_a_unit_scale_in_the_mhe():
+    # a noise of 1e-200: the bias's initial variance (3e-200)^2 is 0 in floating point
+    mhe = MHE(_tank("mhe", [{"name": "h", "noise_std": 1e-200}]), np.array([4.0, 1.0]),
+              np.array([4.0]), NONE, NONE)
+    assert mhe.model.P0[2, 2] == 0.0
+    assert mhe.s == pytest.approx([4.0, 1.0, 10.0], rel=1e-12, abs=0)
+
+
+def test_the_moving_horizon_estimate_keeps_the_state_bounds():
+    # readings of 7 m for a level that cannot exceed 5 m: the MHE keeps h <= 5 (the EKF cannot)
+    mhe = MHE(_tank("mhe", [{"name": "h", "noise_std": 0.1, "bias": False}], horizon=2,
+                    process_noise=0.5), np.array([4.0, 1.0]), np.array([4.0]), NONE, NONE)
+    for _ in range(5):
+        est = mhe.correct({"h": Reading(7.0)})
+        mhe.predict(np.array([4.0]), NONE, NONE)
+    assert mhe.n_failures == 0
+    assert mhe.ekf.xi[0] > 5.5
+    assert 4.9 < est.x[0] <= 5.0 + 1e-6
 
 
 def test_the_augmented_model_starts_with_the_delay_chains_at_the_current_signals():
@@ -154,14 +218,18 @@ def test_the_moving_horizon_estimator_keeps_its_window():
     mhe = MHE(_problem("mhe", measurements, horizon=2), np.array([2.0]), np.array([0.5]), NONE,
               NONE)
     assert mhe.N == 2 and mhe.model.n == 4
+    assert mhe.failure == "" and list(mhe.estimate().x) == [2.0]
     assert mhe.s == pytest.approx([1.0, 3.0, 2.0, 2.0], rel=1e-12)  # nominal x; 10 sqrt(P0)
     for k, u in enumerate([1.0, 2.0, 3.0, 4.0]):
         est = mhe.correct({"x": Reading(2.0), "y": Reading(2.0 + u)})
         assert len(mhe.history) == min(k + 1, 3) and len(mhe.priors) == min(k + 1, 3)
+        if k < 2:  # the window is not full: the EKF's estimate
+            assert list(mhe.estimate().x) == list(est.x) == list(mhe.ekf.xi[:1])
         assert mhe.failure == "" and mhe.n_failures == 0
         assert est.used == {"x": True, "y": True} and set(est.innovation) == {"x", "y"}
         mhe.predict(np.array([u]), NONE, NONE)
-        assert [float(i[0][0]) for i in mhe.inputs] == [1.0, 2.0, 3.0, 4.0][max(0, k - 1):k + 1]
+        # the MV in force at the window's first reading (0.5 at the start), then per interval
+        assert [float(i[0][0]) for i in mhe.inputs] == [0.5, 1.0, 2.0, 3.0, 4.0][max(0, k - 1):k + 2]
     # the readings and masks of the window: the last three corrections
     assert [list(h[1]) for h in mhe.history] == [[1.0, 1.0]] * 3
     assert [h[0][1] for h in mhe.history] == [4.0, 5.0, 6.0]
@@ -182,7 +250,9 @@ def test_state_feedback_reports_the_plant_state_without_biases():
     assert est.used == {} and est.innovation == {}
     est.x[0] = 7.0  # a copy
     sf.predict([1.0], NONE, NONE)
-    assert list(sf.estimate().x) == [4.0]
+    later = sf.estimate()
+    assert list(later.x) == [4.0] and later.bias.shape == (0,)
+    assert later.used == {} and later.innovation == {}
 
 
 @pytest.mark.parametrize("kind,cls", [("ekf", EKF), ("mhe", MHE)])
@@ -204,3 +274,71 @@ def test_a_one_state_model_without_bias_or_delay_keeps_one_state():
         ekf.predict(np.array([u]), NONE, NONE)
         assert ekf.xi.shape == (1,) and ekf.P.shape == (1, 1)
     assert list(ekf.estimate().x) == pytest.approx([1.0 + T * (2.0 - 1.0 + 4.0)], abs=1e-12)
+
+
+def _run_bent(estimator, n):
+    """BENT read by x (late, biased) and y (the MV reaches it), some readings unusable."""
+    out = []
+    x = 1.0
+    for k in range(n):
+        u = [0.5, 2.0, -1.0, 3.0][k % 4]
+        readings = {"x": Reading(x + 0.3 + 0.01 * (-1) ** k), "y": Reading(x + u - 0.02 * k)}
+        if k % 3 == 1:
+            del readings["y"]  # no value at all
+        if k % 4 == 2:
+            readings["x"] = Reading(99.0, Quality.BAD)
+        est = estimator.correct(readings)
+        out.append((est, estimator.estimate()))
+        estimator.predict(np.array([u]), NONE, NONE)
+        x = PHI * x + (1 - PHI) * u
+    return out
+
+
+def test_moving_horizon_estimate_equals_the_kalman_filter_with_readings_missing(capfd):
+    # a linear augmented model and the EKF's arrival cost: the MHE is the Kalman filter,
+    # whichever readings were usable and however the MV moves (y depends on it directly)
+    measurements = [MEASUREMENTS[0], {"name": "y", "noise_std": 0.05, "bias": False}]
+    ekf = EKF(_problem("ekf", measurements), np.array([1.2]), np.array([0.5]), NONE, NONE)
+    mhe = MHE(_problem("mhe", measurements, horizon=2), np.array([1.2]), np.array([0.5]), NONE,
+              NONE)
+    a, b = _run_bent(ekf, 10), _run_bent(mhe, 10)
+    assert mhe.n_failures == 0 and mhe.failure == ""
+    for (ea, _), (eb, later) in zip(a[3:], b[3:]):
+        assert eb.x == pytest.approx(ea.x, abs=1e-6) and eb.bias == pytest.approx(ea.bias, abs=1e-6)
+        assert eb.used == ea.used and eb.innovation == ea.innovation
+        assert list(later.x) == list(eb.x) and list(later.bias) == list(eb.bias)
+        assert later.used == {} and later.innovation == {}
+    assert capfd.readouterr() == ("", "")  # the solves print nothing
+
+
+def test_a_window_of_one_interval_solves_from_the_second_correction():
+    measurements = [{"name": "x", "noise_std": 0.1}]
+    mhe = MHE(_problem("mhe", measurements, horizon=1), np.array([1.2]), np.array([0.5]), NONE,
+              NONE)
+    assert mhe.N == 1
+    _run_bent(mhe, 4)
+    assert len(mhe.history) == 2 and len(mhe.inputs) == 2 and mhe.n_failures == 0
+
+
+def test_a_dead_solver_process_gives_the_ekf_estimate_and_says_why():
+    measurements = [{"name": "x", "noise_std": 0.1}]
+    mhe = MHE(_problem("mhe", measurements, horizon=1), np.array([1.2]), np.array([0.5]), NONE,
+              NONE)
+    mhe.runner = runner = BoundedSolves([mhe.solver], 30.0)
+    try:
+        _run_bent(mhe, 3)
+        assert mhe.n_failures == 0 and mhe.failure == ""
+        child = runner._children[0].process
+        child.kill()
+        child.wait(10.0)
+        est = mhe.correct({"x": Reading(1.5)})
+        assert mhe.failure == "the solver process died (killed by SIGKILL)"
+        assert mhe.n_failures == 1
+        assert list(est.x) == list(mhe.ekf.xi[:1]) and list(est.bias) == list(mhe.ekf.xi[1:2])
+        mhe.predict(np.array([0.5]), NONE, NONE)
+        runner.budget = 1e-7
+        runner.begin_cycle()
+        mhe.correct({"x": Reading(1.5)})
+        assert mhe.failure == "time budget exceeded" and mhe.n_failures == 2
+    finally:
+        runner.close()
