@@ -25,7 +25,7 @@ from apc.spec import MeasurementSpec, spec_from_dict
 from linear_models import BENT, INTEGRATOR
 from twin.core.model import Model
 from twin.core.quality import Quality, Reading
-from twin.core.variables import manipulated, output, state
+from twin.core.variables import disturbance, manipulated, output, parameter, state
 
 T = 0.5
 H = T / 10
@@ -69,17 +69,19 @@ def _tank_rhs(x, u, p, ops):
 
 
 def _tank_outputs(x, u, p, ops):
-    """An exponential read-out of the level [-]."""
-    return {"e": ops.exp(x.h / 4.0)}
+    """An exponential read-out of the level, with an offset [-]."""
+    return {"e": ops.exp(x.h / p.scale) + u.f}
 
 
 TANK = Model(
     name="tank", title="A level up to 5 and a state of unknown size", source="test model",
     time_unit="min",
     states=[state("h", "m", "level", 4.0, 0.0, 5.0), state("v", "-", "no nominal", float("nan"))],
-    inputs=[manipulated("u", "m/min", "inflow", 4.0)], parameters=[],
-    outputs=[output("e", "-", "exp(h / 4)")], rhs=_tank_rhs, output_map=_tank_outputs)
-"""Nominal magnitudes 4 (h), 1 (v: none known) and e (the read-out at h = 4)."""
+    inputs=[manipulated("u", "m/min", "inflow", 4.0), disturbance("f", "-", "offset", 0.5)],
+    parameters=[parameter("scale", "m", "level scale", 4.0)],
+    outputs=[output("e", "-", "exp(h / scale) + f")], rhs=_tank_rhs, output_map=_tank_outputs)
+"""Nominal magnitudes 4 (h), 1 (v: none known) and e + 0.5 (the read-out at h = 4)."""
+W, P = np.array([0.5]), np.array([4.0])
 
 
 def _tank(kind="ekf", measurements=None, **estimator):
@@ -89,25 +91,29 @@ def _tank(kind="ekf", measurements=None, **estimator):
                       "initial_std": 0.2, **estimator},
         "measurements": measurements or [{"name": "h", "bias": False},
                                          {"name": "v", "bias": False}, {"name": "e"}],
-        "cv": [{"name": "h", "setpoint": 4.0}], "mv": [{"name": "u"}]}))
+        "cv": [{"name": "h", "setpoint": 4.0}], "mv": [{"name": "u"}], "dv": [{"name": "f"}]}))
 
 
 def test_noise_scales_follow_the_nominal_magnitudes():
-    am = EKF(_tank(), np.array([4.0, 1.0]), np.array([4.0]), NONE, NONE).model
-    e = np.exp(1.0)
+    ekf = EKF(_tank(), np.array([4.0, 1.0]), np.array([4.0]), W, P)
+    am = ekf.model
+    e = np.exp(1.0) + 0.5
     assert np.diag(am.Q) == pytest.approx([(0.01 * 4) ** 2, 0.01 ** 2, (0.5 * e * 1e-3) ** 2],
                                           rel=1e-12, abs=0)
     assert np.diag(am.R) == pytest.approx([16e-6, 1e-6, (e * 1e-3) ** 2], rel=1e-12, abs=0)
     assert np.diag(am.P0) == pytest.approx([(0.2 * 4) ** 2, 0.2 ** 2, (3 * e * 1e-3) ** 2],
                                            rel=1e-12, abs=0)
-    mhe = MHE(_tank("mhe"), np.array([4.0, 1.0]), np.array([4.0]), NONE, NONE)
+    mhe = MHE(_tank("mhe"), np.array([4.0, 1.0]), np.array([4.0]), W, P)
     assert mhe.s == pytest.approx([4.0, 1.0, 10 * 3 * e * 1e-3], rel=1e-12, abs=0)
+    # a reading before any prediction is compared with the read-out at the inputs given
+    est = ekf.correct({"e": Reading(3.0)})
+    assert est.innovation == {"e": pytest.approx(3.0 - e, rel=1e-12)}
 
 
 def test_a_bias_scale_too_small_for_a_float_gets_a_unit_scale_in_the_mhe():
     # a noise of 1e-200: the bias's initial variance (3e-200)^2 is 0 in floating point
     mhe = MHE(_tank("mhe", [{"name": "h", "noise_std": 1e-200}]), np.array([4.0, 1.0]),
-              np.array([4.0]), NONE, NONE)
+              np.array([4.0]), W, P)
     assert mhe.model.P0[2, 2] == 0.0
     assert mhe.s == pytest.approx([4.0, 1.0, 10.0], rel=1e-12, abs=0)
 
@@ -115,10 +121,10 @@ def test_a_bias_scale_too_small_for_a_float_gets_a_unit_scale_in_the_mhe():
 def test_the_moving_horizon_estimate_keeps_the_state_bounds():
     # readings of 7 m for a level that cannot exceed 5 m: the MHE keeps h <= 5 (the EKF cannot)
     mhe = MHE(_tank("mhe", [{"name": "h", "noise_std": 0.1, "bias": False}], horizon=2,
-                    process_noise=0.5), np.array([4.0, 1.0]), np.array([4.0]), NONE, NONE)
+                    process_noise=0.5), np.array([4.0, 1.0]), np.array([4.0]), W, P)
     for _ in range(5):
         est = mhe.correct({"h": Reading(7.0)})
-        mhe.predict(np.array([4.0]), NONE, NONE)
+        mhe.predict(np.array([4.0]), W, P)
     assert mhe.n_failures == 0
     assert mhe.ekf.xi[0] > 5.5
     assert 4.9 < est.x[0] <= 5.0 + 1e-6
