@@ -78,6 +78,50 @@ SAMPLE = [
     Mutant("a Bad status passes the quality gate", "twin.orchestration.opcua.gateway",
            "    if quality is Quality.BAD:\n        return Sample(math.nan",
            "    if False:\n        return Sample(math.nan", ("deployment/test_quality_gate.py",)),
+    # the cycle store
+    Mutant("the cycle store does not wait for the disk", "twin.orchestration.loop.store",
+           'self.db.execute("PRAGMA synchronous=FULL")',
+           'self.db.execute("PRAGMA synchronous=OFF")',
+           ("orchestration/test_store_unit.py::"
+            "test_a_new_store_is_crash_safe_and_has_its_four_tables",)),
+    Mutant("a cycle is written but not committed", "twin.orchestration.loop.store",
+           'with _writing(self.path, f"recording cycle {cycle}"), self.db:',
+           'with _writing(self.path, f"recording cycle {cycle}"):',
+           ("orchestration/test_store_unit.py::"
+            "test_log_cycle_writes_the_cycle_its_values_and_events_and_commits",)),
+    Mutant("the quality of a cycle without values is lost", "twin.orchestration.loop.store",
+           'wide = wide.join(q, how="outer")', "wide = wide.join(q)",
+           ("orchestration/test_store_unit.py::"
+            "test_a_reading_without_a_value_keeps_its_quality_in_the_frame",)),
+    # resuming a what-if study
+    Mutant("an edited part is reused", "twin.orchestration.whatif.parts",
+           'if _sha256(path) != manifest["sha256"]:', "if False:",
+           ("whatif/test_parts_unit.py::test_a_part_that_fails_a_check_says_which",)),
+    Mutant("a part of another study is reused", "twin.orchestration.whatif.parts",
+           'if manifest["fingerprint"] != fingerprint:', "if False:",
+           ("whatif/test_parts_unit.py::test_a_part_that_fails_a_check_says_which",)),
+    Mutant("an earlier run is resumed without --resume", "twin.orchestration.whatif.parts",
+           "if not resume:", "if False:",
+           ("whatif/test_parts_unit.py::"
+            "test_parts_are_resumed_only_with_resume_and_only_by_their_study",)),
+    Mutant("the scenarios left are counted as resumed", "twin.orchestration.whatif.run",
+           "resumed = len(table) - len(todo)", "resumed = len(todo)",
+           ("whatif/test_run_resume.py::test_resume_runs_only_the_missing_scenarios",)),
+    # the RTO schemes
+    Mutant("a steady state with a gross error is acted on", "rto.schemes",
+           "        if not ok:\n            it = RTOIteration(",
+           "        if False:\n            it = RTOIteration(",
+           ("optimisation/test_schemes_tank.py::"
+            "test_a_steady_state_that_fails_the_consistency_check_is_logged_and_not_acted_on",)),
+    Mutant("a probe with a gross error is used as a plant gradient", "rto.schemes",
+           "if not ok:  # a gradient from bad data", "if False:  # a gradient from bad data",
+           ("optimisation/test_schemes_tank.py::"
+            "test_a_probe_that_fails_the_consistency_check_rejects_the_iteration",)),
+    Mutant("the estimates of a failed estimation are acted on", "rto.schemes",
+           "    if not ok:\n        return RTOIteration(",
+           "    if False:\n        return RTOIteration(",
+           ("optimisation/test_rto_failures.py::"
+            "test_a_failed_estimation_is_logged_and_nothing_is_applied",)),
 ]
 
 

@@ -119,6 +119,7 @@ def run_campaign(campaign: dict, defaults: dict, log_folder: Path, children: int
     considered = len(statuses) - len(equivalent)
     killed = counts.get("killed", 0)
     return {"name": campaign["name"], "source": campaign["source"], "tests": campaign["tests"],
+            "skip": campaign.get("skip", []),
             "mutants": len(statuses), "counts": counts, "equivalent": equivalent,
             "not_killed": not_killed, "score": killed / considered if considered else None,
             "seconds": round(time.monotonic() - started, 1)}
@@ -139,6 +140,9 @@ def _report(results: list[dict], skip: list[str]) -> str:
     lines += [f"- `{p}`" for p in skip]
     for r in results:
         lines += ["", f"## {r['name']}", "", f"Tests: {', '.join(r['tests'])}", ""]
+        if r.get("skip"):
+            lines += ["Lines of this module not mutated:", ""]
+            lines += [f"- `{p}`" for p in r["skip"]] + [""]
         if r["equivalent"]:
             lines += ["### Equivalent mutants", ""]
             for e in r["equivalent"]:

@@ -124,12 +124,3 @@ def _modifier_adaptation(spec, k, u, window, profit, stats, optimizer, collector
     return RTOIteration(k, dict(u), window.means, profit, next_u, stats, modifiers=modifiers,
                         plant_gradient=plant_grad, note=note)
 
-
-def true_plant_optimum_gap(plant_model: Model, economics: EconomicsSpec,
-                           inputs: dict[str, float]) -> tuple[float, float]:
-    """(plant profit at ``inputs``, plant optimum profit), both from the plant's own equations."""
-    optimum = EconomicOptimizer(plant_model, economics).optimize()
-    ss = find_steady_state(plant_model, u=inputs)
-    profit = ProfitMeter(plant_model, economics)(plant_model.states.to_dict(ss.x), inputs)
-    return profit, optimum.profit
-

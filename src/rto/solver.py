@@ -135,10 +135,13 @@ class CasadiIpopt:
         if r is not None:
             x = np.array(r["x"]).ravel()
             lam_g = np.array(r["lam_g"]).ravel()
-            self._warm = (x, np.array(r["lam_x"]).ravel(), lam_g)
+            solved = condition in (TerminationCondition.optimal,
+                                   TerminationCondition.locallyOptimal)
+            # only a solution warm-starts the next solve: after a failure the next one starts
+            # from the model's values again, not from the point where this one gave up
+            self._warm = (x, np.array(r["lam_x"]).ravel(), lam_g) if solved else None
             results.problem.lower_bound = results.problem.upper_bound = t.sense * float(r["f"])
-            if load_solutions and condition in (TerminationCondition.optimal,
-                                                TerminationCondition.locallyOptimal):
+            if load_solutions and solved:
                 self._load(t, x, lam_g)
         return results
 

@@ -59,12 +59,52 @@ def test_a_failed_estimation_is_logged_and_nothing_is_applied():
                            steady_start=True)
     result = run_rto(_tank_rto(), plant, TANK, TANK_ECONOMICS)
     assert len(result.iterations) == 2
-    for it in result.iterations:
-        assert not it.accepted and it.note == "parameter estimation failed"
+    for k, it in enumerate(result.iterations):
+        assert it.k == k and it.accepted is False and it.note == "parameter estimation failed"
+        assert it.plant_profit == pytest.approx(0.5 - 0.2 ** 2, abs=1e-3)  # p q - c h^2, as read
+        assert it.steady_state["samples"] == 20 and it.steady_state["drift"]["h"] <= 1.0
         assert it.parameters == {}  # no estimate is recorded as if it were one
         assert it.inputs == it.next_inputs == {"q": 0.5}
         assert it.measured["h"] == pytest.approx(-0.2, abs=2e-3)
     assert result.final_inputs == {"q": 0.5}
+
+
+class _TransmitterGlitch:
+    """The plant, with its level transmitter reading ``offset`` from time ``start`` to ``end``."""
+
+    def __init__(self, plant: SimulatedPlant, start: float, end: float, offset: float):
+        self.plant, self.start, self.end, self.offset = plant, start, end, offset
+
+    def __getattr__(self, name):
+        return getattr(self.plant, name)
+
+    def read(self):
+        readings = self.plant.read()
+        if self.start < self.plant.time <= self.end:
+            r = readings["h"]
+            readings["h"] = replace(r, value=r.value + self.offset)
+        return readings
+
+
+def test_two_step_recovers_from_a_failed_estimation_once_the_data_are_good_again():
+    # a glitch is not a constant bias: the simulated transmitter cannot produce it, the
+    # wrapper does. It reads 1.2 m low over the second steady state only (t 10..34 s).
+    def plant():
+        return SimulatedPlant(TANK, 0.5, [SensorSpec("h", 1e-3)], u0={"q": 0.5},
+                              steady_start=True)
+
+    result = run_rto(_tank_rto(4), _TransmitterGlitch(plant(), 10.0, 34.0, -1.2), TANK,
+                     TANK_ECONOMICS)
+    first, glitch, *after = result.iterations
+    assert first.steady_state["time"] == 10.0 and first.accepted
+    assert glitch.measured["h"] == pytest.approx(0.25 - 1.2, abs=2e-3)
+    assert not glitch.accepted and glitch.note == "parameter estimation failed"
+    assert glitch.next_inputs == glitch.inputs == first.next_inputs
+    for it in after:  # the transmitter is right again: so are the estimates
+        assert it.steady_state["time"] > 34.0 + 10.0 - 0.5  # a whole window after the glitch
+        assert it.accepted and it.note == ""
+        assert it.parameters["k"] == pytest.approx(0.5, rel=5e-3)
+    assert result.final_inputs["q"] == pytest.approx(0.125, rel=5e-3)
 
 
 def _williams_otto_plant(spec: RTOSpec, bias: dict[str, float] | None = None) -> SimulatedPlant:

@@ -137,6 +137,29 @@ def test_persistent_resolves_after_param_change_without_rebuilding():
     assert pyo.value(m.x[7]) == pytest.approx(pyo.value(ref.x[7]), rel=1e-8)
 
 
+def test_persistent_starts_from_the_model_again_after_a_failed_solve():
+    """A failed solve leaves no warm start: the next one starts from the variables' values.
+
+    ``k`` is fitted to ``h = q / k`` on a log scale; a negative reading has no fit."""
+    m = pyo.ConcreteModel()
+    m.h = pyo.Param(initialize=1.0, mutable=True)
+    m.theta = pyo.Var(initialize=0.0)
+    m.x = pyo.Var(bounds=(0.0, 20.0), initialize=1.0)
+    m.steady = pyo.Constraint(expr=0.5 - pyo.exp(m.theta) * m.x == 0)
+    m.obj = pyo.Objective(expr=(m.x - m.h) ** 2)
+    solver = pyo.SolverFactory("casadi_ipopt_persistent")
+    solver.set_instance(m)
+    assert pyo.check_optimal_termination(solver.solve(m))
+    assert pyo.value(m.theta) == pytest.approx(-0.6931472, abs=1e-6)  # k = 0.5
+    m.h = -0.2
+    assert not pyo.check_optimal_termination(solver.solve(m))
+    assert solver.last_bound_multipliers() == {}  # nothing from a failed solve
+    assert pyo.value(m.theta) == pytest.approx(-0.6931472, abs=1e-6)  # nothing loaded
+    m.h = 0.25
+    assert pyo.check_optimal_termination(solver.solve(m))
+    assert pyo.value(m.theta) == pytest.approx(0.6931472, abs=1e-6)  # k = 2
+
+
 @pytest.mark.parametrize("build,message", [
     (lambda m: (setattr(m, "n", pyo.Var(domain=pyo.Integers)),
                 setattr(m, "obj", pyo.Objective(expr=m.n ** 2))),

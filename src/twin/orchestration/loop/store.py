@@ -162,7 +162,8 @@ class CycleStore:
             q = quality.pivot_table(index="cycle", columns="column", values="quality",
                                     aggfunc="last")
             q.columns = [f"{c}.quality" for c in q.columns]
-            wide = wide.join(q)
+            # outer: a cycle whose values are all missing (Bad readings) keeps its qualities
+            wide = wide.join(q, how="outer")
         frame = cycles.set_index("cycle").join(wide).reset_index()
         return frame.rename(columns={"t": "time"})
 

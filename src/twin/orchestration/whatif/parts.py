@@ -14,7 +14,8 @@ belong to an unknown study). A part is reused only when its manifest is
 that of this study and the part's bytes, columns and scenario ids are
 those recorded; any other part (truncated, empty, garbage, edited, of
 another study, without a manifest) is logged as a warning, deleted, and
-its scenarios run again.
+its scenarios run again. The scenarios left to run (:func:`unfinished`) and
+the rows of the whole study (:func:`collect`) come from verified parts only.
 """
 
 from __future__ import annotations
@@ -164,12 +165,34 @@ def finished(folder: Path, fingerprint: str, required: Sequence[str], id_column:
         if frame is None:
             log.warning("whatif: %s is not reused: %s; its scenarios run again", path, why)
             path.unlink(missing_ok=True)
-            path.with_suffix(".json").unlink(missing_ok=True)
             continue
         frames.append(frame)
-    for manifest in parts.glob("part-*.json"):  # manifests whose part is gone
+    for manifest in parts.glob("part-*.json"):  # manifests whose part is gone (or just deleted)
         if not manifest.with_suffix(".parquet").exists():
             manifest.unlink(missing_ok=True)
     if not frames:
         return pd.DataFrame()
     return pd.concat(frames, ignore_index=True)
+
+
+def unfinished(folder: Path, fingerprint: str, table: pd.DataFrame, required: Sequence[str],
+               id_column: str) -> list[dict]:
+    """The scenarios of ``table`` (records, in its order) that no verified part holds."""
+    done = finished(folder, fingerprint, required, id_column, set(map(int, table[id_column])))
+    done_ids = set(done[id_column]) if not done.empty else set()
+    return [r for r in table.to_dict("records") if r[id_column] not in done_ids]
+
+
+def collect(folder: Path, fingerprint: str, table: pd.DataFrame, required: Sequence[str],
+            id_column: str) -> pd.DataFrame:
+    """The rows of every scenario of ``table`` from the verified parts, in scenario order.
+
+    Anything but each scenario exactly once (a part lost or damaged since it
+    was written) is a one-line error.
+    """
+    rows = finished(folder, fingerprint, required, id_column, set(map(int, table[id_column])))
+    rows = rows.sort_values(id_column) if not rows.empty else rows  # a duplicate id is refused
+    if rows.empty or list(rows[id_column]) != sorted(table[id_column]):
+        raise InputError(f"{folder / PARTS} is inconsistent ({len(rows)} rows for {len(table)} "
+                         "scenarios): run the study again into a new --out")
+    return rows.reset_index(drop=True)

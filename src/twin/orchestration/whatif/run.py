@@ -79,15 +79,14 @@ def run_study(study: Study, out: str | Path, workers: int = 1, scheduler: str | 
     parts.open_folder(folder, fingerprint, study.title, repr(study), resume)
     atomic_parquet(table, folder / "scenarios.parquet")
     required = list(table.columns) + [STATUS, ERROR, SECONDS]
-    done = parts.finished(folder, fingerprint, required, ID, set(map(int, table[ID])))
-    done_ids = set(done[ID]) if not done.empty else set()
-    todo = [r for r in table.to_dict("records") if r[ID] not in done_ids]
+    todo = parts.unfinished(folder, fingerprint, table, required, ID)
+    resumed = len(table) - len(todo)
     keep = study.output.timeseries if study.output.timeseries is not None else len(table) <= 1000
     if keep or any(r[NOMINAL] for r in todo):
         (folder / "timeseries").mkdir(exist_ok=True)
     size = chunk_size or default_chunk_size(study, len(todo), workers)
     chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
-    finished = len(done_ids)
+    finished = resumed
     if progress is not None and finished:
         progress(finished / len(table))
     for result in run_chunks(study, chunks, keep, workers, scheduler):
@@ -97,17 +96,12 @@ def run_study(study: Study, out: str | Path, workers: int = 1, scheduler: str | 
         finished += len(result.rows)
         if progress is not None:
             progress(finished / len(table))
-    rows = parts.finished(folder, fingerprint, required, ID, set(map(int, table[ID])))
-    return _summarise(study, folder, table, rows, len(done_ids), started, report)
+    rows = parts.collect(folder, fingerprint, table, required, ID)
+    return _summarise(study, folder, table, rows, resumed, started, report)
 
 
 def _summarise(study: Study, folder: Path, table: pd.DataFrame, rows: pd.DataFrame,
                resumed: int, started: float, report: bool) -> StudyResult:
-    rows = rows.sort_values(ID, kind="stable") if not rows.empty else rows
-    if rows.empty or rows[ID].duplicated().any() or len(rows) != len(table):
-        raise InputError(f"{folder}/parts is inconsistent ({len(rows)} rows for {len(table)} "
-                         "scenarios): run the study again into a new --out")
-    rows = rows.reset_index(drop=True)
     kpis = [k.name for k in study.kpi] or [c for c in rows.columns if c not in table.columns
                                            and c not in (STATUS, ERROR, SECONDS)]
     for k in kpis:
