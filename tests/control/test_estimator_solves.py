@@ -18,6 +18,7 @@ from apc.estimation import MHE, StateFeedback
 from apc.problem import ControlProblem
 from apc.spec import spec_from_dict
 from linear_models import INTEGRATOR
+from test_estimator_parts import P, W, _tank
 from twin.core.quality import Reading
 
 T = 0.5
@@ -135,3 +136,16 @@ def test_the_state_fed_back_is_a_float_array_whatever_numbers_it_is_given():
     assert est.x.dtype == np.float64
     est.x += 0.25  # a caller may move it by a fraction
     assert list(est.x) == [3.25] and list(sf.estimate().x) == [3.0]
+
+
+def test_the_moving_horizon_estimate_keeps_the_lower_state_bounds():
+    # readings of -2 m for a level that cannot go below 0: the MHE keeps h >= 0 (the EKF cannot)
+    mhe = MHE(_tank("mhe", [{"name": "h", "noise_std": 0.1, "bias": False}], horizon=2,
+                    process_noise=0.5), np.array([1.0, 1.0]), np.array([0.0]), W, P)
+    for _ in range(5):
+        est = mhe.correct({"h": Reading(-2.0)})
+        mhe.predict(np.array([0.0]), W, P)
+    assert mhe.n_failures == 0
+    assert mhe.ekf.xi[0] < -0.5
+    assert -1e-6 <= est.x[0] < 0.1
+
