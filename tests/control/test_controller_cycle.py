@@ -352,6 +352,7 @@ def test_failed_solves_apply_the_last_plan_then_hold_then_shed():
         assert outs[2].events[-1] == "no feasible plan left: holding the MVs"
         assert outs[3].events[-1] == "shed: 4 consecutive solver failures; safe state 'hold'"
         assert outs[3].shed and outs[3].mode is Mode.OFF and controller.n_sheds == 1
+        assert outs[3].solver_message == "Maximum_WallTime_Exceeded"  # the solve that failed
         assert controller.n_failures == 4 and controller.n_solves == 5
         assert outs[0].mv_target == first.mv_target  # the last target is kept
         # switched on again: the failures are forgotten, and a solve in time resets them

@@ -165,3 +165,14 @@ def test_a_failed_moving_horizon_solve_is_reported_and_the_ekf_estimate_used():
     mhe = controller.estimator
     assert mhe.n_failures == 1 and list(mhe.xi) != list(mhe.ekf.xi)
     assert [out.x_estimate[n] for n in ("x1", "x2", "x3")] == list(mhe.xi[:3])
+
+
+def test_a_cv_without_a_setpoint_is_not_pulled_anywhere_whatever_its_weight():
+    # x3 (= u1 at steady state) has no setpoint: its weight must not pull it to 0, and the
+    # first move is the one of the specification where its weight is 0
+    cv = [{"name": "x1", "setpoint": 4.0, "weight": 3.0, "critical": True},
+          {"name": "x2", "setpoint": 2.0}, {"name": "x3", "weight": 50.0}]
+    controller = Controller(_spec(cv=cv), LAGS, x0=X0, u0=[1.0, 0.0, 0.0])
+    controller.set_mode(Mode.ON, MV0)
+    out = _step(controller)
+    assert out.mv == {"u1": pytest.approx(1.5, abs=1e-9), "u2": pytest.approx(0.5, abs=1e-9)}
