@@ -18,7 +18,7 @@ import pytest
 
 from apc.controller import Controller, Mode, VarStatus
 from apc.spec import spec_from_dict
-from linear_models import LAGS
+from linear_models import INTEGRATOR, LAGS
 from test_estimator_solves import Raising
 from test_controller_cycle import MV0, X0, _readings, _spec, _step, controller  # noqa: F401
 from twin.core.errors import UnknownNameError
@@ -81,6 +81,7 @@ def test_a_shed_after_failed_solves_reports_the_failed_solve():
         out = _step(controller, 0.4)
         assert (out.t, out.solve_status, out.shed, out.write) == (0.4, "shed", True, True)
         assert out.mv == {"u1": 10.0, "u2": -3.0}
+        assert out.cv_status == {"x1": GOOD, "x2": GOOD, "x3": GOOD}
         assert out.solver_message == "Maximum_WallTime_Exceeded"
         assert out.events[-1] == "shed: 1 consecutive solver failures; safe state 'safe_values'"
     finally:
@@ -176,3 +177,86 @@ def test_a_cv_without_a_setpoint_is_not_pulled_anywhere_whatever_its_weight():
     controller.set_mode(Mode.ON, MV0)
     out = _step(controller)
     assert out.mv == {"u1": pytest.approx(1.5, abs=1e-9), "u2": pytest.approx(0.5, abs=1e-9)}
+
+
+def _free_spec(cv):
+    """LAGS without rate limits, so that the moves are the plan's own, not clipped."""
+    mv = [{"name": "u1", "low": -10.0, "high": 10.0}, {"name": "u2", "low": -10.0, "high": 10.0}]
+    return _spec(cv=cv, mv=mv)
+
+
+X1 = {"name": "x1", "setpoint": 4.0, "weight": 3.0}
+
+
+def test_a_cv_out_of_control_weighs_on_the_moves_like_a_cv_the_specification_leaves_out():
+    # x2 dropped (a bad reading) and x3 without a setpoint but with a weight: the moves are
+    # those of a controller of x1 alone
+    full = Controller(_free_spec([X1, {"name": "x2", "setpoint": 2.0},
+                                  {"name": "x3", "weight": 50.0}]), LAGS, x0=X0)
+    alone = Controller(_free_spec([X1]), LAGS, x0=X0)
+    outs = []
+    for controller in (full, alone):
+        controller.set_mode(Mode.ON, MV0)
+        outs.append(_step(controller, 0.4, readings=_readings(x2=Quality.BAD)))
+    assert outs[0].cv_status["x2"] is VarStatus.DROPPED
+    assert outs[0].mv == pytest.approx(outs[1].mv, abs=1e-6)
+    # the move written is the plan's first, well inside the MV limits
+    assert [outs[0].mv["u1"], outs[0].mv["u2"]] == list(full._plan.u[0])
+    assert abs(full._plan.u[1][0] - full._plan.u[0][0]) > 1e-3
+    assert outs[0].t == 0.4 and outs[0].mv_status == {"u1": GOOD, "u2": GOOD}
+
+
+def _integrator(cv, **changes):
+    spec = spec_from_dict({
+        **changes, "model": "integrator", "sample_time": 0.5, "prediction_horizon": 3,
+        "estimator": {"kind": "state_feedback"}, "measurements": [{"name": "twice"}],
+        "cv": cv, "mv": [{"name": "u", "low": -10.0, "high": 10.0}]})
+    return Controller(spec, INTEGRATOR, x0=[1.0], u0=[0.0])
+
+
+def test_the_limits_of_a_cv_out_of_control_are_released():
+    # twice = 2 x, limited to [2.1, 2.3] (x within [1.05, 1.15]) by soft and hard limits, is
+    # dropped: the level is driven to its setpoint 3 as by a controller of the level alone
+    twice = {"name": "twice", "low": 2.1, "high": 2.3, "hard_low": 2.0, "hard_high": 2.4}
+    level = {"name": "x", "setpoint": 3.0}
+    outs = []
+    for cv in ([level, twice], [level]):
+        controller = _integrator(cv)
+        controller.set_mode(Mode.ON, [0.0])
+        outs.append(controller.step(0.0, {"twice": Reading(2.0, Quality.BAD)}, np.array([0.0]),
+                                    x_plant=np.array([1.0])))
+    assert outs[0].cv_status["twice"] is VarStatus.DROPPED and outs[0].solve_status == "ok"
+    assert outs[1].mv["u"] > 1.0  # far beyond what the limits of twice would allow
+    assert outs[0].mv == pytest.approx(outs[1].mv, abs=1e-6)
+
+
+def test_an_mv_the_plan_holds_at_its_limit_is_reported_clamped():
+    controller = Controller(_free_spec([X1]), LAGS, x0=X0)
+    controller.set_limits("u1", high=1.2)
+    controller.set_limits("u2", high=0.1)  # x1 = u1 + u2 wants 4: both go to their limits
+    controller.set_mode(Mode.ON, MV0)
+    out = _step(controller)
+    assert out.mv == {"u1": pytest.approx(1.2, abs=1e-6), "u2": pytest.approx(0.1, abs=1e-6)}
+    assert out.mv_status == {"u1": CLAMPED, "u2": CLAMPED}
+
+
+def test_on_the_estimator_is_told_the_moves_written_with_the_disturbance_in_force():
+    controller = _ekf_controller()
+    controller.set_mode(Mode.ON, MV0)
+    out = controller.step(0.0, {}, MV0, dv={"w": 0.5})  # nothing usable: the estimate is x0
+    assert out.write and out.x_estimate == {"x1": 1.0, "x2": 1.0, "x3": 1.0}
+    u = (out.mv["u1"], out.mv["u2"])
+    controller.set_mode(Mode.OFF)
+    out = controller.step(T, {}, np.array(u))
+    expected = _lagged(*u, 0.5)
+    assert [out.x_estimate[n] for n in ("x1", "x2", "x3")] == pytest.approx(expected, abs=1e-8)
+
+
+def test_a_hard_limit_of_an_output_in_control_holds_the_move():
+    # twice = 2 x <= 2.4 while the level (1 now, x+ = x + 0.5 u) is driven to 3: u <= 0.4
+    # (without targets, which would aim at the limit themselves)
+    controller = _integrator([{"name": "x", "setpoint": 3.0},
+                              {"name": "twice", "hard_high": 2.4}], target_calculation=False)
+    controller.set_mode(Mode.ON, [0.0])
+    out = controller.step(0.0, {"twice": Reading(2.0)}, np.array([0.0]), x_plant=np.array([1.0]))
+    assert out.solve_status == "ok" and out.mv == {"u": pytest.approx(0.4, abs=2e-4)}
