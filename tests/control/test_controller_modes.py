@@ -260,3 +260,22 @@ def test_a_hard_limit_of_an_output_in_control_holds_the_move():
     controller.set_mode(Mode.ON, [0.0])
     out = controller.step(0.0, {"twice": Reading(2.0)}, np.array([0.0]), x_plant=np.array([1.0]))
     assert out.solve_status == "ok" and out.mv == {"u": pytest.approx(0.4, abs=2e-4)}
+
+
+def test_a_new_controller_starts_from_the_inputs_given_with_the_limits_of_its_specification():
+    cv = [{"name": "x1", "setpoint": 4.0, "low": 0.5, "high": 6.0, "hard_low": 0.0},
+          {"name": "x2", "setpoint": 2.0, "hard_high": 9.0}, {"name": "x3", "weight": 0.0}]
+    controller = Controller(_spec(cv=cv), LAGS, x0=X0, u0=[2.0, 0.5, 0.25])
+    assert list(controller.u_now) == [2.0, 0.5] and list(controller.w) == [0.25]
+    assert list(controller.soft_lo) == [0.5, -np.inf, -np.inf]
+    assert list(controller.soft_hi) == [6.0, np.inf, np.inf]
+    assert list(controller.hard_lo) == [0.0, -np.inf, -np.inf]
+    assert list(controller.hard_hi) == [np.inf, 9.0, np.inf]
+    out = _step(controller, mv=np.array([2.0, 0.5]))  # OFF
+    assert out.consecutive_failures == 0 and controller.failures == 0
+
+
+def test_an_unknown_disturbance_is_named_as_one(controller):
+    with pytest.raises(UnknownNameError) as err:
+        _step(controller, dv={"u1": 1.0})
+    assert str(err.value) == "unknown disturbance 'u1'; valid: w"
