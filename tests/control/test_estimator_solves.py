@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from apc.bounded import InProcess
-from apc.estimation import MHE, StateFeedback
+from apc.estimation import EKF, MHE, StateFeedback
 from apc.problem import ControlProblem
 from apc.spec import spec_from_dict
-from linear_models import INTEGRATOR
+from linear_models import INTEGRATOR, LAGS
 from test_estimator_parts import P, W, _tank
 from twin.core.quality import Reading
 
@@ -149,3 +149,39 @@ def test_the_moving_horizon_estimate_keeps_the_lower_state_bounds():
     assert mhe.ekf.xi[0] < -0.5
     assert -1e-6 <= est.x[0] < 0.1
 
+
+
+def test_moving_horizon_estimate_equals_the_kalman_filter_with_a_changing_disturbance():
+    # LAGS (linear): x1 follows u1 + u2 + w; the measured disturbance w changes every interval,
+    # so each interval of the window must be predicted with its own w
+    def run(kind):
+        spec = spec_from_dict({
+            "model": "lags", "sample_time": 0.2, "prediction_horizon": 3,
+            "estimator": {"kind": kind, "horizon": 3},
+            "measurements": [{"name": "x1", "noise_std": 0.01}, {"name": "x3", "noise_std": 0.01}],
+            "cv": [{"name": "x1", "setpoint": 1.0}], "mv": [{"name": "u1"}, {"name": "u2"}],
+            "dv": [{"name": "w"}]})
+        est = (EKF if kind == "ekf" else MHE)(ControlProblem(LAGS, spec), LAGS.x0() * 1.1,
+                                              np.array([1.0, 0.0]), np.zeros(1), LAGS.p0())
+        out = []
+        for k in range(8):
+            out.append(est.correct({"x1": Reading(1.0 + 0.1 * k), "x3": Reading(1.0)}).x)
+            est.predict(np.array([1.0, 0.0]), np.array([[0.0, 2.0, -1.5, 0.5][k % 4]]), LAGS.p0())
+        return np.array(out), est
+
+    (a, _), (b, mhe) = run("ekf"), run("mhe")
+    assert mhe.n_failures == 0
+    assert b[4:] == pytest.approx(a[4:], abs=1e-6)
+    assert np.abs(a[5:] - a[4:-1]).max() > 0.05  # (the estimates move)
+
+
+def test_a_prior_variance_of_exactly_zero_still_gives_an_estimate():
+    # a noise of 1e-200: the bias's variance is 0 in floating point, so the prior covariance of
+    # the window is singular; it is inverted with 1e-14 added, not raised as an error
+    mhe = MHE(_tank("mhe", [{"name": "h", "noise_std": 1e-200}], horizon=1),
+              np.array([4.0, 1.0]), np.array([4.0]), W, P)
+    for _ in range(3):
+        est = mhe.correct({"h": Reading(4.1)})
+        mhe.predict(np.array([4.0]), W, P)
+    assert mhe.ekf.P[2, 2] == 0.0 and len(mhe.history) == 2
+    assert np.all(np.isfinite(est.x)) and np.all(np.isfinite(est.bias))
