@@ -53,12 +53,12 @@ def test_the_augmented_model_has_the_noise_scales_of_its_specification():
     # signal scales: x 0.1 (its noise), r 1e-3 * |-3|, d 1e-3 * 1e-3 (nominal 0), y 1e-12;
     # bias scales those of x and r; delay states those of x, x, d
     assert np.diag(am.Q) == pytest.approx(
-        [0.01 ** 2, (0.5 * 0.1) ** 2, (0.5 * 3e-3) ** 2, 1e-14, 1e-14, 1e-24], rel=1e-12)
+        [0.01 ** 2, (0.5 * 0.1) ** 2, (0.5 * 3e-3) ** 2, 1e-14, 1e-14, 1e-24], rel=1e-12, abs=0)
     # R floors the noise-free y at 1e-9
-    assert np.diag(am.R) == pytest.approx([0.01, 9e-6, 1e-12, 1e-18], rel=1e-12)
+    assert np.diag(am.R) == pytest.approx([0.01, 9e-6, 1e-12, 1e-18], rel=1e-12, abs=0)
     assert np.diag(am.P0) == pytest.approx(
         [0.2 ** 2, 0.3 ** 2, 9e-3 ** 2, (0.2 * 10 * 0.1) ** 2, (0.2 * 10 * 0.1) ** 2,
-         (0.2 * 10 * 1e-6) ** 2], rel=1e-12)
+         (0.2 * 10 * 1e-6) ** 2], rel=1e-12, abs=0)
     for matrix in (am.Q, am.R, am.P0):
         assert np.count_nonzero(matrix - np.diag(np.diag(matrix))) == 0
 

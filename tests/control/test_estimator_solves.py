@@ -65,11 +65,11 @@ class Recording:
 
 
 def test_each_solve_starts_from_the_last_solution_moved_one_interval():
-    mhe = _mhe()
+    mhe = _mhe(horizon=3)  # (with 2 noise columns kept, their order shows)
     mhe.runner = rec = Recording()
-    _run(mhe, 6)
+    _run(mhe, 7)
     n, N = mhe.model.n, mhe.N
-    assert (n, N) == (2, 2) and len(rec.solves) == 4 and mhe.n_failures == 0
+    assert (n, N) == (2, 3) and len(rec.solves) == 4 and mhe.n_failures == 0
     first_args = rec.solves[0][0]
     # the first solve starts with the EKF's estimate at every point of the window
     # and no process noise (in scaled variables: xi / s)
@@ -184,4 +184,16 @@ def test_a_prior_variance_of_exactly_zero_still_gives_an_estimate():
         est = mhe.correct({"h": Reading(4.1)})
         mhe.predict(np.array([4.0]), W, P)
     assert mhe.ekf.P[2, 2] == 0.0 and len(mhe.history) == 2
+    assert np.all(np.isfinite(est.x)) and np.all(np.isfinite(est.bias))
+
+
+def test_a_reading_the_disturbance_reaches_directly_is_predicted_with_the_one_given_first():
+    # the read-out e = exp(h / 4) + f sees the DV f itself: the window's first reading is
+    # predicted with the f given when the estimator was made
+    mhe = MHE(_tank("mhe", [{"name": "e", "noise_std": 0.01}], horizon=1),
+              np.array([4.0, 1.0]), np.array([4.0]), W, P)
+    for _ in range(3):
+        est = mhe.correct({"e": Reading(np.exp(1.0) + 0.5 + 0.02)})
+        mhe.predict(np.array([4.0]), W, P)
+    assert mhe.n_failures == 0 and mhe.failure == ""
     assert np.all(np.isfinite(est.x)) and np.all(np.isfinite(est.bias))
