@@ -252,14 +252,17 @@ def test_on_the_estimator_is_told_the_moves_written_with_the_disturbance_in_forc
     assert [out.x_estimate[n] for n in ("x1", "x2", "x3")] == pytest.approx(expected, abs=1e-8)
 
 
-def test_a_hard_limit_of_an_output_in_control_holds_the_move():
-    # twice = 2 x <= 2.4 while the level (1 now, x+ = x + 0.5 u) is driven to 3: u <= 0.4
+@pytest.mark.parametrize("setpoint,limit,u", [(3.0, {"hard_high": 2.4}, 0.4),
+                                               (-1.0, {"hard_low": 1.6}, -0.4)])
+def test_a_hard_limit_of_an_output_in_control_holds_the_move(setpoint, limit, u):
+    # twice = 2 x within its limit while the level (1 now, x+ = x + 0.5 u) is driven to the
+    # setpoint beyond it: x+ = 1.2 (or 0.8), u = 0.4 (or -0.4)
     # (without targets, which would aim at the limit themselves)
-    controller = _integrator([{"name": "x", "setpoint": 3.0},
-                              {"name": "twice", "hard_high": 2.4}], target_calculation=False)
+    controller = _integrator([{"name": "x", "setpoint": setpoint}, {"name": "twice", **limit}],
+                             target_calculation=False)
     controller.set_mode(Mode.ON, [0.0])
     out = controller.step(0.0, {"twice": Reading(2.0)}, np.array([0.0]), x_plant=np.array([1.0]))
-    assert out.solve_status == "ok" and out.mv == {"u": pytest.approx(0.4, abs=2e-4)}
+    assert out.solve_status == "ok" and out.mv == {"u": pytest.approx(u, abs=2e-4)}
 
 
 def test_a_new_controller_starts_from_the_inputs_given_with_the_limits_of_its_specification():
