@@ -49,6 +49,30 @@ SAMPLE = [
            "return False",
            ("control/test_estimator_values.py::"
             "test_accept_uncertain_decides_whether_an_uncertain_reading_moves_the_estimate",)),
+    Mutant("soft limits set at run time left out of the targets", "apc.targets",
+           "if a and (np.isfinite(lo) or np.isfinite(hi))",
+           "if a and (c.low is not None or c.high is not None)",
+           ("control/test_targets_cases.py::"
+            "test_a_soft_limit_set_at_run_time_is_kept_like_one_of_the_specification",)),
+    Mutant("a measurement bias taken off the CVs instead of added", "apc.targets",
+           "cv = pb.cv(X, Uv, w, p) + (", "cv = pb.cv(X, Uv, w, p) - (",
+           ("control/test_targets_cases.py::"
+            "test_a_measurement_bias_moves_the_model_state_not_the_measured_target",)),
+    Mutant("bias states left out of the predicted readings", "apc.estimation",
+           "value = value + d[self.bias_of[self.names[j]]]", "value = value",
+           ("control/test_estimator_parts.py::"
+            "test_the_augmented_model_moves_the_lag_and_shifts_the_delay_chains",)),
+    Mutant("moves not held to the rate limits", "apc.controller",
+           "clamped = np.clip(u, lo, hi)", "clamped = np.clip(u, self.u_lo, self.u_hi)",
+           ("control/test_controller_cycle.py::test_moves_are_clamped_to_the_hard_and_rate_limits",)),
+    Mutant("a bad critical CV does not shed", "apc.controller",
+           "                    shed = True\n", "                    shed = False\n",
+           ("control/test_controller_cycle.py::"
+            "test_a_bad_critical_cv_sheds_the_controller_holding_the_mvs",)),
+    Mutant("WARM writes its moves", "apc.controller",
+           "write = self.mode is Mode.ON and", "write = self.mode is not Mode.OFF and",
+           ("control/test_controller_cycle.py::"
+            "test_warm_computes_from_the_plant_mvs_and_writes_nothing",)),
     Mutant("a non-finite value passes the quality gate", "twin.orchestration.opcua.gateway",
            "    if not math.isfinite(value):\n", "    if False:\n",
            ("deployment/test_quality_gate.py",)),

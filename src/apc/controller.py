@@ -169,7 +169,10 @@ class Controller:
     # -- operator actions ---------------------------------------------------------
     def set_mode(self, mode: Mode | str, mv_current: np.ndarray | None = None) -> None:
         """Change mode; entering WARM or ON starts the move history at the current MVs."""
-        mode = Mode(mode)
+        if not isinstance(mode, Mode):
+            if mode not in [m.value for m in Mode]:
+                raise UnknownNameError("mode", mode, [m.value for m in Mode])
+            mode = Mode(mode)
         if mv_current is not None:
             mv_current = np.asarray(mv_current, dtype=float)
             if mv_current.shape != (self.problem.n_u,):
