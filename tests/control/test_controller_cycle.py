@@ -83,6 +83,23 @@ def test_limits_and_setpoints_change_at_run_time(controller):
                            controller.hard_hi)] == [-np.inf, np.inf, -np.inf, np.inf]
 
 
+def test_limits_that_cross_or_are_not_numbers_are_refused_and_nothing_changes(controller):
+    controller.set_limits("x2", low=1.0, high=3.0)
+    with pytest.raises(InputError, match="limits of 'x2': low 4 is above high 3"):
+        controller.set_limits("x2", low=4.0)
+    with pytest.raises(InputError, match="hard_low 2 is above hard_high 1"):
+        controller.set_limits("x2", low=0.5, hard_low=2.0, hard_high=1.0)
+    with pytest.raises(InputError, match="limit high of 'u1': nan is not a number"):
+        controller.set_limits("u1", low=-1.0, high=float("nan"))
+    with pytest.raises(InputError, match="limit max_move of 'u1': 0.0 is not a number > 0"):
+        controller.set_limits("u1", max_move=0.0)
+    assert (controller.soft_lo[1], controller.soft_hi[1]) == (1.0, 3.0)  # nothing applied
+    assert (controller.hard_lo[1], controller.hard_hi[1]) == (-np.inf, np.inf)
+    assert (controller.u_lo[0], controller.u_hi[0], controller.max_move[0]) == (-10.0, 10.0, 0.5)
+    controller.set_limits("u1", low=2.0, high=2.0)  # equal limits fix the MV
+    assert (controller.u_lo[0], controller.u_hi[0]) == (2.0, 2.0)
+
+
 def test_unknown_names_are_refused_naming_the_valid_ones(controller):
     with pytest.raises(UnknownNameError) as err:
         controller.set_limits("x2", max_move=1.0)
