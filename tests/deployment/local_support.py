@@ -324,3 +324,8 @@ class LocalServer:
             self.server = None
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+
+
+PASSWORD = "not-a-secret"
+"""The password ``write_deploy`` gives the gateway and :class:`LocalServer` accepts."""
+

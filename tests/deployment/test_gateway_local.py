@@ -19,20 +19,7 @@ from twin.core.quality import Quality
 from twin.orchestration.opcua.deploy_config import load_deploy
 from twin.orchestration.opcua.gateway import Gateway, GatewayError, Sample
 
-PASSWORD = "not-a-secret"          # the one write_deploy gives the gateway
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = LocalServer(tmp_path_factory.mktemp("local-server"), password=PASSWORD).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def plant(server):
-    server.reset()
-    return server
 
 
 def gateway_of(cfg) -> Gateway:

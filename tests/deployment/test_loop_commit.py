@@ -14,34 +14,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from local_support import config
 from twin.core.errors import InputError, RunStopped
 from twin.core.quality import Reading
 from twin.orchestration.opcua.cycle import CycleRecord, StageFailed, blind_info, clamp_moves
-from twin.orchestration.opcua.deploy import DeployedLoop
 from twin.orchestration.opcua.gateway import GatewayError
 
 INFO = {"wall_time": 1000.0, "mode": "on", "write": True, "solve_status": "ok", "shed": False}
 
-
-@pytest.fixture
-def make_loop(tmp_path):
-    loops = []
-
-    def make(**options):
-        loop = DeployedLoop(config(tmp_path / f"cfg{len(loops)}", **options),
-                            tmp_path / f"run{len(loops)}")
-        loops.append(loop)
-        return loop
-
-    yield make
-    for loop in loops:
-        loop.store.close()
-
-
-@pytest.fixture
-def loop(make_loop):
-    return make_loop()
 
 
 def stored_events(loop) -> list[tuple]:

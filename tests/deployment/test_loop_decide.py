@@ -15,34 +15,14 @@ import numpy as np
 import pytest
 
 from apc.controller import Mode, Output, VarStatus
-from local_support import bad, config, good, later, snapshot
+from local_support import bad, good, later, snapshot
 from twin.core.quality import Quality, Reading
 from twin.core.steady import find_steady_state
 from twin.orchestration.loop.config import EventConfig
 from twin.orchestration.opcua.cycle import CycleRecord, Health, blind_info
-from twin.orchestration.opcua.deploy import DeployedLoop
 
 MAX_MOVE = 0.5          # of both pumps in tests/deployment/data/controller.toml
 
-
-@pytest.fixture
-def make_loop(tmp_path):
-    loops = []
-
-    def make(**options):
-        loop = DeployedLoop(config(tmp_path / f"cfg{len(loops)}", **options),
-                            tmp_path / f"run{len(loops)}")
-        loops.append(loop)
-        return loop
-
-    yield make
-    for loop in loops:
-        loop.store.close()
-
-
-@pytest.fixture
-def loop(make_loop):
-    return make_loop()
 
 
 def cycle(loop, snap, number: int = 0):

@@ -25,25 +25,6 @@ from twin.orchestration.opcua.cycle import Health
 from twin.orchestration.opcua.deploy import DeployedLoop
 
 
-@pytest.fixture
-def make_loop(tmp_path):
-    loops = []
-
-    def make(**options):
-        loop = DeployedLoop(config(tmp_path / f"cfg{len(loops)}", **options),
-                            tmp_path / f"run{len(loops)}")
-        loops.append(loop)
-        return loop
-
-    yield make
-    for loop in loops:
-        loop.store.close()
-
-
-@pytest.fixture
-def loop(make_loop):
-    return make_loop()
-
 
 # ------------------------------------------------------------ construction
 

@@ -18,26 +18,13 @@ import time
 
 import pytest
 
-from local_support import DATA, LocalServer, config, write_deploy
+from local_support import DATA, config, write_deploy
 from twin.core.errors import InputError, RunStopped, TwinError
 from twin.orchestration.opcua.cycle import CycleRecord, Decision, StageFailed
 from twin.orchestration.opcua.deploy import DeployedLoop, run_deploy
 from twin.orchestration.opcua.deploy_config import load_deploy
 
-PASSWORD = "not-a-secret"
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = LocalServer(tmp_path_factory.mktemp("local-server"), password=PASSWORD).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def plant(server):
-    server.reset()
-    return server
 
 
 def records(folder, what: str = "event") -> list[tuple]:
@@ -543,7 +530,7 @@ def test_repeated_overruns_shed(plant, tmp_path):
         await loop._cycle(2, 2.0, 0)
         return loop
 
-    loop = in_session(cfg, tmp_path / "run", body)
+    in_session(cfg, tmp_path / "run", body)
     assert [e for e in records(tmp_path / "run") if e[1] == "shed"] == [
         (2, "shed", "shed to the base layer: 2 cycles in a row overran the sample time")]
 
