@@ -298,37 +298,31 @@ def test_without_a_tick_counter_the_cycle_waits_on_the_wall_clock(plant, ticking
     assert moved == pytest.approx(took - 0.03, abs=0.005)
 
 
-def test_short_ticks_are_polled_at_least_every_half_millisecond_and_no_more(plant, tmp_path):
+def _seconds_to_see_the_tick(plant, tmp_path, seconds_per_time_unit: float, after: float):
+    """Wall time [s] the loop takes to see a tick counter that moves from 10 to 12 after
+    ``after`` [s] (ticks of 0.5 time units, two ticks a cycle)."""
     cfg = config(tmp_path / "cfg", url=plant.url, tick=True, tick_period=0.5,
-                 seconds_per_time_unit=0.0001)
+                 seconds_per_time_unit=seconds_per_time_unit)
     plant.set("Diagnostics.Tick", 10)
 
     async def body(loop):
         loop.tick0 = loop._last_tick = 10
         loop._wall_start = time.monotonic()
-        asyncio.get_running_loop().call_later(0.05, lambda: plant.set("Diagnostics.Tick", 12))
+        asyncio.get_running_loop().call_later(after, lambda: plant.set("Diagnostics.Tick", 12))
         started = time.monotonic()
         await loop._wait_for_tick(1, 2)
         return time.monotonic() - started
 
-    assert 0.04 <= in_session(cfg, tmp_path / "run", body) < 0.5
+    return in_session(cfg, tmp_path / "run", body)
+
+
+def test_short_ticks_are_polled_at_least_every_half_millisecond_and_no_more(plant, tmp_path):
+    assert 0.04 <= _seconds_to_see_the_tick(plant, tmp_path, 0.0001, after=0.05) < 0.5
 
 
 def test_the_tick_counter_is_polled_ten_times_a_tick(plant, tmp_path):
     # ticks of 0.5 at 0.4 s a time unit: 0.2 s of wall time, polled every 0.02 s
-    cfg = config(tmp_path / "cfg", url=plant.url, tick=True, tick_period=0.5,
-                 seconds_per_time_unit=0.4)
-    plant.set("Diagnostics.Tick", 10)
-
-    async def body(loop):
-        loop.tick0 = loop._last_tick = 10
-        loop._wall_start = time.monotonic()
-        asyncio.get_running_loop().call_later(0.1, lambda: plant.set("Diagnostics.Tick", 12))
-        started = time.monotonic()
-        await loop._wait_for_tick(1, 2)
-        return time.monotonic() - started
-
-    assert 0.09 <= in_session(cfg, tmp_path / "run", body) < 0.6
+    assert 0.09 <= _seconds_to_see_the_tick(plant, tmp_path, 0.4, after=0.1) < 0.6
 
 
 # ------------------------------------------------------------ whole cycles
