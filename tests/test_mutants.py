@@ -49,12 +49,58 @@ SAMPLE = [
            "return False",
            ("control/test_estimator_values.py::"
             "test_accept_uncertain_decides_whether_an_uncertain_reading_moves_the_estimate",)),
+    Mutant("soft limits set at run time left out of the targets", "apc.targets",
+           "if a and (np.isfinite(lo) or np.isfinite(hi))",
+           "if a and (c.low is not None or c.high is not None)",
+           ("control/test_targets_cases.py::"
+            "test_a_soft_limit_set_at_run_time_is_kept_like_one_of_the_specification",)),
+    Mutant("a measurement bias taken off the CVs instead of added", "apc.targets",
+           "cv = pb.cv(X, Uv, w, p) + (", "cv = pb.cv(X, Uv, w, p) - (",
+           ("control/test_targets_cases.py::"
+            "test_a_measurement_bias_moves_the_model_state_not_the_measured_target",)),
+    Mutant("bias states left out of the predicted readings", "apc.estimation",
+           "value = value + d[self.bias_of[self.names[j]]]", "value = value",
+           ("control/test_estimator_parts.py::"
+            "test_the_augmented_model_moves_the_lag_and_shifts_the_delay_chains",)),
+    Mutant("moves not held to the rate limits", "apc.controller",
+           "clamped = np.clip(u, lo, hi)", "clamped = np.clip(u, self.u_lo, self.u_hi)",
+           ("control/test_controller_cycle.py::test_moves_are_clamped_to_the_hard_and_rate_limits",)),
+    Mutant("a bad critical CV does not shed", "apc.controller",
+           "                    shed = True\n", "                    shed = False\n",
+           ("control/test_controller_cycle.py::"
+            "test_a_bad_critical_cv_sheds_the_controller_holding_the_mvs",)),
+    Mutant("WARM writes its moves", "apc.controller",
+           "write = self.mode is Mode.ON and", "write = self.mode is not Mode.OFF and",
+           ("control/test_controller_cycle.py::"
+            "test_warm_computes_from_the_plant_mvs_and_writes_nothing",)),
     Mutant("a non-finite value passes the quality gate", "twin.orchestration.opcua.gateway",
            "    if not math.isfinite(value):\n", "    if False:\n",
            ("deployment/test_quality_gate.py",)),
     Mutant("a Bad status passes the quality gate", "twin.orchestration.opcua.gateway",
            "    if quality is Quality.BAD:\n        return Sample(math.nan",
            "    if False:\n        return Sample(math.nan", ("deployment/test_quality_gate.py",)),
+    # the deployed loop and its cycle guard
+    Mutant("a setpoint written to a base loop not in CASCADE", "twin.orchestration.opcua.deploy",
+           'if snap.modes.get(n) == "CASCADE"}', "}",
+           ("deployment/test_loop_decide.py::"
+            "test_setpoints_go_only_to_loops_in_cascade_and_nothing_when_the_controller_holds",)),
+    Mutant("a stale reading is used as good", "twin.orchestration.opcua.deploy",
+           "if age > stale_after:", "if False:",
+           ("deployment/test_loop_health.py::"
+            "test_readings_carry_the_value_quality_and_server_time_and_stale_ones_are_bad",)),
+    Mutant("the loop re-enters after an operator shed without the operator",
+           "twin.orchestration.opcua.deploy",
+           "armed = not self.needs_operator or self.seen_out_of_cascade", "armed = True",
+           ("deployment/test_loop_health.py::"
+            "test_after_an_operator_shed_the_loop_waits_for_the_operator_to_hand_the_loops_back",)),
+    Mutant("setpoint moves not rate-limited", "twin.orchestration.opcua.cycle",
+           "limited = np.isfinite(max_move)", "limited = np.zeros(max_move.shape, bool)",
+           ("deployment/test_loop_commit.py::"
+            "test_moves_are_clamped_to_hard_limits_then_rate_limits_then_hard_limits_again",)),
+    Mutant("an exception in a stage is swallowed", "twin.orchestration.opcua.cycle",
+           "raise StageFailed(name, exc) from exc", "pass",
+           ("deployment/test_loop_commit.py::"
+            "test_a_stage_failure_names_the_stage_and_the_cause_in_one_line",)),
     # the cycle store
     Mutant("the cycle store does not wait for the disk", "twin.orchestration.loop.store",
            'self.db.execute("PRAGMA synchronous=FULL")',

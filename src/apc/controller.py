@@ -169,7 +169,10 @@ class Controller:
     # -- operator actions ---------------------------------------------------------
     def set_mode(self, mode: Mode | str, mv_current: np.ndarray | None = None) -> None:
         """Change mode; entering WARM or ON starts the move history at the current MVs."""
-        mode = Mode(mode)
+        if not isinstance(mode, Mode):
+            if mode not in [m.value for m in Mode]:
+                raise UnknownNameError("mode", mode, [m.value for m in Mode])
+            mode = Mode(mode)
         if mv_current is not None:
             mv_current = np.asarray(mv_current, dtype=float)
             if mv_current.shape != (self.problem.n_u,):
@@ -201,13 +204,24 @@ class Controller:
             index = self._cv_index(name)
             targets = {"low": self.soft_lo, "high": self.soft_hi, "hard_low": self.hard_lo,
                        "hard_high": self.hard_hi}
+        new: dict[str, float] = {}
         for key, value in limits.items():
             if key not in targets:
                 raise UnknownNameError("limit", key, list(targets), f"'{name}'")
-            arr = targets[key]
             if value is None:
                 value = -np.inf if key in ("low", "hard_low") else np.inf
-            arr[index] = float(value)
+            new[key] = float(value)
+            if np.isnan(new[key]) or (key == "max_move" and not new[key] > 0):
+                raise InputError(f"limit {key} of '{name}': {value!r} is not "
+                                 f"{'a number > 0' if key == 'max_move' else 'a number'}")
+        for low, high in (("low", "high"), ("hard_low", "hard_high")):
+            if low in targets and (low in new or high in new):
+                lo = new.get(low, targets[low][index])
+                hi = new.get(high, targets[high][index])
+                if lo > hi:
+                    raise InputError(f"limits of '{name}': {low} {lo:g} is above {high} {hi:g}")
+        for key, value in new.items():  # all checked: applied together or not at all
+            targets[key][index] = value
 
     def _cv_index(self, name: str) -> int:
         names = [c.name for c in self.spec.cv]

@@ -53,8 +53,9 @@ class AugmentedModel:
         w = ca.SX.sym("w", pb.n_w)
         p = ca.SX.sym("p", model.n_p)
         x = xi[: self.n_x]
-        d = xi[self.n_x: self.n_x + self.n_d]
-        z = xi[self.n_x + self.n_d:]
+        # (an empty slice of a 1 x 1 CasADi symbol is 1 x 0, which vertcat counts as a row)
+        d = xi[self.n_x: self.n_x + self.n_d] if self.n_d else ca.SX(0, 1)
+        z = xi[self.n_x + self.n_d:] if self.n_z else ca.SX(0, 1)
         h = spec.sample_time / RK4_SUBSTEPS
         xn = x
         for _ in range(RK4_SUBSTEPS):
@@ -191,7 +192,9 @@ class MHE:
     the typical magnitudes) and standardised process noises ``eta_k`` with
     ``xi_{k+1} = F(xi_k) + L_Q eta_k``; the cost is the arrival cost of the
     window's first state, ``sum |eta_k|^2`` and the weighted residuals of
-    the readings used. Well scaled even where some noises are tiny.
+    the readings used, each predicted with the inputs in force when it was
+    taken (as the EKF does: a reading the MVs reach directly sees the MVs of
+    the interval before it). Well scaled even where some noises are tiny.
     When a solve fails or its time budget passes, the estimate is the
     EKF's; :attr:`failure` says why and :attr:`n_failures` counts them.
     """
@@ -210,8 +213,9 @@ class MHE:
         self.s = mag
         Z = ca.SX.sym("Z", n, N + 1)
         E = ca.SX.sym("E", n, N)
-        U = ca.SX.sym("U", problem.n_u, N)
-        W = ca.SX.sym("W", problem.n_w, N)
+        # inputs: column 0 in force at the window's first reading, column k + 1 over interval k
+        U = ca.SX.sym("U", problem.n_u, N + 1)
+        W = ca.SX.sym("W", problem.n_w, N + 1)
         pp = ca.SX.sym("p", problem.model.n_p)
         Y = ca.SX.sym("Y", ny, N + 1)
         M = ca.SX.sym("M", ny, N + 1)  # 1 where a reading is used
@@ -225,10 +229,10 @@ class MHE:
         for k in range(N + 1):
             xi = mag * Z[:, k]
             if k < N:
-                gaps.append(Z[:, k + 1] - (am.F(xi, U[:, k], W[:, k], pp) + L_Q * E[:, k]) / mag)
+                gaps.append(Z[:, k + 1] - (am.F(xi, U[:, k + 1], W[:, k + 1], pp)
+                                           + L_Q * E[:, k]) / mag)
             if ny:
-                j = min(k, N - 1)
-                v = (Y[:, k] - am.h(xi, U[:, j], W[:, j], pp)) * r_inv * M[:, k]
+                v = (Y[:, k] - am.h(xi, U[:, k], W[:, k], pp)) * r_inv * M[:, k]
                 cost += ca.dot(v, v)
         nlp = {"x": ca.vertcat(ca.vec(Z), ca.vec(E)), "f": cost, "g": ca.vertcat(*gaps),
                "p": ca.vertcat(ca.vec(U), ca.vec(W), pp, ca.vec(Y), ca.vec(M), prior,
@@ -242,7 +246,8 @@ class MHE:
         self.ubx = np.concatenate([np.tile(hi, N + 1), np.full(n * N, np.inf)])
         self.history: list[tuple[np.ndarray, np.ndarray]] = []  # (readings, mask) per correction
         self.priors: list[tuple[np.ndarray, np.ndarray]] = []  # EKF (xi, P) before each correction
-        self.inputs: list[tuple[np.ndarray, np.ndarray]] = []  # (u, w) per interval
+        # (u, w) in force at the first correction, then per interval
+        self.inputs = [(np.asarray(u, float), np.asarray(w, float))]
         self.xi = self.ekf.xi.copy()
         self._guess = None
         self.n_failures = 0
@@ -265,12 +270,12 @@ class MHE:
             return est
         self.history = self.history[-(N + 1):]
         self.priors = self.priors[-(N + 1):]
-        inputs = self.inputs[-N:]
+        inputs = self.inputs[-(N + 1):]
         prior, P = self.priors[0]
         Y = np.column_stack([h[0] for h in self.history])
         Mk = np.column_stack([h[1] for h in self.history])
-        U = np.column_stack([i[0] for i in inputs]) if self.problem.n_u else np.zeros((0, N))
-        W = np.column_stack([i[1] for i in inputs]) if self.problem.n_w else np.zeros((0, N))
+        U = np.column_stack([i[0] for i in inputs]) if self.problem.n_u else np.zeros((0, N + 1))
+        W = np.column_stack([i[1] for i in inputs]) if self.problem.n_w else np.zeros((0, N + 1))
         L = np.linalg.cholesky(np.linalg.inv(P + 1e-14 * np.eye(n)))
         params = np.concatenate([U.ravel(order="F"), W.ravel(order="F"), self.ekf.p,
                                  Y.ravel(order="F"), Mk.ravel(order="F"), prior,
@@ -304,7 +309,7 @@ class MHE:
 
     def predict(self, u, w, p) -> None:
         self.inputs.append((np.asarray(u, float), np.asarray(w, float)))
-        del self.inputs[: max(0, len(self.inputs) - self.N)]
+        del self.inputs[: max(0, len(self.inputs) - self.N - 1)]
         self.ekf.predict(u, w, p)
 
     def estimate(self, used=None, innovation=None) -> Estimate:

@@ -431,7 +431,6 @@ class DoMpcNMPC:
 
     def _solve(self, data: Data) -> Plan:
         pb, mpc = self.problem, self.mpc
-        tv = self._tvp
         values = {"w": data.w, "p_fixed": data.p[self._fixed_index], "bias": data.bias,
                   "cv_target": data.cv_target, "u_target": data.u_target,
                   "cv_weight": data.cv_weight, "u_weight": data.u_weight,

@@ -120,8 +120,9 @@ class TargetCalculator:
         n_x, n_u, n_cv = self.n
         mag = self.mag
         spec_cv = pb.spec.cv
-        ranks = sorted({c.rank for c, a in zip(spec_cv, active) if a
-                        and (c.low is not None or c.high is not None)})
+        # the limits in force now (an operator may set one the specification does not have)
+        ranks = sorted({c.rank for c, a, lo, hi in zip(spec_cv, active, soft_lo, soft_hi)
+                        if a and (np.isfinite(lo) or np.isfinite(hi))})
         has_sp = active & np.isfinite(setpoints)
         lo_n = np.where(active & np.isfinite(soft_lo), soft_lo / mag, -np.inf)
         hi_n = np.where(active & np.isfinite(soft_hi), soft_hi / mag, np.inf)

@@ -8,6 +8,12 @@ exactly, so the augmented model's predictions are sums of ``T * u``.
 steady-state gains: ``x1 -> u1 + u2 + w``, ``x2 -> u1 - u2``, ``x3 -> u1``.
 At steady state the CVs are linear in the MVs, so targets follow from
 linear algebra; the disturbance ``w`` enters ``x1`` only.
+
+``BENT``: one lag ``x -> u`` (unit gain, ``x <= 4``) read by the outputs
+``y = x + u`` (the MV reaches it directly), ``r = x^2 - 4 x``,
+``q = u^2 - 4 u`` and ``d = x - u`` (0 at the nominal point): ``r = -3``
+(or ``q = -3``) holds at two steady states, ``x = u = 1`` and ``x = u = 3``,
+so where an optimiser starts decides which.
 """
 
 from __future__ import annotations
@@ -57,4 +63,27 @@ LAGS = Model(
             disturbance("w", "-", "measured disturbance on x1", 0.0)],
     parameters=[parameter("tau", "min", "time constant", TAU)],
     rhs=_lags_rhs,
+)
+
+
+def _bent_rhs(x, u, p, ops):
+    """Approach to the MV value [-/min]."""
+    return {"x": u.u - x.x}
+
+
+def _bent_outputs(x, u, p, ops):
+    """A feed-through sum, two parabolas with their vertex at 2, a difference [-]."""
+    return {"y": x.x + u.u, "r": x.x * x.x - 4.0 * x.x, "q": u.u * u.u - 4.0 * u.u,
+            "d": x.x - u.u}
+
+
+BENT = Model(
+    name="bent", title="A lag read through a sum and two parabolas", source="test model",
+    time_unit="min",
+    states=[state("x", "-", "lag of the MV", 1.0, -100.0, 4.0)],
+    inputs=[manipulated("u", "-", "MV", 1.0, -100.0, 100.0)],
+    parameters=[],
+    outputs=[output("y", "-", "x + u"), output("r", "-", "x^2 - 4 x"),
+             output("q", "-", "u^2 - 4 u"), output("d", "-", "x - u")],
+    rhs=_bent_rhs, output_map=_bent_outputs,
 )

@@ -82,13 +82,15 @@ def test_an_active_hard_limit_moves_the_target_onto_it(limit, u):
     assert free.u == pytest.approx([3.0, 1.0], abs=1e-6) and free.given_up == []
 
 
-def test_the_limit_of_a_dropped_cv_is_ignored():
-    pb, calc = _calculator(SETPOINTS + [{"name": "x3", "weight": 0.0, "hard_high": 2.5}])
-    result = _solve(pb, calc, active=[True, True, False], hard_hi=[INF, INF, 2.5],
-                    sp=[4.0, 2.0, NAN])
+@pytest.mark.parametrize("limit", [{"hard_high": 2.5}, {"hard_low": 3.5}])
+def test_the_limit_of_a_dropped_cv_is_ignored(limit):
+    pb, calc = _calculator(SETPOINTS + [{"name": "x3", "weight": 0.0, **limit}])
+    lo, hi = limit.get("hard_low", -INF), limit.get("hard_high", INF)
+    result = _solve(pb, calc, active=[True, True, False], hard_lo=[-INF, -INF, lo],
+                    hard_hi=[INF, INF, hi], sp=[4.0, 2.0, NAN])
     assert result.ok and result.given_up == []
     assert result.u == pytest.approx([3.0, 1.0], abs=1e-6)
-    assert result.cv == pytest.approx([4.0, 2.0, 3.0], abs=1e-6)  # x3 = 3 > 2.5
+    assert result.cv == pytest.approx([4.0, 2.0, 3.0], abs=1e-6)  # x3 = 3: > 2.5, < 3.5
 
 
 SOFT = [{"name": "x3", "weight": 0.0, "low": 3.0}, {"name": "x2", "weight": 0.0, "high": 1.0},

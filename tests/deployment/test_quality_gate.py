@@ -49,6 +49,7 @@ def test_usable_numbers_keep_their_quality_and_are_scaled(dv, quality, status):
     (_dv(math.nan, ua.VariantType.Double), "Good, not finite"),
     (_dv(math.inf, ua.VariantType.Double), "Good, not finite"),
     (_dv(1e308, ua.VariantType.Double), "Good, not finite"),  # 2 * 1e308 overflows
+    (_dv(10 ** 400, ua.VariantType.Int64), "Good, not finite"),  # no float that large
     (None, "no value returned"),
 ])
 def test_unusable_values_are_bad_samples_with_the_reason(dv, why):
@@ -56,6 +57,11 @@ def test_unusable_values_are_bad_samples_with_the_reason(dv, why):
     assert sample.quality is Quality.BAD and not sample.good
     assert math.isnan(sample.value)
     assert sample.status == why
+    assert sample.server_time == (None if dv is None else NOW)   # when the server said it
+
+
+def test_without_a_conversion_a_usable_number_is_taken_as_it_is():
+    assert gate(_dv(12.5, ua.VariantType.Double)).value == 12.5
 
 
 def test_loop_modes_and_counters_pass_their_own_gates():

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from apc.spec import ControllerSpec, load_spec, spec_from_dict
-from twin.core.config import Count, Domain, NonNegative, Positive, build, read_toml, table_or_file
+from twin.core.config import Count, Domain, Positive, build, read_toml, table_or_file
 from twin.core.errors import InputError
 from twin.orchestration.loop.config import EventConfig, check_events
 from twin.orchestration.loop.rto_handoff import RTOLoopSpec
