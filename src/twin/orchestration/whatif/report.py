@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from twin.orchestration.plots import plt
 from twin.orchestration.report import HtmlReport
@@ -15,7 +16,8 @@ from twin.orchestration.whatif.sampling import ID, NOMINAL
 from twin.orchestration.whatif.scenarios import result_model
 from twin.orchestration.whatif.sobol_quality import WIDE, check_indices
 from twin.orchestration.whatif.study import Study
-from twin.orchestration.whatif.units import kpi_units, label, variable_units
+from twin.orchestration.whatif.units import kpi_units, variable_units
+from twin.orchestration.whatif.units import label as labelled  # 'label' names legend entries
 
 MAX_POINTS = 5000
 """Scatter plots show at most this many scenarios (an evenly spaced subset)."""
@@ -51,7 +53,7 @@ def _distributions(report: HtmlReport, ok: pd.DataFrame, kpis: list[str],
     for ax, k in zip(axes, kpis):
         ax.hist(ok[k].to_numpy(dtype=float), bins=min(40, max(5, len(ok) // 10)), color="#4878a8")
         ax.set_title(k)
-        ax.set_xlabel(label(k, units.get(k, "")))
+        ax.set_xlabel(labelled(k, units.get(k, "")))
         ax.set_ylabel("scenarios")
     fig.tight_layout()
     report.figure(fig, "kpi_distributions", "Distribution of each KPI over the successful "
@@ -69,9 +71,9 @@ def _scatter(report: HtmlReport, ok: pd.DataFrame, kpis: list[str], names: list[
             ax = axes[i][j]
             ax.scatter(pts[name], pts[k], s=6, alpha=0.5, color="#4878a8")
             if i == len(kpis) - 1:
-                ax.set_xlabel(label(name, units.get(name, "")))
+                ax.set_xlabel(labelled(name, units.get(name, "")))
             if j == 0:
-                ax.set_ylabel(label(k, units.get(k, "")))
+                ax.set_ylabel(labelled(k, units.get(k, "")))
     fig.tight_layout()
     report.figure(fig, "kpi_scatter", "Each KPI against each input")
 
@@ -102,6 +104,7 @@ def _sensitivity_chart(report: HtmlReport, sens: pd.DataFrame, kpis: list[str]) 
             ax.axvline(0, color="k", lw=0.6)
             ax.set_xlim(-1, 1)
             ax.set_xlabel("Spearman rank correlation [-]")
+        ax.xaxis.set_major_locator(MaxNLocator(5))
         ax.set_ylabel("input")
         ax.set_title(k)
     fig.tight_layout()
@@ -172,7 +175,7 @@ def _trends(report: HtmlReport, study: Study, result, summary: pd.DataFrame, kpi
             if col in frame:
                 ax.plot(frame["time"], frame[col], label=f"{label} (scenario "
                         f"{int(picks[label][ID])})")
-        ax.set_ylabel(label(name, var_units.get(name, "")))
+        ax.set_ylabel(labelled(name, var_units.get(name, "")))
     from twin.orchestration.whatif.scenarios import time_unit
 
     axes[0, 0].legend(fontsize=7)
@@ -200,14 +203,14 @@ def write_study_report(study: Study, result, summary: pd.DataFrame, sens: pd.Dat
         ("succeeded", f"{len(ok):,d}"), ("failed", f"{result.failed:,d}"),
         ("sampling", s.method), ("sample size n", f"{s.n or int((~summary[NOMINAL]).sum()):,d}"),
         ("seed", str(study.seed)),
-        ("variables", ", ".join(label(n, var_unit.get(n, "")) for n in study.variable_names)),
+        ("variables", ", ".join(labelled(n, var_unit.get(n, "")) for n in study.variable_names)),
         ("wall time", with_unit(result.seconds, "s")),
         ("median time per scenario", with_unit(float(np.median(seconds)) if len(seconds)
                                                else None, "s"))],
         "Study")
     kpis = result.kpis
     if len(ok):
-        stats = [(label(k, kpi_unit.get(k, "")), float(ok[k].mean()),
+        stats = [(labelled(k, kpi_unit.get(k, "")), float(ok[k].mean()),
                   float(ok[k].std()) if len(ok) > 1 else 0.0,
                   *[float(np.percentile(ok[k], q)) for q in (0, 5, 50, 95, 100)]) for k in kpis]
         report.table(["KPI", "mean", "std", "min", "p5", "median", "p95", "max"], stats,
@@ -232,7 +235,7 @@ def write_study_report(study: Study, result, summary: pd.DataFrame, sens: pd.Dat
     failed = summary[summary.status != "ok"]
     if len(failed):
         report.heading("Failed scenarios")
-        report.table(["scenario", *[label(n, var_unit.get(n, "")) for n in study.variable_names],
+        report.table(["scenario", *[labelled(n, var_unit.get(n, "")) for n in study.variable_names],
                       "error"],
                      [(int(r[ID]), *[float(r[n]) for n in study.variable_names], r["error"])
                       for _, r in failed.head(50).iterrows()],
