@@ -136,11 +136,12 @@ def _apc_section(report: HtmlReport, summary: DemoSummary) -> None:
         "with one bias state per measurement makes the control offset-free.")
     report.image(result.folder / "cv_trends.png", "CVs against setpoints, targets and limits.")
     report.image(result.folder / "mv_trends.png", "MVs against their limits and targets.")
-    report.mapping_table({"IAE of C_b [mol/L h]": k["iae"]["C_b"],
-                          "final C_b error [mol/L]": k["final_error"]["C_b"],
-                          "MPC solve time p50 [ms]": k["solve_time_p50_ms"],
-                          "MPC solve time p99 [ms]": k["solve_time_p99_ms"],
-                          "solver failures": k["failures"], "sheds": k["sheds"]},
+    report.mapping_table({"IAE of C_b": with_unit(k["iae"]["C_b"], "mol/L\u00b7h"),
+                          "final C_b error": with_unit(k["final_error"]["C_b"], "mol/L"),
+                          "MPC solve time p50": with_unit(k["solve_time_p50_ms"], "ms"),
+                          "MPC solve time p99": with_unit(k["solve_time_p99_ms"], "ms"),
+                          "solver failures": f"{k['failures']:,d} cycles",
+                          "sheds": f"{k['sheds']:,d} cycles"},
                          caption="Closed-loop KPIs")
     report.link("Full closed-loop report", "apc_cstr/report.html")
     summary.files += [result.report, result.parquet, result.store]
@@ -202,9 +203,14 @@ def _whatif_section(report: HtmlReport, summary: DemoSummary) -> None:
         "the side reaction's activation factor alpha and the B -> C pre-exponential factor), "
         f"one hour each, through the batch kernels in {result.seconds:.1f} s; "
         f"{result.failed} failed.")
+    from twin.orchestration.whatif.units import kpi_units, label
+
+    units = kpi_units(study)
     report.table(("KPI", "p5", "median", "p95"),
-                 [(k, *[float(np.percentile(ok[k], q)) for q in (5, 50, 95)])
-                  for k in result.kpis], caption="KPIs over the scenarios")
+                 [(label(k, units.get(k, "")), *[float(np.percentile(ok[k], q))
+                                                 for q in (5, 50, 95)])
+                  for k in result.kpis],
+                 caption=f"KPIs over the {len(ok):,d} successful scenarios (in each KPI's unit)")
     report.image(result.folder / "sensitivity.png",
                  "Rank correlation of each KPI with each uncertain parameter")
     report.link("Full study report", "whatif_cstr/report.html")

@@ -5,7 +5,7 @@ unit (an integral or IAE: times the time unit; a violation time: the time
 unit; a profit integral: the economics unit times the time unit, so
 ``EUR/h`` over hours gives ``EUR``). Functions and FMUs declare no units:
 their KPIs and variables get none, and an expression KPI says that its unit
-is the expression's.
+is the expression's. A KPI's own ``unit`` key overrides all of this.
 """
 
 from __future__ import annotations
@@ -55,7 +55,9 @@ def kpi_units(study: Study) -> dict[str, str]:
     out = {}
     for k in study.kpi:
         base = unit_of(k.variable)
-        if k.kind in ("final", "mean", "min", "max"):
+        if k.unit:
+            out[k.name] = k.unit
+        elif k.kind in ("final", "mean", "min", "max"):
             out[k.name] = base
         elif k.kind == "iae":
             out[k.name] = _times(base, t) if base else ""
