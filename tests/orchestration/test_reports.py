@@ -101,3 +101,14 @@ def test_loop_report_kpis_all_have_units_and_no_nan(short_loop):
     assert set(result.kpis["iae"]) == {"C_b"}
     headings = read_report(page).headings
     assert headings.index("Verdict") < headings.index("Controlled variables")
+
+
+def test_twin_rto_prints_a_zero_heat_duty_as_0(capsys):
+    from support import run_twin
+
+    code, out, err = run_twin(capsys, "rto", "cstr")
+    assert code == 0, err
+    values = dict(line.split() for line in out.splitlines()[1:] if not line.strip().startswith(
+        "active"))
+    assert values["Q_dot"] == "0"                    # the solver's ~1e-9 kJ/h on [-8500, 0]
+    assert float(values["F"]) > 5.0 and "e-" not in out
