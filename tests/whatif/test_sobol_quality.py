@@ -6,7 +6,6 @@ import json
 import re
 
 import pandas as pd
-import pytest
 
 from report_checks import table_with
 from support import run_twin

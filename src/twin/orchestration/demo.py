@@ -254,7 +254,8 @@ def _verdict_section(report: HtmlReport, summary: DemoSummary) -> None:
             continue
         u = record.unit
         report.table(("quantity", "value"), [
-            ("true plant optimum at the end (plant's own parameters)", with_unit(record.optimum, u)),
+            ("true plant optimum at the end (plant's own parameters)",
+             with_unit(record.optimum, u)),
             ("profit achieved (mean over the last quarter)", with_unit(record.achieved, u)),
             ("fraction of the optimum achieved", f"{100 * record.fraction:.1f} %"),
             ("profit left on the table", with_unit(record.gap, u, scale=abs(record.optimum)))],

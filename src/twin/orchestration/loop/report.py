@@ -117,7 +117,8 @@ def kpi_rows(kpis: dict[str, Any], spec: ControllerSpec, units: dict[str, str],
         v = kpis[key]
         overall.append((label, with_unit(v, "ms") if v is not None else "no solves"))
     overall += [("solver failures", f"{kpis['failures']:,d} cycles"),
-                ("sheds", f"{kpis['sheds']:,d} cycles"), ("cycles run", f"{kpis['cycles']:,d} cycles"),
+                ("sheds", f"{kpis['sheds']:,d} cycles"),
+                ("cycles run", f"{kpis['cycles']:,d} cycles"),
                 ("cycles with writes", f"{kpis['writes']:,d} cycles")]
     return cv_rows, overall
 

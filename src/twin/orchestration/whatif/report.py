@@ -123,8 +123,8 @@ def _sobol_tables(report: HtmlReport, study: Study, result, sens: pd.DataFrame) 
                    f"{c.n_needed:,d}")
                   for c in checks],
                  f"Sobol indices at n = {study.sampling.n}; flagged: an interval wider than "
-                 f"+/- {WIDE:g}, or 0 <= S1 <= ST <= 1 broken beyond the intervals", scales=[0, 0, 1,
-                                                                                          0, 1])
+                 f"+/- {WIDE:g}, or 0 <= S1 <= ST <= 1 broken beyond the intervals",
+                 scales=[0, 0, 1, 0, 1])
     if result.sensitivity_warnings:
         report.paragraph("Not to be trusted yet: " + result.sensitivity_warnings[-1] + ".")
     else:
