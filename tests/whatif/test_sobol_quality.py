@@ -69,3 +69,11 @@ def test_a_tiny_sobol_study_is_flagged_with_the_n_it_needs(capsys, tmp_path):
     data = json.loads(out)                       # stdout is one JSON document
     same = warns[-1].removeprefix("warning: ").split(", about")[0]  # the timing differs
     assert data["sensitivity_warnings"][-1].split(", about")[0] == same
+
+
+def test_an_index_without_an_interval_is_flagged_not_passed():
+    (check,) = check_indices(_sens([("y", "a", 0.3, float("nan"), 0.4, 0.02)]), n=4)
+    assert check.problems == ("no estimate or no interval (too few distinct samples)",)
+    assert check.n_needed == 16
+    line = warnings([check], 4, dimensions=1, second_order=False)[0]
+    assert "+/- n/a" in line and "nan" not in line

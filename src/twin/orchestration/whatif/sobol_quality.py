@@ -49,6 +49,8 @@ def _power_of_two(n: float) -> int:
 
 
 def _problems(s1: float, c1: float, st: float, ct: float) -> list[str]:
+    if not all(map(math.isfinite, (s1, c1, st, ct))):
+        return ["no estimate or no interval (too few distinct samples)"]
     out = []
     if c1 > WIDE or ct > WIDE:
         out.append(f"wide interval (+/- {max(c1, ct):.2g} > {WIDE:g})")
@@ -76,10 +78,12 @@ def check_indices(sens: pd.DataFrame, n: int) -> list[IndexCheck]:
         st, ct = (float(x) for x in table.loc[(kpi, variable, "ST"), ["value", "confidence"]])
         problems = _problems(s1, c1, st, ct)
         needed = n
-        if problems:
+        if problems and math.isfinite(max(c1, ct)):
             needed = max(_power_of_two(n * (max(c1, ct) / TARGET) ** 2), n)
             if any("beyond" in p for p in problems):
                 needed = max(needed, 2 * n)
+        elif problems:  # no interval to scale from: at least four times the sample
+            needed = 4 * n
         out.append(IndexCheck(kpi, variable, s1, c1, st, ct, tuple(problems), needed))
     return out
 
@@ -101,8 +105,8 @@ def warnings(checks: list[IndexCheck], n: int, dimensions: int, second_order: bo
     if not flagged:
         return []
     lines = [f"Sobol index of {c.kpi} on {c.variable} not trustworthy at n = {n}: "
-             f"S1 = {c.s1:.3g} +/- {c.s1_conf:.2g}, ST = {c.st:.3g} +/- {c.st_conf:.2g}; "
-             + "; ".join(c.problems) for c in flagged]
+             f"S1 = {_g(c.s1, 3)} +/- {_g(c.s1_conf, 2)}, ST = {_g(c.st, 3)} +/- "
+             f"{_g(c.st_conf, 2)}; " + "; ".join(c.problems) for c in flagged]
     need = needed_n(checks, n)
     count = scenarios_for(need, dimensions, second_order)
     line = (f"{len(flagged)} of {len(checks)} Sobol indices flagged: n = {need} "
@@ -117,9 +121,17 @@ def warnings(checks: list[IndexCheck], n: int, dimensions: int, second_order: bo
 def index_lines(checks: list[IndexCheck]) -> list[str]:
     """One terminal line per KPI and variable: S1 and ST with their 95 % half-widths."""
     width = max((len(c.kpi) + len(c.variable) for c in checks), default=0) + 4
-    return [f"  {(c.kpi + ' on ' + c.variable):<{width}} S1 = {c.s1:6.3f} +/- {c.s1_conf:5.3f}   "
-            f"ST = {c.st:6.3f} +/- {c.st_conf:5.3f}" + ("   (flagged)" if c.problems else "")
-            for c in checks]
+    return [f"  {(c.kpi + ' on ' + c.variable):<{width}} S1 = {_f(c.s1, 6)} +/- "
+            f"{_f(c.s1_conf, 5)}   ST = {_f(c.st, 6)} +/- {_f(c.st_conf, 5)}"
+            + ("   (flagged)" if c.problems else "") for c in checks]
+
+
+def _f(value: float, width: int) -> str:
+    return f"{value:{width}.3f}" if math.isfinite(value) else f"{'n/a':>{width}}"
+
+
+def _g(value: float, digits: int) -> str:
+    return f"{value:.{digits}g}" if math.isfinite(value) else "n/a"
 
 
 def duration(seconds: float) -> str:
