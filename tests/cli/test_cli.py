@@ -185,6 +185,8 @@ def _check_demo_verdict(folder: Path, page: str) -> None:
     assert number_and_unit(rows["fraction of the optimum achieved"]) == \
         (pytest.approx(100 * achieved / best, abs=0.05), "%")
     assert (folder / "rto_profit.png").is_file()
+    for quantity, cell in table_with(page, "Closed-loop KPIs").rows:
+        assert number_and_unit(cell)[1], (quantity, cell)      # every KPI with its unit
 
 
 @pytest.fixture
