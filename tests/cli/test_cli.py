@@ -146,6 +146,47 @@ def test_demo_writes_a_self_contained_report(capsys, tmp_path):
     assert summary["figures"]["whatif_scenarios"] == 4001
     assert (folder / "whatif_cstr" / "summary.parquet").is_file()
     assert all(Path(f).exists() for f in summary["files"])
+    _check_demo_verdict(folder, report)
+
+
+def _check_demo_verdict(folder: Path, page: str) -> None:
+    """The demo opens with a verdict whose numbers follow from the runs' cycle logs."""
+    from report_checks import number_and_unit, read_report, table_with, verdict_by_hand, \
+        visible_text
+    from twin.orchestration.registry import load_model
+    from twin.orchestration.rto_run import optimum
+
+    assert read_report(page).headings[1] == "Verdict"
+    assert "nan" not in visible_text(page).lower()
+    for label, run, cvs in (("CSTR under APC:", "apc_cstr", ["C_b"]),
+                            ("CSTR under RTO and APC:", "rto_apc_cstr", ["C_b", "T_R"])):
+        frame = pd.read_parquet(folder / run / "cycles.parquet")
+        table = table_with(page, f"{label} each CV's final setpoint")
+        assert [r[0] for r in table.rows] == cvs
+        for row in table.rows:
+            cells = dict(zip(table.header, row))
+            setpoint, achieved = verdict_by_hand(frame, row[0])
+            assert number_and_unit(cells["setpoint"])[0] == pytest.approx(setpoint, rel=5e-4)
+            assert number_and_unit(cells["achieved (mean)"])[0] == pytest.approx(achieved, rel=5e-4)
+            assert cells["on target"] == ("yes" if abs(achieved - setpoint) <= 0.02 * abs(setpoint)
+                                          else "NO")
+    # profit of the plant by hand: V_R F (p_B C_b - p_A C_A0) - p_Q |Q_dot| (shipped prices)
+    frame = pd.read_parquet(folder / "rto_apc_cstr" / "cycles.parquet")
+    p = load_model("cstr", parameter_set="literature").parameters
+    profit = (p["V_R"].nominal * frame["F"] * (1.0 * frame["C_b.plant"] - 0.2 * p["C_A0"].nominal)
+              - 1e-3 * frame["Q_dot"].abs())
+    achieved = float(profit.iloc[len(frame) - round(0.25 * len(frame)):].mean())
+    best = optimum("cstr", parameters={"beta": 0.9}).profit  # the plant after deactivation
+    rows = dict(table_with(page, "profit recovered by the RTO").rows)
+    assert number_and_unit(rows["true plant optimum at the end (plant's own parameters)"]) == \
+        (pytest.approx(best, rel=5e-4), "EUR/h")
+    assert number_and_unit(rows["profit achieved (mean over the last quarter)"]) == \
+        (pytest.approx(achieved, rel=5e-4), "EUR/h")
+    assert number_and_unit(rows["fraction of the optimum achieved"]) == \
+        (pytest.approx(100 * achieved / best, abs=0.05), "%")
+    assert (folder / "rto_profit.png").is_file()
+    for quantity, cell in table_with(page, "Closed-loop KPIs").rows:
+        assert number_and_unit(cell)[1], (quantity, cell)      # every KPI with its unit
 
 
 @pytest.fixture

@@ -44,4 +44,9 @@ def test_ishigami_sobol_indices_match_the_analytical_ones(write_study, tmp_path)
             errors[f"{measure}({name})"] = abs(got - exact)
     print("Ishigami |estimate - exact|:", {k: round(v, 4) for k, v in errors.items()})
     assert max(errors.values()) <= 0.02, errors
+    # each exact index lies within the estimate's 95 % interval, and nothing is flagged
+    conf = {f"{r.measure}({r.variable})": r.confidence for r in sens.itertuples()}
+    assert all(errors[k] <= conf[k] for k in errors), (errors, conf)
+    assert max(conf.values()) < 0.05 and result.sensitivity_warnings == []
+    assert len(result.sensitivity_lines) == 3
     assert result.report.is_file() and (tmp_path / "out" / "sensitivity.png").is_file()

@@ -416,7 +416,11 @@ def rto(model_name, economics, sets, param_set, plant, rto_model, scheme, iterat
         data = result.as_dict()
         lines = [f"economic optimum of {model_name}: profit {result.profit:.6g} {result.unit} "
                  f"({result.status})"]
-        lines += [f"  {k:<8} {v:>12.6g}" for k, v in {**result.inputs, **result.states}.items()]
+        from twin.orchestration.numbers import format_number
+
+        scales = rto_run.variable_scales(model_name, param_set)
+        lines += [f"  {k:<8} {format_number(v, scales.get(k), 6):>12}"
+                  for k, v in {**result.inputs, **result.states}.items()]
         lines.append("  active: " + (", ".join(result.active) or "none"))
         _emit(data, as_json, "\n".join(lines))
         if not result.ok:

@@ -48,10 +48,15 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
         data = {"folder": result.folder, "summary": result.summary, "report": result.report,
                 "scenarios": result.scenarios, "failed": result.failed,
                 "resumed": result.resumed, "seconds": round(result.seconds, 3),
-                "sensitivity": result.sensitivity, "sensitivity_note": result.sensitivity_note}
-        emit(data, as_json, f"{result.scenarios} scenarios ({result.failed} failed) in "
-                            f"{result.seconds:.1f} s; summary {result.summary}; report "
-                            f"{result.report}")
+                "sensitivity": result.sensitivity, "sensitivity_note": result.sensitivity_note,
+                "sensitivity_warnings": result.sensitivity_warnings}
+        for line in result.sensitivity_warnings:
+            click.echo(f"warning: {line}", err=True)
+        indices = (["Sobol indices (95 % intervals):", *result.sensitivity_lines]
+                   if result.sensitivity_lines else [])
+        emit(data, as_json, "\n".join([*indices, f"{result.scenarios} scenarios ({result.failed} "
+                                        f"failed) in {result.seconds:.1f} s; summary "
+                                        f"{result.summary}; report {result.report}"]))
         if result.scenarios and result.failed == result.scenarios:
             first = " ".join(result.first_error.split())
             click.echo(f"twin: error: every scenario of the study failed (the first: {first}); "

@@ -18,6 +18,7 @@ import numpy as np
 from twin.core.schedule import InputSchedule
 from twin.core.simulation import simulate
 from twin.core.steady import SteadyState, find_steady_state
+from twin.orchestration.numbers import with_unit
 from twin.orchestration.plots import plt, trend_figure
 from twin.orchestration.registry import load_model
 from twin.orchestration.report import HtmlReport
@@ -38,6 +39,8 @@ class DemoSummary:
     report: Path
     files: list[Path] = field(default_factory=list)
     figures: dict[str, float] = field(default_factory=dict)
+    loops: dict[str, tuple] = field(default_factory=dict)
+    """Closed loops run, by label: (loop config, cycle table)."""
 
 
 def run_demo(folder: str | Path, progress: Progress = lambda msg: None) -> DemoSummary:
@@ -49,6 +52,7 @@ def run_demo(folder: str | Path, progress: Progress = lambda msg: None) -> DemoS
         "states computed with IPOPT: operating points and responses to input steps; then the "
         "APC layer controlling the CSTR in a closed loop, the RTO above it, and a what-if "
         "study over kinetics uncertainty.")
+    top = report.mark()
     progress("CSTR: operating point and step responses")
     _cstr_section(report, summary)
     progress("Column A: operating point and step responses")
@@ -59,6 +63,9 @@ def run_demo(folder: str | Path, progress: Progress = lambda msg: None) -> DemoS
     _rto_section(report, summary)
     progress("What-if study: CSTR kinetics uncertainty")
     _whatif_section(report, summary)
+    verdict_start = report.mark()
+    _verdict_section(report, summary)
+    report.move(verdict_start, top)
     report.heading("Software")
     report.mapping_table({"python": platform.python_version(),
                           **{name: _version(name) for name in STACK}}, header=("package", "version"))
@@ -119,6 +126,7 @@ def _apc_section(report: HtmlReport, summary: DemoSummary) -> None:
 
     config = load_loop(example("cstr_apc.toml"))
     result = run_control(config, summary.folder / "apc_cstr")
+    summary.loops["CSTR under APC"] = (config, _cycles(result))
     k = result.kpis
     report.heading("CSTR under APC (NMPC with estimation)")
     report.paragraph(
@@ -128,11 +136,12 @@ def _apc_section(report: HtmlReport, summary: DemoSummary) -> None:
         "with one bias state per measurement makes the control offset-free.")
     report.image(result.folder / "cv_trends.png", "CVs against setpoints, targets and limits.")
     report.image(result.folder / "mv_trends.png", "MVs against their limits and targets.")
-    report.mapping_table({"IAE of C_b [mol/L h]": k["iae"]["C_b"],
-                          "final C_b error [mol/L]": k["final_error"]["C_b"],
-                          "MPC solve time p50 [ms]": k["solve_time_p50_ms"],
-                          "MPC solve time p99 [ms]": k["solve_time_p99_ms"],
-                          "solver failures": k["failures"], "sheds": k["sheds"]},
+    report.mapping_table({"IAE of C_b": with_unit(k["iae"]["C_b"], "mol/L\u00b7h"),
+                          "final C_b error": with_unit(k["final_error"]["C_b"], "mol/L"),
+                          "MPC solve time p50": with_unit(k["solve_time_p50_ms"], "ms"),
+                          "MPC solve time p99": with_unit(k["solve_time_p99_ms"], "ms"),
+                          "solver failures": f"{k['failures']:,d} cycles",
+                          "sheds": f"{k['sheds']:,d} cycles"},
                          caption="Closed-loop KPIs")
     report.link("Full closed-loop report", "apc_cstr/report.html")
     summary.files += [result.report, result.parquet, result.store]
@@ -142,11 +151,14 @@ def _apc_section(report: HtmlReport, summary: DemoSummary) -> None:
 
 def _rto_section(report: HtmlReport, summary: DemoSummary) -> None:
     from twin.orchestration.examples import example
+    from twin.orchestration.loop.config import load_loop
     from twin.orchestration.loop.control import run_control
     from twin.orchestration.loop.store import CycleStore
     from twin.orchestration.rto_run import optimum
 
-    result = run_control(example("cstr_rto_apc.toml"), summary.folder / "rto_apc_cstr")
+    config = load_loop(example("cstr_rto_apc.toml"))
+    result = run_control(config, summary.folder / "rto_apc_cstr")
+    summary.loops["CSTR under RTO and APC"] = (config, _cycles(result))
     store = CycleStore(result.store)
     try:
         store.run_id = store.db.execute("SELECT MAX(id) FROM run").fetchone()[0]
@@ -168,7 +180,8 @@ def _rto_section(report: HtmlReport, summary: DemoSummary) -> None:
     report.table(("case", "F [1/h]", "C_b [mol/L]", "T_R [degC]", "Q_dot [kJ/h]", "profit [EUR/h]"),
                  [(label, r.inputs["F"], r.states["C_b"], r.states["T_R"], r.inputs["Q_dot"],
                    r.profit) for label, r in (("beta = 1", before), ("beta = 0.9", after))],
-                 caption="Economic optima of the model (for comparison)")
+                 caption="Economic optima of the model (for comparison)",
+                 scales=_scales(("F", "C_b", "T_R", "Q_dot"), 1))
     report.link("Full closed-loop report", "rto_apc_cstr/report.html")
     summary.files += [result.report, result.parquet, result.store]
     summary.figures.update(rto_executions=int(len(rto[rto.message.str.startswith("profit")])),
@@ -190,15 +203,87 @@ def _whatif_section(report: HtmlReport, summary: DemoSummary) -> None:
         "the side reaction's activation factor alpha and the B -> C pre-exponential factor), "
         f"one hour each, through the batch kernels in {result.seconds:.1f} s; "
         f"{result.failed} failed.")
+    from twin.orchestration.whatif.units import kpi_units, label
+
+    units = kpi_units(study)
     report.table(("KPI", "p5", "median", "p95"),
-                 [(k, *[float(np.percentile(ok[k], q)) for q in (5, 50, 95)])
-                  for k in result.kpis], caption="KPIs over the scenarios")
+                 [(label(k, units.get(k, "")), *[float(np.percentile(ok[k], q))
+                                                 for q in (5, 50, 95)])
+                  for k in result.kpis],
+                 caption=f"KPIs over the {len(ok):,d} successful scenarios (in each KPI's unit)")
     report.image(result.folder / "sensitivity.png",
                  "Rank correlation of each KPI with each uncertain parameter")
     report.link("Full study report", "whatif_cstr/report.html")
     summary.files += [result.report, result.summary]
     summary.figures.update(whatif_scenarios=result.scenarios,
                            whatif_profit_median=float(ok["profit"].median()))
+
+
+def _cycles(result):
+    import pandas as pd
+
+    return pd.read_parquet(result.parquet)
+
+
+def _scales(names, skip: int) -> list[float | None]:
+    """Table column scales: ``skip`` leading columns on their own, then each variable's range."""
+    model = load_model("cstr")
+    out: list[float | None] = [None] * skip
+    for name in names:
+        group = model.inputs if name in model.inputs else model.states
+        v = group[name]
+        out.append(max(abs(v.lower), abs(v.upper)) if np.isfinite([v.lower, v.upper]).all()
+                   else None)
+    return out
+
+
+def _verdict_section(report: HtmlReport, summary: DemoSummary) -> None:
+    """Targets against achieved for each closed loop, and the profit the RTO earned."""
+    from twin.orchestration.loop.profit import profit_record
+    from twin.orchestration.loop.report import unit_map, verdict_table
+
+    report.heading("Verdict")
+    units = unit_map(load_model("cstr"))
+    for label, (config, frame) in summary.loops.items():
+        verdicts = verdict_table(report, frame, config.controller, units,
+                                 f"{label}: each CV's final setpoint against the plant's mean "
+                                 "over the last quarter of the run")
+        summary.figures[f"verdict_on_target {label}"] = float(all(v.on_target for v in verdicts))
+        record = profit_record(config, frame)
+        if record is None:
+            continue
+        u = record.unit
+        report.table(("quantity", "value"), [
+            ("true plant optimum at the end (plant's own parameters)",
+             with_unit(record.optimum, u)),
+            ("profit achieved (mean over the last quarter)", with_unit(record.achieved, u)),
+            ("fraction of the optimum achieved", f"{100 * record.fraction:.1f} %"),
+            ("profit left on the table", with_unit(record.gap, u, scale=abs(record.optimum)))],
+            f"{label}: profit recovered by the RTO against the true plant optimum")
+        report.figure(_profit_figure(record, config), "rto_profit",
+                      "Plant profit cycle by cycle (at the plant's true state and the MVs) "
+                      "against the true plant optimum in force at that time.")
+        summary.figures["rto_fraction_of_optimum"] = record.fraction
+
+
+def _profit_figure(record, config) -> "plt.Figure":
+    f = record.frame
+    fig, ax = plt.subplots(figsize=(9, 3))
+    ax.plot(f["time"], f["profit"], color="tab:blue", lw=1.2, label="plant profit")
+    ax.step(f["time"], f["optimum"], where="post", color="k", ls="--", lw=1,
+            label="true plant optimum")
+    for e in config.event:
+        if e.plant_parameters:
+            ax.axvline(e.time, color="tab:red", lw=0.8, ls=":")
+            ax.annotate(", ".join(f"{k} = {v:g}" for k, v in e.plant_parameters.items()),
+                        (e.time, 0.02), xycoords=("data", "axes fraction"), fontsize=7,
+                        color="tab:red", xytext=(3, 0), textcoords="offset points")
+    ax.set_xlabel(f"time [{load_model(config.plant.model).time_unit}]")
+    ax.set_ylabel(f"profit [{record.unit}]")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    return fig
 
 
 def _profile_figure(model, ss: SteadyState) -> "plt.Figure":

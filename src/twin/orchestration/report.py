@@ -10,9 +10,11 @@ import base64
 import datetime as dt
 import html
 import io
+import numbers
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from twin.orchestration.numbers import format_number, scale_of
 from twin.orchestration.plots import plt
 
 _STYLE = """
@@ -44,21 +46,48 @@ class HtmlReport:
         self._parts.append(f"<p>{html.escape(text)}</p>")
 
     def table(self, header: Sequence[str], rows: Sequence[Sequence[object]],
-              caption: str = "") -> None:
-        """A table; floats are shown with 6 significant digits."""
-        def cell(v: object) -> str:
-            return html.escape(f"{v:.6g}" if isinstance(v, float) else str(v))
+              caption: str = "", scales: Sequence[float | None] | None = None) -> None:
+        """A table; numbers are formatted by :func:`~twin.orchestration.numbers.format_number`.
+
+        A number prints as 0 when it is negligible against the scale of its
+        column: ``scales[j]`` when given (e.g. the variable's range), else
+        the largest magnitude in the column.
+        """
+        columns = list(zip(*rows)) if rows else []
+        col_scales = [(scales[j] if scales is not None and j < len(scales)
+                       and scales[j] is not None else scale_of(col))
+                      for j, col in enumerate(columns)]
+
+        def cell(j: int, v: object) -> str:
+            if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+                return html.escape(format_number(int(v), col_scales[j]))
+            if isinstance(v, numbers.Real):
+                return html.escape(format_number(float(v), col_scales[j]))
+            return html.escape(str(v))
 
         head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-        body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
-                       for row in rows)
+        body = "".join("<tr>" + "".join(f"<td>{cell(j, v)}</td>" for j, v in enumerate(row))
+                       + "</tr>" for row in rows)
         cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
         self._parts.append(f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
     def mapping_table(self, values: Mapping[str, object], caption: str = "",
                       header: Sequence[str] = ("quantity", "value")) -> None:
-        """A two-column table from a mapping."""
-        self.table(header, list(values.items()), caption)
+        """A two-column table from a mapping; each value is formatted on its own.
+
+        The values are different quantities: none is rounded to 0 against another.
+        """
+        self.table(header, list(values.items()), caption, scales=[0.0, 0.0])
+
+    def mark(self) -> int:
+        """A position in the page, for :meth:`move`."""
+        return len(self._parts)
+
+    def move(self, since: int, to: int) -> None:
+        """Move everything added since the mark ``since`` to the mark ``to`` (``to <= since``)."""
+        moved = self._parts[since:]
+        del self._parts[since:]
+        self._parts[to:to] = moved
 
     def figure(self, fig: "plt.Figure", name: str, caption: str = "") -> Path:
         """Save ``fig`` as ``name.png`` in the folder and embed it."""

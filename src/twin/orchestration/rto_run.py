@@ -37,6 +37,17 @@ def optimum(model_name: str, economics: str | None = None, parameters: dict | No
     return EconomicOptimizer(model, spec).optimize()
 
 
+def variable_scales(model_name: str, parameter_set: str | None = None) -> dict[str, float]:
+    """The magnitude of each state and input's range (for printing: round-off below it is 0)."""
+    model = load_model(model_name, parameter_set=parameter_set)
+    out = {}
+    for v in (*model.states, *model.inputs):
+        finite = [abs(b) for b in (v.lower, v.upper) if math.isfinite(b)]
+        if finite:
+            out[v.name] = max(finite)
+    return out
+
+
 def shipped_rto(plant: str) -> Path:
     """Path of the shipped RTO file of a plant (``williams_otto``)."""
     folder = Path(str(resources.files("rto") / "rto_data"))

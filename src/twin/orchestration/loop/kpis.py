@@ -39,7 +39,7 @@ def compute_kpis(frame: pd.DataFrame, spec: ControllerSpec) -> dict[str, Any]:
             continue
         out["final"][cv.name] = float(values[-1])
         sp = _column(frame, f"{cv.name}.setpoint")
-        if sp is not None:
+        if sp is not None and np.isfinite(sp).any():  # a CV without a setpoint has no IAE
             err = np.abs(values - sp)
             out["iae"][cv.name] = float(np.nansum(err) * dt)
             out["final_error"][cv.name] = float(values[-1] - sp[-1])

@@ -7,11 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from twin.orchestration.plots import plt
 from twin.orchestration.report import HtmlReport
+from twin.orchestration.numbers import format_number, with_unit
 from twin.orchestration.whatif.sampling import ID, NOMINAL
+from twin.orchestration.whatif.scenarios import result_model
+from twin.orchestration.whatif.sobol_quality import WIDE, check_indices
 from twin.orchestration.whatif.study import Study
+from twin.orchestration.whatif.units import kpi_units, variable_units
+from twin.orchestration.whatif.units import label as labelled  # 'label' names legend entries
 
 MAX_POINTS = 5000
 """Scatter plots show at most this many scenarios (an evenly spaced subset)."""
@@ -41,18 +47,21 @@ def _grid(n: int, cols: int = 3):
     return fig, flat
 
 
-def _distributions(report: HtmlReport, ok: pd.DataFrame, kpis: list[str]) -> None:
+def _distributions(report: HtmlReport, ok: pd.DataFrame, kpis: list[str],
+                   units: dict[str, str]) -> None:
     fig, axes = _grid(len(kpis))
     for ax, k in zip(axes, kpis):
         ax.hist(ok[k].to_numpy(dtype=float), bins=min(40, max(5, len(ok) // 10)), color="#4878a8")
         ax.set_title(k)
+        ax.set_xlabel(labelled(k, units.get(k, "")))
         ax.set_ylabel("scenarios")
     fig.tight_layout()
     report.figure(fig, "kpi_distributions", "Distribution of each KPI over the successful "
                                             "scenarios")
 
 
-def _scatter(report: HtmlReport, ok: pd.DataFrame, kpis: list[str], names: list[str]) -> None:
+def _scatter(report: HtmlReport, ok: pd.DataFrame, kpis: list[str], names: list[str],
+             units: dict[str, str]) -> None:
     pts = ok.iloc[np.linspace(0, len(ok) - 1, min(len(ok), MAX_POINTS)).astype(int)] \
         if len(ok) else ok
     fig, axes = plt.subplots(len(kpis), len(names), figsize=(3.4 * len(names), 2.8 * len(kpis)),
@@ -62,9 +71,9 @@ def _scatter(report: HtmlReport, ok: pd.DataFrame, kpis: list[str], names: list[
             ax = axes[i][j]
             ax.scatter(pts[name], pts[k], s=6, alpha=0.5, color="#4878a8")
             if i == len(kpis) - 1:
-                ax.set_xlabel(name)
+                ax.set_xlabel(labelled(name, units.get(name, "")))
             if j == 0:
-                ax.set_ylabel(k)
+                ax.set_ylabel(labelled(k, units.get(k, "")))
     fig.tight_layout()
     report.figure(fig, "kpi_scatter", "Each KPI against each input")
 
@@ -78,22 +87,49 @@ def _sensitivity_chart(report: HtmlReport, sens: pd.DataFrame, kpis: list[str]) 
             s1 = part[part.measure == "S1"].set_index("variable")
             st = part[part.measure == "ST"].set_index("variable")
             y = np.arange(len(s1))
-            ax.barh(y - 0.2, s1.value, 0.4, xerr=s1.confidence, label="first order S1")
+            ax.barh(y - 0.2, s1.value, 0.4, xerr=s1.confidence, label="first order S1",
+                    capsize=2)
             ax.barh(y + 0.2, st.loc[s1.index].value, 0.4, xerr=st.loc[s1.index].confidence,
-                    label="total ST")
-            ax.set_yticks(y, s1.index)
+                    label="total ST", capsize=2)
+            ax.set_yticks(y, list(s1.index), fontsize=9)
+            ax.axvline(0, color="k", lw=0.6)
+            ax.axvline(1, color="k", lw=0.6, ls=":")
+            ax.set_xlabel("Sobol index [-] (share of the KPI's variance)")
             ax.legend(fontsize=7)
         else:
             part = part.reindex(part.value.abs().sort_values().index)
             ax.barh(part.variable, part.value,
                     color=["#b8503c" if v < 0 else "#4878a8" for v in part.value])
+            ax.tick_params(axis="y", labelsize=9)
             ax.axvline(0, color="k", lw=0.6)
             ax.set_xlim(-1, 1)
+            ax.set_xlabel("Spearman rank correlation [-]")
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+        ax.set_ylabel("input")
         ax.set_title(k)
     fig.tight_layout()
     what = "Sobol indices (bars: bootstrap 95 % intervals)" if sobol else \
         "Tornado: Spearman rank correlation of each KPI with each input"
     report.figure(fig, "sensitivity", what)
+
+
+def _sobol_tables(report: HtmlReport, study: Study, result, sens: pd.DataFrame) -> None:
+    """S1 and ST with their intervals, the flags, and the sample size (and time) needed."""
+    checks = check_indices(sens, study.sampling.n)
+    report.table(["KPI", "variable", "S1 [-]", "S1 95 % interval [-]", "ST [-]",
+                  "ST 95 % interval [-]", "flag", "n needed"],
+                 [(c.kpi, c.variable, c.s1, f"+/- {format_number(c.s1_conf)}", c.st,
+                   f"+/- {format_number(c.st_conf)}", "; ".join(c.problems) or "ok",
+                   f"{c.n_needed:,d}")
+                  for c in checks],
+                 f"Sobol indices at n = {study.sampling.n}; flagged: an interval wider than "
+                 f"+/- {WIDE:g}, or 0 <= S1 <= ST <= 1 broken beyond the intervals",
+                 scales=[0, 0, 1, 0, 1])
+    if result.sensitivity_warnings:
+        report.paragraph("Not to be trusted yet: " + result.sensitivity_warnings[-1] + ".")
+    else:
+        report.paragraph(f"Every interval is within +/- {WIDE:g} and consistent with "
+                         "0 <= S1 <= ST <= 1.")
 
 
 def _trends(report: HtmlReport, study: Study, result, summary: pd.DataFrame, kpis: list[str]):
@@ -112,6 +148,9 @@ def _trends(report: HtmlReport, study: Study, result, summary: pd.DataFrame, kpi
     if len(nominal):
         picks["nominal"] = nominal.iloc[0]
     names = list(dict.fromkeys(k.variable for k in study.kpi if k.variable))[:4]
+    model = result_model(study)
+    var_units = ({v.name: v.unit for g in (model.states, model.inputs, model.outputs) for v in g}
+                 if model is not None else {})
     series = {}
     for label, row in picks.items():
         path = result.folder / "timeseries" / f"scenario-{int(row[ID]):06d}.parquet"
@@ -136,7 +175,7 @@ def _trends(report: HtmlReport, study: Study, result, summary: pd.DataFrame, kpi
             if col in frame:
                 ax.plot(frame["time"], frame[col], label=f"{label} (scenario "
                         f"{int(picks[label][ID])})")
-        ax.set_ylabel(name)
+        ax.set_ylabel(labelled(name, var_units.get(name, "")))
     from twin.orchestration.whatif.scenarios import time_unit
 
     axes[0, 0].legend(fontsize=7)
@@ -153,40 +192,54 @@ def write_study_report(study: Study, result, summary: pd.DataFrame, sens: pd.Dat
     """Write ``report.html`` and its PNGs into the study folder; fills ``result``."""
     report = HtmlReport(study.title or "What-if study", result.folder)
     s = study.sampling
-    report.mapping_table({
-        "scenarios": result.scenarios, "failed": result.failed,
-        "finished before --resume": result.resumed, "sampling": s.method,
-        "sample size n": s.n or int((~summary[NOMINAL]).sum()), "seed": study.seed,
-        "variables": ", ".join(study.variable_names), "wall time [s]": round(result.seconds, 2),
-        "median seconds per scenario": float(np.median(seconds)) if len(seconds) else 0.0},
-        "Study")
+    kpi_unit, var_unit = kpi_units(study), variable_units(study)
     ok = summary[summary.status == "ok"]
+    ran = result.scenarios - result.resumed
+    report.table(["quantity", "value"], [
+        ("scenarios planned", f"{result.scenarios:,d}"
+                              + (" (with the nominal one)" if summary[NOMINAL].any() else "")),
+        ("scenarios run now", f"{ran:,d}"),
+        ("finished before --resume", f"{result.resumed:,d}"),
+        ("succeeded", f"{len(ok):,d}"), ("failed", f"{result.failed:,d}"),
+        ("sampling", s.method), ("sample size n", f"{s.n or int((~summary[NOMINAL]).sum()):,d}"),
+        ("seed", str(study.seed)),
+        ("variables", ", ".join(labelled(n, var_unit.get(n, "")) for n in study.variable_names)),
+        ("wall time", with_unit(result.seconds, "s")),
+        ("median time per scenario", with_unit(float(np.median(seconds)) if len(seconds)
+                                               else None, "s"))],
+        "Study")
     kpis = result.kpis
     if len(ok):
-        stats = [(k, float(ok[k].mean()), float(ok[k].std()) if len(ok) > 1 else 0.0,
+        stats = [(labelled(k, kpi_unit.get(k, "")), float(ok[k].mean()),
+                  float(ok[k].std()) if len(ok) > 1 else 0.0,
                   *[float(np.percentile(ok[k], q)) for q in (0, 5, 50, 95, 100)]) for k in kpis]
         report.table(["KPI", "mean", "std", "min", "p5", "median", "p95", "max"], stats,
-                     "KPIs over the successful scenarios")
+                     f"KPIs over the {len(ok):,d} successful scenarios (in each KPI's unit)")
         report.heading("Distributions")
-        _distributions(report, ok, kpis)
+        _distributions(report, ok, kpis, kpi_unit)
         report.heading("KPIs against inputs")
-        _scatter(report, ok, kpis[:4], study.variable_names[:6])
+        _scatter(report, ok, kpis[:4], study.variable_names[:6], {**var_unit, **kpi_unit})
     report.heading("Sensitivity")
     if sens.empty:
         report.paragraph(result.sensitivity_note or "No sensitivity analysis.")
+    elif "S1" in set(sens.measure):
+        _sensitivity_chart(report, sens, kpis)
+        _sobol_tables(report, study, result, sens)
     else:
         _sensitivity_chart(report, sens, kpis)
-        pivot = sens.pivot_table(index=["kpi", "variable"], columns="measure", values="value")
-        report.table(["KPI", "variable", *pivot.columns],
-                     [(*idx, *map(float, vals)) for idx, vals in zip(pivot.index, pivot.values)])
+        report.table(["KPI", "variable", "Spearman rank correlation [-]"],
+                     [(r.kpi, r.variable, float(r.value)) for r in sens.itertuples()],
+                     scales=[0, 0, 1])
     report.heading("Trends")
     _trends(report, study, result, summary, kpis)
     failed = summary[summary.status != "ok"]
     if len(failed):
         report.heading("Failed scenarios")
-        report.table(["scenario", *study.variable_names, "error"],
+        report.table(["scenario", *[labelled(n, var_unit.get(n, "")) for n in study.variable_names],
+                      "error"],
                      [(int(r[ID]), *[float(r[n]) for n in study.variable_names], r["error"])
                       for _, r in failed.head(50).iterrows()],
-                     f"{len(failed)} failed" + (" (first 50)" if len(failed) > 50 else ""))
+                     f"{len(failed):,d} of {result.scenarios:,d} scenarios failed"
+                     + (" (the first 50)" if len(failed) > 50 else ""))
     result.report = report.write()
     result.figures = list(report.figures)

@@ -29,7 +29,7 @@ from twin.orchestration.whatif.executors import run_chunks
 from twin.orchestration.whatif.parts import atomic_parquet
 from twin.orchestration.whatif.sampling import ID, NOMINAL, scenario_table
 from twin.orchestration.whatif.scenarios import ERROR, SECONDS, STATUS, digest, prepare, run_chunk
-from twin.orchestration.whatif.sensitivity import sensitivity
+from twin.orchestration.whatif.sensitivity import sensitivity, sobol_warnings
 from twin.orchestration.whatif.study import Study
 
 Progress = Callable[[float], None]
@@ -52,6 +52,10 @@ class StudyResult:
     figures: list[Path] = field(default_factory=list)
     first_error: str = ""
     """The error of the first failed scenario ("" when none failed)."""
+    sensitivity_warnings: list[str] = field(default_factory=list)
+    """Sobol indices not to be trusted, and the sample size that would do (one line each)."""
+    sensitivity_lines: list[str] = field(default_factory=list)
+    """Sobol indices with their confidence half-widths, one line per KPI and variable."""
 
 
 def default_chunk_size(study: Study, n: int, workers: int) -> int:
@@ -119,6 +123,8 @@ def _summarise(study: Study, folder: Path, table: pd.DataFrame, rows: pd.DataFra
     result = StudyResult(folder, folder / "summary.parquet", len(summary), len(failed), resumed,
                          time.perf_counter() - started, kpis, sens_path, note,
                          first_error=str(failed[ERROR].iloc[0]) if len(failed) else "")
+    result.sensitivity_lines, result.sensitivity_warnings = sobol_warnings(
+        study, sens, rows[SECONDS].to_numpy())
     if report:
         from twin.orchestration.whatif.report import write_study_report
 

@@ -425,6 +425,16 @@ def digest(study: Study) -> str:
     return "\n".join(parts)
 
 
+def result_model(study: Study) -> Model | None:
+    """The model whose variables the study's results hold (None for an FMU or a function)."""
+    return _case(study).result_model
+
+
+def kpi_economics(study: Study) -> dict:
+    """The economics spec of each profit KPI, by KPI name."""
+    return dict(_case(study).kpis.economics)
+
+
 def time_unit(study: Study) -> str:
     """The time unit of the study's results ("" when the base case does not say)."""
     model = _case(study).result_model

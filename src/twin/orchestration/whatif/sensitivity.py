@@ -49,3 +49,19 @@ def sensitivity(study: Study, summary: pd.DataFrame, kpis: list[str]) -> tuple[p
             rho = float(spearmanr(x, y).statistic) if np.ptp(x) > 0 and np.ptp(y) > 0 else 0.0
             rows.append((k, name, "spearman", rho, float("nan")))
     return pd.DataFrame(rows, columns=["kpi", "variable", "measure", "value", "confidence"]), ""
+
+
+def sobol_warnings(study: Study, sens: pd.DataFrame,
+                   seconds: np.ndarray) -> tuple[list[str], list[str]]:
+    """The Sobol indices with their intervals, and the lines flagging untrustworthy ones
+    (:mod:`.sobol_quality`), one per line; two empty lists for other studies."""
+    if study.sampling.method != "sobol" or sens.empty:
+        return [], []
+    from twin.orchestration.whatif.sobol_quality import check_indices, index_lines, warnings
+
+    seconds = np.asarray(seconds, dtype=float)
+    seconds = seconds[np.isfinite(seconds)]
+    per_scenario = float(np.median(seconds)) if seconds.size else None
+    checks = check_indices(sens, study.sampling.n)
+    return index_lines(checks), warnings(checks, study.sampling.n, len(study.variable),
+                                         study.sampling.second_order, per_scenario)

@@ -246,6 +246,9 @@ class KpiSpec:
     expression : str
     of : str
         Aggregation of an expression: final, mean, min, max or integral.
+    unit : str
+        Unit shown in the report (default: derived from the variable's unit;
+        give it for an expression, e.g. ``"-"``).
     """
 
     name: str
@@ -257,6 +260,7 @@ class KpiSpec:
     high: float | None = None
     expression: str = ""
     of: Literal["final", "mean", "min", "max", "integral"] = "mean"
+    unit: str = ""
 
     def __post_init__(self) -> None:
         need = {"final": "variable", "mean": "variable", "min": "variable", "max": "variable",
