@@ -8,6 +8,8 @@ from typing import Any
 import pandas as pd
 
 from apc.spec import ControllerSpec
+from twin.orchestration.loop.report_sections import communication_section, given_up_section, \
+    sheds_section
 from twin.orchestration.plots import plt
 from twin.orchestration.report import HtmlReport
 
@@ -35,8 +37,9 @@ def _trend_axes(ax, frame: pd.DataFrame, name: str, unit: str, plant: bool) -> N
 
 def write_loop_report(folder: Path, frame: pd.DataFrame, spec: ControllerSpec, kpis: dict[str, Any],
                       events: pd.DataFrame, units: dict[str, str], time_unit: str,
-                      title: str) -> Path:
-    """Write ``report.html`` (and PNGs) for a closed-loop run."""
+                      title: str, deployed: bool = False) -> Path:
+    """Write ``report.html`` (and PNGs) for a closed-loop run (``deployed``: with the
+    communication statistics)."""
     report = HtmlReport(title, folder)
     report.paragraph(f"{len(frame)} control cycles of {spec.sample_time:g} {time_unit}; "
                      f"controller on model '{spec.model}', backend {spec.backend()}, "
@@ -57,7 +60,8 @@ def write_loop_report(folder: Path, frame: pd.DataFrame, spec: ControllerSpec, k
                              squeeze=False)
     for ax, name in zip(axes[:, 0], mvs):
         t = frame["time"]
-        ax.step(t, frame[name], where="post", color="tab:orange", label="MV")
+        if name in frame:
+            ax.step(t, frame[name], where="post", color="tab:orange", label="MV")
         for role in ("low", "high"):
             if f"{name}.{role}" in frame:
                 ax.step(t, frame[f"{name}.{role}"], where="post", color="tab:red", ls="-.", lw=0.8,
@@ -86,6 +90,10 @@ def write_loop_report(folder: Path, frame: pd.DataFrame, spec: ControllerSpec, k
         "solve time p99 [ms]": kpis["solve_time_p99_ms"] if kpis["solve_time_p99_ms"] is not None else "n/a",
         "solver failures": kpis["failures"], "sheds": kpis["sheds"],
         "cycles": kpis["cycles"], "cycles with writes": kpis["writes"]})
+    given_up_section(report, kpis.get("given_up", []), time_unit)
+    sheds_section(report, events, time_unit)
+    if deployed:
+        communication_section(report, frame, events)
     if not events.empty:
         report.heading("Events")
         shown = events.head(200)
