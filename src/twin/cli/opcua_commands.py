@@ -108,12 +108,18 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
 
         cfg = load_deploy(config)
         folder = out or Path(f"deploy-{config.stem}")
+        result = None
         with _report_at_end(folder, cfg) as report:
             with progress_display(f"deployed loop {config.stem}", as_json, "deploy") as progress:
                 try:
                     result = run_deploy(cfg, folder, progress)
                 except KeyboardInterrupt:
-                    raise click.exceptions.Exit(130) from None
+                    pass
+        if result is None:  # Ctrl-C: what was committed is recorded and reported
+            where = f"; report {report['run'].report}" if "run" in report else ""
+            click.echo(f"interrupted: the records are in {Path(folder) / 'cycles.sqlite'}{where}",
+                       err=True)
+            raise click.exceptions.Exit(130)
         if "run" not in report:
             raise RunStopped(f"the deployed loop ran {result.cycles} cycles, but its report "
                              f"could not be written; the records are in {result.store}")

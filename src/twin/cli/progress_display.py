@@ -26,6 +26,10 @@ import click
 from twin.orchestration.progress import Progress, ProgressUpdate
 
 
+REDRAW = 0.05
+"""Shortest time between two redraws [s] (the display also redraws by itself 8 times a second)."""
+
+
 def shows_progress(as_json: bool) -> bool:
     """Whether progress is drawn: stderr is a terminal and ``--json`` was not given."""
     return not as_json and sys.stderr.isatty()
@@ -48,7 +52,8 @@ def progress_display(label: str, as_json: bool, kind: str = "loop") -> Iterator[
     error or Ctrl-C), leaving its last state on the screen.
     """
     draw = shows_progress(as_json)
-    state: dict = {"bar": None, "task": None, "console": None, "start": time.monotonic()}
+    state: dict = {"bar": None, "task": None, "console": None, "start": time.monotonic(),
+                   "drawn": 0.0}
 
     def start(update: ProgressUpdate) -> None:
         from rich.console import Console
@@ -76,6 +81,10 @@ def progress_display(label: str, as_json: bool, kind: str = "loop") -> Iterator[
         if state["bar"] is not None:
             state["bar"].update(state["task"], completed=update.done, total=update.total,
                                 info=_info(update, kind, state["first"]))
+            now = time.monotonic()
+            if now - state["drawn"] >= REDRAW:  # every update shows, up to 1/REDRAW a second
+                state["bar"].refresh()
+                state["drawn"] = now
 
     try:
         yield progress
