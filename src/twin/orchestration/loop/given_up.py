@@ -107,7 +107,8 @@ class Episode:
         """One line for a terminal or a log."""
         until = " (until the end of the run)" if self.ongoing else ""
         return (f"{describe_target(self.cv, self.kind)} given up from t = {self.start:g} to "
-                f"{self.end:g} {time_unit}{until}, {self.cycles} cycles; largest miss "
+                f"{self.end:g} {time_unit}{until}, {self.cycles} cycle{'s' * (self.cycles != 1)}; "
+                f"largest miss "
                 f"{self.largest:.4g} {unit}").replace("  ", " ")
 
 
