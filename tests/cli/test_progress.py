@@ -127,13 +127,24 @@ def test_an_unreachable_setpoint_is_one_episode_with_its_size_and_one_warning(un
     assert misses[1] == pytest.approx(float(line[1]), rel=1e-3)
 
 
-def test_twin_report_rebuilds_the_report_from_the_cycle_log(unreachable, capsys):
+def test_twin_report_rebuilds_the_report_from_what_the_log_has_committed(unreachable, capsys):
+    """Rebuilt while a writer holds the log with a cycle not yet committed (as a running loop
+    does): the report has the committed cycles."""
+    import sqlite3
+
     from twin.cli.main import cli
 
     folder = unreachable[0] / "run"
     (folder / "report.html").unlink()
-    with pytest.raises(SystemExit) as done:
-        cli(["report", str(folder), "--json"], prog_name="twin")
+    writer = sqlite3.connect(folder / "cycles.sqlite", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # the write lock, as a run's commit in progress holds it
+        writer.execute("INSERT INTO cycle (run, cycle, t, mode) VALUES (1, 51, 0.255, 'on')")
+        with pytest.raises(SystemExit) as done:
+            cli(["report", str(folder), "--json"], prog_name="twin")
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
     assert done.value.code == 0
     data = json.loads(capsys.readouterr().out)
     assert (data["kind"], data["cycles"], data["sheds"]) == ("SIL", 51, 0)
@@ -182,3 +193,4 @@ def test_whatif_on_a_terminal_draws_scenarios_done_failed_and_rate(tmp_path):
     assert len(counts) >= 3 and max(counts) == 13, err[-2000:]
     assert re.search(r"failed 0, [\d.]+ scenarios/s", err) and "ETA" in err
     assert out.strip().startswith("13 scenarios (0 failed)") and "/13" not in out
+

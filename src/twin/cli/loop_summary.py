@@ -10,9 +10,9 @@ from twin.orchestration.loop.given_up import Episode
 
 
 def loop_summary(cycles: int, kpis: Mapping[str, Any], units: Mapping[str, str], time_unit: str,
-                 head: str) -> list[str]:
-    """The lines of a run's summary: cycles, IAE per CV, solve times, failures, sheds, and one
-    line per given-up episode."""
+                 head: str, sheds: int | None = None) -> list[str]:
+    """The lines of a run's summary: cycles, IAE per CV, solve times, failures, sheds (``sheds``,
+    else the KPIs' count of shed cycles), and one line per given-up episode."""
     lines = [f"{head}: {cycles} cycles"]
     iae = kpis.get("iae", {})
     if iae:
@@ -26,7 +26,8 @@ def loop_summary(cycles: int, kpis: Mapping[str, Any], units: Mapping[str, str],
             + (f" (setpoint {v - error[n]:.4g})" if n in error else "") for n, v in final.items()))
     p50, p99 = kpis.get("solve_time_p50_ms"), kpis.get("solve_time_p99_ms")
     solve = f"solve time p50 {p50:.3g} ms, p99 {p99:.3g} ms; " if p50 is not None else ""
-    lines.append(f"{solve}solver failures {kpis.get('failures', 0)}, sheds {kpis.get('sheds', 0)}")
+    sheds = kpis.get("sheds", 0) if sheds is None else sheds
+    lines.append(f"{solve}solver failures {kpis.get('failures', 0)}, sheds {sheds}")
     rows = kpis.get("given_up", [])
     if rows:
         lines.append(f"given-up targets: {len(rows)} episode{'s' if len(rows) != 1 else ''}")

@@ -128,9 +128,8 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
                 "report": built.report, "cycles": result.cycles, "sheds": built.sheds,
                 "kpis": built.kpis}
         lines = loop_summary(result.cycles, built.kpis, built.units, built.time_unit,
-                             f"deployed loop against {cfg.url}")
-        emit(data, as_json, "\n".join(lines + [f"sheds to the base layer: {built.sheds}",
-                                               f"records in {result.store}",
+                             f"deployed loop against {cfg.url}", built.sheds)
+        emit(data, as_json, "\n".join(lines + [f"records in {result.store}",
                                                f"report written to {built.report}"]))
 
     @cli.command()

@@ -28,5 +28,5 @@ def register(cli: click.Group, emit, json_option) -> None:
         data = {"folder": built.folder, "report": built.report, "kind": built.kind,
                 "cycles": built.cycles, "sheds": built.sheds, "kpis": built.kpis}
         lines = loop_summary(built.cycles, built.kpis, built.units, built.time_unit,
-                             f"{built.kind} run in {folder}")
+                             f"{built.kind} run in {folder}", built.sheds)
         emit(data, as_json, "\n".join(lines + [f"report written to {built.report}"]))
