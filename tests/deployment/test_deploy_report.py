@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-import signal
-import sys
 from pathlib import Path
 
 import pytest
 
 from hil_support import deploy_text
 from local_support import write_deploy
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "cli"))
-from test_progress import run_on_ptys  # noqa: E402
+from terminal_support import run_on_ptys
 
 SECTIONS = ("Controlled variables", "Manipulated variables", "Key performance indicators",
             "Given-up targets", "Sheds", "Communication", "Events")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from twin.orchestration.loop.given_up import Episode, GivenUpWatch, episodes
 
