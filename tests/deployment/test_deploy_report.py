@@ -36,6 +36,8 @@ def test_deploy_writes_the_loop_report_with_sheds_and_communication(plant, tmp_p
     from twin.cli.main import cli
 
     path = write_deploy(tmp_path / "cfg", url=plant.url, seconds_per_time_unit=0.05,
+                        watchdog={"max_overruns": 1000, "heartbeat_timeout": 60.0,
+                                  "stale_after": 60.0},  # a loaded machine: no shed
                         extra="[run]\nduration = 3.0\n")
     with pytest.raises(SystemExit) as done:
         cli(["deploy", str(path), "--out", str(tmp_path / "run"), "--json"], prog_name="twin")
