@@ -1,4 +1,4 @@
-"""Progress on a terminal, given-up targets, and ``twin report``: the real ``twin`` on ptys.
+"""Progress on a terminal, given-up targets, summaries and ``twin report``: the real ``twin``.
 
 ``twin control`` and ``twin whatif`` run as subprocesses with stdout and
 stderr each on its own pseudo-terminal, as in an engineer's shell; what
@@ -44,7 +44,7 @@ def test_control_on_a_terminal_draws_cycles_done_elapsed_eta_and_counters(unreac
     assert status == 0, out + err
     counts = {int(m) for m in re.findall(r"(\d+)/51 cycles", err)}
     assert len(counts) >= 3 and max(counts) == 51, err[-2000:]  # several updates, then done
-    assert re.search(r"0:00:0\d", err) and "ETA" in err
+    assert re.search(r"0:0\d:\d\d", err) and "ETA" in err
     assert re.search(r"failures 0, sheds 0, given-up targets 1", err)
     # the result is on stdout, formatted with units; no progress there
     assert "cycles" in out and "/51" not in out
@@ -142,3 +142,12 @@ def test_whatif_on_a_terminal_draws_scenarios_done_failed_and_rate(tmp_path):
     assert re.search(r"failed 0, [\d.]+ scenarios/s", err) and "ETA" in err
     assert out.strip().startswith("13 scenarios (0 failed)") and "/13" not in out
 
+
+def test_the_servers_stop_line_gives_its_tick_timing_with_units():
+    from twin.cli.opcua_commands import _jitter
+
+    timing = {"ticks": 40, "period_ms": 31.25, "jitter_p50_ms": 0.41, "jitter_p99_ms": 2.5,
+              "jitter_max_ms": 3.75, "overruns": 0, "resyncs": 1}
+    assert _jitter(timing) == ("tick period 31.25 ms, jitter p50 0.41 ms, p99 2.5 ms, max 3.75 ms; "
+                               "overruns 0, re-alignments 1")
+    assert _jitter({"ticks": 0}) == "no tick timed"

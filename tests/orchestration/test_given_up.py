@@ -55,3 +55,4 @@ def test_runs_logged_with_one_event_per_cycle_read_as_episodes_too():
                                        "Cb setpoint (rank 0) by 0.4"]})
     assert episodes(frame, events) == [Episode("Cb", "setpoint", 1.0, 3.0, 3, 0.9, True)]
     assert episodes(frame) == []
+

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
 import signal
@@ -85,8 +84,7 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
         data = {"endpoint": hardware.endpoint, "ticks": hardware.ticks,
                 "timing": hardware.timing(), "events": hardware.events}
         events = "".join(f"\n  {e}" for e in hardware.events)
-        emit(data, as_json, f"stopped after {hardware.ticks} ticks; tick jitter "
-                            f"{json.dumps(hardware.timing())}"
+        emit(data, as_json, f"stopped after {hardware.ticks} ticks; {_jitter(hardware.timing())}"
                             + (f"\nevents:{events}" if events else ""))
 
     @cli.command()
@@ -171,6 +169,15 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
             click.confirm(f"Trust certificate SHA-256 {thumb}?", abort=True, err=True)
         path = security.trust_certificate(pki, der, name.replace(":", "_"))
         emit({"trusted": path, "sha256": thumb}, as_json, f"trusted {thumb} as {path}")
+
+
+def _jitter(t: dict) -> str:
+    """The server's tick timing as a line with units."""
+    if not t.get("ticks"):
+        return "no tick timed"
+    return (f"tick period {t['period_ms']:.4g} ms, jitter p50 {t['jitter_p50_ms']:.3g} ms, "
+            f"p99 {t['jitter_p99_ms']:.3g} ms, max {t['jitter_max_ms']:.3g} ms; "
+            f"overruns {t['overruns']}, re-alignments {t['resyncs']}")
 
 
 @contextlib.contextmanager
