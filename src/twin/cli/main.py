@@ -3,11 +3,11 @@
 Every subcommand has ``--help`` and ``--json``. Long commands draw their
 progress on stderr when it is a terminal and ``--json`` is not given;
 stdout carries only the result (see :mod:`twin.cli.progress_display`).
-Bad input exits with
-status 2 and one line on stderr naming what is wrong; no traceback. A
-command that ran but failed (an optimisation that found no optimum, a
-what-if study none of whose scenarios succeeded) prints its results and
-exits with status 1, with one line on stderr saying why.
+Bad input exits with status 2 and one line on stderr naming what is
+wrong; no traceback. A command that ran but failed (an optimisation that
+found no optimum, a what-if study none of whose scenarios succeeded)
+prints its results and exits with status 1, with one line on stderr
+saying why.
 """
 
 from __future__ import annotations
