@@ -106,19 +106,25 @@ def test_twin_report_rebuilds_the_report_from_what_the_log_has_committed(unreach
     assert "C_b setpoint</td>" in page and "still given up" in page
 
 
-@pytest.mark.parametrize("where", ["empty", "missing"])
-def test_twin_report_on_a_folder_without_a_cycle_log_is_one_line(where, tmp_path, capsys):
+@pytest.mark.parametrize("where,message", [
+    ("empty", "has no cycle log (cycles.sqlite)"), ("missing", "does not exist"),
+    ("no-cycle", "has no cycle yet: nothing to report")])
+def test_twin_report_without_cycles_to_report_is_one_line(where, message, tmp_path, capsys):
     from twin.cli.main import cli
+    from twin.orchestration.loop.store import CycleStore
 
     folder = tmp_path / where
-    if where == "empty":
+    if where != "missing":
         folder.mkdir()
+    if where == "no-cycle":  # a run that stopped before its first cycle
+        store = CycleStore(folder / "cycles.sqlite")
+        store.start_run("deployed", "opc.tcp://127.0.0.1:4840/twin", "s", {})
+        store.close()
     with pytest.raises(SystemExit) as done:
         cli(["report", str(folder)], prog_name="twin")
     out, err = capsys.readouterr()
     assert done.value.code == 2 and out == ""
-    assert err.count("\n") == 1 and err.startswith("twin: error: ")
-    assert ("has no cycle log" if where == "empty" else "does not exist") in err
+    assert err.count("\n") == 1 and err.startswith("twin: error: ") and message in err
     assert not (folder / "report.html").exists()
 
 

@@ -185,7 +185,7 @@ def _report_at_end(folder: Path, cfg):
     """Yields a dict that gets ``"run"``: the run folder's report (and Parquet export),
     written when the run ends however it ends; a failure to write it is one warning line,
     never hiding the run's own error."""
-    from twin.orchestration.loop.run_report import STORE, report_run
+    from twin.orchestration.loop.run_report import STORE, NoCycles, report_run
 
     built: dict = {}
     try:
@@ -194,6 +194,8 @@ def _report_at_end(folder: Path, cfg):
         if (Path(folder) / STORE).is_file():
             try:
                 built["run"] = report_run(folder, cfg.controller, title=cfg.title or None)
+            except NoCycles:  # stopped before its first cycle: its error line says why
+                pass
             except Exception as exc:  # noqa: BLE001 - the run's own outcome comes first
                 click.echo(f"twin: warning: no report written: {' '.join(str(exc).split())}",
                            err=True)

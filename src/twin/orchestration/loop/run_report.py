@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 STORE = "cycles.sqlite"
 
 
+class NoCycles(InputError):
+    """The cycle log has no committed cycle yet: there is nothing to report."""
+
+
 @dataclass
 class RunReport:
     """A report built from a cycle log, and what it summarises."""
@@ -59,6 +63,8 @@ def report_run(folder: str | Path, spec: ControllerSpec | None = None,
     try:
         info = store.run_info()
         frame, events = store.to_frame(), store.events()
+        if frame.empty:
+            raise NoCycles(f"the cycle log in {folder} has no cycle yet: nothing to report")
         frame.to_parquet(folder / "cycles.parquet", index=False)
     finally:
         store.close()
