@@ -51,7 +51,8 @@ def test_deploy_writes_the_loop_report_with_sheds_and_communication(plant, tmp_p
     comm = _communication(page)
     assert (comm["cycles"], comm["cycles with setpoints written"]) == ("4", "4")
     assert comm["cycles without data from the server"] == "0"
-    assert float(comm["cycle interval median [s]"]) == pytest.approx(0.05, rel=0.6)
+    median, largest = (float(comm[f"cycle interval {k} [s]"]) for k in ("median", "max"))
+    assert 0.02 < median <= largest < 5.0  # seconds (0.05 s scheduled), not milliseconds
     assert f"Deployed loop against {plant.url}" in page
 
 
