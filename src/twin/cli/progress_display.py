@@ -52,8 +52,7 @@ def progress_display(label: str, as_json: bool, kind: str = "loop") -> Iterator[
     error or Ctrl-C), leaving its last state on the screen.
     """
     draw = shows_progress(as_json)
-    state: dict = {"bar": None, "task": None, "console": None, "start": time.monotonic(),
-                   "drawn": 0.0}
+    state: dict = {"bar": None, "task": None, "console": None, "drawn": 0.0}
 
     def start(update: ProgressUpdate) -> None:
         from rich.console import Console
@@ -70,7 +69,7 @@ def progress_display(label: str, as_json: bool, kind: str = "loop") -> Iterator[
                        TextColumn("{task.fields[info]}")]
         bar = RichProgress(*columns, console=console, refresh_per_second=8)
         bar.start()
-        state.update(bar=bar, console=console, first=(state["start"], 0),
+        state.update(bar=bar, console=console, first=(time.monotonic(), update.done),
                      task=bar.add_task(label, total=update.total, info=""))
 
     def progress(update: ProgressUpdate) -> None:
@@ -94,10 +93,12 @@ def progress_display(label: str, as_json: bool, kind: str = "loop") -> Iterator[
 
 
 def _info(u: ProgressUpdate, kind: str, first: tuple[float, int]) -> str:
+    """The counters after the bar; a study's rate is measured from its first update (so
+    scenarios finished before, by an interrupted run, do not count)."""
     if kind == "study":
-        seconds = time.monotonic() - first[0]
-        rate = (u.done - first[1]) / seconds if seconds > 0 else 0.0
-        return f"failed {u.failed}, {rate:.3g} scenarios/s"
+        seconds, done = time.monotonic() - first[0], u.done - first[1]
+        rate = f", {done / seconds:.3g} scenarios/s" if done > 0 and seconds > 0 else ""
+        return f"failed {u.failed}{rate}"
     counts = f"failures {u.failed}, sheds {u.sheds}" + (
         f", given-up targets {u.given_up}" if u.given_up else "")
     if kind != "deploy":
