@@ -54,6 +54,14 @@ def test_deploy_writes_the_loop_report_with_sheds_and_communication(plant, tmp_p
     median, largest = (float(comm[f"cycle interval {k} [s]"]) for k in ("median", "max"))
     assert 0.02 < median <= largest < 5.0  # seconds (0.05 s scheduled), not milliseconds
     assert f"Deployed loop against {plant.url}" in page
+    # `twin report` rebuilds it from the log alone (the controller from the logged configuration)
+    (tmp_path / "run" / "report.html").unlink()
+    with pytest.raises(SystemExit) as done:
+        cli(["report", str(tmp_path / "run"), "--json"], prog_name="twin")
+    rebuilt = json.loads(capsys.readouterr().out)
+    assert (done.value.code, rebuilt["kind"], rebuilt["cycles"]) == (0, "deployed", 4)
+    assert rebuilt["kpis"]["iae"] == pytest.approx(data["kpis"]["iae"], rel=1e-12)
+    assert _communication((tmp_path / "run" / "report.html").read_text())["cycles"] == "4"
 
 
 @pytest.mark.slow
