@@ -75,7 +75,7 @@ def test_a_run_on_the_wall_clock_engages_writes_each_cycle_and_records_it(plant,
     loop, result = run_loop(cfg, tmp_path / "run", progress=progress.append)
     assert (result.folder, result.store, result.cycles) == (tmp_path / "run",
                                                             tmp_path / "run" / "cycles.sqlite", 3)
-    assert progress == pytest.approx([1 / 3, 2 / 3, 1.0])
+    assert [u.fraction for u in progress] == pytest.approx([1 / 3, 2 / 3, 1.0])
     cycles = records(result.folder, "cycle")
     assert [c[:5] for c in cycles] == [(0, 0.0, "on", 1, "ok"), (1, 1.0, "on", 1, "ok"),
                                        (2, 2.0, "on", 1, "ok")]
@@ -132,7 +132,11 @@ def test_run_deploy_runs_the_loop_to_its_duration_with_progress(plant, tmp_path)
                  extra="[run]\nduration = 1.0\n")
     progress = []
     result = run_deploy(cfg, tmp_path / "run", progress.append)
-    assert (result.folder, result.cycles, progress) == (tmp_path / "run", 2, [0.5, 1.0])
+    assert (result.folder, result.cycles) == (tmp_path / "run", 2)
+    assert [(u.done, u.total, u.fraction) for u in progress] == [(1, 2, 0.5), (2, 2, 1.0)]
+    last = progress[-1].status  # the live status line's content: the last committed cycle
+    assert (last["t"], last["state"], last["mode"], progress[-1].sheds) == (1.0, "active", "on", 0)
+    assert last["solve_ms"] > 0 and set(last["cvs"]) == {"h1", "h2"}
     assert [c[:2] for c in records(tmp_path / "run", "cycle")] == [(0, 0.0), (1, 1.0)]
     assert plant.value("APC.Heartbeat") == 2
 

@@ -48,10 +48,11 @@ def study(write_study, tmp_path, monkeypatch):
 
 def _run(study, out, resume=False):
     """Run ``study`` into ``out``; its result and the progress fractions it reported."""
-    seen: list[float] = []
+    seen: list = []
     result = run_study(study, out, resume=resume, chunk_size=1, progress=seen.append,
                        report=False)
-    return result, seen
+    assert all((u.total, u.unit, u.failed) == (4, "scenarios", 0) for u in seen)
+    return result, [u.fraction for u in seen]
 
 
 def test_a_fresh_run_reports_progress_per_chunk_and_resumes_nothing(study, tmp_path):

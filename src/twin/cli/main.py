@@ -1,10 +1,13 @@
 """``twin``: the command line of the process digital twin.
 
-Every subcommand has ``--help`` and ``--json``. Bad input exits with
-status 2 and one line on stderr naming what is wrong; no traceback. A
-command that ran but failed (an optimisation that found no optimum, a
-what-if study none of whose scenarios succeeded) prints its results and
-exits with status 1, with one line on stderr saying why.
+Every subcommand has ``--help`` and ``--json``. Long commands draw their
+progress on stderr when it is a terminal and ``--json`` is not given;
+stdout carries only the result (see :mod:`twin.cli.progress_display`).
+Bad input exits with status 2 and one line on stderr naming what is
+wrong; no traceback. A command that ran but failed (an optimisation that
+found no optimum, a what-if study none of whose scenarios succeeded)
+prints its results and exits with status 1, with one line on stderr
+saying why.
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ from typing import Any
 
 import click
 
+from twin.cli.loop_summary import loop_summary
 from twin.cli.opcua_commands import register as register_opcua
+from twin.cli.progress_display import progress_display
+from twin.cli.report_command import register as register_report
 from twin.cli.whatif_command import register as register_whatif
 from twin.cli.parsing import assignments, checked
 from twin.core.errors import InputError, TwinError
@@ -371,16 +377,13 @@ def control(config: Path, out: Path | None, as_json: bool) -> None:
     config = file_or_example(config)
     loop = load_loop(config)
     folder = out or Path(f"control-{config.stem}")
-    with _progress_bar(1000, f"closed loop {config.stem}") as progress:
+    with progress_display(f"closed loop {config.stem}", as_json) as progress:
         result = run_control(loop, folder, progress)
     data = {"folder": folder, "store": result.store, "parquet": result.parquet,
             "report": result.report, "cycles": result.cycles, "kpis": result.kpis}
-    k = result.kpis
-    human = (f"{result.cycles} cycles; IAE {k['iae']}; solve time p50 {k['solve_time_p50_ms']:.3g} ms, "
-             f"p99 {k['solve_time_p99_ms']:.3g} ms; failures {k['failures']}, sheds {k['sheds']}\n"
-             f"report written to {result.report}") if k.get("solve_time_p50_ms") is not None else \
-        f"{result.cycles} cycles; report written to {result.report}"
-    _emit(data, as_json, human)
+    lines = loop_summary(result.cycles, result.kpis, result.units, result.time_unit,
+                         f"closed loop {config.stem}")
+    _emit(data, as_json, "\n".join(lines + [f"report written to {result.report}"]))
 
 
 @cli.command()
@@ -488,6 +491,7 @@ def bench(quick: bool, only: tuple[str, ...], list_only: bool, out: Path | None,
 
 register_opcua(cli, _emit, json_option, _progress_bar)
 register_whatif(cli, _emit, json_option, _progress_bar)
+register_report(cli, _emit, json_option)
 
 
 def main() -> None:

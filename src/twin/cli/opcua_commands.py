@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
 import signal
@@ -13,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from twin.core.errors import InputError
+from twin.cli.loop_summary import loop_summary
+from twin.core.errors import InputError, RunStopped
 
 DEFAULT_SERVER_DIR = Path.home() / ".config" / "process-twin" / "opcua-server"
 
@@ -84,44 +84,51 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
         data = {"endpoint": hardware.endpoint, "ticks": hardware.ticks,
                 "timing": hardware.timing(), "events": hardware.events}
         events = "".join(f"\n  {e}" for e in hardware.events)
-        emit(data, as_json, f"stopped after {hardware.ticks} ticks; tick jitter "
-                            f"{json.dumps(hardware.timing())}"
+        emit(data, as_json, f"stopped after {hardware.ticks} ticks; {_jitter(hardware.timing())}"
                             + (f"\nevents:{events}" if events else ""))
 
     @cli.command()
     @click.argument("config", type=click.Path(path_type=Path))
     @click.option("--out", type=click.Path(path_type=Path), default=None,
-                  help="Folder for the cycle log and Parquet export (default: deploy-<config>).")
+                  help="Folder for the cycle log, Parquet export and report "
+                       "(default: deploy-<config>).")
     @json_option
     def deploy(config: Path, out: Path | None, as_json: bool) -> None:
-        """Run the APC (and RTO) against an OPC UA server, with its watchdog."""
-        from twin.orchestration.loop.kpis import compute_kpis
+        """Run the APC (and RTO) against an OPC UA server, with its watchdog.
+
+        The run folder gets the cycle log, its Parquet export and report.html,
+        also when the run stops on an error or Ctrl-C (`twin report FOLDER`
+        rebuilds the report at any time, also during the run).
+        """
+        from twin.cli.progress_display import progress_display
         from twin.orchestration.opcua.deploy import run_deploy
         from twin.orchestration.opcua.deploy_config import load_deploy
 
         cfg = load_deploy(config)
         folder = out or Path(f"deploy-{config.stem}")
-        with progress_bar(1000, f"deployed loop {config.stem}") as progress:
-            try:
-                result = run_deploy(cfg, folder, progress)
-            except KeyboardInterrupt:
-                raise click.exceptions.Exit(130) from None
-        from twin.orchestration.loop.store import CycleStore
-
-        store = CycleStore(result.store)
-        try:
-            store.run_id = store.db.execute("SELECT MAX(id) FROM run").fetchone()[0]
-            frame = store.to_frame()
-            parquet = store.export_parquet(Path(folder) / "cycles.parquet")
-            events = store.events()
-        finally:
-            store.close()
-        kpis = compute_kpis(frame, cfg.controller)
-        sheds = int((events.kind == "shed").sum())
-        data = {"folder": folder, "store": result.store, "parquet": parquet,
-                "cycles": result.cycles, "sheds": sheds, "kpis": kpis}
-        emit(data, as_json, f"{result.cycles} cycles against {cfg.url}; sheds {sheds}; "
-                            f"records in {result.store}")
+        result = None
+        with _report_at_end(folder, cfg) as report:
+            with progress_display(f"deployed loop {config.stem}", as_json, "deploy") as progress:
+                try:
+                    result = run_deploy(cfg, folder, progress)
+                except KeyboardInterrupt:
+                    pass
+        if result is None:  # Ctrl-C: what was committed is recorded and reported
+            where = f"; report {report['run'].report}" if "run" in report else ""
+            click.echo(f"interrupted: the records are in {Path(folder) / 'cycles.sqlite'}{where}",
+                       err=True)
+            raise click.exceptions.Exit(130)
+        if "run" not in report:
+            raise RunStopped(f"the deployed loop ran {result.cycles} cycles, but its report "
+                             f"could not be written; the records are in {result.store}")
+        built = report["run"]
+        data = {"folder": folder, "store": result.store, "parquet": built.parquet,
+                "report": built.report, "cycles": result.cycles, "sheds": built.sheds,
+                "kpis": built.kpis}
+        lines = loop_summary(result.cycles, built.kpis, built.units, built.time_unit,
+                             f"deployed loop against {cfg.url}", built.sheds)
+        emit(data, as_json, "\n".join(lines + [f"records in {result.store}",
+                                               f"report written to {built.report}"]))
 
     @cli.command()
     @click.argument("url", required=False)
@@ -162,6 +169,36 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
             click.confirm(f"Trust certificate SHA-256 {thumb}?", abort=True, err=True)
         path = security.trust_certificate(pki, der, name.replace(":", "_"))
         emit({"trusted": path, "sha256": thumb}, as_json, f"trusted {thumb} as {path}")
+
+
+def _jitter(t: dict) -> str:
+    """The server's tick timing as a line with units."""
+    if not t.get("ticks"):
+        return "no tick timed"
+    return (f"tick period {t['period_ms']:.4g} ms, jitter p50 {t['jitter_p50_ms']:.3g} ms, "
+            f"p99 {t['jitter_p99_ms']:.3g} ms, max {t['jitter_max_ms']:.3g} ms; "
+            f"overruns {t['overruns']}, re-alignments {t['resyncs']}")
+
+
+@contextlib.contextmanager
+def _report_at_end(folder: Path, cfg):
+    """Yields a dict that gets ``"run"``: the run folder's report (and Parquet export),
+    written when the run ends however it ends; a failure to write it is one warning line,
+    never hiding the run's own error."""
+    from twin.orchestration.loop.run_report import STORE, NoCycles, report_run
+
+    built: dict = {}
+    try:
+        yield built
+    finally:
+        if (Path(folder) / STORE).is_file():
+            try:
+                built["run"] = report_run(folder, cfg.controller, title=cfg.title or None)
+            except NoCycles:  # stopped before its first cycle: its error line says why
+                pass
+            except Exception as exc:  # noqa: BLE001 - the run's own outcome comes first
+                click.echo(f"twin: warning: no report written: {' '.join(str(exc).split())}",
+                           err=True)
 
 
 @contextlib.contextmanager

@@ -33,12 +33,13 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
         (the outputs are written, and one line on stderr gives the first
         error); 2 for bad input.
         """
+        from twin.cli.progress_display import progress_display
         from twin.orchestration.whatif import load_study, run_study
 
         study = load_study(study_file)
         folder = out or Path(f"whatif-{study_file.stem}")
         try:
-            with progress_bar(1000, f"what-if {study_file.stem}") as progress:
+            with progress_display(f"what-if {study_file.stem}", as_json, "study") as progress:
                 result = run_study(study, folder, workers=workers, scheduler=scheduler,
                                    resume=resume, chunk_size=chunk_size, progress=progress)
         except KeyboardInterrupt:

@@ -8,13 +8,15 @@ import numpy as np
 import pandas as pd
 
 from apc.spec import ControllerSpec
+from twin.orchestration.loop.given_up import episode_rows, episodes
 
 
 def _column(frame: pd.DataFrame, name: str) -> np.ndarray | None:
     return frame[name].to_numpy(dtype=float) if name in frame else None
 
 
-def compute_kpis(frame: pd.DataFrame, spec: ControllerSpec) -> dict[str, Any]:
+def compute_kpis(frame: pd.DataFrame, spec: ControllerSpec, events: pd.DataFrame | None = None,
+                 units: dict[str, str] | None = None) -> dict[str, Any]:
     """KPIs of a run (one row per cycle, see :meth:`CycleStore.to_frame`).
 
     CV values are the plant's true values where the run has them (SIL),
@@ -26,7 +28,9 @@ def compute_kpis(frame: pd.DataFrame, spec: ControllerSpec) -> dict[str, Any]:
     - ``mv_travel``: per MV, the sum of |moves| [MV unit];
     - ``solve_time_p50_ms``, ``solve_time_p99_ms``: of the cycles that solved;
     - ``failures``, ``sheds``, ``cycles``, ``writes``;
-    - ``final``: last CV values, ``final_error``: last CV minus setpoint.
+    - ``final``: last CV values, ``final_error``: last CV minus setpoint;
+    - ``given_up``: one row per episode of a given-up setpoint or limit (see
+      :mod:`.given_up`; ``events`` reads runs logged before misses were values).
     """
     dt = spec.sample_time
     out: dict[str, Any] = {"iae": {}, "violation_integral": {}, "mv_travel": {}, "final": {},
@@ -63,4 +67,5 @@ def compute_kpis(frame: pd.DataFrame, spec: ControllerSpec) -> dict[str, Any]:
     out["sheds"] = int(frame["shed"].sum()) if "shed" in frame else 0
     out["cycles"] = int(len(frame))
     out["writes"] = int(frame["write"].sum()) if "write" in frame else 0
+    out["given_up"] = episode_rows(episodes(frame, events), units or {})
     return out

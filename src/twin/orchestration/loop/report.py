@@ -13,6 +13,8 @@ from apc.spec import ControllerSpec
 from twin.orchestration.axes import axis_range, describe_limit
 from twin.orchestration.loop.verdict import FINAL_FRACTION, verdict
 from twin.orchestration.numbers import with_unit
+from twin.orchestration.loop.report_sections import communication_section, given_up_section, \
+    sheds_section
 from twin.orchestration.plots import plt
 from twin.orchestration.report import HtmlReport
 
@@ -76,8 +78,10 @@ def _trend_axes(ax, frame: pd.DataFrame, name: str, unit: str, plant: bool) -> N
 
 def _mv_axes(ax, frame: pd.DataFrame, name: str, unit: str) -> None:
     t = frame["time"]
-    ax.step(t, frame[name], where="post", color="tab:orange", label=MV_ROLE_WORDS["mv"])
-    data = [frame[name]]
+    data = []
+    if name in frame:  # a deployed run that never wrote has no MV column
+        ax.step(t, frame[name], where="post", color="tab:orange", label=MV_ROLE_WORDS["mv"])
+        data.append(frame[name])
     target = _column(frame, f"{name}.target")
     if target is not None:
         ax.step(t, target, where="post", color="tab:green", ls=":", lw=1,
@@ -144,8 +148,9 @@ def verdict_table(report: HtmlReport, frame: pd.DataFrame, spec: ControllerSpec,
 
 def write_loop_report(folder: Path, frame: pd.DataFrame, spec: ControllerSpec, kpis: dict[str, Any],
                       events: pd.DataFrame, units: dict[str, str], time_unit: str,
-                      title: str) -> Path:
-    """Write ``report.html`` (and PNGs) for a closed-loop run."""
+                      title: str, deployed: bool = False) -> Path:
+    """Write ``report.html`` (and PNGs) for a closed-loop run (``deployed``: with the
+    communication statistics)."""
     report = HtmlReport(title, folder)
     report.paragraph(f"{len(frame):,d} control cycles of {spec.sample_time:g} {time_unit}; "
                      f"controller on model '{spec.model}', backend {spec.backend()}, "
@@ -178,6 +183,10 @@ def write_loop_report(folder: Path, frame: pd.DataFrame, spec: ControllerSpec, k
     report.table(("CV", "IAE", "soft-limit violation integral", "final value", "final error"),
                  cv_rows, "Per CV (IAE: integral of |CV - setpoint| over the run)")
     report.table(("quantity", "value"), overall, "Overall")
+    given_up_section(report, kpis.get("given_up", []), time_unit)
+    sheds_section(report, events, time_unit)
+    if deployed:
+        communication_section(report, frame, events)
     if not events.empty:
         report.heading("Events")
         shown = events.head(200)

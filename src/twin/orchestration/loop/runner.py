@@ -11,7 +11,6 @@ HIL runs of the same scenario follow the same trajectories; ``latch =
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,9 @@ from twin.core.plant import SimulatedPlant
 from twin.core.quality import Quality, Reading
 from twin.core.sensors import SensorSpec
 from twin.orchestration.loop.config import LoopConfig
+from twin.orchestration.loop.given_up import ROLE, GivenUpWatch, units_of
 from twin.orchestration.loop.store import CycleStore
+from twin.orchestration.progress import Progress, ProgressUpdate
 from twin.orchestration.registry import load_model
 
 
@@ -68,9 +69,6 @@ def make_plant(pc, tick: float, sensors, internal: Model):
                           method=pc.method, rtol=pc.rtol, atol=pc.atol)
 
 
-Progress = Callable[[float], None]
-
-
 @dataclass
 class LoopResult:
     """Where a run's records are, and its KPIs."""
@@ -81,6 +79,9 @@ class LoopResult:
     report: Path | None = None
     kpis: dict[str, Any] = field(default_factory=dict)
     cycles: int = 0
+    units: dict[str, str] = field(default_factory=dict)
+    """Unit of every variable of the controller's model."""
+    time_unit: str = ""
 
 
 class ClosedLoop:
@@ -126,6 +127,8 @@ class ClosedLoop:
             from twin.orchestration.rto_run import economics_for
 
             self.rto = RTOSupervisor(config.rto, self.controller, economics_for(config.rto.economics))
+        self.given_up = GivenUpWatch(units_of(internal))
+        self.failures = self.sheds = 0
         self.store = CycleStore(self.folder / "cycles.sqlite")
         self.store.start_run("SIL", pc.model, self.plant.time_unit, config.as_dict())
 
@@ -149,6 +152,7 @@ class ClosedLoop:
         tick = cfg.tick
         per_cycle = round(cfg.controller.sample_time / tick)
         n_ticks = int(round(cfg.run.duration / tick))
+        n_cycles = n_ticks // per_cycle + 1
         events = sorted(cfg.event, key=lambda e: e.time)
         next_event = 0
         cycle = 0
@@ -169,7 +173,9 @@ class ClosedLoop:
                     if cfg.plant.latch == "immediate":
                         plant.latch()
                 if progress is not None:
-                    progress(j / max(n_ticks, 1))
+                    progress(ProgressUpdate(cycle, n_cycles, "cycles", self.failures, self.sheds,
+                                            self.given_up.episodes,
+                                            self.given_up.take_warnings()))
             if j == n_ticks:
                 break
             try:
@@ -178,7 +184,8 @@ class ClosedLoop:
                 self.store.log_event(cycle - 1, t, "plant_failure", str(exc))
                 raise
         self.store.db.commit()
-        return LoopResult(self.folder, self.store.path, cycles=cycle)
+        return LoopResult(self.folder, self.store.path, cycles=cycle,
+                          units=units_of(self.internal), time_unit=plant.time_unit)
 
     def _guarded_cycle(self, cycle: int, t: float) -> Output:
         """A cycle; an exception in it is recorded as an event and stops the run with one line
@@ -220,7 +227,10 @@ class ClosedLoop:
                       if self.rto is not None else [])
         out = self.controller.step(t, readings, mv_now, dv, x_plant=x_plant)
         base = getattr(self.plant, "base", None)
-        values, events = cycle_record(self.controller, t, readings, out, mv_now, dv, truth)
+        values, events = cycle_record(self.controller, t, readings, out, mv_now, dv, truth,
+                                      self.given_up)
+        self.failures += out.solve_status in ("failed", "timeout")
+        self.sheds += bool(out.shed)
         events = list(rto_events) + events
         events += [("base_layer", e) for e in (base.take_events() if base is not None else [])]
         self.store.log_cycle(cycle, t, cycle_info(out, wall), values, events)
@@ -255,9 +265,12 @@ def cycle_info(out: Output, wall: float, **extra) -> dict[str, Any]:
 
 
 def cycle_record(controller: Controller, t: float, readings: dict[str, Reading], out: Output,
-                 mv_now: np.ndarray, dv: dict[str, float], truth: dict[str, float]
-                 ) -> tuple[list[tuple], list[tuple[str, str]]]:
-    """The values and events of one cycle, in the store's schema (SIL, HIL and deployed alike)."""
+                 mv_now: np.ndarray, dv: dict[str, float], truth: dict[str, float],
+                 given_up: GivenUpWatch | None = None) -> tuple[list[tuple], list[tuple[str, str]]]:
+    """The values and events of one cycle, in the store's schema (SIL, HIL and deployed alike).
+
+    Each given-up target's miss is a value (role ``given_up_<kind>``); ``given_up``
+    turns them into one event where an episode starts and one where it ends."""
     spec = controller.spec
     values: list[tuple] = []
     for name, r in readings.items():
@@ -289,9 +302,11 @@ def cycle_record(controller: Controller, t: float, readings: dict[str, Reading],
         values.append((name, "bias", value, None, t, t))
     for name, value in dv.items():
         values.append((name, "dv", value, None, t, t))
+    for g in out.given_up:
+        values.append((g["cv"], ROLE.format(kind=g["kind"]), g["violation"], None, t, t))
     events = [("event", e) for e in out.events]
-    events += [("given_up", f"{g['cv']} {g['kind']} (rank {g['rank']}) by {g['violation']:.4g}")
-               for g in out.given_up]
+    if given_up is not None:
+        events += given_up.observe(t, out.given_up)
     if out.shed:
         events.append(("shed", "controller shed"))
     return values, events

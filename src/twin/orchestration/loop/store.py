@@ -88,6 +88,40 @@ class CycleStore:
                              f"({exc}); give another --out folder") from None
         self.run_id: int | None = None
 
+    @classmethod
+    def read_only(cls, path: str | Path) -> "CycleStore":
+        """Open an existing store to read what is committed, also while a run writes to it.
+
+        Positioned on the last run; a file that is not a cycle log is one line.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"no cycle log '{path}'")
+        store = cls.__new__(cls)
+        store.path = path
+        try:
+            store.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            row = store.db.execute("SELECT MAX(id) FROM run").fetchone()
+        except sqlite3.Error as exc:
+            with contextlib.suppress(Exception):
+                store.db.close()
+            raise InputError(f"'{path}' is not a readable cycle log ({exc})") from None
+        if row is None or row[0] is None:
+            store.db.close()
+            raise InputError(f"cycle log '{path}' has no run yet")
+        store.run_id = int(row[0])
+        return store
+
+    def run_info(self, run: int | None = None) -> dict[str, Any]:
+        """The run row: ``kind``, ``model``, ``started``, ``time_unit`` and ``config`` (a dict)."""
+        row = self.db.execute("SELECT kind, model, started, time_unit, config FROM run "
+                              "WHERE id = ?", (run or self.run_id,)).fetchone()
+        if row is None:
+            raise InputError(f"cycle log '{self.path}' has no run {run or self.run_id}")
+        kind, model, started, time_unit, config = row
+        return {"kind": kind, "model": model, "started": started, "time_unit": time_unit,
+                "config": json.loads(config) if config else {}}
+
     def start_run(self, kind: str, model: str, time_unit: str, config: dict[str, Any]) -> int:
         with _writing(self.path, "starting a run"):
             return self._start_run(kind, model, time_unit, config)

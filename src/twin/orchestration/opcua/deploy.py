@@ -51,7 +51,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -61,11 +60,14 @@ from twin.core.errors import InputError, RunStopped, TwinError
 from twin.core.quality import Quality, Reading
 from twin.orchestration.loop.runner import LoopResult, apply_controller_event, cycle_info, \
     cycle_record, initial_estimate
+from twin.orchestration.loop.given_up import GivenUpWatch, units_of
 from twin.orchestration.loop.store import CycleStore
 from twin.orchestration.opcua.cycle import BEFORE_COMMIT, CycleRecord, Decision, Health, \
     StageFailed, blind_info, clamp_moves
 from twin.orchestration.opcua.deploy_config import DeployConfig
+from twin.orchestration.opcua.deploy_status import DeployStatus
 from twin.orchestration.opcua.gateway import Gateway, GatewayError, Snapshot
+from twin.orchestration.progress import Progress
 from twin.orchestration.registry import load_model
 
 log = logging.getLogger(__name__)
@@ -114,10 +116,11 @@ class DeployedLoop:
         self.store = CycleStore(self.folder / "cycles.sqlite")
         self.store.start_run("deployed", config.url, self.internal.time_unit, config.as_dict())
         self.cycle_seconds: list[float] = []
+        self.given_up = GivenUpWatch(units_of(self.internal))
 
     # ------------------------------------------------------------ running
 
-    async def run(self, progress: Callable[[float], None] | None = None,
+    async def run(self, progress: Progress | None = None,
                   stop: asyncio.Event | None = None) -> LoopResult:
         cfg = self.config
         spec = cfg.controller
@@ -144,7 +147,7 @@ class DeployedLoop:
         duration = cfg.run.duration
         n_cycles = None if duration is None else int(round(duration / spec.sample_time)) + 1
         events = sorted(cfg.event, key=lambda e: e.time)
-        cycle = 0
+        cycle, status = 0, DeployStatus(self)
         try:
             while n_cycles is None or cycle < n_cycles:
                 if stop is not None and stop.is_set():
@@ -159,13 +162,13 @@ class DeployedLoop:
                 while events and events[0].time <= elapsed + 1e-9 * spec.sample_time:
                     self._apply_event(events.pop(0))
                 began = time.monotonic()
-                await self._cycle(cycle, t, late)
+                rec = await self._cycle(cycle, t, late)
                 work = time.monotonic() - began
                 self.cycle_seconds.append(work)
                 self._check_overrun(work, spec.sample_time * cfg.tags.seconds_per_time_unit)
                 cycle += 1
-                if progress is not None and n_cycles:
-                    progress(cycle / n_cycles)
+                if progress is not None:
+                    progress(status.update(rec, cycle, n_cycles))
         finally:
             with contextlib.suppress(Exception):  # every cycle committed itself already
                 self.store.db.commit()
@@ -210,7 +213,7 @@ class DeployedLoop:
 
     # ------------------------------------------------------------ one cycle
 
-    async def _cycle(self, cycle: int, t: float, late: int) -> None:
+    async def _cycle(self, cycle: int, t: float, late: int) -> CycleRecord:
         """Read, decide, commit, then write and check; an exception in any stage is
         committed as an event and sheds (nothing written), then the loop recovers or stops."""
         rec = CycleRecord(cycle, t, time.time())
@@ -220,6 +223,7 @@ class DeployedLoop:
             await self._stages(rec)
         finally:
             self._stop_if_failing()
+        return rec
 
     async def _stages(self, rec: CycleRecord) -> None:
         decision = None
@@ -324,7 +328,7 @@ class DeployedLoop:
             why = "; ".join(out.events[-1:]).removeprefix("shed: ")
             self._shed(events, "controller shed: " + why, operator=True)
         written = self._setpoints(out, mv_now, snap, events) if self.state == "active" else {}
-        values, more = cycle_record(c, rec.t, readings, out, mv_now, dv, {})
+        values, more = cycle_record(c, rec.t, readings, out, mv_now, dv, {}, self.given_up)
         if written:
             values = [v for v in values if v[1] != "mv"] + [
                 (n, "mv", written[n], out.mv_status[n].value, rec.t, rec.t)
@@ -582,7 +586,7 @@ class DeployedLoop:
 
 
 def run_deploy(config: DeployConfig, folder: str | Path,
-               progress: Callable[[float], None] | None = None) -> LoopResult:
+               progress: Progress | None = None) -> LoopResult:
     """Run a deployed loop to its duration (or Ctrl-C); records in ``folder``."""
 
     async def main() -> LoopResult:

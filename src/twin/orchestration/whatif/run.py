@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from twin.core.errors import InputError
+from twin.orchestration.progress import Progress, ProgressUpdate
 from twin.orchestration.whatif import parts
 from twin.orchestration.whatif.executors import run_chunks
 from twin.orchestration.whatif.parts import atomic_parquet
@@ -31,8 +31,6 @@ from twin.orchestration.whatif.sampling import ID, NOMINAL, scenario_table
 from twin.orchestration.whatif.scenarios import ERROR, SECONDS, STATUS, digest, prepare, run_chunk
 from twin.orchestration.whatif.sensitivity import sensitivity, sobol_warnings
 from twin.orchestration.whatif.study import Study
-
-Progress = Callable[[float], None]
 
 
 @dataclass
@@ -70,7 +68,11 @@ def default_chunk_size(study: Study, n: int, workers: int) -> int:
 def run_study(study: Study, out: str | Path, workers: int = 1, scheduler: str | None = None,
               resume: bool = False, chunk_size: int | None = None,
               progress: Progress | None = None, report: bool = True) -> StudyResult:
-    """Run every scenario of ``study`` (those not yet finished, with ``resume``)."""
+    """Run every scenario of ``study`` (those not yet finished, with ``resume``).
+
+    ``progress`` is called after every finished chunk with the scenarios done
+    and failed so far (see :mod:`twin.orchestration.progress`).
+    """
     started = time.perf_counter()
     folder = Path(out)
     if workers < 1:
@@ -90,16 +92,17 @@ def run_study(study: Study, out: str | Path, workers: int = 1, scheduler: str | 
         (folder / "timeseries").mkdir(exist_ok=True)
     size = chunk_size or default_chunk_size(study, len(todo), workers)
     chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
-    finished = resumed
+    finished, failed = resumed, 0
     if progress is not None and finished:
-        progress(finished / len(table))
+        progress(ProgressUpdate(finished, len(table), "scenarios"))
     for result in run_chunks(study, chunks, keep, workers, scheduler):
         for sid, frame in result.series.items():
             atomic_parquet(frame, folder / "timeseries" / f"scenario-{sid:06d}.parquet")
         parts.write_part(folder, result.rows, fingerprint, ID)
         finished += len(result.rows)
+        failed += sum(r.get(STATUS) != "ok" for r in result.rows)
         if progress is not None:
-            progress(finished / len(table))
+            progress(ProgressUpdate(finished, len(table), "scenarios", failed))
     rows = parts.collect(folder, fingerprint, table, required, ID)
     return _summarise(study, folder, table, rows, resumed, started, report)
 
