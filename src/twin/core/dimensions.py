@@ -181,8 +181,17 @@ class Dim:
                f"{', ' + self.problem if self.problem else ''})"
 
 
+_ASCII = {"\u0394\u00b0C": "delta_degC", "\u0394\u00b0F": "delta_degF", "\u00b0C": "degC",
+          "\u00b0F": "degF", "\u0394": "delta_", "\u00b5": "u", "\u00b7": " "}
+
+
 def _show(unit: Any) -> str:
-    text = f"{unit:~C}" if not unit.dimensionless else "-"
+    """A unit in short, plain-ASCII spelling, e.g. ``mol/h/l``, ``delta_degC``; ``-`` for none."""
+    if unit.dimensionless and not unit._units:  # noqa: SLF001
+        return "-"
+    text = f"{unit:~C}"
+    for symbol, plain in _ASCII.items():
+        text = text.replace(symbol, plain)
     return text or "-"
 
 

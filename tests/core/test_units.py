@@ -1,0 +1,141 @@
+"""Units with pint: the dimension check of the equations, values with units, bounds."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+
+import pytest
+
+from plant_models import cstr
+from twin.core import dimensions
+from twin.core.dimensions import check_model
+from twin.core.errors import InputError
+from twin.core.units import check_value, to_declared
+from twin.core.variables import parameter, state
+from twin.orchestration.registry import load_model, model_names
+
+
+def _variant(rhs=None, **groups):
+    """The CSTR with other equations or declarations (a new model definition)."""
+    return dataclasses.replace(cstr.MODEL, rhs=rhs or cstr.MODEL.rhs, **groups)
+
+
+def test_every_shipped_model_passes_the_dimension_check():
+    dimensions._CHECKED.clear()
+    for name in model_names():
+        check_model(load_model(name))
+    assert len(dimensions._CHECKED) == len(model_names())
+
+
+def test_a_temperature_added_to_a_concentration_rate_is_refused_naming_the_state_and_units():
+    def rhs(x, u, p, ops):
+        derivatives = cstr.rhs(x, u, p, ops)
+        derivatives["C_a"] = derivatives["C_a"] + x.T_R
+        return derivatives
+
+    with pytest.raises(InputError) as refused:
+        check_model(_variant(rhs))
+    message = str(refused.value)
+    assert message == ("model 'cstr': the derivative of state 'C_a' adds mol/h/l and delta_degC; "
+                       "it must be in mol/L per h")
+
+
+def test_a_derivative_of_the_wrong_dimension_names_both_units():
+    def rhs(x, u, p, ops):
+        derivatives = cstr.rhs(x, u, p, ops)
+        derivatives["T_K"] = derivatives["T_K"] * p.m_k  # kg K/h, not K/h
+        return derivatives
+
+    with pytest.raises(InputError, match=r"derivative of state 'T_K' is in K\*kg/h .*"
+                                         r"but must be in degC per h"):
+        check_model(_variant(rhs))
+
+
+def test_exp_of_a_temperature_is_refused():
+    def rhs(x, u, p, ops):
+        derivatives = cstr.rhs(x, u, p, ops)
+        derivatives["C_b"] = derivatives["C_b"] * ops.exp(x.T_R)
+        return derivatives
+
+    with pytest.raises(InputError, match="state 'C_b' takes exp of a quantity in delta_degC"):
+        check_model(_variant(rhs))
+
+
+def test_math_exp_on_a_variable_is_refused_naming_ops_exp():
+    def rhs(x, u, p, ops):
+        derivatives = cstr.rhs(x, u, p, ops)
+        derivatives["C_b"] = derivatives["C_b"] * math.exp(-p.E_bc / (x.T_R + 273.15))
+        return derivatives
+
+    with pytest.raises(InputError, match=r"calls math\.exp on a variable .*use ops\.exp"):
+        check_model(_variant(rhs))
+
+
+def test_an_unknown_unit_names_the_variable_and_the_unit():
+    params = [parameter("k_w", "kJ/(h m2 Kelvinn)", "heat transfer", 4032.0)
+              if v.name == "k_w" else v for v in cstr.MODEL.parameters]
+    with pytest.raises(InputError, match=r"parameter 'k_w': unit 'kJ/\(h m2 Kelvinn\)' is not a "
+                                         r"known unit"):
+        check_model(_variant(parameters=params))
+
+
+def test_a_unit_of_the_wrong_dimension_on_a_declaration_is_found():
+    states = [state("C_a", "mol/L/h", "A", 0.8, 0.0, 5.1) if v.name == "C_a" else v
+              for v in cstr.MODEL.states]
+    with pytest.raises(InputError, match="state 'C_a' .* must be in mol/L/h per h"):
+        check_model(_variant(states=states))
+
+
+def test_the_check_runs_once_per_model_definition():
+    model = load_model("distillation_a")
+    dimensions._CHECKED.clear()
+    start = time.perf_counter()
+    check_model(model)
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    for value in (1.4, 1.5, 1.6):  # parameter variants share the check
+        check_model(model.with_parameters(alpha=value))
+    again = time.perf_counter() - start
+    assert again < first / 10 and first < 2.0
+
+
+@pytest.mark.parametrize(("text", "unit", "value"), [
+    ("363.15K", "degC", 90.0), ("90degC", "degC", 90.0), ("194 degF", "degC", 90.0),
+    ("0.5 mol/L", "mol/L", 0.5), ("500 mmol/L", "mol/L", 0.5), ("50 %", "-", 0.5),
+    ("1 kW", "kJ/h", 3600.0), ("2", "kmol", 2.0), (2, "kmol", 2.0), ("3 cm3/(V s)", "m3/(V h)",
+                                                                    3e-6 * 3600)])
+def test_values_with_a_unit_are_converted_to_the_declared_unit(text, unit, value):
+    assert to_declared(text, unit, "x") == pytest.approx(value, rel=1e-12)
+
+
+@pytest.mark.parametrize(("text", "unit", "message"), [
+    ("5 mol/L", "degC", r"'5 mol/L' cannot be converted to the declared unit degC"),
+    ("3 furlongz", "m", r"unit 'furlongz' is not a known unit"),
+    ("hot", "degC", r"'hot' is not a number with an optional unit"),
+    ("1e999 K", "K", r"'1e999 K' is not a finite number"),
+])
+def test_bad_values_are_one_line_errors_naming_the_option(text, unit, message):
+    with pytest.raises(InputError, match=r"^--u T_R: " + message):
+        to_declared(text, unit, "--u T_R")
+
+
+def test_outside_the_bounds_is_a_warning_naming_bound_unit_and_value(caplog):
+    T_R = cstr.MODEL.states["T_R"]
+    with caplog.at_level(logging.WARNING, logger="twin.core.units"):
+        message = check_value(T_R, 190.0, "plant.x0")
+    assert message == ("plant.x0: T_R = 190 degC is above its upper bound 180 degC "
+                       "(bounds [50, 180] degC); using it anyway")
+    assert [r.getMessage() for r in caplog.records] == [message]
+    assert check_value(T_R, 120.0, "plant.x0") is None
+
+
+def test_outside_the_physical_bounds_or_below_absolute_zero_is_an_error():
+    with pytest.raises(InputError, match=r"^--x0: C_a = -0.1 mol/L is outside its physical "
+                                         r"bounds \[0 mol/L, inf mol/L\]"):
+        check_value(cstr.MODEL.states["C_a"], -0.1, "--x0")
+    T_in = cstr.MODEL.parameters["T_in"]
+    with pytest.raises(InputError, match=r"T_in = -300 degC is below absolute zero"):
+        check_value(T_in, -300.0, "--set")
