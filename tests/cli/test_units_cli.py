@@ -55,3 +55,12 @@ def test_a_start_below_absolute_zero_is_refused(capsys):
     assert code == 2
     assert the_error_line(err) == ("twin: error: --x0: T_R = -283.15 degC is outside its "
                                    "physical bounds [-273.15 degC, inf degC]")
+
+
+def test_the_klatt_engell_point_given_in_other_units(capsys):
+    result, err = _steady(capsys, "cstr", "--set", "T_in=378.05K", "--u", "F=0.2365/min",
+                          "--u", "Q_dot=-0.3093kW")
+    assert err == ""
+    assert result["inputs"] == pytest.approx({"F": 14.19, "Q_dot": -1113.48})
+    for name, published in {"C_a": 2.14, "C_b": 1.09, "T_R": 114.2, "T_K": 112.9}.items():
+        assert result["states"][name] == pytest.approx(published, rel=1e-3)

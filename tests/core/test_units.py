@@ -105,8 +105,8 @@ def test_the_check_runs_once_per_model_definition():
 @pytest.mark.parametrize(("text", "unit", "value"), [
     ("363.15K", "degC", 90.0), ("90degC", "degC", 90.0), ("194 degF", "degC", 90.0),
     ("0.5 mol/L", "mol/L", 0.5), ("500 mmol/L", "mol/L", 0.5), ("50 %", "-", 0.5),
-    ("1 kW", "kJ/h", 3600.0), ("2", "kmol", 2.0), (2, "kmol", 2.0), ("3 cm3/(V s)", "m3/(V h)",
-                                                                    3e-6 * 3600)])
+    ("1 kW", "kJ/h", 3600.0), ("0.25/min", "1/h", 15.0), ("2", "kmol", 2.0), (2, "kmol", 2.0),
+    ("3 cm3/(V s)", "m3/(V h)", 3e-6 * 3600)])
 def test_values_with_a_unit_are_converted_to_the_declared_unit(text, unit, value):
     assert to_declared(text, unit, "x") == pytest.approx(value, rel=1e-12)
 
@@ -139,3 +139,66 @@ def test_outside_the_physical_bounds_or_below_absolute_zero_is_an_error():
     T_in = cstr.MODEL.parameters["T_in"]
     with pytest.raises(InputError, match=r"T_in = -300 degC is below absolute zero"):
         check_value(T_in, -300.0, "--set")
+
+
+def _loop(x0: str, u0: str = "{ F = 14.19, Q_dot = -1113.5 }", parameters: str = "{}"):
+    from twin.core.config import parse_toml
+    from twin.orchestration.examples import file_or_example
+    from twin.orchestration.loop.config import loop_from_dict
+
+    text = file_or_example("cstr_apc.toml").read_text()
+    text = text.replace("x0 = { C_a = 0.8, C_b = 0.5, T_R = 134.14, T_K = 130.0 }", f"x0 = {x0}")
+    text = text.replace("u0 = { F = 14.19, Q_dot = -1113.5 }", f"u0 = {u0}")
+    text = text.replace("parameters = { alpha = 1.05, beta = 1.1 }", f"parameters = {parameters}")
+    return loop_from_dict(parse_toml(text, "loop"), None, "loop.toml")
+
+
+def _plant_start(loop):
+    from twin.orchestration.loop.runner import make_plant
+
+    internal = load_model("cstr")
+    plant = make_plant(loop.plant, loop.tick, [], internal)
+    try:
+        return plant.truth(), plant.inputs()
+    finally:
+        plant.close()
+
+
+def test_loop_file_values_with_units_are_converted_to_the_declared_units():
+    with_units = _loop('{ C_a = "800 mmol/L", C_b = "0.5 mol/L", T_R = "407.29 K", T_K = 130.0 }',
+                       '{ F = "14.19 1/h", Q_dot = "-309.3055556 W" }', '{ T_in = "403.15 K" }')
+    plain = _loop("{ C_a = 0.8, C_b = 0.5, T_R = 134.14, T_K = 130.0 }")
+    (x_units, u_units), (x_plain, u_plain) = _plant_start(with_units), _plant_start(plain)
+    for name in ("C_a", "C_b", "T_R", "T_K"):
+        assert x_units[name] == pytest.approx(x_plain[name], rel=1e-12), name
+    assert u_units["Q_dot"] == pytest.approx(-1113.5, rel=1e-9)
+
+
+def test_a_loop_file_value_with_a_bad_unit_names_the_key():
+    with pytest.raises(InputError, match=r"^loop.toml.plant: x0.C_a: unit 'mol/Lx' is not a known"):
+        _loop('{ C_a = "0.8 mol/Lx" }')
+    with pytest.raises(InputError, match=r"^plant.x0: state 'C_a': '0.8 K' cannot be converted to "
+                                         r"the declared unit mol/L"):
+        _plant_start(_loop('{ C_a = "0.8 K" }'))
+
+
+def test_a_loop_file_start_outside_the_bounds_warns(caplog):
+    with caplog.at_level(logging.WARNING, logger="twin.core.units"):
+        _plant_start(_loop('{ T_R = "200 degC" }'))
+    assert [r.getMessage() for r in caplog.records] == [
+        "plant.x0: T_R = 200 degC is above its upper bound 180 degC (bounds [50, 180] degC); "
+        "using it anyway"]
+
+
+def test_schedule_columns_and_cells_may_carry_units(tmp_path):
+    from twin.core.schedule import InputSchedule
+
+    model = load_model("cstr")
+    path = tmp_path / "steps.csv"
+    path.write_text("time,F [1/min],Q_dot\n0.1,0.25,-1 kW\n0.2,0.3,-2000\n")
+    schedule = InputSchedule.read(path, model.inputs, model.u0())
+    assert schedule.values.ravel().tolist() == pytest.approx([15.0, -3600.0, 18.0, -2000.0])
+    path.write_text("time,F [degC]\n0.1,3\n")
+    with pytest.raises(InputError, match=r"column 'F \[degC\]': values in degC cannot be converted "
+                                         r"to the declared unit 1/h"):
+        InputSchedule.read(path, model.inputs, model.u0())

@@ -112,11 +112,13 @@ def difference_unit(unit: "pint.Unit") -> "pint.Unit":
 
 
 def split_value(text: str) -> tuple[float, str] | None:
-    """``"90degC"`` -> ``(90.0, "degC")``; ``None`` when ``text`` does not start with a number."""
+    """``"90degC"`` -> ``(90.0, "degC")``, ``"0.25/min"`` -> ``(0.25, "1/min")``;
+    ``None`` when ``text`` does not start with a number."""
     match = _NUMBER_AND_UNIT.match(text)
     if match is None:
         return None
-    return float(match.group(1)), match.group(2)
+    unit = match.group(2)
+    return float(match.group(1)), f"1{unit}" if unit.startswith("/") else unit
 
 
 def check_text(text: str, where: str) -> None:
@@ -129,6 +131,24 @@ def check_text(text: str, where: str) -> None:
         raise InputError(f"{where}: '{text}' is not a finite number")
     if parsed[1]:
         parse_unit(parsed[1], where)
+
+
+ModelValue = float | str
+"""A value of a model variable in a configuration file: a number in the declared unit,
+or text with a unit (``"0.5 mol/L"``), converted once the model is known."""
+
+
+def check_texts(values: Mapping[str, Any], where: str, model_plant: bool = True) -> None:
+    """Check the text values (with units) of a name -> value table of a configuration file.
+
+    ``model_plant`` False: the values go to an FMU, which takes bare numbers only.
+    """
+    for name, value in values.items():
+        if isinstance(value, str):
+            if not model_plant:
+                raise InputError(f"{where}.{name}: '{value}': values with a unit need a model "
+                                 "plant; give an FMU's values as numbers in its own units")
+            check_text(value, f"{where}.{name}")
 
 
 def to_declared(value: Any, unit: str, where: str) -> float:
@@ -164,6 +184,20 @@ def to_declared(value: Any, unit: str, where: str) -> float:
     if not math.isfinite(number):
         raise InputError(f"{where}: '{value}' is not a finite number in {unit}")
     return number
+
+
+def convert_array(values: Any, unit: str, declared: str, where: str) -> Any:
+    """Numbers given in ``unit`` as a NumPy array in the ``declared`` unit (offsets applied)."""
+    import numpy as np
+
+    given = parse_unit(unit, where)
+    target = parse_unit(declared, f"{where} (declared unit)")
+    try:
+        out = registry().Quantity(np.asarray(values, dtype=float), given).to(target).magnitude
+    except Exception:
+        raise InputError(f"{where}: values in {unit} cannot be converted to the declared unit "
+                         f"{declared} ({_dimension(given)} is not {_dimension(target)})") from None
+    return np.asarray(out, dtype=float)
 
 
 def _dimension(unit: "pint.Unit") -> str:
