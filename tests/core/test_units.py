@@ -7,6 +7,7 @@ import logging
 import math
 import time
 
+import pandas as pd
 import pytest
 
 from plant_models import cstr
@@ -202,3 +203,40 @@ def test_schedule_columns_and_cells_may_carry_units(tmp_path):
     with pytest.raises(InputError, match=r"column 'F \[degC\]': values in degC cannot be converted "
                                          r"to the declared unit 1/h"):
         InputSchedule.read(path, model.inputs, model.u0())
+
+
+STUDY = """
+duration = 0.05
+[base]
+kind = "open_loop"
+model = "cstr"
+dt = 0.01
+steady_start = false
+x0 = {x0}
+u = {u}
+[[variable]]
+name = "beta"
+[sampling]
+method = "list"
+scenarios = [ {{ beta = 1.0 }} ]
+[[kpi]]
+name = "T_end"
+variable = "T_R"
+"""
+
+
+def test_a_study_base_case_with_units_runs_as_in_declared_units(tmp_path):
+    from twin.orchestration.whatif.run import run_study
+    from twin.orchestration.whatif.study import load_study
+
+    ends = []
+    for k, (x0, u) in enumerate([('{ C_a = "800 mmol/L", T_R = "407.29 K" }',
+                                  '{ F = "0.2365/min" }'),
+                                 ("{ C_a = 0.8, T_R = 134.14 }", "{ F = 14.19 }")]):
+        path = tmp_path / f"study{k}.toml"
+        path.write_text(STUDY.format(x0=x0, u=u))
+        result = run_study(load_study(path), tmp_path / f"out{k}", report=False)
+        assert result.failed == 0
+        ends.append(float(pd.read_parquet(result.summary)["T_end"].iloc[0]))
+    assert ends[0] == pytest.approx(ends[1], rel=1e-12)
+    assert ends[1] == pytest.approx(135.47485, rel=1e-6)
