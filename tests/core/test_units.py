@@ -240,3 +240,15 @@ def test_a_study_base_case_with_units_runs_as_in_declared_units(tmp_path):
         ends.append(float(pd.read_parquet(result.summary)["T_end"].iloc[0]))
     assert ends[0] == pytest.approx(ends[1], rel=1e-12)
     assert ends[1] == pytest.approx(135.47485, rel=1e-6)
+
+
+def test_a_derivative_of_the_right_dimension_but_another_scale_warns(caplog):
+    params = [parameter("k0_bc", "1/min", "B -> C", 1.287e12) if v.name == "k0_bc" else v
+              for v in cstr.MODEL.parameters]
+    with caplog.at_level(logging.WARNING, logger="twin.core.units"):
+        check_model(_variant(parameters=params))
+    assert [r.getMessage() for r in caplog.records] == [
+        "model 'cstr': the derivative of state 'C_b' subtracts mol/h/l and mol/l/min (a factor 60): "
+        "right if the equation converts it with a number, else a unit is declared wrong",
+        "model 'cstr': the derivative of state 'T_R' adds kJ/h/l and kJ/l/min (a factor 60): "
+        "right if the equation converts it with a number, else a unit is declared wrong"]

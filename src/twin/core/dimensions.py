@@ -16,6 +16,10 @@ refuses a model
 - whose equations turn a variable into a plain number (``math.exp`` instead
   of ``ops.exp``).
 
+A derivative of the right dimension but another scale (a rate constant
+declared per minute in a model whose time unit is the hour) is a warning:
+it is right only if the equation converts it with a number.
+
 Rules for numbers written in the equations (literals): in a product or a
 quotient a literal has no unit (a factor); added to or subtracted from a
 quantity it takes that quantity's unit (``x.T_R + 273.15`` is a temperature).
@@ -32,6 +36,7 @@ parameter variant of a model shares it.
 from __future__ import annotations
 
 import linecache
+import logging
 import math
 import re
 import sys
@@ -41,6 +46,8 @@ from twin.core.errors import InputError
 from twin.core.model import Model
 from twin.core.ops import Ops
 from twin.core.units import difference_unit, parse_unit, registry
+
+log = logging.getLogger("twin.core.units")
 
 _CHECKED: dict[tuple, None] = {}
 
@@ -55,18 +62,21 @@ class Dim:
     ``literal`` marks a number written in the equation: its unit is decided
     by what it meets (see the module docstring). ``problem`` is the first
     unit error met on the way to this value, with the units involved; it
-    spreads to every value computed from this one.
+    spreads to every value computed from this one. ``note`` likewise holds
+    the first sum of terms of one dimension but different scales (1/h and
+    1/min): a warning, not an error.
     """
 
-    __slots__ = ("unit", "literal", "value", "problem")
+    __slots__ = ("unit", "literal", "value", "problem", "note")
     __array_ufunc__ = None  # NumPy operands defer to these methods
 
     def __init__(self, unit: Any, literal: bool = False, value: float = math.nan,
-                 problem: str = ""):
+                 problem: str = "", note: str = ""):
         self.unit = unit
         self.literal = literal
         self.value = value
         self.problem = problem
+        self.note = note
 
     # -- construction ------------------------------------------------------
     @staticmethod
@@ -79,7 +89,7 @@ class Dim:
         raise TypeError(f"unsupported operand in an equation: {type(operand).__name__}")
 
     def _bad(self, problem: str) -> "Dim":
-        return Dim(self.unit, problem=problem)
+        return Dim(self.unit, problem=problem, note=self.note)
 
     # -- sums --------------------------------------------------------------
     def _sum(self, other: Any, verb: str, sign: float, reverse: bool = False) -> "Dim":
@@ -88,11 +98,15 @@ class Dim:
             return a if a.problem else b
         if a.literal and b.literal:
             return Dim(a.unit, literal=True, value=a.value + sign * b.value)
+        note = a.note or b.note
         if a.literal or b.literal:
-            return Dim(b.unit if a.literal else a.unit)
+            return Dim(b.unit if a.literal else a.unit, note=note)
         if a.unit.dimensionality != b.unit.dimensionality:
             return Dim(a.unit, problem=f"{verb} {_show(a.unit)} and {_show(b.unit)}")
-        return Dim(a.unit)
+        factor = float(registry().Quantity(1.0, b.unit).to(a.unit).magnitude)
+        if not note and not math.isclose(factor, 1.0, rel_tol=1e-9):
+            note = f"{verb} {_show(a.unit)} and {_show(b.unit)} (a factor {factor:.6g})"
+        return Dim(a.unit, note=note)
 
     def __add__(self, other: Any) -> "Dim":
         return self._sum(other, "adds", 1.0)
@@ -115,7 +129,7 @@ class Dim:
         if a.literal and b.literal:
             value = (a.value / b.value if b.value else math.nan) if divide else a.value * b.value
             return Dim(unit, literal=True, value=value)
-        return Dim(unit)
+        return Dim(unit, note=a.note or b.note)
 
     def __mul__(self, other: Any) -> "Dim":
         return self._product(other, divide=False)
@@ -141,11 +155,12 @@ class Dim:
             except (OverflowError, ZeroDivisionError, TypeError):
                 value = math.nan
             return Dim(base.unit, literal=True, value=value)
+        note = base.note or power.note
         if base.unit.dimensionless:
-            return Dim(base.unit)
+            return Dim(base.unit, note=note)
         if not power.literal or not math.isfinite(power.value):
             return base._bad(f"raises {_show(base.unit)} to a variable power")
-        return Dim(base.unit ** power.value)
+        return Dim(base.unit ** power.value, note=note)
 
     def __pow__(self, exponent: Any) -> "Dim":
         return self._power(exponent)
@@ -154,13 +169,13 @@ class Dim:
         return self._power(base, reverse=True)
 
     def __neg__(self) -> "Dim":
-        return Dim(self.unit, self.literal, -self.value, self.problem)
+        return Dim(self.unit, self.literal, -self.value, self.problem, self.note)
 
     def __pos__(self) -> "Dim":
         return self
 
     def __abs__(self) -> "Dim":
-        return Dim(self.unit, self.literal, abs(self.value), self.problem)
+        return Dim(self.unit, self.literal, abs(self.value), self.problem, self.note)
 
     # -- what no equation may do -------------------------------------------
     def __float__(self) -> float:
@@ -222,7 +237,7 @@ def _function(name: str, fn: Any) -> Any:
                 return Dim(d.unit, literal=True, value=float(fn(d.value)))
             except (ValueError, OverflowError):
                 return Dim(d.unit, literal=True)
-        return Dim(registry().dimensionless)
+        return Dim(registry().dimensionless, note=d.note)
 
     return apply
 
@@ -233,7 +248,7 @@ def _sqrt(z: Any) -> Dim:
         return d
     if d.literal:
         return Dim(d.unit, literal=True, value=math.sqrt(d.value) if d.value >= 0 else math.nan)
-    return Dim(d.unit ** 0.5)
+    return Dim(d.unit ** 0.5, note=d.note)
 
 
 def _abs(z: Any) -> Dim:
@@ -245,7 +260,7 @@ def _in_unit_of(value: Any, reference: Any) -> Any:
     d = Dim.of(value)
     if d.problem or not d.literal or ref.literal:
         return d
-    return Dim(ref.unit)
+    return Dim(ref.unit, note=d.note or ref.note)
 
 
 def _units_ops() -> Ops:
@@ -310,8 +325,17 @@ def _expect(owner: str, what: str, value: Any, unit: Any, spelled: str) -> None:
     d = Dim.of(value)
     if d.problem:
         raise InputError(f"{owner}: {what} {d.problem}; it must be in {spelled}")
+    if d.note:
+        log.warning("%s: %s %s: right if the equation converts it with a number, else a unit "
+                    "is declared wrong", owner, what, d.note)
+        return
     if d.literal:
         return
     if d.unit.dimensionality != unit.dimensionality:
         raise InputError(f"{owner}: {what} is in {_show(d.unit)} ({d.unit.dimensionality}) "
                          f"but must be in {spelled} ({unit.dimensionality})")
+    factor = float(registry().Quantity(1.0, d.unit).to(unit).magnitude)
+    if not math.isclose(factor, 1.0, rel_tol=1e-9):
+        log.warning("%s: %s is in %s, which is %.6g %s: right if the equation converts it with "
+                    "a number, else a unit is declared wrong", owner, what, _show(d.unit),
+                    factor, spelled)
