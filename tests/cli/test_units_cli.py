@@ -64,3 +64,10 @@ def test_the_klatt_engell_point_given_in_other_units(capsys):
     assert result["inputs"] == pytest.approx({"F": 14.19, "Q_dot": -1113.48})
     for name, published in {"C_a": 2.14, "C_b": 1.09, "T_R": 114.2, "T_K": 112.9}.items():
         assert result["states"][name] == pytest.approx(published, rel=1e-3)
+
+
+def test_a_refused_command_prints_only_its_error_line(capsys, tmp_path):
+    code, _, err = run_twin(capsys, "simulate", "cstr", "--t-end", "0.01", "--dt", "0.005",
+                            "--set", "beta=-1", "--u", "F=0", "--out", str(tmp_path / "r.csv"))
+    assert code == 2
+    assert err == "twin: error: --u: input 'F' = 0 1/h is outside its bounds [5, 100]\n"

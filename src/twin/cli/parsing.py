@@ -76,23 +76,52 @@ def checked(variables: VariableSet, values: Mapping[str, float | str], option: s
 
 
 class _EchoWarnings(logging.Handler):
+    """Keeps warnings as ``twin: warning: ...`` lines until the command is done."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
     def emit(self, record: logging.LogRecord) -> None:
-        click.echo(f"twin: warning: {' '.join(record.getMessage().split())}", err=True)
+        self.lines.append(f"twin: warning: {' '.join(record.getMessage().split())}")
 
 
 @contextlib.contextmanager
 def warnings_on_stderr() -> Iterator[None]:
-    """While a command runs, print the warnings of :data:`WARNING_LOGGERS` as one line each."""
-    handler = _EchoWarnings(logging.WARNING)
+    """While a command runs, collect the warnings of :data:`WARNING_LOGGERS`.
+
+    They are printed on stderr, one line each, when the command ends (also
+    when it ran but failed); a command refused for bad input (exit status 2)
+    prints only its one error line.
+    """
+    handler = _EchoWarnings()
     saved = []
     for name in WARNING_LOGGERS:
         logger = logging.getLogger(name)
         saved.append((logger, logger.propagate))
         logger.addHandler(handler)
         logger.propagate = False
+    refused = False
     try:
         yield
+    except BaseException as exc:
+        refused = _is_refusal(exc)
+        raise
     finally:
         for logger, propagate in saved:
             logger.removeHandler(handler)
             logger.propagate = propagate
+        if not refused:
+            for line in handler.lines:
+                click.echo(line, err=True)
+
+
+def _is_refusal(exc: BaseException) -> bool:
+    """True for bad input: the command exits with status 2 and one error line."""
+    from twin.core.errors import TwinError
+
+    if isinstance(exc, TwinError):
+        return exc.exit_code == 2
+    if isinstance(exc, click.ClickException):
+        return isinstance(exc, click.UsageError) or exc.exit_code == 2
+    return isinstance(exc, OSError) or (isinstance(exc, SystemExit) and exc.code == 2)
