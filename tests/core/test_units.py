@@ -252,3 +252,15 @@ def test_a_derivative_of_the_right_dimension_but_another_scale_warns(caplog):
         "right if the equation converts it with a number, else a unit is declared wrong",
         "model 'cstr': the derivative of state 'T_R' adds kJ/h/l and kJ/l/min (a factor 60): "
         "right if the equation converts it with a number, else a unit is declared wrong"]
+
+
+def test_a_key_with_a_line_break_is_refused_in_one_line():
+    from twin.core.config import build
+    from twin.orchestration.loop.config import PlantConfig
+
+    for doc, message in (({"model": "cstr", "x0": {"C_a\n": 0.8}},
+                          r"plant.x0: key 'C_a\n' has control characters"),
+                         ({"model": "cstr", "x0\n": 1}, r"plant: unknown key 'x0\n'; valid")):
+        with pytest.raises(InputError) as refused:
+            build(PlantConfig, doc, "plant")
+        assert str(refused.value).startswith(message)
