@@ -27,7 +27,7 @@ def _variant(rhs=None, **groups):
 def test_every_shipped_model_passes_the_dimension_check():
     dimensions._CHECKED.clear()
     for name in model_names():
-        check_model(load_model(name))
+        check_model(load_model(name), disk=False)
     assert len(dimensions._CHECKED) == len(model_names())
 
 
@@ -94,13 +94,29 @@ def test_the_check_runs_once_per_model_definition():
     model = load_model("distillation_a")
     dimensions._CHECKED.clear()
     start = time.perf_counter()
-    check_model(model)
+    check_model(model, disk=False)
     first = time.perf_counter() - start
     start = time.perf_counter()
     for value in (1.4, 1.5, 1.6):  # parameter variants share the check
         check_model(model.with_parameters(alpha=value))
     again = time.perf_counter() - start
     assert again < first / 10 and first < 2.0
+
+
+def test_a_later_process_skips_the_check_of_a_model_that_passed(tmp_path):
+    """The first load checks with pint; the next process finds the marker and needs no pint."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import sys, twin; twin.load_model('quadruple_tank'); "
+              "print('pint' in sys.modules)")
+    env = {**os.environ, "TWIN_CACHE_DIR": str(tmp_path)}
+    used_pint = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                                env=env, timeout=120, check=True).stdout.strip()
+                 for _ in range(2)]
+    assert used_pint == ["True", "False"]
+    assert len(list((tmp_path / "units-checked").iterdir())) == 1
 
 
 @pytest.mark.parametrize(("text", "unit", "value"), [

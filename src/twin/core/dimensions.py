@@ -30,7 +30,10 @@ time unit, and ``T + 273.15`` is in the unit of ``T``.
 
 The check depends on the equations and the units only, so it runs once per
 model definition (cached on :attr:`Model.structure` and the units): every
-parameter variant of a model shares it.
+parameter variant of a model shares it. A model that passed cleanly is also
+remembered on disk, in the cache folder of the compiled kernels, by a hash
+of its CasADi equations and its units: a later process loading the same
+model skips the check (and the import of pint, about 1 s).
 """
 
 from __future__ import annotations
@@ -289,19 +292,57 @@ def _declared(model: Model) -> tuple[list[Dim], list[Dim], list[Dim], Any]:
     return xs, us, ps, time
 
 
-def check_model(model: Model) -> None:
+def check_model(model: Model, disk: bool = True) -> None:
     """Refuse a model with unknown units or equations whose units do not agree.
 
     Raises :class:`InputError` naming the variable (unknown unit), or the
     state or output and both units (see the module docstring). Runs once per
     model definition; later calls with a model of the same equations and
-    units return at once.
+    units return at once (``disk``: also in later processes).
     """
     key = (model.structure, model.time_unit,
            tuple(v.unit for g in (model.states, model.inputs, model.parameters, model.outputs)
                  for v in g))
     if key in _CHECKED:
         return
+    marker = _marker(model) if disk else None
+    if marker is not None and marker.exists():
+        _CHECKED[key] = None
+        return
+    warned = _check(model)
+    _CHECKED[key] = None
+    if marker is not None and not warned:
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        except OSError:  # a read-only cache only costs the check next time
+            pass
+
+
+CHECK_VERSION = "1"
+"""Changes when the rules of the check change (the markers on disk then no longer apply)."""
+
+
+def _marker(model: Model):
+    """The file that says this model (equations and units) passed, or ``None`` (no cache)."""
+    import hashlib
+
+    from twin.core.kernels.cache import cache_dir
+    from twin.core.symbolic import casadi_form
+
+    try:
+        form = casadi_form(model)
+        units = [f"{g.kind} {v.name} [{v.unit}]"
+                 for g in (model.states, model.inputs, model.parameters, model.outputs) for v in g]
+        text = "\n".join([CHECK_VERSION, model.time_unit, str(form.xdot), str(form.y), *units])
+        folder = cache_dir() / "units-checked"
+    except Exception:  # noqa: BLE001 - no CasADi form or no cache folder: check every time
+        return None
+    return folder / hashlib.sha256(text.encode()).hexdigest()
+
+
+def _check(model: Model) -> bool:
+    """The check itself; True when it logged a warning."""
     owner = f"model '{model.name}'"
     xs, us, ps, time = _declared(model)
     try:
@@ -312,25 +353,27 @@ def check_model(model: Model) -> None:
     except (TypeError, AttributeError, ArithmeticError) as exc:
         raise InputError(f"{owner}: its equations cannot be evaluated with units ({exc}); write "
                          "them with arithmetic and ops functions only") from None
+    warned = False
     for v, x, d in zip(model.states, xs, derivatives):
-        _expect(owner, f"the derivative of state '{v.name}'", d, x.unit / time,
-                f"{v.unit} per {model.time_unit}")
+        warned |= _expect(owner, f"the derivative of state '{v.name}'", d, x.unit / time,
+                          f"{v.unit} per {model.time_unit}")
     for v, d in zip(model.outputs, outputs):
         declared = difference_unit(parse_unit(v.unit, f"{owner}: output '{v.name}'"))
-        _expect(owner, f"output '{v.name}'", d, declared, v.unit)
-    _CHECKED[key] = None
+        warned |= _expect(owner, f"output '{v.name}'", d, declared, v.unit)
+    return warned
 
 
-def _expect(owner: str, what: str, value: Any, unit: Any, spelled: str) -> None:
+def _expect(owner: str, what: str, value: Any, unit: Any, spelled: str) -> bool:
+    """Check one derivative or output; True when it logged a warning."""
     d = Dim.of(value)
     if d.problem:
         raise InputError(f"{owner}: {what} {d.problem}; it must be in {spelled}")
     if d.note:
         log.warning("%s: %s %s: right if the equation converts it with a number, else a unit "
                     "is declared wrong", owner, what, d.note)
-        return
+        return True
     if d.literal:
-        return
+        return False
     if d.unit.dimensionality != unit.dimensionality:
         raise InputError(f"{owner}: {what} is in {_show(d.unit)} ({d.unit.dimensionality}) "
                          f"but must be in {spelled} ({unit.dimensionality})")
@@ -339,3 +382,5 @@ def _expect(owner: str, what: str, value: Any, unit: Any, spelled: str) -> None:
         log.warning("%s: %s is in %s, which is %.6g %s: right if the equation converts it with "
                     "a number, else a unit is declared wrong", owner, what, _show(d.unit),
                     factor, spelled)
+        return True
+    return False

@@ -230,7 +230,7 @@ def check_value(variable: "Variable", value: float, where: str) -> str | None:
     if not low <= value <= high:
         raise InputError(f"{what} is outside its physical bounds "
                          f"[{_show(low, unit)}, {_show(high, unit)}]")
-    if unit.strip() not in DIMENSIONLESS:
+    if _may_be_offset(unit):
         declared = parse_unit(unit, f"{where}: {v.name}")
         if is_offset(declared) and len(declared._units) == 1:  # noqa: SLF001
             kelvin = registry().Quantity(value, declared).to("kelvin").magnitude
@@ -244,6 +244,13 @@ def check_value(variable: "Variable", value: float, where: str) -> str | None:
         log.warning(message)
         return message
     return None
+
+
+def _may_be_offset(unit: str) -> bool:
+    """True when ``unit`` may be degC/degF (checked by pint, which is not imported otherwise)."""
+    text = unit.lower()
+    return any(word in text for word in ("deg", "\u00b0", "celsius", "fahrenheit", "rankine",
+                                         "reaumur"))
 
 
 def check_values(variables: "VariableSet", values: Mapping[str, float], where: str) -> list[str]:
