@@ -54,7 +54,7 @@ def test_a_start_below_absolute_zero_is_refused(capsys):
     code, _, err = run_twin(capsys, "steady", "cstr", "--x0", "T_R=-10K")
     assert code == 2
     assert the_error_line(err) == ("twin: error: --x0: T_R = -283.15 degC is outside its "
-                                   "physical bounds [-273.15 degC, inf degC]")
+                                   "physical bounds [-273.15, inf] degC")
 
 
 def test_the_klatt_engell_point_given_in_other_units(capsys):

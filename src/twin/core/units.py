@@ -212,6 +212,11 @@ def to_declared_values(variables: "VariableSet", values: Mapping[str, Any],
             for name, value in values.items()}
 
 
+def _interval(low: float, high: float, unit: str) -> str:
+    """``[50, 120] degC``; ``[0, inf] mol/L``; no unit for dimensionless values."""
+    return f"[{low:g}, {high:g}]" + ("" if unit.strip() in DIMENSIONLESS else f" {unit}")
+
+
 def _show(value: float, unit: str) -> str:
     return f"{value:g}" if unit.strip() in DIMENSIONLESS else f"{value:g} {unit}"
 
@@ -228,8 +233,7 @@ def check_value(variable: "Variable", value: float, where: str) -> str | None:
     what = f"{where}: {v.name} = {_show(value, unit)}"
     low, high = v.physical_bounds
     if not low <= value <= high:
-        raise InputError(f"{what} is outside its physical bounds "
-                         f"[{_show(low, unit)}, {_show(high, unit)}]")
+        raise InputError(f"{what} is outside its physical bounds {_interval(low, high, unit)}")
     if _may_be_offset(unit):
         declared = parse_unit(unit, f"{where}: {v.name}")
         if is_offset(declared) and len(declared._units) == 1:  # noqa: SLF001
@@ -239,8 +243,7 @@ def check_value(variable: "Variable", value: float, where: str) -> str | None:
     if value < v.lower or value > v.upper:
         side = f"below its lower bound {_show(v.lower, unit)}" if value < v.lower \
             else f"above its upper bound {_show(v.upper, unit)}"
-        message = (f"{what} is {side} (bounds [{v.lower:g}, {v.upper:g}]"
-                   f"{'' if unit.strip() in DIMENSIONLESS else ' ' + unit}); using it anyway")
+        message = f"{what} is {side} (bounds {_interval(v.lower, v.upper, unit)}); using it anyway"
         log.warning(message)
         return message
     return None
