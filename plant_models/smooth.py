@@ -19,7 +19,8 @@ smoothly to exactly 0 between ``width`` and 0. They use only ``ops.abs``,
 
 with P chosen so value and slope match at ``width``. Below ``width`` the
 laws are an engineering choice, not physics: widths are set far below
-anything a model is operated at (documented in each model).
+anything a model is operated at (documented in each model). A width is in
+the unit of ``z``: ``ops.in_unit_of`` says so to the dimension check.
 """
 
 from __future__ import annotations
@@ -41,12 +42,14 @@ def positive_part(z, width, ops):
 
     Monotone, slope in [0, 4/3]; never above ``max(z, 0)`` [unit of ``z``].
     """
+    width = ops.in_unit_of(width, z)
     c = clamp01(z / width, ops)
     return width * c * c * (2 - c) + _beyond(z, width, ops)
 
 
 def switch_on(z, width, ops):
     """0 for ``z <= 0``, 1 for ``z >= width``, a C1 cubic between (smoothstep) [-]."""
+    width = ops.in_unit_of(width, z)
     c = clamp01(z / width, ops)
     return c * c * (3 - 2 * c)
 
@@ -57,6 +60,7 @@ def sqrt_positive(z, width, ops):
     Monotone; its slope is at most ``1.39 / sqrt(width)`` (at ``z = 5/9 width``),
     where the plain square root's is infinite at 0 [sqrt of the unit of ``z``].
     """
+    width = ops.in_unit_of(width, z)
     c = clamp01(z / width, ops)
     root_width = width ** 0.5
     extra = _beyond(z, width, ops)  # sqrt(width + extra) - sqrt(width), without cancellation:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from twin.core.model import Model
-from twin.core.variables import manipulated, output, state
+from twin.core.variables import manipulated, output, parameter, state
 
 START_LEVEL = 1.0
 """Initial level [cm]."""
@@ -23,8 +23,8 @@ def rhs(x, u, p, ops):
 
 
 def outputs(x, u, p, ops):
-    """Contents of a 2 cm2 tank [cm3]."""
-    return {"volume": 2.0 * x.level}
+    """Contents of the tank [cm3]."""
+    return {"volume": p.area * x.level}
 
 
 MODEL = Model(
@@ -35,7 +35,7 @@ MODEL = Model(
     states=[state("level", "cm", "water level", START_LEVEL, 0.0, 20.0,
                   physical=(0.0, math.inf))],
     inputs=[manipulated("drain", "cm/s", "level drop the pump causes", 1.0, 0.0, 5.0)],
-    parameters=[],
+    parameters=[parameter("area", "cm2", "cross-section of the tank", 2.0, 0.0)],
     outputs=[output("volume", "cm3", "contents of the tank", physical=(0.0, math.inf))],
     rhs=rhs,
     output_map=outputs,

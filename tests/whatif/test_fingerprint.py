@@ -124,7 +124,8 @@ variable = "h"
     assert first.scenarios == 3 and first.failed == 0
 
     def change():  # the outflow of a real valve: square root of the level
-        module.write_text(MODEL_MODULE.replace("p.k * x.h", "p.k * x.h ** 0.5"))
+        module.write_text(MODEL_MODULE.replace("p.k * x.h", "p.k * x.h ** 0.5")
+                          .replace('"1/s", "outflow"', '"m**0.5/s", "outflow"'))
         _fresh_import(monkeypatch, "fp_tank")
 
     summary = _finish_unchanged_then_refuse_the_change(path, out, change)

@@ -26,7 +26,7 @@ from twin.cli.opcua_commands import register as register_opcua
 from twin.cli.progress_display import progress_display
 from twin.cli.report_command import register as register_report
 from twin.cli.whatif_command import register as register_whatif
-from twin.cli.parsing import assignments, checked
+from twin.cli.parsing import assignments, checked, warnings_on_stderr
 from twin.core.errors import InputError, TwinError
 
 USAGE_ERROR = 2
@@ -39,7 +39,8 @@ class TwinGroup(click.Group):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            with warnings_on_stderr():
+                rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
         except click.exceptions.Abort:
@@ -206,7 +207,7 @@ def simulate(model_name, t_end, dt, sets, param_set, x0s, us, inputs_file, stead
         return
     model = _model(model_name, sets, param_set)
     x0 = model.x0(checked(model.states, assignments(x0s, "--x0"), "--x0"))
-    u0 = model.u0(checked(model.inputs, assignments(us, "--u"), "--u"))
+    u0 = model.u0(checked(model.inputs, assignments(us, "--u"), "--u", bounds=False))
     model.inputs.check_bounds(u0, "--u")
     schedule = (InputSchedule.read(inputs_file, model.inputs, u0) if inputs_file
                 else InputSchedule.constant(u0))
@@ -281,9 +282,10 @@ def _simulate_fmu(path: Path, t_end, dt, sets, x0s, us, inputs_file, out, plot, 
             if name not in allowed:
                 raise InputError(f"{option} {name}: not a {kind} of FMU '{d.name}'; "
                                  f"valid: {', '.join(allowed) or '(none)'}")
-            start[name] = value
+            start[name] = _fmu_value(d, name, value, option)
     names = FmuInputs(d)
-    u0 = names.vector(assignments(us, "--u"))
+    u0 = names.vector({n: _fmu_value(d, n, v, "--u") if n in d.variables else v
+                       for n, v in assignments(us, "--u").items()})
     schedule = (InputSchedule.read(inputs_file, names, u0) if inputs_file
                 else InputSchedule.constant(u0))
     n = output_grid(t_end, dt).size - 1
@@ -292,6 +294,13 @@ def _simulate_fmu(path: Path, t_end, dt, sets, x0s, us, inputs_file, out, plot, 
                               isolate=isolate, me_method=method or "dopri5",
                               rtol=rtol or 1e-8, atol=atol or 1e-10, progress=progress)
     _write_run(result, out, plot, {"fmu": str(path), "interface": d.interface}, as_json)
+
+
+def _fmu_value(d, name: str, value: float | str, option: str) -> float:
+    """A value for an FMU variable, converted to the unit the FMU declares for it."""
+    from twin.core.units import to_declared
+
+    return to_declared(value, d.variables[name].unit or "-", f"{option} {name}")
 
 
 @cli.group()

@@ -185,7 +185,7 @@ def build(cls: type[T], data: Any, where: str) -> T:
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = [k for k in data if k not in fields]
     if unknown:
-        raise InputError(f"{where}: unknown key '{unknown[0]}'; valid keys: {', '.join(fields)}")
+        raise InputError(f"{where}: unknown key {_key(unknown[0])}; valid keys: {', '.join(fields)}")
     kwargs = {}
     for name, f in fields.items():
         path = f"{where}.{name}"
@@ -242,6 +242,9 @@ def convert(tp: Any, value: Any, where: str) -> Any:
         if not isinstance(value, dict):
             raise InputError(f"{where}: expected a table, got {_show(value)}")
         key_t, val_t = get_args(tp) or (str, Any)
+        for k in value:
+            if not str(k).isprintable():
+                raise InputError(f"{where}: key {_key(k)} has control characters")
         return {str(k): convert(val_t, v, f"{where}.{k}") for k, v in value.items()}
     if dataclasses.is_dataclass(tp):
         return build(tp, value, where)
@@ -268,6 +271,12 @@ def convert(tp: Any, value: Any, where: str) -> Any:
             raise InputError(f"{where}: expected a string, got {_show(value)}")
         return value
     raise TypeError(f"unsupported annotation {tp!r} at {where}")
+
+
+def _key(key: Any) -> str:
+    """A key for a one-line message: quoted, control characters escaped."""
+    text = str(key)
+    return f"'{text}'" if text.isprintable() else repr(text)
 
 
 def _show(value: Any) -> str:

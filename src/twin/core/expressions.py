@@ -41,8 +41,9 @@ from twin.core.ops import MATH, Ops
 _BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
            ast.Div: operator.truediv, ast.Pow: operator.pow}
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
-FUNCTIONS = tuple(f.name for f in dataclasses.fields(Ops) if f.name != "name")
-"""Function names an expression may call."""
+FUNCTIONS = tuple(f.name for f in dataclasses.fields(Ops) if f.name not in ("name", "in_unit_of"))
+"""Function names an expression may call (the math of :class:`Ops`; ``in_unit_of`` only
+matters to model equations)."""
 
 MAX_LENGTH = 10_000
 """Longest expression text [characters]."""

@@ -5,7 +5,9 @@ CasADi symbols and :data:`CASADI` they build CasADi expressions; with Pyomo
 components and :data:`PYOMO` they build Pyomo expressions; with floats and
 :data:`MATH` (scalars) or :data:`NUMPY` (arrays) they evaluate numerically.
 Arithmetic (``+ - * / **``) works on all of them natively; everything else
-an equation needs comes from ``ops``.
+an equation needs comes from ``ops``. A fourth namespace,
+:data:`twin.core.dimensions.UNITS`, evaluates the equations on units to
+check their dimensions.
 """
 
 from __future__ import annotations
@@ -38,6 +40,13 @@ class Ops:
     cosh: Fn
     tanh: Fn
     abs: Fn
+    in_unit_of: Fn = lambda value, reference: value  # noqa: E731
+    """``in_unit_of(value, z)``: a number written in an equation, in the unit of ``z``.
+
+    Numerically just ``value``; for the dimension check it says that
+    ``value`` is in the unit of ``z`` (a smoothing width in cm for a level
+    in cm), where a bare number would be a plain factor.
+    """
 
 
 def _casadi_ops() -> Ops:

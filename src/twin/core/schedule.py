@@ -5,10 +5,15 @@ and one column per input it sets; each row's values hold from its time
 until the next row. Inputs the schedule does not name keep their base
 value (nominal, or set on the command line); before the first row every
 input has its base value. Files: CSV or Parquet.
+
+Values are in the input's declared unit, unless the column header names
+another (``T_R [K]``, converted to the declared unit) or a cell is text
+with a unit (``90 degC``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,17 +72,19 @@ class InputSchedule:
         """Build from columns: ``time`` plus one column per scheduled input."""
         if TIME_COLUMN not in columns:
             raise InputError(f"{source}: no '{TIME_COLUMN}' column (columns: {', '.join(columns)})")
-        names = [c for c in columns if c != TIME_COLUMN]
-        if not names:
+        headers = {name: header for header, (name, _) in
+                   ((h, _split_header(h)) for h in columns if h != TIME_COLUMN)}
+        if not headers:
             raise InputError(f"{source}: no input columns besides '{TIME_COLUMN}'")
-        for name in names:
+        for name in headers:
             inputs.index(name)  # unknown names list the valid inputs
         times = _numeric(columns[TIME_COLUMN], f"{source}: column '{TIME_COLUMN}'")
         if times.size == 0:
             raise InputError(f"{source}: has no rows")
         values = np.tile(np.asarray(base, dtype=float), (times.size, 1))
-        for name in names:
-            values[:, inputs.index(name)] = _numeric(columns[name], f"{source}: column '{name}'")
+        for name, header in headers.items():
+            values[:, inputs.index(name)] = _column(inputs, name, header, columns[header],
+                                                    f"{source}: column '{header}'")
         return cls._checked(inputs, np.asarray(base, float), times, values, source)
 
     @classmethod
@@ -120,6 +127,56 @@ class InputSchedule:
     def change_times(self, t0: float, t1: float) -> np.ndarray:
         """Change times strictly inside ``(t0, t1)``."""
         return self.times[(self.times > t0) & (self.times < t1)]
+
+
+_HEADER = re.compile(r"^\s*(\w+)\s*\[(.+)\]\s*$")
+"""A column header with a unit: ``T_R [K]``."""
+
+
+def _split_header(header: str) -> tuple[str, str | None]:
+    """``"T_R [K]"`` -> ``("T_R", "K")``; ``"T_R"`` -> ``("T_R", None)``."""
+    match = _HEADER.match(header)
+    return (match.group(1), match.group(2).strip()) if match else (header, None)
+
+
+def _column(inputs, name: str, header: str, column: Sequence, what: str) -> np.ndarray:
+    """One input's column in its declared unit.
+
+    A unit in the header (``T_R [K]``) applies to the whole column; cells may
+    also be text with a unit (``90 degC``); bare numbers are in the declared unit.
+    """
+    _, unit = _split_header(header)
+    declared = _declared_unit(inputs, name)
+    cells = np.asarray(column)
+    if cells.dtype.kind in "OUS" and unit is None:
+        from twin.core.units import to_declared
+
+        if declared is None:
+            return _numeric(column, what)
+        from twin.core.units import split_value
+
+        for i, c in enumerate(cells):
+            if isinstance(c, str) and split_value(c) is None:
+                raise InputError(f"{what} has non-numeric values ('{c}' in row {i + 1}; a value "
+                                 "may carry a unit, e.g. 90 degC)")
+        return np.array([to_declared(c if isinstance(c, str) else float(c), declared,
+                                     f"{what} row {i + 1}") for i, c in enumerate(cells)])
+    numbers = _numeric(column, what)
+    if unit is None:
+        return numbers
+    if declared is None:
+        raise InputError(f"{what}: this plant declares no unit for '{name}'; "
+                         "give the values in its own unit, without [unit]")
+    from twin.core.units import convert_array
+
+    return convert_array(numbers, unit, declared, what)
+
+
+def _declared_unit(inputs, name: str) -> str | None:
+    try:
+        return inputs[name].unit
+    except (TypeError, KeyError, AttributeError, IndexError):
+        return None
 
 
 def _numeric(column: Sequence, what: str) -> np.ndarray:

@@ -271,14 +271,17 @@ class VariableSet(Sequence[Variable]):
 
         A mapping overrides entries of ``base`` (nominal when omitted) by
         name; unknown names raise :class:`UnknownNameError`; non-finite or
-        non-numeric values raise :class:`InputError`.
+        non-numeric values raise :class:`InputError`. A value in a mapping
+        may be text with a unit (``"0.5 mol/L"``), converted to the declared
+        unit (:func:`twin.core.units.to_declared`).
         """
         out = (self.nominal() if base is None else np.array(base, dtype=float)).copy()
         if values is None:
             return out
         if isinstance(values, Mapping):
             for name, value in values.items():
-                out[self.index(name)] = _number(value, f"{self.kind} '{name}'")
+                i = self.index(name)
+                out[i] = _number(value, f"{self.kind} '{name}'", self._vars[i].unit)
             return out
         arr = np.asarray(values, dtype=float).ravel()
         if arr.size != len(self):
@@ -301,7 +304,11 @@ class VariableSet(Sequence[Variable]):
         return {v.name: float(x) for v, x in zip(self._vars, vector)}
 
 
-def _number(value: Any, what: str) -> float:
+def _number(value: Any, what: str, unit: str = "-") -> float:
+    if isinstance(value, str):
+        from twin.core.units import to_declared
+
+        return to_declared(value, unit, what)
     try:
         number = float(value)
     except (TypeError, ValueError):

@@ -67,7 +67,8 @@ def test_a_changed_model_is_recompiled(tmp_path):
     env = {**os.environ, "TWIN_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(tmp_path)}
     lib = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
                           timeout=300, check=True).stdout.strip()]
-    module.write_text(source.replace("u.q - p.k * x.h", "u.q - p.k * x.h ** 0.5"))
+    module.write_text(source.replace("u.q - p.k * x.h", "u.q - p.k * x.h ** 0.5")
+                      .replace('"1/s", "outflow"', '"m**0.5/s", "outflow"'))
     lib.append(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                               env=env, timeout=300, check=True).stdout.strip())
     assert lib[0] != lib[1]

@@ -19,6 +19,7 @@ from twin.orchestration.loop.rto_handoff import RTOLoopSpec
 from twin.core.base_layer import BaseLayerSpec
 from twin.core.config import Count, Domain, NonNegative, Positive, build, read_toml, table_or_file
 from twin.core.errors import InputError
+from twin.core.units import ModelValue, check_texts
 
 Tolerance = Annotated[float, Domain(gt=0, le=1)]
 """An integration tolerance."""
@@ -67,6 +68,9 @@ class PlantConfig:
         FMU only: run it in a child process, so a crash is an error.
     timeout : float
         FMU only, isolated: seconds one call may take [s].
+    parameters, x0, u0 : dict
+        Values by name: numbers in the declared units, or text with a unit
+        (``"0.5 mol/L"``, ``"378.05 K"``), converted to the declared unit.
     base_layer : BaseLayerSpec, optional
         Model plants only: base-layer PI loops on some inputs; the APC's MVs
         on those inputs become their remote setpoints (as over OPC UA).
@@ -74,9 +78,9 @@ class PlantConfig:
 
     model: str
     parameter_set: str | None = None
-    parameters: dict[str, float] = field(default_factory=dict)
-    x0: dict[str, float] = field(default_factory=dict)
-    u0: dict[str, float] = field(default_factory=dict)
+    parameters: dict[str, ModelValue] = field(default_factory=dict)
+    x0: dict[str, ModelValue] = field(default_factory=dict)
+    u0: dict[str, ModelValue] = field(default_factory=dict)
     steady_start: bool = False
     backend: Literal["kernel", "reference"] = "kernel"
     method: Literal["rk4", "dopri5", "bdf"] | None = None
@@ -90,6 +94,10 @@ class PlantConfig:
     isolate: bool = True
     timeout: Annotated[float, Domain(gt=0, le=86400)] = 600.0
     base_layer: BaseLayerSpec | None = None
+
+    def __post_init__(self) -> None:
+        for key in ("parameters", "x0", "u0"):
+            check_texts(getattr(self, key), key, model_plant=not self.is_fmu)
 
     @property
     def is_fmu(self) -> bool:

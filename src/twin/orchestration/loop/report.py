@@ -5,16 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 import numpy as np
+import pandas as pd
 
 from apc.spec import ControllerSpec
 from twin.orchestration.axes import axis_range, describe_limit
-from twin.orchestration.loop.verdict import FINAL_FRACTION, verdict
-from twin.orchestration.numbers import with_unit
 from twin.orchestration.loop.report_sections import communication_section, given_up_section, \
     sheds_section
+from twin.orchestration.loop.verdict import FINAL_FRACTION, verdict
+from twin.orchestration.numbers import with_unit
 from twin.orchestration.plots import plt
 from twin.orchestration.report import HtmlReport
 

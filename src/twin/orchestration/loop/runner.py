@@ -24,6 +24,7 @@ from twin.core.model import Model
 from twin.core.plant import SimulatedPlant
 from twin.core.quality import Quality, Reading
 from twin.core.sensors import SensorSpec
+from twin.core.units import check_values, to_declared_values
 from twin.orchestration.loop.config import LoopConfig
 from twin.orchestration.loop.given_up import ROLE, GivenUpWatch, units_of
 from twin.orchestration.loop.store import CycleStore
@@ -64,6 +65,9 @@ def make_plant(pc, tick: float, sensors, internal: Model):
             raise
         return plant
     model = load_model(pc.model, pc.parameters, pc.parameter_set)
+    for variables, values, key in ((model.states, pc.x0, "plant.x0"),
+                                   (model.inputs, pc.u0, "plant.u0")):
+        check_values(variables, to_declared_values(variables, values, key), key)
     return SimulatedPlant(model, tick, sensors, x0=pc.x0, u0=pc.u0, steady_start=pc.steady_start,
                           seed=pc.seed, base_layer=pc.base_layer, backend=pc.backend,
                           method=pc.method, rtol=pc.rtol, atol=pc.atol)

@@ -83,6 +83,8 @@ class _Case:
             from twin.orchestration.registry import load_model
 
             self.model = load_model(base.model, base.parameters, base.parameter_set)
+            self.study = study = _base_in_declared_units(study, self.model)
+            base = study.base
             self.functions = model_functions(self.model)
             self.method = base.method or default_method(self.model)
             self.rtol, self.atol = DEFAULT_TOLERANCES["kernel"]
@@ -468,3 +470,14 @@ def run_chunk(study: Study, rows: Sequence[Mapping], keep_series: bool) -> Chunk
             out.rows.append(_failed(row, message.splitlines()[0] if message else
                                     type(exc).__name__, 0.0))
     return out
+
+
+def _base_in_declared_units(study: Study, model: Model) -> Study:
+    """The study with its base case's input and initial-state values (text with units
+    allowed in the file) as numbers in the model's declared units."""
+    from twin.core.units import to_declared_values
+
+    base = study.base
+    return replace(study, base=replace(
+        base, u=to_declared_values(model.inputs, base.u, "base.u"),
+        x0=to_declared_values(model.states, base.x0, "base.x0")))

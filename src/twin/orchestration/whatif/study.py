@@ -43,6 +43,7 @@ from typing import Any, Literal
 
 from twin.core.config import Count, NonNegative, build, read_toml
 from twin.core.errors import InputError
+from twin.core.units import ModelValue, check_texts
 
 MAX_SCENARIOS = 10_000_000
 """Largest sample size of a study."""
@@ -103,9 +104,9 @@ class BaseCase:
     kind: Literal["open_loop", "closed_loop", "function"]
     model: str = ""
     parameter_set: str | None = None
-    parameters: dict[str, float] = field(default_factory=dict)
-    u: dict[str, float] = field(default_factory=dict)
-    x0: dict[str, float] = field(default_factory=dict)
+    parameters: dict[str, ModelValue] = field(default_factory=dict)
+    u: dict[str, ModelValue] = field(default_factory=dict)
+    x0: dict[str, ModelValue] = field(default_factory=dict)
     steady_start: bool | None = None
     dt: NonNegative = 0.0
     method: Literal["rk4", "dopri5", "bdf"] | None = None
@@ -122,6 +123,8 @@ class BaseCase:
                 raise InputError(f"base: kind '{self.kind}' needs '{key}'")
         if self.dt < 0:
             raise InputError("base.dt must be positive")
+        for key in ("parameters", "u", "x0"):
+            check_texts(getattr(self, key), f"base.{key}", model_plant=not self.is_fmu)
         if self.is_fmu and self.steady_start:
             raise InputError("base.steady_start needs a model: an FMU starts from its own start "
                              "values (give x0 instead)")
