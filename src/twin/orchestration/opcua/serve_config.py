@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from twin.core.base_layer import BaseLayerSpec, LoopSpec
 from twin.core.config import Count, Domain, build, convert, read_toml
 from twin.core.errors import InputError
+from twin.core.model_ref import with_resolved_model
 from twin.orchestration.loop.config import PlantConfig, SensorConfig
 from twin.orchestration.opcua.faults import FaultEvent
 from twin.orchestration.registry import load_model
@@ -153,7 +154,9 @@ def load_serve_config(path: str | Path | None, model: str | None = None,
         config = ServeConfig(plant=plant)
     else:
         path = Path(path)
-        data = read_toml(path)
+        data = dict(read_toml(path))
+        if "plant" in data:
+            data["plant"] = with_resolved_model(data["plant"], path.parent)
         config = build(ServeConfig, data, path.name)
         plant = config.plant
         if model is not None and model != plant.model:

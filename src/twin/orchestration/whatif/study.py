@@ -43,6 +43,7 @@ from typing import Any, Literal
 
 from twin.core.config import Count, NonNegative, build, read_toml
 from twin.core.errors import InputError
+from twin.core.model_ref import with_resolved_model
 
 MAX_SCENARIOS = 10_000_000
 """Largest sample size of a study."""
@@ -74,7 +75,8 @@ class BaseCase:
         (a ``twin control`` loop file: plant, APC, optional RTO) or
         ``function`` (a Python function of the scenario variables).
     model : str
-        Model name, ``module:ATTRIBUTE`` or a path to an ``.fmu`` (open loop).
+        Model reference (a name, a model file ``./reactor.py[:NAME]`` relative to
+        the study file, or ``module:ATTRIBUTE``) or a path to an ``.fmu`` (open loop).
     parameter_set, parameters
         Model parameters of the base case.
     u : dict
@@ -369,4 +371,6 @@ def load_study(path: str | Path) -> Study:
     path = file_or_example(path)
     data: dict[str, Any] = dict(read_toml(path))
     data["folder"] = str(path.resolve().parent)
+    if "base" in data:
+        data["base"] = with_resolved_model(data["base"], path.resolve().parent)
     return build(Study, data, path.name)
