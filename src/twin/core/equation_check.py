@@ -18,6 +18,7 @@ import math
 import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -144,7 +145,9 @@ def check_equations(model: Model) -> None:
 def _escape_message(where: str, what: str, fn: Callable, how: str,
                     tb: TracebackType | None) -> str:
     line_no, text = _user_line(fn, tb)
-    at = f" (line {line_no}: {text})" if text else ""
+    code = getattr(fn, "__code__", None)
+    file = f"{Path(code.co_filename).name} " if code is not None else ""
+    at = f" ({file}line {line_no}: {text})" if text else ""
     if how == "branch":
         return (f"{where}: {what}{at} compares or branches on a model variable (if, min, max, "
                 "<, >): equations are evaluated symbolically; write smooth expressions with "
@@ -159,8 +162,9 @@ def _escape_message(where: str, what: str, fn: Callable, how: str,
     name = _NUMPY_TO_OPS.get(name, name)
     instead = (f"use ops.{name} instead of {called}" if name in _OPS_NAMES
                else f"use the functions of ops ({', '.join(_OPS_NAMES)}) instead of {called}")
-    return (f"{where}: {what}{at} calls {called} on a model variable, which gives NaN with CasADi "
-            f"and a constant with Pyomo: {instead}")
+    effect = ("numpy functions fail on the Pyomo variables of the RTO" if called.startswith("numpy.")
+              else "on a CasADi symbol that is a silent NaN, on a Pyomo variable a constant")
+    return f"{where}: {what}{at} calls {called} on a model variable ({effect}): {instead}"
 
 
 def _user_line(fn: Callable, tb: TracebackType | None) -> tuple[int | None, str]:

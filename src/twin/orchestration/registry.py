@@ -56,13 +56,23 @@ def registered() -> dict[str, EntryPoint]:
 
 def available(files: tuple[str, ...] = ()) -> list[ModelEntry]:
     """Shipped and registered models, and the model ``files`` given, with their origin."""
-    out = [ModelEntry(n, "shipped") for n in plant_models.NAMES]
-    for name, ep in sorted(registered().items()):
-        dist = f" ({ep.dist.name} {ep.dist.version})" if ep.dist is not None else ""
-        out.append(ModelEntry(name, f"entry point {ep.value}{dist}"))
-    for ref in files:
-        out.append(ModelEntry(ref, f"file {resolve_reference(ref)}"))
-    return out
+    names = [*plant_models.NAMES, *sorted(registered()), *files]
+    return [ModelEntry(n, origin(n)) for n in names]
+
+
+def origin(name: str) -> str:
+    """Where the model ``name`` refers to comes from, in words."""
+    if name in plant_models.NAMES:
+        return "shipped"
+    if split_file_reference(name) is not None:
+        return f"file {resolve_reference(name)}"
+    if ":" in name:
+        return f"module {name}"
+    eps = registered()
+    if name in eps:
+        dist = eps[name].dist
+        return f"entry point {eps[name].value}" + (f" ({dist.name} {dist.version})" if dist else "")
+    return "unknown"
 
 
 def load_model(name: str, parameters: Mapping[str, float] | None = None,
