@@ -90,11 +90,12 @@ class RTOSpec:
 
 def load_rto(path: str | Path) -> RTOSpec:
     """Read an RTO file."""
-    data = read_toml(path)
+    return rto_from_dict(read_toml(path), Path(path).name, Path(path).parent)
+
+
+def rto_from_dict(data: dict, where: str = "rto", base: Path | None = None) -> RTOSpec:
+    """A checked :class:`RTOSpec` from a parsed table (model files relative to ``base``,
+    default: the working folder)."""
     for key in ("plant", "model"):
-        data = with_resolved_model(data, Path(path).parent, key)
-    return build(RTOSpec, data, Path(path).name)
-
-
-def rto_from_dict(data: dict, where: str = "rto") -> RTOSpec:
+        data = with_resolved_model(data, base, key)
     return build(RTOSpec, data, where)

@@ -369,8 +369,15 @@ def load_study(path: str | Path) -> Study:
     from twin.orchestration.examples import file_or_example
 
     path = file_or_example(path)
-    data: dict[str, Any] = dict(read_toml(path))
-    data["folder"] = str(path.resolve().parent)
+    return study_from_dict(read_toml(path), path.resolve().parent, path.name)
+
+
+def study_from_dict(data: dict[str, Any], base: str | Path | None = None,
+                    where: str = "study") -> Study:
+    """A checked :class:`Study` from a parsed table; its files (model files, loop file, FMU)
+    are relative to ``base`` (default: the working folder)."""
+    data = dict(data)
+    data["folder"] = str(Path(base if base is not None else ".").resolve())
     if "base" in data:
-        data["base"] = with_resolved_model(data["base"], path.resolve().parent)
-    return build(Study, data, path.name)
+        data["base"] = with_resolved_model(data["base"], data["folder"])
+    return build(Study, data, where)
