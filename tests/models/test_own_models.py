@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from support import run_twin, the_error_line
+from twin.orchestration.new_model import new_model
 
 TWIN = str(Path(sys.executable).with_name("twin"))
 
@@ -193,3 +194,23 @@ def test_new_model_never_overwrites(folders, capsys):
                                    "choose another NAME or --to folder")
     code, _, err = run_twin(capsys, "new-model", "my reactor")
     assert code == 2 and "model name 'my reactor'" in err
+
+
+def test_rto_and_serve_files_resolve_model_files_against_their_folder(tmp_path):
+    from rto.spec import load_rto
+    from twin.orchestration.opcua.serve_config import load_serve_config
+
+    (tmp_path / "cfg").mkdir()
+    rto = tmp_path / "cfg" / "rto.toml"
+    rto.write_text('plant = "../m/plant.py"\nmodel = "../m/model.py:APPROX"\n'
+                   'economics = "williams_otto"\nmeasurements = { X_A = 0.01 }\n')
+    spec = load_rto(rto)
+    assert spec.plant == str(tmp_path / "m" / "plant.py")
+    assert spec.model == f"{tmp_path / 'm' / 'model.py'}:APPROX"
+    serve = tmp_path / "cfg" / "serve.toml"
+    serve.write_text('[plant]\nmodel = "cstr"\ntick = 0.001\n')
+    assert load_serve_config(serve).plant.model == "cstr"
+    new_model("reactor", tmp_path / "cfg")
+    serve.write_text('[plant]\nmodel = "reactor.py"\ntick = 0.1\n')
+    config = load_serve_config(serve, model=str(tmp_path / "cfg" / "reactor.py"))
+    assert config.plant.model == str(tmp_path / "cfg" / "reactor.py")
