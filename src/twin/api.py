@@ -205,10 +205,13 @@ def export_fmu(model: str | Model, path: str | Path, *,
     from twin_fmus.export import export_fmu as export
 
     if isinstance(model, Model):
+        from twin.core.equation_check import check_equations
+
         if parameter_set:
             model = model.with_parameter_set(parameter_set)
         if parameters:
             model = model.with_parameters(parameters)
+        check_equations(model)
     else:
         model = load_model(model, parameters, parameter_set)
     return export(model, path)

@@ -33,11 +33,6 @@ FORMS = ("a shipped or registered model name (see `twin models`), a model file "
 """The forms of a model reference, for error messages."""
 
 
-def is_file_reference(ref: str) -> bool:
-    """True when ``ref`` names a Python file (``*.py``, optionally ``:ATTRIBUTE``)."""
-    return split_file_reference(ref) is not None
-
-
 def split_file_reference(ref: str) -> tuple[Path, str] | None:
     """``(path, attribute)`` of a model file reference, ``None`` for any other reference."""
     text = str(ref).strip()
