@@ -214,3 +214,23 @@ def test_rto_and_serve_files_resolve_model_files_against_their_folder(tmp_path):
     serve.write_text('[plant]\nmodel = "reactor.py"\ntick = 0.1\n')
     config = load_serve_config(serve, model=str(tmp_path / "cfg" / "reactor.py"))
     assert config.plant.model == str(tmp_path / "cfg" / "reactor.py")
+
+
+def test_a_controller_file_resolves_its_model_file_against_its_own_folder(tmp_path):
+    from apc.spec import load_spec
+    from twin.orchestration.loop.config import load_loop
+
+    new_model("reactor", tmp_path)
+    loop_text = (tmp_path / "reactor_loop.toml").read_text()
+    head, controller = loop_text.split("[controller]\n")
+    (tmp_path / "apc").mkdir()
+    (tmp_path / "apc" / "controller.toml").write_text(
+        controller.replace('model = "./reactor.py"', 'model = "../reactor.py"')
+        .replace("[controller.", "["))
+    assert load_spec(tmp_path / "apc" / "controller.toml").model == str(tmp_path / "reactor.py")
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "loop.toml").write_text(
+        'controller_file = "../apc/controller.toml"\n'
+        + head.replace('model = "./reactor.py"', 'model = "../reactor.py"'))
+    loop = load_loop(tmp_path / "runs" / "loop.toml")
+    assert loop.plant.model == loop.controller.model == str(tmp_path / "reactor.py")
