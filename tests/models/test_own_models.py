@@ -234,3 +234,13 @@ def test_a_controller_file_resolves_its_model_file_against_its_own_folder(tmp_pa
         + head.replace('model = "./reactor.py"', 'model = "../reactor.py"'))
     loop = load_loop(tmp_path / "runs" / "loop.toml")
     assert loop.plant.model == loop.controller.model == str(tmp_path / "reactor.py")
+
+
+def test_numpy_numbers_as_constants_are_arithmetic_not_refused(folders, capsys):
+    models, _ = folders
+    source = (models / "reactor.py").read_text()
+    (models / "np_constants.py").write_text("import numpy as np\n" + source.replace(
+        '"C_A": p.q / p.V', '"C_A": np.float64(1.0) * p.q / p.V * np.ones(2)[0]'))
+    code, out, err = run_twin(capsys, "steady", str(models / "np_constants.py"), "--json")
+    assert code == 0, err
+    assert json.loads(out)["states"]["T"] == pytest.approx(349.997, abs=1e-3)

@@ -30,6 +30,8 @@ from twin.core.ops import Ops
 
 _NUMPY_TO_OPS = {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "absolute": "abs",
                  "fabs": "abs"}
+_ARITHMETIC = ("add", "subtract", "multiply", "true_divide", "divide", "power", "negative",
+               "positive")
 _OPS_NAMES = ("exp", "log", "log10", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan",
               "sinh", "cosh", "tanh", "abs")
 
@@ -83,6 +85,12 @@ class _Probe:
     def __ge__(self, o): raise _Escaped("branch")
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        # Arithmetic with a NumPy number (``np.float64(2) * x.T``) is arithmetic; any other
+        # NumPy function on a model variable is not ops.
+        if method == "__call__" and ufunc.__name__ in _ARITHMETIC and not kwargs:
+            values = [i.value if isinstance(i, _Probe) else i for i in inputs]
+            with np.errstate(all="ignore"):
+                return _Probe(ufunc(*values))
         raise _Escaped(f"numpy.{ufunc.__name__}")
 
     def __array_function__(self, func, types, args, kwargs):
