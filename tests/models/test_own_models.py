@@ -244,3 +244,14 @@ def test_numpy_numbers_as_constants_are_arithmetic_not_refused(folders, capsys):
     code, out, err = run_twin(capsys, "steady", str(models / "np_constants.py"), "--json")
     assert code == 0, err
     assert json.loads(out)["states"]["T"] == pytest.approx(349.997, abs=1e-3)
+
+
+def test_an_equation_that_raises_is_one_line_naming_it(folders, capsys):
+    models, _ = folders
+    source = (models / "reactor.py").read_text()
+    (models / "raises.py").write_text(source.replace('"T_rise": x.T - u.T_f', '"T_rise": x.T - "K"'))
+    code, _, err = run_twin(capsys, "steady", str(models / "raises.py"))
+    assert code == 2 and "Traceback" not in err
+    assert the_error_line(err).startswith(
+        "twin: error: model 'reactor': output_map (raises.py line 53: \"T_rise\": x.T - \"K\",) fails at the "
+        "nominal point: TypeError: unsupported operand")

@@ -136,6 +136,12 @@ def check_equations(model: Model) -> None:
             values = evaluate(x, u, p, PROBE)
         except _Escaped as exc:
             raise InputError(_escape_message(where, what, fn, exc.what, sys.exc_info()[2])) from None
+        except InputError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the user's equations: any error is theirs to fix
+            at = _location(fn, sys.exc_info()[2])
+            raise InputError(f"{where}: {what}{at} fails at the nominal point: "
+                             f"{type(exc).__name__}: {exc}") from None
         names = model.states.names if kind == "state" else model.outputs.names
         for name, value in zip(names, values):
             number = value.value if isinstance(value, _Probe) else value
@@ -152,10 +158,7 @@ def check_equations(model: Model) -> None:
 
 def _escape_message(where: str, what: str, fn: Callable, how: str,
                     tb: TracebackType | None) -> str:
-    line_no, text = _user_line(fn, tb)
-    code = getattr(fn, "__code__", None)
-    file = f"{Path(code.co_filename).name} " if code is not None else ""
-    at = f" ({file}line {line_no}: {text})" if text else ""
+    at = _location(fn, tb)
     if how == "branch":
         return (f"{where}: {what}{at} compares or branches on a model variable (if, min, max, "
                 "<, >): equations are evaluated symbolically; write smooth expressions with "
@@ -164,7 +167,7 @@ def _escape_message(where: str, what: str, fn: Callable, how: str,
         called = how
         name = how.split(".", 1)[1]
     else:
-        match = re.search(r"\b((?:math|np|numpy|cmath)\.\w+|float|int)\s*\(", text or "")
+        match = re.search(r"\b((?:math|np|numpy|cmath)\.\w+|float|int)\s*\(", at)
         called = match.group(1) if match else "a function outside ops (float(), math.*)"
         name = called.rsplit(".", 1)[-1]
     name = _NUMPY_TO_OPS.get(name, name)
@@ -173,6 +176,14 @@ def _escape_message(where: str, what: str, fn: Callable, how: str,
     effect = ("numpy functions fail on the Pyomo variables of the RTO" if called.startswith("numpy.")
               else "on a CasADi symbol that is a silent NaN, on a Pyomo variable a constant")
     return f"{where}: {what}{at} calls {called} on a model variable ({effect}): {instead}"
+
+
+def _location(fn: Callable, tb: TracebackType | None) -> str:
+    """`` (file.py line N: the line)`` of the deepest traceback line in ``fn``'s file, or ""."""
+    line_no, text = _user_line(fn, tb)
+    code = getattr(fn, "__code__", None)
+    file = f"{Path(code.co_filename).name} " if code is not None else ""
+    return f" ({file}line {line_no}: {text})" if text else ""
 
 
 def _user_line(fn: Callable, tb: TracebackType | None) -> tuple[int | None, str]:
