@@ -107,7 +107,7 @@ def run_loop(config: Config, out: str | Path, *, report: bool = True,
 
     Parameters
     ----------
-    config : path, example name or dict
+    config : path, example name, dict or LoopConfig
         A loop file, or its content (model files in a dict are relative to
         the working folder).
     out : path
@@ -118,11 +118,15 @@ def run_loop(config: Config, out: str | Path, *, report: bool = True,
         Called with the fraction done [0..1].
     """
     from twin.orchestration.examples import file_or_example
-    from twin.orchestration.loop.config import load_loop, loop_from_dict
+    from twin.orchestration.loop.config import LoopConfig, load_loop, loop_from_dict
     from twin.orchestration.loop.control import run_control
 
-    loop = (loop_from_dict(dict(config), Path.cwd()) if isinstance(config, Mapping)
-            else load_loop(file_or_example(config)))
+    if isinstance(config, LoopConfig):
+        loop = config
+    elif isinstance(config, Mapping):
+        loop = loop_from_dict(dict(config), Path.cwd())
+    else:
+        loop = load_loop(file_or_example(config))
     result = run_control(loop, out, progress, report=report)
     return LoopRun(Path(result.folder), result.report, result.cycles, result.kpis, result.parquet)
 
@@ -174,7 +178,7 @@ def run_study(study: Config, out: str | Path, *, workers: int = 1, scheduler: st
 
     Parameters
     ----------
-    study : path, example name or dict
+    study : path, example name, dict or Study
         A study file, or its content (its files relative to the working folder).
     out : path
         Output folder (summary, time series, sensitivity, report).
@@ -183,9 +187,14 @@ def run_study(study: Config, out: str | Path, *, workers: int = 1, scheduler: st
     resume : bool
         Finish an interrupted study in ``out``.
     """
-    from twin.orchestration.whatif import load_study, run_study as run, study_from_dict
+    from twin.orchestration.whatif import Study, load_study, run_study as run, study_from_dict
 
-    spec = study_from_dict(study) if isinstance(study, Mapping) else load_study(study)
+    if isinstance(study, Study):
+        spec = study
+    elif isinstance(study, Mapping):
+        spec = study_from_dict(study)
+    else:
+        spec = load_study(study)
     result = run(spec, out, workers=workers, scheduler=scheduler, resume=resume,
                  progress=progress, report=report)
     return StudyRun(Path(result.folder), Path(result.summary), result.report, result.scenarios,
