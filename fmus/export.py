@@ -5,7 +5,8 @@ variability, start values, the derivative structure), a binary for this
 platform compiled from CasADi-generated model C, the integrators of
 ``twin_integrators.h`` and our wrapper ``fmi2_wrapper.c`` (this folder),
 and all of those sources plus the FMI headers and a ``build.sh`` under
-``sources/``, so it can be rebuilt anywhere.
+``sources/``, so it can be rebuilt anywhere; the Python file of the model's equations
+is under ``documentation/``.
 """
 
 from __future__ import annotations
@@ -248,4 +249,22 @@ def export_fmu(model: Model, path: str | Path, identifier: str | None = None) ->
             z.write(binary, f"binaries/{platform_folder()}/{identifier}.so")
             for file in sorted(src.iterdir()):
                 z.write(file, f"sources/{file.name}")
+            equations = model_file_source(model)
+            if equations is not None:
+                z.writestr(f"documentation/{identifier}_model.py", equations)
     return path
+
+
+def model_file_source(model: Model) -> str | None:
+    """The Python source the model's equations are written in (``None`` if unreadable).
+
+    Bundled in the FMU under ``documentation/``: the binary is compiled from it, and a
+    model file may live anywhere (or be gone) when the FMU is used.
+    """
+    import inspect
+
+    try:
+        source = inspect.getsourcefile(model.rhs)
+        return Path(source).read_text(encoding="utf-8") if source else None
+    except (OSError, TypeError):
+        return None

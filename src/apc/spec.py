@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 from twin.core.config import Count, Domain, NonNegative, Positive, build, check_domains, read_toml
 from twin.core.errors import InputError, UnknownNameError
 from twin.core.model import Model
+from twin.core.model_ref import with_resolved_model
 
 Weight = Annotated[float, Domain(ge=0, le=1e12)]
 """A cost weight: finite, >= 0 and at most 1e12 (beyond, the optimisation is ill-conditioned)."""
@@ -249,7 +250,9 @@ class ControllerSpec:
     Attributes
     ----------
     model : str
-        Registry name of the internal model (``"cstr"``, or ``"module:ATTR"``).
+        The internal model: a shipped or registered name (``"cstr"``), a model
+        file (``"./reactor.py"``, relative to the file that names it) or
+        ``"module:ATTR"``.
     parameter_set : str, optional
         Published parameter set of the internal model.
     parameters : dict
@@ -389,4 +392,4 @@ def spec_from_dict(data: dict[str, Any], where: str = "controller") -> Controlle
 
 def load_spec(path: str | Path) -> ControllerSpec:
     """Read a controller specification from TOML (see :class:`ControllerSpec`)."""
-    return spec_from_dict(read_toml(path), Path(path).name)
+    return spec_from_dict(with_resolved_model(read_toml(path), Path(path).parent), Path(path).name)

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from twin.core.config import Count, Domain, NonNegative, Positive, build, read_toml
 from twin.core.errors import InputError
+from twin.core.model_ref import with_resolved_model
 
 Filter = Annotated[float, Domain(gt=0, le=1)]
 """A first-order filter factor: the fraction (0..1] of a new value taken."""
@@ -51,7 +52,8 @@ class RTOSpec:
         ``"two-step"`` (steady-state detection, consistency check, parameter
         estimation, optimisation) or ``"modifier-adaptation"``.
     plant, model : str
-        Registry names of the plant (simulated here) and of the RTO's model.
+        Model references of the plant (simulated here) and of the RTO's model
+        (names, or model files relative to the RTO file).
     economics : str
         Shipped economics name or a file path.
     measurements : dict
@@ -88,8 +90,12 @@ class RTOSpec:
 
 def load_rto(path: str | Path) -> RTOSpec:
     """Read an RTO file."""
-    return build(RTOSpec, read_toml(path), Path(path).name)
+    return rto_from_dict(read_toml(path), Path(path).name, Path(path).parent)
 
 
-def rto_from_dict(data: dict, where: str = "rto") -> RTOSpec:
+def rto_from_dict(data: dict, where: str = "rto", base: Path | None = None) -> RTOSpec:
+    """A checked :class:`RTOSpec` from a parsed table (model files relative to ``base``,
+    default: the working folder)."""
+    for key in ("plant", "model"):
+        data = with_resolved_model(data, base, key)
     return build(RTOSpec, data, where)

@@ -7,6 +7,12 @@ The Python API in one place::
     ss = twin.find_steady_state(cstr, u={"F": 14.19, "Q_dot": -1113.5})
     run = twin.simulate(cstr, t_end=1.0, dt=0.005, x0=ss.x)
     run.to_pandas()
+
+Closed loops, RTO runs, what-if studies and FMU export (:mod:`twin.api`,
+loaded on first use)::
+
+    loop = twin.run_loop("cstr_apc.toml", "runs/apc")
+    loop.to_pandas()
 """
 
 from twin.core.errors import InputError, SimulationError, SteadyStateError, TwinError, UnknownNameError
@@ -21,8 +27,19 @@ from twin.orchestration.registry import load_model, model_names
 
 __version__ = "0.1.0"
 
+_API = ("LoopRun", "RTORun", "StudyRun", "export_fmu", "run_loop", "run_rto", "run_study")
+"""Names of :mod:`twin.api`, imported on first use (it loads the controller, RTO and FMU layers)."""
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from twin import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'twin' has no attribute '{name}'")
+
 __all__ = [
     "InputError", "InputSchedule", "Model", "ParameterSet", "SimulationError", "SimulationResult",
     "Simulator", "SteadyState", "SteadyStateError", "TwinError", "UnknownNameError", "casadi_form",
-    "find_steady_state", "load_model", "model_names", "simulate",
+    "find_steady_state", "load_model", "model_names", "simulate", *_API,
 ]

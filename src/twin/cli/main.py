@@ -26,6 +26,7 @@ from twin.cli.opcua_commands import register as register_opcua
 from twin.cli.progress_display import progress_display
 from twin.cli.report_command import register as register_report
 from twin.cli.whatif_command import register as register_whatif
+from twin.cli.model_commands import register as register_model_commands
 from twin.cli.parsing import assignments, checked, warnings_on_stderr
 from twin.core.errors import InputError, TwinError
 
@@ -108,17 +109,30 @@ def cli() -> None:
 @click.argument("name", required=False)
 @json_option
 def models(name: str | None, as_json: bool) -> None:
-    """List the plant models, or show one model's variables, units and defaults."""
-    from twin.orchestration.registry import load_model, model_names
+    """List the plant models (shipped, and registered by installed packages) with where they
+    come from, or show one model's variables, units and defaults.
+
+    MODEL is a model name, a model file (./reactor.py or ./reactor.py:NAME)
+    or package.module:ATTRIBUTE.
+    """
+    from twin.orchestration.registry import available, load_model, origin
 
     if name is None:
-        described = [load_model(n).describe() for n in model_names()]
-        lines = [f"{d['name']:<16} {len(d['states']):>3} states {len(d['inputs']):>2} inputs  "
-                 f"[{d['time_unit']}]  {d['title']}" for d in described]
+        described = []
+        for entry in available():
+            try:
+                d = load_model(entry.name).describe()
+            except TwinError as exc:
+                d = {"name": entry.name, "title": f"(cannot load: {exc})", "states": [],
+                     "inputs": [], "time_unit": "?"}
+            described.append({**d, "name": entry.name, "from": entry.origin})
+        lines = [f"{d['name']:<20} {len(d['states']):>3} states {len(d['inputs']):>2} inputs  "
+                 f"[{d['time_unit']}]  {d['title']}  ({d['from']})" for d in described]
         _emit({"models": described}, as_json, "\n".join(lines))
         return
-    d = load_model(name).describe()
-    lines = [f"{d['title']}", f"source: {d['source']}", f"time unit: {d['time_unit']}"]
+    d = {**load_model(name).describe(), "from": origin(name)}
+    lines = [f"{d['title']}", f"from: {d['from']}", f"source: {d['source']}",
+             f"time unit: {d['time_unit']}"]
     if d["parameter_sets"]:
         lines.append("parameter sets: " + ", ".join(f"{s['name']} ({s['description']})"
                                                     for s in d["parameter_sets"]))
@@ -501,6 +515,7 @@ def bench(quick: bool, only: tuple[str, ...], list_only: bool, out: Path | None,
 register_opcua(cli, _emit, json_option, _progress_bar)
 register_whatif(cli, _emit, json_option, _progress_bar)
 register_report(cli, _emit, json_option)
+register_model_commands(cli, _emit, json_option)
 
 
 def main() -> None:

@@ -87,7 +87,8 @@ class Model:
     Attributes
     ----------
     name : str
-        Registry name, e.g. ``"cstr"``.
+        The model's name, e.g. ``"cstr"``: a letter, then letters, digits or
+        ``_`` (it names generated code and FMUs).
     title : str
         Human-readable title.
     source : str
@@ -97,9 +98,13 @@ class Model:
     states, inputs, parameters, outputs : VariableSet
         The declarations; any sequence of :class:`Variable` is accepted.
     rhs : callable
-        ``rhs(x, u, p, ops) -> {state name: time derivative}``.
+        ``rhs(x, u, p, ops) -> {state name: time derivative}`` [state unit per
+        time unit]. Called with numbers, CasADi symbols and Pyomo variables:
+        arithmetic and the functions of ``ops`` only (``ops.exp``, never
+        ``math.exp``); checked when the model is loaded
+        (:mod:`twin.core.equation_check`).
     output_map : callable or None
-        ``output_map(x, u, p, ops) -> {output name: value}``.
+        ``output_map(x, u, p, ops) -> {output name: value}``, written as ``rhs``.
     parameter_sets : tuple of ParameterSet
         Published alternatives, the first being the defaults.
     parameter_set : str

@@ -147,33 +147,81 @@ class Variable:
 def state(name: str, unit: str, description: str, nominal: float,
           lower: float = -math.inf, upper: float = math.inf, *,
           physical: tuple[float, float] | None = None, fraction_of: str = "") -> Variable:
-    """Declare a differential state, with its physical bounds where it has any."""
+    """Declare a differential state, with its physical bounds where it has any.
+
+    Parameters
+    ----------
+    name : str
+        Identifier used in the equations (``x.name``), files and on the command line.
+    unit : str
+        Unit, e.g. ``"mol/L"``, ``"degC"``, ``"-"``; the model's ``rhs`` returns its
+        derivative in this unit per time unit of the model.
+    description : str
+        One line saying what the state is.
+    nominal : float
+        Default initial state and steady-state guess [unit].
+    lower, upper : float
+        Operating range [unit]: MPC constraints and the steady-state search box
+        (``-inf``/``inf``: none).
+    physical : (float, float), optional
+        What no real plant can leave [unit] (a level >= 0); a simulated sensor
+        reads Bad outside it. Must contain the finite operating bounds.
+    fraction_of : str
+        For fractions of one whole (mass fractions): the whole's name; the
+        fractions of one whole sum to 1.
+
+    Example: ``state("T", "K", "reactor temperature", 350.0, 300.0, 400.0,
+    physical=(0.0, math.inf))``.
+    """
     return Variable(name, unit, description, nominal, lower, upper, physical=physical,
                     fraction_of=fraction_of)
 
 
 def parameter(name: str, unit: str, description: str, value: float,
               lower: float = -math.inf, upper: float = math.inf) -> Variable:
-    """Declare a parameter with its default value."""
+    """Declare a parameter with its default value.
+
+    ``name`` is read as ``p.name`` in the equations; ``value`` is in ``unit``
+    and is overridden by ``--set name=VALUE``, ``parameters = {...}`` in files
+    and :meth:`Model.with_parameters`; ``lower``/``upper`` [unit] bound what
+    may be set (and estimated). Example: ``parameter("UA", "J/(min K)",
+    "jacket heat-transfer coefficient times area", 5.0e4, 0.0)``.
+    """
     return Variable(name, unit, description, value, lower, upper)
 
 
 def manipulated(name: str, unit: str, description: str, nominal: float,
                 lower: float = -math.inf, upper: float = math.inf) -> Variable:
-    """Declare a manipulated input (MV)."""
+    """Declare a manipulated input (MV): one a controller may move.
+
+    ``nominal`` [unit] is the default input; ``lower``/``upper`` [unit] its
+    limits (the simulator refuses inputs outside them, and they are the MV's
+    default hard limits). Read as ``u.name`` in the equations. Example:
+    ``manipulated("T_c", "K", "coolant temperature", 320.0, 290.0, 340.0)``.
+    """
     return Variable(name, unit, description, nominal, lower, upper, role="manipulated")
 
 
 def disturbance(name: str, unit: str, description: str, nominal: float,
                 lower: float = -math.inf, upper: float = math.inf) -> Variable:
-    """Declare a disturbance input (DV)."""
+    """Declare a disturbance input (DV): one the environment sets (feed temperature).
+
+    Same fields as :func:`manipulated`; a controller may measure it but never
+    moves it. Example: ``disturbance("T_f", "K", "feed temperature", 350.0, 330.0, 370.0)``.
+    """
     return Variable(name, unit, description, nominal, lower, upper, role="disturbance")
 
 
 def output(name: str, unit: str, description: str,
            lower: float = -math.inf, upper: float = math.inf, *,
            physical: tuple[float, float] | None = None) -> Variable:
-    """Declare an output: an algebraic function of states, inputs and parameters."""
+    """Declare an output: an algebraic function of states, inputs and parameters.
+
+    The model's ``output_map`` returns its value [unit]; it has no nominal
+    value. ``lower``/``upper`` [unit] are its operating range (CV limits),
+    ``physical`` what no plant can leave. Example:
+    ``output("conversion", "-", "fraction of the fed A converted")``.
+    """
     return Variable(name, unit, description, math.nan, lower, upper, physical=physical)
 
 

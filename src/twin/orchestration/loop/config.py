@@ -20,6 +20,7 @@ from twin.core.base_layer import BaseLayerSpec
 from twin.core.config import Count, Domain, NonNegative, Positive, build, read_toml, table_or_file
 from twin.core.errors import InputError
 from twin.core.units import ModelValue, check_texts
+from twin.core.model_ref import with_resolved_model
 
 Tolerance = Annotated[float, Domain(gt=0, le=1)]
 """An integration tolerance."""
@@ -59,8 +60,10 @@ class PlantConfig:
         for an FMU: the steady state of the controller's model, set on the
         FMU's states by name).
     model : str
-        A registered model, or an FMU file (``*.fmu``, relative to the
-        configuration file) that replaces the twin.
+        A model reference (a shipped or registered name, a model file
+        ``./reactor.py[:NAME]`` or ``package.module:ATTRIBUTE``), or an FMU
+        file (``*.fmu``) that replaces the twin; files are relative to the
+        configuration file.
     interface : str
         FMU only: ``auto`` (Co-Simulation if offered), ``cs`` or ``me``
         (integrated by ``method`` with ``rtol``/``atol``).
@@ -215,6 +218,9 @@ class LoopConfig:
 def loop_from_dict(data: dict[str, Any], base: Path | None = None, where: str = "loop") -> LoopConfig:
     """A checked :class:`LoopConfig` from a parsed TOML table (``base`` resolves ``controller_file``)."""
     data = dict(data)
+    for key in ("plant", "controller"):
+        if key in data:
+            data[key] = with_resolved_model(data[key], base)
     valid = ("plant", "controller", "controller_file", "run", "event", "title", "rto")
     for key in data:
         if key not in valid:

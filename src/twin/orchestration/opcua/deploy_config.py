@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from apc.spec import ControllerSpec, load_spec, spec_from_dict
 from twin.core.config import Count, Domain, Positive, build, read_toml, table_or_file
 from twin.core.errors import InputError
+from twin.core.model_ref import with_resolved_model
 from twin.orchestration.loop.config import EventConfig, check_events
 from twin.orchestration.loop.rto_handoff import RTOLoopSpec
 from twin.orchestration.opcua.tagmap import TagMap, load_tag_map
@@ -161,6 +162,8 @@ def load_deploy(path: str | Path) -> DeployConfig:
     path = Path(path)
     data = dict(read_toml(path))
     base, where = path.parent, path.name
+    if "controller" in data:
+        data["controller"] = with_resolved_model(data["controller"], base)
     controller = table_or_file(data, "controller", base, where, spec_from_dict, load_spec,
                                "controller")
     tags = table_or_file(data, "tags", base, where, load_tag_map, load_tag_map, "tag map")

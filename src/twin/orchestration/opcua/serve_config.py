@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 from twin.core.base_layer import BaseLayerSpec, LoopSpec
 from twin.core.config import Count, Domain, build, check_domains, convert, read_toml
 from twin.core.errors import InputError
+from twin.core.model_ref import resolve_reference, with_resolved_model
 from twin.orchestration.loop.config import PlantConfig, SensorConfig
 from twin.orchestration.opcua.faults import FaultEvent
 from twin.orchestration.registry import load_model
@@ -189,6 +190,7 @@ class ServeConfig:
 
 def default_plant(model_name: str, tick: float | None) -> PlantConfig:
     """A model from its steady state, sensors on all states and outputs, a loop per MV."""
+    model_name = resolve_reference(model_name)
     model = load_model(model_name)
     sensors = tuple(SensorConfig(n) for n in model.states.names + model.outputs.names)
     loops = tuple(LoopSpec(v.name, tau=5 * tick if tick else 1.0) for v in model.manipulated)
@@ -206,10 +208,12 @@ def load_serve_config(path: str | Path | None, model: str | None = None,
         config = ServeConfig(plant=plant)
     else:
         path = Path(path)
-        data = read_toml(path)
+        data = dict(read_toml(path))
+        if "plant" in data:
+            data["plant"] = with_resolved_model(data["plant"], path.parent)
         config = build(ServeConfig, data, path.name)
         plant = config.plant
-        if model is not None and model != plant.model:
+        if model is not None and resolve_reference(model) != plant.model:
             raise InputError(f"MODEL '{model}' differs from plant.model '{plant.model}' in {path}")
         if tick is not None:
             plant = replace(plant, tick=tick)

@@ -10,6 +10,6 @@ resumes, and writes a Parquet summary, time series, sensitivity indices
 """
 
 from twin.orchestration.whatif.run import StudyResult, run_study
-from twin.orchestration.whatif.study import Study, load_study
+from twin.orchestration.whatif.study import Study, load_study, study_from_dict
 
-__all__ = ["Study", "StudyResult", "load_study", "run_study"]
+__all__ = ["Study", "StudyResult", "load_study", "run_study", "study_from_dict"]

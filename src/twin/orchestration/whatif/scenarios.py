@@ -401,15 +401,22 @@ def _model_digest(model: Model) -> str:
 
 def digest(study: Study) -> str:
     """What the study refers to, beyond its own file: models (their equations, so a changed
-    ``module:ATTRIBUTE`` model counts), loop, FMU, economics, function source."""
+    ``module:ATTRIBUTE`` model counts, and the source of model files), loop, FMU, economics,
+    function source."""
+    from twin.orchestration.registry import model_file
+
     case = _case(study)
     parts = [_model_digest(m) for m in (case.model, case.plant_model) if m is not None]
+    references = [study.base.model]
     if case.loop is not None:
         from twin.orchestration.registry import load_model
 
         spec = case.loop.controller
         parts.append(_model_digest(load_model(spec.model, spec.parameters, spec.parameter_set)))
         parts.append(repr(case.loop))
+        references += [case.loop.plant.model, spec.model]
+    files = {model_file(r) for r in references} - {None}
+    parts += [_file_digest(f) for f in sorted(files) if f.is_file()]
     if case.fmu is not None:
         parts.append(_file_digest(case.fmu.path))
     parts += [repr(spec) for spec in case.kpis.economics.values()]

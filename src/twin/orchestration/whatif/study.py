@@ -44,6 +44,7 @@ from typing import Any, Literal
 from twin.core.config import Count, NonNegative, build, read_toml
 from twin.core.errors import InputError
 from twin.core.units import ModelValue, check_texts
+from twin.core.model_ref import with_resolved_model
 
 MAX_SCENARIOS = 10_000_000
 """Largest sample size of a study."""
@@ -75,7 +76,8 @@ class BaseCase:
         (a ``twin control`` loop file: plant, APC, optional RTO) or
         ``function`` (a Python function of the scenario variables).
     model : str
-        Model name, ``module:ATTRIBUTE`` or a path to an ``.fmu`` (open loop).
+        Model reference (a name, a model file ``./reactor.py[:NAME]`` relative to
+        the study file, or ``module:ATTRIBUTE``) or a path to an ``.fmu`` (open loop).
     parameter_set, parameters
         Model parameters of the base case.
     u : dict
@@ -374,6 +376,15 @@ def load_study(path: str | Path) -> Study:
     from twin.orchestration.examples import file_or_example
 
     path = file_or_example(path)
-    data: dict[str, Any] = dict(read_toml(path))
-    data["folder"] = str(path.resolve().parent)
-    return build(Study, data, path.name)
+    return study_from_dict(read_toml(path), path.resolve().parent, path.name)
+
+
+def study_from_dict(data: dict[str, Any], base: str | Path | None = None,
+                    where: str = "study") -> Study:
+    """A checked :class:`Study` from a parsed table; its files (model files, loop file, FMU)
+    are relative to ``base`` (default: the working folder)."""
+    data = dict(data)
+    data["folder"] = str(Path(base if base is not None else ".").resolve())
+    if "base" in data:
+        data["base"] = with_resolved_model(data["base"], data["folder"])
+    return build(Study, data, where)
