@@ -10,7 +10,7 @@ import pandas as pd
 
 from twin.orchestration.plots import plt
 from twin.orchestration.report import HtmlReport
-from twin.orchestration.whatif.sampling import ID, NOMINAL
+from twin.orchestration.whatif.sampling import ID, NOMINAL, nominal_appended
 from twin.orchestration.whatif.study import Study
 
 MAX_POINTS = 5000
@@ -156,7 +156,7 @@ def write_study_report(study: Study, result, summary: pd.DataFrame, sens: pd.Dat
     report.mapping_table({
         "scenarios": result.scenarios, "failed": result.failed,
         "finished before --resume": result.resumed, "sampling": s.method,
-        "sample size n": s.n or int((~summary[NOMINAL]).sum()), "seed": study.seed,
+        "sample size n": s.n or len(summary) - int(nominal_appended(study)), "seed": study.seed,
         "variables": ", ".join(study.variable_names), "wall time [s]": round(result.seconds, 2),
         "median seconds per scenario": float(np.median(seconds)) if len(seconds) else 0.0},
         "Study")
