@@ -92,18 +92,22 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
     @click.argument("config", type=click.Path(path_type=Path))
     @click.option("--out", type=click.Path(path_type=Path), default=None,
                   help="Folder for the cycle log and Parquet export (default: deploy-<config>).")
+    @click.option("--force", is_flag=True,
+                  help="Write into an --out folder that holds files, replacing that run.")
     @json_option
-    def deploy(config: Path, out: Path | None, as_json: bool) -> None:
+    def deploy(config: Path, out: Path | None, force: bool, as_json: bool) -> None:
         """Run the APC (and RTO) against an OPC UA server, with its watchdog."""
         from twin.orchestration.loop.kpis import compute_kpis
         from twin.orchestration.opcua.deploy import run_deploy
         from twin.orchestration.opcua.deploy_config import load_deploy
 
+        from twin.orchestration.out_folder import check_out_folder
+
         cfg = load_deploy(config)
-        folder = out or Path(f"deploy-{config.stem}")
+        folder = check_out_folder(out or Path(f"deploy-{config.stem}"), force)
         with progress_bar(1000, f"deployed loop {config.stem}") as progress:
             try:
-                result = run_deploy(cfg, folder, progress)
+                result = run_deploy(cfg, folder, progress, fresh=force)
             except KeyboardInterrupt:
                 raise click.exceptions.Exit(130) from None
         from twin.orchestration.loop.store import CycleStore

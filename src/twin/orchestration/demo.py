@@ -38,12 +38,16 @@ class DemoSummary:
     report: Path
     files: list[Path] = field(default_factory=list)
     figures: dict[str, float] = field(default_factory=dict)
+    fresh: bool = False
+    """Replace an earlier demo run in ``folder``."""
 
 
-def run_demo(folder: str | Path, progress: Progress = lambda msg: None) -> DemoSummary:
-    """Run the demo and write its report into ``folder`` (created if missing)."""
+def run_demo(folder: str | Path, progress: Progress = lambda msg: None,
+             fresh: bool = False) -> DemoSummary:
+    """Run the demo and write its report into ``folder`` (created if missing; ``fresh``:
+    replacing an earlier demo run there)."""
     report = HtmlReport("Process digital twin: demo", folder)
-    summary = DemoSummary(Path(folder), Path(folder) / "report.html")
+    summary = DemoSummary(Path(folder), Path(folder) / "report.html", fresh=fresh)
     report.paragraph(
         "First-principles plant models simulated by the compiled stepping kernels from steady "
         "states computed with IPOPT: operating points and responses to input steps; then the "
@@ -118,7 +122,7 @@ def _apc_section(report: HtmlReport, summary: DemoSummary) -> None:
     from twin.orchestration.loop.control import run_control
 
     config = load_loop(example("cstr_apc.toml"))
-    result = run_control(config, summary.folder / "apc_cstr")
+    result = run_control(config, summary.folder / "apc_cstr", fresh=summary.fresh)
     k = result.kpis
     report.heading("CSTR under APC (NMPC with estimation)")
     report.paragraph(
@@ -146,7 +150,8 @@ def _rto_section(report: HtmlReport, summary: DemoSummary) -> None:
     from twin.orchestration.loop.store import CycleStore
     from twin.orchestration.rto_run import optimum
 
-    result = run_control(example("cstr_rto_apc.toml"), summary.folder / "rto_apc_cstr")
+    result = run_control(example("cstr_rto_apc.toml"), summary.folder / "rto_apc_cstr",
+                         fresh=summary.fresh)
     store = CycleStore(result.store)
     try:
         store.run_id = store.db.execute("SELECT MAX(id) FROM run").fetchone()[0]
@@ -181,7 +186,7 @@ def _whatif_section(report: HtmlReport, summary: DemoSummary) -> None:
     from twin.orchestration.whatif import load_study, run_study
 
     study = load_study("cstr_kinetics_ensemble.toml")
-    result = run_study(study, summary.folder / "whatif_cstr")
+    result = run_study(study, summary.folder / "whatif_cstr", force=summary.fresh)
     frame = pd.read_parquet(result.summary)
     ok = frame[frame.status == "ok"]
     report.heading("What-if study: CSTR kinetics uncertainty")

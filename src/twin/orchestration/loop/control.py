@@ -12,11 +12,13 @@ from twin.orchestration.loop.runner import ClosedLoop, LoopResult
 
 
 def run_control(config: LoopConfig | str | Path, folder: str | Path,
-                progress: Callable[[float], None] | None = None, report: bool = True) -> LoopResult:
-    """Run the scenario; write ``cycles.sqlite``, ``cycles.parquet`` and ``report.html``."""
+                progress: Callable[[float], None] | None = None, report: bool = True,
+                fresh: bool = False) -> LoopResult:
+    """Run the scenario; write ``cycles.sqlite``, ``cycles.parquet`` and ``report.html``
+    (``fresh``: replace an earlier run's cycle log in ``folder``)."""
     if not isinstance(config, LoopConfig):
         config = load_loop(config)
-    loop = ClosedLoop(config, folder)
+    loop = ClosedLoop(config, folder, fresh=fresh)
     try:
         result = loop.run(progress)
         frame = loop.store.to_frame()

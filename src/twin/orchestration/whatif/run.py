@@ -65,8 +65,10 @@ def default_chunk_size(study: Study, n: int, workers: int) -> int:
 
 def run_study(study: Study, out: str | Path, workers: int = 1, scheduler: str | None = None,
               resume: bool = False, chunk_size: int | None = None,
-              progress: Progress | None = None, report: bool = True) -> StudyResult:
-    """Run every scenario of ``study`` (those not yet finished, with ``resume``)."""
+              progress: Progress | None = None, report: bool = True,
+              force: bool = False) -> StudyResult:
+    """Run every scenario of ``study`` (those not yet finished, with ``resume``; ``force``:
+    into a folder that holds files, replacing an earlier run)."""
     started = time.perf_counter()
     folder = Path(out)
     if workers < 1:
@@ -76,7 +78,7 @@ def run_study(study: Study, out: str | Path, workers: int = 1, scheduler: str | 
     table = scenario_table(study)
     prepare(study)
     fingerprint = study.fingerprint(digest(study))
-    parts.open_folder(folder, fingerprint, study.title, repr(study), resume)
+    parts.open_folder(folder, fingerprint, study.title, repr(study), resume, force)
     atomic_parquet(table, folder / "scenarios.parquet")
     required = list(table.columns) + [STATUS, ERROR, SECONDS]
     todo = parts.unfinished(folder, fingerprint, table, required, ID)
