@@ -328,11 +328,13 @@ class _Case:
 
         study, loop = self.study, self.loop
         split = _split(study, row)
+        steady_then_set = bool(split["initial_state"]) and loop.plant.steady_start
         plant = replace(loop.plant, parameters={**loop.plant.parameters, **split["parameter"]},
-                        x0={**loop.plant.x0, **split["initial_state"]},
+                        x0=loop.plant.x0 if steady_then_set else {**loop.plant.x0,
+                                                                  **split["initial_state"]},
                         u0={**loop.plant.u0, **split["input"]},
                         seed=scenario_seed(study.seed, int(row[ID])))
-        if split["initial_state"] and plant.steady_start:
+        if steady_then_set:
             if self.plant_model is None:
                 raise InputError("initial states of an FMU plant that starts at steady state "
                                  "cannot vary")
