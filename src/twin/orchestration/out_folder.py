@@ -37,16 +37,20 @@ def check_out_folder(folder: str | Path, force: bool = False, resume: bool = Fal
     return folder
 
 
-def make_folder(folder: str | Path, fresh: bool = False, stale: Iterable[str] = CYCLE_LOG) -> Path:
+def make_folder(folder: str | Path, fresh: bool = False, stale: Iterable[str] = CYCLE_LOG,
+                stale_folders: Iterable[str] = ()) -> Path:
     """Create ``folder`` (after the run's checks passed); with ``fresh``, first remove the
-    files and folders named in ``stale`` that an earlier run left there."""
+    files named in ``stale`` and the folders named in ``stale_folders`` that an earlier run
+    left there (a folder where a file is expected is left alone, for the run to name)."""
     folder = Path(folder)
     if fresh and folder.is_dir():
         for name in stale:
             path = folder / name
+            if path.is_file() or path.is_symlink():
+                path.unlink()
+        for name in stale_folders:
+            path = folder / name
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path)
-            elif path.exists() or path.is_symlink():
-                path.unlink()
     folder.mkdir(parents=True, exist_ok=True)
     return folder

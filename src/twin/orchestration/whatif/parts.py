@@ -91,7 +91,7 @@ def open_folder(folder: Path, fingerprint: str, title: str, study: str, resume: 
     if force and resume:
         raise InputError("--force starts afresh and --resume finishes an earlier run: give one")
     if force:
-        make_folder(folder, True, (PARTS, STAMP, "timeseries"))
+        make_folder(folder, True, (STAMP,), (PARTS, "timeseries"))
     if not _has_parts(folder) and not resume:
         check_out_folder(folder, force)
     if _has_parts(folder):
