@@ -101,15 +101,21 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
         from twin.orchestration.opcua.deploy import run_deploy
         from twin.orchestration.opcua.deploy_config import load_deploy
 
-        from twin.orchestration.out_folder import check_out_folder
+        from twin.core.errors import TwinError
+        from twin.orchestration.out_folder import check_out_folder, remove_unused_run
 
         cfg = load_deploy(config)
         folder = check_out_folder(out or Path(f"deploy-{config.stem}"), force)
+        new_folder = not folder.exists()
         with progress_bar(1000, f"deployed loop {config.stem}") as progress:
             try:
                 result = run_deploy(cfg, folder, progress, fresh=force)
             except KeyboardInterrupt:
                 raise click.exceptions.Exit(130) from None
+            except TwinError:
+                if new_folder:  # refused before its first cycle: leave no empty run behind
+                    remove_unused_run(folder)
+                raise
         from twin.orchestration.loop.store import CycleStore
 
         store = CycleStore(result.store)

@@ -54,3 +54,25 @@ def make_folder(folder: str | Path, fresh: bool = False, stale: Iterable[str] = 
                 shutil.rmtree(path)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def remove_unused_run(folder: str | Path) -> bool:
+    """Remove ``folder``, created by a run that was refused before its first cycle (a refused
+    login or certificate): only when it holds nothing but a cycle log without cycles."""
+    import sqlite3
+
+    folder = Path(folder)
+    if not folder.is_dir() or any(p.name not in CYCLE_LOG for p in folder.iterdir()):
+        return False
+    log = folder / CYCLE_LOG[0]
+    if log.is_file():
+        try:
+            with sqlite3.connect(f"file:{log}?mode=ro", uri=True) as db:
+                if db.execute("SELECT COUNT(*) FROM cycle").fetchone()[0]:
+                    return False
+        except sqlite3.Error:
+            return False
+    for p in folder.iterdir():
+        p.unlink()
+    folder.rmdir()
+    return True
