@@ -219,3 +219,46 @@ def test_a_closed_loop_study_refuses_start_keys_of_its_own(tmp_path):
     assert str(caught.value).endswith("base.x0 applies to an open-loop base case; a closed loop "
                                       "starts as its loop file says (plant.x0, "
                                       "plant.steady_start, plant.guess)")
+
+
+def test_a_closed_loop_study_without_a_steady_start_names_the_loop_key_and_scenario(
+        tmp_path, monkeypatch, capsys):
+    (tmp_path / "edge_tank.py").write_text(TANK)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "loop.toml").write_text(textwrap.dedent("""
+        [plant]
+        model = "edge_tank:MODEL"
+        u0 = { q = 4.0 }
+        steady_start = true
+        tick = 0.5
+        [controller]
+        model = "edge_tank:MODEL"
+        sample_time = 0.5
+        prediction_horizon = 5
+        [[controller.measurements]]
+        name = "h"
+        noise_std = 0.01
+        [[controller.mv]]
+        name = "q"
+        low = 0.0
+        high = 5.0
+        [[controller.cv]]
+        name = "h"
+        setpoint = 1.0
+        [run]
+        duration = 1.0
+    """))
+    study = tmp_path / "study.toml"
+    study.write_text('duration = 1.0\n[base]\nkind = "closed_loop"\nloop_file = "loop.toml"\n'
+                     '[[variable]]\nname = "k"\n[sampling]\nmethod = "list"\n'
+                     'scenarios = [ { k = 0.4 }, { k = 0.5 } ]\n'
+                     '[[kpi]]\nname = "h_end"\nvariable = "h"\n')
+    out = tmp_path / "out"
+    code, _, err = run_twin(capsys, "whatif", str(study), "--out", str(out))
+    assert code == 1
+    line = err.splitlines()[-1]
+    assert line.startswith("twin: error: every scenario of the study failed (the first: "
+                           "scenario 0: no steady state of 'edge_tank' found within the state "
+                           "bounds")
+    assert "plant.steady_start: give plant.guess (a starting point) or other plant.u0" in line
+    assert "--x0" not in line

@@ -120,12 +120,18 @@ def _summarise(study: Study, folder: Path, table: pd.DataFrame, rows: pd.DataFra
     failed = summary[summary[STATUS] != "ok"]
     result = StudyResult(folder, folder / "summary.parquet", len(summary), len(failed), resumed,
                          time.perf_counter() - started, kpis, sens_path, note,
-                         first_error=str(failed[ERROR].iloc[0]) if len(failed) else "")
+                         first_error=_named(failed.iloc[0]) if len(failed) else "")
     if report:
         from twin.orchestration.whatif.report import write_study_report
 
         write_study_report(study, result, summary, sens, rows[SECONDS].to_numpy())
     return result
+
+
+def _named(row) -> str:
+    """A failed scenario's error, saying which scenario it is."""
+    error, sid = str(row[ERROR]), int(row[ID])
+    return error if f"scenario {sid}:" in error else f"scenario {sid}: {error}"
 
 
 def rerun_with_series(study: Study, row: dict) -> pd.DataFrame | None:
