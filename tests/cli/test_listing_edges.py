@@ -41,3 +41,15 @@ def test_one_model_shows_ranges_without_inf(capsys):
     # the columns line up: the unit column starts at the same offset on every row
     assert len({line.index(" mol/L" if "mol/L" in line else " 1/h") for line in
                 (rows["C_a"], rows["F"], rows["C_b"])}) == 1
+
+
+def test_a_value_outside_a_half_bounded_range_names_the_range_without_inf():
+    from twin.core.errors import InputError
+    from twin.core.ranges import range_text
+
+    model = __import__("twin").load_model("cstr")
+    with pytest.raises(InputError) as caught:
+        model.parameters.check_bounds(model.parameters.vector({"C_A0": -1.0}), "--set")
+    assert str(caught.value) == "--set: parameter 'C_A0' = -1 mol/L is outside its bounds >= 0"
+    assert range_text(0.0, float("inf"), "mol/L") == ">= 0 mol/L"
+    assert range_text(float("-inf"), float("inf"), "K") == "any"

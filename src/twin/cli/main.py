@@ -136,13 +136,9 @@ def models(name: str | None, as_json: bool) -> None:
 def bounds_text(lower: float | None, upper: float | None) -> str:
     """A range as an engineer reads it: ``[0, 5.1]``, ``>= 0``, ``<= 1``, or ``any`` when
     unbounded (``None``: no bound on that side)."""
-    if lower is None and upper is None:
-        return "any"
-    if upper is None:
-        return f">= {lower:g}"
-    if lower is None:
-        return f"<= {upper:g}"
-    return f"[{lower:g}, {upper:g}]"
+    from twin.core.ranges import range_text
+
+    return range_text(lower, upper)
 
 
 def _columns(rows, right: tuple[int, ...] = (), indent: str = "") -> str:
