@@ -53,3 +53,16 @@ def test_a_value_outside_a_half_bounded_range_names_the_range_without_inf():
     assert str(caught.value) == "--set: parameter 'C_A0' = -1 mol/L is outside its bounds >= 0"
     assert range_text(0.0, float("inf"), "mol/L") == ">= 0 mol/L"
     assert range_text(float("-inf"), float("inf"), "K") == "any"
+
+
+def test_an_error_naming_a_key_with_a_newline_stays_one_line():
+    from twin.core.config import parse_toml
+    from twin.core.errors import InputError
+    from twin.orchestration.whatif.study import BaseCase
+    from twin.core.config import build
+
+    with pytest.raises(InputError) as caught:
+        build(BaseCase, parse_toml('kind = "function"\nfunction = "ishigami"\n"a\\nb" = 1\n',
+                                   "s"), "study.toml.base")
+    assert "\n" not in str(caught.value)
+    assert str(caught.value).startswith("study.toml.base: unknown key 'a\\nb'")
