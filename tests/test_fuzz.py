@@ -192,9 +192,12 @@ def test_command_line_values_are_used_or_refused_in_one_line(tmp_path, capsys, o
 
 
 def test_the_fuzz_suite_sees_failures():
-    """The harness is not vacuous: a loader error that is not one line is caught."""
+    """The harness is not vacuous: a loader error without a message is caught (one that is
+    not one line cannot be made: TwinError escapes control characters)."""
     def broken():
-        raise InputError("two\nlines")
+        raise InputError("")
+
+    assert str(InputError("two\nlines")) == "two\\nlines"
 
     with pytest.raises(AssertionError):
         _one_line_or_accepted(broken)

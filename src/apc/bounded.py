@@ -45,7 +45,11 @@ class SolveTimeout(Exception):
 def _plain_stats(stats: dict) -> dict[str, Any]:
     """The solver statistics a caller reads (plain values that survive a pipe)."""
     keep = ("success", "return_status", "iter_count", "unified_return_status", "t_wall_total")
-    return {k: stats[k] for k in keep if k in stats}
+    plain = {k: stats[k] for k in keep if k in stats}
+    flag = (stats.get("fatrop") or {}).get("return_flag")
+    if flag is not None:  # what fatrop's bare return_status means (apc.solve_failure)
+        plain["fatrop"] = {"return_flag": int(flag)}
+    return plain
 
 
 def _plain_result(result: dict) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import numpy as np
 from apc._dompc import do_mpc, quiet
 from apc.bounded import InProcess, SolveTimeout
 from apc.problem import ControlProblem
+from apc.solve_failure import describe_failure
 from apc.transcription import StructuredOCP
 
 BIG = 1e20
@@ -182,7 +183,10 @@ class StructuredNMPC:
             slack[ocp.soft_lo, 0] = np.maximum(parts["slack_lo"].max(axis=0), 0.0)
         if ocp.soft_hi:
             slack[ocp.soft_hi, 1] = np.maximum(parts["slack_hi"].max(axis=0), 0.0)
-        return Plan(parts["u"], parts["x"], status, str(stats.get("return_status", "")),
+        message = str(stats.get("return_status", ""))
+        if self.solver_name == "fatrop" and status is SolveStatus.FAILED:
+            message = describe_failure(stats, ocp, r, (lbx, ubx, lbg, ubg))
+        return Plan(parts["u"], parts["x"], status, message,
                     int(stats.get("iter_count", 0)), elapsed, float(r["f"]), slack)
 
 

@@ -81,8 +81,17 @@ def shipped_economics(name: str) -> Path:
     path = Path(str(folder / f"{name}.toml"))
     if not path.is_file():
         names = sorted(p.stem for p in Path(str(folder)).glob("*.toml"))
-        raise UnknownNameError("economics", name, names)
+        error = UnknownNameError("economics", name, names)
+        error.args = (f"{error}; or give the path of an economics file: {HOW_TO_WRITE}",)
+        raise error
     return path
+
+
+HOW_TO_WRITE = ("a .toml file with model, unit, profit (an expression of the model's variables, "
+                "parameters and prices), prices, bounds and fixed inputs; see README.md, "
+                "'Economics files', and the shipped example "
+                f"{Path(str(resources.files('rto') / 'economics_data' / 'cstr.toml'))}")
+"""How to write an economics file, for messages."""
 
 
 @dataclass

@@ -51,10 +51,10 @@ def test_an_incompatible_unit_is_one_line_with_status_2(capsys):
 
 
 def test_a_start_below_absolute_zero_is_refused(capsys):
-    code, _, err = run_twin(capsys, "steady", "cstr", "--x0", "T_R=-10K")
+    code, _, err = run_twin(capsys, "steady", "cstr", "--guess", "T_R=-10K")
     assert code == 2
-    assert the_error_line(err) == ("twin: error: --x0: T_R = -283.15 degC is outside its "
-                                   "physical bounds [-273.15, inf] degC")
+    assert the_error_line(err) == ("twin: error: --guess: T_R = -283.15 degC is outside its "
+                                   "physical bounds >= -273.15 degC")
 
 
 def test_the_klatt_engell_point_given_in_other_units(capsys):

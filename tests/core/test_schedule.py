@@ -64,3 +64,18 @@ def test_file_errors(tmp_path):
 def test_unknown_name_error_lists_valid_inputs():
     with pytest.raises(UnknownNameError, match="valid: F, Q_dot"):
         InputSchedule.from_steps(CSTR.inputs, BASE, [(0.1, {"Fx": 1.0})])
+
+
+@pytest.mark.parametrize("text, sep", [
+    ("time;F\n0;14.19\n0.5;20\n", "';'"),
+    ("time;F\n0;14,19\n0,5;20\n", "';'"),  # a spreadsheet's decimal commas as well
+    ("time\tF\n0\t14.19\n", "tab"),
+])
+def test_a_csv_with_another_separator_is_refused_with_a_hint(tmp_path, text, sep):
+    path = tmp_path / "steps.csv"
+    path.write_text(text)
+    with pytest.raises(InputError) as caught:
+        InputSchedule.read(path, CSTR.inputs, BASE)
+    header = text.splitlines()[0].replace("\t", "\\t")
+    assert str(caught.value) == (f"inputs file '{path}' looks {sep}-separated (header: {header}): "
+                                 "write it comma-separated, with '.' as the decimal point")

@@ -151,7 +151,7 @@ def test_outside_the_bounds_is_a_warning_naming_bound_unit_and_value(caplog):
 
 def test_outside_the_physical_bounds_or_below_absolute_zero_is_an_error():
     with pytest.raises(InputError, match=r"^--x0: C_a = -0.1 mol/L is outside its physical "
-                                         r"bounds \[0, inf\] mol/L"):
+                                         r"bounds >= 0 mol/L"):
         check_value(cstr.MODEL.states["C_a"], -0.1, "--x0")
     T_in = cstr.MODEL.parameters["T_in"]
     with pytest.raises(InputError, match=r"T_in = -300 degC is below absolute zero"):

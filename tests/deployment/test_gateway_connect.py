@@ -201,3 +201,29 @@ def test_the_url_given_wins_over_the_gateways_which_wins_over_the_tag_maps(tmp_p
     assert Gateway(both.tags, both.gateway, given).url == given
     assert Gateway(only_tags.tags, only_tags.gateway).url == tags_url
     assert Gateway(only_tags.tags, only_tags.gateway, given).url == given
+
+
+def test_a_wrong_password_logs_no_service_fault_before_the_clean_error(server, tmp_path):
+    """asyncua warns 'ServiceFault (BadUserAccessDenied, diagnostics: DiagnosticInfo(...))'
+    on a refused login; with no log handler Python prints it on stderr before our one line."""
+    import logging
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    watched = logging.getLogger("asyncua")
+    watched.addHandler(handler)
+    try:
+        cfg = secure(tmp_path, server, username="night_shift")
+        (tmp_path / "cfg" / "apc.password").write_text("wrong\n")
+        with pytest.raises(GatewayError, match="refused user 'night_shift'"):
+            connect(cfg)
+    finally:
+        watched.removeHandler(handler)
+    faults = [r.getMessage() for r in records if "ServiceFault" in r.getMessage()]
+    assert faults == []
+    # other service faults are still logged
+    other = logging.LogRecord("asyncua.client.ua_client.UASocketProtocol", logging.WARNING, "", 0,
+                              "ServiceFault (%s, diagnostics: %s) from server received %s",
+                              ("BadNodeIdUnknown", "x", "in response to ReadRequest"), None)
+    assert logging.getLogger("asyncua.client.ua_client.UASocketProtocol").filter(other)

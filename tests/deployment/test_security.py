@@ -35,6 +35,7 @@ def test_wrong_password_is_refused_with_a_clear_error(server_factory, tmp_path, 
     assert code == 2
     assert the_error_line(err) == (f"twin: error: {server.url} refused user 'apc' (wrong password "
                                 "or unknown user)")
+    assert not (tmp_path / "run").exists()  # refused before its first cycle: no empty run folder
 
 
 def test_untrusted_server_certificate_is_refused_and_kept_for_inspection(server_factory, tmp_path,

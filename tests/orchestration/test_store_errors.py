@@ -13,19 +13,26 @@ from twin.orchestration.loop.store import CycleStore, StoreError
 
 
 def test_garbage_where_the_store_should_be_is_one_line(tmp_path, capsys):
+    from twin.orchestration.loop.control import run_control
+
     out = tmp_path / "run"
     out.mkdir()
     (out / "cycles.sqlite").write_bytes(b"this is not a database" * 100)
+    # the command refuses the folder (it holds files); the library names the bad store
     code, _, err = run_twin(capsys, "control", str(example("cstr_apc.toml")), "--out", str(out))
-    assert code == 2
-    assert "cycles.sqlite' is not a usable SQLite database" in the_error_line(err)
+    assert code == 2 and "already holds files" in the_error_line(err)
+    with pytest.raises(InputError) as caught:
+        run_control(example("cstr_apc.toml"), out)
+    assert "cycles.sqlite' is not a usable SQLite database" in str(caught.value)
 
 
 def test_a_folder_where_the_store_should_be_is_one_line(tmp_path, capsys):
     out = tmp_path / "run"
     (out / "cycles.sqlite").mkdir(parents=True)
-    code, _, err = run_twin(capsys, "control", str(example("cstr_apc.toml")), "--out", str(out))
+    code, _, err = run_twin(capsys, "control", str(example("cstr_apc.toml")), "--out", str(out),
+                            "--force")
     assert code == 2 and "cycles.sqlite' is a folder" in the_error_line(err)
+    assert (out / "cycles.sqlite").is_dir()  # --force never removes a folder it did not write
 
 
 def test_a_store_failing_during_the_run_stops_it_with_one_line(tmp_path):

@@ -27,7 +27,8 @@ def test_a_study_whose_every_scenario_failed_exits_1(write_study, tmp_path, caps
     assert code == 1
     assert json.loads(stdout)["failed"] == 2
     assert err.splitlines()[-1] == ("twin: error: every scenario of the study failed (the first: "
-                                    f"NaN or infinity in output y); see {out / 'summary.parquet'}")
+                                    "scenario 0: NaN or infinity in output y); see "
+                                    f"{out / 'summary.parquet'}")
     assert list(pd.read_parquet(out / "summary.parquet").status) == ["failed", "failed"]
 
 

@@ -126,10 +126,14 @@ def test_open_folder_creates_and_stamps_a_new_folder(tmp_path):
     assert sorted(os.listdir(folder)) == ["parts", "study.json"]
 
 
-def test_a_folder_without_parts_takes_any_study(tmp_path):
+def test_a_folder_without_parts_takes_any_study_with_force_or_resume(tmp_path):
     folder = tmp_path / "out"
     parts.open_folder(folder, FP, "first", "s", resume=False)
-    parts.open_folder(folder, "fedcba9876543210", "second", "s", resume=False)
+    with pytest.raises(InputError) as caught:
+        parts.open_folder(folder, "fedcba9876543210", "second", "s", resume=False)
+    assert str(caught.value) == (f"--out {folder} already holds files (an earlier run?): give "
+                                 "another --out, or add --force to replace that run")
+    parts.open_folder(folder, "fedcba9876543210", "second", "s", resume=False, force=True)
     assert json.loads((folder / "study.json").read_text())["fingerprint"] == "fedcba9876543210"
     parts.open_folder(folder, FP, "third", "s", resume=True)  # --resume with nothing to resume
     assert json.loads((folder / "study.json").read_text())["title"] == "third"
@@ -148,7 +152,7 @@ def test_parts_are_resumed_only_with_resume_and_only_by_their_study(tmp_path):
     with pytest.raises(InputError) as caught:
         parts.open_folder(folder, FP, "t", "s", resume=False)
     assert str(caught.value) == (f"{folder} holds an earlier study run: add --resume to finish "
-                                 "it, or give another --out")
+                                 "it, --force to replace it, or give another --out")
     with pytest.raises(InputError) as caught:
         parts.open_folder(folder, "fedcba9876543210", "t", "s", resume=True)
     assert str(caught.value) == (f"{folder} holds a run of a different study (the study or a "

@@ -84,6 +84,8 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+force_option = click.option("--force", is_flag=True,
+                            help="Write into an --out folder that holds files, replacing that run.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print a machine-readable JSON summary.")
 set_option = click.option("--set", "sets", multiple=True, metavar="P=V",
                           help="Override a parameter (repeatable).")
@@ -126,9 +128,9 @@ def models(name: str | None, as_json: bool) -> None:
                 d = {"name": entry.name, "title": f"(cannot load: {exc})", "states": [],
                      "inputs": [], "time_unit": "?"}
             described.append({**d, "name": entry.name, "from": entry.origin})
-        lines = [f"{d['name']:<20} {len(d['states']):>3} states {len(d['inputs']):>2} inputs  "
-                 f"[{d['time_unit']}]  {d['title']}  ({d['from']})" for d in described]
-        _emit({"models": described}, as_json, "\n".join(lines))
+        rows = [(d["name"], f"{len(d['states'])} states", f"{len(d['inputs'])} inputs",
+                 f"[{d['time_unit']}]", d["title"], f"({d['from']})") for d in described]
+        _emit({"models": described}, as_json, _columns(rows, right=(1, 2)))
         return
     d = {**load_model(name).describe(), "from": origin(name)}
     lines = [f"{d['title']}", f"from: {d['from']}", f"source: {d['source']}",
@@ -136,19 +138,36 @@ def models(name: str | None, as_json: bool) -> None:
     if d["parameter_sets"]:
         lines.append("parameter sets: " + ", ".join(f"{s['name']} ({s['description']})"
                                                     for s in d["parameter_sets"]))
-    for group in ("states", "inputs", "parameters", "outputs"):
+    groups = ("states", "inputs", "parameters", "outputs")
+    rows = [("", "nominal", "unit", "range", "")]
+    for v in (v for group in groups for v in d[group]):
+        role = f" ({v['role']})" if v.get("role") else ""
+        rows.append((v["name"], "" if v["nominal"] is None else f"{v['nominal']:g}", v["unit"],
+                     bounds_text(v["lower"], v["upper"]), v["description"] + role))
+    table = _columns(rows, right=(1,), indent="  ").splitlines()
+    lines.append(table[0].rstrip())
+    k = 1
+    for group in groups:
         lines.append(f"{group}:")
-        for v in d[group]:
-            nominal = "" if v["nominal"] is None else f"{v['nominal']:g}"
-            bounds = f"[{_fmt(v['lower'])}, {_fmt(v['upper'])}]"
-            role = f" ({v['role']})" if v.get("role") else ""
-            lines.append(f"  {v['name']:<10} {nominal:>12} {v['unit']:<12} {bounds:<18} "
-                         f"{v['description']}{role}")
+        lines += table[k:k + len(d[group])]
+        k += len(d[group])
     _emit(d, as_json, "\n".join(lines))
 
 
-def _fmt(v: float | None) -> str:
-    return "-inf/inf" if v is None else f"{v:g}"
+def bounds_text(lower: float | None, upper: float | None) -> str:
+    """A range as an engineer reads it: ``[0, 5.1]``, ``>= 0``, ``<= 1``, or ``any`` when
+    unbounded (``None``: no bound on that side)."""
+    from twin.core.ranges import range_text
+
+    return range_text(lower, upper)
+
+
+def _columns(rows, right: tuple[int, ...] = (), indent: str = "") -> str:
+    """Rows of cells as aligned text columns (``right``: right-aligned columns)."""
+    widths = [max(len(r[j]) for r in rows) for j in range(len(rows[0]))]
+    return "\n".join(indent + " ".join(c.rjust(w) if j in right else c.ljust(w)
+                                        for j, (c, w) in enumerate(zip(r, widths))).rstrip()
+                     for r in rows)
 
 
 @cli.command()
@@ -156,16 +175,37 @@ def _fmt(v: float | None) -> str:
 @set_option
 @param_set_option
 @u_option
-@click.option("--x0", "x0s", multiple=True, metavar="X=V", help="Starting guess for a state (repeatable).")
+@click.option("--guess", "guesses", multiple=True, metavar="X=V",
+              help="Starting point of the solver for a state (repeatable).")
+@click.option("--x0", "x0s", multiple=True, hidden=True)
+@click.option("--all", "find_all", is_flag=True,
+              help="Find every steady state within the state bounds (multi-start), each "
+                   "labelled stable or unstable.")
+@click.option("--starts", type=click.IntRange(1, 100_000), default=None, metavar="N",
+              help="With --all: number of starting points (default 64).")
 @json_option
-def steady(model_name: str, sets, param_set, us, x0s, as_json: bool) -> None:
-    """Find the steady state of MODEL at given inputs."""
+def steady(model_name: str, sets, param_set, us, guesses, x0s, find_all: bool, starts,
+           as_json: bool) -> None:
+    """Find the steady state of MODEL at given inputs (or every one, with --all)."""
     from twin.core.steady import find_steady_state
 
+    if x0s:
+        raise InputError("twin steady: --x0 is an initial state (of twin simulate); the "
+                         "steady-state solver's starting point is --guess X=V")
+    if starts is not None and not find_all:
+        raise InputError("--starts applies with --all")
+    if find_all and guesses:
+        raise InputError("--guess and --all: --all starts from points spread over the state "
+                         "bounds; give one or the other")
     model = _model(model_name, sets, param_set)
     u = checked(model.inputs, assignments(us, "--u"), "--u")
-    x0 = checked(model.states, assignments(x0s, "--x0"), "--x0")
-    ss = find_steady_state(model, u=u, x_guess=x0)
+    if find_all:
+        from twin.cli.steady_all import show_all
+
+        show_all(model, u, starts, as_json, _emit)
+        return
+    guess = checked(model.states, assignments(guesses, "--guess"), "--guess")
+    ss = find_steady_state(model, u=u, x_guess=guess, hint="try another --guess or other --u")
     d = ss.as_dict()
     units = d["units"]
     lines = [f"steady state of {model.name} ({'stable' if d['stable'] else 'unstable'}, "
@@ -186,7 +226,9 @@ def steady(model_name: str, sets, param_set, us, x0s, as_json: bool) -> None:
 @click.option("--inputs", "inputs_file", type=click.Path(path_type=Path), default=None,
               help="Input schedule (.csv or .parquet): a 'time' column and one column per input.")
 @click.option("--steady-start", is_flag=True,
-              help="Start from the steady state at the initial inputs (x0 values are the guess).")
+              help="Start from the steady state at the initial inputs (instead of --x0).")
+@click.option("--guess", "guesses", multiple=True, metavar="X=V",
+              help="With --steady-start: starting point of the steady-state solver (repeatable).")
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="Result file, .parquet or .csv.")
 @click.option("--plot", type=click.Path(path_type=Path), default=None, help="Write a PNG of the trends.")
@@ -204,14 +246,20 @@ def steady(model_name: str, sets, param_set, us, x0s, as_json: bool) -> None:
 @click.option("--isolate/--no-isolate", default=True, show_default=True,
               help="FMU only: run it in a child process, so a crash is an error.")
 @json_option
-def simulate(model_name, t_end, dt, sets, param_set, x0s, us, inputs_file, steady_start, out, plot,
-             backend, method, rtol, atol, interface, isolate, as_json) -> None:
+def simulate(model_name, t_end, dt, sets, param_set, x0s, us, inputs_file, steady_start, guesses,
+             out, plot, backend, method, rtol, atol, interface, isolate, as_json) -> None:
     """Simulate MODEL (a plant model, or an FMU file) and write the trajectories."""
     from twin.core.schedule import InputSchedule
     from twin.core.simulation import output_grid, simulate as run_simulation
     from twin.core.steady import find_steady_state
 
     _check_result_files(out, plot)
+    if steady_start and x0s:
+        raise InputError("--x0 and --steady-start both set the initial state (--x0 is always the "
+                         "initial state); the steady-state solver's starting point is --guess")
+    if guesses and not steady_start:
+        raise InputError("--guess is the steady-state solver's starting point and needs "
+                         "--steady-start; the initial state is --x0")
     if model_name.lower().endswith(".fmu"):
         if steady_start or param_set or backend != "kernel":
             raise InputError("--steady-start, --param-set and --backend apply to models, "
@@ -226,7 +274,9 @@ def simulate(model_name, t_end, dt, sets, param_set, x0s, us, inputs_file, stead
     schedule = (InputSchedule.read(inputs_file, model.inputs, u0) if inputs_file
                 else InputSchedule.constant(u0))
     if steady_start:
-        x0 = find_steady_state(model, u=schedule.at(0.0), x_guess=x0).x
+        guess = checked(model.states, assignments(guesses, "--guess"), "--guess")
+        x0 = find_steady_state(model, u=schedule.at(0.0), x_guess=guess,
+                               hint="try another --guess or other inputs").x
     n = output_grid(t_end, dt).size - 1
     with _progress_bar(n, f"simulating {model.name}") as progress:
         result = run_simulation(model, t_end, dt, x0=x0, inputs=schedule, rtol=rtol, atol=atol,
@@ -371,12 +421,16 @@ def fmu_info(path: Path, as_json: bool) -> None:
 @cli.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("twin-demo"), show_default=True,
               help="Folder for the report, its figures and the run data.")
+@force_option
 @json_option
-def demo(out: Path, as_json: bool) -> None:
+def demo(out: Path, force: bool, as_json: bool) -> None:
     """Run the main job end to end and write an HTML report."""
     from twin.orchestration.demo import run_demo
+    from twin.orchestration.out_folder import check_out_folder
 
-    summary = run_demo(out, progress=lambda msg: click.echo(f"demo: {msg}", err=True))
+    check_out_folder(out, force)
+    summary = run_demo(out, progress=lambda msg: click.echo(f"demo: {msg}", err=True),
+                       fresh=force)
     data = {"folder": summary.folder, "report": summary.report,
             "files": [str(f) for f in summary.files], "figures": summary.figures}
     _emit(data, as_json, f"report written to {summary.report}")
@@ -386,8 +440,9 @@ def demo(out: Path, as_json: bool) -> None:
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Folder for the cycle log, Parquet export and report (default: control-<config>).")
+@force_option
 @json_option
-def control(config: Path, out: Path | None, as_json: bool) -> None:
+def control(config: Path, out: Path | None, force: bool, as_json: bool) -> None:
     """Run a closed loop (twin + APC) from a TOML file and report on it.
 
     CONFIG is a loop file, or the name of a shipped example
@@ -397,11 +452,13 @@ def control(config: Path, out: Path | None, as_json: bool) -> None:
     from twin.orchestration.loop.config import load_loop
     from twin.orchestration.loop.control import run_control
 
+    from twin.orchestration.out_folder import check_out_folder
+
     config = file_or_example(config)
     loop = load_loop(config)
-    folder = out or Path(f"control-{config.stem}")
+    folder = check_out_folder(out or Path(f"control-{config.stem}"), force)
     with progress_display(f"closed loop {config.stem}", as_json) as progress:
-        result = run_control(loop, folder, progress)
+        result = run_control(loop, folder, progress, fresh=force)
     data = {"folder": folder, "store": result.store, "parquet": result.parquet,
             "report": result.report, "cycles": result.cycles, "kpis": result.kpis}
     lines = loop_summary(result.cycles, result.kpis, result.units, result.time_unit,

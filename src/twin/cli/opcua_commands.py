@@ -92,8 +92,10 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
     @click.option("--out", type=click.Path(path_type=Path), default=None,
                   help="Folder for the cycle log, Parquet export and report "
                        "(default: deploy-<config>).")
+    @click.option("--force", is_flag=True,
+                  help="Write into an --out folder that holds files, replacing that run.")
     @json_option
-    def deploy(config: Path, out: Path | None, as_json: bool) -> None:
+    def deploy(config: Path, out: Path | None, force: bool, as_json: bool) -> None:
         """Run the APC (and RTO) against an OPC UA server, with its watchdog.
 
         The run folder gets the cycle log, its Parquet export and report.html,
@@ -101,18 +103,25 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
         rebuilds the report at any time, also during the run).
         """
         from twin.cli.progress_display import progress_display
+        from twin.core.errors import TwinError
         from twin.orchestration.opcua.deploy import run_deploy
         from twin.orchestration.opcua.deploy_config import load_deploy
+        from twin.orchestration.out_folder import check_out_folder, remove_unused_run
 
         cfg = load_deploy(config)
-        folder = out or Path(f"deploy-{config.stem}")
+        folder = check_out_folder(out or Path(f"deploy-{config.stem}"), force)
+        new_folder = not folder.exists()
         result = None
         with _report_at_end(folder, cfg) as report:
             with progress_display(f"deployed loop {config.stem}", as_json, "deploy") as progress:
                 try:
-                    result = run_deploy(cfg, folder, progress)
+                    result = run_deploy(cfg, folder, progress, fresh=force)
                 except KeyboardInterrupt:
                     pass
+                except TwinError:
+                    if new_folder:  # refused before its first cycle: leave no empty run behind
+                        remove_unused_run(folder)
+                    raise
         if result is None:  # Ctrl-C: what was committed is recorded and reported
             where = f"; report {report['run'].report}" if "run" in report else ""
             click.echo(f"interrupted: the records are in {Path(folder) / 'cycles.sqlite'}{where}",

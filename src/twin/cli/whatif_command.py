@@ -19,10 +19,12 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
     @click.option("--out", type=click.Path(path_type=Path), default=None,
                   help="Output folder (default: whatif-<study>).")
     @click.option("--resume", is_flag=True, help="Finish an interrupted study in --out.")
+    @click.option("--force", is_flag=True,
+                  help="Write into an --out folder that holds files, replacing that run.")
     @click.option("--chunk-size", type=int, default=None,
                   help="Scenarios per task (default: by base case and workers).")
     @json_option
-    def whatif(study_file, workers, scheduler, out, resume, chunk_size, as_json) -> None:
+    def whatif(study_file, workers, scheduler, out, resume, force, chunk_size, as_json) -> None:
         """Run a what-if study: scenarios, KPIs, sensitivity, a report.
 
         STUDY.toml is a study file, or the name of a shipped example
@@ -41,7 +43,8 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
         try:
             with progress_display(f"what-if {study_file.stem}", as_json, "study") as progress:
                 result = run_study(study, folder, workers=workers, scheduler=scheduler,
-                                   resume=resume, chunk_size=chunk_size, progress=progress)
+                                   resume=resume, chunk_size=chunk_size, progress=progress,
+                                   force=force)
         except KeyboardInterrupt:
             click.echo(f"\ninterrupted: finished scenarios are kept in {folder}; add --resume "
                        "to finish the study", err=True)

@@ -11,14 +11,28 @@ had to stop); anything else is a defect and keeps its traceback.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 
 
 class TwinError(Exception):
-    """Base class of every user-facing error of the project."""
+    """Base class of every user-facing error of the project.
+
+    Its message is one line: control characters that came in with user
+    input (a TOML key holding a newline) are shown escaped (``\\n``).
+    """
 
     exit_code = 2
     """Exit status of the command line for this error."""
+
+    def __init__(self, *args):
+        if args and isinstance(args[0], str):
+            args = (_one_line(args[0]),) + args[1:]
+        super().__init__(*args)
+
+
+def _one_line(message: str) -> str:
+    return re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], message)
 
 
 class InputError(TwinError, ValueError):

@@ -21,7 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from twin.core.base_layer import BaseLayer, BaseLayerSpec
-from twin.core.errors import UnknownNameError
+from twin.core.errors import InputError, UnknownNameError
 from twin.core.model import Model
 from twin.core.quality import Reading
 from twin.core.sensors import SensorSpec, Sensors, model_signals, physical_limits
@@ -80,7 +80,10 @@ class SimulatedPlant:
     x0, u0 : mapping, optional
         Initial state and inputs by name over the nominal ones.
     steady_start : bool
-        Start at the steady state for ``u0`` (``x0`` is then the guess).
+        Start at the steady state for ``u0`` instead of ``x0`` (give one of the two).
+    guess : mapping, optional
+        Starting point of the steady-state solver (with ``steady_start``), by
+        name over the nominal state.
     seed : int
         Noise seed of the sensors.
     base_layer : BaseLayerSpec, optional
@@ -90,12 +93,19 @@ class SimulatedPlant:
     def __init__(self, model: Model, tick: float, sensors: Sequence[SensorSpec],
                  x0: Mapping[str, float] | np.ndarray | None = None,
                  u0: Mapping[str, float] | np.ndarray | None = None, steady_start: bool = False,
-                 seed: int = 0, base_layer: BaseLayerSpec | None = None, **simulator_options):
+                 seed: int = 0, base_layer: BaseLayerSpec | None = None,
+                 guess: Mapping[str, float] | np.ndarray | None = None,
+                 steady_hint: str = "give another guess or other inputs", **simulator_options):
         self.model = model
         self.u = model.inputs.vector(u0)
+        if steady_start and x0 is not None and len(x0):
+            raise InputError("x0 and steady_start both set the initial state; the steady-state "
+                             "solver's starting point is 'guess'")
+        if guess is not None and len(guess) and not steady_start:
+            raise InputError("a steady-state guess is used only with steady_start")
         x = model.states.vector(x0)
         if steady_start:
-            x = find_steady_state(model, u=self.u, x_guess=x).x
+            x = find_steady_state(model, u=self.u, x_guess=guess, hint=steady_hint).x
         self.simulator = Simulator(model, tick, x0=x, **simulator_options)
         self.tick = tick
         self.base = BaseLayer(base_layer, model, self.u) if base_layer is not None else None

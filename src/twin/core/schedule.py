@@ -98,6 +98,7 @@ class InputSchedule:
         suffix = path.suffix.lower()
         try:
             if suffix == ".csv":
+                _check_separator(path)
                 frame = pd.read_csv(path)
             elif suffix == ".parquet":
                 frame = pd.read_parquet(path)
@@ -192,3 +193,20 @@ def _numeric(column: Sequence, what: str) -> np.ndarray:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def _check_separator(path: Path) -> None:
+    """Refuse a CSV written with another separator (a spreadsheet's ';' or a tab).
+
+    Not guessed: such files often have decimal commas too (``0,5``), which a
+    guessed separator would turn into wrong numbers without a word.
+    """
+    with open(path, encoding="utf-8", errors="replace") as f:
+        header = f.readline().strip()
+    if "," in header:
+        return
+    for sep, name in ((";", "';'"), ("\t", "tab")):
+        if sep in header:
+            shown = header.replace("\t", "\\t")
+            raise InputError(f"inputs file '{path}' looks {name}-separated (header: {shown}): "
+                             "write it comma-separated, with '.' as the decimal point")

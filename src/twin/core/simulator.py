@@ -120,8 +120,10 @@ class Simulator:
             raise InputError(f"step(u): input '{names[index]}' is {value}, not a finite number")
         if kind == "bounds":
             v = self.model.inputs[index]
+            from twin.core.ranges import range_text
+
             raise InputError(f"step(u): input '{v.name}' = {value:g} {v.unit} is outside its "
-                             f"bounds [{v.lower:g}, {v.upper:g}]")
+                             f"bounds {range_text(v.lower, v.upper)}")
         from twin.core.kernels.results import status_text
 
         raise SimulationError(f"'{self.model.name}': integration failed in the interval from "

@@ -84,7 +84,8 @@ class SteadyState:
 
 def find_steady_state(model: Model, u: Mapping[str, float] | np.ndarray | None = None,
                       x_guess: Mapping[str, float] | np.ndarray | None = None,
-                      tol: float = 1e-10) -> SteadyState:
+                      tol: float = 1e-10,
+                      hint: str = "try another starting guess or other inputs") -> SteadyState:
     """Solve ``rhs(x, u, p) = 0`` within the state bounds.
 
     Parameters
@@ -97,6 +98,9 @@ def find_steady_state(model: Model, u: Mapping[str, float] | np.ndarray | None =
         Starting guess (by name over the nominal state, or a full vector).
     tol : float
         Largest accepted ``|rhs|`` relative to the scale of each equation.
+    hint : str
+        End of the error message: what the caller's user can change (an
+        option or file key of theirs).
 
     Raises
     ------
@@ -124,7 +128,7 @@ def find_steady_state(model: Model, u: Mapping[str, float] | np.ndarray | None =
         raise SteadyStateError(
             f"no steady state of '{model.name}' found within the state bounds "
             f"(largest residual {residual:.3g} in d{model.states.names[worst]}/dt; "
-            f"IPOPT: {solver.stats()['return_status']}); try another --x0 guess or inputs"
+            f"IPOPT: {solver.stats()['return_status']}); {hint}"
         )
     y = np.array(form.h(x, u_vec, p_vec)).ravel()
     return SteadyState(model, x, u_vec, p_vec, y, residual, form.linearize(x, u_vec, p_vec))

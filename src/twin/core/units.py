@@ -213,8 +213,10 @@ def to_declared_values(variables: "VariableSet", values: Mapping[str, Any],
 
 
 def _interval(low: float, high: float, unit: str) -> str:
-    """``[50, 120] degC``; ``[0, inf] mol/L``; no unit for dimensionless values."""
-    return f"[{low:g}, {high:g}]" + ("" if unit.strip() in DIMENSIONLESS else f" {unit}")
+    """``[50, 120] degC``; ``>= 0 mol/L``; no unit for dimensionless values."""
+    from twin.core.ranges import range_text
+
+    return range_text(low, high, "" if unit.strip() in DIMENSIONLESS else unit)
 
 
 def _show(value: float, unit: str) -> str:

@@ -38,6 +38,7 @@ from typing import Any, Literal
 import numpy as np
 
 from twin.core.errors import InputError, UnknownNameError
+from twin.core.ranges import range_text
 
 Role = Literal["manipulated", "disturbance"]
 
@@ -344,7 +345,7 @@ class VariableSet(Sequence[Variable]):
             if not v.lower <= x <= v.upper:
                 raise InputError(
                     f"{what}: {self.kind} '{v.name}' = {x:g} {v.unit} is outside its bounds"
-                    f" [{v.lower:g}, {v.upper:g}]"
+                    f" {range_text(v.lower, v.upper)}"
                 )
 
     def to_dict(self, vector: Sequence[float]) -> dict[str, float]:

@@ -41,12 +41,16 @@ class DemoSummary:
     figures: dict[str, float] = field(default_factory=dict)
     loops: dict[str, tuple] = field(default_factory=dict)
     """Closed loops run, by label: (loop config, cycle table)."""
+    fresh: bool = False
+    """Replace an earlier demo run in ``folder``."""
 
 
-def run_demo(folder: str | Path, progress: Progress = lambda msg: None) -> DemoSummary:
-    """Run the demo and write its report into ``folder`` (created if missing)."""
+def run_demo(folder: str | Path, progress: Progress = lambda msg: None,
+             fresh: bool = False) -> DemoSummary:
+    """Run the demo and write its report into ``folder`` (created if missing; ``fresh``:
+    replacing an earlier demo run there)."""
     report = HtmlReport("Process digital twin: demo", folder)
-    summary = DemoSummary(Path(folder), Path(folder) / "report.html")
+    summary = DemoSummary(Path(folder), Path(folder) / "report.html", fresh=fresh)
     report.paragraph(
         "First-principles plant models simulated by the compiled stepping kernels from steady "
         "states computed with IPOPT: operating points and responses to input steps; then the "
@@ -125,7 +129,7 @@ def _apc_section(report: HtmlReport, summary: DemoSummary) -> None:
     from twin.orchestration.loop.control import run_control
 
     config = load_loop(example("cstr_apc.toml"))
-    result = run_control(config, summary.folder / "apc_cstr")
+    result = run_control(config, summary.folder / "apc_cstr", fresh=summary.fresh)
     summary.loops["CSTR under APC"] = (config, _cycles(result))
     k = result.kpis
     report.heading("CSTR under APC (NMPC with estimation)")
@@ -157,7 +161,7 @@ def _rto_section(report: HtmlReport, summary: DemoSummary) -> None:
     from twin.orchestration.rto_run import optimum
 
     config = load_loop(example("cstr_rto_apc.toml"))
-    result = run_control(config, summary.folder / "rto_apc_cstr")
+    result = run_control(config, summary.folder / "rto_apc_cstr", fresh=summary.fresh)
     summary.loops["CSTR under RTO and APC"] = (config, _cycles(result))
     store = CycleStore(result.store)
     try:
@@ -194,7 +198,7 @@ def _whatif_section(report: HtmlReport, summary: DemoSummary) -> None:
     from twin.orchestration.whatif import load_study, run_study
 
     study = load_study("cstr_kinetics_ensemble.toml")
-    result = run_study(study, summary.folder / "whatif_cstr")
+    result = run_study(study, summary.folder / "whatif_cstr", force=summary.fresh)
     frame = pd.read_parquet(result.summary)
     ok = frame[frame.status == "ok"]
     report.heading("What-if study: CSTR kinetics uncertainty")

@@ -14,7 +14,7 @@ from rto.log import RTOIteration, RTOResult
 from rto.plant_data import ProfitMeter
 from rto.schemes import run_rto
 from rto.spec import RTOSpec, load_rto
-from twin.core.errors import SteadyStateError, UnknownNameError
+from twin.core.errors import InputError, SteadyStateError, UnknownNameError
 from twin.core.plant import SimulatedPlant
 from twin.core.sensors import SensorSpec
 from twin.core.steady import find_steady_state
@@ -30,6 +30,16 @@ def economics_for(name_or_path: str):
 def optimum(model_name: str, economics: str | None = None, parameters: dict | None = None,
             parameter_set: str | None = None) -> EconomicResult:
     """The economic optimum of a model (economics: shipped for the model by default)."""
+    if economics is None:
+        from rto.economics import HOW_TO_WRITE
+
+        try:
+            shipped_economics(model_name)
+        except InputError:
+            load_model(model_name)  # an unknown model is named as such
+            raise InputError(f"no economics are shipped for model '{model_name}': write an "
+                             f"economics file ({HOW_TO_WRITE}) and give it as --economics "
+                             "FILE.toml") from None
     spec = economics_for(economics or model_name)
     if parameter_set is None:
         parameter_set = spec.parameter_set

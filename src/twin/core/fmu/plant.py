@@ -95,6 +95,10 @@ class FmuPlant:
     steady_start_model : Model, optional
         Start the FMU's states (matched by name) at this model's steady state
         for the FMU's start inputs (for example the controller's model).
+    steady_guess : mapping, optional
+        Starting point of that steady-state solve, by name.
+    steady_hint : str
+        End of the message when no steady state is found.
     interface : str
         ``auto`` (Co-Simulation if offered), ``cs`` or ``me``.
     isolate : bool
@@ -111,7 +115,9 @@ class FmuPlant:
                  start: Mapping[str, float] | None = None, seed: int = 0,
                  steady_start_model: Model | None = None, interface: str = "auto",
                  isolate: bool = True, me_method: str = "dopri5", rtol: float = 1e-8,
-                 atol: float = 1e-10, timeout: float = DEFAULT_TIMEOUT, time_unit: str = ""):
+                 atol: float = 1e-10, timeout: float = DEFAULT_TIMEOUT, time_unit: str = "",
+                 steady_guess: Mapping[str, float] | None = None,
+                 steady_hint: str = "give another guess or other inputs"):
         if not tick > 0:
             raise InputError(f"plant tick {tick} must be positive")
         d = describe_fmu(path, interface)
@@ -123,7 +129,8 @@ class FmuPlant:
             d.variable(name, "start value")
         self.input_names = d.inputs
         if steady_start_model is not None:
-            start = {**self._steady_start(steady_start_model, start), **start}
+            start = {**self._steady_start(steady_start_model, start, steady_guess, steady_hint),
+                     **start}
         sensor_names = [s.name for s in sensors]
         watch = list(dict.fromkeys(d.states + d.outputs
                                    + [n for n in sensor_names if n in d.variables]))
@@ -145,7 +152,8 @@ class FmuPlant:
         self.sensors.prime(self.truth(), self._time)
         self._readings = self.sensors.read(self._time, self.truth())
 
-    def _steady_start(self, model: Model, start: Mapping[str, float]) -> dict[str, float]:
+    def _steady_start(self, model: Model, start: Mapping[str, float], guess, hint
+                      ) -> dict[str, float]:
         from twin.core.steady import find_steady_state
 
         d = self.description
@@ -156,7 +164,8 @@ class FmuPlant:
         params = {n: v for n, v in start.items() if n in model.parameters}
         u = {n: (start[n] if n in start else d.variables[n].start)
              for n in model.inputs.names if n in d.variables}
-        ss = find_steady_state(model.with_parameters(params) if params else model, u=u)
+        ss = find_steady_state(model.with_parameters(params) if params else model, u=u,
+                               x_guess=guess or None, hint=hint)
         return {n: float(ss.x[model.states.index(n)]) for n in states}
 
     # ------------------------------------------------------------ PlantIO

@@ -55,10 +55,17 @@ class PlantConfig:
     sensors : tuple, optional
         Measurement devices; default: one per controller measurement, with
         its noise, sample interval and dead time.
+    x0 : dict
+        The initial state, by name (missing states: the model's nominal
+        values; an FMU: its own start values).
     steady_start : bool
-        Start from the plant's steady state at ``u0`` (``x0`` is the guess;
-        for an FMU: the steady state of the controller's model, set on the
-        FMU's states by name).
+        Start from the plant's steady state at ``u0`` instead of ``x0``
+        (for an FMU: the steady state of the controller's model, set on the
+        FMU's states by name). ``x0`` and ``steady_start`` are never given
+        together: this is what ``x0`` meant before ``guess`` existed.
+    guess : dict
+        Starting point of the steady-state solver (with ``steady_start``),
+        by name over the nominal state.
     model : str
         A model reference (a shipped or registered name, a model file
         ``./reactor.py[:NAME]`` or ``package.module:ATTRIBUTE``), or an FMU
@@ -85,6 +92,7 @@ class PlantConfig:
     x0: dict[str, ModelValue] = field(default_factory=dict)
     u0: dict[str, ModelValue] = field(default_factory=dict)
     steady_start: bool = False
+    guess: dict[str, float] = field(default_factory=dict)
     backend: Literal["kernel", "reference"] = "kernel"
     method: Literal["rk4", "dopri5", "bdf"] | None = None
     rtol: Tolerance | None = None
@@ -101,6 +109,13 @@ class PlantConfig:
     def __post_init__(self) -> None:
         for key in ("parameters", "x0", "u0"):
             check_texts(getattr(self, key), key, model_plant=not self.is_fmu)
+        if self.x0 and self.steady_start:
+            raise InputError("plant.x0 and plant.steady_start both set the initial state "
+                             "(x0 is always the initial state); for the steady-state solver's "
+                             "starting point write plant.guess instead of plant.x0")
+        if self.guess and not self.steady_start:
+            raise InputError("plant.guess is the steady-state solver's starting point and needs "
+                             "plant.steady_start = true; the initial state is plant.x0")
 
     @property
     def is_fmu(self) -> bool:

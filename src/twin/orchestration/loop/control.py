@@ -12,14 +12,16 @@ from twin.orchestration.progress import Progress
 
 
 def run_control(config: LoopConfig | str | Path, folder: str | Path,
-                progress: Progress | None = None, report: bool = True) -> LoopResult:
-    """Run the scenario; write ``cycles.sqlite``, ``cycles.parquet`` and ``report.html``.
+                progress: Progress | None = None, report: bool = True,
+                fresh: bool = False) -> LoopResult:
+    """Run the scenario; write ``cycles.sqlite``, ``cycles.parquet`` and ``report.html``
+    (``fresh``: replace an earlier run's cycle log in ``folder``).
 
     ``progress`` is called after every cycle (see :mod:`twin.orchestration.progress`).
     """
     if not isinstance(config, LoopConfig):
         config = load_loop(config)
-    loop = ClosedLoop(config, folder)
+    loop = ClosedLoop(config, folder, fresh=fresh)
     try:
         result = loop.run(progress)
         frame = loop.store.to_frame()

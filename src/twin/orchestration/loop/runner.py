@@ -28,6 +28,7 @@ from twin.core.units import check_values, to_declared_values
 from twin.orchestration.loop.config import LoopConfig
 from twin.orchestration.loop.given_up import ROLE, GivenUpWatch, units_of
 from twin.orchestration.loop.store import CycleStore
+from twin.orchestration.out_folder import make_folder
 from twin.orchestration.progress import Progress, ProgressUpdate
 from twin.orchestration.registry import load_model
 
@@ -36,6 +37,10 @@ def sensor_specs(pc, measurements) -> list[SensorSpec]:
     """The plant's measurement devices: ``plant.sensors``, else one per controller measurement."""
     devices = pc.sensors if pc.sensors is not None else measurements
     return [SensorSpec(d.name, d.noise_std, d.sample_interval, d.dead_time) for d in devices]
+
+
+STEADY_HINT = "plant.steady_start: give plant.guess (a starting point) or other plant.u0"
+"""What a loop file can change when the plant's steady start is not found."""
 
 
 def make_plant(pc, tick: float, sensors, internal: Model):
@@ -55,6 +60,7 @@ def make_plant(pc, tick: float, sensors, internal: Model):
 
         plant = FmuPlant(pc.model, tick, sensors, start={**pc.parameters, **pc.x0, **pc.u0},
                          seed=pc.seed, steady_start_model=internal if pc.steady_start else None,
+                         steady_guess=pc.guess, steady_hint=STEADY_HINT,
                          interface=pc.interface, isolate=pc.isolate,
                          me_method=pc.method or "dopri5", rtol=pc.rtol or 1e-8,
                          atol=pc.atol or 1e-10, timeout=pc.timeout, time_unit=internal.time_unit)
@@ -69,7 +75,7 @@ def make_plant(pc, tick: float, sensors, internal: Model):
                                    (model.inputs, pc.u0, "plant.u0")):
         check_values(variables, to_declared_values(variables, values, key), key)
     return SimulatedPlant(model, tick, sensors, x0=pc.x0, u0=pc.u0, steady_start=pc.steady_start,
-                          seed=pc.seed, base_layer=pc.base_layer, backend=pc.backend,
+                          guess=pc.guess, steady_hint=STEADY_HINT, seed=pc.seed, base_layer=pc.base_layer, backend=pc.backend,
                           method=pc.method, rtol=pc.rtol, atol=pc.atol)
 
 
@@ -91,10 +97,12 @@ class LoopResult:
 class ClosedLoop:
     """A SIL run of a :class:`LoopConfig`; ``run()`` returns a :class:`LoopResult`."""
 
-    def __init__(self, config: LoopConfig, folder: str | Path):
+    def __init__(self, config: LoopConfig, folder: str | Path, fresh: bool = False):
+        """``folder`` is created once the plant and controller are set up (a refused
+        configuration leaves no folder); ``fresh``: replace an earlier run's cycle log there."""
         self.config = config
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self._fresh = fresh
         pc, spec = config.plant, config.controller
         internal = load_model(spec.model, parameter_set=spec.parameter_set)
         self.plant = make_plant(pc, config.tick, sensor_specs(pc, spec.measurements), internal)
@@ -133,6 +141,7 @@ class ClosedLoop:
             self.rto = RTOSupervisor(config.rto, self.controller, economics_for(config.rto.economics))
         self.given_up = GivenUpWatch(units_of(internal))
         self.failures = self.sheds = 0
+        make_folder(self.folder, self._fresh)
         self.store = CycleStore(self.folder / "cycles.sqlite")
         self.store.start_run("SIL", pc.model, self.plant.time_unit, config.as_dict())
 

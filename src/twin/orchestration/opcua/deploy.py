@@ -67,6 +67,7 @@ from twin.orchestration.opcua.cycle import BEFORE_COMMIT, CycleRecord, Decision,
 from twin.orchestration.opcua.deploy_config import DeployConfig
 from twin.orchestration.opcua.deploy_status import DeployStatus
 from twin.orchestration.opcua.gateway import Gateway, GatewayError, Snapshot
+from twin.orchestration.out_folder import make_folder
 from twin.orchestration.progress import Progress
 from twin.orchestration.registry import load_model
 
@@ -76,10 +77,10 @@ log = logging.getLogger(__name__)
 class DeployedLoop:
     """A :class:`DeployConfig` run against its gateway; :meth:`run` returns a :class:`LoopResult`."""
 
-    def __init__(self, config: DeployConfig, folder: str | Path):
+    def __init__(self, config: DeployConfig, folder: str | Path, fresh: bool = False):
         self.config = config
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self._fresh = fresh
         spec = config.controller
         self.internal = load_model(spec.model, parameter_set=spec.parameter_set)
         self.mv_names = [m.name for m in spec.mv]
@@ -113,6 +114,7 @@ class DeployedLoop:
             from twin.orchestration.rto_run import economics_for
 
             self._rto_spec = (config.rto, economics_for(config.rto.economics))
+        make_folder(self.folder, self._fresh)  # after the checks: a refused file leaves none
         self.store = CycleStore(self.folder / "cycles.sqlite")
         self.store.start_run("deployed", config.url, self.internal.time_unit, config.as_dict())
         self.cycle_seconds: list[float] = []
@@ -586,11 +588,12 @@ class DeployedLoop:
 
 
 def run_deploy(config: DeployConfig, folder: str | Path,
-               progress: Progress | None = None) -> LoopResult:
-    """Run a deployed loop to its duration (or Ctrl-C); records in ``folder``."""
+               progress: Progress | None = None, fresh: bool = False) -> LoopResult:
+    """Run a deployed loop to its duration (or Ctrl-C); records in ``folder`` (``fresh``:
+    replacing an earlier run's cycle log there)."""
 
     async def main() -> LoopResult:
-        loop = DeployedLoop(config, folder)
+        loop = DeployedLoop(config, folder, fresh)
         try:
             return await loop.run(progress)
         finally:

@@ -50,6 +50,18 @@ def _session_timeout_revision(record: logging.LogRecord) -> bool:
 
 logging.getLogger("asyncua.client.client").addFilter(_session_timeout_revision)
 
+IDENTITY_FAULTS = ("BadUserAccessDenied", "BadIdentityTokenRejected", "BadIdentityTokenInvalid")
+"""A refused user or password: :func:`describe_connect_error` says so in one line."""
+
+
+def _identity_fault(record: logging.LogRecord) -> bool:
+    """Drop asyncua's ServiceFault warning for a refused login (the clean error follows)."""
+    return not (record.getMessage().startswith("ServiceFault (")
+                and any(f"ServiceFault ({name}," in record.getMessage() for name in IDENTITY_FAULTS))
+
+
+logging.getLogger("asyncua.client.ua_client.UASocketProtocol").addFilter(_identity_fault)
+
 
 LOOP_MODES = ("MANUAL", "AUTO", "CASCADE")
 """Modes a base loop may report; anything else is an unreadable mode."""
@@ -175,7 +187,7 @@ def describe_connect_error(exc: BaseException, url: str, username: str,
     """One line saying why a connection failed, and what to do."""
     name = type(exc).__name__
     text = " ".join(str(exc).split())
-    if name in ("BadUserAccessDenied", "BadIdentityTokenRejected", "BadIdentityTokenInvalid"):
+    if name in IDENTITY_FAULTS:
         return f"{url} refused user '{username}' (wrong password or unknown user)"
     if name in CERTIFICATE_ERRORS and not refused_by_us(exc) and own_thumbprint:
         return (f"{url} refused this client's certificate ({name}); its administrator must trust "

@@ -76,14 +76,24 @@ def _has_parts(folder: Path) -> bool:
     return parts.is_dir() and any(parts.glob("part-*"))
 
 
-def open_folder(folder: Path, fingerprint: str, title: str, study: str, resume: bool) -> None:
+def open_folder(folder: Path, fingerprint: str, title: str, study: str, resume: bool,
+                force: bool = False) -> None:
     """Check that ``folder`` may receive this study (one-line errors), then stamp it.
 
     Parts without a valid stamp, or of another study, are never reused; an
-    earlier run of this study is finished only with ``resume``.
+    earlier run of this study is finished only with ``resume``; ``force``
+    removes an earlier run's parts, stamp and time series first.
     """
+    from twin.orchestration.out_folder import check_out_folder, make_folder
+
     if folder.exists() and not folder.is_dir():
         raise InputError(f"--out {folder} is a file, not a folder")
+    if force and resume:
+        raise InputError("--force starts afresh and --resume finishes an earlier run: give one")
+    if force:
+        make_folder(folder, True, (STAMP,), (PARTS, "timeseries"))
+    if not _has_parts(folder) and not resume:
+        check_out_folder(folder, force)
     if _has_parts(folder):
         stamp, why = _read_stamp(folder)
         if stamp is None:
@@ -91,7 +101,7 @@ def open_folder(folder: Path, fingerprint: str, title: str, study: str, resume: 
                              "another --out, or delete the folder")
         if not resume:
             raise InputError(f"{folder} holds an earlier study run: add --resume to finish it, "
-                             "or give another --out")
+                             "--force to replace it, or give another --out")
         if stamp["fingerprint"] != fingerprint:
             raise InputError(f"{folder} holds a run of a different study (the study or a file "
                              "it uses changed): give another --out")

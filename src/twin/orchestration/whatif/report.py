@@ -12,7 +12,7 @@ from matplotlib.ticker import MaxNLocator
 from twin.orchestration.plots import plt
 from twin.orchestration.report import HtmlReport
 from twin.orchestration.numbers import format_number, with_unit
-from twin.orchestration.whatif.sampling import ID, NOMINAL
+from twin.orchestration.whatif.sampling import ID, NOMINAL, nominal_appended
 from twin.orchestration.whatif.scenarios import result_model
 from twin.orchestration.whatif.sobol_quality import WIDE, check_indices
 from twin.orchestration.whatif.study import Study
@@ -197,11 +197,11 @@ def write_study_report(study: Study, result, summary: pd.DataFrame, sens: pd.Dat
     ran = result.scenarios - result.resumed
     report.table(["quantity", "value"], [
         ("scenarios planned", f"{result.scenarios:,d}"
-                              + (" (with the nominal one)" if summary[NOMINAL].any() else "")),
+                              + (" (with the nominal one)" if nominal_appended(study) else "")),
         ("scenarios run now", f"{ran:,d}"),
         ("finished before --resume", f"{result.resumed:,d}"),
         ("succeeded", f"{len(ok):,d}"), ("failed", f"{result.failed:,d}"),
-        ("sampling", s.method), ("sample size n", f"{s.n or int((~summary[NOMINAL]).sum()):,d}"),
+        ("sampling", s.method), ("sample size n", f"{s.n or len(summary) - int(nominal_appended(study)):,d}"),
         ("seed", str(study.seed)),
         ("variables", ", ".join(labelled(n, var_unit.get(n, "")) for n in study.variable_names)),
         ("wall time", with_unit(result.seconds, "s")),

@@ -67,8 +67,10 @@ def default_chunk_size(study: Study, n: int, workers: int) -> int:
 
 def run_study(study: Study, out: str | Path, workers: int = 1, scheduler: str | None = None,
               resume: bool = False, chunk_size: int | None = None,
-              progress: Progress | None = None, report: bool = True) -> StudyResult:
-    """Run every scenario of ``study`` (those not yet finished, with ``resume``).
+              progress: Progress | None = None, report: bool = True,
+              force: bool = False) -> StudyResult:
+    """Run every scenario of ``study`` (those not yet finished, with ``resume``; ``force``:
+    into a folder that holds files, replacing an earlier run).
 
     ``progress`` is called after every finished chunk with the scenarios done
     and failed so far (see :mod:`twin.orchestration.progress`).
@@ -82,7 +84,7 @@ def run_study(study: Study, out: str | Path, workers: int = 1, scheduler: str | 
     table = scenario_table(study)
     prepare(study)
     fingerprint = study.fingerprint(digest(study))
-    parts.open_folder(folder, fingerprint, study.title, repr(study), resume)
+    parts.open_folder(folder, fingerprint, study.title, repr(study), resume, force)
     atomic_parquet(table, folder / "scenarios.parquet")
     required = list(table.columns) + [STATUS, ERROR, SECONDS]
     todo = parts.unfinished(folder, fingerprint, table, required, ID)
@@ -125,7 +127,7 @@ def _summarise(study: Study, folder: Path, table: pd.DataFrame, rows: pd.DataFra
     failed = summary[summary[STATUS] != "ok"]
     result = StudyResult(folder, folder / "summary.parquet", len(summary), len(failed), resumed,
                          time.perf_counter() - started, kpis, sens_path, note,
-                         first_error=str(failed[ERROR].iloc[0]) if len(failed) else "")
+                         first_error=_named(failed.iloc[0]) if len(failed) else "")
     result.sensitivity_lines, result.sensitivity_warnings = sobol_warnings(
         study, sens, rows[SECONDS].to_numpy())
     if report:
@@ -133,6 +135,12 @@ def _summarise(study: Study, folder: Path, table: pd.DataFrame, rows: pd.DataFra
 
         write_study_report(study, result, summary, sens, rows[SECONDS].to_numpy())
     return result
+
+
+def _named(row) -> str:
+    """A failed scenario's error, saying which scenario it is."""
+    error, sid = str(row[ERROR]), int(row[ID])
+    return error if f"scenario {sid}:" in error else f"scenario {sid}: {error}"
 
 
 def rerun_with_series(study: Study, row: dict) -> pd.DataFrame | None:

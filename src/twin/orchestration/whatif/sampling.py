@@ -3,7 +3,9 @@
 Rows ``0 .. n-1`` are the sample in the order of its method (Sobol analysis
 relies on SALib's order); when every variable has a nominal value (given,
 or the middle of its range) the last row is the nominal scenario, flagged
-in the ``nominal`` column and kept out of the sensitivity analysis.
+in the ``nominal`` column and kept out of the sensitivity analysis. A list
+or grid that already holds the nominal values flags that row instead: the
+nominal scenario is never run twice.
 """
 
 from __future__ import annotations
@@ -60,15 +62,41 @@ def _sample(study: Study) -> np.ndarray:
                         seed=study.seed)
 
 
+def _nominal_values(study: Study) -> np.ndarray | None:
+    if not all(v.has_nominal for v in study.variable):
+        return None
+    return np.array([v.nominal_value for v in study.variable], dtype=float)
+
+
+def _on_sample(study: Study, values: np.ndarray, nominal: np.ndarray) -> int | None:
+    """The row of a list or grid that is the nominal scenario (None if none is)."""
+    if study.sampling.method not in ("list", "grid") or not len(values):
+        return None
+    same = np.all(np.isclose(values, nominal, rtol=1e-12, atol=0.0), axis=1)
+    return int(np.argmax(same)) if same.any() else None
+
+
+def nominal_appended(study: Study) -> bool:
+    """True when the nominal scenario is a row of its own, after the sample."""
+    nominal = _nominal_values(study)
+    return nominal is not None and _on_sample(study, _sample(study), nominal) is None
+
+
 def scenario_table(study: Study) -> pd.DataFrame:
     """Every scenario of the study: ``scenario`` id, the variables, ``nominal`` flag."""
     values = _sample(study)
-    with_nominal = all(v.has_nominal for v in study.variable)
-    if with_nominal:
-        values = np.vstack([values, [[v.nominal_value for v in study.variable]]])
+    nominal = _nominal_values(study)
+    flag = np.zeros(len(values), dtype=bool)
+    if nominal is not None:
+        row = _on_sample(study, values, nominal)
+        if row is None:
+            values = np.vstack([values, [nominal]])
+            flag = np.append(flag, True)
+        else:
+            flag[row] = True
     table = pd.DataFrame(values, columns=study.variable_names)
     table.insert(0, ID, np.arange(len(table), dtype=np.int64))
-    table[NOMINAL] = with_nominal & (np.arange(len(table)) == len(table) - 1)
+    table[NOMINAL] = flag
     return table
 
 

@@ -196,21 +196,39 @@ class _Case:
         return p
 
     def _start_state(self) -> np.ndarray:
+        """The start of every scenario: ``x0`` over the nominal state, or over the steady
+        state of the nominal scenario (per-scenario steady starts: see :meth:`_x0`)."""
         base, model = self.study.base, self.model
         x = model.x0(base.x0)
-        if base.starts_steady:
-            from twin.core.steady import find_steady_state
-
+        if base.starts_steady and not base.steady_per_scenario:
             split = _split(self.study, _nominal_row(self.study))
-            nominal = model.with_parameters(split["parameter"]) if split["parameter"] else model
-            u = self._inputs(split)[0]
-            x = find_steady_state(nominal, u, x_guess=x).x
-            for name, value in base.x0.items():
-                x[model.states.index(name)] = value
+            x = self._steady(split, "the nominal scenario")
         return x
 
-    def _x0(self, split) -> np.ndarray:
-        x = self.x_start.copy()
+    def _steady(self, split, which: str) -> np.ndarray:
+        """The steady state of one scenario (its parameters, its inputs at time 0), with the
+        states of ``base.x0`` replaced."""
+        from twin.core.errors import SteadyStateError
+        from twin.core.steady import find_steady_state
+
+        base, model = self.study.base, self.model
+        scenario = model.with_parameters(split["parameter"]) if split["parameter"] else model
+        u = self._inputs(split)[0]
+        try:
+            x = find_steady_state(scenario, u, x_guess=base.guess or None,
+                                  hint="give base.guess (a starting point), other base.u, or "
+                                       "base.steady_start = false with base.x0").x
+        except SteadyStateError as exc:
+            raise SteadyStateError(f"base.steady_start, {which}: {exc}") from None
+        for name, value in base.x0.items():
+            x[model.states.index(name)] = value
+        return x
+
+    def _x0(self, split, scenario: int | None = None) -> np.ndarray:
+        if self.study.base.steady_per_scenario:
+            x = self._steady(split, f"scenario {scenario}")
+        else:
+            x = self.x_start.copy()
         for name, value in split["initial_state"].items():
             x[self.model.states.index(name)] = value
         return x
@@ -222,15 +240,26 @@ class _Case:
 
         model, base = self.model, self.study.base
         started = time.perf_counter()
-        splits = [_split(self.study, r) for r in rows]
-        X0 = np.array([self._x0(s) for s in splits])
-        U = np.array([self._inputs(s) for s in splits])
-        P = np.array([self._parameters(s) for s in splits])
+        splits, kept, out = [], [], ChunkResult([], {})
+        for r in rows:
+            split = _split(self.study, r)
+            try:
+                x0 = self._x0(split, int(r[ID]))
+            except TwinError as exc:  # this scenario has no steady start: a failed row
+                out.rows.append(_failed(r, str(exc), 0.0))
+                continue
+            splits.append((split, x0))
+            kept.append(r)
+        rows = kept
+        if not rows:
+            return out
+        X0 = np.array([x0 for _, x0 in splits])
+        U = np.array([self._inputs(s) for s, _ in splits])
+        P = np.array([self._parameters(s) for s, _ in splits])
         result = integrate_batch(self.functions, self.method, X0, U, P, base.dt, self.rtol,
                                  self.atol, threads=1)
         share = (time.perf_counter() - started) / max(len(rows), 1)
         t = np.arange(self.n_steps + 1) * base.dt
-        out = ChunkResult([], {})
         for i, row in enumerate(rows):
             t0 = time.perf_counter()
             if result.status[i]:
@@ -301,11 +330,13 @@ class _Case:
 
         study, loop = self.study, self.loop
         split = _split(study, row)
+        steady_then_set = bool(split["initial_state"]) and loop.plant.steady_start
         plant = replace(loop.plant, parameters={**loop.plant.parameters, **split["parameter"]},
-                        x0={**loop.plant.x0, **split["initial_state"]},
+                        x0=loop.plant.x0 if steady_then_set else {**loop.plant.x0,
+                                                                  **split["initial_state"]},
                         u0={**loop.plant.u0, **split["input"]},
                         seed=scenario_seed(study.seed, int(row[ID])))
-        if split["initial_state"] and plant.steady_start:
+        if steady_then_set:
             if self.plant_model is None:
                 raise InputError("initial states of an FMU plant that starts at steady state "
                                  "cannot vary")
@@ -313,9 +344,11 @@ class _Case:
 
             model = self._loop_model(plant.parameters)
             ss = find_steady_state(model, u=model.inputs.vector(plant.u0),
-                                   x_guess=model.states.vector(loop.plant.x0)).x
+                                   x_guess=loop.plant.guess or None,
+                                   hint="give plant.guess (a starting point) in the loop file, "
+                                        "or other plant.u0").x
             plant = replace(plant, x0={**dict(zip(model.states.names, map(float, ss))),
-                                       **split["initial_state"]}, steady_start=False)
+                                       **split["initial_state"]}, steady_start=False, guess={})
         controller = loop.controller
         if split["setpoint"]:
             cvs = tuple(replace(c, setpoint=split["setpoint"].get(c.name, c.setpoint))

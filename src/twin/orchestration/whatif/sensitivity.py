@@ -10,13 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from twin.orchestration.whatif.sampling import NOMINAL, salib_problem
+from twin.orchestration.whatif.sampling import NOMINAL, nominal_appended, salib_problem
 from twin.orchestration.whatif.study import Study
 
 
 def sensitivity(study: Study, summary: pd.DataFrame, kpis: list[str]) -> tuple[pd.DataFrame, str]:
     """Long table (kpi, variable, measure, value, confidence) and why it is missing, if it is."""
-    sample = summary[~summary[NOMINAL]]
+    sample = summary[~summary[NOMINAL]] if nominal_appended(study) else summary
     ok = sample["status"] == "ok"
     if study.sampling.method == "sobol":
         if not ok.all():

@@ -83,11 +83,19 @@ class BaseCase:
     u : dict
         Constant inputs (open loop); missing ones keep the model's nominal values.
     x0 : dict
-        Initial states; missing ones: see ``steady_start``.
-    steady_start : bool, optional
-        Start at the steady state of the nominal scenario (computed once);
-        default for a model, refused for an FMU (it starts from its own start
-        values and ``x0``).
+        The initial state, by name: with a steady start, the states given
+        here replace those of the steady state (as ``initial_state``
+        variables do); missing ones: see ``steady_start``.
+    steady_start : bool or "scenario", optional
+        ``true``: start at the steady state of the nominal scenario (computed
+        once); ``"scenario"``: each scenario at its own steady state (its
+        parameters, its inputs at time 0); ``false``: from ``x0`` and the
+        model's nominal state. Default ``true`` for a model, refused for an
+        FMU (it starts from its own start values and ``x0``). A closed loop
+        takes its start from the loop file (``plant.steady_start``).
+    guess : dict
+        Starting point of the steady-state solver, by name over the nominal
+        state.
     dt : float
         Interval of the results and of the input schedule [model time unit].
     method : str, optional
@@ -109,7 +117,8 @@ class BaseCase:
     parameters: dict[str, ModelValue] = field(default_factory=dict)
     u: dict[str, ModelValue] = field(default_factory=dict)
     x0: dict[str, ModelValue] = field(default_factory=dict)
-    steady_start: bool | None = None
+    steady_start: bool | Literal["scenario"] | None = None
+    guess: dict[str, ModelValue] = field(default_factory=dict)
     dt: NonNegative = 0.0
     method: Literal["rk4", "dopri5", "bdf"] | None = None
     step: tuple[InputStep, ...] = ()
@@ -130,10 +139,27 @@ class BaseCase:
         if self.is_fmu and self.steady_start:
             raise InputError("base.steady_start needs a model: an FMU starts from its own start "
                              "values (give x0 instead)")
+        if self.kind != "open_loop":
+            given = [k for k in ("x0", "steady_start", "guess") if getattr(self, k) not in
+                     (None, {})]
+            if given:
+                raise InputError(f"base.{given[0]} applies to an open-loop base case; "
+                                 + ("a closed loop starts as its loop file says (plant.x0, "
+                                    "plant.steady_start, plant.guess)" if self.kind == "closed_loop"
+                                    else "a function has no state"))
+        if self.guess and not self.starts_steady:
+            raise InputError("base.guess is the steady-state solver's starting point and needs a "
+                             "steady start (base.steady_start); the initial state is base.x0")
 
     @property
     def starts_steady(self) -> bool:
-        return (not self.is_fmu) if self.steady_start is None else self.steady_start
+        """True when scenarios start at a steady state (the nominal one, or their own)."""
+        return (not self.is_fmu) if self.steady_start is None else bool(self.steady_start)
+
+    @property
+    def steady_per_scenario(self) -> bool:
+        """True when each scenario starts at its own steady state."""
+        return self.steady_start == "scenario"
 
     @property
     def is_fmu(self) -> bool:
