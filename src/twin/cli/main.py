@@ -471,15 +471,29 @@ def bench(quick: bool, only: tuple[str, ...], list_only: bool, out: Path | None,
         out.write_text(text + "\n")
     if as_json:
         click.echo(text)
-        return
-    lines = []
-    for name, fig in report["figures"].items():
-        p99 = f"{fig['p99']:.4g}" if fig.get("p99") is not None else "n/a"
-        ratios = ", ".join(f"{k} {v:.3g}x" for k, v in fig["ratio_to_baseline"].items())
-        met = ", ".join(f"{k}: {'met' if t['met'] else 'NOT met'}" for k, t in fig["targets"].items())
-        lines.append(f"{name:<14} median {fig['median']:.4g} p99 {p99} {fig['unit']}  "
-                     f"[ratio to baseline: {ratios}]  {met}")
-    click.echo("\n".join(lines))
+    else:
+        click.echo("\n".join(_bench_line(name, fig) for name, fig in report["figures"].items()))
+    if report["failed"]:
+        first = report["failed"][0]
+        _fail(f"{len(report['failed'])} of {len(report['figures'])} benchmark figures failed "
+              f"(the others' results are kept): {first}: {report['figures'][first]['error']}",
+              RUN_FAILED)
+
+
+def _bench_line(name: str, fig: dict[str, Any]) -> str:
+    """One terminal line per figure: figures, ratios, targets, or why it did not run."""
+    if fig["status"] != "ok":
+        return f"{name:<14} {fig['status'].upper()}: {fig['error']}"
+    p99 = f"{fig['p99']:.4g}" if fig.get("p99") is not None else "n/a"
+    ratios = ", ".join(f"{k} {v:.3g}x" for k, v in fig["ratio_to_baseline"].items()) or "none"
+    met = ", ".join(f"{k}: {_met(t['met'])}" for k, t in fig["targets"].items())
+    skipped = "".join(f"; baseline {k} {why}" for k, why in fig.get("skipped_baselines", {}).items())
+    return (f"{name:<14} median {fig['median']:.4g} p99 {p99} {fig['unit']}  "
+            f"[ratio to baseline: {ratios}]  {met}{skipped}")
+
+
+def _met(met: bool | None) -> str:
+    return "not measured" if met is None else "met" if met else "NOT met"
 
 
 register_opcua(cli, _emit, json_option, _progress_bar)
