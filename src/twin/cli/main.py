@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from twin.cli.examples_command import register as register_examples
 from twin.cli.opcua_commands import register as register_opcua
 from twin.cli.whatif_command import register as register_whatif
 from twin.cli.parsing import assignments, checked
@@ -498,6 +499,7 @@ def _met(met: bool | None) -> str:
 
 register_opcua(cli, _emit, json_option, _progress_bar)
 register_whatif(cli, _emit, json_option, _progress_bar)
+register_examples(cli, _emit, json_option)
 
 
 def main() -> None:
