@@ -132,7 +132,8 @@ QUICK_BLOCKS = [b for b in _to_run() if all(args and args[0] in QUICK for args i
 
 @pytest.mark.parametrize("block", QUICK_BLOCKS, ids=lambda b: f"line-{b.line}")
 def test_quick_blocks_run(block, examples_folder, tmp_path):
-    assert run_block(block, examples_folder, tmp_path / "run", timeout=120) == ""
+    message = run_block(block, examples_folder, tmp_path / "run", timeout=120)
+    assert not message, message
 
 
 def test_a_broken_block_fails_naming_its_line_and_first_command(examples_folder, tmp_path):
@@ -146,4 +147,5 @@ def test_a_broken_block_fails_naming_its_line_and_first_command(examples_folder,
 @pytest.mark.slow
 @pytest.mark.parametrize("block", _to_run(), ids=lambda b: f"line-{b.line}")
 def test_readme_block_runs(block, examples_folder, tmp_path):
-    assert run_block(block, examples_folder, tmp_path / "run") == ""
+    message = run_block(block, examples_folder, tmp_path / "run")
+    assert not message, message

@@ -14,10 +14,12 @@ def register(cli: click.Group, emit, json_option) -> None:
     @json_option
     @click.pass_context
     def examples(ctx, as_json: bool) -> None:
-        """List the shipped examples: loop, study, deploy, serve, controller, RTO, input and model files.
+        """List the shipped examples, one line each; `examples copy` writes them.
 
-        Copy them with `twin examples copy NAME... [--to DIR]` (or `--all`);
-        the files an example names (a study's loop file) are copied with it.
+        Loop, study, deploy, serve, controller, RTO and economics files,
+        input schedules and a model file. Copy them with `twin examples copy
+        NAME... [--to DIR]` (or `--all`); the shipped files an example names
+        (a study's loop file) are copied with it.
         """
         if ctx.invoked_subcommand is not None:
             return
