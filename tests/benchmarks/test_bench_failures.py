@@ -83,3 +83,13 @@ def test_a_failing_figure_is_one_line_on_the_terminal(capsys, monkeypatch):
     assert code == 1
     assert stdout.splitlines() == ["forced_failure FAILED: RuntimeError: solver diverged"]
     assert err.count("twin: error:") == 1
+
+
+def test_out_naming_a_folder_is_refused_before_anything_runs(capsys, tmp_path, monkeypatch):
+    ran = []
+    harness.load_figures()
+    monkeypatch.setitem(harness.REGISTRY, "counted", harness.Benchmark(
+        "counted", "records that it ran", 1.0, lambda ctx: ran.append(1)))
+    code, _, err = run_twin(capsys, "bench", "--only", "counted", "--out", str(tmp_path))
+    assert code == 2 and ran == []
+    assert err == f"twin: error: --out {tmp_path}: is a folder; give the JSON file to write\n"

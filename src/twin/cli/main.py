@@ -466,6 +466,8 @@ def bench(quick: bool, only: tuple[str, ...], list_only: bool, out: Path | None,
         return
     if out is not None and not out.resolve().parent.is_dir():
         raise InputError(f"--out {out}: folder '{out.parent}' does not exist")
+    if out is not None and out.is_dir():
+        raise InputError(f"--out {out}: is a folder; give the JSON file to write")
     report = harness.run(only or None, quick, progress=lambda msg: click.echo(f"bench: {msg}", err=True))
     text = json.dumps(_jsonable(report), indent=2)
     if out is not None:
