@@ -55,8 +55,8 @@ class Block:
 
     @property
     def first(self) -> str:
-        """The first command line (for messages)."""
-        return next((line.strip() for line in self.script.splitlines()
+        """The first command line, without its trailing comment (for messages)."""
+        return next((line.split("  #")[0].strip() for line in self.script.splitlines()
                      if line.strip() and not line.lstrip().startswith("#")), "")
 
     @property
