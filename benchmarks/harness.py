@@ -205,7 +205,11 @@ def load_figures() -> dict[str, Benchmark]:
 
 def run(only: Iterable[str] | None = None, quick: bool = False,
         progress: Callable[[str], None] = lambda msg: None) -> dict[str, Any]:
-    """Run the selected figures; return the JSON-ready report."""
+    """Run the selected figures; return the JSON-ready report.
+
+    A Ctrl-C (KeyboardInterrupt) stops the run: the report holds the figures
+    finished before it and ``interrupted``, the figure that was running.
+    """
     figures = load_figures()
     names = list(only) if only else list(figures)
     for name in names:
@@ -217,7 +221,12 @@ def run(only: Iterable[str] | None = None, quick: bool = False,
         bench = figures[name]
         progress(f"{name}: {bench.description}")
         t0 = time.perf_counter()
-        result = run_figure(bench, BenchContext(quick=quick))
+        try:
+            result = run_figure(bench, BenchContext(quick=quick))
+        except KeyboardInterrupt:  # Ctrl-C: keep what was measured so far
+            report["interrupted"] = name
+            progress(f"{name}: interrupted; the figures finished before it are kept")
+            break
         elapsed = time.perf_counter() - t0
         for baseline, why in result.get("skipped_baselines", {}).items():
             progress(f"{name}: baseline {baseline} {why}")

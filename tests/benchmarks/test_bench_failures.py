@@ -93,3 +93,22 @@ def test_out_naming_a_folder_is_refused_before_anything_runs(capsys, tmp_path, m
     code, _, err = run_twin(capsys, "bench", "--only", "counted", "--out", str(tmp_path))
     assert code == 2 and ran == []
     assert err == f"twin: error: --out {tmp_path}: is a folder; give the JSON file to write\n"
+
+
+def test_ctrl_c_keeps_the_figures_finished_before_it(capsys, tmp_path, monkeypatch):
+    harness.load_figures()
+    monkeypatch.setitem(harness.REGISTRY, "quick_one", harness.Benchmark(
+        "quick_one", "a real measurement", 1.0,
+        lambda ctx: harness.FigureResult(harness.Samples(ctx.time_calls(lambda: sum(range(100)), 5), "ns"))))
+    _register(monkeypatch, "interrupted_one", KeyboardInterrupt())
+    _register(monkeypatch, "never_run", RuntimeError("must not run"))
+    out = tmp_path / "b.json"
+    code, _, err = run_twin(capsys, "bench", "--only", "quick_one", "--only", "interrupted_one",
+                            "--only", "never_run", "--out", str(out))
+    assert code == 130
+    report = json.loads(out.read_text())
+    assert list(report["figures"]) == ["quick_one"] and report["figures"]["quick_one"]["median"] > 0
+    assert report["interrupted"] == "interrupted_one"
+    assert "Traceback" not in err and err.count("twin: error:") == 1
+    assert err.splitlines()[-1] == (f"twin: error: interrupted during interrupted_one; 1 figure finished "
+                                    f"before it (kept in {out})")

@@ -476,6 +476,12 @@ def bench(quick: bool, only: tuple[str, ...], list_only: bool, out: Path | None,
         click.echo(text)
     else:
         click.echo("\n".join(_bench_line(name, fig) for name, fig in report["figures"].items()))
+    if report.get("interrupted"):
+        kept = f" (kept in {out})" if out is not None else ""
+        done = len(report["figures"])
+        click.echo(f"twin: error: interrupted during {report['interrupted']}; {done} "
+                   f"figure{'' if done == 1 else 's'} finished before it{kept}", err=True)
+        raise click.exceptions.Exit(130)
     if report["failed"]:
         first = report["failed"][0]
         _fail(f"{len(report['failed'])} of {len(report['figures'])} benchmark figures failed "
