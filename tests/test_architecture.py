@@ -1,4 +1,4 @@
-"""Dependency direction (DESIGN.md) and the set-up commands stay as documented."""
+"""Dependency direction (docs/architecture.md) and the set-up commands stay as documented."""
 
 from __future__ import annotations
 

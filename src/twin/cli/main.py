@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 
+from twin.cli.examples_command import register as register_examples
 from twin.cli.loop_summary import loop_summary
 from twin.cli.opcua_commands import register as register_opcua
 from twin.cli.progress_display import progress_display
@@ -552,27 +553,50 @@ def bench(quick: bool, only: tuple[str, ...], list_only: bool, out: Path | None,
         return
     if out is not None and not out.resolve().parent.is_dir():
         raise InputError(f"--out {out}: folder '{out.parent}' does not exist")
+    if out is not None and out.is_dir():
+        raise InputError(f"--out {out}: is a folder; give the JSON file to write")
     report = harness.run(only or None, quick, progress=lambda msg: click.echo(f"bench: {msg}", err=True))
     text = json.dumps(_jsonable(report), indent=2)
     if out is not None:
         out.write_text(text + "\n")
     if as_json:
         click.echo(text)
-        return
-    lines = []
-    for name, fig in report["figures"].items():
-        p99 = f"{fig['p99']:.4g}" if fig.get("p99") is not None else "n/a"
-        ratios = ", ".join(f"{k} {v:.3g}x" for k, v in fig["ratio_to_baseline"].items())
-        met = ", ".join(f"{k}: {'met' if t['met'] else 'NOT met'}" for k, t in fig["targets"].items())
-        lines.append(f"{name:<14} median {fig['median']:.4g} p99 {p99} {fig['unit']}  "
-                     f"[ratio to baseline: {ratios}]  {met}")
-    click.echo("\n".join(lines))
+    else:
+        click.echo("\n".join(_bench_line(name, fig) for name, fig in report["figures"].items()))
+    if report.get("interrupted"):
+        kept = f" (kept in {out})" if out is not None else ""
+        done = len(report["figures"])
+        click.echo(f"twin: error: interrupted during {report['interrupted']}; {done} "
+                   f"figure{'' if done == 1 else 's'} finished before it{kept}", err=True)
+        raise click.exceptions.Exit(130)
+    if report["failed"]:
+        first = report["failed"][0]
+        _fail(f"{len(report['failed'])} of {len(report['figures'])} benchmark figures failed "
+              f"(the others' results are kept): {first}: {report['figures'][first]['error']}",
+              RUN_FAILED)
+
+
+def _bench_line(name: str, fig: dict[str, Any]) -> str:
+    """One terminal line per figure: figures, ratios, targets, or why it did not run."""
+    if fig["status"] != "ok":
+        return f"{name:<14} {fig['status'].upper()}: {fig['error']}"
+    p99 = f"{fig['p99']:.4g}" if fig.get("p99") is not None else "n/a"
+    ratios = ", ".join(f"{k} {v:.3g}x" for k, v in fig["ratio_to_baseline"].items()) or "none"
+    met = ", ".join(f"{k}: {_met(t['met'])}" for k, t in fig["targets"].items())
+    skipped = "".join(f"; baseline {k} {why}" for k, why in fig.get("skipped_baselines", {}).items())
+    return (f"{name:<14} median {fig['median']:.4g} p99 {p99} {fig['unit']}  "
+            f"[ratio to baseline: {ratios}]  {met}{skipped}")
+
+
+def _met(met: bool | None) -> str:
+    return "not measured" if met is None else "met" if met else "NOT met"
 
 
 register_opcua(cli, _emit, json_option, _progress_bar)
 register_whatif(cli, _emit, json_option, _progress_bar)
 register_report(cli, _emit, json_option)
 register_model_commands(cli, _emit, json_option)
+register_examples(cli, _emit, json_option)
 
 
 def main() -> None:
