@@ -185,10 +185,11 @@ def test_loop_file_values_with_units_are_converted_to_the_declared_units():
     with_units = _loop('{ C_a = "800 mmol/L", C_b = "0.5 mol/L", T_R = "407.29 K", T_K = 130.0 }',
                        '{ F = "14.19 1/h", Q_dot = "-309.3055556 W" }', '{ T_in = "403.15 K" }')
     plain = _loop("{ C_a = 0.8, C_b = 0.5, T_R = 134.14, T_K = 130.0 }")
-    (x_units, u_units), (x_plain, u_plain) = _plant_start(with_units), _plant_start(plain)
+    (x_units, u_units), (x_plain, _) = _plant_start(with_units), _plant_start(plain)
     for name in ("C_a", "C_b", "T_R", "T_K"):
         assert x_units[name] == pytest.approx(x_plain[name], rel=1e-12), name
     assert u_units["Q_dot"] == pytest.approx(-1113.5, rel=1e-9)
+    assert u_units["F"] == pytest.approx(14.19, rel=1e-12)
 
 
 def test_a_loop_file_value_with_a_bad_unit_names_the_key():

@@ -122,7 +122,6 @@ def test_rebuild_from_sources_gives_identical_results(model_fmu, tmp_path):
     assert done.returncode == 0, done.stderr
     identifier = describe_fmu(path).identifier
     binary = src / "sources" / f"{identifier}.so"
-    original = src / "binaries" / "linux64" / f"{identifier}.so"
     assert binary.is_file() and binary.read_bytes() != b""
     rebuilt = tmp_path / f"{identifier}.fmu"
     with zipfile.ZipFile(path) as zin, zipfile.ZipFile(rebuilt, "w") as zout:

@@ -3,7 +3,6 @@ the steady-state solver's starting point; errors name the file key, not a CLI op
 
 from __future__ import annotations
 
-import json
 import textwrap
 
 import numpy as np
