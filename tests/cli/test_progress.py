@@ -157,3 +157,4 @@ def test_the_servers_stop_line_gives_its_tick_timing_with_units():
     assert _jitter(timing) == ("tick period 31.25 ms, jitter p50 0.41 ms, p99 2.5 ms, max 3.75 ms; "
                                "overruns 0, re-alignments 1")
     assert _jitter({"ticks": 0}) == "no tick timed"
+    assert _jitter({"ticks": 12, "clock": "virtual"}) == "virtual clock: 12 ticks stepped on request"

@@ -52,7 +52,9 @@ def test_deploy_writes_the_loop_report_with_sheds_and_communication(plant, tmp_p
     assert (comm["cycles"], comm["cycles with setpoints written"]) == ("4", "4")
     assert comm["cycles without data from the server"] == "0"
     median, largest = (float(comm[f"cycle interval {k} [s]"]) for k in ("median", "max"))
-    assert 0.02 < median <= largest < 5.0  # seconds (0.05 s scheduled), not milliseconds
+    # seconds, not milliseconds: cycles start on a 0.05 s schedule (a late one is followed by
+    # cycles that catch up, so the median may be shorter, never the longest)
+    assert 0.0 < median <= largest < 5.0 and largest > 0.02
     assert f"Deployed loop against {plant.url}" in page
     # `twin report` rebuilds it from the log alone (the controller from the logged configuration)
     (tmp_path / "run" / "report.html").unlink()

@@ -182,6 +182,8 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
 
 def _jitter(t: dict) -> str:
     """The server's tick timing as a line with units."""
+    if t.get("clock") == "virtual":
+        return f"virtual clock: {t['ticks']} ticks stepped on request"
     if not t.get("ticks"):
         return "no tick timed"
     return (f"tick period {t['period_ms']:.4g} ms, jitter p50 {t['jitter_p50_ms']:.3g} ms, "

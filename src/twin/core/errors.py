@@ -18,8 +18,10 @@ from collections.abc import Iterable
 class TwinError(Exception):
     """Base class of every user-facing error of the project.
 
-    Its message is one line: control characters that came in with user
-    input (a TOML key holding a newline) are shown escaped (``\\n``).
+    Its message is one line: a line break (with the indentation after it)
+    becomes one space, as a message built from a library's multi-line error
+    reads best; other control characters that came in with user input are
+    shown escaped (``\\x1b``).
     """
 
     exit_code = 2
@@ -32,6 +34,7 @@ class TwinError(Exception):
 
 
 def _one_line(message: str) -> str:
+    message = re.sub(r"[ \t]*[\r\n]+\s*", " ", message)
     return re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], message)
 
 
