@@ -354,14 +354,7 @@ class VariableSet(Sequence[Variable]):
 
 
 def _number(value: Any, what: str, unit: str = "-") -> float:
-    if isinstance(value, str):
-        from twin.core.units import to_declared
+    """A finite number in ``unit`` (text may carry a unit of its own)."""
+    from twin.core.units import to_declared
 
-        return to_declared(value, unit, what)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{what}: '{value}' is not a number") from None
-    if not math.isfinite(number):
-        raise InputError(f"{what}: {value} is not a finite number")
-    return number
+    return to_declared(value, unit, what)
