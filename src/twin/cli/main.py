@@ -28,6 +28,7 @@ from twin.cli.progress_display import progress_display
 from twin.cli.report_command import register as register_report
 from twin.cli.whatif_command import register as register_whatif
 from twin.cli.model_commands import register as register_model_commands
+from twin.cli.duration_option import duration_option, shortened_loop
 from twin.cli.parsing import assignments, checked, warnings_on_stderr
 from twin.core.errors import InputError, TwinError
 
@@ -441,9 +442,12 @@ def demo(out: Path, force: bool, as_json: bool) -> None:
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Folder for the cycle log, Parquet export and report (default: control-<config>).")
+@duration_option("run for this long instead of the file's run.duration (events after it "
+                 "do not happen)")
 @force_option
 @json_option
-def control(config: Path, out: Path | None, force: bool, as_json: bool) -> None:
+def control(config: Path, out: Path | None, duration: float | None, force: bool,
+            as_json: bool) -> None:
     """Run a closed loop (twin + APC) from a TOML file and report on it.
 
     CONFIG is a loop file, or the name of a shipped example
@@ -457,6 +461,8 @@ def control(config: Path, out: Path | None, force: bool, as_json: bool) -> None:
 
     config = file_or_example(config)
     loop = load_loop(config)
+    if duration is not None:
+        loop = shortened_loop(loop, duration)
     folder = check_out_folder(out or Path(f"control-{config.stem}"), force)
     with progress_display(f"closed loop {config.stem}", as_json) as progress:
         result = run_control(loop, folder, progress, fresh=force)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from twin.cli.duration_option import duration_option, shortened_study
+
 
 def register(cli: click.Group, emit, json_option, progress_bar) -> None:
     """Add ``whatif`` to the CLI."""
@@ -23,8 +25,10 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
                   help="Write into an --out folder that holds files, replacing that run.")
     @click.option("--chunk-size", type=int, default=None,
                   help="Scenarios per task (default: by base case and workers).")
+    @duration_option("run each scenario for this long instead of the study's duration")
     @json_option
-    def whatif(study_file, workers, scheduler, out, resume, force, chunk_size, as_json) -> None:
+    def whatif(study_file, workers, scheduler, out, resume, force, chunk_size, duration,
+               as_json) -> None:
         """Run a what-if study: scenarios, KPIs, sensitivity, a report.
 
         STUDY.toml is a study file, or the name of a shipped example
@@ -39,6 +43,8 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
         from twin.orchestration.whatif import load_study, run_study
 
         study = load_study(study_file)
+        if duration is not None:
+            study = shortened_study(study, duration)
         folder = out or Path(f"whatif-{study_file.stem}")
         try:
             with progress_display(f"what-if {study_file.stem}", as_json, "study") as progress:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from twin.core.errors import InputError, TwinError
 from twin.core.model import Model
+from twin.orchestration.loop.given_up import KINDS as GIVEN_UP_KINDS, ROLE as GIVEN_UP_ROLE
 from twin.orchestration.whatif.kpis import KpiEvaluator
 from twin.orchestration.whatif.sampling import ID, NOMINAL, scenario_seed
 from twin.orchestration.whatif.study import RESERVED_COLUMNS, Study
@@ -46,14 +47,26 @@ def _split(study: Study, row: Mapping[str, float]) -> dict[str, dict[str, float]
     return out
 
 
+GIVEN_UP_ROLES = frozenset(GIVEN_UP_ROLE.format(kind=k) for k in GIVEN_UP_KINDS)
+
+
 def _nominal_row(study: Study) -> dict[str, float]:
     """The nominal values (a variable without one keeps the base case's value)."""
     return {v.name: v.nominal_value for v in study.variable if v.has_nominal}
 
 
+def _annotation(name: str) -> bool:
+    """A closed loop's log column that is empty (NaN) by meaning: a cycle's miss of a given-up
+    target (``C_b.given_up_setpoint``), NaN in the cycles where nothing is given up."""
+    return name.rpartition(".")[2] in GIVEN_UP_ROLES
+
+
 def _non_finite(data: Mapping[str, np.ndarray]) -> str:
-    """Which column first holds a NaN or an infinity, and when ("" if none)."""
+    """Which column first holds a NaN or an infinity, and when ("" if none; the annotation
+    columns of a closed loop's log aside)."""
     for name, values in data.items():
+        if _annotation(name):
+            continue
         values = np.asarray(values, dtype=float)
         if not np.isfinite(values).all():
             i = int(np.argmin(np.isfinite(values)))
