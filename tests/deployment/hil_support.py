@@ -447,7 +447,10 @@ class Lockstep:
 
 _LOST = ("BadConnectionClosed", "BadSessionClosed", "BadSessionIdInvalid",
          "BadSecureChannelClosed", "BadSecureChannelIdInvalid", "BadCommunicationError",
-         "BadTimeout", "BadServerHalted", "BadShutdown", "BadServerNotConnected")
+         "BadTimeout", "BadServerHalted", "BadShutdown", "BadServerNotConnected",
+         "BadSessionNotActivated")
+"""Status codes of a server that went away or restarted (``BadSessionNotActivated``: a session
+of the server before its restart, used on the new one)."""
 
 
 def _connection_lost(exc: BaseException) -> bool:
