@@ -26,7 +26,8 @@ async def timed_login(server: ServerProcess, client_dir: Path, user: str, passwo
 
 async def _timed_login(url: str, server_cert: Path, client_dir: Path, user: str, password: str,
                        application_uri: str | None = None,
-                       drop_session_certificate: bool = False) -> tuple[str, float]:
+                       drop_session_certificate: bool = False,
+                       timeout: float = 10.0) -> tuple[str, float]:
     import logging
 
     from asyncua import Client
@@ -36,7 +37,7 @@ async def _timed_login(url: str, server_cert: Path, client_dir: Path, user: str,
 
     logging.getLogger("asyncua").setLevel(logging.CRITICAL)  # refusals are expected here
     pki = client_certificate(client_dir)
-    c = Client(url, timeout=10)
+    c = Client(url, timeout=timeout)
     c.application_uri = application_uri or security.application_uri("client")
     await c.set_security(SecurityPolicyBasic256Sha256, str(pki.cert), str(pki.key),
                          server_certificate=str(server_cert))
@@ -91,6 +92,10 @@ FLOOD_START_TIMEOUT = 300.0
 """Longest wait for the flood's process to import the OPC UA stack [s]."""
 FLOOD_TIMEOUT = 200.0
 """Longest wait for the flood's logins once started [s]."""
+FLOOD_REQUEST_TIMEOUT = 60.0
+"""Limit of one request of a flooding client [s]: the server answers each wrong login after a
+delay that grows with the failures, in threads of low priority, so on a loaded machine a
+refusal takes many seconds; the test is that it is a refusal, not how fast it comes."""
 
 
 def _flood(url: str, server_cert: str, client_dir: str, n: int, user: str, results) -> None:
@@ -104,7 +109,7 @@ def _flood(url: str, server_cert: str, client_dir: str, n: int, user: str, resul
 
     async def main():
         return [o for o, _ in await asyncio.gather(
-            *(_timed_login(url, Path(server_cert), Path(client_dir), user, "not-the-password")
-              for _ in range(n)))]
+            *(_timed_login(url, Path(server_cert), Path(client_dir), user, "not-the-password",
+                           timeout=FLOOD_REQUEST_TIMEOUT) for _ in range(n)))]
 
     results.put(asyncio.run(main()))

@@ -22,7 +22,7 @@ import signal
 import numpy as np
 import pytest
 
-from hil_support import DATA, Lockstep, after_cycles, at_plant_time, back_in_control, call, \
+from hil_support import DATA, PLANT, Lockstep, after_cycles, at_plant_time, back_in_control, call, \
     deploy_text, deployed_run, operator_call, read_values, records, shed_counts, until_event, \
     until_logged, wait_values
 
@@ -201,11 +201,18 @@ def test_stalled_server_heartbeat_sheds_and_the_base_layer_takes_over(server_fac
     assert abs(first["v1"] - first["v1.loop_sp"]) <= 0.5 + 1e-12  # bumpless: within max_move
 
 
+HEARTBEAT = 20.0
+"""Base-layer heartbeat timeout of the APC-process-killed test [s of plant time]."""
+
+
 def test_apc_process_killed_base_layer_falls_back_to_auto(server_factory, tmp_path):
     import subprocess
     import sys
 
-    server = server_factory()
+    # the base layer's heartbeat timeout longer than a loaded machine keeps the APC process
+    # waiting: it must fall back because the process died, not because it was starved
+    server = server_factory(plant=PLANT.replace("heartbeat_timeout = 5.0",
+                                                f"heartbeat_timeout = {HEARTBEAT}"))
     client_dir = tmp_path / "client"
     server.trust_into(client_dir)
     config = tmp_path / "deploy.toml"
@@ -221,9 +228,10 @@ def test_apc_process_killed_base_layer_falls_back_to_auto(server_factory, tmp_pa
     finally:
         if apc.poll() is None:
             apc.kill()
-    last_rsp = asyncio.run(read_values(server, "Plant.BaseLayer.v1.RSP"))[0]
-    (t_kill,) = asyncio.run(read_values(server, "Diagnostics.Time"))
-    asyncio.run(at_plant_time(server, t_kill + 6.0, lambda: None))  # base-layer timeout 5 s
+    last_rsp, mode_at_kill, t_kill = asyncio.run(read_values(
+        server, "Plant.BaseLayer.v1.RSP", "Plant.BaseLayer.v1.Mode", "Diagnostics.Time"))
+    assert mode_at_kill == "CASCADE"
+    asyncio.run(at_plant_time(server, t_kill + HEARTBEAT + 1.0, lambda: None))
     mode, sp = asyncio.run(read_values(server, "Plant.BaseLayer.v1.Mode",
                                        "Plant.BaseLayer.v1.SP"))
     assert mode == "AUTO" and sp == pytest.approx(last_rsp, abs=1e-12)
