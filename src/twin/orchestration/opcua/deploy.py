@@ -80,7 +80,6 @@ class DeployedLoop:
     def __init__(self, config: DeployConfig, folder: str | Path, fresh: bool = False):
         self.config = config
         self.folder = Path(folder)
-        self._fresh = fresh
         spec = config.controller
         self.internal = load_model(spec.model, parameter_set=spec.parameter_set)
         self.mv_names = [m.name for m in spec.mv]
@@ -114,7 +113,7 @@ class DeployedLoop:
             from twin.orchestration.rto_run import economics_for
 
             self._rto_spec = (config.rto, economics_for(config.rto.economics))
-        make_folder(self.folder, self._fresh)  # after the checks: a refused file leaves none
+        make_folder(self.folder, fresh)  # after the checks: a refused file leaves none
         self.store = CycleStore(self.folder / "cycles.sqlite")
         self.store.start_run("deployed", config.url, self.internal.time_unit, config.as_dict())
         self.cycle_seconds: list[float] = []
@@ -160,11 +159,10 @@ class DeployedLoop:
                 else:
                     await asyncio.sleep(max(0.0, start + cycle * period - time.monotonic()))
                     late = 0
-                t = t_offset + elapsed
                 while events and events[0].time <= elapsed + 1e-9 * spec.sample_time:
                     self._apply_event(events.pop(0))
                 began = time.monotonic()
-                rec = await self._cycle(cycle, t, late)
+                rec = await self._cycle(cycle, t_offset + elapsed, late)
                 work = time.monotonic() - began
                 self.cycle_seconds.append(work)
                 self._check_overrun(work, spec.sample_time * cfg.tags.seconds_per_time_unit)
