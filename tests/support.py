@@ -86,3 +86,30 @@ def the_error_line(err: str) -> str:
     lines = [line for line in err.splitlines() if line.startswith("twin: error:")]
     assert len(lines) == 1, err
     return lines[0]
+
+
+CSTR_LOOP = """
+[plant]
+model = "cstr"
+{plant}
+tick = 0.005
+
+[controller]
+model = "cstr"
+sample_time = 0.005
+prediction_horizon = 5
+[[controller.mv]]
+name = "F"
+low = 5.0
+high = 100.0
+[[controller.measurements]]
+name = "C_b"
+noise_std = 0.005
+[[controller.cv]]
+name = "C_b"
+setpoint = 0.6
+
+[run]
+duration = 0.01
+"""
+"""A short closed loop of the CSTR (two cycles); ``{plant}``: more ``[plant]`` keys."""

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import twin
-from support import run_twin
+from support import CSTR_LOOP as LOOP, run_twin
 from twin.core.errors import InputError, SteadyStateError
 from twin.orchestration.loop.config import load_loop
 from twin.orchestration.loop.runner import make_plant
@@ -32,31 +32,6 @@ MODEL = Model(name="edge_tank", title="tank", source="test", time_unit="s",
                           parameter("A", "m2", "area", 1.0)],
               rhs=rhs)
 '''
-
-LOOP = """
-[plant]
-model = "cstr"
-{plant}
-tick = 0.005
-
-[controller]
-model = "cstr"
-sample_time = 0.005
-prediction_horizon = 5
-[[controller.mv]]
-name = "F"
-low = 5.0
-high = 100.0
-[[controller.measurements]]
-name = "C_b"
-noise_std = 0.005
-[[controller.cv]]
-name = "C_b"
-setpoint = 0.6
-
-[run]
-duration = 0.01
-"""
 
 
 def _loop(tmp_path, plant: str):

@@ -6,33 +6,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-
-from support import run_twin
+from support import CSTR_LOOP, run_twin
 from twin.orchestration.loop.store import CycleStore
 
-LOOP = """
-[plant]
-model = "cstr"
-u0 = { F = 14.19, Q_dot = -1113.5 }
-steady_start = true
-tick = 0.005
-[controller]
-model = "cstr"
-sample_time = 0.005
-prediction_horizon = 5
-[[controller.mv]]
-name = "F"
-low = 5.0
-high = 100.0
-[[controller.measurements]]
-name = "C_b"
-noise_std = 0.005
-[[controller.cv]]
-name = "C_b"
-setpoint = 0.6
-[run]
-duration = 0.01
-"""
+LOOP = CSTR_LOOP.format(plant="u0 = { F = 14.19, Q_dot = -1113.5 }\nsteady_start = true")
 
 STUDY = """
 duration = 0.02
