@@ -1,0 +1,1 @@
+"""System identification: models of a plant from its data (step tests, history)."""
