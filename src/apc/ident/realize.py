@@ -27,9 +27,9 @@ def _hankel(impulse: np.ndarray, rows: int | None):
     if rows < 1 or cols < 2:
         raise InputError(f"realisation: an impulse response of {taps} samples is too short")
     markov = np.transpose(impulse, (2, 0, 1))  # (taps, p, m): markov[k] = C A^k B
-    big = np.block([[markov[r + c] for c in range(cols)] for r in range(rows)])
-    shifted = np.block([[markov[r + c + 1] for c in range(cols - 1)] for r in range(rows)])
-    return big[:, :m * (cols - 1)], shifted, rows, cols
+    index = np.arange(rows)[:, None] + np.arange(cols)[None, :]
+    big = markov[index].transpose(0, 2, 1, 3).reshape(rows * p, cols * m)
+    return big[:, :m * (cols - 1)], big[:, m:], rows, cols
 
 
 def realize(impulse: np.ndarray, order: int, rows: int | None = None):
@@ -43,18 +43,27 @@ def realize(impulse: np.ndarray, order: int, rows: int | None = None):
     InputError
         An order the Hankel matrix cannot carry.
     """
+    return realizations(impulse, [order], rows)[order]
+
+
+def realizations(impulse: np.ndarray, orders, rows: int | None = None) -> dict:
+    """:func:`realize` for several orders, from one SVD: ``{order: (A, B, C, D)}``."""
     p, m, _ = impulse.shape
     big, shifted, rows, _ = _hankel(impulse, rows)
-    if not 1 <= order <= min(big.shape):
-        raise InputError(f"realisation: order {order} must be between 1 and {min(big.shape)}")
+    for order in orders:
+        if not 1 <= order <= min(big.shape):
+            raise InputError(f"realisation: order {order} must be between 1 and {min(big.shape)}")
     with threadpool_limits(limits=1, user_api="blas"):
         u_mat, sigma, vt = np.linalg.svd(big, full_matrices=False)
-    u_r, s_r, v_r = u_mat[:, :order], sigma[:order], vt[:order].T
-    root = np.sqrt(s_r)
-    a = (u_r / root).T @ shifted @ (v_r / root)
-    b = (root[:, None] * v_r.T)[:, :m]
-    c = (u_r * root)[:p]
-    return a, b, c, np.zeros((p, m))
+    out = {}
+    for order in orders:
+        u_r, s_r, v_r = u_mat[:, :order], sigma[:order], vt[:order].T
+        root = np.sqrt(s_r)
+        a = (u_r / root).T @ shifted @ (v_r / root)
+        b = (root[:, None] * v_r.T)[:, :m]
+        c = (u_r * root)[:p]
+        out[order] = (a, b, c, np.zeros((p, m)))
+    return out
 
 
 def order_from_singular_values(sigma: np.ndarray, max_order: int, ratio: float = 0.02) -> int:

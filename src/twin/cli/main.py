@@ -23,6 +23,7 @@ import click
 
 from twin.cli.bench_command import register as register_bench
 from twin.cli.examples_command import register as register_examples
+from twin.cli.identify_command import register as register_identify
 from twin.cli.loop_summary import loop_summary
 from twin.cli.opcua_commands import register as register_opcua
 from twin.cli.progress_display import progress_display
@@ -548,6 +549,7 @@ register_report(cli, _emit, json_option)
 register_model_commands(cli, _emit, json_option)
 register_examples(cli, _emit, json_option)
 register_bench(cli, _emit, json_option, _jsonable, _fail)
+register_identify(cli, _emit, json_option)
 
 
 def main() -> None:
