@@ -13,8 +13,13 @@ input combination of the smallest singular value (its right singular
 vector) moves the outputs little, so a test with independent input moves
 barely excites it and the identified model is unreliable there. The
 remedy is to re-test with correlated moves along that direction.
-Conditioning depends on the units; it is computed in the units of the
-data (as a controller would see it).
+Singular values and the condition number depend on the units, so they
+are computed on the *scaled* gain matrix ``diag(1/s_y) G diag(s_u)``,
+with ``s_u`` a typical move of each input and ``s_y`` a typical variation
+of each output (the identification uses their standard deviations in the
+data; without scales the units of the data are used). The weak input
+direction is reported back in the inputs' own units. The relative gain
+array does not depend on scaling.
 """
 
 from __future__ import annotations
@@ -50,11 +55,12 @@ class GainAnalysis:
     rga, rga_low, rga_high : numpy.ndarray or None
         Relative gain array and its 95 % interval (square matrices only).
     singular_values, sv_low, sv_high : numpy.ndarray
-        Singular values, largest first, and their 95 % intervals.
+        Singular values of the scaled gains, largest first, and their 95 % intervals.
     condition, condition_low, condition_high : float
         Condition number and its 95 % interval.
     weak_input, weak_output : numpy.ndarray
-        Right and left singular vectors of the smallest singular value.
+        Input move (in the inputs' units, unit length) and output direction
+        (scaled) of the smallest singular value.
     inputs, outputs : tuple of str
         Names, in matrix order.
     """
@@ -86,9 +92,12 @@ class GainAnalysis:
         if not self.ill_conditioned:
             return None
         move = " ".join(f"{v:+.2f} {name}" for v, name in zip(self.weak_input, self.inputs))
-        biggest = np.nanmax(np.abs(self.rga)) if self.rga is not None else float("nan")
-        return (f"WARNING: ill-conditioned gain matrix (condition number {self.condition:.0f} > "
-                f"{CONDITION_LIMIT:g} or |RGA| {biggest:.1f} > {RGA_LIMIT:g}): the input direction "
+        reasons = [f"condition number {self.condition:.0f}"
+                   + (f" > {CONDITION_LIMIT:g}" if self.condition > CONDITION_LIMIT else "")]
+        if self.rga is not None:
+            biggest = float(np.nanmax(np.abs(self.rga)))
+            reasons.append(f"largest |RGA| {biggest:.1f}" + (f" > {RGA_LIMIT:g}" if biggest > RGA_LIMIT else ""))
+        return (f"WARNING: ill-conditioned gain matrix ({', '.join(reasons)}): the input direction "
                 f"[{move}] moves the outputs {self.singular_values[0] / self.singular_values[-1]:.0f} "
                 f"times less than the strongest one; re-test with correlated moves along it")
 
@@ -110,15 +119,23 @@ class GainAnalysis:
 
 
 def analyse_gains(gain: np.ndarray, covariance: np.ndarray, inputs, outputs,
+                  input_scale: np.ndarray | None = None, output_scale: np.ndarray | None = None,
                   seed: int = 0) -> GainAnalysis:
-    """Conditioning of ``gain`` (p, m) with uncertainty from ``covariance`` (p m, p m, row-major)."""
+    """Conditioning of ``gain`` (p, m) with uncertainty from ``covariance`` (p m, p m, row-major).
+
+    ``input_scale`` (m) and ``output_scale`` (p) are typical moves and
+    variations in the data's units (default: 1).
+    """
     gain = np.asarray(gain, float)
     p, m = gain.shape
+    s_u = np.ones(m) if input_scale is None else np.asarray(input_scale, float)
+    s_y = np.ones(p) if output_scale is None else np.asarray(output_scale, float)
+    scaling = np.outer(1 / s_y, s_u)
     rng = np.random.default_rng(seed)
     draws = rng.multivariate_normal(gain.ravel(), covariance, size=DRAWS,
                                     check_valid="ignore").reshape(DRAWS, p, m)
-    u_mat, sigma, vt = np.linalg.svd(gain)
-    sv_draws = np.linalg.svd(draws, compute_uv=False)
+    u_mat, sigma, vt = np.linalg.svd(gain * scaling)
+    sv_draws = np.linalg.svd(draws * scaling, compute_uv=False)
     cond_draws = sv_draws[:, 0] / sv_draws[:, -1]
     square = p == m
     rga_value = rga_low = rga_high = None
@@ -135,6 +152,12 @@ def analyse_gains(gain: np.ndarray, covariance: np.ndarray, inputs, outputs,
         condition=float(sigma[0] / sigma[-1]),
         condition_low=float(np.percentile(cond_draws, 2.5)),
         condition_high=float(np.percentile(cond_draws, 97.5)),
-        weak_input=vt[len(sigma) - 1], weak_output=u_mat[:, len(sigma) - 1],
+        weak_input=_unit(s_u * vt[len(sigma) - 1]), weak_output=u_mat[:, len(sigma) - 1],
         inputs=tuple(inputs), outputs=tuple(outputs),
     )
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    """``vector`` of length 1, its largest element positive."""
+    vector = vector / np.linalg.norm(vector)
+    return vector if vector[np.argmax(np.abs(vector))] > 0 else -vector

@@ -9,7 +9,8 @@ Whatever the method, a regularised FIR model is fitted too: it gives the
 step responses with their uncertainty bands, the settling times and the
 gain matrix with its covariance, from which the relative gain array,
 singular values and condition number (each with a 95 % interval) are
-computed (:mod:`apc.ident.gains`). The model saved is the method's:
+computed (:mod:`apc.ident.gains`), the last two on gains scaled by each
+MV's standard deviation and each CV's in the estimation data. The model saved is the method's:
 
 ``fir``       the FIR model realised as a low-order state space (ERA, order by fit);
 ``tf``        one transfer function per CV-MV pair (``--structure``);
@@ -174,7 +175,8 @@ def identify(data: PlantData, mvs: list[str], cvs: list[str], dvs: list[str] = (
     gain_cov = fir.gain_covariance()
     m_count = len(inputs)
     keep = [i * m_count + j for i in range(len(cvs)) for j in range(len(mvs))]
-    gains = analyse_gains(fir.gains()[:, :len(mvs)], gain_cov[np.ix_(keep, keep)], mvs, cvs)
+    gains = analyse_gains(fir.gains()[:, :len(mvs)], gain_cov[np.ix_(keep, keep)], mvs, cvs,
+                          u[:split, :len(mvs)].std(axis=0), y[:split].std(axis=0))
     units_in = tuple(data.unit(n) for n in inputs)
     units_out = tuple(data.unit(n) for n in cvs)
     provenance = {
