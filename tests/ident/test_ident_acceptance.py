@@ -81,12 +81,15 @@ def test_column_a_gains_and_ill_conditioning_warning():
     error = run.gains.gain / truth - 1
     g = run.gains
     true_rga = truth * np.linalg.inv(truth).T
+    split = run.split
+    scaled = truth * np.outer(1 / y[:split].std(axis=0), u[:split].std(axis=0))
+    true_cond = np.linalg.cond(scaled)             # with the scales the identification used
     print(f"\ncolumn A: gain errors [%] {np.round(100 * error, 2).tolist()}; "
           f"RGA11 {g.rga[0, 0]:.1f} [{g.rga_low[0, 0]:.1f}, {g.rga_high[0, 0]:.1f}] (linearisation "
           f"{true_rga[0, 0]:.1f}); singular values {np.round(g.singular_values, 4).tolist()} "
           f"[{np.round(g.sv_low, 4).tolist()}, {np.round(g.sv_high, 4).tolist()}]; condition number "
-          f"{g.condition:.0f} [{g.condition_low:.0f}, {g.condition_high:.0f}] (unscaled linearisation "
-          f"{np.linalg.cond(truth):.0f}); fit {run.summary()['fit_percent']}\n{g.warning()}")
+          f"{g.condition:.0f} [{g.condition_low:.0f}, {g.condition_high:.0f}] (linearisation, same "
+          f"scaling: {true_cond:.0f}; unscaled {np.linalg.cond(truth):.0f}); fit {run.summary()['fit_percent']}\n{g.warning()}")
     assert np.all(np.abs(error) < 0.05)
     assert g.ill_conditioned
     assert g.warning().startswith("WARNING: ill-conditioned gain matrix")

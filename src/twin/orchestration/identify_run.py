@@ -205,10 +205,19 @@ def simulate_from_rest(a, b, c, d, u, u0, y0) -> np.ndarray:
 
 
 def _realise_fir(fir: FirModel, u, y, order, details, max_order: int = 8):
-    """ERA realisation of the FIR model, order by simulated fit on the estimation data."""
+    """ERA realisation of the FIR model, order by simulated fit on the estimation data.
+
+    The impulse response is realised scaled (inputs by their standard
+    deviation, outputs by theirs), so that no pair's dynamics is lost
+    beside a pair with larger numbers in its units.
+    """
+    s_u, s_y = u.std(axis=0), y.std(axis=0)
+    s_y = np.where(s_y > 0, s_y, 1.0)
+    scaled = fir.impulse * np.outer(1 / s_y, s_u)[:, :, None]
     candidates = [order] if order is not None else range(1, max_order + 1)
     best, fits, models = -math.inf, {}, {}
-    for n, (a, b, c, d) in realizations(fir.impulse, candidates).items():
+    for n, (a, b, c, d) in realizations(scaled, candidates).items():
+        b, c = b / s_u, s_y[:, None] * c
         if np.max(np.abs(np.linalg.eigvals(a))) >= 1.0 and order is None:
             continue
         models[n] = (a, b, c, d)
