@@ -57,6 +57,10 @@ def register(cli: click.Group, emit, json_option) -> None:
         from twin.orchestration.identify_run import identify as run_identify
         from twin.orchestration.identify_report import summary_text, write_report
 
+        from apc.ident.model_file import IdentifiedModel
+
+        if out is not None and not hasattr(IdentifiedModel, "save"):
+            raise InputError("--out: this build cannot write identified model files yet")
         data = load_data(file_or_example(data_file))
         if settling is not None and not settling > 0:
             raise InputError(f"--settling {settling}: expected a positive number of seconds")
@@ -64,10 +68,7 @@ def register(cli: click.Group, emit, json_option) -> None:
                            holdout=holdout, settling=settling, structure=structure)
         result = run.summary()
         if out is not None:
-            save = getattr(run.model, "save", None)
-            if save is None:
-                raise InputError("--out: this build cannot write identified model files yet")
-            save(out)
+            run.model.save(out)
             result["model_file"] = str(out)
         if report_path is not None:
             result["report"] = str(write_report(run, report_path))

@@ -30,6 +30,8 @@ CSV_DESCRIPTIONS = {
                  "at 200 min [kmol/min]",
     "cstr_steps.csv": "input schedule for cstr: dilution rate F to 18 1/h at 0.2 h, cooling Q_dot to "
                       "-2000 kJ/h at 0.5 h",
+    "quadruple_tank_steptest.csv": "plant data: a 2 h GBN step test of quadruple_tank P- on both pumps "
+                                   "(v1, v2), levels h1, h2 with 0.05 cm noise (`twin identify`)",
 }
 """One-line descriptions of the shipped input schedules."""
 
@@ -39,7 +41,8 @@ MADE_ELSEWHERE = {
 }
 """Files an example names that are not shipped, and what makes them."""
 
-KINDS = ("loop", "study", "deploy", "serve", "controller", "economics", "rto", "inputs", "model")
+KINDS = ("loop", "study", "deploy", "serve", "controller", "economics", "rto", "inputs", "data",
+         "model")
 """Kinds of example, in listing order."""
 
 _REFERENCE_KEYS = ("loop_file", "controller_file", "tags_file", "password_file", "economics_file",
@@ -144,7 +147,7 @@ def copy_examples(names: list[str], folder: Path, force: bool = False) -> list[P
 
 def _kind(name: str, path: Path, data: dict[str, Any]) -> str:
     if path.suffix == ".csv":
-        return "inputs"
+        return "data" if CSV_DESCRIPTIONS.get(name, "").startswith("plant data") else "inputs"
     if path.suffix == ".py":
         return "model"
     if name.endswith("_economics.toml"):
