@@ -10,9 +10,11 @@ and ~10 s for two hours of 1 s data), and it estimates ``B`` and ``D`` by
 one-step regression on the estimated states, which biases the gains with
 noisy outputs. Here:
 
-1. ``R32 = U S V'``: the singular values ``S`` show the order;
-   ``Gamma = U_n S_n^(1/2)``, ``C`` its first block row, ``A`` from its
-   shift invariance (least squares);
+1. the oblique projection ``R32 R22^+ [U; Y]`` (economy SVD, ``U S V'``):
+   the singular values ``S`` show the order, ``S_n^(1/2) V_n'`` is the
+   state sequence, and ``A``, ``C`` follow from it by least squares (as in
+   N4SID; more robust than the shift invariance of the observability
+   matrix, which gave unstable modes on short noisy records);
 2. ``B``, ``D`` and the initial state by linear least squares on the
    *simulated* output (output error), which is what the model is for;
 3. order selection: each candidate order up to ``max_order`` is simulated
@@ -136,13 +138,11 @@ def fit_subspace(u: np.ndarray, y: np.ndarray, dt: float, order: int | None = No
         solver = NFourSID(frame, output_columns=[f"y{i}" for i in range(p)],
                           input_columns=[f"u{j}" for j in range(m)], num_block_rows=block_rows)
         solver.subspace_identification()
-        left, sigma, _ = np.linalg.svd(solver.R32, full_matrices=False)
+        sigma, states = _state_sequence(solver, block_rows)
         candidates = [order] if order is not None else range(1, min(max_order, top - p) + 1)
         models, fits = {}, {}
         for n in candidates:
-            gamma = left[:, :n] * np.sqrt(sigma[:n])
-            a = np.linalg.lstsq(gamma[:-p], gamma[p:], rcond=None)[0]
-            c = gamma[:p]
+            a, c = _state_matrices(states[:n], u - u0, y - y0, block_rows)
             b, d = _input_matrices(a, c, u - u0, y - y0, feedthrough)
             models[n] = (a, b, c, d)
             fits[n] = float(np.mean(nrmse_fit(y - y0, simulate_state_space(a, b, c, d, u - u0))))
@@ -151,6 +151,29 @@ def fit_subspace(u: np.ndarray, y: np.ndarray, dt: float, order: int | None = No
     LOG.info("subspace: order %d (fits by order %s)", chosen, fits)
     a, b, c, d = models[chosen]
     return SubspaceModel(a, b, c, d, float(dt), u0, y0, sigma, fits)
+
+
+def _state_sequence(solver, block_rows: int):
+    """Singular values and the scaled right singular vectors (state sequence, one state a row)."""
+    from nfoursid.utils import Utils
+
+    hankels = np.concatenate([Utils.block_hankel_matrix(solver.u_array, block_rows),
+                              Utils.block_hankel_matrix(solver.y_array, block_rows)])
+    projection = solver.R32 @ np.linalg.pinv(solver.R22) @ hankels
+    _, sigma, vt = np.linalg.svd(projection, full_matrices=False)
+    return sigma, np.sqrt(sigma)[:, None] * vt
+
+
+def _state_matrices(states, du, dy, block_rows: int):
+    """``A`` and ``C`` by least squares on ``x[k+1] = A x + B du``, ``dy = C x + D du``."""
+    n = states.shape[0]
+    count = min(states.shape[1], du.shape[0] - block_rows)
+    states = states[:, :count]
+    du_k, dy_k = du[block_rows:block_rows + count].T, dy[block_rows:block_rows + count].T
+    regress = np.concatenate([states[:, :-1], du_k[:, :-1]])
+    target = np.concatenate([states[:, 1:], dy_k[:, :-1]])
+    theta = np.linalg.lstsq(regress.T, target.T, rcond=None)[0].T
+    return theta[:n, :n], theta[n:, :n]
 
 
 def _input_matrices(a, c, du, dy, feedthrough: bool):
