@@ -67,12 +67,12 @@ def ident_fir_2x2(ctx: BenchContext) -> FigureResult:
 
 
 def _quadruple_tank_data(samples: int, seed: int = 1):
-    import twin
     from twin.core.simulator import Simulator
     from twin.core.steady import find_steady_state
+    from twin.orchestration.registry import load_model
 
     rng = np.random.default_rng(seed)
-    model = twin.load_model("quadruple_tank", parameter_set="P-")
+    model = load_model("quadruple_tank", parameter_set="P-")
     steady = find_steady_state(model)
     u = steady.u + 0.3 * _gbn(samples, 2, 120.0, rng)
     sim = Simulator(model, 1.0, steady.x)
