@@ -32,25 +32,29 @@ def _fir_data(samples: int, seed: int = 3):
 
 
 def _plain_least_squares(u, y, taps):
-    """Unregularised FIR: numpy.linalg.lstsq on the lagged inputs, one CV at a time."""
+    """Unregularised FIR: numpy.linalg.lstsq on the lagged inputs, single-threaded like ours."""
+    from threadpoolctl import threadpool_limits
+
     from apc.ident.fir import regressors
 
     phi = regressors(u - u.mean(axis=0), taps)
     phi = np.column_stack([phi, np.ones(phi.shape[0])])
-    theta = np.linalg.lstsq(phi, y[taps:], rcond=None)[0]
+    with threadpool_limits(limits=1, user_api="blas"):
+        theta = np.linalg.lstsq(phi, y[taps:], rcond=None)[0]
     return theta[:-1].T.reshape(y.shape[1], u.shape[1], taps)
 
 
 @benchmark("ident_fir_2x2", "s per regularised (TC kernel, marginal likelihood) FIR identification "
            "of a 2x2 plant, 120 taps per pair, from 100,000 samples (quick 20,000), vs plain "
-           "least squares (numpy.linalg.lstsq) on the same data", quick_budget_s=5)
+           "least squares (numpy.linalg.lstsq) on the same data", quick_budget_s=6)
 def ident_fir_2x2(ctx: BenchContext) -> FigureResult:
     from apc.ident.fir import fit_fir
 
     samples = ctx.size(20_000, 100_000)
     u, y = _fir_data(samples)
     truth = np.array([[g for g, _ in row] for row in FIR_PLANT])
-    ours = ctx.time_calls(lambda: fit_fir(u, y, 1.0, FIR_TAPS), samples=3, scale=1.0, warmup=0)
+    ours = ctx.time_calls(lambda: fit_fir(u, y, 1.0, FIR_TAPS), samples=ctx.size(2, 5), scale=1.0,
+                          warmup=0)
     plain = ctx.time_calls(lambda: _plain_least_squares(u, y, FIR_TAPS), samples=ctx.size(1, 3),
                            scale=1.0, warmup=0)
     fir = fit_fir(u, y, 1.0, FIR_TAPS)
@@ -100,7 +104,7 @@ def _nfoursid_library(u, y, order, block_rows):
 @benchmark("ident_subspace_quadruple_tank", "s per subspace identification of the 4-state quadruple "
            "tank (P-, 1 s sampling, level noise 0.05 cm, GBN on both pumps; 5,000 samples, quick "
            "2,000), order 4: ours (nfoursid's subspace step, output-error B and D) vs nfoursid end "
-           "to end, with the fit of each", quick_budget_s=10)
+           "to end, with the fit of each", quick_budget_s=9)
 def ident_subspace_quadruple_tank(ctx: BenchContext) -> FigureResult:
     from apc.ident.subspace import fit_subspace, simulate_state_space
     from apc.ident.validation import nrmse_fit
