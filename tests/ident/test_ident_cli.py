@@ -77,3 +77,18 @@ def test_out_writes_the_model_file_when_the_model_file_support_is_there(capsys, 
     else:
         assert code == 2 and "cannot write identified model files yet" in the_error_line(err)
         assert not target.exists()
+
+
+def test_measured_disturbance_is_a_model_input_but_not_a_gain_to_condition(capsys):
+    """``--dv v2``: the model has both inputs; the MV-CV gain matrix (2x1) has no RGA."""
+    code, out, err = run_twin(capsys, "identify", EXAMPLE, "--mv", "v1", "--dv", "v2", "--cv", "h1,h2",
+                              "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["inputs"] == ["v1", "v2"] and result["gains"]["inputs"] == ["v1"]
+    assert np.array(result["gains"]["gain"]) == pytest.approx(np.array(LINEAR_GAINS)[:, :1], rel=0.05)
+    assert result["gains"]["rga"] is None and len(result["gains"]["singular_values"]) == 1
+    assert result["gains"]["condition_number"] == 1.0
+    code, out, err = run_twin(capsys, "identify", EXAMPLE, "--mv", "v1", "--dv", "v2", "--cv", "h1,h2")
+    assert code == 0, err
+    assert "relative gain array" not in out and "condition number: 1 [1, 1]" in out
