@@ -92,3 +92,12 @@ def test_measured_disturbance_is_a_model_input_but_not_a_gain_to_condition(capsy
     code, out, err = run_twin(capsys, "identify", EXAMPLE, "--mv", "v1", "--dv", "v2", "--cv", "h1,h2")
     assert code == 0, err
     assert "relative gain array" not in out and "condition number: 1 [1, 1]" in out
+
+
+def test_without_a_holdout_the_fit_says_it_is_on_the_estimation_data(capsys):
+    code, out, err = run_twin(capsys, "identify", EXAMPLE, "--mv", "v1,v2", "--cv", "h1,h2",
+                              "--holdout", "0", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["holdout_s"] is None and result["estimation_s"] == [0.0, 7198.0]
+    assert result["fit_kind"] == "simulation on the estimation data (nothing held out)"

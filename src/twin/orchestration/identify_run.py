@@ -98,7 +98,8 @@ class IdentifyRun:
             "dt": m.dt, "inputs": list(m.inputs), "outputs": list(m.outputs),
             "estimation_s": m.provenance.get("estimation_s"), "holdout_s": m.provenance.get("holdout_s"),
             "fit_percent": dict(zip(m.outputs, self.validation.fit.tolist())),
-            "fit_kind": "simulation on the held-out data",
+            "fit_kind": ("simulation on the held-out data" if self.split < len(self.time)
+                         else "simulation on the estimation data (nothing held out)"),
             "residual_white": dict(zip(m.outputs, self.validation.white().tolist())),
             "input_residual_independent": {
                 name: dict(zip(m.inputs, self.validation.independent()[i].tolist()))
@@ -184,7 +185,8 @@ def identify(data: PlantData, mvs: list[str], cvs: list[str], dvs: list[str] = (
         "estimation_s": [float(time[0]), float(time[split - 1])],
         "holdout_s": [float(time[split]), float(time[-1])] if split < len(time) else None,
         "fit_percent": {n: round(float(f), 2) for n, f in zip(cvs, validation.fit)},
-        "fit_kind": "simulation, held-out data" if split < len(time) else "simulation, estimation data",
+        "fit_kind": ("simulation, held-out data" if split < len(time)
+                     else "simulation, estimation data (nothing held out)"),
         "mvs": list(mvs), "dvs": list(dvs),
     }
     identified = IdentifiedModel(name or _model_name(data), a, b, c, d, dt, tuple(inputs), tuple(cvs),
