@@ -19,6 +19,8 @@ quadruple tank ``P-`` at its operating point (v1 = v2 = 3 V):
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from scipy.linalg import expm
 from scipy.optimize import minimize
@@ -100,12 +102,28 @@ def identified_model(duration: float = 7200.0, seed: int = 7) -> IdentifiedModel
         rows = slice(ORDER * i, ORDER * (i + 1))
         a[rows, rows], b[rows] = ai, bi
         c[i, ORDER * i] = 1.0
-    return IdentifiedModel(
+    model = IdentifiedModel(
         name="quad_id", A=a, B=b, C=c, D=np.zeros((2, 2)), dt=DT, inputs=("v1", "v2"),
         outputs=("h1", "h2"), input_units=("V", "V"), output_units=("cm", "cm"), u0=u0, y0=y0,
         provenance={"data": f"simulated step test of quadruple_tank P-, {duration:g} s, "
                             f"noise {NOISE_STD} cm", "segment": [0.0, duration],
                     "method": f"MISO output error, order {ORDER}, real poles"})
+    fit = validation_fit(model, duration, seed + 1)
+    return replace(model, provenance={**model.provenance, "fit": fit,
+                                      "fit_data": f"a second step test, seed {seed + 1}"})
+
+
+def validation_fit(model: IdentifiedModel, duration: float, seed: int) -> dict[str, float]:
+    """NRMSE fit [%] per output, ``100 (1 - |y - y_sim| / |y - mean y|)``, of the model's
+    simulation on another step test (its own noise realisation and input signal)."""
+    u, y, u0, y0 = step_test(duration, seed)
+    x, simulated = np.zeros(model.n_states), np.empty_like(y)
+    for k in range(len(u)):
+        simulated[k] = model.C @ x + model.y0
+        x = model.A @ x + model.B @ (u[k] - model.u0)
+    return {name: round(float(100 * (1 - np.linalg.norm(y[:, i] - simulated[:, i])
+                                      / np.linalg.norm(y[:, i] - y[:, i].mean()))), 2)
+            for i, name in enumerate(model.outputs)}
 
 
 def _oe_block(y: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -156,3 +156,16 @@ def test_the_exact_discretisation_of_the_linearisation_loads_with_its_gains(tmp_
         for i, cv in enumerate(("h1", "h2")):
             assert (y[cv] - ss.x[rows[i]]) / 0.1 == pytest.approx(gains[i, j], rel=1e-6)
     assert gains[0, 0] == pytest.approx(5.19, abs=0.01)  # the tank's own numbers, not zeros
+
+
+def test_the_shipped_example_loads_with_the_twins_gains_and_its_provenance():
+    from twin.orchestration.examples import example
+
+    path = example("qt_identified.toml")
+    shipped = IdentifiedModel.load(path)
+    assert shipped.provenance["fit"]["h1"] > 90.0 and shipped.provenance["segment"] == [0.0, 7200.0]
+    assert np.max(np.abs(shipped.steady_gain() / linearised_model().steady_gain() - 1)) < 0.01
+    model = load_model(str(path))
+    ss = find_steady_state(model, u=model.u0({"v2": 3.5}))
+    assert ss.as_dict()["outputs"]["h2"] - shipped.y0[1] == pytest.approx(
+        0.5 * shipped.steady_gain()[1, 1], rel=1e-9)

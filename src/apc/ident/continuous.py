@@ -110,8 +110,8 @@ def continuous_model(model: "IdentifiedModel", source: str = "") -> Model:
 def _input(model: "IdentifiedModel", k: int) -> Variable:
     name, unit, nominal = model.inputs[k], model.input_units[k], float(model.u0[k])
     if name in model.disturbances:
-        return disturbance(name, unit, f"measured disturbance {name} (identified)", nominal)
-    return manipulated(name, unit, f"manipulated input {name} (identified)", nominal)
+        return disturbance(name, unit, f"disturbance {name} of the identified model", nominal)
+    return manipulated(name, unit, f"input {name} of the identified model", nominal)
 
 
 def _parameters(model: "IdentifiedModel", ac: np.ndarray, bc: np.ndarray,

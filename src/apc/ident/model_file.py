@@ -183,9 +183,12 @@ class IdentifiedModel:
         import tomli_w
 
         path = Path(path)
-        text = tomli_w.dumps(self.as_toml_data())
-        path.write_text(f"# {FORMAT}: {self.name} (see docs/identified-models.md)\n{text}",
-                        encoding="utf-8")
+        method = self.provenance.get("method")
+        how = f", by {method}" if isinstance(method, str) and method else ""
+        header = (f"# Identified linear model {self.name}: {self.n_states} states, "
+                  f"{len(self.inputs)} inputs, {len(self.outputs)} outputs, sampled at "
+                  f"{self.dt:g} s{how}.\n# File format: docs/identified-models.md\n")
+        path.write_text(header + tomli_w.dumps(self.as_toml_data()), encoding="utf-8")
         return path
 
     @classmethod

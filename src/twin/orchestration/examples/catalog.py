@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from apc.ident.model_file import is_model_file
 from twin.core.config import read_toml
 from twin.core.errors import InputError, UnknownNameError
 from twin.orchestration.examples import FOLDER
@@ -145,7 +146,7 @@ def copy_examples(names: list[str], folder: Path, force: bool = False) -> list[P
 def _kind(name: str, path: Path, data: dict[str, Any]) -> str:
     if path.suffix == ".csv":
         return "inputs"
-    if path.suffix == ".py":
+    if path.suffix == ".py" or is_model_file(data):
         return "model"
     if name.endswith("_economics.toml"):
         return "economics"
