@@ -169,3 +169,24 @@ def test_the_shipped_example_loads_with_the_twins_gains_and_its_provenance():
     ss = find_steady_state(model, u=model.u0({"v2": 3.5}))
     assert ss.as_dict()["outputs"]["h2"] - shipped.y0[1] == pytest.approx(
         0.5 * shipped.steady_gain()[1, 1], rel=1e-9)
+
+
+def test_commands_refuse_a_missing_file_and_one_without_continuous_form(tmp_path, capsys,
+                                                                         monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_twin(capsys, "steady", "./nowhere.toml")
+    assert code == 2
+    assert the_error_line(err) == f"twin: error: no identified model file {tmp_path / 'nowhere.toml'}"
+    small_model(A=[[0.9, 0.2, 0.0], [-0.2, 0.9, 0.0], [0.0, 0.0, -0.3]]).save("flip.toml")
+    code, _, err = run_twin(capsys, "simulate", "flip.toml", "--t-end", "10", "--dt", "1",
+                            "--out", "r.csv")
+    assert code == 2 and not (tmp_path / "r.csv").exists()
+    assert the_error_line(err).startswith(
+        f"twin: error: {tmp_path / 'flip.toml'}: identified model 'small': A has the eigenvalue -0.3,")
+
+
+def test_a_file_named_in_a_config_file_is_relative_to_that_file(tmp_path):
+    from twin.core.model_ref import resolve_reference
+
+    assert resolve_reference("../m/quad_id.toml", tmp_path / "a") == str(tmp_path / "m" / "quad_id.toml")
+    assert resolve_reference("quad_id.toml", tmp_path) == str(tmp_path / "quad_id.toml")
