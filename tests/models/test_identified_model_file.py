@@ -190,3 +190,23 @@ def test_a_file_named_in_a_config_file_is_relative_to_that_file(tmp_path):
 
     assert resolve_reference("../m/quad_id.toml", tmp_path / "a") == str(tmp_path / "m" / "quad_id.toml")
     assert resolve_reference("quad_id.toml", tmp_path) == str(tmp_path / "quad_id.toml")
+
+
+def test_the_pyomo_form_gives_the_continuous_equations():
+    import pyomo.environ as pyo
+
+    from twin.core.pyomo_form import rhs_expressions, steady_state_model
+
+    identified = small_model()
+    model = identified.to_model()
+    ac, bc = continuous_matrices(identified)
+    block = steady_state_model(model, fix_inputs=False)
+    exprs = rhs_expressions(model, block)
+    x, u = np.array([0.3, -1.2, 2.0]), np.array([12.0, 21.0])
+    for name, value in zip(model.states.names, x):
+        block.x[name].set_value(value, skip_validation=True)
+    for name, value in zip(model.inputs.names, u):
+        block.u[name].set_value(value, skip_validation=True)
+    expected = ac @ x + bc @ (u - identified.u0)
+    assert [pyo.value(exprs[n]) for n in model.states.names] == pytest.approx(expected, rel=1e-12)
+    assert np.max(np.abs(expected)) > 0.1
