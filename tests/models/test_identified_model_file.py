@@ -210,3 +210,8 @@ def test_the_pyomo_form_gives_the_continuous_equations():
     expected = ac @ x + bc @ (u - identified.u0)
     assert [pyo.value(exprs[n]) for n in model.states.names] == pytest.approx(expected, rel=1e-12)
     assert np.max(np.abs(expected)) > 0.1
+
+
+def test_ragged_matrices_from_python_are_refused_naming_the_matrix():
+    with pytest.raises(InputError, match=r"^identified model 'small': C is not an array of numbers$"):
+        small_model(C=[[1.0, 0.5, 0.0], [0.0, -0.3]])

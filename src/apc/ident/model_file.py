@@ -88,14 +88,15 @@ class IdentifiedModel:
                              "digits or _")
         for key in ("inputs", "outputs", "input_units", "output_units", "disturbances"):
             object.__setattr__(self, key, tuple(str(v) for v in getattr(self, key)))
-        n, m, p = np.shape(self.A)[0] if np.ndim(self.A) == 2 else 0, len(self.inputs), \
-            len(self.outputs)
+        arrays = {key: _array(getattr(self, key), key, where) for key in (*_MATRICES, "u0", "y0")}
+        n = arrays["A"].shape[0] if arrays["A"].ndim == 2 else 0
+        m, p = len(self.inputs), len(self.outputs)
         if n < 1 or m < 1 or p < 1:
             raise InputError(f"{where}: needs at least one state, one input and one output "
                              f"(has {n}, {m}, {p})")
         shapes = {"A": (n, n), "B": (n, m), "C": (p, n), "D": (p, m)}
         for key, shape in shapes.items():
-            value = np.array(getattr(self, key), dtype=float)
+            value = arrays[key]
             if value.shape != shape:
                 raise InputError(f"{where}: {key} has shape {value.shape}, expected {shape}")
             if not np.all(np.isfinite(value)):
@@ -108,7 +109,7 @@ class IdentifiedModel:
         if len(self.input_units) != m or len(self.output_units) != p:
             raise InputError(f"{where}: one unit per input and per output")
         for key, size in (("u0", m), ("y0", p)):
-            value = np.array(getattr(self, key), dtype=float)
+            value = arrays[key]
             if value.shape != (size,) or not np.all(np.isfinite(value)):
                 raise InputError(f"{where}: {key} needs {size} finite values")
             value.flags.writeable = False
@@ -237,6 +238,14 @@ def from_toml_data(data: dict[str, Any], where: str) -> IdentifiedModel:
             **numbers, **matrices)
     except InputError as exc:
         raise InputError(f"{where}: {exc}") from None
+
+
+def _array(value: Any, key: str, where: str) -> np.ndarray:
+    """``value`` as a new float array; not numbers, or ragged rows, refused naming ``key``."""
+    try:
+        return np.array(value, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: {key} is not an array of numbers") from None
 
 
 def _texts(value: Any, key: str, where: str) -> tuple[str, ...]:
