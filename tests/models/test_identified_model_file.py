@@ -215,3 +215,14 @@ def test_the_pyomo_form_gives_the_continuous_equations():
 def test_ragged_matrices_from_python_are_refused_naming_the_matrix():
     with pytest.raises(InputError, match=r"^identified model 'small': C is not an array of numbers$"):
         small_model(C=[[1.0, 0.5, 0.0], [0.0, -0.3]])
+
+
+@pytest.mark.parametrize("input_units, output_units", [
+    (("m3/h", "degC"), ("m", "degC")), (("%", "-"), ("-", "%")),
+    (("kJ/(h m2 K)", "degF"), ("mol/L", "kg/h"))])
+def test_units_of_every_kind_pass_the_dimension_check_on_load(tmp_path, input_units, output_units):
+    path = small_model(input_units=input_units, output_units=output_units).save(tmp_path / "u.toml")
+    model = load_model(str(path))  # runs the equation and dimension checks
+    units = {v.name: v.unit for v in model.parameters}
+    assert units["A_1_1"] == "1/s" and units["y0_T_out"] == output_units[1]
+    assert [v.unit for v in model.outputs] == list(output_units)

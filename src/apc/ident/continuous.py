@@ -157,8 +157,8 @@ def _ratio(numerator: str, denominator: str) -> str:
     top, bottom = text(numerator), text(denominator)
     if bottom is None:
         return top or "-"
-    return f"{top or '1'}/{group(bottom)}" if top in (None, "1/s") or top.replace("_", "").isalnum() \
-        else f"({top})/{group(bottom)}"
+    plain = top is None or top == "1/s" or top.replace("_", "").isalnum()
+    return f"{top or '1'}/{group(bottom)}" if plain else f"({top})/{group(bottom)}"
 
 
 @functools.lru_cache(maxsize=64)
