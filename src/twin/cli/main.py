@@ -117,8 +117,8 @@ def models(name: str | None, as_json: bool) -> None:
     """List the plant models (shipped, and registered by installed packages) with where they
     come from, or show one model's variables, units and defaults.
 
-    MODEL is a model name, a model file (./reactor.py or ./reactor.py:NAME)
-    or package.module:ATTRIBUTE.
+    MODEL is a model name, a model file (./reactor.py or ./reactor.py:NAME),
+    an identified model file (./quad_id.toml) or package.module:ATTRIBUTE.
     """
     from twin.orchestration.registry import available, load_model, origin
 
