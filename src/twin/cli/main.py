@@ -22,6 +22,7 @@ from typing import Any
 import click
 
 from twin.cli.bench_command import register as register_bench
+from twin.cli.data_command import register as register_data
 from twin.cli.examples_command import register as register_examples
 from twin.cli.loop_summary import loop_summary
 from twin.cli.opcua_commands import register as register_opcua
@@ -547,6 +548,7 @@ register_whatif(cli, _emit, json_option, _progress_bar)
 register_report(cli, _emit, json_option)
 register_model_commands(cli, _emit, json_option)
 register_examples(cli, _emit, json_option)
+register_data(cli, _emit, json_option)
 register_bench(cli, _emit, json_option, _jsonable, _fail)
 
 

@@ -173,8 +173,9 @@ def reject_frozen(data: PlantData, window: float | None = None, moving: float = 
     sample of the run is kept), in tags that change in at least ``moving`` of their samples."""
     mask, still = frozen_mask(data, window, moving, names)
     window = FROZEN_INTERVALS * data.interval() if window is None else window
-    counts = {n: int(mask[n].sum()) for n in data.names}
-    line = (f"frozen: {_share(sum(counts.values()), _present(data, _columns(data, names)))} "
+    checked = [n for n in _columns(data, names) if n not in still]
+    counts = {n: int(mask[n].sum()) for n in checked}
+    line = (f"frozen: {_share(sum(counts.values()), _present(data, checked))} "
             f"unchanged for more than {window:.4g} s while the tag moves, set missing"
             f"{_by_column(counts)}")
     if still:

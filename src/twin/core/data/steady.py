@@ -16,7 +16,7 @@ from twin.core.data.table import PlantData
 from twin.core.errors import InputError
 from twin.core.ssd import SteadyStateDetector
 
-STEADY_WINDOW = 60
+STEADY_WINDOW = 30
 """Samples in the detector's window [-]."""
 STEADY_THRESHOLD = 2.0
 """Largest drift over a window, in noise standard deviations [-]."""

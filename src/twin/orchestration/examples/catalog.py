@@ -34,13 +34,20 @@ CSV_DESCRIPTIONS = {
 }
 """One-line descriptions of the shipped input schedules."""
 
+DATA_DESCRIPTIONS = {
+    "qt_history.csv": "historian export of the quadruple tank (long form: tag, time stamp with "
+                      "zone, value, quality), with bad samples; read with qt_tagmap.toml",
+}
+"""One-line descriptions of the shipped plant data files."""
+
 MADE_ELSEWHERE = {
     "hw/tags.toml": "twin serve-opcua --config-dir hw",
     "hw/apc.password": "twin serve-opcua --config-dir hw",
 }
 """Files an example names that are not shipped, and what makes them."""
 
-KINDS = ("loop", "study", "deploy", "serve", "controller", "economics", "rto", "inputs", "model")
+KINDS = ("loop", "study", "deploy", "serve", "controller", "economics", "rto", "inputs", "model",
+         "data", "tagmap")
 """Kinds of example, in listing order."""
 
 _REFERENCE_KEYS = ("loop_file", "controller_file", "tags_file", "password_file", "economics_file",
@@ -145,7 +152,9 @@ def copy_examples(names: list[str], folder: Path, force: bool = False) -> list[P
 
 def _kind(name: str, path: Path, data: dict[str, Any]) -> str:
     if path.suffix == ".csv":
-        return "inputs"
+        return "data" if name in DATA_DESCRIPTIONS else "inputs"
+    if name.endswith("_tagmap.toml"):
+        return "tagmap"
     if path.suffix == ".py" or is_model_file(data):
         return "model"
     if name.endswith("_economics.toml"):
@@ -167,7 +176,7 @@ def _kind(name: str, path: Path, data: dict[str, Any]) -> str:
 
 def _description(name: str, path: Path) -> str:
     if path.suffix == ".csv":
-        return CSV_DESCRIPTIONS.get(name, "input schedule")
+        return DATA_DESCRIPTIONS.get(name) or CSV_DESCRIPTIONS.get(name, "input schedule")
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".py":
         doc = ast.get_docstring(ast.parse(text)) or ""
