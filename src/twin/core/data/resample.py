@@ -3,9 +3,10 @@
 Inputs (MVs and measured disturbances) are held: the value at a grid time
 is the last sample at or before it (zero-order hold, as a controller's
 output is held between moves). Outputs (CVs) are interpolated linearly
-between the samples either side. Neither bridges a gap: where the samples
-either side are further apart than ``max_gap`` the grid value stays
-missing (after the last sample, a held value lasts ``max_gap``).
+between the samples either side. Neither bridges a gap: a held value
+lasts at most ``max_gap`` after its sample, and an interpolated value needs
+samples either side at most ``max_gap`` apart; elsewhere the grid value
+stays missing.
 """
 
 from __future__ import annotations
@@ -82,8 +83,7 @@ def _hold(time: np.ndarray, values: np.ndarray, grid: np.ndarray, max_gap: float
     i = np.searchsorted(time, grid + 1e-9 * max(1.0, float(time[-1])), side="right") - 1
     ok = i >= 0
     j = np.clip(i, 0, time.size - 1)
-    following = np.append(time[1:], time[-1] + max_gap)
-    ok &= (following[j] - time[j] <= max_gap) & (grid - time[j] <= max_gap)
+    ok &= grid - time[j] <= max_gap + 1e-9 * max(1.0, float(time[-1]))
     out[ok] = values[j[ok]]
     return out
 

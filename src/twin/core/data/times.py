@@ -71,6 +71,10 @@ def parse_times(column: pd.Series, where: str, time_unit: str | None = None,
         if not np.all(np.isfinite(values)):
             raise InputError(f"{where}: the time column holds a value that is not finite")
         return values - values.min(), None, f"numeric time in {time_unit or 's'}"
+    if numbers.notna().any():
+        row = int(np.flatnonzero(numbers.isna().to_numpy())[0])
+        raise InputError(f"{where}: row {row + 1}: '{str(column.iloc[row])[:40]}' is neither a "
+                         "number nor an ISO 8601 time stamp")
     if time_unit is not None:
         raise InputError(f"{where}: the time column holds time stamps, not numbers in "
                          f"{time_unit}; leave out the time unit")
