@@ -43,11 +43,13 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 """File suffixes read as Parquet; anything else is read as CSV."""
 
 
-def split_header(header: str) -> tuple[str, str | None]:
+def split_header(header: str, where: str = "") -> tuple[str, str | None]:
     """``"h1 [cm]"`` -> ``("h1", "cm")``; ``"h1"`` -> ``("h1", None)``."""
     match = _HEADER.match(str(header))
     if match is None:
-        raise InputError(f"column header {header!r}: expected 'name' or 'name [unit]'")
+        place = f"{where}: " if where else ""
+        raise InputError(f"{place}column header or tag {str(header)[:40]!r}: expected 'name' or "
+                         "'name [unit]'")
     return match["name"], match["unit"]
 
 
@@ -124,7 +126,7 @@ def _read(path: Path, where: str) -> pd.DataFrame:
 def _from_wide(raw: pd.DataFrame, where: str, time_unit: str | None, timezone: str | None):
     names, units = [], {}
     for header in raw.columns:
-        name, unit = split_header(header)
+        name, unit = split_header(header, where)
         if name in names:
             raise InputError(f"{where}: column '{name}' appears twice")
         names.append(name)
@@ -177,7 +179,7 @@ def _tag_units(tags: pd.Series, where: str) -> tuple[pd.Series, dict[str, str]]:
     """Tags with a unit in brackets (``h1 [cm]``) split into name and unit."""
     names, units = [], {}
     for tag in tags.astype(str):
-        name, unit = split_header(tag)
+        name, unit = split_header(tag, where)
         if unit is not None:
             if units.get(name, unit) != unit:
                 raise InputError(f"{where}: tag '{name}' is given in [{units[name]}] and in "

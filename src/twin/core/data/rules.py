@@ -144,11 +144,13 @@ def frozen_mask(data: PlantData, window: float | None = None, moving: float = MO
     """True on the repeats of a value unchanged for longer than ``window`` [s]
     (default :data:`FROZEN_INTERVALS` median intervals), in tags that normally
     move; and the tags left out because they rarely move (held inputs, setpoints)."""
+    mask = pd.DataFrame(False, index=data.frame.index, columns=data.frame.columns)
+    still: list[str] = []
+    if window is None and len(data.time) < 2:
+        return mask, still
     window = FROZEN_INTERVALS * data.interval() if window is None else window
     if not window > 0:
         raise InputError(f"frozen-value window {window}: expected a time > 0 [s]")
-    mask = pd.DataFrame(False, index=data.frame.index, columns=data.frame.columns)
-    still = []
     for name in _columns(data, names):
         present = data.frame[name].dropna()
         values = present.to_numpy()
@@ -173,6 +175,8 @@ def reject_frozen(data: PlantData, window: float | None = None, moving: float = 
     sample of the run is kept), in tags that change in at least ``moving`` of their samples."""
     mask, still = frozen_mask(data, window, moving, names)
     window = FROZEN_INTERVALS * data.interval() if window is None else window
+    if not len(data.time) > 1:
+        return data.with_reports("frozen: fewer than two samples; nothing checked")
     checked = [n for n in _columns(data, names) if n not in still]
     counts = {n: int(mask[n].sum()) for n in checked}
     line = (f"frozen: {_share(sum(counts.values()), _present(data, checked))} "

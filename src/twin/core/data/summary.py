@@ -85,6 +85,9 @@ def inspect_data(data: PlantData, gap_factor: float = GAP_FACTOR, frozen_window:
     if len(cleaned.time) >= steady_window:
         cleaned = report_steady(cleaned, window=steady_window, threshold=steady_threshold)
         periods = steady_periods(cleaned, window=steady_window, threshold=steady_threshold)
+    else:
+        cleaned = cleaned.with_reports(f"steady: fewer samples than a window of {steady_window}; "
+                                       "not checked")
     steps = np.diff(data.time)
     overview = {
         "source": data.source,
