@@ -211,3 +211,24 @@ def test_the_shipped_example_reads_with_its_tag_map():
     assert data.start == pd.Timestamp("2026-11-30T07:00:00", tz="UTC")
     assert np.nanmax(data.values(["h2"])) == pytest.approx(15.798)  # the spike, mm -> cm
     assert data.values(["h1"])[0, 0] == pytest.approx(0.2 * 61.489)  # % of span -> cm
+
+
+def test_parquet_time_stamps_stored_as_stamps_or_as_the_index(tmp_path):
+    stamps = pd.date_range("2026-11-30 08:00", periods=3, freq="10s", tz="Europe/Berlin")
+    aware = tmp_path / "aware.parquet"
+    pd.DataFrame({"time": stamps, "h1": [1.0, 2.0, 3.0]}).to_parquet(aware)
+    data = load_data(aware)
+    assert data.start == pd.Timestamp("2026-11-30T07:00:00", tz="UTC")
+    assert data.time.tolist() == [0.0, 10.0, 20.0]
+    assert data.reports[0].startswith("time: time stamps with zones, converted to UTC")
+    naive = tmp_path / "naive.parquet"
+    pd.DataFrame({"h1": [1.0, 2.0, 3.0]},
+                 index=pd.Index(stamps.tz_localize(None), name="time")).to_parquet(naive)
+    data = load_data(naive, timezone="America/New_York")
+    assert data.start == pd.Timestamp("2026-11-30T13:00:00", tz="UTC")
+    assert data.values(["h1"]).ravel().tolist() == [1.0, 2.0, 3.0]
+    long = tmp_path / "long.parquet"
+    pd.DataFrame({"tag": ["a", "a"], "time": stamps[:2], "value": [5.0, 6.0],
+                  "quality": [0, 0x80000000]}).to_parquet(long)
+    data = load_data(long)
+    assert data.time.tolist() == [0.0, 10.0] and data.quality["a"].tolist() == [GOOD, BAD]

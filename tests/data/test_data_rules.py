@@ -126,3 +126,26 @@ def test_steady_periods_are_found_where_the_data_stands_still():
     line = report_steady(data, window=20).reports[-1]
     assert line.startswith("steady: 2 periods, ") and line.endswith(
         "windows of 20 samples, drift below 2 noise standard deviations")
+
+
+def test_the_detectors_whole_record_scan_is_its_sample_by_sample_test():
+    from twin.core.ssd import SteadyStateDetector
+
+    rng = np.random.default_rng(11)
+    t = np.cumsum(rng.uniform(0.5, 1.5, 400))
+    y = np.where(t < 150, 1.0, 1.0 + 0.01 * (t - 150)) + rng.normal(0, 0.05, t.size)
+    z = np.sin(t / 40) + rng.normal(0, 0.02, t.size)
+    z[[50, 51, 300]] = np.nan
+    for noise, tolerance in (({}, {}), ({"y": 0.05}, {"z": 0.3})):
+        detector = SteadyStateDetector(["y", "z"], 25, 1.5, noise, tolerance)
+        scanned = detector.scan(t, {"y": y, "z": z})
+        one_by_one = []
+        detector.reset()
+        for i in range(t.size):
+            if np.isnan(z[i]):
+                detector.reset()
+                one_by_one.append(False)
+                continue
+            one_by_one.append(detector.add(t[i], {"y": y[i], "z": z[i]}) is not None)
+        assert scanned.tolist() == one_by_one
+        assert 0 < sum(one_by_one) < t.size // 2  # both answers occur

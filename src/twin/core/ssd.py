@@ -92,3 +92,45 @@ class SteadyStateDetector:
             means[n], stds[n], sigmas[n] = float(y.mean()), scatter, sigma
             drift[n] = abs(slope) * span / sigma
         return SteadyWindow(float(t[-1]), means, stds, drift, len(t), sigmas)
+
+    def scan(self, time: np.ndarray, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The test of :meth:`add` on every window of a whole record at once.
+
+        Parameters
+        ----------
+        time : numpy.ndarray
+            Sample times, increasing [s or any time unit].
+        values : mapping
+            Each monitored variable's samples (NaN: missing) [its unit].
+
+        Returns
+        -------
+        numpy.ndarray of bool
+            Element ``i``: the window of ``window`` samples ending at ``i``
+            is steady (as :meth:`add` would return it after a :meth:`reset`
+            at every missing value); False for the first ``window - 1``.
+        """
+        time = np.asarray(time, dtype=float)
+        steady = np.zeros(time.size, dtype=bool)
+        if time.size < self.window:
+            return steady
+        t = np.lib.stride_tricks.sliding_window_view(time, self.window)
+        tc = t - t.mean(axis=1, keepdims=True)
+        tt = np.einsum("ij,ij->i", tc, tc)
+        span = t[:, -1] - t[:, 0]
+        ok = np.ones(t.shape[0], dtype=bool)
+        for n in self.names:
+            y = np.lib.stride_tricks.sliding_window_view(np.asarray(values[n], dtype=float),
+                                                         self.window)
+            yc = y - y.mean(axis=1, keepdims=True)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                slope = np.where(tt > 0, np.einsum("ij,ij->i", tc, yc) / tt, 0.0)
+            resid = yc - slope[:, None] * tc
+            scatter = np.sqrt(np.einsum("ij,ij->i", resid, resid) / max(self.window - 2, 1))
+            sigma = np.full(slope.size, self.noise[n]) if self.noise.get(n) \
+                else np.maximum(scatter, 1e-12)
+            drift = np.abs(slope) * span / sigma
+            ok &= (drift <= self.threshold) | (drift * sigma <= self.tolerance.get(n, 0.0))
+            ok &= ~np.isnan(y).any(axis=1)
+        steady[self.window - 1:] = ok
+        return steady

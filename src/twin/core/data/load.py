@@ -118,6 +118,8 @@ def _read(path: Path, where: str) -> pd.DataFrame:
                          f"({reason})") from None
     except Exception as exc:  # pyarrow's own errors (ArrowInvalid is a ValueError; others not)
         raise InputError(f"{where}: cannot read it as Parquet ({type(exc).__name__})") from None
+    if not isinstance(raw.index, pd.RangeIndex):  # a Parquet file written with its time index
+        raw = raw.reset_index()
     if raw.columns.empty:
         raise InputError(f"{where}: no columns")
     return raw
@@ -177,16 +179,18 @@ def _from_long(raw: pd.DataFrame, where: str, time_unit: str | None, timezone: s
 
 def _tag_units(tags: pd.Series, where: str) -> tuple[pd.Series, dict[str, str]]:
     """Tags with a unit in brackets (``h1 [cm]``) split into name and unit."""
-    names, units = [], {}
-    for tag in tags.astype(str):
+    text = tags.astype(str)
+    names: dict[str, str] = {}
+    units: dict[str, str] = {}
+    for tag in pd.unique(text):
         name, unit = split_header(tag, where)
+        names[tag] = name
         if unit is not None:
             if units.get(name, unit) != unit:
                 raise InputError(f"{where}: tag '{name}' is given in [{units[name]}] and in "
                                  f"[{unit}]")
             units[name] = unit
-        names.append(name)
-    return pd.Series(names, index=tags.index), units
+    return text.map(names), units
 
 
 def _time_line(note: str, rows: int, unsorted: int, duplicates: int, what: str) -> str:

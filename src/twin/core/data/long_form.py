@@ -65,15 +65,22 @@ def quality_codes(column: pd.Series, where: str) -> np.ndarray:
     InputError
         An entry that is neither a status name nor a status code (naming its row).
     """
+    entries = column.to_numpy(dtype=object)
     codes = np.full(len(column), float(GOOD))
-    for row, entry in enumerate(column.to_numpy(dtype=object)):
-        if entry is None or (isinstance(entry, float) and np.isnan(entry)):
-            continue
-        code = _code(entry)
+    rows = np.flatnonzero(~pd.isna(column).to_numpy())
+    # each distinct entry decoded once, in order of first appearance (repr: True is not 1)
+    index, _ = pd.factorize(np.array([repr(e) for e in entries[rows]], dtype=object))
+    firsts = np.unique(index, return_index=True)[1] if rows.size else np.array([], dtype=int)
+    decoded = np.empty(firsts.size)
+    for k, position in enumerate(firsts):
+        row = int(rows[position])
+        code = _code(entries[row])
         if code is None:
-            raise InputError(f"{where}: row {row + 1}: quality '{str(entry)[:40]}' is neither Good, "
-                             "Uncertain, Bad (or a word starting so) nor an OPC UA status code")
-        codes[row] = code
+            raise InputError(f"{where}: row {row + 1}: quality '{str(entries[row])[:40]}' is "
+                             "neither Good, Uncertain, Bad (or a word starting so) nor an OPC "
+                             "UA status code")
+        decoded[k] = code
+    codes[rows] = decoded[index]
     return codes
 
 

@@ -1,8 +1,9 @@
 """Steady periods of plant data, found with the steady-state detector of the RTO.
 
-:class:`~twin.core.ssd.SteadyStateDetector` runs over the table sample by
-sample (a missing value restarts it); every window it finds steady is
-marked, and overlapping steady windows make one period.
+:class:`~twin.core.ssd.SteadyStateDetector` runs over the table over every
+window of the table (a window with a missing value is not steady); every
+window it finds steady is marked, and overlapping steady windows make one
+period.
 """
 
 from __future__ import annotations
@@ -67,13 +68,11 @@ def steady_periods(data: PlantData, names: Sequence[str] | None = None,
     values = data.values(names)
     time = data.time
     detector = SteadyStateDetector(names, window, threshold, noise)
-    steady = np.zeros(time.size, dtype=bool)
-    for i, row in enumerate(values):
-        if np.isnan(row).any():
-            detector.reset()
-            continue
-        if detector.add(float(time[i]), dict(zip(names, row))) is not None:
-            steady[i - window + 1:i + 1] = True
+    ends = detector.scan(time, {n: values[:, k] for k, n in enumerate(names)})
+    # a sample is steady when a steady window (ending at i, starting at i - window + 1) holds it
+    ends_before = np.concatenate([[0], np.cumsum(ends)])
+    last = np.minimum(np.arange(time.size) + window, time.size)
+    steady = ends_before[last] - ends_before[:time.size] > 0
     periods = []
     edges = np.flatnonzero(np.diff(np.concatenate([[0], steady.astype(int), [0]])))
     for first, stop in zip(edges[::2], edges[1::2]):
@@ -84,9 +83,12 @@ def steady_periods(data: PlantData, names: Sequence[str] | None = None,
 
 def report_steady(data: PlantData, names: Sequence[str] | None = None,
                   window: int = STEADY_WINDOW, threshold: float = STEADY_THRESHOLD,
-                  noise: Mapping[str, float] | None = None) -> PlantData:
-    """The data with a report line on its steady periods (:func:`steady_periods`)."""
-    periods = steady_periods(data, names, window, threshold, noise)
+                  noise: Mapping[str, float] | None = None,
+                  periods: list[SteadyPeriod] | None = None) -> PlantData:
+    """The data with a report line on its steady periods (:func:`steady_periods`, or
+    ``periods`` when they were found already)."""
+    if periods is None:
+        periods = steady_periods(data, names, window, threshold, noise)
     span = float(data.time[-1] - data.time[0]) if len(data.time) > 1 else 0.0
     total = sum(p.length for p in periods)
     line = (f"steady: {len(periods)} periods, {total:.4g} of {span:.4g} s "

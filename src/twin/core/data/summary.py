@@ -83,8 +83,9 @@ def inspect_data(data: PlantData, gap_factor: float = GAP_FACTOR, frozen_window:
     cleaned = resample(step3, interval) if len(data.time) > 1 else step3
     periods = []
     if len(cleaned.time) >= steady_window:
-        cleaned = report_steady(cleaned, window=steady_window, threshold=steady_threshold)
         periods = steady_periods(cleaned, window=steady_window, threshold=steady_threshold)
+        cleaned = report_steady(cleaned, window=steady_window, threshold=steady_threshold,
+                                periods=periods)
     else:
         cleaned = cleaned.with_reports(f"steady: fewer samples than a window of {steady_window}; "
                                        "not checked")

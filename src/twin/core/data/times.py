@@ -62,6 +62,11 @@ def parse_times(column: pd.Series, where: str, time_unit: str | None = None,
         raise InputError(f"{where}: row {row + 1} has no time")
     if column.empty:
         raise InputError(f"{where}: no rows")
+    if pd.api.types.is_datetime64_any_dtype(column):  # Parquet and Arrow keep stamps as stamps
+        if time_unit is not None:
+            raise InputError(f"{where}: the time column holds time stamps, not numbers in "
+                             f"{time_unit}; leave out the time unit")
+        return _seconds(column, timezone, where)
     numbers = pd.to_numeric(column, errors="coerce")
     if not numbers.isna().any():
         if timezone is not None:
@@ -85,8 +90,13 @@ def parse_times(column: pd.Series, where: str, time_unit: str | None = None,
         _stamps(text.iloc[row:row + 1], where, row)
         raise InputError(f"{where}: row {row + 1}: time stamp '{text.iloc[row]}' has no time zone "
                          "while others have one; give every stamp its zone")
-    stamps = _stamps(text, where)
-    if zoned.all():
+    return _seconds(_stamps(text, where), timezone, where)
+
+
+def _seconds(stamps: pd.Series, timezone: str | None,
+             where: str) -> tuple[np.ndarray, pd.Timestamp, str]:
+    """Seconds since the earliest stamp, its UTC time, and the note, from parsed stamps."""
+    if stamps.dt.tz is not None:
         if timezone is not None:
             raise InputError(f"{where}: the time stamps carry their zones; leave out the time zone")
         note = "time stamps with zones, converted to UTC"
