@@ -49,10 +49,33 @@ def test_gap_rule_reports_gaps_and_invents_nothing():
     data = _table(time, {"a": [0.0] * 10, "b": [0, 1, 2, nan, nan, nan, nan, nan, nan, 9.0]})
     checked = report_gaps(data, factor=5)
     pd.testing.assert_frame_equal(checked.frame, data.frame)  # nothing invented
-    assert checked.reports[-1] == ("gaps: 2 longer than 5 x the 1 s interval (a 1, b 1); longest "
-                                   "13 s in b from 2 s; missing values left missing, none invented")
+    assert checked.reports[-1] == ("gaps: 2 longer than 5 sampling intervals of their tag (a 1, b 1); "
+                                   "longest 13 s in b from 2 s; missing values left missing, none "
+                                   "invented")
     assert report_gaps(data, factor=20).reports[-1] == (
-        "gaps: 0 longer than 20 x the 1 s interval; missing values left missing, none invented")
+        "gaps: 0 longer than 20 sampling intervals of their tag; missing values left missing, none "
+        "invented")
+
+
+def test_a_slow_analyser_is_judged_by_its_own_sampling_interval():
+    t = np.arange(0.0, 601.0)
+    fast = np.sin(t / 30)
+    slow = np.full(t.size, nan)
+    slow[::60] = [1.0, 1.2, 1.2, 1.5, 1.1, 1.3, 1.4, 1.6, 1.2, 1.0, 1.1]  # one repeat, 60 s apart
+    slow[[300, 360]] = nan  # the analyser missed two readings: 240 s to 420 s without one
+    data = _table(t, {"T": fast, "C": slow})
+    gaps = report_gaps(data, factor=2.5)
+    assert gaps.reports[-1].startswith("gaps: 1 longer than 2.5 sampling intervals of their tag "
+                                       "(C 1); longest 180 s in C from 240 s")
+    frozen = reject_frozen(data)  # 20 of its own 60 s intervals: the repeat is not frozen
+    assert frozen.frame["C"].notna().sum() == 9
+    assert frozen.reports[-1].startswith("frozen: 0 of 610 values (0 %) unchanged for more than 20 "
+                                         "sampling intervals while the tag moves")
+    out = resample(data, 1.0)
+    assert out.frame["C"].iloc[30] == pytest.approx(1.1)  # interpolated between analyser readings
+    assert out.frame["C"].iloc[330] == pytest.approx(1.35)  # 180 s < 5 of its 60 s intervals
+    assert np.isnan(resample(data, 1.0, max_gap=120.0).frame["C"].iloc[330])
+
 
 
 def test_frozen_rule_rejects_a_stuck_value_only_in_a_tag_that_moves():

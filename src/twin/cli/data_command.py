@@ -68,7 +68,7 @@ def _lines(document: dict) -> list[str]:
 
     interval = document["interval_s"]
     start = f" from {document['start']}" if document["start"] else ""
-    lines = [f"{document['source']}: {len(document['tags'])} tags, {document['samples']} time "
+    lines = [f"{_printable(document['source'])}: {len(document['tags'])} tags, {document['samples']} time "
              f"stamps over {document['span_s']:.6g} s{start}",
              f"sampling: median {interval['median']:.4g} s (shortest {interval['min']:.4g} s, "
              f"longest {interval['max']:.4g} s; {interval['irregular_percent']:.3g} % of the "
@@ -78,7 +78,7 @@ def _lines(document: dict) -> list[str]:
     rows = [header]
     for t in document["tags"]:
         scale = max(abs(t["min"]), abs(t["max"])) if t["samples"] else None
-        rows.append((t["name"], t["unit"], t["role"] or "-", str(t["samples"]), str(t["missing"]),
+        rows.append((_printable(t["name"]), _printable(t["unit"]), t["role"] or "-", str(t["samples"]), str(t["missing"]),
                      format_number(t["min"], scale), format_number(t["max"], scale),
                      f"{t['interval_s']:.4g}", str(t["gaps"]),
                      f"{t['bad_quality']} ({t['bad_quality_percent']:.2g} %)", str(t["frozen"]),
@@ -90,7 +90,13 @@ def _lines(document: dict) -> list[str]:
     lines.append("steady periods: " + (", ".join(f"{p['start_s']:.6g}-{p['end_s']:.6g} s"
                                                 for p in periods) or "none found"))
     lines.append("rules:")
-    lines += [f"  {line}" for line in document["reports"]]
+    lines += [f"  {_printable(line)}" for line in document["reports"]]
     if "html" in document:
         lines.append(f"overview: {document['html']}")
     return lines
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters shown escaped (a tag name from a file must not drive
+    the terminal)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from twin.core.data.rules import GAP_FACTOR
+from twin.core.data.rules import GAP_FACTOR, column_interval
 from twin.core.data.table import PlantData
 from twin.core.errors import InputError
 
@@ -37,7 +37,7 @@ def resample(data: PlantData, interval: float, holds: Sequence[str] | None = Non
     max_gap : float, optional
         Longest stretch between two samples bridged [s]; default
         :data:`~twin.core.data.rules.GAP_FACTOR` x the larger of ``interval``
-        and the table's median interval.
+        and the column's median sampling interval.
 
     Returns
     -------
@@ -50,9 +50,7 @@ def resample(data: PlantData, interval: float, holds: Sequence[str] | None = Non
     held = [n for n in data.names if data.roles.get(n) in ("mv", "dv")] if holds is None \
         else list(holds)
     data.values(held)  # unknown names are refused, listing the columns
-    if max_gap is None:
-        max_gap = GAP_FACTOR * max(interval, data.interval() if len(data.time) > 1 else interval)
-    if not max_gap > 0:
+    if max_gap is not None and not max_gap > 0:
         raise InputError(f"max_gap {max_gap}: expected a time > 0 [s]")
     span = float(data.time[-1]) if len(data.time) else 0.0
     count = int(np.floor(span / interval + 1e-9)) + 1
@@ -65,14 +63,19 @@ def resample(data: PlantData, interval: float, holds: Sequence[str] | None = Non
         present = data.frame[name].dropna()
         time = np.asarray(present.index, dtype=float)
         values = present.to_numpy(dtype=float)
-        columns[name] = (_hold if name in held else _interpolate)(time, values, grid, max_gap)
+        own = column_interval(data, name)
+        bridged = max_gap if max_gap is not None else GAP_FACTOR * (
+            interval if np.isnan(own) else max(interval, own))
+        columns[name] = (_hold if name in held else _interpolate)(time, values, grid, bridged)
         missing += int(np.isnan(columns[name]).sum())
     frame = pd.DataFrame(columns, index=pd.Index(grid, name="time"))
     interp = [n for n in data.names if n not in held]
+    limit = (f"{max_gap:.4g} s" if max_gap is not None
+             else f"{GAP_FACTOR:g} intervals (of the grid or the tag, the longer)")
     line = (f"resample: to {interval:g} s ({count} samples) from a median {data.interval():.4g} s; "
             f"zero-order hold for {', '.join(held) or 'none'} (inputs); linear interpolation for "
             f"{', '.join(interp) or 'none'}; {missing} values left missing where samples are more "
-            f"than {max_gap:.4g} s apart")
+            f"than {limit} apart")
     return data.replaced(frame, line, quality=None)
 
 

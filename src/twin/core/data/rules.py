@@ -108,19 +108,26 @@ def reject_quality(data: PlantData, uncertain: bool = True) -> PlantData:
     return data.replaced(data.frame.mask(mask), line)
 
 
+def column_interval(data: PlantData, name: str) -> float:
+    """Median interval between the samples of column ``name`` [s] (NaN with fewer than two)."""
+    time = np.asarray(data.frame[name].dropna().index, dtype=float)
+    return float(np.median(np.diff(time))) if time.size > 1 else float("nan")
+
+
 def find_gaps(data: PlantData, factor: float = GAP_FACTOR,
               names: Sequence[str] | None = None) -> list[Gap]:
-    """Stretches of each column without a sample longer than ``factor`` x the median interval
-    of the table (missing values count as no sample)."""
+    """Stretches of each column without a sample longer than ``factor`` x the column's median
+    sampling interval (missing values count as no sample; a slow analyser has its own)."""
     if not factor > 0:
         raise InputError(f"gap factor {factor}: expected a number > 0")
-    limit = factor * data.interval()
     gaps = []
     for name in _columns(data, names):
         present = data.frame[name].dropna()
         time = np.asarray(present.index, dtype=float)
         steps = np.diff(time)
-        for i in np.flatnonzero(steps > limit):
+        if steps.size == 0:
+            continue
+        for i in np.flatnonzero(steps > factor * np.median(steps)):
             gaps.append(Gap(name, float(time[i]), float(time[i + 1])))
     return gaps
 
@@ -129,8 +136,7 @@ def report_gaps(data: PlantData, factor: float = GAP_FACTOR,
                 names: Sequence[str] | None = None) -> PlantData:
     """Report the gaps (:func:`find_gaps`); the missing values stay missing."""
     gaps = find_gaps(data, factor, names)
-    interval = data.interval()
-    line = f"gaps: {len(gaps)} longer than {factor:g} x the {interval:.3g} s interval"
+    line = f"gaps: {len(gaps)} longer than {factor:g} sampling intervals of their tag"
     if gaps:
         longest = max(gaps, key=lambda g: g.length)
         counts = {n: sum(g.name == n for g in gaps) for n in _columns(data, names)}
@@ -142,16 +148,15 @@ def report_gaps(data: PlantData, factor: float = GAP_FACTOR,
 def frozen_mask(data: PlantData, window: float | None = None, moving: float = MOVING_SHARE,
                 names: Sequence[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
     """True on the repeats of a value unchanged for longer than ``window`` [s]
-    (default :data:`FROZEN_INTERVALS` median intervals), in tags that normally
-    move; and the tags left out because they rarely move (held inputs, setpoints)."""
+    (default :data:`FROZEN_INTERVALS` sampling intervals of the tag), in tags
+    that normally move; and the tags left out because they rarely move (held
+    inputs, setpoints)."""
     mask = pd.DataFrame(False, index=data.frame.index, columns=data.frame.columns)
     still: list[str] = []
-    if window is None and len(data.time) < 2:
-        return mask, still
-    window = FROZEN_INTERVALS * data.interval() if window is None else window
-    if not window > 0:
+    if window is not None and not window > 0:
         raise InputError(f"frozen-value window {window}: expected a time > 0 [s]")
     for name in _columns(data, names):
+        limit = FROZEN_INTERVALS * column_interval(data, name) if window is None else window
         present = data.frame[name].dropna()
         values = present.to_numpy()
         if values.size < 3:
@@ -164,7 +169,7 @@ def frozen_mask(data: PlantData, window: float | None = None, moving: float = MO
         time = np.asarray(present.index, dtype=float)
         first = pd.Series(time).groupby(run).transform("min").to_numpy()
         last = pd.Series(time).groupby(run).transform("max").to_numpy()
-        stuck = (last - first > window) & (time > first)
+        stuck = (last - first > limit) & (time > first)
         mask.loc[present.index[stuck], name] = True
     return mask, still
 
@@ -174,13 +179,13 @@ def reject_frozen(data: PlantData, window: float | None = None, moving: float = 
     """Repeats of a value unchanged for longer than ``window`` [s] set missing (the first
     sample of the run is kept), in tags that change in at least ``moving`` of their samples."""
     mask, still = frozen_mask(data, window, moving, names)
-    window = FROZEN_INTERVALS * data.interval() if window is None else window
     if not len(data.time) > 1:
         return data.with_reports("frozen: fewer than two samples; nothing checked")
     checked = [n for n in _columns(data, names) if n not in still]
     counts = {n: int(mask[n].sum()) for n in checked}
+    limit = f"{FROZEN_INTERVALS} sampling intervals" if window is None else f"{window:.4g} s"
     line = (f"frozen: {_share(sum(counts.values()), _present(data, checked))} "
-            f"unchanged for more than {window:.4g} s while the tag moves, set missing"
+            f"unchanged for more than {limit} while the tag moves, set missing"
             f"{_by_column(counts)}")
     if still:
         line += f"; not checked, rarely moving: {', '.join(still)}"
