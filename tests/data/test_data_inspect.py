@@ -87,10 +87,12 @@ def test_refusals_are_one_line_with_status_2(capsys, example, tmp_path, args, me
 
 def test_a_file_of_one_row_is_inspected_not_refused(capsys, tmp_path):
     one = tmp_path / "one.csv"
-    one.write_text("time,a [cm]\n0,1.5\n")
-    code, out, err = run_twin(capsys, "data", "inspect", str(one), "--json")
+    one.write_text("time,a [cm],b\n0,1.5,\n")  # b: no value at all
+    code, out, err = run_twin(capsys, "data", "inspect", str(one), "--json", "--html",
+                              str(tmp_path / "one.html"))
     assert code == 0, err
     doc = json.loads(out)
     assert doc["samples"] == 1 and doc["tags"][0]["min"] == 1.5 and doc["tags"][0]["unit"] == "cm"
     assert "frozen: fewer than two samples; nothing checked" in doc["reports"]
     assert doc["reports"][-1] == "steady: fewer samples than a window of 30; not checked"
+    assert doc["tags"][1]["samples"] == 0 and (tmp_path / "one-trends.png").is_file()

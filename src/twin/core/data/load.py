@@ -137,6 +137,8 @@ def _from_wide(raw: pd.DataFrame, where: str, time_unit: str | None, timezone: s
     if names[0].lower() not in ("time", "timestamp"):
         raise InputError(f"{where}: the first column must be 'time' (numbers or time stamps); "
                          f"it is '{names[0]}'")
+    if len(names) < 2:
+        raise InputError(f"{where}: no column besides '{names[0]}'; give a column per tag")
     seconds, start, note = parse_times(raw.iloc[:, 0], where, time_unit, timezone)
     values = raw.iloc[:, 1:].set_axis(names[1:], axis=1)
     for name in values.columns:
