@@ -140,8 +140,10 @@ def test_units_wanted_by_a_model_are_converted(tmp_path):
     ("h1,time\n1,0\n", {}, "plant data '{f}': the first column must be 'time' (numbers or time "
                            "stamps); it is 'h1'"),
     ("time\n0\n1\n", {}, "plant data '{f}': no column besides 'time'; give a column per tag"),
-    ("time,h1\n0,1\n1,x\n", {}, "plant data '{f}': column 'h1' row 2: 'x' is not a number "
-                                "(leave a missing value empty)"),
+    ("time,h1\n0,1\n1,x\n", {}, "plant data '{f}': column 'h1' row 2: 'x' is not a finite "
+                                "number (leave a missing value empty)"),
+    ("tag,time,value\nh1,0,1\nh1,1,-inf\n", {}, "plant data '{f}': row 2: value '-inf' is not a "
+                                               "finite number (leave a missing value empty)"),
     ("time,h1\n0,1\nyesterday,2\n", {}, "plant data '{f}': row 2: 'yesterday' is neither a number "
                                         "nor an ISO 8601 time stamp"),
     ("time,h1\n0,1\n", {"time_unit": "day"}, "plant data '{f}': time unit 'day' is not one of s, "

@@ -143,11 +143,11 @@ def _from_wide(raw: pd.DataFrame, where: str, time_unit: str | None, timezone: s
     values = raw.iloc[:, 1:].set_axis(names[1:], axis=1)
     for name in values.columns:
         converted = pd.to_numeric(values[name], errors="coerce")
-        bad = converted.isna() & values[name].notna()
+        bad = (converted.isna() & values[name].notna()) | np.isinf(converted.to_numpy(dtype=float))
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raise InputError(f"{where}: column '{name}' row {row + 1}: '{values[name].iloc[row]}' "
-                             "is not a number (leave a missing value empty)")
+                             "is not a finite number (leave a missing value empty)")
         values[name] = converted.astype(float)
     values.index = pd.Index(seconds, name="time")
     unsorted = int(np.sum(np.diff(seconds) < 0))
@@ -165,11 +165,11 @@ def _from_long(raw: pd.DataFrame, where: str, time_unit: str | None, timezone: s
         raise InputError(f"{where}: row {row + 1} has no tag")
     seconds, start, note = parse_times(raw[time_col], where, time_unit, timezone)
     values = pd.to_numeric(raw[value_col], errors="coerce")
-    bad = values.isna() & raw[value_col].notna()
+    bad = (values.isna() & raw[value_col].notna()) | np.isinf(values.to_numpy(dtype=float))
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputError(f"{where}: row {row + 1}: value '{raw[value_col].iloc[row]}' is not a "
-                         "number (leave a missing value empty)")
+                         "finite number (leave a missing value empty)")
     quality = (quality_codes(raw[quality_col], where) if quality_col is not None
                else np.zeros(len(raw)))
     tags, units = _tag_units(raw[tag_col], where)
