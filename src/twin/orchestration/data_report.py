@@ -93,6 +93,7 @@ def _trends(inspection: Inspection) -> "plt.Figure":
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="best")
-    axes[-1, 0].set_xlabel("time since the first sample [s]")
+    origin = f"{data.start:%Y-%m-%d %H:%M:%S} UTC" if data.start is not None else "the first sample"
+    axes[-1, 0].set_xlabel(f"time since {origin} [s]")
     fig.tight_layout()
     return fig
