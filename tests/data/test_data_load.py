@@ -235,3 +235,22 @@ def test_parquet_time_stamps_stored_as_stamps_or_as_the_index(tmp_path):
                   "quality": [0, 0x80000000]}).to_parquet(long)
     data = load_data(long)
     assert data.time.tolist() == [0.0, 10.0] and data.quality["a"].tolist() == [GOOD, BAD]
+
+
+def test_a_registered_reader_serves_its_urls_like_a_long_form_file():
+    from twin.core.data import load
+
+    def history(url, where):
+        return pd.DataFrame({"tag": ["h1 [mm]", "h1 [mm]"], "time": ["2026-11-30T07:00:01Z",
+                                                                    "2026-11-30T07:00:00Z"],
+                             "value": [120.0, 110.0], "quality": [0x80000000, 0]})
+
+    load.register_reader("test.hist", history)
+    try:
+        data = load_data("test.hist://plant/history", units={"h1": "cm"})
+    finally:
+        del load._READERS["test.hist"]
+    assert data.values(["h1"]).ravel() == pytest.approx([11.0, 12.0])
+    assert data.quality["h1"].tolist() == [GOOD, BAD] and data.time.tolist() == [0.0, 1.0]
+    with pytest.raises(InputError, match="sources test.hist:// are not read; give a CSV or Parquet"):
+        load_data("test.hist://plant/history")

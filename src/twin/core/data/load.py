@@ -22,7 +22,7 @@ declares. Sources ``opc.tcp://...`` are OPC UA servers with history.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -82,14 +82,16 @@ def load_data(source: str | Path, *, tagmap: TagMap | str | Path | None = None,
         the file and what is wrong).
     """
     text = str(source)
-    if text.lower().startswith("opc.tcp://"):
-        return _from_opcua(text)
     if form not in (None, "wide", "long"):
         raise InputError(f"plant data '{source}': form '{form}' is not wide or long")
     if isinstance(tagmap, (str, Path)):
         tagmap = read_tagmap(tagmap)
     where = f"plant data '{source}'"
-    raw = _read(Path(source), where)
+    scheme = text.split("://", 1)[0].lower() if "://" in text else ""
+    if scheme:
+        raw, form = _READERS.get(scheme, _not_supported)(text, where), "long"
+    else:
+        raw = _read(Path(source), where)
     if form == "long" or (form is None and is_long(raw)):
         frame, quality, header_units, lines = _from_long(raw, where, time_unit, timezone)
     else:
@@ -100,10 +102,31 @@ def load_data(source: str | Path, *, tagmap: TagMap | str | Path | None = None,
     return data.with_reports(*reports, *unit_line)
 
 
-def _from_opcua(url: str) -> PlantData:
-    """Plant data from an OPC UA server's history (HistoryRead)."""
-    raise InputError(f"plant data '{url}': reading OPC UA history is not supported yet; export "
-                     "the history to CSV and load that")
+SourceReader = Callable[[str, str], pd.DataFrame]
+"""Reads a URL (``url, where``) into a long-form table: ``tag, time, value, quality`` (time
+stamps with zones, quality as OPC UA status codes or names)."""
+
+_READERS: dict[str, SourceReader] = {}
+
+
+def register_reader(scheme: str, reader: SourceReader) -> None:
+    """Read sources ``scheme://...`` with ``reader``.
+
+    The OPC UA history reader (``opc.tcp``) lives above the core, with the
+    project's secure client, and registers itself here; its table is then
+    read like a long-form file (tag map, units, time order, quality rule).
+    """
+    _READERS[scheme.lower()] = reader
+
+
+def _not_supported(url: str, where: str) -> pd.DataFrame:
+    scheme = url.split("://", 1)[0]
+    if scheme.lower() == "opc.tcp":
+        raise InputError(f"{where}: reading OPC UA history is not supported yet; export the "
+                         "history to CSV and load that")
+    raise InputError(f"{where}: sources {scheme}:// are not read; give a CSV or Parquet file"
+                     + (f" or a URL {', '.join(s + '://' for s in sorted(_READERS))}"
+                        if _READERS else ""))
 
 
 def _read(path: Path, where: str) -> pd.DataFrame:
