@@ -1,0 +1,276 @@
+"""Step-test configuration (TOML), checked on load.
+
+A step-test file has a ``[plant]`` table (a model of the twin, or an FMU),
+a ``[test]`` table (signal, sample time, duration or rough settling time,
+seed), one ``[[mv]]`` per manipulated variable (base point, amplitude, hard
+and rate limits) and one ``[[cv]]`` per controlled variable (measurement
+noise, safety limits and margin, allowed excursion, prior gains). All times
+are in the plant's time unit. Unknown keys are one-line errors naming the
+valid ones. See docs/step-tests.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Annotated, Literal
+
+from twin.core.base_layer import BaseLayerSpec
+from twin.core.config import Count, Domain, NonNegative, Positive, build, check_domains, read_toml
+from twin.core.errors import InputError
+from twin.core.model_ref import with_resolved_model
+from twin.core.units import ModelValue, check_texts
+
+Seed = Count(0, 2 ** 32 - 1)
+"""A random seed."""
+MAX_SAMPLES = 10 ** 7
+"""Most samples in one step test."""
+Signal = Literal["gbn", "prbs", "staircase", "rotated"]
+
+
+@dataclass(frozen=True)
+class StepPlantConfig:
+    """The plant the test runs on: a model of the twin, or an FMU (``model`` ending in ``.fmu``).
+
+    ``tick`` [time unit] is the simulation step (default: the test's sample
+    time, which it must divide). ``base_layer`` (model plants): base-layer PI
+    loops whose remote setpoints the test moves, as in CASCADE over OPC UA.
+    ``time_unit``: FMU only, when the FMU does not declare its time unit.
+    ``steady_start``: a model plant starts at its steady state for ``u0``
+    unless it is ``false`` (then at ``x0``); an FMU starts from its start
+    values (``test.lead_in`` lets it settle).
+    """
+
+    model: str
+    parameter_set: str | None = None
+    parameters: dict[str, ModelValue] = field(default_factory=dict)
+    x0: dict[str, ModelValue] = field(default_factory=dict)
+    u0: dict[str, ModelValue] = field(default_factory=dict)
+    steady_start: bool | None = None
+    backend: Literal["kernel", "reference"] = "kernel"
+    method: Literal["rk4", "dopri5", "bdf"] | None = None
+    tick: Positive | None = None
+    interface: Literal["auto", "cs", "me"] = "auto"
+    isolate: bool = True
+    timeout: Annotated[float, Domain(gt=0, le=86400)] = 600.0
+    time_unit: str = "s"
+    base_layer: BaseLayerSpec | None = None
+
+    def __post_init__(self) -> None:
+        check_domains(self)
+        for key in ("parameters", "x0", "u0"):
+            check_texts(getattr(self, key), key, model_plant=not self.is_fmu)
+        if self.x0 and self.steady_start is not False and not self.is_fmu:
+            raise InputError("plant.x0 is the initial state, but plant.steady_start (the default "
+                             "for models) starts at the steady state; set steady_start = false "
+                             "to use x0")
+
+    @property
+    def is_fmu(self) -> bool:
+        """True when the plant is an FMU file."""
+        return str(self.model).lower().endswith(".fmu")
+
+
+@dataclass(frozen=True)
+class TestConfig:
+    """How the test moves the MVs.
+
+    Attributes
+    ----------
+    signal : str
+        ``gbn`` (generalized binary noise), ``prbs``, ``staircase`` or
+        ``rotated`` (GBN along the singular directions of the prior gains,
+        for ill-conditioned plants; needs ``gains`` on every CV).
+    sample_time : float
+        Time between MV moves and CV samples [time unit].
+    settling_time : float
+        Rough settling time of the slowest response [time unit]; gives the
+        switching time (settling time / 3) and the default duration (10
+        settling times).
+    duration : float, optional
+        Test length [time unit]; default 10 settling times.
+    switch_time : float, optional
+        Mean switching time (GBN, rotated), twice the clock (PRBS), or the
+        hold of each level (staircase: default one settling time) [time unit].
+    prbs_bits : int, optional
+        PRBS register length (default: a period covering the test).
+    lead_in : float
+        Time at the base point before the signal starts [time unit].
+    seed : int
+        Seed of the GBN signals and of the measurement noise.
+    """
+
+    sample_time: Positive
+    settling_time: Positive
+    signal: Signal = "gbn"
+    duration: Positive | None = None
+    switch_time: Positive | None = None
+    prbs_bits: Count(2, 24) | None = None
+    lead_in: NonNegative = 0.0
+    seed: Seed = 0
+
+    def __post_init__(self) -> None:
+        check_domains(self)
+
+
+@dataclass(frozen=True)
+class MVConfig:
+    """One manipulated variable of the test.
+
+    ``base`` [MV unit]: the base point (default: the plant's value at the
+    start). ``amplitude`` [MV unit]: the move around it (default: from the
+    CVs' prior gains and excursions). ``low``/``high``: hard limits [MV unit];
+    ``max_rate``: rate limit [MV unit / time unit]. The MVs written always
+    respect all three.
+    """
+
+    name: str
+    base: float | None = None
+    amplitude: Positive | None = None
+    low: float | None = None
+    high: float | None = None
+    max_rate: Positive | None = None
+
+    def __post_init__(self) -> None:
+        check_domains(self)
+        if self.lower > self.upper:
+            raise InputError(f"mv '{self.name}': low {self.lower:g} is above high {self.upper:g}")
+        if self.base is not None and not self.lower <= self.base <= self.upper:
+            raise InputError(f"mv '{self.name}': base {self.base:g} is outside its limits "
+                             f"[{self.lower:g}, {self.upper:g}]")
+
+    @property
+    def lower(self) -> float:
+        """Hard low limit (``-inf``: none) [MV unit]."""
+        return -math.inf if self.low is None else self.low
+
+    @property
+    def upper(self) -> float:
+        """Hard high limit (``inf``: none) [MV unit]."""
+        return math.inf if self.high is None else self.high
+
+    @property
+    def rate(self) -> float:
+        """Rate limit (``inf``: none) [MV unit / time unit]."""
+        return math.inf if self.max_rate is None else self.max_rate
+
+
+@dataclass(frozen=True)
+class CVConfig:
+    """One controlled (measured) variable of the test.
+
+    ``noise_std`` [CV unit]: measurement noise of the simulated sensor.
+    ``low``/``high`` [CV unit]: safety limits; within ``margin`` of one, the
+    test pauses and returns the MVs to their base point until the CV is
+    back inside by 1.5 margins; the margin must cover how far the CV goes
+    on after the MVs are back. ``excursion`` [CV unit]: how far the
+    test may move the CV (with ``gains``, sets the amplitudes). ``gains``:
+    rough steady-state gains by MV name [CV unit / MV unit].
+    """
+
+    name: str
+    noise_std: NonNegative = 0.0
+    low: float | None = None
+    high: float | None = None
+    margin: NonNegative = 0.0
+    excursion: Positive | None = None
+    gains: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_domains(self)
+        if self.lower + 1.5 * self.margin >= self.upper - 1.5 * self.margin:
+            raise InputError(f"cv '{self.name}': safety limits [{self.lower:g}, {self.upper:g}] "
+                             f"are not more than three margins ({self.margin:g}) apart")
+
+    @property
+    def lower(self) -> float:
+        """Low safety limit (``-inf``: none) [CV unit]."""
+        return -math.inf if self.low is None else self.low
+
+    @property
+    def upper(self) -> float:
+        """High safety limit (``inf``: none) [CV unit]."""
+        return math.inf if self.high is None else self.high
+
+
+@dataclass(frozen=True)
+class StepTestSpec:
+    """A whole step test: plant, test settings, MVs and CVs."""
+
+    plant: StepPlantConfig
+    test: TestConfig
+    mv: tuple[MVConfig, ...]
+    cv: tuple[CVConfig, ...]
+    title: str = ""
+
+    def __post_init__(self) -> None:
+        check_domains(self)
+        if not self.mv:
+            raise InputError("step test: give at least one [[mv]]")
+        if not self.cv:
+            raise InputError("step test: give at least one [[cv]]")
+        for kind, items in (("mv", self.mv), ("cv", self.cv)):
+            names = [i.name for i in items]
+            for name in names:
+                if names.count(name) > 1:
+                    raise InputError(f"step test: {kind} '{name}' is given twice")
+        mvs = [m.name for m in self.mv]
+        for c in self.cv:
+            for name in c.gains:
+                if name not in mvs:
+                    raise InputError(f"cv '{c.name}'.gains: '{name}' is not an mv of the test "
+                                     f"({', '.join(mvs)})")
+        t = self.test
+        if self.plant.tick is not None:
+            ratio = t.sample_time / self.plant.tick
+            if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
+                raise InputError(f"plant.tick {self.plant.tick:g} must divide test.sample_time "
+                                 f"{t.sample_time:g}")
+        if (self.duration + t.lead_in) / t.sample_time > MAX_SAMPLES:
+            raise InputError(f"test.duration {self.duration:g} is more than {MAX_SAMPLES:g} "
+                             f"samples of {t.sample_time:g}")
+        if self.duration < t.sample_time:
+            raise InputError(f"test.duration {self.duration:g} is shorter than one sample "
+                             f"({t.sample_time:g})")
+        if t.signal == "rotated":
+            missing = [c.name for c in self.cv if set(c.gains) != set(mvs) or c.excursion is None]
+            if missing:
+                raise InputError(f"test.signal 'rotated' needs gains for every mv and an "
+                                 f"excursion on every cv; missing on cv {', '.join(missing)}")
+        unset = [m.name for m in self.mv if m.amplitude is None and not any(
+            c.gains.get(m.name) and c.excursion is not None for c in self.cv)]
+        if unset:
+            raise InputError(f"mv '{unset[0]}': give its amplitude, or gains and an excursion "
+                             "on a cv to derive it from")
+
+    @property
+    def duration(self) -> float:
+        """Length of the excitation [time unit] (given, or 10 settling times)."""
+        from apc.steptest.design import duration_from_prior
+
+        t = self.test
+        return t.duration if t.duration is not None else duration_from_prior(t.settling_time)
+
+    @property
+    def tick(self) -> float:
+        """Simulation step [time unit]."""
+        return self.plant.tick if self.plant.tick is not None else self.test.sample_time
+
+
+def spec_from_dict(data: dict, base: Path | None = None, where: str = "step test") -> StepTestSpec:
+    """A checked :class:`StepTestSpec` from a parsed TOML table (FMU paths relative to ``base``)."""
+    data = dict(data)
+    if "plant" in data:
+        data["plant"] = with_resolved_model(data["plant"], base)
+    spec = build(StepTestSpec, data, where)
+    p = spec.plant
+    if p.is_fmu and base is not None and not Path(p.model).is_absolute():
+        spec = replace(spec, plant=replace(p, model=str(base / p.model)))
+    return spec
+
+
+def load_steptest(path: str | Path) -> StepTestSpec:
+    """Read a step-test file."""
+    path = Path(path)
+    return spec_from_dict(read_toml(path), path.parent, path.name)

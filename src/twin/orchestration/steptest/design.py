@@ -1,0 +1,76 @@
+"""The designed MV moves of a step-test spec: amplitudes, switching time, signal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from apc.steptest.design import amplitudes_from_prior, rotated
+from apc.steptest.limits import MVLimits
+from apc.steptest.signals import gbn, prbs, samples, staircase, switching_time
+from twin.orchestration.steptest.config import StepTestSpec
+
+
+@dataclass(frozen=True)
+class Design:
+    """What a step test will do.
+
+    Attributes
+    ----------
+    base : numpy.ndarray
+        Base point of each MV [MV unit].
+    amplitudes : numpy.ndarray
+        Amplitude of each MV [MV unit] (for ``rotated``: the room of each MV).
+    switch_time : float
+        Mean switching time (GBN, rotated), twice the clock (PRBS) or level
+        hold (staircase) [time unit].
+    moves : numpy.ndarray
+        Designed moves around the base (samples, MVs) [MV unit], before limits.
+    limits : list of MVLimits
+        Hard and rate limits of each MV.
+    """
+
+    base: np.ndarray
+    amplitudes: np.ndarray
+    switch_time: float
+    moves: np.ndarray
+    limits: list[MVLimits]
+
+
+def design(spec: StepTestSpec, base: np.ndarray) -> Design:
+    """The moves of ``spec`` around ``base`` (the MVs' base points)."""
+    t = spec.test
+    dt = t.sample_time
+    n = samples(spec.duration, dt)
+    limits = [MVLimits(m.lower, m.upper, m.rate) for m in spec.mv]
+    room = np.array([min(b - m.lower, m.upper - b) for m, b in zip(spec.mv, base)])
+    room = np.where(room > 0, room, np.inf)
+    gains, excursion = prior(spec)
+    given = np.array([m.amplitude if m.amplitude is not None else np.nan for m in spec.mv])
+    amplitudes = given.copy()
+    missing = np.isnan(given)
+    if missing.any():
+        amplitudes[missing] = amplitudes_from_prior(np.nan_to_num(gains[:, missing]), excursion,
+                                                    room[missing])
+    amplitudes = np.minimum(amplitudes, room)
+    if t.signal == "staircase":
+        switch = t.switch_time if t.switch_time is not None else t.settling_time
+        moves = staircase(n, amplitudes, max(1, round(switch / dt)))
+    elif t.signal == "prbs":
+        switch = t.switch_time if t.switch_time is not None else switching_time(t.settling_time, dt)
+        moves = prbs(n, amplitudes, max(1, round(switch / (2 * dt))), t.prbs_bits)
+    elif t.signal == "gbn":
+        switch = t.switch_time if t.switch_time is not None else switching_time(t.settling_time, dt)
+        moves = gbn(n, amplitudes, max(switch, dt), dt, t.seed)
+    else:
+        switch = t.switch_time if t.switch_time is not None else switching_time(t.settling_time, dt)
+        moves = rotated(n, gains, excursion, amplitudes, max(switch, dt), dt, t.seed)
+    return Design(np.asarray(base, dtype=float), amplitudes, float(switch), moves, limits)
+
+
+def prior(spec: StepTestSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Prior gains (CVs x MVs, NaN where not given) and allowed excursions (inf where not given)."""
+    gains = np.array([[c.gains.get(m.name, np.nan) for m in spec.mv] for c in spec.cv])
+    excursion = np.array([c.excursion if c.excursion is not None else np.inf for c in spec.cv])
+    return gains, excursion

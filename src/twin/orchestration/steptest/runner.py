@@ -1,0 +1,257 @@
+"""Running a step test on a plant: moves written, limits held, safety watched, all logged.
+
+At every sample ``t_k`` (``test.sample_time`` apart) the runner reads the
+CVs, checks their safety limits, decides the MV values (the designed moves
+around the base point, or the base point during a lead-in or a pause),
+holds the MVs' hard and rate limits, logs the sample and writes the MVs,
+which then hold until ``t_{k+1}`` (zero-order hold). So row ``k`` of the
+data is the reading at ``t_k`` and the MVs applied from ``t_k`` on.
+
+Safety: a CV measured within its ``margin`` of a safety limit pauses the
+test; the MVs move back towards their base points (at their rate limits)
+until every CV is inside its limits by 1.5 margins, and the test
+resumes with the signal as scheduled then. Pauses and resumes are events.
+
+:func:`run_step_test` is the Python entry point; with a folder it writes
+the cycle store, the wide CSV and Parquet export and the HTML report.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from twin.core.data.table import PlantData
+from twin.core.errors import TwinError
+from twin.core.quality import Quality
+from twin.orchestration.progress import Progress, ProgressUpdate
+from twin.orchestration.steptest.config import StepTestSpec
+from twin.orchestration.steptest.design import Design, design
+from twin.orchestration.steptest.plant import make_plant
+
+log = logging.getLogger(__name__)
+
+RESUME = 1.5
+"""A paused test resumes when every CV is inside its safety limits by this many margins [-]."""
+
+
+@dataclass
+class StepTestResult:
+    """A step test's data, events and where its records are.
+
+    Attributes
+    ----------
+    time : numpy.ndarray
+        Sample times since the start [time unit of the plant].
+    mv, design_values : numpy.ndarray
+        MVs written and the designed MV values (samples, MVs) [MV units].
+    cv : numpy.ndarray
+        CV measurements (samples, CVs) [CV units], NaN where the quality was Bad.
+    quality : numpy.ndarray
+        Quality of each CV measurement (``good``, ``uncertain``, ``bad``).
+    paused : numpy.ndarray
+        True at samples of a safety pause (or of the lead-in).
+    events : list of (time, kind, message)
+    """
+
+    spec: StepTestSpec
+    mv_names: list[str]
+    cv_names: list[str]
+    units: dict[str, str]
+    time_unit: str
+    design: Design
+    time: np.ndarray
+    mv: np.ndarray
+    design_values: np.ndarray
+    cv: np.ndarray
+    quality: np.ndarray
+    paused: np.ndarray
+    events: list[tuple[float, str, str]] = field(default_factory=list)
+    folder: Path | None = None
+    store: Path | None = None
+    csv: Path | None = None
+    parquet: Path | None = None
+    report: Path | None = None
+
+    @property
+    def pauses(self) -> int:
+        """Number of safety pauses."""
+        return sum(1 for _, kind, _ in self.events if kind == "pause")
+
+    def to_plant_data(self) -> PlantData:
+        """The MVs written and the CVs measured, time in seconds since the start (wide form)."""
+        from twin.orchestration.steptest.export import plant_data
+
+        return plant_data(self)
+
+
+class SafetyWatch:
+    """Pauses when a CV comes within its margin of a safety limit; resumes inside 1.5 margins."""
+
+    def __init__(self, spec: StepTestSpec):
+        self.cvs = spec.cv
+        self.paused = False
+
+    def check(self, values: dict[str, float]) -> tuple[str, str] | None:
+        """An event ``(kind, message)`` when the state changes, else None."""
+        if not self.paused:
+            for c in self.cvs:
+                y = values.get(c.name, math.nan)
+                if not math.isfinite(y):
+                    continue
+                if y >= c.upper - c.margin or y <= c.lower + c.margin:
+                    self.paused = True
+                    side, limit = ("high", c.upper) if y >= c.upper - c.margin else ("low", c.lower)
+                    return "pause", (f"cv '{c.name}' = {y:.6g} is within {c.margin:g} of its "
+                                     f"{side} safety limit {limit:g}: MVs back to base")
+            return None
+        inside = all(not math.isfinite(values.get(c.name, math.nan))
+                     or c.lower + RESUME * c.margin < values[c.name] < c.upper - RESUME * c.margin
+                     for c in self.cvs)
+        if inside:
+            self.paused = False
+            return "resume", (f"every cv is back inside its safety limits by {RESUME:g} times its "
+                               "margin")
+        return None
+
+
+def run_step_test(spec: StepTestSpec, folder: str | Path | None = None, fresh: bool = False,
+                  progress: Progress | None = None) -> StepTestResult:
+    """Run ``spec`` on its plant; with ``folder``, log it and write the exports and report there.
+
+    Raises
+    ------
+    InputError
+        Names or settings the plant refuses (before anything is written).
+    TwinError
+        The plant failed during the run (recorded as an event in the store first).
+    """
+    handle = make_plant(spec)
+    plant = handle.plant
+    store = None
+    try:
+        readback = plant.mv_readback()
+        base = np.array([m.base if m.base is not None else readback[m.name] for m in spec.mv])
+        plan = design(spec, base)
+        if folder is not None:
+            store = _open_store(spec, handle, folder, fresh)
+        result = _run(spec, handle, plan, store, progress)
+    except BaseException:
+        plant.close()
+        if store is not None:
+            store.close()
+        raise
+    plant.close()
+    if store is not None:
+        from twin.orchestration.steptest.export import write_outputs
+
+        store.close()
+        result.folder, result.store = Path(folder), store.path
+        write_outputs(result)
+    return result
+
+
+def _open_store(spec: StepTestSpec, handle, folder, fresh: bool):
+    from twin.orchestration.loop.store import CycleStore
+    from twin.orchestration.out_folder import make_folder
+
+    folder = make_folder(folder, fresh, stale=("cycles.sqlite", "cycles.sqlite-wal",
+                                               "cycles.sqlite-shm", "steptest.csv",
+                                               "steptest.parquet", "report.html"))
+    store = CycleStore(folder / "cycles.sqlite")
+    # A step test on a simulated plant is repeated rather than recovered after a power cut:
+    # commits need not wait for the disk (WAL still keeps the file consistent).
+    store.db.execute("PRAGMA synchronous=NORMAL")
+    store.start_run("steptest", spec.plant.model, handle.time_unit, asdict(spec))
+    return store
+
+
+def _run(spec: StepTestSpec, handle, plan: Design, store, progress) -> StepTestResult:
+    plant, t_cfg = handle.plant, spec.test
+    dt = t_cfg.sample_time
+    lead = int(round(t_cfg.lead_in / dt))
+    n = lead + plan.moves.shape[0]
+    mv_names, cv_names = [m.name for m in spec.mv], [c.name for c in spec.cv]
+    m, p = len(mv_names), len(cv_names)
+    times = np.arange(n) * dt
+    mv = np.empty((n, m))
+    wanted_log = np.empty((n, m))
+    cv = np.full((n, p), np.nan)
+    quality = np.empty((n, p), dtype=object)
+    paused = np.zeros(n, dtype=bool)
+    events: list[tuple[float, str, str]] = []
+    watch = SafetyWatch(spec)
+    previous = plan.base.copy()
+    steps_per_sample = round(dt / spec.tick)
+    for k in range(n):
+        t = float(times[k])
+        readings = plant.read()
+        values = {}
+        for i, name in enumerate(cv_names):
+            r = readings[name]
+            quality[k, i] = r.quality.value
+            if r.quality is not Quality.BAD and math.isfinite(r.value):
+                cv[k, i] = values[name] = float(r.value)
+        new = []
+        if k == 0:
+            new.append(("start", f"{t_cfg.signal} test of {', '.join(mv_names)} for "
+                                 f"{spec.duration:g} {handle.time_unit}, sampled every {dt:g}"))
+        if k == lead and lead > 0:
+            new.append(("signal", "lead-in over: the designed moves start"))
+        change = watch.check(values)
+        if change is not None:
+            new.append(change)
+            log.info("step test at t = %g: %s", t, change[1])
+        paused[k] = watch.paused or k < lead
+        designed = plan.base + (plan.moves[k - lead] if k >= lead else 0.0)
+        wanted = plan.base if paused[k] else designed
+        for j, lim in enumerate(plan.limits):
+            previous[j] = lim.step(previous[j], wanted[j], dt)
+        mv[k], wanted_log[k] = previous, designed
+        events += [(t, kind, msg) for kind, msg in new]
+        if store is not None:
+            _log_sample(store, spec, k, t, readings, plant, mv[k], designed, paused[k], new)
+        plant.write(dict(zip(mv_names, map(float, previous))))
+        if progress is not None and (k % 100 == 0 or k == n - 1):
+            progress(ProgressUpdate(k + 1, n, "samples", 0, 0, 0, ()))
+        if k == n - 1:
+            break
+        try:
+            for _ in range(steps_per_sample):
+                plant.step()
+        except TwinError as exc:
+            if store is not None:
+                store.log_event(k, t, "plant_failure", str(exc))
+            raise
+    if store is not None:
+        store.log_event(n - 1, float(times[-1]), "end",
+                        f"{n} samples, {sum(1 for e in events if e[1] == 'pause')} pauses")
+    return StepTestResult(spec, mv_names, cv_names, handle.units, handle.time_unit, plan, times,
+                          mv, wanted_log, cv, quality, paused, events)
+
+
+def _log_sample(store, spec: StepTestSpec, k: int, t: float, readings, plant, mv: np.ndarray,
+                designed: np.ndarray, paused: bool, events) -> None:
+    """One sample as a cycle of the cycle store (the schema of the control loops)."""
+    values = []
+    for c in spec.cv:
+        r = readings[c.name]
+        values.append((c.name, "meas", r.value, r.quality.value, r.timestamp, t))
+        for role, limit in (("hard_low", c.lower), ("hard_high", c.upper)):
+            if math.isfinite(limit):
+                values.append((c.name, role, limit, None, t, t))
+    for j, mvc in enumerate(spec.mv):
+        values.append((mvc.name, "mv", float(mv[j]), None, t, t))
+        values.append((mvc.name, "design", float(designed[j]), None, t, t))
+        for role, limit in (("low", mvc.lower), ("high", mvc.upper)):
+            if math.isfinite(limit):
+                values.append((mvc.name, role, limit, None, t, t))
+    for name, value in plant.truth().items():
+        values.append((name, "plant", value, None, t, t))
+    info = {"wall_time": time.time(), "mode": "paused" if paused else "test", "write": True}
+    store.log_cycle(k, t, info, values, events)
