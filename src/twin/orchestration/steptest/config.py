@@ -137,7 +137,7 @@ class MVConfig:
         if self.lower > self.upper:
             raise InputError(f"mv '{self.name}': low {self.lower:g} is above high {self.upper:g}")
         if self.base is not None and not self.lower <= self.base <= self.upper:
-            raise InputError(f"mv '{self.name}': base {self.base:g} is outside its limits "
+            raise InputError(f"mv '{self.name}': base {self.base:g} is outside its hard limits "
                              f"[{self.lower:g}, {self.upper:g}]")
 
     @property

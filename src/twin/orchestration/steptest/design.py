@@ -9,6 +9,7 @@ import numpy as np
 from apc.steptest.design import amplitudes_from_prior, rotated
 from apc.steptest.limits import MVLimits
 from apc.steptest.signals import gbn, prbs, samples, staircase, switching_time
+from twin.core.errors import InputError
 from twin.orchestration.steptest.config import StepTestSpec
 
 
@@ -44,6 +45,12 @@ def design(spec: StepTestSpec, base: np.ndarray) -> Design:
     dt = t.sample_time
     n = samples(spec.duration, dt)
     limits = [MVLimits(m.lower, m.upper, m.rate) for m in spec.mv]
+    for m, b in zip(spec.mv, base):
+        if not m.lower <= b <= m.upper:
+            raise InputError(f"mv '{m.name}': base {b:g} is outside its hard limits "
+                             f"[{m.lower:g}, {m.upper:g}]" + ("" if m.base is not None else
+                                                             " (the plant's value at the start; "
+                                                             "give mv.base)"))
     room = np.array([min(b - m.lower, m.upper - b) for m, b in zip(spec.mv, base)])
     room = np.where(room > 0, room, np.inf)
     gains, excursion = prior(spec)
