@@ -161,3 +161,35 @@ def test_a_cstr_test_exports_time_in_seconds(tmp_path):
     assert result.time_unit == "h"
     assert data.interval() == pytest.approx(18.0)  # 0.005 h
     assert data.units == {"F": "1/h", "T_R": "degC"}
+
+
+def test_a_two_hour_gbn_test_of_the_quadruple_tank_carries_its_linearised_gains():
+    """The acceptance test's data (P-, 0.05 cm noise, 1 s, GBN on both pumps, 2 h) made in
+    well under a second, and rich enough: a plain least-squares FIR fit (an independent check,
+    not the product's identification) finds the twin's linearised gains within 3 %."""
+    import time
+
+    from twin.core.steady import find_steady_state
+    from twin.core.symbolic import casadi_form
+    from twin.orchestration.registry import load_model
+
+    text = (FOLDER / "qt_steptest.toml").read_text().replace("duration = 600.0", "duration = 7200.0")
+    started = time.process_time()
+    result = run_step_test(spec_from_dict(parse_toml(text, "t")))
+    assert time.process_time() - started < 5.0  # ~0.2 s on an idle core
+    data = result.to_plant_data()
+    assert len(data.time) == 7200 and data.interval() == 1.0
+    model = load_model("quadruple_tank", parameter_set="P-")
+    lin = casadi_form(model).linearize(find_steady_state(model).x, model.u0(), model.p0())
+    gains = -np.linalg.solve(lin.A, lin.B)[:2]  # h1, h2 per v1, v2 [cm/V]
+    u = data.values(["v1", "v2"]) - result.design.base
+    y = data.values(["h1", "h2"])
+    # impulse response constant over blocks of 10 s, 450 s long (5 times the slowest time
+    # constant, 90.6 s): a regressor per block is the sum of the input over its lags
+    block, blocks = 10, 45
+    cum = np.vstack([np.zeros((1, 2)), np.cumsum(u, axis=0)])
+    k = np.arange(block * blocks, len(u))
+    lagged = np.hstack([cum[k - block * b + 0] - cum[k - block * (b + 1)] for b in range(blocks)])
+    theta, *_ = np.linalg.lstsq(np.c_[lagged, np.ones(k.size)], y[k], rcond=None)
+    fitted = block * theta[:-1].reshape(blocks, 2, 2).sum(axis=0).T  # (CV, MV) [cm/V]
+    np.testing.assert_allclose(fitted, gains, rtol=0.03)
