@@ -35,7 +35,7 @@ def test_shipped_example_runs_by_name_and_reports_where_its_data_is(capsys, tmp_
     (('name = "h2"', 'name = "h7"'),
      "unknown cv 'h7'"),
     (('signal = "gbn"', 'signal = "rotated"'),
-     "test.signal 'rotated' needs gains for every mv and an excursion on every cv"),
+     "test.signal 'rotated' needs gains for every mv (or a [pretest]) and an excursion on every cv"),
     (("amplitude = 0.5   # [V]", "amplitude = -0.5"),
      "qt_steptest.toml.mv[0].amplitude: -0.5 is out of range (expected a number > 0)"),
     (("sample_time = 1.0", "sample_time = 1.0\nswitch_time = nan"),

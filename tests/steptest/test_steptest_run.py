@@ -193,3 +193,61 @@ def test_a_two_hour_gbn_test_of_the_quadruple_tank_carries_its_linearised_gains(
     theta, *_ = np.linalg.lstsq(np.c_[lagged, np.ones(k.size)], y[k], rcond=None)
     fitted = block * theta[:-1].reshape(blocks, 2, 2).sum(axis=0).T  # (CV, MV) [cm/V]
     np.testing.assert_allclose(fitted, gains, rtol=0.03)
+
+
+PRETEST = """
+[plant]
+model = "quadruple_tank"
+parameter_set = "P-"
+[test]
+sample_time = 1.0
+duration = 600.0
+[pretest]
+hold = 500.0
+steps = {v1 = 0.3, v2 = 0.3}
+[[mv]]
+name = "v1"
+low = 0.0
+high = 10.0
+[[mv]]
+name = "v2"
+low = 0.0
+high = 10.0
+[[cv]]
+name = "h1"
+noise_std = 0.05
+excursion = 1.5
+[[cv]]
+name = "h2"
+noise_std = 0.05
+excursion = 1.5
+"""
+
+
+def test_a_pretest_gives_the_gains_settling_time_and_amplitudes_of_the_design(tmp_path):
+    from twin.core.steady import find_steady_state
+    from twin.core.symbolic import casadi_form
+    from twin.orchestration.registry import load_model
+
+    result = run_step_test(spec_from_dict(parse_toml(PRETEST, "t")), tmp_path / "run")
+    found = result.pretest
+    model = load_model("quadruple_tank", parameter_set="P-")
+    lin = casadi_form(model).linearize(find_steady_state(model).x, model.u0(), model.p0())
+    gains = -np.linalg.solve(lin.A, lin.B)[:2]
+    # one step of 0.3 V per pump, held 500 s: every gain within 10 % of the linearisation
+    np.testing.assert_allclose(found.gains, gains, rtol=0.10)
+    assert found.significant.all()
+    # settling: 4 time constants of the slowest pair (tau ~ 90 s, with the upper tank's lag)
+    assert 250 < found.settling_time < 600
+    # the test is then designed from them: amplitudes keep each level within 1.5 cm
+    expected = np.min(1.5 / np.abs(found.gains), axis=0)
+    np.testing.assert_allclose(result.design.amplitudes, expected)
+    assert result.design.switch_time == pytest.approx(found.settling_time / 3)
+    assert result.spec.cv[0].gains == pytest.approx(dict(zip(["v1", "v2"], found.gains[0])))
+    # the data hold the pre-test (2 x 2 x 500 samples) and then the test (600 samples)
+    assert len(result.time) == 2000 + 600
+    assert np.allclose(result.mv[:500, 0], 3.3) and np.allclose(result.mv[1000:1500, 1], 3.3)
+    events = [kind for _, kind, _ in result.events]
+    assert events[:2] == ["start", "phase"]
+    modes = CycleStore.read_only(result.store).cycles()["mode"]
+    assert (modes[:2000] == "pretest").all() and (modes[2000:] == "test").all()

@@ -1,8 +1,9 @@
 """A short pre-test: one step per MV, to estimate the gains and settling time a design needs.
 
 Each CV's response to the step is fitted with a first order plus dead time
-(FOPDT) curve by nonlinear least squares (``scipy.optimize.curve_fit``),
-which averages measurement noise out: ``y(t) = y0 + K a (1 - exp(-(t - theta)/tau))``
+(FOPDT) curve by nonlinear least squares (``scipy.optimize.curve_fit``,
+from a few starting dead times, as the S-shaped response of a chain of
+lags has a poor local fit with none), which averages measurement noise out: ``y(t) = y0 + K a (1 - exp(-(t - theta)/tau))``
 for ``t > theta``. Its settling time (to 2 %) is ``theta + 4 tau``.
 """
 
@@ -70,14 +71,23 @@ def fit_step(t: np.ndarray, y: np.ndarray, step_time: float, size: float) -> Ste
     y0 = float(np.mean(y[~after]))
     span = float(tr[-1]) if tr[-1] > 0 else 1.0
     tail = yr[-max(1, yr.size // 5):].mean()
-    guess = (y0, tail - y0, 0.0, span / 5)
-    try:
-        (y0f, kf, theta, tau), _ = curve_fit(
-            _fopdt, tr, yr, p0=guess,
-            bounds=([-np.inf, -np.inf, 0.0, span * 1e-4], [np.inf, np.inf, span, 10 * span]),
-            maxfev=5000)
-    except (RuntimeError, ValueError) as exc:
-        raise InputError(f"pre-test: the step response could not be fitted ({exc})") from None
+    best, best_cost, error = None, np.inf, ""
+    for theta0, tau0 in ((0.0, span / 5), (span / 20, span / 6), (span / 10, span / 8),
+                         (span / 5, span / 10)):
+        try:
+            params, _ = curve_fit(
+                _fopdt, tr, yr, p0=(y0, tail - y0, theta0, tau0),
+                bounds=([-np.inf, -np.inf, 0.0, span * 1e-4], [np.inf, np.inf, span, 10 * span]),
+                maxfev=5000)
+        except (RuntimeError, ValueError) as exc:
+            error = str(exc)
+            continue
+        cost = float(np.sum((_fopdt(tr, *params) - yr) ** 2))
+        if cost < best_cost:
+            best, best_cost = params, cost
+    if best is None:
+        raise InputError(f"pre-test: the step response could not be fitted ({error})")
+    y0f, kf, theta, tau = best
     if tau > 2 * span:
         log.warning("pre-test: the response had not settled by the end of the step "
                     "(time constant %.3g, step held %.3g); hold the step longer", tau, span)

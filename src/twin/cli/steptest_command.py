@@ -52,6 +52,11 @@ def register(cli: click.Group, emit, json_option) -> None:
                 "signal": spec.test.signal, "switch_time": result.design.switch_time,
                 "amplitudes": dict(zip(result.mv_names, map(float, result.design.amplitudes))),
                 "time_unit": result.time_unit}
+        if result.pretest is not None:
+            data["pretest"] = {"settling_time": result.pretest.settling_time,
+                               "gains": {cv: dict(zip(result.mv_names, map(float, row)))
+                                         for cv, row in zip(result.cv_names,
+                                                            result.pretest.gains)}}
         emit(data, as_json, "\n".join([
             f"step test {config.stem}: {spec.test.signal} on {', '.join(result.mv_names)}, "
             f"{len(result.time)} samples, {result.pauses} safety pauses",

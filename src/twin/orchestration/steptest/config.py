@@ -3,8 +3,10 @@
 A step-test file has a ``[plant]`` table (a model of the twin, or an FMU),
 a ``[test]`` table (signal, sample time, duration or rough settling time,
 seed), one ``[[mv]]`` per manipulated variable (base point, amplitude, hard
-and rate limits) and one ``[[cv]]`` per controlled variable (measurement
-noise, safety limits and margin, allowed excursion, prior gains). All times
+and rate limits), one ``[[cv]]`` per controlled variable (measurement
+noise, safety limits and margin, allowed excursion, prior gains) and,
+optionally, a ``[pretest]`` (one step per MV to estimate gains and
+settling time first). All times
 are in the plant's time unit. Unknown keys are one-line errors naming the
 valid ones. See docs/step-tests.md.
 """
@@ -87,7 +89,8 @@ class TestConfig:
     settling_time : float
         Rough settling time of the slowest response [time unit]; gives the
         switching time (settling time / 3) and the default duration (10
-        settling times).
+        settling times). With a ``[pretest]``, the pre-test's estimate
+        replaces it.
     duration : float, optional
         Test length [time unit]; default 10 settling times.
     switch_time : float, optional
@@ -102,7 +105,7 @@ class TestConfig:
     """
 
     sample_time: Positive
-    settling_time: Positive
+    settling_time: Positive | None = None
     signal: Signal = "gbn"
     duration: Positive | None = None
     switch_time: Positive | None = None
@@ -195,6 +198,24 @@ class CVConfig:
 
 
 @dataclass(frozen=True)
+class PretestConfig:
+    """A short pre-test before the test: one step per MV, in turn, to estimate gains and settling.
+
+    Each MV steps by ``steps[name]`` (default: its amplitude) [MV unit] for
+    ``hold`` [time unit] and returns to its base point for ``hold``; a first
+    order plus dead time fit of each CV's response gives the gains and the
+    settling time the test is then designed from (gains a CV gives in the
+    file are kept).
+    """
+
+    hold: Positive
+    steps: dict[str, Annotated[float, Domain(gt=0)]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_domains(self)
+
+
+@dataclass(frozen=True)
 class StepTestSpec:
     """A whole step test: plant, test settings, MVs and CVs."""
 
@@ -203,6 +224,7 @@ class StepTestSpec:
     mv: tuple[MVConfig, ...]
     cv: tuple[CVConfig, ...]
     title: str = ""
+    pretest: PretestConfig | None = None
 
     def __post_init__(self) -> None:
         check_domains(self)
@@ -227,30 +249,59 @@ class StepTestSpec:
             if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
                 raise InputError(f"plant.tick {self.plant.tick:g} must divide test.sample_time "
                                  f"{t.sample_time:g}")
+        self._check_prior(mvs)
+        if self.pretest is not None:
+            for name in self.pretest.steps:
+                if name not in mvs:
+                    raise InputError(f"pretest.steps: '{name}' is not an mv of the test "
+                                     f"({', '.join(mvs)})")
+            if self.pretest.hold / t.sample_time * 2 * len(mvs) > MAX_SAMPLES:
+                raise InputError(f"pretest.hold {self.pretest.hold:g} is more than "
+                                 f"{MAX_SAMPLES:g} samples")
+        if self.duration is None:
+            return
         if (self.duration + t.lead_in) / t.sample_time > MAX_SAMPLES:
             raise InputError(f"test.duration {self.duration:g} is more than {MAX_SAMPLES:g} "
                              f"samples of {t.sample_time:g}")
         if self.duration < t.sample_time:
             raise InputError(f"test.duration {self.duration:g} is shorter than one sample "
                              f"({t.sample_time:g})")
+
+    def _check_prior(self, mvs: list[str]) -> None:
+        """What the design needs is given, or comes from the pre-test."""
+        t, pre = self.test, self.pretest is not None
+        if t.settling_time is None and not pre:
+            raise InputError("test.settling_time: give a rough settling time of the plant, or a "
+                             "[pretest] to estimate it")
         if t.signal == "rotated":
-            missing = [c.name for c in self.cv if set(c.gains) != set(mvs) or c.excursion is None]
+            missing = [c.name for c in self.cv
+                       if (set(c.gains) != set(mvs) and not pre) or c.excursion is None]
             if missing:
-                raise InputError(f"test.signal 'rotated' needs gains for every mv and an "
-                                 f"excursion on every cv; missing on cv {', '.join(missing)}")
+                raise InputError(f"test.signal 'rotated' needs gains for every mv (or a "
+                                 f"[pretest]) and an excursion on every cv; missing on cv "
+                                 f"{', '.join(missing)}")
         unset = [m.name for m in self.mv if m.amplitude is None and not any(
-            c.gains.get(m.name) and c.excursion is not None for c in self.cv)]
+            (c.gains.get(m.name) or pre) and c.excursion is not None for c in self.cv)]
         if unset:
-            raise InputError(f"mv '{unset[0]}': give its amplitude, or gains and an excursion "
-                             "on a cv to derive it from")
+            raise InputError(f"mv '{unset[0]}': give its amplitude, or gains (or a [pretest]) "
+                             "and an excursion on a cv to derive it from")
+        if pre:
+            no_step = [m.name for m in self.mv
+                       if m.amplitude is None and m.name not in self.pretest.steps]
+            if no_step:
+                raise InputError(f"pretest: give the step of mv '{no_step[0]}' in pretest.steps "
+                                 "(or its amplitude)")
 
     @property
-    def duration(self) -> float:
-        """Length of the excitation [time unit] (given, or 10 settling times)."""
+    def duration(self) -> float | None:
+        """Length of the excitation [time unit] (given, or 10 settling times; None until a
+        pre-test has estimated the settling time)."""
         from apc.steptest.design import duration_from_prior
 
         t = self.test
-        return t.duration if t.duration is not None else duration_from_prior(t.settling_time)
+        if t.duration is not None:
+            return t.duration
+        return duration_from_prior(t.settling_time) if t.settling_time is not None else None
 
     @property
     def tick(self) -> float:

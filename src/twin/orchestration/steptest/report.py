@@ -53,6 +53,18 @@ def write_report(result, path: str | Path) -> Path:
                      [[name, *map(float, corr[j])] for j, name in enumerate(result.mv_names)],
                      caption="near 0 off the diagonal: uncorrelated moves (rotated designs "
                              "correlate them on purpose)", scales=[None] + [1.0] * len(corr))
+    if result.pretest is not None:
+        found = result.pretest
+        report.heading("Pre-test")
+        report.paragraph(f"One step per MV, fitted with first order plus dead time; settling time "
+                         f"{found.settling_time:.4g} {unit} (the test was designed from it).")
+        report.table(["CV", "MV", "gain [CV unit / MV unit]", f"dead time [{unit}]",
+                      f"time constant [{unit}]", f"settling time [{unit}]", "above the noise"],
+                     [[cv, mv, f.gain, f.dead_time, f.time_constant, f.settling_time,
+                       "yes" if found.significant[result.cv_names.index(cv),
+                                                   result.mv_names.index(mv)] else "no"]
+                      for (cv, mv), f in found.fits.items()],
+                     scales=[None, None, 0.0, 0.0, 0.0, 0.0, None])
     report.heading("Trends")
     report.figure(_trends(result), "steptest_trends",
                   "MVs written (with the design and hard limits) and CVs measured (with their "

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from apc.steptest.limits import MVLimits
 from twin.core.data.table import PlantData
 from twin.core.errors import TwinError
 from twin.core.quality import Quality
@@ -72,6 +73,8 @@ class StepTestResult:
     quality: np.ndarray
     paused: np.ndarray
     events: list[tuple[float, str, str]] = field(default_factory=list)
+    pretest: object | None = None
+    """The pre-test's findings (:class:`~twin.orchestration.steptest.pretest.PretestResult`)."""
     folder: Path | None = None
     store: Path | None = None
     csv: Path | None = None
@@ -124,6 +127,9 @@ def run_step_test(spec: StepTestSpec, folder: str | Path | None = None, fresh: b
                   progress: Progress | None = None) -> StepTestResult:
     """Run ``spec`` on its plant; with ``folder``, log it and write the exports and report there.
 
+    With a ``[pretest]``, the pre-test runs first on the same plant and the
+    test is designed from what it found (both are in the data).
+
     Raises
     ------
     InputError
@@ -131,16 +137,34 @@ def run_step_test(spec: StepTestSpec, folder: str | Path | None = None, fresh: b
     TwinError
         The plant failed during the run (recorded as an event in the store first).
     """
+    from twin.orchestration.steptest.pretest import estimate, plan_pretest, with_prior
+
     handle = make_plant(spec)
     plant = handle.plant
     store = None
     try:
         readback = plant.mv_readback()
         base = np.array([m.base if m.base is not None else readback[m.name] for m in spec.mv])
-        plan = design(spec, base)
+        plan = design(spec, base) if spec.pretest is None else None
         if folder is not None:
             store = _open_store(spec, handle, folder, fresh)
-        result = _run(spec, handle, plan, store, progress)
+        sampler = _Sampler(spec, handle, store, base, progress)
+        found = None
+        if spec.pretest is not None:
+            pre = plan_pretest(spec)
+            limits = [MVLimits(m.lower, m.upper, m.rate) for m in spec.mv]
+            sampler.phase(pre.moves, limits, 0, "pretest", "pretest: one step per MV in turn")
+            t, mv, cv = sampler.arrays()
+            found = estimate(spec, pre, t, mv, cv, base)
+            spec = with_prior(spec, found)
+            plan = design(spec, base)
+            sampler.spec = spec
+        lead = int(round(spec.test.lead_in / spec.test.sample_time))
+        sampler.phase(plan.moves, plan.limits, lead, "test",
+                      f"{spec.test.signal} test of {', '.join(sampler.mv_names)} for "
+                      f"{spec.duration:g} {handle.time_unit}, sampled every "
+                      f"{spec.test.sample_time:g}", last=True)
+        result = sampler.result(plan, found)
     except BaseException:
         plant.close()
         if store is not None:
@@ -171,72 +195,91 @@ def _open_store(spec: StepTestSpec, handle, folder, fresh: bool):
     return store
 
 
-def _run(spec: StepTestSpec, handle, plan: Design, store, progress) -> StepTestResult:
-    plant, t_cfg = handle.plant, spec.test
-    dt = t_cfg.sample_time
-    lead = int(round(t_cfg.lead_in / dt))
-    n = lead + plan.moves.shape[0]
-    mv_names, cv_names = [m.name for m in spec.mv], [c.name for c in spec.cv]
-    m, p = len(mv_names), len(cv_names)
-    times = np.arange(n) * dt
-    mv = np.empty((n, m))
-    wanted_log = np.empty((n, m))
-    cv = np.full((n, p), np.nan)
-    quality = np.empty((n, p), dtype=object)
-    paused = np.zeros(n, dtype=bool)
-    events: list[tuple[float, str, str]] = []
-    watch = SafetyWatch(spec)
-    previous = plan.base.copy()
-    steps_per_sample = round(dt / spec.tick)
-    for k in range(n):
-        t = float(times[k])
-        readings = plant.read()
-        values = {}
-        for i, name in enumerate(cv_names):
-            r = readings[name]
-            quality[k, i] = r.quality.value
-            if r.quality is not Quality.BAD and math.isfinite(r.value):
-                cv[k, i] = values[name] = float(r.value)
-        new = []
-        if k == 0:
-            new.append(("start", f"{t_cfg.signal} test of {', '.join(mv_names)} for "
-                                 f"{spec.duration:g} {handle.time_unit}, sampled every {dt:g}"))
-        if k == lead and lead > 0:
-            new.append(("signal", "lead-in over: the designed moves start"))
-        change = watch.check(values)
-        if change is not None:
-            new.append(change)
-            log.info("step test at t = %g: %s", t, change[1])
-        paused[k] = watch.paused or k < lead
-        designed = plan.base + (plan.moves[k - lead] if k >= lead else 0.0)
-        wanted = plan.base if paused[k] else designed
-        for j, lim in enumerate(plan.limits):
-            previous[j] = lim.step(previous[j], wanted[j], dt)
-        mv[k], wanted_log[k] = previous, designed
-        events += [(t, kind, msg) for kind, msg in new]
-        if store is not None:
-            _log_sample(store, spec, k, t, readings, plant, mv[k], designed, paused[k], new)
-        plant.write(dict(zip(mv_names, map(float, previous))))
-        if progress is not None and (k % 100 == 0 or k == n - 1):
-            progress(ProgressUpdate(k + 1, n, "samples", 0, 0, 0, ()))
-        if k == n - 1:
-            break
-        try:
-            for _ in range(steps_per_sample):
-                plant.step()
-        except TwinError as exc:
-            if store is not None:
-                store.log_event(k, t, "plant_failure", str(exc))
-            raise
-    if store is not None:
-        store.log_event(n - 1, float(times[-1]), "end",
-                        f"{n} samples, {sum(1 for e in events if e[1] == 'pause')} pauses")
-    return StepTestResult(spec, mv_names, cv_names, handle.units, handle.time_unit, plan, times,
-                          mv, wanted_log, cv, quality, paused, events)
+class _Sampler:
+    """Samples a plant phase by phase (pre-test, test), holding limits and watching safety."""
+
+    def __init__(self, spec: StepTestSpec, handle, store, base: np.ndarray, progress):
+        self.spec, self.handle, self.store, self.progress = spec, handle, store, progress
+        self.base = base
+        self.previous = base.copy()
+        self.mv_names = [m.name for m in spec.mv]
+        self.cv_names = [c.name for c in spec.cv]
+        self.watch = SafetyWatch(spec)
+        self.rows: dict[str, list] = {key: [] for key in
+                                      ("time", "mv", "design", "cv", "quality", "paused")}
+        self.events: list[tuple[float, str, str]] = []
+        self.steps_per_sample = round(spec.test.sample_time / spec.tick)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Time, MVs written and CVs measured so far."""
+        return (np.array(self.rows["time"]), np.array(self.rows["mv"]),
+                np.array(self.rows["cv"]))
+
+    def phase(self, moves: np.ndarray, limits, lead: int, mode: str, start_message: str,
+              last: bool = False) -> None:
+        """``lead`` samples at the base point, then ``moves`` around it; the plant is advanced
+        after every sample except the very last of the run."""
+        plant, dt = self.handle.plant, self.spec.test.sample_time
+        n = lead + moves.shape[0]
+        for k in range(n):
+            kk = len(self.rows["time"])
+            t = kk * dt
+            readings = plant.read()
+            values, cv, quality = {}, np.full(len(self.cv_names), np.nan), []
+            for i, name in enumerate(self.cv_names):
+                r = readings[name]
+                quality.append(r.quality.value)
+                if r.quality is not Quality.BAD and math.isfinite(r.value):
+                    cv[i] = values[name] = float(r.value)
+            new = [("start" if kk == 0 else "phase", start_message)] if k == 0 else []
+            if k == lead and lead > 0:
+                new.append(("signal", "lead-in over: the designed moves start"))
+            change = self.watch.check(values)
+            if change is not None:
+                new.append(change)
+                log.info("step test at t = %g: %s", t, change[1])
+            paused = self.watch.paused or k < lead
+            designed = self.base + (moves[k - lead] if k >= lead else 0.0)
+            wanted = self.base if paused else designed
+            for j, lim in enumerate(limits):
+                self.previous[j] = lim.step(self.previous[j], wanted[j], dt)
+            for key, value in (("time", t), ("mv", self.previous.copy()), ("design", designed),
+                               ("cv", cv), ("quality", quality), ("paused", paused)):
+                self.rows[key].append(value)
+            self.events += [(t, kind, msg) for kind, msg in new]
+            if self.store is not None:
+                _log_sample(self.store, self.spec, kk, t, readings, plant, self.previous,
+                            designed, "paused" if paused else mode, new)
+            plant.write(dict(zip(self.mv_names, map(float, self.previous))))
+            if self.progress is not None and (k % 100 == 0 or k == n - 1):
+                self.progress(ProgressUpdate(k + 1, n, f"{mode} samples", 0, 0, 0, ()))
+            if last and k == n - 1:
+                break
+            try:
+                for _ in range(self.steps_per_sample):
+                    plant.step()
+            except TwinError as exc:
+                if self.store is not None:
+                    self.store.log_event(kk, t, "plant_failure", str(exc))
+                raise
+
+    def result(self, plan: Design, found) -> StepTestResult:
+        """The whole run as a :class:`StepTestResult`."""
+        rows = self.rows
+        n = len(rows["time"])
+        if self.store is not None:
+            self.store.log_event(n - 1, float(rows["time"][-1]), "end",
+                                 f"{n} samples, {sum(e[1] == 'pause' for e in self.events)} "
+                                 "safety pauses")
+        return StepTestResult(self.spec, self.mv_names, self.cv_names, self.handle.units,
+                              self.handle.time_unit, plan, np.array(rows["time"]),
+                              np.array(rows["mv"]), np.array(rows["design"]),
+                              np.array(rows["cv"]), np.array(rows["quality"], dtype=object),
+                              np.array(rows["paused"], dtype=bool), self.events, pretest=found)
 
 
 def _log_sample(store, spec: StepTestSpec, k: int, t: float, readings, plant, mv: np.ndarray,
-                designed: np.ndarray, paused: bool, events) -> None:
+                designed: np.ndarray, mode: str, events) -> None:
     """One sample as a cycle of the cycle store (the schema of the control loops)."""
     values = []
     for c in spec.cv:
@@ -253,5 +296,5 @@ def _log_sample(store, spec: StepTestSpec, k: int, t: float, readings, plant, mv
                 values.append((mvc.name, role, limit, None, t, t))
     for name, value in plant.truth().items():
         values.append((name, "plant", value, None, t, t))
-    info = {"wall_time": time.time(), "mode": "paused" if paused else "test", "write": True}
+    info = {"wall_time": time.time(), "mode": mode, "write": True}
     store.log_cycle(k, t, info, values, events)
