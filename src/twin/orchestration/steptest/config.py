@@ -23,6 +23,7 @@ from twin.core.config import Count, Domain, NonNegative, Positive, build, check_
 from twin.core.errors import InputError
 from twin.core.model_ref import with_resolved_model
 from twin.core.units import ModelValue, check_texts
+from twin.orchestration.opcua.deploy_config import GatewaySettings, WatchdogSettings
 
 Seed = Count(0, 2 ** 32 - 1)
 """A random seed."""
@@ -198,6 +199,23 @@ class CVConfig:
 
 
 @dataclass(frozen=True)
+class OpcuaPlantConfig:
+    """A plant behind an OPC UA server (``twin serve-opcua`` or a plant's gateway).
+
+    ``tags_file``: the tag map (``twin serve-opcua`` writes ``tags.toml``);
+    the MVs must be base loops in it, the CVs tags. ``gateway`` and
+    ``watchdog``: as in a deploy file (``twin deploy``). ``time_unit``: the
+    unit of the test's times (the tag map's ``seconds_per_time_unit`` paces
+    the samples). Relative paths are relative to the step-test file.
+    """
+
+    tags_file: str
+    gateway: GatewaySettings = GatewaySettings()
+    watchdog: WatchdogSettings = WatchdogSettings()
+    time_unit: str = "s"
+
+
+@dataclass(frozen=True)
 class PretestConfig:
     """A short pre-test before the test: one step per MV, in turn, to estimate gains and settling.
 
@@ -217,17 +235,21 @@ class PretestConfig:
 
 @dataclass(frozen=True)
 class StepTestSpec:
-    """A whole step test: plant, test settings, MVs and CVs."""
+    """A whole step test: the plant (``plant`` or ``opcua``), test settings, MVs and CVs."""
 
-    plant: StepPlantConfig
     test: TestConfig
     mv: tuple[MVConfig, ...]
     cv: tuple[CVConfig, ...]
+    plant: StepPlantConfig | None = None
+    opcua: OpcuaPlantConfig | None = None
     title: str = ""
     pretest: PretestConfig | None = None
 
     def __post_init__(self) -> None:
         check_domains(self)
+        if (self.plant is None) == (self.opcua is None):
+            raise InputError("step test: give the plant as either a [plant] table (a model or an "
+                             "FMU) or an [opcua] table (a server), not both or neither")
         if not self.mv:
             raise InputError("step test: give at least one [[mv]]")
         if not self.cv:
@@ -244,7 +266,7 @@ class StepTestSpec:
                     raise InputError(f"cv '{c.name}'.gains: '{name}' is not an mv of the test "
                                      f"({', '.join(mvs)})")
         t = self.test
-        if self.plant.tick is not None:
+        if self.plant is not None and self.plant.tick is not None:
             ratio = t.sample_time / self.plant.tick
             if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
                 raise InputError(f"plant.tick {self.plant.tick:g} must divide test.sample_time "
@@ -306,7 +328,16 @@ class StepTestSpec:
     @property
     def tick(self) -> float:
         """Simulation step [time unit]."""
-        return self.plant.tick if self.plant.tick is not None else self.test.sample_time
+        if self.plant is not None and self.plant.tick is not None:
+            return self.plant.tick
+        return self.test.sample_time
+
+    @property
+    def plant_name(self) -> str:
+        """The model, FMU or server the test runs on."""
+        if self.plant is not None:
+            return self.plant.model
+        return self.opcua.gateway.url or self.opcua.tags_file
 
 
 def spec_from_dict(data: dict, base: Path | None = None, where: str = "step test") -> StepTestSpec:
@@ -316,9 +347,21 @@ def spec_from_dict(data: dict, base: Path | None = None, where: str = "step test
         data["plant"] = with_resolved_model(data["plant"], base)
     spec = build(StepTestSpec, data, where)
     p = spec.plant
-    if p.is_fmu and base is not None and not Path(p.model).is_absolute():
+    if p is not None and p.is_fmu and base is not None and not Path(p.model).is_absolute():
         spec = replace(spec, plant=replace(p, model=str(base / p.model)))
+    if spec.opcua is not None and base is not None:
+        o, g = spec.opcua, spec.opcua.gateway
+        gateway = replace(g, config_dir=str(_resolve(base, g.config_dir)),
+                          password_file=str(_resolve(base, g.password_file))
+                          if g.password_file else None)
+        spec = replace(spec, opcua=replace(o, tags_file=str(_resolve(base, o.tags_file)),
+                                           gateway=gateway))
     return spec
+
+
+def _resolve(base: Path, value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else base / path
 
 
 def load_steptest(path: str | Path) -> StepTestSpec:

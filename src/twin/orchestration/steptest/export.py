@@ -31,7 +31,7 @@ def plant_data(result) -> PlantData:
     frame = pd.DataFrame(columns, index=pd.Index(seconds(result.time, result.time_unit),
                                                  name="time"))
     units = {name: result.units.get(name, "-") or "-" for name in frame.columns}
-    source = str(result.csv) if result.csv is not None else f"step test on {result.spec.plant.model}"
+    source = str(result.csv) if result.csv is not None else f"step test on {result.spec.plant_name}"
     pauses = int(result.paused.sum())
     return PlantData(frame, units, None, source,
                      (f"step test: {len(frame)} samples, {result.pauses} safety pauses, "

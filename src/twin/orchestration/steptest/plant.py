@@ -31,6 +31,8 @@ def make_plant(spec: StepTestSpec) -> PlantHandle:
         an FMU with model-only settings (one line naming it).
     """
     pc, t = spec.plant, spec.test
+    if pc is None:
+        return _opcua_plant(spec)
     sensors = [SensorSpec(c.name, c.noise_std) for c in spec.cv]
     if pc.is_fmu:
         from twin.core.fmu.description import describe_fmu
@@ -77,3 +79,20 @@ def make_plant(spec: StepTestSpec) -> PlantHandle:
             handle.plant.close()
             raise UnknownNameError("mv (a plant input)", m.name, inputs, f"plant '{pc.model}'")
     return handle
+
+
+def _opcua_plant(spec: StepTestSpec) -> PlantHandle:
+    """The plant behind an OPC UA server, through the deployed loop's gateway."""
+    from twin.orchestration.opcua.tagmap import load_tag_map
+    from twin.orchestration.steptest.opcua_plant import OpcuaPlant
+
+    o = spec.opcua
+    noisy = [c.name for c in spec.cv if c.noise_std > 0]
+    if noisy:
+        raise InputError(f"cv '{noisy[0]}'.noise_std simulates a sensor; a plant over OPC UA "
+                         "has its own noise")
+    tags = load_tag_map(o.tags_file)
+    plant = OpcuaPlant(tags, o.gateway, o.watchdog, spec.tick, [m.name for m in spec.mv],
+                       [c.name for c in spec.cv], o.time_unit)
+    units = {name: tag.unit or "-" for name, tag in tags.tags.items()}
+    return PlantHandle(plant, units, o.time_unit, plant.title)

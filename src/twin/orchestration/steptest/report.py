@@ -35,7 +35,7 @@ def write_report(result, path: str | Path) -> Path:
     """Write ``report.html`` (and its figures) for a finished step test."""
     path = Path(path)
     spec, unit = result.spec, result.time_unit
-    report = HtmlReport(spec.title or f"Step test on {result.spec.plant.model}", path.parent)
+    report = HtmlReport(spec.title or f"Step test on {result.spec.plant_name}", path.parent)
     report.paragraph(f"{spec.test.signal} signal, sample time {spec.test.sample_time:g} {unit}, "
                      f"{len(result.time)} samples ({result.time[-1]:g} {unit}); designed mean "
                      f"switching time {result.design.switch_time:g} {unit}; seed {spec.test.seed}; "

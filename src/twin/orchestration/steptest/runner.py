@@ -191,7 +191,7 @@ def _open_store(spec: StepTestSpec, handle, folder, fresh: bool):
     # A step test on a simulated plant is repeated rather than recovered after a power cut:
     # commits need not wait for the disk (WAL still keeps the file consistent).
     store.db.execute("PRAGMA synchronous=NORMAL")
-    store.start_run("steptest", spec.plant.model, handle.time_unit, asdict(spec))
+    store.start_run("steptest", spec.plant_name, handle.time_unit, asdict(spec))
     return store
 
 
@@ -209,6 +209,31 @@ class _Sampler:
                                       ("time", "mv", "design", "cv", "quality", "paused")}
         self.events: list[tuple[float, str, str]] = []
         self.steps_per_sample = round(spec.test.sample_time / spec.tick)
+        self.shed, self.healthy = False, 0
+
+    def _watchdog(self, plant) -> list[tuple[str, str]]:
+        """Shed when a plant over OPC UA is unhealthy (the deploy watchdog's rules); re-enter
+        after its ``reentry_cycles`` healthy samples, from the setpoints the loops hold."""
+        if not hasattr(plant, "health"):
+            return []
+        ok, why = plant.health()
+        if not ok:
+            self.healthy = 0
+            if not self.shed:
+                self.shed = True
+                log.warning("step test shed: %s", why)
+                return [("shed", f"{why}: nothing written, the base layer holds the plant")]
+            return []
+        if self.shed:
+            self.healthy += 1
+            if self.healthy >= plant.reentry_cycles:
+                self.shed = False
+                held = plant.mv_readback()
+                self.previous = np.array([held.get(n, v) for n, v in
+                                          zip(self.mv_names, self.previous)])
+                return [("reentry", f"healthy for {self.healthy} samples: the test writes "
+                                    "again from the setpoints the loops hold")]
+        return []
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Time, MVs written and CVs measured so far."""
@@ -238,19 +263,26 @@ class _Sampler:
             if change is not None:
                 new.append(change)
                 log.info("step test at t = %g: %s", t, change[1])
-            paused = self.watch.paused or k < lead
+            new += self._watchdog(plant)
+            paused = self.watch.paused or k < lead or self.shed
             designed = self.base + (moves[k - lead] if k >= lead else 0.0)
             wanted = self.base if paused else designed
-            for j, lim in enumerate(limits):
-                self.previous[j] = lim.step(self.previous[j], wanted[j], dt)
+            if self.shed:  # nothing is written: record the setpoints the base layer holds
+                held = plant.mv_readback()
+                self.previous = np.array([held.get(n, v) for n, v in
+                                          zip(self.mv_names, self.previous)])
+            else:
+                for j, lim in enumerate(limits):
+                    self.previous[j] = lim.step(self.previous[j], wanted[j], dt)
             for key, value in (("time", t), ("mv", self.previous.copy()), ("design", designed),
                                ("cv", cv), ("quality", quality), ("paused", paused)):
                 self.rows[key].append(value)
             self.events += [(t, kind, msg) for kind, msg in new]
             if self.store is not None:
                 _log_sample(self.store, self.spec, kk, t, readings, plant, self.previous,
-                            designed, "paused" if paused else mode, new)
-            plant.write(dict(zip(self.mv_names, map(float, self.previous))))
+                            designed, "shed" if self.shed else "paused" if paused else mode, new)
+            if not self.shed:
+                plant.write(dict(zip(self.mv_names, map(float, self.previous))))
             if self.progress is not None and (k % 100 == 0 or k == n - 1):
                 self.progress(ProgressUpdate(k + 1, n, f"{mode} samples", 0, 0, 0, ()))
             if last and k == n - 1:
