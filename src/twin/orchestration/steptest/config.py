@@ -184,8 +184,9 @@ class CVConfig:
     def __post_init__(self) -> None:
         check_domains(self)
         if self.lower + 1.5 * self.margin >= self.upper - 1.5 * self.margin:
-            raise InputError(f"cv '{self.name}': safety limits [{self.lower:g}, {self.upper:g}] "
-                             f"are not more than three margins ({self.margin:g}) apart")
+            raise InputError(f"cv '{self.name}': safety limits low {self.lower:g} and high "
+                             f"{self.upper:g} are not more than three times the margin "
+                             f"({self.margin:g}) apart")
 
     @property
     def lower(self) -> float:
@@ -278,16 +279,22 @@ class StepTestSpec:
                     raise InputError(f"pretest.steps: '{name}' is not an mv of the test "
                                      f"({', '.join(mvs)})")
             if self.pretest.hold / t.sample_time * 2 * len(mvs) > MAX_SAMPLES:
-                raise InputError(f"pretest.hold {self.pretest.hold:g} is more than "
-                                 f"{MAX_SAMPLES:g} samples")
+                raise InputError(f"pretest.hold {self.pretest.hold:g}: the pre-test would be "
+                                 f"more than {MAX_SAMPLES:g} samples of test.sample_time "
+                                 f"{t.sample_time:g}")
         if self.duration is None:
             return
+        what = "test.duration" if t.duration is not None else \
+            "test.duration (10 times test.settling_time)"
         if (self.duration + t.lead_in) / t.sample_time > MAX_SAMPLES:
-            raise InputError(f"test.duration {self.duration:g} is more than {MAX_SAMPLES:g} "
-                             f"samples of {t.sample_time:g}")
+            raise InputError(f"{what} {self.duration:g} plus test.lead_in {t.lead_in:g} is more "
+                             f"than {MAX_SAMPLES:g} samples of test.sample_time {t.sample_time:g}")
         if self.duration < t.sample_time:
-            raise InputError(f"test.duration {self.duration:g} is shorter than one sample "
-                             f"({t.sample_time:g})")
+            raise InputError(f"{what} {self.duration:g} is shorter than one sample "
+                             f"(test.sample_time {t.sample_time:g})")
+        if t.switch_time is not None and t.switch_time > self.duration:
+            raise InputError(f"test.switch_time {t.switch_time:g} is longer than the test "
+                             f"({what} {self.duration:g})")
 
     def _check_prior(self, mvs: list[str]) -> None:
         """What the design needs is given, or comes from the pre-test."""

@@ -63,10 +63,10 @@ def design(spec: StepTestSpec, base: np.ndarray) -> Design:
     amplitudes = np.minimum(amplitudes, room)
     if t.signal == "staircase":
         switch = t.switch_time if t.switch_time is not None else t.settling_time
-        moves = staircase(n, amplitudes, max(1, round(switch / dt)))
+        moves = staircase(n, amplitudes, min(n, max(1, round(switch / dt))))
     elif t.signal == "prbs":
         switch = t.switch_time if t.switch_time is not None else switching_time(t.settling_time, dt)
-        moves = prbs(n, amplitudes, max(1, round(switch / (2 * dt))), t.prbs_bits)
+        moves = prbs(n, amplitudes, min(n, max(1, round(switch / (2 * dt)))), t.prbs_bits)
     elif t.signal == "gbn":
         switch = t.switch_time if t.switch_time is not None else switching_time(t.settling_time, dt)
         moves = gbn(n, amplitudes, max(switch, dt), dt, t.seed)
