@@ -92,7 +92,8 @@ class Directions:
 def directions(gains: np.ndarray, excursion: np.ndarray, room: np.ndarray) -> Directions:
     """The singular directions of the gains scaled by CV excursions and MV amplitudes."""
     gains = _matrix(gains)
-    scaled = gains / np.asarray(excursion, dtype=float)[:, None] * np.asarray(room, dtype=float)[None, :]
+    excursion, room = np.asarray(excursion, dtype=float), np.asarray(room, dtype=float)
+    scaled = gains / excursion[:, None] * room[None, :]
     u, sigma, vt = np.linalg.svd(scaled)
     if sigma[-1] <= 0:
         raise InputError("step-test prior: the gain matrix is singular; no input moves the CVs "

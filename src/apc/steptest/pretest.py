@@ -3,8 +3,9 @@
 Each CV's response to the step is fitted with a first order plus dead time
 (FOPDT) curve by nonlinear least squares (``scipy.optimize.curve_fit``,
 from a few starting dead times, as the S-shaped response of a chain of
-lags has a poor local fit with none), which averages measurement noise out: ``y(t) = y0 + K a (1 - exp(-(t - theta)/tau))``
-for ``t > theta``. Its settling time (to 2 %) is ``theta + 4 tau``.
+lags has a poor local fit with none), which averages measurement noise out:
+``y(t) = y0 + K a (1 - exp(-(t - theta)/tau))`` for ``t > theta``. Its
+settling time (to 2 %) is ``theta + 4 tau``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Running step tests on a plant (the twin, an FMU): configuration, runner, exports, report.
+"""Running step tests on a plant (the twin, an FMU, OPC UA): configuration, runner, exports, report.
 
 The signals and designs are :mod:`apc.steptest`; :func:`run_step_test`
 runs a :class:`StepTestSpec` (read by :func:`load_steptest`).
