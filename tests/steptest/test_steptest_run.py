@@ -251,3 +251,33 @@ def test_a_pretest_gives_the_gains_settling_time_and_amplitudes_of_the_design(tm
     assert events[:2] == ["start", "phase"]
     modes = CycleStore.read_only(result.store).cycles()["mode"]
     assert (modes[:2000] == "pretest").all() and (modes[2000:] == "test").all()
+
+
+def test_on_column_a_the_rotated_test_excites_the_weak_output_direction_and_gbn_does_not():
+    """The shipped column example, run 2000 min with rotated moves and with plain GBN of the
+    amplitudes the prior gives: RMS of the measured composition moves along the prior's
+    strong and weak output directions, in allowed excursions."""
+    from dataclasses import replace
+
+    from apc.steptest.design import directions
+
+    spec = replace(load_steptest(FOLDER / "column_steptest.toml"), title="")
+    spec = replace(spec, test=replace(spec.test, duration=2000.0))
+    gains = np.array([[c.gains["L_T"], c.gains["V_B"]] for c in spec.cv])
+    d = directions(gains, np.array([0.001, 0.001]), np.array([1.0, 1.0]))
+
+    def along(result):
+        y = (result.cv - result.cv[0]) / 0.001
+        strong, weak = np.sqrt(np.mean((y @ d.u) ** 2, axis=0))
+        return strong, weak
+
+    turned = run_step_test(spec)
+    strong, weak = along(turned)
+    assert 0.7 < weak / strong < 1.5  # both directions excited about alike (1.07 measured)
+    assert np.corrcoef(turned.mv.T)[0, 1] > 0.99  # L and V move together, by design
+    assert np.all(np.abs(np.diff(turned.mv, axis=0)) <= 0.5 + 1e-12)
+    plain = run_step_test(replace(spec, test=replace(spec.test, signal="gbn"),
+                                  mv=tuple(replace(m, amplitude=None) for m in spec.mv)))
+    assert plain.design.amplitudes == pytest.approx([0.001 / 1.08, 0.001 / 1.10])
+    strong_plain, weak_plain = along(plain)
+    assert weak_plain / strong_plain < 0.2  # the weak direction is hardly seen (0.09 measured)

@@ -124,7 +124,8 @@ class MVConfig:
 
     ``base`` [MV unit]: the base point (default: the plant's value at the
     start). ``amplitude`` [MV unit]: the move around it (default: from the
-    CVs' prior gains and excursions). ``low``/``high``: hard limits [MV unit];
+    CVs' prior gains and excursions; for a ``rotated`` test, the room the MV
+    may move, default: up to its nearer hard limit). ``low``/``high``: hard limits [MV unit];
     ``max_rate``: rate limit [MV unit / time unit]. The MVs written always
     respect all three.
     """
@@ -309,8 +310,9 @@ class StepTestSpec:
                 raise InputError(f"test.signal 'rotated' needs gains for every mv (or a "
                                  f"[pretest]) and an excursion on every cv; missing on cv "
                                  f"{', '.join(missing)}")
-        unset = [m.name for m in self.mv if m.amplitude is None and not any(
-            (c.gains.get(m.name) or pre) and c.excursion is not None for c in self.cv)]
+        unset = [m.name for m in self.mv if m.amplitude is None and t.signal != "rotated"
+                 and not any((c.gains.get(m.name) or pre) and c.excursion is not None
+                             for c in self.cv)]
         if unset:
             raise InputError(f"mv '{unset[0]}': give its amplitude, or gains (or a [pretest]) "
                              "and an excursion on a cv to derive it from")

@@ -57,7 +57,13 @@ def design(spec: StepTestSpec, base: np.ndarray) -> Design:
     given = np.array([m.amplitude if m.amplitude is not None else np.nan for m in spec.mv])
     amplitudes = given.copy()
     missing = np.isnan(given)
-    if missing.any():
+    if t.signal == "rotated":  # the MVs' room: the weak direction needs large, combined moves
+        unbounded = [m.name for m, r, miss in zip(spec.mv, room, missing) if miss and np.isinf(r)]
+        if unbounded:
+            raise InputError(f"mv '{unbounded[0]}': a rotated test needs its amplitude (the room "
+                             "it may move) or its hard limits")
+        amplitudes[missing] = room[missing]
+    elif missing.any():
         amplitudes[missing] = amplitudes_from_prior(np.nan_to_num(gains[:, missing]), excursion,
                                                     room[missing])
     amplitudes = np.minimum(amplitudes, room)
