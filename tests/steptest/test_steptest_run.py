@@ -281,3 +281,21 @@ def test_on_column_a_the_rotated_test_excites_the_weak_output_direction_and_gbn_
     assert plain.design.amplitudes == pytest.approx([0.001 / 1.08, 0.001 / 1.10])
     strong_plain, weak_plain = along(plain)
     assert weak_plain / strong_plain < 0.2  # the weak direction is hardly seen (0.09 measured)
+
+
+def test_an_interrupted_test_keeps_the_samples_it_took(tmp_path):
+    """Ctrl-C lands in the main thread as a KeyboardInterrupt; here it is raised from the
+    progress hook after 300 samples, as the signal handler would raise it."""
+    def progress(update):
+        if update.done > 300:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_step_test(load_steptest(FOLDER / "qt_steptest.toml"), tmp_path / "run",
+                      progress=progress)
+    data = load_data(tmp_path / "run" / "steptest.csv")
+    assert len(data.time) == 301 and data.time[-1] == 300.0  # the hook runs every 100 samples
+    store = CycleStore.read_only(tmp_path / "run" / "cycles.sqlite")
+    assert len(store.cycles()) == 301
+    assert list(store.events()["kind"])[-1] == "interrupted"
+    assert (tmp_path / "run" / "report.html").is_file()

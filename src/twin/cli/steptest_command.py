@@ -44,8 +44,15 @@ def register(cli: click.Group, emit, json_option) -> None:
                 raise InputError(f"--duration {duration:g}: expected a number > 0")
             spec = replace(spec, test=replace(spec.test, duration=duration))
         folder = check_out_folder(out or Path(f"steptest-{config.stem}"), force)
-        with progress_display(f"step test {config.stem}", as_json) as progress:
-            result = run_step_test(spec, folder, fresh=force, progress=progress)
+        try:
+            with progress_display(f"step test {config.stem}", as_json) as progress:
+                result = run_step_test(spec, folder, fresh=force, progress=progress)
+        except KeyboardInterrupt:
+            kept = (folder / "steptest.csv").is_file()
+            click.echo(f"\ninterrupted: the samples taken are in {folder}"
+                       + (" (cycles.sqlite, steptest.csv, report.html)" if kept else ""),
+                       err=True)
+            raise click.exceptions.Exit(130) from None
         data = {"folder": result.folder, "store": result.store, "csv": result.csv,
                 "parquet": result.parquet, "report": result.report,
                 "samples": len(result.time), "pauses": result.pauses,

@@ -141,7 +141,7 @@ def run_step_test(spec: StepTestSpec, folder: str | Path | None = None, fresh: b
 
     handle = make_plant(spec)
     plant = handle.plant
-    store = None
+    store = sampler = plan = found = None
     try:
         readback = plant.mv_readback()
         base = np.array([m.base if m.base is not None else readback[m.name] for m in spec.mv])
@@ -149,10 +149,10 @@ def run_step_test(spec: StepTestSpec, folder: str | Path | None = None, fresh: b
         if folder is not None:
             store = _open_store(spec, handle, folder, fresh)
         sampler = _Sampler(spec, handle, store, base, progress)
-        found = None
         if spec.pretest is not None:
             pre = plan_pretest(spec)
             limits = [MVLimits(m.lower, m.upper, m.rate) for m in spec.mv]
+            plan = Design(base, pre.steps, pre.hold * spec.test.sample_time, pre.moves, limits)
             sampler.phase(pre.moves, limits, 0, "pretest", "pretest: one step per MV in turn")
             t, mv, cv = sampler.arrays()
             found = estimate(spec, pre, t, mv, cv, base)
@@ -165,6 +165,13 @@ def run_step_test(spec: StepTestSpec, folder: str | Path | None = None, fresh: b
                       f"{spec.duration:g} {handle.time_unit}, sampled every "
                       f"{spec.test.sample_time:g}", last=True)
         result = sampler.result(plan, found)
+    except KeyboardInterrupt:
+        plant.close()
+        if store is not None and sampler is not None and sampler.rows["time"]:
+            _keep_interrupted(sampler, plan, found, folder)
+        elif store is not None:
+            store.close()
+        raise
     except BaseException:
         plant.close()
         if store is not None:
@@ -178,6 +185,24 @@ def run_step_test(spec: StepTestSpec, folder: str | Path | None = None, fresh: b
         result.folder, result.store = Path(folder), store.path
         write_outputs(result)
     return result
+
+
+def _keep_interrupted(sampler: "_Sampler", plan, found, folder) -> None:
+    """An interrupted test keeps what it took: an event, and the exports of the samples so far."""
+    from twin.orchestration.steptest.export import write_outputs
+
+    store = sampler.store
+    n = len(sampler.rows["time"])
+    t = float(sampler.rows["time"][-1])
+    sampler.events.append((t, "interrupted", f"stopped by the user after {n} samples"))
+    try:
+        store.log_event(n - 1, t, "interrupted", f"stopped by the user after {n} samples")
+        result = sampler.result(plan, found, end=False)
+        store.close()
+        result.folder, result.store = Path(folder), store.path
+        write_outputs(result)
+    except Exception:  # noqa: BLE001 - the store keeps the samples whatever happens here
+        log.exception("step test: the exports of the interrupted test failed")
 
 
 def _open_store(spec: StepTestSpec, handle, folder, fresh: bool):
@@ -295,11 +320,11 @@ class _Sampler:
                     self.store.log_event(kk, t, "plant_failure", str(exc))
                 raise
 
-    def result(self, plan: Design, found) -> StepTestResult:
-        """The whole run as a :class:`StepTestResult`."""
-        rows = self.rows
-        n = len(rows["time"])
-        if self.store is not None:
+    def result(self, plan: Design, found, end: bool = True) -> StepTestResult:
+        """The whole run (or what was taken of it) as a :class:`StepTestResult`."""
+        n = min(len(v) for v in self.rows.values())  # an interrupt may land between appends
+        rows = {key: v[:n] for key, v in self.rows.items()}
+        if self.store is not None and end:
             self.store.log_event(n - 1, float(rows["time"][-1]), "end",
                                  f"{n} samples, {sum(e[1] == 'pause' for e in self.events)} "
                                  "safety pauses")
