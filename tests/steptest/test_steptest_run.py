@@ -179,6 +179,12 @@ def test_a_two_hour_gbn_test_of_the_quadruple_tank_carries_its_linearised_gains(
     assert time.process_time() - started < 5.0  # ~0.2 s on an idle core
     data = result.to_plant_data()
     assert len(data.time) == 7200 and data.interval() == 1.0
+    from twin.orchestration.steptest.report import signal_statistics
+
+    for stats in signal_statistics(result):  # GBN designed with a mean switching time of 133 s
+        assert stats["mean_switch_time"] == pytest.approx(400 / 3, rel=0.25)
+        assert stats["largest_move"] == pytest.approx(0.5)  # the rate limit, 0.5 V/s
+        assert (stats["min"], stats["max"]) == pytest.approx((2.5, 3.5))
     model = load_model("quadruple_tank", parameter_set="P-")
     lin = casadi_form(model).linearize(find_steady_state(model).x, model.u0(), model.p0())
     gains = -np.linalg.solve(lin.A, lin.B)[:2]  # h1, h2 per v1, v2 [cm/V]

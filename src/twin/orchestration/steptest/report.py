@@ -14,19 +14,21 @@ from twin.orchestration.report import HtmlReport
 def signal_statistics(result) -> list[dict[str, float]]:
     """Per MV: base, amplitude, range written, switches, mean time between them, largest move.
 
-    Times in the plant's time unit; switches counted on the MV values written.
+    Switches are counted on the designed signal (a rate-limited switch takes
+    several samples of the values written); the mean switching time is the
+    designed signal's length over its switches. Times in the plant's time unit.
     """
     dt = result.spec.test.sample_time
     rows = []
     for j, name in enumerate(result.mv_names):
-        u = result.mv[:, j]
+        u, designed = result.mv[:, j], result.design_values[:, j]
         moves = np.diff(u)
-        switches = int(np.count_nonzero(np.abs(moves) > 1e-12 * max(1.0, np.abs(u).max())))
-        active = int((~result.paused).sum())
+        switches = int(np.count_nonzero(np.diff(designed) != 0))
         rows.append({"mv": name, "base": float(result.design.base[j]),
                      "amplitude": float(result.design.amplitudes[j]),
                      "min": float(u.min()), "max": float(u.max()), "switches": switches,
-                     "mean_switch_time": active * dt / switches if switches else float("nan"),
+                     "mean_switch_time": len(designed) * dt / switches if switches
+                     else float("nan"),
                      "largest_move": float(np.abs(moves).max()) if moves.size else 0.0})
     return rows
 
