@@ -305,3 +305,15 @@ def test_an_interrupted_test_keeps_the_samples_it_took(tmp_path):
     assert len(store.cycles()) == 301
     assert list(store.events()["kind"])[-1] == "interrupted"
     assert (tmp_path / "run" / "report.html").is_file()
+
+
+def test_a_model_plant_s_input_bounds_are_hard_limits_when_none_are_given():
+    text = (FOLDER / "qt_steptest.toml").read_text().replace("amplitude = 0.5   # [V]",
+                                                              "amplitude = 50.0")
+    text = text.replace("low = 0.0\nhigh = 10.0\nmax_rate = 0.5    # [V/s]", "")
+    spec = spec_from_dict(parse_toml(text, "t"))
+    assert spec.mv[0].low is None and spec.mv[0].high is None
+    result = run_step_test(spec)
+    # v1 in [0, 10] V (the model's bounds): an amplitude of 50 V is cut to the 3 V of room
+    assert result.design.amplitudes[0] == pytest.approx(3.0)
+    assert result.mv[:, 0].min() >= 0.0 and result.mv[:, 0].max() <= 6.0

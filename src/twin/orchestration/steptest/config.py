@@ -125,9 +125,11 @@ class MVConfig:
     ``base`` [MV unit]: the base point (default: the plant's value at the
     start). ``amplitude`` [MV unit]: the move around it (default: from the
     CVs' prior gains and excursions; for a ``rotated`` test, the room the MV
-    may move, default: up to its nearer hard limit). ``low``/``high``: hard limits [MV unit];
-    ``max_rate``: rate limit [MV unit / time unit]. The MVs written always
-    respect all three.
+    may move, default: up to its nearer hard limit). ``low``/``high``: hard
+    limits [MV unit], within the declared bounds of a model's input (which
+    apply when none is given); ``max_rate``: rate limit [MV unit / time
+    unit]. The MVs written always respect all of them, and an amplitude
+    is cut to the room the limits leave around the base point.
     """
 
     name: str

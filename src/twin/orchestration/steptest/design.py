@@ -39,19 +39,32 @@ class Design:
     limits: list[MVLimits]
 
 
-def design(spec: StepTestSpec, base: np.ndarray) -> Design:
-    """The moves of ``spec`` around ``base`` (the MVs' base points)."""
+def mv_limits(spec: StepTestSpec, bounds: dict[str, tuple[float, float]] | None = None
+              ) -> list[MVLimits]:
+    """Each MV's hard and rate limits, within the plant's declared input ``bounds`` if given."""
+    bounds = bounds or {}
+    out = []
+    for m in spec.mv:
+        lo, hi = bounds.get(m.name, (-np.inf, np.inf))
+        out.append(MVLimits(max(m.lower, lo), min(m.upper, hi), m.rate))
+    return out
+
+
+def design(spec: StepTestSpec, base: np.ndarray,
+           bounds: dict[str, tuple[float, float]] | None = None) -> Design:
+    """The moves of ``spec`` around ``base`` (the MVs' base points); the MVs stay within their
+    limits and the plant's declared input ``bounds``."""
     t = spec.test
     dt = t.sample_time
     n = samples(spec.duration, dt)
-    limits = [MVLimits(m.lower, m.upper, m.rate) for m in spec.mv]
-    for m, b in zip(spec.mv, base):
-        if not m.lower <= b <= m.upper:
+    limits = mv_limits(spec, bounds)
+    for m, b, lim in zip(spec.mv, base, limits):
+        if not lim.low <= b <= lim.high:
             raise InputError(f"mv '{m.name}': base {b:g} is outside its hard limits "
-                             f"[{m.lower:g}, {m.upper:g}]" + ("" if m.base is not None else
+                             f"[{lim.low:g}, {lim.high:g}]" + ("" if m.base is not None else
                                                              " (the plant's value at the start; "
                                                              "give mv.base)"))
-    room = np.array([min(b - m.lower, m.upper - b) for m, b in zip(spec.mv, base)])
+    room = np.array([min(b - lim.low, lim.high - b) for lim, b in zip(limits, base)])
     room = np.where(room > 0, room, np.inf)
     gains, excursion = prior(spec)
     given = np.array([m.amplitude if m.amplitude is not None else np.nan for m in spec.mv])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from twin.core.errors import InputError, UnknownNameError
 from twin.core.sensors import SensorSpec
@@ -19,6 +19,8 @@ class PlantHandle:
     units: dict[str, str]
     time_unit: str
     name: str
+    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Declared bounds of the plant's inputs (a model's), which the MVs never leave."""
 
 
 def make_plant(spec: StepTestSpec) -> PlantHandle:
@@ -72,7 +74,9 @@ def make_plant(spec: StepTestSpec) -> PlantHandle:
                                steady_hint="plant.steady_start: give other plant.u0, or "
                                            "steady_start = false with plant.x0")
         units = {v.name: v.unit for vs in (model.states, model.inputs, model.outputs) for v in vs}
-        handle = PlantHandle(plant, units, model.time_unit, model.title)
+        bounds = dict(zip(model.inputs.names, zip(model.inputs.lower(), model.inputs.upper())))
+        handle = PlantHandle(plant, units, model.time_unit, model.title,
+                             {n: (float(lo), float(hi)) for n, (lo, hi) in bounds.items()})
     inputs = list(handle.plant.inputs())
     for m in spec.mv:
         if m.name not in inputs:

@@ -26,13 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from apc.steptest.limits import MVLimits
 from twin.core.data.table import PlantData
 from twin.core.errors import TwinError
 from twin.core.quality import Quality
 from twin.orchestration.progress import Progress, ProgressUpdate
 from twin.orchestration.steptest.config import StepTestSpec
-from twin.orchestration.steptest.design import Design, design
+from twin.orchestration.steptest.design import Design, design, mv_limits
 from twin.orchestration.steptest.plant import make_plant
 
 log = logging.getLogger(__name__)
@@ -145,19 +144,19 @@ def run_step_test(spec: StepTestSpec, folder: str | Path | None = None, fresh: b
     try:
         readback = plant.mv_readback()
         base = np.array([m.base if m.base is not None else readback[m.name] for m in spec.mv])
-        plan = design(spec, base) if spec.pretest is None else None
+        plan = design(spec, base, handle.bounds) if spec.pretest is None else None
         if folder is not None:
             store = _open_store(spec, handle, folder, fresh)
         sampler = _Sampler(spec, handle, store, base, progress)
         if spec.pretest is not None:
             pre = plan_pretest(spec)
-            limits = [MVLimits(m.lower, m.upper, m.rate) for m in spec.mv]
+            limits = mv_limits(spec, handle.bounds)
             plan = Design(base, pre.steps, pre.hold * spec.test.sample_time, pre.moves, limits)
             sampler.phase(pre.moves, limits, 0, "pretest", "pretest: one step per MV in turn")
             t, mv, cv = sampler.arrays()
             found = estimate(spec, pre, t, mv, cv, base)
             spec = with_prior(spec, found)
-            plan = design(spec, base)
+            plan = design(spec, base, handle.bounds)
             sampler.spec = spec
         lead = int(round(spec.test.lead_in / spec.test.sample_time))
         sampler.phase(plan.moves, plan.limits, lead, "test",
