@@ -28,6 +28,7 @@ from twin.cli.loop_summary import loop_summary
 from twin.cli.opcua_commands import register as register_opcua
 from twin.cli.progress_display import progress_display
 from twin.cli.report_command import register as register_report
+from twin.cli.steptest_command import register as register_steptest
 from twin.cli.whatif_command import register as register_whatif
 from twin.cli.model_commands import register as register_model_commands
 from twin.cli.duration_option import duration_option, shortened_loop
@@ -550,6 +551,7 @@ register_model_commands(cli, _emit, json_option)
 register_examples(cli, _emit, json_option)
 register_data(cli, _emit, json_option)
 register_bench(cli, _emit, json_option, _jsonable, _fail)
+register_steptest(cli, _emit, json_option)
 
 
 def main() -> None:

@@ -47,7 +47,7 @@ MADE_ELSEWHERE = {
 """Files an example names that are not shipped, and what makes them."""
 
 KINDS = ("loop", "study", "deploy", "serve", "controller", "economics", "rto", "inputs", "model",
-         "data", "tagmap")
+         "data", "tagmap", "steptest")
 """Kinds of example, in listing order."""
 
 _REFERENCE_KEYS = ("loop_file", "controller_file", "tags_file", "password_file", "economics_file",
@@ -163,6 +163,8 @@ def _kind(name: str, path: Path, data: dict[str, Any]) -> str:
         return "rto"
     if "sampling" in data or "variable" in data:
         return "study"
+    if "test" in data and "mv" in data:
+        return "steptest"
     if "gateway" in data or "tags_file" in data or "tags" in data:
         return "deploy"
     if "plant" in data and ("controller" in data or "controller_file" in data or "run" in data):
