@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from pathlib import Path
 
 import numpy as np
@@ -136,6 +137,31 @@ def test_history_read_in_pages_equals_the_csv_export_of_the_same_run(run):
     table["time"] = pd.to_datetime(table["time"], utc=True)
     pd.testing.assert_frame_equal(table, read.long, check_exact=True)
     assert table.time.min() == data.start
+
+
+def test_the_history_of_a_foreign_server_node_opcua_is_read_in_pages(node_factory, tmp_path):
+    """node-opcua keeps its own history (stateful continuation points, in memory): the same
+    reader over the same secure session set-up reads it."""
+    server = node_factory()
+    client = tmp_path / "client"
+    server.trust_into(client)
+    gateway = GatewaySettings(username="apc", password_file=str(server.password_file("apc")),
+                              config_dir=str(client), timeout=REQUEST_TIMEOUT)
+    tags = {"h1": "ns=1;s=QuadrupleTank.h1", "h2": "ns=1;s=QuadrupleTank.h2"}
+    end = pd.Timestamp.now("UTC") + pd.Timedelta(seconds=1)     # a second of ticks from now
+    while pd.Timestamp.now("UTC") < end + pd.Timedelta(seconds=0.2):
+        time.sleep(0.05)
+    first = read_history(server.url, tags, end=end, gateway=gateway, page_size=1000)
+    paged = read_history(server.url, tags, end=end, gateway=gateway, page_size=3)
+    per_tag = first.long.groupby("tag").size()
+    assert first.pages == 2 and paged.pages == sum(-(-per_tag // 3)) >= 20
+    assert len(first.long) >= 2 * 30                            # >= 30 ticks of 25 ms per tag
+    pd.testing.assert_frame_equal(paged.data.frame, first.data.frame, check_exact=True)
+    assert paged.data.units == {"h1": "-", "h2": "-"}          # no EngineeringUnits there
+    h1 = paged.data.frame["h1"].dropna()      # (each tag has its own time stamps: NaN between)
+    assert len(h1) == per_tag["h1"] and 5 < h1.mean() < 30      # a level at steady state [cm]
+    dt_ms = np.diff(h1.index) * 1e3
+    assert 10 < np.median(dt_ms) < 200                          # a value every 25 ms tick
 
 
 def test_no_server_is_one_line(tmp_path):
