@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from asyncua import ua
 
+from support import run_twin, the_error_line
 from twin.core.errors import InputError
 from twin.orchestration.opcua.history_store import TwinHistory, export_csv, historize, read_stored
 from twin.orchestration.opcua.serve_config import DEFAULT_HISTORY_FILE, load_serve_config
@@ -76,6 +77,12 @@ def test_every_recorded_value_comes_back_in_pages_with_its_status_and_time(tmp_p
 def test_a_restarted_server_appends_to_its_history(tmp_path):
     async def main():
         await (await stored(tmp_path / "h.sqlite", 2)).stop()
+        again = TwinHistory(tmp_path / "h.sqlite")
+        await again.init()
+        await again.new_historized_node(NODE)
+        newest = again.newest             # a virtual clock restarts after it
+        await again.stop()
+        assert newest == T0 + dt.timedelta(seconds=1)
         store = await stored(tmp_path / "h.sqlite", 3)   # the same time stamps again
         await store.stop()
 
@@ -173,3 +180,13 @@ def test_the_history_file_is_next_to_the_server_file_or_in_the_current_folder(tm
     assert load_serve_config(tmp_path / "serve.toml", history="x.db").history.file == \
         str(tmp_path.parent / "x.db")
     assert not load_serve_config(tmp_path / "serve.toml", history="off").history.enabled
+
+
+def test_a_history_file_that_cannot_be_opened_stops_the_server_with_one_line(tmp_path, capsys):
+    code, _, err = run_twin(capsys, "serve-opcua", "quadruple_tank", "--tick", "0.5",
+                            "--endpoint", "opc.tcp://127.0.0.1:0/twin", "--config-dir",
+                            str(tmp_path / "server"), "--history", str(tmp_path), "--duration",
+                            "1")
+    assert code == 2
+    assert the_error_line(err) == (f"twin: error: history file '{tmp_path}': cannot open it "
+                                   "(unable to open database file)")

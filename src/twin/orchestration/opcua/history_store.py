@@ -119,6 +119,17 @@ class TwinHistory(HistorySQLite):
         await self._db.commit()
         self._datachanges_period[node_id] = None, 0
         self._tables[node_id] = table
+        async with self._db.execute(f'SELECT CAST(MAX(SourceTimestamp) AS TEXT) FROM "{table}"') \
+                as cursor:
+            (newest,) = await cursor.fetchone()
+        if newest is not None:
+            newest = dt.datetime.fromisoformat(newest)
+            self._newest = newest if self._newest is None else max(self._newest, newest)
+
+    @property
+    def newest(self) -> dt.datetime | None:
+        """The newest time stamp stored (also from earlier runs) or recorded."""
+        return self._newest
 
     def record(self, node_id: ua.NodeId, datavalue: ua.DataValue) -> None:
         """Queue one published value of a historized node (no await; the writer stores it)."""

@@ -215,6 +215,8 @@ class SimulatedHardware:
         await self._build_address_space()
         if self.history is not None:
             await self._historize()
+            if self.virtual and self.history.newest is not None:  # a restart appends after
+                self._epoch = max(self._epoch, self.history.newest + dt.timedelta(seconds=1))
         self.faults.nodes = sorted(p for p in self._nodes if not p.startswith("Simulation"))
         server.subscribe_server_callback(CallbackType.PostWrite, self._after_write)
         await self._publish()
