@@ -199,3 +199,16 @@ def test_a_server_without_history_is_one_line(tmp_path):
                                  "history of it (its AccessLevel has no HistoryRead)")
     finally:
         server.stop()
+
+
+def test_an_opc_tcp_source_without_a_password_or_with_one_in_the_url_is_one_line(monkeypatch):
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    with pytest.raises(InputError) as err:
+        load_plant_data("opc.tcp://reader@127.0.0.1:4840/twin")
+    assert one_line(err) == ("opc.tcp://127.0.0.1:4840/twin: set the password in the "
+                             "environment variable TWIN_OPCUA_PASSWORD")
+    with pytest.raises(InputError) as err:
+        load_plant_data("opc.tcp://reader:secret@127.0.0.1:4840/twin")
+    assert one_line(err) == ("opc.tcp://127.0.0.1:4840/twin: do not put a password in the URL; "
+                             "set TWIN_OPCUA_PASSWORD")
+    assert "secret" not in str(err.value)

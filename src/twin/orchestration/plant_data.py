@@ -59,10 +59,9 @@ def load_plant_data(source: str | Path, *, tags: Mapping[str, str] | Sequence[st
 def _split_user(url: str) -> tuple[str, str | None]:
     """The URL without its user part, and the user."""
     parts = urlsplit(url)
-    if parts.password is not None:
-        raise InputError(f"{parts.scheme}://{parts.hostname}: do not put a password in the URL; "
-                         f"set {PASSWORD_ENV}")
     if parts.username is None:
         return url, None
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=host)), unquote(parts.username)
+    bare = urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    if parts.password is not None:
+        raise InputError(f"{bare}: do not put a password in the URL; set {PASSWORD_ENV}")
+    return bare, unquote(parts.username)
