@@ -197,7 +197,10 @@ def test_every_bad_tag_map_is_one_line(tmp_path, toml, message):
     assert str(refused.value) == message.format(m=tagmap)
 
 
-def test_opc_ua_sources_are_refused_until_history_reading_lands():
+def test_opc_ua_sources_are_refused_while_no_history_reader_is_registered(monkeypatch):
+    from twin.core.data import load
+
+    monkeypatch.delitem(load._READERS, "opc.tcp", raising=False)  # (the orchestration's)
     with pytest.raises(InputError) as refused:
         load_data("opc.tcp://127.0.0.1:4840")
     assert str(refused.value) == ("plant data 'opc.tcp://127.0.0.1:4840': reading OPC UA history is "

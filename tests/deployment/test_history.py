@@ -14,6 +14,7 @@ import asyncio
 import json
 import socket
 import time
+from urllib.parse import quote
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ import pytest
 
 from hil_support import REQUEST_TIMEOUT, ServerProcess, operator_call
 from local_support import PASSWORD, LocalServer
+from support import run_twin
 from twin.core.data import load_data
 from twin.core.errors import InputError
 from twin.orchestration.opcua.deploy_config import GatewaySettings
@@ -66,14 +68,26 @@ def test_a_time_range_reads_only_its_samples(run):
                                   first.frame["level"].to_numpy()[8:13])
 
 
-def test_load_plant_data_reads_opc_tcp_urls_and_files(run, monkeypatch, tmp_path):
-    server, gateway = run
+def test_twin_data_inspect_reads_an_opc_tcp_url(run, monkeypatch, tmp_path, capsys):
+    """The data command reads the server's history through the core's loader (the reader
+    registered for opc.tcp://), as the operator user named in the URL."""
+    server, _ = run
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv(PASSWORD_ENV, server.password("operator"))
     server.trust_into(tmp_path / "opcua-client")
     url = server.url.replace("opc.tcp://", "opc.tcp://operator@")
-    data = load_plant_data(url, tags=["ns=2;s=Plant.h2"])
-    assert data.names == ["h2"] and len(data.frame) >= TICKS + 1 and data.source == server.url
+    code, out, err = run_twin(capsys, "data", "inspect", url, "--json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert sorted(t["name"] for t in document["tags"]) == NAMES
+    assert document["samples"] == TICKS + 1 and document["interval_s"]["median"] == TICK
+    h1 = next(t for t in document["tags"] if t["name"] == "h1")
+    assert h1["samples"] == TICKS + 1 and 5 < h1["mean"] < 30 and h1["bad_quality"] == 0
+    whole = load_plant_data(url)
+    assert sorted(whole.names) == NAMES and len(whole.time) == TICKS + 1
+    start = (whole.start + pd.Timedelta(seconds=1)).isoformat()
+    part = load_plant_data(f"{url}?start={quote(start)}")
+    np.testing.assert_array_equal(part.frame.to_numpy(), whole.frame.to_numpy()[4:])
     (tmp_path / "d.csv").write_text("time,h2 [cm]\n0,1.5\n1,2.5\n")
     assert load_plant_data(str(tmp_path / "d.csv")).frame["h2"].tolist() == [1.5, 2.5]
 

@@ -15,7 +15,7 @@ def register(cli: click.Group, emit, json_option) -> None:
         """Plant data: historian exports (CSV, Parquet; wide or long form) and step-test logs."""
 
     @data.command("inspect")
-    @click.argument("source", metavar="FILE")
+    @click.argument("source", metavar="FILE|URL")
     @click.option("--tagmap", type=click.Path(path_type=Path), default=None, metavar="TAGS.toml",
                   help="Tag map: each tag's variable name, unit, scale and role.")
     @click.option("--time-unit", type=click.Choice(["s", "min", "h"]), default=None,
@@ -42,12 +42,13 @@ def register(cli: click.Group, emit, json_option) -> None:
         periods.
 
         FILE is a CSV or Parquet file, wide (time, then a column per tag) or
-        long (tag, time, value, quality). The bad-data rules are applied as
-        documented in docs/plant-data.md, each with a one-line report; the
-        file itself is not changed.
+        long (tag, time, value, quality); URL an OPC UA server with history,
+        opc.tcp://[user@]host:port/path (password in TWIN_OPCUA_PASSWORD).
+        The bad-data rules are applied as documented in docs/plant-data.md,
+        each with a one-line report; the file itself is not changed.
         """
-        from twin.core.data import load_data
         from twin.core.data.summary import inspect_data
+        from twin.orchestration.plant_data import load_plant_data as load_data  # + opc.tcp://
 
         options = {k: v for k, v in {"gap_factor": gap_factor, "frozen_window": frozen_window,
                                      "spike_sigmas": spike_sigmas,
