@@ -122,6 +122,33 @@ def test_a_wrong_password_is_one_line(run, tmp_path):
     assert one_line(err) == f"{server.url} refused user 'apc' (wrong password or unknown user)"
 
 
+def test_a_client_the_server_does_not_trust_is_one_line_and_logs_no_service_fault(run,
+                                                                                  tmp_path):
+    import logging
+    from dataclasses import replace
+
+    from twin.orchestration.opcua import security
+
+    server, gateway = run
+    client = tmp_path / "stranger"
+    security.trust_certificate(security.Pki(client), (server.config_dir / "own" /
+                                                      "cert.der").read_bytes(), "twin")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger("asyncua").addHandler(handler)
+    try:
+        with pytest.raises(GatewayError) as err:
+            read_history(server.url, gateway=replace(gateway, config_dir=str(client)))
+    finally:
+        logging.getLogger("asyncua").removeHandler(handler)
+    thumb = security.file_thumbprint(security.Pki(client).cert.read_bytes())
+    assert one_line(err) == (f"{server.url} refused this client's certificate "
+                             "(BadCertificateUntrusted); its administrator must trust it: on the "
+                             f"server, `twin trust --rejected {thumb} --config-dir SERVER_DIR`")
+    assert [r.getMessage() for r in records if "ServiceFault" in r.getMessage()] == []
+
+
 def test_history_read_in_pages_equals_the_csv_export_of_the_same_run(run):
     """(Last of the module's tests on the server: it stops it.)"""
     server, gateway = run

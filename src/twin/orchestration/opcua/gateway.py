@@ -54,10 +54,16 @@ IDENTITY_FAULTS = ("BadUserAccessDenied", "BadIdentityTokenRejected", "BadIdenti
 """A refused user or password: :func:`describe_connect_error` says so in one line."""
 
 
+REFUSED_CERTIFICATE = "BadCertificateUntrusted"
+"""The server refused this client's certificate: :func:`describe_connect_error` says so."""
+
+
 def _identity_fault(record: logging.LogRecord) -> bool:
-    """Drop asyncua's ServiceFault warning for a refused login (the clean error follows)."""
+    """Drop asyncua's ServiceFault warning for a refused login or client certificate (the
+    clean error follows)."""
     return not (record.getMessage().startswith("ServiceFault (")
-                and any(f"ServiceFault ({name}," in record.getMessage() for name in IDENTITY_FAULTS))
+                and any(f"ServiceFault ({name}," in record.getMessage()
+                        for name in (*IDENTITY_FAULTS, REFUSED_CERTIFICATE)))
 
 
 logging.getLogger("asyncua.client.ua_client.UASocketProtocol").addFilter(_identity_fault)
