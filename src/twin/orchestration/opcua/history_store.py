@@ -10,8 +10,8 @@ changed here, each for a reason:
   plant at steady state would leave gaps, and a fast server would lose
   samples. The server instead hands every value it publishes, every tick,
   to :meth:`TwinHistory.record` (no await: a tick is published whole), and
-  a writer task stores them in batches, one commit per batch (asyncua
-  commits every single value).
+  a writer task stores them in batches, one commit per :data:`FLUSH_EVERY`
+  (asyncua commits every single value).
 - **Paging.** asyncua's storage gives a continuation point only beyond its
   own response limit, not when a client's ``NumValuesPerNode`` is reached;
   here a read returns at most ``min(NumValuesPerNode, page_size)`` values
@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 
 PRUNE_EVERY = 5.0
 """Retention is applied at most this often [s of real time]."""
+FLUSH_EVERY = 0.2
+"""The writer stores what was recorded at most this often [s of real time] (a read stores
+first what is waiting, so it always sees every tick published)."""
 MAX_PENDING = 1_000_000
 """Values waiting for the writer at most; beyond, new ones are dropped (and counted)."""
 
@@ -156,6 +159,7 @@ class TwinHistory(HistorySQLite):
     async def _write_loop(self) -> None:
         while True:
             await self._wake.wait()
+            await asyncio.sleep(FLUSH_EVERY)  # many ticks per transaction
             self._wake.clear()
             try:
                 await self.flush()
