@@ -190,3 +190,19 @@ def test_a_history_file_that_cannot_be_opened_stops_the_server_with_one_line(tmp
     assert code == 2
     assert the_error_line(err) == (f"twin: error: history file '{tmp_path}': cannot open it "
                                    "(unable to open database file)")
+
+
+def test_what_is_recorded_just_before_the_stop_is_stored(tmp_path):
+    async def main():
+        store = TwinHistory(tmp_path / "h.sqlite")
+        await store.init()
+        await store.new_historized_node(NODE)
+        for k in range(500):
+            store.record(NODE, value(float(k), k))
+            if k % 100 == 0:
+                await asyncio.sleep(0)      # the writer may be in the middle of a batch
+        await store.stop()
+
+    asyncio.run(main())
+    rows = read_stored(tmp_path / "h.sqlite", {"h1": "2_Plant.h1"})
+    assert [r[2] for r in rows] == [float(k) for k in range(500)]

@@ -224,8 +224,10 @@ class TwinHistory(HistorySQLite):
     async def stop(self) -> None:
         """Store what is queued, then close the database."""
         if self._writer is not None:
-            self._writer.cancel()
+            async with self._lock:  # never in the middle of a batch
+                self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)
+            self._writer = None
             try:
                 await self.flush()
             except sqlite3.Error as exc:
