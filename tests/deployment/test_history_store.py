@@ -192,15 +192,20 @@ def test_a_history_file_that_cannot_be_opened_stops_the_server_with_one_line(tmp
                                    "(unable to open database file)")
 
 
-def test_what_is_recorded_just_before_the_stop_is_stored(tmp_path):
+def test_what_is_recorded_just_before_the_stop_is_stored(tmp_path, monkeypatch):
+    from twin.orchestration.opcua import history_store
+
+    monkeypatch.setattr(history_store, "FLUSH_EVERY", 0.0)
+
     async def main():
         store = TwinHistory(tmp_path / "h.sqlite")
         await store.init()
         await store.new_historized_node(NODE)
         for k in range(500):
             store.record(NODE, value(float(k), k))
-            if k % 100 == 0:
-                await asyncio.sleep(0)      # the writer may be in the middle of a batch
+        for _ in range(3):
+            await asyncio.sleep(0)          # the writer takes the batch and starts storing it
+        assert not store._pending          # (it has: the stop comes in the middle of it)
         await store.stop()
 
     asyncio.run(main())
