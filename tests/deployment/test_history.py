@@ -253,3 +253,20 @@ def test_an_opc_tcp_source_without_a_password_or_with_one_in_the_url_is_one_line
     assert one_line(err) == ("opc.tcp://127.0.0.1:4840/twin: do not put a password in the URL; "
                              "set TWIN_OPCUA_PASSWORD")
     assert "secret" not in str(err.value)
+
+
+@pytest.mark.parametrize("start, end, page, message", [
+    ("yesterday-ish", None, 10, "history start 'yesterday-ish': not a time"),
+    ("", None, 10, "history start '': not a time"),
+    ("2026-03-01T12:00:00", "2026-03-01T11:00:00", 10,
+     "history of opc.tcp://127.0.0.1:1/twin: start 2026-03-01T12:00:00+00:00 is not before end "
+     "2026-03-01T11:00:00+00:00"),
+    (None, None, 0, "page size 0: give a whole number from 1 to 100000"),
+])
+def test_a_bad_range_or_page_size_is_one_line_before_connecting(start, end, page, message,
+                                                                  tmp_path):
+    gateway = GatewaySettings(password_env="NOT_SET_ANYWHERE", config_dir=str(tmp_path))
+    with pytest.raises(InputError) as err:
+        read_history("opc.tcp://127.0.0.1:1/twin", None, start, end, gateway=gateway,
+                     page_size=page)
+    assert one_line(err).startswith(message)

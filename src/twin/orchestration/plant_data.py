@@ -34,6 +34,8 @@ PASSWORD_ENV = "TWIN_OPCUA_PASSWORD"
 """Environment variable holding the password of an OPC UA source."""
 CLIENT_DIR = "opcua-client"
 """Client configuration folder of an OPC UA source (relative: to the current folder)."""
+REQUEST_TIMEOUT = 30.0
+"""Limit of one request (a page of history) [s]."""
 SCHEME = "opc.tcp"
 
 
@@ -47,7 +49,7 @@ def read_opcua(url: str, where: str = "") -> pd.DataFrame:
     if PASSWORD_ENV not in os.environ:
         raise InputError(f"{bare}: set the password in the environment variable {PASSWORD_ENV}")
     gateway = GatewaySettings(username=user or "apc", password_env=PASSWORD_ENV,
-                              config_dir=CLIENT_DIR)
+                              config_dir=CLIENT_DIR, timeout=REQUEST_TIMEOUT)
     return read_history(bare, None, query.get("start"), query.get("end"), gateway=gateway).long
 
 

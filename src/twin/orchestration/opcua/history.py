@@ -79,7 +79,8 @@ def read_history(url: str, tags: Mapping[str, str] | Sequence[str] | None = None
     start, end : datetime or ISO text, optional
         The time range (inclusive; a time without zone is UTC); none: all.
     gateway : GatewaySettings
-        How to connect (as the ``[gateway]`` table of a deploy file).
+        How to connect (as the ``[gateway]`` table of a deploy file); its
+        ``timeout`` limits each request, a page of history included [s].
     page_size : int
         Values asked for per tag and request (1 to 100 000).
 
@@ -90,6 +91,15 @@ def read_history(url: str, tags: Mapping[str, str] | Sequence[str] | None = None
     GatewayError
         The server cannot be reached or refuses the connection or the read.
     """
+    return asyncio.run(read_history_async(url, tags, start, end, gateway=gateway,
+                                          page_size=page_size))
+
+
+async def read_history_async(url: str, tags: Mapping[str, str] | Sequence[str] | None = None,
+                             start: dt.datetime | str | None = None,
+                             end: dt.datetime | str | None = None, *, gateway: GatewaySettings,
+                             page_size: int = 1000) -> History:
+    """:func:`read_history` on the running event loop."""
     if isinstance(page_size, bool) or not isinstance(page_size, int) or \
             not 1 <= page_size <= 100_000:
         raise InputError(f"page size {page_size!r}: give a whole number from 1 to 100000")
@@ -97,7 +107,7 @@ def read_history(url: str, tags: Mapping[str, str] | Sequence[str] | None = None
     if not low < high:
         raise InputError(f"history of {url}: start {low.isoformat()} is not before end "
                          f"{high.isoformat()}")
-    return asyncio.run(_read(url, tags, low, high, gateway, page_size))
+    return await _read(url, tags, low, high, gateway, page_size)
 
 
 def _moment(value, what: str) -> dt.datetime | None:
@@ -107,6 +117,8 @@ def _moment(value, what: str) -> dt.datetime | None:
         moment = pd.Timestamp(value)
     except (ValueError, TypeError) as exc:
         raise InputError(f"history {what} {value!r}: not a time ({exc})") from None
+    if pd.isna(moment):
+        raise InputError(f"history {what} {value!r}: not a time")
     if moment.tzinfo is None:
         moment = moment.tz_localize("UTC")
     return moment.tz_convert("UTC").to_pydatetime()
