@@ -83,3 +83,27 @@ def write_wide_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     frame.to_csv(path, index=False, float_format="%.8g")
     return path
+
+
+CSTR_TRUTH = {"alpha": 1.05, "beta": 0.9}
+"""The "plant" CSTR's true parameters (the shipped model has 1 and 1)."""
+
+CSTR_NOISE = {"T_R": 0.2, "T_K": 0.2, "C_b": 0.005}
+"""Measurement noise of the CSTR data [K, K, mol/L]: thermocouples and a C_b analyser."""
+
+
+def cstr_calibration_data(t_end: float = 2.0, dt: float = 10 / 3600, analyser: float = 5 / 60,
+                          seed: int = 1) -> pd.DataFrame:
+    """CSTR plant data with :data:`CSTR_TRUTH` (``plant_models.cstr``, do-mpc set).
+
+    Every 10 min both inputs move to random values (F 5..40 1/h, Q_dot
+    -6000..0 kJ/h) after an hour at the nominal inputs; ``T_R`` and ``T_K`` are
+    sampled every ``dt``, ``C_b`` every ``analyser`` [h], with :data:`CSTR_NOISE`.
+    """
+    from plant_models.cstr import MODEL
+
+    truth = MODEL.with_parameters(CSTR_TRUTH)
+    steps = random_steps(MODEL, t_end, 1 / 6, {"F": (5.0, 40.0), "Q_dot": (-6000.0, 0.0)}, seed)
+    every = max(1, round(analyser / dt))
+    return plant_run(truth, t_end, dt, steps, CSTR_NOISE, {"C_b": every}, warmup=1.0,
+                     seed=seed + 100)

@@ -11,7 +11,8 @@ present (NaN samples do not enter): ``sum ((y - y_model) / sigma)^2``.
 
 The noise ``sigma`` of each measured variable is given, or estimated: a
 first fit weighted by a robust estimate from the data's differences, then
-a second fit weighted by the residual standard deviation of the first.
+fits weighted by the residual standard deviation of the previous one, until
+no noise level changes by more than 10 % (at most 4 more fits).
 Parameters and states are scaled by their starting magnitudes, so
 parameters like ``k0 = 1.3e12`` and ``beta = 1`` are solved alike.
 """
@@ -34,6 +35,12 @@ from twin.core.model import Model
 from twin.core.symbolic import casadi_form
 
 log = logging.getLogger(__name__)
+
+MAX_REWEIGHTS = 4
+"""Fits with the noise re-estimated from the previous fit's residuals, at most [-]."""
+
+REWEIGHT_TOLERANCE = 0.1
+"""Relative change of every estimated noise level below which re-weighting stops [-]."""
 
 STEP_LIMIT = 0.25
 """Largest RK4 step times the spectral radius of the model's Jacobian [-] (RK4 is stable to 2.8)."""
@@ -194,8 +201,9 @@ class _Problem:
         self.solver = ca.nlpsol("calibration", "ipopt",
                                 {"x": ca.vec(Z), "f": f, "g": g,
                                  "p": ca.vertcat(ca.vec(Y), ca.vec(W))},
-                                {"print_time": False, "ipopt.print_level": 0, "ipopt.sb": "yes",
-                                 "ipopt.tol": 1e-10, "ipopt.acceptable_tol": 1e-7,
+                                {"print_time": False, "show_eval_warnings": False, "ipopt.print_level": 0,
+                                 "ipopt.sb": "yes",
+                                 "ipopt.tol": 1e-8, "ipopt.acceptable_tol": 1e-6,
                                  "ipopt.max_iter": 500})
         lo = np.concatenate([model.states.physical_lower() / self.xs, p_lb / self.ps])
         hi = np.concatenate([model.states.physical_upper() / self.xs, p_ub / self.ps])
@@ -349,15 +357,20 @@ def calibrate(model: Model, data: CalibrationData, estimate: Sequence[str],
         raise InputError(f"{where}: noise standard deviations must be positive numbers")
     w = pb.solve(w, sig)
     source = "given"
-    if len(sig_given) < len(data.names):
+    free = [j for j, n in enumerate(data.names) if n not in sig_given]
+    for _ in range(MAX_REWEIGHTS if free else 0):
         pvec, S = pb.split(w)
         res = data.y - pb.predict(S, pvec)
-        for j, name in enumerate(data.names):
-            if name not in sig_given:
-                r = res[:, j][np.isfinite(res[:, j])]
-                sig[j] = max(float(np.sqrt(np.mean(r * r))), 1e-12)
+        new = sig.copy()
+        for j in free:
+            r = res[:, j][np.isfinite(res[:, j])]
+            new[j] = max(float(np.sqrt(np.mean(r * r))), 1e-12)
+        change = float(np.max(np.abs(new[free] / sig[free] - 1.0)))
+        sig = new
         w = pb.solve(w, sig)
         source = "estimated" if not sig_given else "given and estimated"
+        if change < REWEIGHT_TOLERANCE:
+            break
     pvec, S = pb.split(w)
     x_fit = S[0].copy()
     X = pb.trajectory(x_fit, pvec)
