@@ -66,18 +66,22 @@ def test_simulate_uses_the_file(capsys, param_file, tmp_path):
     assert np.max(np.abs(file_run[c_b] - nominal[c_b])) > 0.05
 
 
-def test_control_loop_file_names_the_file(capsys, param_file, tmp_path):
+def test_control_loop_file_names_the_file_relative_to_itself(capsys, param_file, tmp_path):
     loop = CSTR_LOOP.format(plant=f'parameter_set = "{param_file}"\n'
                             'u0 = {{ F = 14.19, Q_dot = -1113.5 }}\nsteady_start = true'
                             .replace("{{", "{").replace("}}", "}"))
     loop = loop.replace('model = "cstr"\nsample_time',
                         f'model = "cstr"\nparameter_set = "{param_file}"\nsample_time')
-    (tmp_path / "loop.toml").write_text(loop)
-    code, out, err = run_twin(capsys, "control", "loop.toml", "--out", "run", "--json")
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    (folder / "loop.toml").write_text(loop)
+    (tmp_path / param_file).rename(folder / param_file)  # beside the loop file, not here
+    code, out, err = run_twin(capsys, "control", "configs/loop.toml", "--out", "run", "--json")
     assert code == 0, err
     assert json.loads(out)["cycles"] == 3
     first = pd.read_parquet(tmp_path / "run" / "cycles.parquet").iloc[0]
-    code, out, _ = run_twin(capsys, "steady", "cstr", "--param-set", param_file, "--json")
+    code, out, _ = run_twin(capsys, "steady", "cstr", "--param-set", f"configs/{param_file}",
+                            "--json")
     steady = json.loads(out)["states"]
     # the plant started at the file's steady state (C_a 3.04 mol/L, not do-mpc's)
     for name in ("C_a", "T_R"):

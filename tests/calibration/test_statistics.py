@@ -69,3 +69,17 @@ def test_analyser_gaps_and_missing_input_samples(tmp_path):
     analyser = np.isfinite(data.y[:, 2])
     assert analyser.sum() == 13 and np.isfinite(data.y[:, 0]).all()
     assert isinstance(frame, pd.DataFrame)
+
+
+def test_shipped_example_data_is_what_the_generator_makes(tmp_path):
+    shipped = pd.read_csv(_shipped("cstr_plant_data.csv"))
+    made = pd.read_csv(write_wide_csv(cstr_calibration_data(t_end=1.0, dt=30 / 3600),
+                                      tmp_path / "made.csv"))
+    assert list(shipped.columns) == list(made.columns) and len(shipped) == 121
+    np.testing.assert_allclose(shipped.to_numpy(), made.to_numpy(), rtol=1e-7, equal_nan=True)
+
+
+def _shipped(name: str):
+    from twin.orchestration.examples import FOLDER
+
+    return FOLDER / name

@@ -30,6 +30,8 @@ CSV_DESCRIPTIONS = {
                  "at 200 min [kmol/min]",
     "cstr_steps.csv": "input schedule for cstr: dilution rate F to 18 1/h at 0.2 h, cooling Q_dot to "
                       "-2000 kJ/h at 0.5 h",
+    "cstr_plant_data.csv": "plant data of a cstr with alpha = 1.05, beta = 0.9: 1 h at 30 s, noisy T_R "
+                           "and T_K, C_b analyser every 5 min (for twin calibrate)",
 }
 """One-line descriptions of the shipped input schedules."""
 
@@ -39,7 +41,8 @@ MADE_ELSEWHERE = {
 }
 """Files an example names that are not shipped, and what makes them."""
 
-KINDS = ("loop", "study", "deploy", "serve", "controller", "economics", "rto", "inputs", "model")
+KINDS = ("loop", "study", "deploy", "serve", "controller", "economics", "rto", "inputs", "data",
+         "model")
 """Kinds of example, in listing order."""
 
 _REFERENCE_KEYS = ("loop_file", "controller_file", "tags_file", "password_file", "economics_file",
@@ -144,7 +147,7 @@ def copy_examples(names: list[str], folder: Path, force: bool = False) -> list[P
 
 def _kind(name: str, path: Path, data: dict[str, Any]) -> str:
     if path.suffix == ".csv":
-        return "inputs"
+        return "data" if name.endswith("_data.csv") else "inputs"
     if path.suffix == ".py":
         return "model"
     if name.endswith("_economics.toml"):
@@ -166,7 +169,7 @@ def _kind(name: str, path: Path, data: dict[str, Any]) -> str:
 
 def _description(name: str, path: Path) -> str:
     if path.suffix == ".csv":
-        return CSV_DESCRIPTIONS.get(name, "input schedule")
+        return CSV_DESCRIPTIONS.get(name, "plant data" if name.endswith("_data.csv") else "input schedule")
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".py":
         doc = ast.get_docstring(ast.parse(text)) or ""
