@@ -103,3 +103,13 @@ def test_existing_out_file_is_kept_without_force(capsys, short_csv, tmp_path):
                             "--out", str(out))
     assert code == 2 and "add --force" in the_error_line(err)
     assert out.read_text() == "# mine\n"
+
+
+def test_impossible_fixed_initial_state_is_refused_before_solving(capsys, tmp_path):
+    data = tmp_path / "negative.csv"
+    data.write_text("time,F [1/h],C_b [mol/L]\n0,14,-0.5\n10,14,0.5\n20,15,0.5\n")
+    code, _, err = run_twin(capsys, "calibrate", "cstr", str(data), "--estimate", "beta",
+                            "--out", str(tmp_path / "p.toml"))
+    assert code == 2
+    assert ("the initial C_b = -0.5 mol/L is outside its physical bounds [0, inf]; free it with "
+            "--x0-free C_b") in the_error_line(err)

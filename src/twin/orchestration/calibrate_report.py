@@ -60,7 +60,8 @@ def _validation_figure(result: Calibration) -> "plt.Figure":
     for j, (ax, name) in enumerate(zip(axes[:, 0], names)):
         y = result.data.y[:, j]
         ok = np.isfinite(y)
-        ax.plot(t[ok], y[ok], ".", ms=2.5, color="tab:gray", label="measured")
+        ax.plot(t[ok], y[ok], ".", ms=2.5 if ok.sum() > 100 else 6, color="tab:gray",
+                label="measured")
         ax.plot(t, result.predicted[:, j], color="tab:blue", lw=1.2, label="model")
         ax.set_ylabel(f"{name} [{result.model.variable(name).unit}]")
         ax.grid(alpha=0.3)

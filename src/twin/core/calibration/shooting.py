@@ -165,7 +165,7 @@ def noise_from_differences(y: np.ndarray) -> float:
     return sigma if sigma > 0 else 1e-6 * max(1.0, float(np.max(np.abs(finite))))
 
 
-class _Problem:
+class ShootingProblem:
     """The multiple-shooting NLP of one model, data set and choice of unknowns."""
 
     def __init__(self, model: Model, data: CalibrationData, ip: list[int], ix: list[int],
@@ -339,6 +339,12 @@ def calibrate(model: Model, data: CalibrationData, estimate: Sequence[str],
             raise InputError(f"{where}: the starting value {start[k]:g} of '{name}' is outside its "
                              f"bounds [{p_lb[k]:g}, {p_ub[k]:g}]")
     x_start = _initial_state(model, data, x0)
+    low, high = model.states.physical_lower(), model.states.physical_upper()
+    for i, name in enumerate(model.states.names):
+        if i not in ix and not low[i] <= x_start[i] <= high[i]:
+            raise InputError(f"{where}: the initial {name} = {x_start[i]:g} {model.states[name].unit} "
+                             f"is outside its physical bounds [{low[i]:g}, {high[i]:g}]; "
+                             f"free it with --x0-free {name} or give another start")
     sig_given = {} if sigma is None else dict(sigma)
     unknown = [n for n in sig_given if n not in data.names]
     if unknown:
@@ -347,7 +353,7 @@ def calibrate(model: Model, data: CalibrationData, estimate: Sequence[str],
     if substeps is None:
         substeps = default_substeps(model, x_start, data.u[0], float(np.max(np.diff(data.t))))
     log.info("%s: %d RK4 steps per sample interval", where, substeps)
-    pb = _Problem(model, data, ip, ix, x_start, p_lb, p_ub, substeps)
+    pb = ShootingProblem(model, data, ip, ix, x_start, p_lb, p_ub, substeps)
     X0 = pb.trajectory(x_start, model.p0())
     X0 = _with_measured_states(model, data, X0)
     w = np.hstack([X0 / pb.xs[None, :], np.tile(start / pb.ps, (X0.shape[0], 1))]).ravel()
