@@ -204,7 +204,8 @@ class ShootingProblem:
                                 {"print_time": False, "show_eval_warnings": False, "ipopt.print_level": 0,
                                  "ipopt.sb": "yes",
                                  "ipopt.tol": 1e-8, "ipopt.acceptable_tol": 1e-6,
-                                 "ipopt.max_iter": 500})
+                                 "ipopt.max_iter": 500, "ipopt.warm_start_init_point": "yes",
+                                 "ipopt.mu_init": 1e-4})
         lo = np.concatenate([model.states.physical_lower() / self.xs, p_lb / self.ps])
         hi = np.concatenate([model.states.physical_upper() / self.xs, p_ub / self.ps])
         Zl = np.tile(lo[:, None], (1, n))
@@ -213,6 +214,7 @@ class ShootingProblem:
         Zl[fixed, 0] = Zu[fixed, 0] = x0[fixed] / self.xs[fixed]
         lbw, ubw = Zl.ravel(order="F"), Zu.ravel(order="F")
         self.lbw, self.ubw = lbw, ubw
+        self._lam_x, self._lam_g = 0.0, 0.0
         self.iterations = 0
 
     def _p(self, theta: ca.SX) -> ca.SX:
@@ -241,7 +243,9 @@ class ShootingProblem:
         Y = np.where(mask, self.data.y, 0.0).T
         W = (mask / sigma[None, :] ** 2).T
         sol = self.solver(x0=w0, lbx=self.lbw, ubx=self.ubw, lbg=0.0, ubg=0.0,
+                          lam_x0=self._lam_x, lam_g0=self._lam_g,
                           p=np.concatenate([Y.ravel(order="F"), W.ravel(order="F")]))
+        self._lam_x, self._lam_g = sol["lam_x"], sol["lam_g"]
         stats = self.solver.stats()
         self.iterations += int(stats.get("iter_count", 0))
         if not stats.get("success", False):
