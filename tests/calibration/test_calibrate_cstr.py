@@ -48,6 +48,7 @@ def test_alpha_and_beta_within_their_95_percent_intervals(capsys, plant_csv, tmp
     assert 1e-4 < widths["alpha"] < 2e-3
     assert 1e-3 < widths["beta"] < 0.03
     assert summary["warnings"] == [] and summary["identifiable"]
+    assert summary["fisher_condition"] < 1e6 and summary["fisher_min_eigenvalue"] > 1e-6
     # 721 samples of T_R and T_K, 25 of the analyser; noise estimated near the truth
     assert summary["fit"]["T_R"]["samples"] == 721 and summary["fit"]["C_b"]["samples"] == 25
     assert summary["fit"]["T_R"]["sigma"] == pytest.approx(0.2, rel=0.1)
@@ -64,6 +65,7 @@ def test_k0_ab_with_beta_is_reported_not_identifiable(capsys, short_csv, tmp_pat
     named = [w for w in summary["warnings"] if "k0_ab" in w and "beta" in w]
     assert len(named) == 2, summary["warnings"]  # Fisher information and correlation
     assert summary["fisher_condition"] is None or summary["fisher_condition"] > 1e10
+    assert summary["fisher_min_eigenvalue"] < 1e-10
     found = {e["name"]: e for e in summary["estimates"]}
     assert found["beta"]["low95"] is None and found["k0_ab"]["std"] is None
     # only their product enters the equations: the initial states stay identifiable

@@ -144,7 +144,7 @@ def summarize(result: Calibration, model_name: str, source: str, param_set: str 
         "estimates": estimates,
         "correlation": {"names": list(st.names),
                         "matrix": [[round(float(c), 6) for c in row] for row in st.correlation]},
-        "fisher_condition": num(st.condition),
+        "fisher_condition": num(st.condition), "fisher_min_eigenvalue": st.min_eigenvalue,
         "warnings": list(st.warnings), "not_identifiable": list(st.not_identifiable),
         "identifiable": not st.warnings,
         "fit": fit, "sigma_source": result.sigma_source,

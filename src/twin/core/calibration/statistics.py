@@ -49,6 +49,9 @@ class Statistics:
         Correlation matrix [-].
     condition : float
         Condition number of the normalised Fisher information [-] (``inf`` if singular).
+    min_eigenvalue : float
+        Smallest eigenvalue of the normalised Fisher information [-] (0 if singular;
+        the eigenvalues sum to the number of unknowns).
     residual_variance : float
         ``SSR / (n - n_p)`` of the weighted residuals [-].
     dof : int
@@ -68,6 +71,7 @@ class Statistics:
     high: np.ndarray
     correlation: np.ndarray
     condition: float
+    min_eigenvalue: float
     residual_variance: float
     dof: int
     n: int
@@ -133,5 +137,6 @@ def statistics(names: tuple[str, ...], values: np.ndarray, J: np.ndarray,
     t = float(sps.t.ppf(0.975, dof))
     low, high = values - t * std, values + t * std
     ordered = tuple(dict.fromkeys(flagged))
-    return Statistics(tuple(names), cov, std, low, high, corr, condition, s2, dof, n,
+    return Statistics(tuple(names), cov, std, low, high, corr, condition, max(float(eig[0]), 0.0),
+                      s2, dof, n,
                       tuple(warnings), ordered)
