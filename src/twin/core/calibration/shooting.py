@@ -4,9 +4,10 @@ The time axis is cut at every sample: one shooting node (the state) per
 sample, joined to the next by continuity constraints. Each interval is
 integrated by a fixed-step Runge-Kutta scheme (RK4, ``substeps`` steps per
 sample interval, by default as many as keep ``h * rho <= STEP_LIMIT`` for the
-spectral radius ``rho`` of the Jacobian at the start) built once as a CasADi function and mapped over all
-intervals, so IPOPT sees exact first and second derivatives of a sparse
-problem. The objective is the weighted least-squares misfit of the samples
+spectral radius ``rho`` of the Jacobian at the start) built once as a CasADi
+function and mapped over all intervals, so IPOPT sees exact first and second
+derivatives of a sparse problem. The estimated parameters ride along as
+constant node states, so each constraint couples two neighbouring nodes. The objective is the weighted least-squares misfit of the samples
 present (NaN samples do not enter): ``sum ((y - y_model) / sigma)^2``.
 
 The noise ``sigma`` of each measured variable is given, or estimated: a
@@ -52,6 +53,16 @@ def default_substeps(model: Model, x: np.ndarray, u: np.ndarray, dt: float) -> i
     if not math.isfinite(rho):
         return 8
     return int(min(1000, max(1, math.ceil(dt * rho / STEP_LIMIT))))
+
+
+IPOPT_OPTIONS = {
+    "print_time": False, "show_eval_warnings": False,
+    "ipopt.print_level": 0, "ipopt.sb": "yes", "ipopt.tol": 1e-8, "ipopt.acceptable_tol": 1e-6,
+    "ipopt.max_iter": 500,
+    # the passes after the first start from the previous solution and its multipliers
+    "ipopt.warm_start_init_point": "yes", "ipopt.mu_init": 1e-4,
+}
+"""Options of the calibration NLP (quiet; IPOPT's trial points with NaN are its own business)."""
 
 
 class CalibrationFailed(TwinError, RuntimeError):
@@ -175,7 +186,6 @@ class ShootingProblem:
         self.p_nom = model.p0()
         self.ps = _scale(self.p_nom[ip])
         self.xs = _scale(np.where(np.isfinite(x0), x0, model.x0()))
-        self.x0 = x0
         step = _rk4_step(model, substeps)
         meas = _measurement(model, data.names)
         self.step, self.meas = step, meas
@@ -201,11 +211,7 @@ class ShootingProblem:
         self.solver = ca.nlpsol("calibration", "ipopt",
                                 {"x": ca.vec(Z), "f": f, "g": g,
                                  "p": ca.vertcat(ca.vec(Y), ca.vec(W))},
-                                {"print_time": False, "show_eval_warnings": False, "ipopt.print_level": 0,
-                                 "ipopt.sb": "yes",
-                                 "ipopt.tol": 1e-8, "ipopt.acceptable_tol": 1e-6,
-                                 "ipopt.max_iter": 500, "ipopt.warm_start_init_point": "yes",
-                                 "ipopt.mu_init": 1e-4})
+                                IPOPT_OPTIONS)
         lo = np.concatenate([model.states.physical_lower() / self.xs, p_lb / self.ps])
         hi = np.concatenate([model.states.physical_upper() / self.xs, p_ub / self.ps])
         Zl = np.tile(lo[:, None], (1, n))
