@@ -114,3 +114,20 @@ def test_written_file_reads_back_with_units_and_intervals(tmp_path):
     model = load_model("cstr", parameter_set=str(path))
     assert model.parameters["beta"].nominal == 0.91
     assert model.parameters["T_in"].nominal == pytest.approx(104.9)
+
+
+def test_fmu_export_starts_from_the_file_values(capsys, param_file, tmp_path):
+    import re
+    import zipfile
+
+    code, _, err = run_twin(capsys, "fmu", "export", "cstr", "--param-set", param_file,
+                            "-o", "plant.fmu")
+    assert code == 0, err
+    xml = zipfile.ZipFile(tmp_path / "plant.fmu").read("modelDescription.xml").decode()
+
+    def start(name):
+        block = re.search(rf'name="{name}".*?start="([^"]+)"', xml, re.S)
+        return float(block.group(1))
+
+    assert start("beta") == 0.9 and start("alpha") == 1.05
+    assert start("T_in") == pytest.approx(104.9)  # given as 378.05 K
