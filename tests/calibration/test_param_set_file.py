@@ -131,3 +131,26 @@ def test_fmu_export_starts_from_the_file_values(capsys, param_file, tmp_path):
 
     assert start("beta") == 0.9 and start("alpha") == 1.05
     assert start("T_in") == pytest.approx(104.9)  # given as 378.05 K
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('[parameter_set]\nmodel = "cstr"\n[parameters.beta]\nvalue = 0.9\nstd = "x"\n',
+     "parameters.beta.std must be a number"),
+    ('[parameter_set]\nmodel = "cstr"\n[parameters.beta]\nvalue = 0.9\nunit = 5\n',
+     "parameters.beta.unit must be text"),
+    ('[parameter_set]\nmodel = "cstr"\n[parameters.beta]\nvalue = true\n', "beta"),
+    ('[parameter_set]\nmodel = "cstr"\n[parameters]\nbeta = [1, 2]\n', "beta"),
+    ('[parameter_set]\nmodel = "cstr"\n[parameters.beta]\nunit = "-"\n', "parameters.beta has no 'value'"),
+    ('[parameter_set]\nmodel = "cstr"\nbase = "nope"\n[parameters]\nbeta = 0.9\n',
+     "unknown parameter set 'nope'"),
+    ('parameter_set = 3\n[parameters]\nbeta = 0.9\n', "needs a [parameter_set] table"),
+    ('[parameter_set]\nmodel = 3\n[parameters]\nbeta = 0.9\n', "parameter_set.model must be"),
+    ("[parameter_set\n", "plant.toml"),
+])
+def test_hostile_parameter_set_files_are_one_line_errors(capsys, tmp_path, monkeypatch, text,
+                                                          expected):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plant.toml").write_text(text)
+    code, out, err = run_twin(capsys, "steady", "cstr", "--param-set", "plant.toml")
+    assert code == 2 and out == ""
+    assert expected in the_error_line(err)

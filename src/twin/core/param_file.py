@@ -99,9 +99,17 @@ def read_param_file(path: str | Path) -> ParamFile:
                 raise InputError(f"{where}: parameters.{name} has no 'value'")
             unit = entry.get("unit")
             value = entry["value"]
-            values[name] = f"{value} {unit}" if unit and unit != "-" and not isinstance(value, str) \
-                else value
-            intervals[name] = {k: float(entry[k]) for k in ("std", "low95", "high95") if k in entry}
+            if unit is not None and not isinstance(unit, str):
+                raise InputError(f"{where}: parameters.{name}.unit must be text, e.g. \"1/h\"")
+            numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+            values[name] = f"{value} {unit}" if unit and unit != "-" and numeric else value
+            intervals[name] = {}
+            for key in ("std", "low95", "high95"):
+                if key in entry:
+                    number = entry[key]
+                    if isinstance(number, bool) or not isinstance(number, (int, float)):
+                        raise InputError(f"{where}: parameters.{name}.{key} must be a number")
+                    intervals[name][key] = float(number)
         else:
             values[name] = entry
     model = head.get("model", "")
