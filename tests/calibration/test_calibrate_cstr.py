@@ -115,3 +115,18 @@ def test_impossible_fixed_initial_state_is_refused_before_solving(capsys, tmp_pa
     assert code == 2
     assert ("the initial C_b = -0.5 mol/L is outside its physical bounds [0, inf]; free it with "
             "--x0-free C_b") in the_error_line(err)
+
+
+def test_coarse_integration_is_warned_against(capsys, short_csv, tmp_path):
+    # 30 s samples: the default RK4 steps follow the adaptive integrator to a tiny fraction of
+    # the noise; one step per sample against a claimed 0.002 K thermocouple does not
+    default = _calibrate(capsys, "cstr", str(short_csv), "--estimate", "alpha,beta",
+                         "--x0-free", "C_a", "--out", str(tmp_path / "a.toml"))
+    assert default["substeps"] >= 2 and default["integration_error_sigma"] < 0.01
+    assert default["warnings"] == []
+    coarse = _calibrate(capsys, "cstr", str(short_csv), "--estimate", "alpha,beta", "--x0-free",
+                        "C_a", "--substeps", "1", "--sigma", "T_R=0.002",
+                        "--out", str(tmp_path / "b.toml"))
+    assert coarse["integration_error_sigma"] > 1
+    integration = [w for w in coarse["warnings"] if w.startswith("integration:")]
+    assert len(integration) == 1 and "give --substeps 2 or more" in integration[0]

@@ -145,13 +145,26 @@ def summarize(result: Calibration, model_name: str, source: str, param_set: str 
         "correlation": {"names": list(st.names),
                         "matrix": [[round(float(c), 6) for c in row] for row in st.correlation]},
         "fisher_condition": num(st.condition), "fisher_min_eigenvalue": st.min_eigenvalue,
-        "warnings": list(st.warnings), "not_identifiable": list(st.not_identifiable),
+        "warnings": list(st.warnings) + _integration_warning(result),
+        "not_identifiable": list(st.not_identifiable),
         "identifiable": not st.warnings,
         "fit": fit, "sigma_source": result.sigma_source,
         "residual_variance": st.residual_variance, "measurements": st.n, "dof": st.dof,
-        "method": "multiple shooting, RK4, IPOPT", "iterations": result.iterations,
+        "method": "multiple shooting, RK4, IPOPT", "substeps": result.substeps,
+        "integration_error_sigma": num(result.integration_error), "iterations": result.iterations,
         "seconds": round(result.seconds, 3), "notes": list(notes),
     }
+
+
+def _integration_warning(result: Calibration) -> list[str]:
+    """A warning when RK4 strays from the adaptive integrator by a tenth of the noise or more."""
+    from twin.core.calibration.shooting import INTEGRATION_TOLERANCE
+
+    gap = result.integration_error
+    if not gap >= INTEGRATION_TOLERANCE:
+        return []
+    return [f"integration: RK4 with {result.substeps} steps per sample interval is off the adaptive "
+            f"integrator by {gap:.2g} noise std; give --substeps {2 * result.substeps} or more"]
 
 
 def write_result(result: Calibration, path: str | Path, model_name: str, source: str,

@@ -43,7 +43,7 @@ MAX_REWEIGHTS = 4
 REWEIGHT_TOLERANCE = 0.1
 """Relative change of every estimated noise level below which re-weighting stops [-]."""
 
-STEP_LIMIT = 0.25
+STEP_LIMIT = 0.5
 """Largest RK4 step times the spectral radius of the model's Jacobian [-] (RK4 is stable to 2.8)."""
 
 
@@ -98,6 +98,8 @@ class Calibration:
         The data fitted.
     iterations : int
         IPOPT iterations, all passes.
+    substeps : int
+        RK4 steps per sample interval used.
     seconds : float
         Wall time of the estimation [s].
     """
@@ -114,6 +116,9 @@ class Calibration:
     data: CalibrationData
     iterations: int
     seconds: float
+    substeps: int = 1
+    integration_error: float = 0.0
+    """Largest gap between the RK4 prediction and the adaptive integrator's, in noise std [-]."""
 
     @property
     def parameters(self) -> dict[str, float]:
@@ -402,12 +407,42 @@ def calibrate(model: Model, data: CalibrationData, estimate: Sequence[str],
     initial = np.concatenate([start, x_start[ix]])
     stats = statistics(names, values, J, r)
     fitted = model.with_parameters({n: float(pvec[i]) for n, i in zip(estimate, ip)})
+    gap = integration_error(pb, fitted, x_fit, predicted, sig)
     seconds = time.perf_counter() - started
     log.info("%s: %s in %.2f s, %d IPOPT iterations", where,
              ", ".join(f"{n} = {v:.6g}" for n, v in zip(names, values)), seconds, pb.iterations)
     return Calibration(fitted, names, values, initial, stats,
                        {n: float(s) for n, s in zip(data.names, sig)}, source, x_fit, predicted,
-                       data, pb.iterations, seconds)
+                       data, pb.iterations, seconds, substeps, gap)
+
+
+INTEGRATION_TOLERANCE = 0.1
+"""RK4 prediction off the adaptive integrator's by more than this many noise std: warn [-]."""
+
+
+def integration_error(pb: "ShootingProblem", model: Model, x0: np.ndarray, predicted: np.ndarray,
+                      sigma: np.ndarray) -> float:
+    """Largest ``|RK4 - adaptive| / sigma`` over the measured samples [-].
+
+    The fitted trajectory is integrated again with the simulator's adaptive
+    method (:func:`twin.core.simulation.make_integrator`), sample interval by
+    sample interval, and both predictions compared.
+    """
+    from twin.core.errors import SimulationError
+    from twin.core.simulation import make_integrator
+
+    integrator = make_integrator(model)
+    t, u = pb.data.t, pb.data.u
+    X = np.empty((t.size, model.n_x))
+    X[0] = x = x0
+    try:
+        for k in range(t.size - 1):
+            X[k + 1] = x = integrator.advance(x, u[k], t[k + 1] - t[k], t[k])
+    except SimulationError as exc:
+        log.warning("integration check skipped: %s", exc)
+        return math.nan
+    gap = np.abs(pb.predict(X, model.p0()) - predicted) / sigma[None, :]
+    return float(np.nanmax(np.where(np.isfinite(pb.data.y), gap, np.nan)))
 
 
 def _initial_state(model: Model, data: CalibrationData,
