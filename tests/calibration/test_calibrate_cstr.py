@@ -130,3 +130,20 @@ def test_coarse_integration_is_warned_against(capsys, short_csv, tmp_path):
     assert coarse["integration_error_sigma"] > 1
     integration = [w for w in coarse["warnings"] if w.startswith("integration:")]
     assert len(integration) == 1 and "give --substeps 2 or more" in integration[0]
+
+
+def test_written_file_is_complete_on_its_own(capsys, short_csv, tmp_path):
+    """A --set value and the starting file's values go into the written file with the estimate."""
+    start = tmp_path / "start.toml"
+    start.write_text('[parameter_set]\nmodel = "cstr"\nbase = "do-mpc"\n[parameters]\nalpha = 1.05\n')
+    out = tmp_path / "fit.toml"
+    _calibrate(capsys, "cstr", str(short_csv), "--estimate", "beta", "--x0-free", "C_a",
+               "--param-set", str(start), "--set", "k_w=4100", "--out", str(out))
+    from twin.core.param_file import read_param_file
+
+    written = read_param_file(out)
+    assert written.base == "do-mpc"
+    assert set(written.values) == {"beta", "alpha", "k_w"}
+    assert written.values["alpha"] == 1.05 and written.values["k_w"] == "4100.0 kJ/(h m2 K)"
+    assert set(written.intervals["beta"]) == {"std", "low95", "high95"}
+    assert written.intervals["alpha"] == {}  # not estimated here
