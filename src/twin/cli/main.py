@@ -23,11 +23,13 @@ import click
 
 from twin.cli.bench_command import register as register_bench
 from twin.cli.calibrate_command import register as register_calibrate
+from twin.cli.data_command import register as register_data
 from twin.cli.examples_command import register as register_examples
 from twin.cli.loop_summary import loop_summary
 from twin.cli.opcua_commands import register as register_opcua
 from twin.cli.progress_display import progress_display
 from twin.cli.report_command import register as register_report
+from twin.cli.steptest_command import register as register_steptest
 from twin.cli.whatif_command import register as register_whatif
 from twin.cli.model_commands import register as register_model_commands
 from twin.cli.duration_option import duration_option, shortened_loop
@@ -119,8 +121,8 @@ def models(name: str | None, as_json: bool) -> None:
     """List the plant models (shipped, and registered by installed packages) with where they
     come from, or show one model's variables, units and defaults.
 
-    MODEL is a model name, a model file (./reactor.py or ./reactor.py:NAME)
-    or package.module:ATTRIBUTE.
+    MODEL is a model name, a model file (./reactor.py or ./reactor.py:NAME),
+    an identified model file (./quad_id.toml) or package.module:ATTRIBUTE.
     """
     from twin.orchestration.registry import available, load_model, origin
 
@@ -549,7 +551,9 @@ register_whatif(cli, _emit, json_option, _progress_bar)
 register_report(cli, _emit, json_option)
 register_model_commands(cli, _emit, json_option)
 register_examples(cli, _emit, json_option)
+register_data(cli, _emit, json_option)
 register_bench(cli, _emit, json_option, _jsonable, _fail)
+register_steptest(cli, _emit, json_option)
 register_calibrate(cli, _emit, json_option, set_option, param_set_option, assignments)
 
 

@@ -3,9 +3,10 @@
 A reference (:mod:`twin.core.model_ref`) is a shipped model's name
 (``"cstr"``, in :mod:`plant_models`), the name of a model an installed
 package registers in the entry point group ``process_twin.models``, a model
-file (``"./reactor.py"`` or ``"./reactor.py:NAME"``), or
-``"package.module:ATTRIBUTE"``. Every model is checked when it is loaded
-(:func:`twin.core.equation_check.check_equations`).
+file (``"./reactor.py"`` or ``"./reactor.py:NAME"``), an identified model
+file (``"./quad_id.toml"``, :mod:`apc.ident.model_file`: a linear model that
+loads as a :class:`Model`), or ``"package.module:ATTRIBUTE"``. Every model is
+checked when it is loaded (:func:`twin.core.equation_check.check_equations`).
 
 Every model is also checked against its units when it loads
 (:func:`twin.core.dimensions.check_model`: its unit strings are known and its
@@ -40,7 +41,8 @@ import plant_models
 log = logging.getLogger(__name__)
 
 _FILE_MODULES: dict[tuple[str, int, int], object] = {}
-"""Model files already imported, by (path, modification time [ns], size [bytes])."""
+"""Model files already imported (identified model files: loaded), by (path, modification
+time [ns], size [bytes])."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,8 @@ def _find(name: str) -> Model:
     parts = split_file_reference(name)
     if parts is not None:
         path = Path(resolve_reference(str(parts[0])))
+        if path.suffix == ".toml":
+            return _identified(path)
         return _model_in(_import_file(path, name), parts[1], name, str(path))
     if ":" in name:
         module_name, _, attr = name.partition(":")
@@ -182,6 +186,25 @@ def _model_in(module: object, attr: str, name: str, where: str) -> Model:
         raise InputError(f"model '{name}': '{attr}' in '{where}' is {found}, not a twin Model "
                          "(see 'Writing your own model' in README.md, or run `twin new-model`)")
     return obj
+
+
+def _identified(path: Path) -> Model:
+    """The model of an identified model file, read once per version of the file."""
+    from apc.ident.model_file import IdentifiedModel
+
+    try:
+        stat = path.stat()
+    except OSError:
+        raise InputError(f"no identified model file {path}") from None
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _FILE_MODULES:
+        identified = IdentifiedModel.load(path)
+        try:
+            _FILE_MODULES[key] = identified.to_model()
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
+        log.info("identified model file %s loaded", path)
+    return _FILE_MODULES[key]  # type: ignore[return-value]
 
 
 def _import_module(module_name: str, name: str) -> object:

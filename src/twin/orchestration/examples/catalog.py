@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from apc.ident.model_file import is_model_file
 from twin.core.config import read_toml
 from twin.core.errors import InputError, UnknownNameError
 from twin.orchestration.examples import FOLDER
@@ -30,10 +31,16 @@ CSV_DESCRIPTIONS = {
                  "at 200 min [kmol/min]",
     "cstr_steps.csv": "input schedule for cstr: dilution rate F to 18 1/h at 0.2 h, cooling Q_dot to "
                       "-2000 kJ/h at 0.5 h",
+}
+"""One-line descriptions of the shipped input schedules."""
+
+DATA_DESCRIPTIONS = {
+    "qt_history.csv": "historian export of the quadruple tank (long form: tag, time stamp with "
+                      "zone, value, quality), with bad samples; read with qt_tagmap.toml",
     "cstr_plant_data.csv": "plant data of a cstr with alpha = 1.05, beta = 0.9: 1 h at 30 s, noisy T_R "
                            "and T_K, C_b analyser every 5 min (for twin calibrate)",
 }
-"""One-line descriptions of the shipped input schedules."""
+"""One-line descriptions of the shipped plant data files."""
 
 MADE_ELSEWHERE = {
     "hw/tags.toml": "twin serve-opcua --config-dir hw",
@@ -41,8 +48,8 @@ MADE_ELSEWHERE = {
 }
 """Files an example names that are not shipped, and what makes them."""
 
-KINDS = ("loop", "study", "deploy", "serve", "controller", "economics", "rto", "inputs", "data",
-         "model")
+KINDS = ("loop", "study", "deploy", "serve", "controller", "economics", "rto", "inputs", "model",
+         "data", "tagmap", "steptest")
 """Kinds of example, in listing order."""
 
 _REFERENCE_KEYS = ("loop_file", "controller_file", "tags_file", "password_file", "economics_file",
@@ -147,8 +154,10 @@ def copy_examples(names: list[str], folder: Path, force: bool = False) -> list[P
 
 def _kind(name: str, path: Path, data: dict[str, Any]) -> str:
     if path.suffix == ".csv":
-        return "data" if name.endswith("_data.csv") else "inputs"
-    if path.suffix == ".py":
+        return "data" if name in DATA_DESCRIPTIONS else "inputs"
+    if name.endswith("_tagmap.toml"):
+        return "tagmap"
+    if path.suffix == ".py" or is_model_file(data):
         return "model"
     if name.endswith("_economics.toml"):
         return "economics"
@@ -156,6 +165,8 @@ def _kind(name: str, path: Path, data: dict[str, Any]) -> str:
         return "rto"
     if "sampling" in data or "variable" in data:
         return "study"
+    if "test" in data and "mv" in data:
+        return "steptest"
     if "gateway" in data or "tags_file" in data or "tags" in data:
         return "deploy"
     if "plant" in data and ("controller" in data or "controller_file" in data or "run" in data):
@@ -169,7 +180,7 @@ def _kind(name: str, path: Path, data: dict[str, Any]) -> str:
 
 def _description(name: str, path: Path) -> str:
     if path.suffix == ".csv":
-        return CSV_DESCRIPTIONS.get(name, "plant data" if name.endswith("_data.csv") else "input schedule")
+        return DATA_DESCRIPTIONS.get(name) or CSV_DESCRIPTIONS.get(name, "input schedule")
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".py":
         doc = ast.get_docstring(ast.parse(text)) or ""
