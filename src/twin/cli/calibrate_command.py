@@ -52,6 +52,10 @@ def register(cli: click.Group, emit, json_option, set_option, param_set_option, 
     @click.option("--bound", "bound_items", multiple=True, metavar="NAME=LOW:HIGH",
                   help="Bounds of an estimated parameter [its unit] (repeatable; default: the "
                        "model's declared bounds).")
+    @click.option("--tagmap", type=click.Path(path_type=Path), default=None, metavar="MAP.toml",
+                  help="Tag map of a historian export: tags to model variables, units, scaling.")
+    @click.option("--time-unit", default=None, metavar="UNIT",
+                  help="Unit of a numeric time column: s (default), min or h.")
     @click.option("--substeps", type=int, default=None,
                   help="RK4 steps per sample interval (default: from the model's fastest mode).")
     @click.option("--out", type=click.Path(path_type=Path), default=None, metavar="PARAMS.toml",
@@ -61,13 +65,14 @@ def register(cli: click.Group, emit, json_option, set_option, param_set_option, 
                   metavar="OUT.html", help="Also write an HTML report (figures beside it).")
     @json_option
     def calibrate(model_name, data, estimate, x0_free, sets, param_set, sigmas, bound_items,
-                  substeps, out, force, report_path, as_json) -> None:
+                  tagmap, time_unit, substeps, out, force, report_path, as_json) -> None:
         """Estimate parameters of MODEL from plant DATA (grey box).
 
-        DATA is a wide CSV (`time` [s], then `name [unit]` columns): columns
-        named like the model's inputs are held between samples; columns named
-        like states or outputs are measurements (empty cells are skipped, so
-        a slow analyser is fine). Multiple shooting in CasADi with IPOPT;
+        DATA is plant data as `twin data inspect` reads it (a wide CSV with
+        `time` [s] and `name [unit]` columns, the long form, Parquet; with
+        --tagmap for historian tags): variables named like the model's inputs
+        are held between samples; those named like states or outputs are
+        measurements (missing samples are skipped, so a slow analyser is fine). Multiple shooting in CasADi with IPOPT;
         95 % intervals, correlations and identifiability warnings are
         reported. The estimates are written as a parameter-set file that
         every command takes with --param-set FILE.
@@ -90,7 +95,8 @@ def register(cli: click.Group, emit, json_option, set_option, param_set_option, 
         _, summary = run_calibration(model_name, data, names, x0_free=free,
                                      sets=assignments(sets, "--set"), param_set=param_set,
                                      sigma=sigma or None, bounds=_bounds(bound_items), out=target,
-                                     report=report_path, substeps=substeps)
+                                     report=report_path, substeps=substeps, tagmap=tagmap,
+                                     time_unit=time_unit)
         emit(summary, as_json, _human(summary))
 
 

@@ -90,14 +90,16 @@ def run_calibration(model_name: str, data_source: str | Path, estimate: Sequence
                     param_set: str | None = None, sigma: Mapping[str, float] | None = None,
                     bounds: Mapping[str, tuple[float, float]] | None = None,
                     out: str | Path | None = None, report: str | Path | None = None,
-                    substeps: int | None = None) -> tuple[Calibration, dict[str, Any]]:
+                    substeps: int | None = None, tagmap: str | Path | None = None,
+                    time_unit: str | None = None) -> tuple[Calibration, dict[str, Any]]:
     """Calibrate a model against a data file; write the parameter-set file and report.
 
-    ``x0_free`` is a list of state names, or True for all states. Returns
-    the calibration and a JSON-friendly summary.
+    ``x0_free`` is a list of state names, or True for all states; ``tagmap``
+    and ``time_unit`` go to :func:`~twin.core.data.load_data` (historian
+    exports). Returns the calibration and a JSON-friendly summary.
     """
     model = load_model(model_name, sets, param_set)
-    data = load_data(data_source)
+    data = load_data(data_source, tagmap=tagmap, time_unit=time_unit)
     cdata, notes = align(model, data)
     free = list(model.states.names) if x0_free is True else list(x0_free or ())
     kwargs = {} if substeps is None else {"substeps": substeps}
