@@ -22,6 +22,7 @@ from typing import Any
 import click
 
 from twin.cli.bench_command import register as register_bench
+from twin.cli.calibrate_command import register as register_calibrate
 from twin.cli.data_command import register as register_data
 from twin.cli.examples_command import register as register_examples
 from twin.cli.loop_summary import loop_summary
@@ -94,8 +95,9 @@ force_option = click.option("--force", is_flag=True,
 json_option = click.option("--json", "as_json", is_flag=True, help="Print a machine-readable JSON summary.")
 set_option = click.option("--set", "sets", multiple=True, metavar="P=V",
                           help="Override a parameter (repeatable).")
-param_set_option = click.option("--param-set", default=None, metavar="NAME",
-                                help="Apply a published parameter set of the model (see `twin models MODEL`).")
+param_set_option = click.option("--param-set", default=None, metavar="NAME|FILE",
+                                help="Apply a published parameter set of the model (see `twin models "
+                                     "MODEL`) or a parameter-set file (.toml, e.g. from `twin calibrate`).")
 u_option = click.option("--u", "us", multiple=True, metavar="U=V",
                         help="Set a constant input value (repeatable).")
 
@@ -552,6 +554,7 @@ register_examples(cli, _emit, json_option)
 register_data(cli, _emit, json_option)
 register_bench(cli, _emit, json_option, _jsonable, _fail)
 register_steptest(cli, _emit, json_option)
+register_calibrate(cli, _emit, json_option, set_option, param_set_option, assignments)
 
 
 def main() -> None:

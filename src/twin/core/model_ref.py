@@ -68,7 +68,15 @@ def resolve_reference(ref: str, base: Path | str | None = None) -> str:
 def with_resolved_model(table: Any, base: Path | str | None, key: str = "model") -> Any:
     """A copy of a parsed TOML table whose ``key`` (a model reference) is resolved against
     ``base``; anything that is not a table with a string ``key`` is returned unchanged
-    (the table's own checks report it)."""
+    (the table's own checks report it). A ``parameter_set`` that is a parameter-set
+    file (``*.toml``) is resolved against ``base`` too."""
     if not isinstance(table, Mapping) or not isinstance(table.get(key), str):
         return table
-    return {**table, key: resolve_reference(table[key], base)}
+    out = {**table, key: resolve_reference(table[key], base)}
+    param_set = table.get("parameter_set")
+    if isinstance(param_set, str) and param_set.strip().endswith(".toml"):
+        path = Path(param_set.strip()).expanduser()
+        if not path.is_absolute():
+            path = Path(base if base is not None else ".") / path
+        out["parameter_set"] = str(path.resolve())
+    return out

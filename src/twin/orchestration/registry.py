@@ -23,7 +23,7 @@ import importlib.util
 import logging
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from twin.core.dimensions import check_model
 from twin.core.equation_check import check_equations
 from twin.core.errors import InputError, UnknownNameError
 from twin.core.model import Model
+from twin.core.param_file import is_param_file, read_param_file
 from twin.core.units import check_values, to_declared_values
 from twin.core.model_ref import (DEFAULT_ATTRIBUTE, ENTRY_POINT_GROUP, FORMS, resolve_reference,
                                  split_file_reference)
@@ -99,7 +100,9 @@ def load_model(name: str, parameters: Mapping[str, float | str] | None = None,
         Parameter overrides by name, applied after the parameter set: numbers
         in the declared unit, or text with a unit (``"104.9 degC"``).
     parameter_set : str, optional
-        Name of a published parameter set of the model.
+        Name of a published parameter set of the model, or a parameter-set
+        file (a path ending in ``.toml`` or naming a file; see
+        :mod:`twin.core.param_file`), e.g. one ``twin calibrate`` wrote.
 
     Raises
     ------
@@ -108,7 +111,10 @@ def load_model(name: str, parameters: Mapping[str, float | str] | None = None,
         the checks on load (one line naming what is wrong).
     """
     model = base = _find(str(name))
-    if parameter_set:
+    label = None
+    if parameter_set and is_param_file(parameter_set):
+        model, label = _with_param_file(model, parameter_set)
+    elif parameter_set:
         model = model.with_parameter_set(parameter_set)
     if parameters:
         for key in parameters:
@@ -118,7 +124,26 @@ def load_model(name: str, parameters: Mapping[str, float | str] | None = None,
         model = model.with_parameters(values)
     check_equations(model)  # first: it names the line of an equation that leaves ops
     check_model(base)  # units, once per model definition
+    if label is not None and not parameters:
+        model = replace(model, parameter_set=label)
     return model
+
+
+def _with_param_file(model: Model, path: str) -> tuple[Model, str]:
+    """``model`` with a parameter-set file applied, and the set's label."""
+    content = read_param_file(path)
+    where = f"parameter-set file '{path}'"
+    if content.model != model.name:
+        raise InputError(f"{where} is for model '{content.model}', not '{model.name}'")
+    if content.base:
+        model = model.with_parameter_set(content.base)
+    for key in content.values:
+        if key not in model.parameters:
+            raise UnknownNameError("parameter", key, model.parameters.names, where)
+    values = to_declared_values(model.parameters, content.values, where)
+    check_values(model.parameters, values, where)
+    log.info("%s: %s", where, ", ".join(f"{k} = {v:g}" for k, v in values.items()))
+    return model.with_parameters(values), f"file {content.name}"
 
 
 def model_file(name: str) -> Path | None:

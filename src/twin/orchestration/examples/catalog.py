@@ -37,6 +37,8 @@ CSV_DESCRIPTIONS = {
 DATA_DESCRIPTIONS = {
     "qt_history.csv": "historian export of the quadruple tank (long form: tag, time stamp with "
                       "zone, value, quality), with bad samples; read with qt_tagmap.toml",
+    "cstr_plant_data.csv": "plant data of a cstr with alpha = 1.05, beta = 0.9: 1 h at 30 s, noisy T_R "
+                           "and T_K, C_b analyser every 5 min (for twin calibrate)",
 }
 """One-line descriptions of the shipped plant data files."""
 
