@@ -39,7 +39,8 @@ def _serve(folder: str, url: str, speed: float, insecure: bool, started, stop, r
     from twin.orchestration.opcua.server import SimulatedHardware
 
     logging.getLogger("twin").setLevel(logging.ERROR)  # its events go into the figure
-    config = load_serve_config(PLANT, endpoint=url, speed=speed, insecure=insecure)
+    config = load_serve_config(PLANT, history=str(Path(folder) / "opcua-history.sqlite"),
+                               endpoint=url, speed=speed, insecure=insecure)
     hardware = SimulatedHardware(config, folder)
     counted: list[int] = []
 

@@ -37,6 +37,7 @@ from twin.orchestration.opcua import deploy_config
 from twin.orchestration.opcua.deploy_config import load_deploy
 from twin.orchestration.opcua.serve_config import ServeConfig, load_serve_config
 from twin.orchestration.opcua.tagmap import TagMap, load_tag_map
+from twin.orchestration.steptest.config import StepTestSpec, load_steptest
 from twin.orchestration.whatif.study import Study, load_study
 from twin_benchmarks.apc import SPEC as DOMPC_SPEC
 
@@ -85,6 +86,22 @@ def _deploy_doc() -> dict:
                        "limits": {"v1": {"max_move": 0.4}}}]}
 
 
+def _steptest_doc() -> dict:
+    doc = read_toml(EXAMPLES / "qt_steptest.toml")
+    doc["pretest"] = {"hold": 100.0, "steps": {"v1": 0.2}}
+    doc["cv"][0].update(excursion=1.0, gains={"v1": 5.0, "v2": 3.0})
+    return doc
+
+
+def _steptest_opcua_doc() -> dict:
+    doc = {k: v for k, v in _steptest_doc().items() if k != "plant"}
+    doc["cv"] = [{k: v for k, v in c.items() if k != "noise_std"} for c in doc["cv"]]
+    doc["opcua"] = {"tags_file": "tags.toml", "time_unit": "s",
+                    "gateway": {"username": "apc", "password_env": "PW", "timeout": 2.0},
+                    "watchdog": {"heartbeat_timeout": 3.0, "reentry_cycles": 2}}
+    return doc
+
+
 def _controller_doc() -> dict:
     doc = read_toml(EXAMPLES / "cstr_apc.toml")["controller"]
     doc["solver"] = {"tol": 1e-8, "max_iter": 300, "time_budget": 1.0, "max_failures": 3}
@@ -110,6 +127,9 @@ CASES = [  # (name, loader, schema, document, file name)
     ("economics", load_economics, _tables(EconomicsSpec),
      read_toml(RTO / "economics_data" / "cstr.toml"), "economics.toml"),
     ("tags", load_tag_map, _tables(TagMap), _deploy_doc()["tags"], "tags.toml"),
+    ("steptest", load_steptest, _tables(StepTestSpec), _steptest_doc(), "steptest.toml"),
+    ("steptest-opcua", load_steptest, _tables(StepTestSpec), _steptest_opcua_doc(),
+     "steptest.toml"),
 ]
 
 

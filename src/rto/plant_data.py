@@ -8,7 +8,7 @@ import numpy as np
 
 from rto.economics import EconomicsSpec
 from rto.spec import ConsistencySpec, SteadyStateSpec
-from rto.ssd import SteadyStateDetector, SteadyWindow
+from twin.core.ssd import SteadyStateDetector, SteadyWindow
 from twin.core import expressions, ops
 from twin.core.errors import SimulationError
 from twin.core.model import Model

@@ -44,6 +44,7 @@ def test_copy_brings_the_files_an_example_names_and_every_copy_loads(capsys, tmp
     from rto.spec import load_rto
     from twin.orchestration.loop.config import load_loop
     from twin.orchestration.opcua.serve_config import load_serve_config
+    from twin.orchestration.steptest import load_steptest
     from twin.orchestration.whatif import load_study
 
     code, stdout, err = run_twin(capsys, "examples", "copy", "cstr_apc_rto_sobol.toml", "--to", str(tmp_path / "a"))
@@ -55,7 +56,7 @@ def test_copy_brings_the_files_an_example_names_and_every_copy_loads(capsys, tmp
     code, _, err = run_twin(capsys, "examples", "copy", "--all", "--to", str(tmp_path / "all"))
     assert code == 0, err
     loaders = {"loop": load_loop, "study": load_study, "controller": load_spec, "rto": load_rto,
-               "economics": load_economics, "serve": load_serve_config}
+               "economics": load_economics, "serve": load_serve_config, "steptest": load_steptest}
     for example in catalog().values():
         copied = tmp_path / "all" / example.name
         assert copied.read_bytes() == example.path.read_bytes()

@@ -66,17 +66,26 @@ def test_irregular_or_missing_data_are_refused(capsys, tmp_path):
     assert code == 2 and "missing values in y (1)" in the_error_line(err)
 
 
-def test_out_writes_the_model_file_when_the_model_file_support_is_there(capsys, tmp_path):
-    """Saving belongs to IdentifiedModel.save; without it, --out is a one-line refusal."""
+def test_out_writes_a_model_file_that_loads_and_runs_as_a_model(capsys, tmp_path):
+    """--out: the identified model's file, with provenance, loads and has the printed gains."""
     target = tmp_path / "qt.toml"
-    code, _, err = run_twin(capsys, "identify", EXAMPLE, "--mv", "v1,v2", "--cv", "h1,h2",
-                            "--out", str(target))
-    if hasattr(IdentifiedModel, "save"):
-        assert code == 0, err
-        assert target.is_file()
-    else:
-        assert code == 2 and "cannot write identified model files yet" in the_error_line(err)
-        assert not target.exists()
+    code, out, err = run_twin(capsys, "identify", EXAMPLE, "--mv", "v1,v2", "--cv", "h1,h2",
+                              "--out", str(target), "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["model_file"] == str(target)
+    model = IdentifiedModel.load(target)
+    assert model.name == "quadruple_tank_steptest_identified" and model.dt == 2.0
+    assert model.inputs == ("v1", "v2") and model.outputs == ("h1", "h2")
+    assert model.input_units == ("V", "V") and model.output_units == ("cm", "cm")
+    assert model.provenance["method"] == "fir" and model.provenance["holdout_s"] == [5040.0, 7198.0]
+    assert model.provenance["fit_percent"]["h1"] == pytest.approx(result["fit_percent"]["h1"], abs=0.01)
+    assert model.steady_gain() == pytest.approx(np.array(LINEAR_GAINS), rel=0.05)
+    # it runs as a model by its path: the steady state for v1 + 0.3 V moves h1 by the gain
+    code, out, err = run_twin(capsys, "steady", str(target), "--u", "v1=3.3", "--u", "v2=3.0", "--json")
+    assert code == 0, err
+    base = model.y0 + model.steady_gain() @ (np.array([3.3, 3.0]) - model.u0)
+    assert json.loads(out)["outputs"]["h1"] == pytest.approx(base[0], rel=1e-6)
 
 
 def test_measured_disturbance_is_a_model_input_but_not_a_gain_to_condition(capsys):
@@ -88,6 +97,7 @@ def test_measured_disturbance_is_a_model_input_but_not_a_gain_to_condition(capsy
     assert result["inputs"] == ["v1", "v2"] and result["gains"]["inputs"] == ["v1"]
     assert np.array(result["gains"]["gain"]) == pytest.approx(np.array(LINEAR_GAINS)[:, :1], rel=0.05)
     assert result["gains"]["rga"] is None and len(result["gains"]["singular_values"]) == 1
+    assert result["details"] is not None
     assert result["gains"]["condition_number"] == 1.0
     code, out, err = run_twin(capsys, "identify", EXAMPLE, "--mv", "v1", "--dv", "v2", "--cv", "h1,h2")
     assert code == 0, err

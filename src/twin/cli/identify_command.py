@@ -35,7 +35,7 @@ def register(cli: click.Group, emit, json_option) -> None:
     @click.option("--holdout", type=float, default=0.3, show_default=True,
                   help="Fraction of the record, at its end, kept for validation.")
     @click.option("--out", type=click.Path(path_type=Path), default=None,
-                  help="Write the identified model file here (TOML).")
+                  help="Write the identified model file here (TOML; every command takes it as a model).")
     @click.option("--report", "report_path", type=click.Path(path_type=Path), default=None,
                   help="Write an HTML report (fit, residual tests, step responses with bands).")
     @json_option
@@ -57,10 +57,6 @@ def register(cli: click.Group, emit, json_option) -> None:
         from twin.orchestration.identify_run import identify as run_identify
         from twin.orchestration.identify_report import summary_text, write_report
 
-        from apc.ident.model_file import IdentifiedModel
-
-        if out is not None and not hasattr(IdentifiedModel, "save"):
-            raise InputError("--out: this build cannot write identified model files yet")
         data = load_data(file_or_example(data_file))
         if settling is not None and not settling > 0:
             raise InputError(f"--settling {settling}: expected a positive number of seconds")

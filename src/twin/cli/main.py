@@ -22,12 +22,15 @@ from typing import Any
 import click
 
 from twin.cli.bench_command import register as register_bench
+from twin.cli.calibrate_command import register as register_calibrate
+from twin.cli.data_command import register as register_data
 from twin.cli.examples_command import register as register_examples
 from twin.cli.identify_command import register as register_identify
 from twin.cli.loop_summary import loop_summary
 from twin.cli.opcua_commands import register as register_opcua
 from twin.cli.progress_display import progress_display
 from twin.cli.report_command import register as register_report
+from twin.cli.steptest_command import register as register_steptest
 from twin.cli.whatif_command import register as register_whatif
 from twin.cli.model_commands import register as register_model_commands
 from twin.cli.duration_option import duration_option, shortened_loop
@@ -93,8 +96,9 @@ force_option = click.option("--force", is_flag=True,
 json_option = click.option("--json", "as_json", is_flag=True, help="Print a machine-readable JSON summary.")
 set_option = click.option("--set", "sets", multiple=True, metavar="P=V",
                           help="Override a parameter (repeatable).")
-param_set_option = click.option("--param-set", default=None, metavar="NAME",
-                                help="Apply a published parameter set of the model (see `twin models MODEL`).")
+param_set_option = click.option("--param-set", default=None, metavar="NAME|FILE",
+                                help="Apply a published parameter set of the model (see `twin models "
+                                     "MODEL`) or a parameter-set file (.toml, e.g. from `twin calibrate`).")
 u_option = click.option("--u", "us", multiple=True, metavar="U=V",
                         help="Set a constant input value (repeatable).")
 
@@ -118,8 +122,8 @@ def models(name: str | None, as_json: bool) -> None:
     """List the plant models (shipped, and registered by installed packages) with where they
     come from, or show one model's variables, units and defaults.
 
-    MODEL is a model name, a model file (./reactor.py or ./reactor.py:NAME)
-    or package.module:ATTRIBUTE.
+    MODEL is a model name, a model file (./reactor.py or ./reactor.py:NAME),
+    an identified model file (./quad_id.toml) or package.module:ATTRIBUTE.
     """
     from twin.orchestration.registry import available, load_model, origin
 
@@ -548,7 +552,10 @@ register_whatif(cli, _emit, json_option, _progress_bar)
 register_report(cli, _emit, json_option)
 register_model_commands(cli, _emit, json_option)
 register_examples(cli, _emit, json_option)
+register_data(cli, _emit, json_option)
 register_bench(cli, _emit, json_option, _jsonable, _fail)
+register_steptest(cli, _emit, json_option)
+register_calibrate(cli, _emit, json_option, set_option, param_set_option, assignments)
 register_identify(cli, _emit, json_option)
 
 

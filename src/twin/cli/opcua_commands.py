@@ -38,12 +38,15 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
                   help="Do not step until the APC heartbeat first changes (HIL runs).")
     @click.option("--duration", type=float, default=None,
                   help="Stop after this many seconds of real time (default: until stopped).")
+    @click.option("--history", default=None, metavar="FILE|off",
+                  help="History database of the plant variables (OPC UA HistoryRead), or off "
+                       "[default: history.file of --config, else ./opcua-history.sqlite].")
     @click.option("--add-user", default=None, metavar="NAME",
                   help="Add a user (password from stdin) with --role, then exit.")
     @click.option("--role", type=click.Choice(["apc", "operator", "viewer"]), default="apc")
     @json_option
     def serve_opcua(model_name, config_file, tick, speed, endpoint, config_dir, insecure,
-                    hold_until_apc, duration, add_user, role, as_json):
+                    hold_until_apc, duration, history, add_user, role, as_json):
         """Serve the twin as simulated hardware over OPC UA, stepping in real time."""
         from twin.orchestration.opcua import security
         from twin.orchestration.opcua.serve_config import load_serve_config
@@ -54,8 +57,9 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
             security.add_user(config_dir, add_user, role, password)
             emit({"user": add_user, "role": role}, as_json, f"user '{add_user}' ({role}) added")
             return
-        config = load_serve_config(config_file, model_name, tick, speed=speed, endpoint=endpoint,
-                                   insecure=insecure, hold_until_apc=hold_until_apc)
+        config = load_serve_config(config_file, model_name, tick, history, speed=speed,
+                                   endpoint=endpoint, insecure=insecure,
+                                   hold_until_apc=hold_until_apc)
         if duration is not None and not (math.isfinite(duration) and duration > 0):
             raise InputError(f"--duration {duration}: give a positive number of seconds")
         hardware = SimulatedHardware(config, config_dir)
@@ -70,7 +74,8 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
                        f"(Basic256Sha256 SignAndEncrypt{', and unsecured' if config.server.insecure else ''});"
                        f" users in {security.users_file(config_dir)}, tag map "
                        f"{Path(config_dir) / 'tags.toml'}; certificate SHA-256 "
-                       f"{security.certificate_thumbprint(security.Pki(config_dir).cert.read_bytes())}",
+                       f"{security.certificate_thumbprint(security.Pki(config_dir).cert.read_bytes())}"
+                       + (f"; history in {config.history.file}" if config.history.enabled else ""),
                        err=True)
             click.echo("READY", err=True)
             try:
@@ -82,10 +87,14 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
         with _log_to_stderr():
             asyncio.run(main())
         data = {"endpoint": hardware.endpoint, "ticks": hardware.ticks,
-                "timing": hardware.timing(), "events": hardware.events}
+                "timing": hardware.timing(), "events": hardware.events,
+                "history": config.history.file if config.history.enabled else None,
+                "history_csv": list(hardware.exported) if hardware.exported else None}
         events = "".join(f"\n  {e}" for e in hardware.events)
+        exported = f"\nhistory exported to {hardware.exported[0]} and {hardware.exported[1]}" \
+            if hardware.exported else ""
         emit(data, as_json, f"stopped after {hardware.ticks} ticks; {_jitter(hardware.timing())}"
-                            + (f"\nevents:{events}" if events else ""))
+                            + (f"\nevents:{events}" if events else "") + exported)
 
     @cli.command()
     @click.argument("config", type=click.Path(path_type=Path))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -183,15 +184,16 @@ def identify(data: PlantData, mvs: list[str], cvs: list[str], dvs: list[str] = (
     provenance = {
         "data": data.source, "method": method if method != "tf" else f"tf ({structure})",
         "estimation_s": [float(time[0]), float(time[split - 1])],
-        "holdout_s": [float(time[split]), float(time[-1])] if split < len(time) else None,
-        "fit_percent": {n: round(float(f), 2) for n, f in zip(cvs, validation.fit)},
+        "fit_percent": {n: round(float(f), 2) for n, f in zip(cvs, validation.fit) if np.isfinite(f)},
         "fit_kind": ("simulation, held-out data" if split < len(time)
                      else "simulation, estimation data (nothing held out)"),
         "mvs": list(mvs), "dvs": list(dvs),
     }
+    if split < len(time):
+        provenance["holdout_s"] = [float(time[split]), float(time[-1])]
     identified = IdentifiedModel(name or _model_name(data), a, b, c, d, dt, tuple(inputs), tuple(cvs),
                                  units_in, units_out, np.asarray(u0, float), np.asarray(y0, float),
-                                 provenance)
+                                 provenance, tuple(dvs))
     return IdentifyRun(identified, fir, gains, validation, time, u, y, simulated, split, details)
 
 
@@ -241,7 +243,10 @@ def _time_constants(a: np.ndarray, dt: float) -> list[float]:
 
 
 def _model_name(data: PlantData) -> str:
-    stem = Path(data.source).stem if data.source else "plant"
+    """``<data file stem>_identified``, made a valid model name (a letter, then letters, digits, _)."""
+    stem = re.sub(r"\W+", "_", Path(data.source).stem if data.source else "plant").strip("_")
+    if not stem or not stem[0].isalpha():
+        stem = f"plant_{stem}".rstrip("_")
     return f"{stem}_identified"
 
 

@@ -3,9 +3,10 @@
 A reference (:mod:`twin.core.model_ref`) is a shipped model's name
 (``"cstr"``, in :mod:`plant_models`), the name of a model an installed
 package registers in the entry point group ``process_twin.models``, a model
-file (``"./reactor.py"`` or ``"./reactor.py:NAME"``), or
-``"package.module:ATTRIBUTE"``. Every model is checked when it is loaded
-(:func:`twin.core.equation_check.check_equations`).
+file (``"./reactor.py"`` or ``"./reactor.py:NAME"``), an identified model
+file (``"./quad_id.toml"``, :mod:`apc.ident.model_file`: a linear model that
+loads as a :class:`Model`), or ``"package.module:ATTRIBUTE"``. Every model is
+checked when it is loaded (:func:`twin.core.equation_check.check_equations`).
 
 Every model is also checked against its units when it loads
 (:func:`twin.core.dimensions.check_model`: its unit strings are known and its
@@ -22,7 +23,7 @@ import importlib.util
 import logging
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from twin.core.dimensions import check_model
 from twin.core.equation_check import check_equations
 from twin.core.errors import InputError, UnknownNameError
 from twin.core.model import Model
+from twin.core.param_file import is_param_file, read_param_file
 from twin.core.units import check_values, to_declared_values
 from twin.core.model_ref import (DEFAULT_ATTRIBUTE, ENTRY_POINT_GROUP, FORMS, resolve_reference,
                                  split_file_reference)
@@ -39,7 +41,8 @@ import plant_models
 log = logging.getLogger(__name__)
 
 _FILE_MODULES: dict[tuple[str, int, int], object] = {}
-"""Model files already imported, by (path, modification time [ns], size [bytes])."""
+"""Model files already imported (identified model files: loaded), by (path, modification
+time [ns], size [bytes])."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,9 @@ def load_model(name: str, parameters: Mapping[str, float | str] | None = None,
         Parameter overrides by name, applied after the parameter set: numbers
         in the declared unit, or text with a unit (``"104.9 degC"``).
     parameter_set : str, optional
-        Name of a published parameter set of the model.
+        Name of a published parameter set of the model, or a parameter-set
+        file (a path ending in ``.toml`` or naming a file; see
+        :mod:`twin.core.param_file`), e.g. one ``twin calibrate`` wrote.
 
     Raises
     ------
@@ -106,7 +111,10 @@ def load_model(name: str, parameters: Mapping[str, float | str] | None = None,
         the checks on load (one line naming what is wrong).
     """
     model = base = _find(str(name))
-    if parameter_set:
+    label = None
+    if parameter_set and is_param_file(parameter_set):
+        model, label = _with_param_file(model, parameter_set)
+    elif parameter_set:
         model = model.with_parameter_set(parameter_set)
     if parameters:
         for key in parameters:
@@ -116,7 +124,26 @@ def load_model(name: str, parameters: Mapping[str, float | str] | None = None,
         model = model.with_parameters(values)
     check_equations(model)  # first: it names the line of an equation that leaves ops
     check_model(base)  # units, once per model definition
+    if label is not None and not parameters:
+        model = replace(model, parameter_set=label)
     return model
+
+
+def _with_param_file(model: Model, path: str) -> tuple[Model, str]:
+    """``model`` with a parameter-set file applied, and the set's label."""
+    content = read_param_file(path)
+    where = f"parameter-set file '{path}'"
+    if content.model != model.name:
+        raise InputError(f"{where} is for model '{content.model}', not '{model.name}'")
+    if content.base:
+        model = model.with_parameter_set(content.base)
+    for key in content.values:
+        if key not in model.parameters:
+            raise UnknownNameError("parameter", key, model.parameters.names, where)
+    values = to_declared_values(model.parameters, content.values, where)
+    check_values(model.parameters, values, where)
+    log.info("%s: %s", where, ", ".join(f"{k} = {v:g}" for k, v in values.items()))
+    return model.with_parameters(values), f"file {content.name}"
 
 
 def model_file(name: str) -> Path | None:
@@ -131,6 +158,8 @@ def _find(name: str) -> Model:
     parts = split_file_reference(name)
     if parts is not None:
         path = Path(resolve_reference(str(parts[0])))
+        if path.suffix == ".toml":
+            return _identified(path)
         return _model_in(_import_file(path, name), parts[1], name, str(path))
     if ":" in name:
         module_name, _, attr = name.partition(":")
@@ -157,6 +186,25 @@ def _model_in(module: object, attr: str, name: str, where: str) -> Model:
         raise InputError(f"model '{name}': '{attr}' in '{where}' is {found}, not a twin Model "
                          "(see 'Writing your own model' in README.md, or run `twin new-model`)")
     return obj
+
+
+def _identified(path: Path) -> Model:
+    """The model of an identified model file, read once per version of the file."""
+    from apc.ident.model_file import IdentifiedModel
+
+    try:
+        stat = path.stat()
+    except OSError:
+        raise InputError(f"no identified model file {path}") from None
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _FILE_MODULES:
+        identified = IdentifiedModel.load(path)
+        try:
+            _FILE_MODULES[key] = identified.to_model()
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
+        log.info("identified model file %s loaded", path)
+    return _FILE_MODULES[key]  # type: ignore[return-value]
 
 
 def _import_module(module_name: str, name: str) -> object:

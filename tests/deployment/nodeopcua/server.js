@@ -6,7 +6,8 @@
 //   env TWIN_USERS="apc:secret,operator:other"   (user:password pairs)
 //
 // Address space (namespace 1):
-//   QuadrupleTank.h1 .. h4           levels [cm], read-only
+//   QuadrupleTank.h1 .. h4           levels [cm], read-only; historized (HistoryRead, raw:
+//                                    the value of every tick, the last 100000, in memory)
 //   QuadrupleTank.Heartbeat          server counter, +1 per tick
 //   QuadrupleTank.ApcHeartbeat       written by the APC every cycle
 //   QuadrupleTank.<mv>.Mode          "MANUAL" | "AUTO" | "CASCADE" (operator writes)
@@ -129,7 +130,10 @@ async function main() {
                                 dataType: type, accessLevel: access, userAccessLevel: access,
                                 minimumSamplingInterval: TICK_MS, value });
     }
-    ["h1", "h2", "h3", "h4"].forEach((name, i) => variable(plant, "QuadrupleTank", name, "Double", () => state.h[i]));
+    const levels = ["h1", "h2", "h3", "h4"].map((name, i) => variable(plant, "QuadrupleTank", name, "Double", () => state.h[i]));
+    for (const node of levels) {
+        addressSpace.installHistoricalDataNode(node, { maxOnlineValues: 100000 });
+    }
     variable(plant, "QuadrupleTank", "Heartbeat", "UInt32", () => state.heartbeat);
     variable(plant, "QuadrupleTank", "ApcHeartbeat", "UInt32", () => state.apc, (v) => {
         if (v !== state.apc) { state.apc = v; state.apcChanged = Date.now(); }
@@ -168,6 +172,7 @@ async function main() {
         for (let i = 0; i < substeps; i++) {
             state.h = rk4(state.h, state.loops.v1.out, state.loops.v2.out, dt);
         }
+        levels.forEach((node, i) => node._historyPush(good(DataType.Double, state.h[i])));
     }, TICK_MS);
 
     await server.start();

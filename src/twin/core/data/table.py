@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from twin.core.errors import InputError
+
+GOOD, UNCERTAIN, BAD = 0, 1, 2
+"""Sample quality codes of :attr:`PlantData.quality`."""
+
+ROLES = ("mv", "cv", "dv")
+"""Roles of a column: manipulated (input), controlled (output), disturbance (measured input)."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,14 @@ class PlantData:
         Where the data came from (file path or URL), for provenance.
     reports : tuple of str
         One line per data rule applied, saying how much it touched.
+    quality : pandas.DataFrame or None
+        Quality of each sample where the source gives one (long-form
+        historian exports, OPC UA history): same index and columns as
+        ``frame``, values :data:`GOOD`, :data:`UNCERTAIN`, :data:`BAD`
+        (``None``: every sample counts as good).
+    roles : dict
+        Role of a column where known (``"mv"``, ``"cv"``, ``"dv"``), from
+        a tag map; resampling holds the ``"mv"`` and ``"dv"`` columns.
     """
 
     frame: pd.DataFrame
@@ -37,6 +51,8 @@ class PlantData:
     start: pd.Timestamp | None = None
     source: str = ""
     reports: tuple[str, ...] = ()
+    quality: pd.DataFrame | None = None
+    roles: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         time = np.asarray(self.frame.index, dtype=float)
@@ -47,6 +63,15 @@ class PlantData:
         unknown = [name for name in self.units if name not in self.frame.columns]
         if unknown:
             raise InputError(f"{self.source or 'plant data'}: units given for unknown columns {unknown}")
+        if self.quality is not None and (not self.quality.index.equals(self.frame.index)
+                                         or list(self.quality.columns) != list(self.frame.columns)):
+            raise InputError(f"{self.source or 'plant data'}: the quality table must have the "
+                             "index and columns of the data")
+        wrong = {name: role for name, role in self.roles.items()
+                 if name not in self.frame.columns or role not in ROLES}
+        if wrong:
+            raise InputError(f"{self.source or 'plant data'}: roles {wrong} are for unknown columns "
+                             f"or not one of {', '.join(ROLES)}")
 
     @property
     def time(self) -> np.ndarray:
@@ -83,4 +108,13 @@ class PlantData:
 
     def with_reports(self, *lines: str) -> "PlantData":
         """The same data with more rule reports appended."""
-        return PlantData(self.frame, dict(self.units), self.start, self.source, (*self.reports, *lines))
+        return replace(self, reports=(*self.reports, *lines))
+
+    def replaced(self, frame: pd.DataFrame, *lines: str, **changes) -> "PlantData":
+        """The same data with a new ``frame`` (and quality, units, ... in ``changes``) and more
+        reports; the quality table follows the new frame's index and columns."""
+        quality = changes.pop("quality", self.quality)
+        if quality is not None:
+            quality = quality.reindex(index=frame.index, columns=frame.columns)
+        return replace(self, frame=frame, quality=quality, reports=(*self.reports, *lines),
+                       **changes)

@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from apc.ident.model_file import is_model_file
 from twin.core.config import read_toml
 from twin.core.errors import InputError, UnknownNameError
 from twin.orchestration.examples import FOLDER
@@ -30,10 +31,18 @@ CSV_DESCRIPTIONS = {
                  "at 200 min [kmol/min]",
     "cstr_steps.csv": "input schedule for cstr: dilution rate F to 18 1/h at 0.2 h, cooling Q_dot to "
                       "-2000 kJ/h at 0.5 h",
-    "quadruple_tank_steptest.csv": "plant data: a 2 h GBN step test of quadruple_tank P- on both pumps "
-                                   "(v1, v2), levels h1, h2 with 0.05 cm noise (`twin identify`)",
 }
 """One-line descriptions of the shipped input schedules."""
+
+DATA_DESCRIPTIONS = {
+    "qt_history.csv": "historian export of the quadruple tank (long form: tag, time stamp with "
+                      "zone, value, quality), with bad samples; read with qt_tagmap.toml",
+    "cstr_plant_data.csv": "plant data of a cstr with alpha = 1.05, beta = 0.9: 1 h at 30 s, noisy T_R "
+                           "and T_K, C_b analyser every 5 min (for twin calibrate)",
+    "quadruple_tank_steptest.csv": "step test of quadruple_tank P-: 2 h of GBN on both pumps (v1, v2) at "
+                                   "2 s, levels h1, h2 with 0.05 cm noise (for twin identify)",
+}
+"""One-line descriptions of the shipped plant data files."""
 
 MADE_ELSEWHERE = {
     "hw/tags.toml": "twin serve-opcua --config-dir hw",
@@ -41,8 +50,8 @@ MADE_ELSEWHERE = {
 }
 """Files an example names that are not shipped, and what makes them."""
 
-KINDS = ("loop", "study", "deploy", "serve", "controller", "economics", "rto", "inputs", "data",
-         "model")
+KINDS = ("loop", "study", "deploy", "serve", "controller", "economics", "rto", "inputs", "model",
+         "data", "tagmap", "steptest")
 """Kinds of example, in listing order."""
 
 _REFERENCE_KEYS = ("loop_file", "controller_file", "tags_file", "password_file", "economics_file",
@@ -147,8 +156,10 @@ def copy_examples(names: list[str], folder: Path, force: bool = False) -> list[P
 
 def _kind(name: str, path: Path, data: dict[str, Any]) -> str:
     if path.suffix == ".csv":
-        return "data" if CSV_DESCRIPTIONS.get(name, "").startswith("plant data") else "inputs"
-    if path.suffix == ".py":
+        return "data" if name in DATA_DESCRIPTIONS else "inputs"
+    if name.endswith("_tagmap.toml"):
+        return "tagmap"
+    if path.suffix == ".py" or is_model_file(data):
         return "model"
     if name.endswith("_economics.toml"):
         return "economics"
@@ -156,6 +167,8 @@ def _kind(name: str, path: Path, data: dict[str, Any]) -> str:
         return "rto"
     if "sampling" in data or "variable" in data:
         return "study"
+    if "test" in data and "mv" in data:
+        return "steptest"
     if "gateway" in data or "tags_file" in data or "tags" in data:
         return "deploy"
     if "plant" in data and ("controller" in data or "controller_file" in data or "run" in data):
@@ -169,7 +182,7 @@ def _kind(name: str, path: Path, data: dict[str, Any]) -> str:
 
 def _description(name: str, path: Path) -> str:
     if path.suffix == ".csv":
-        return CSV_DESCRIPTIONS.get(name, "input schedule")
+        return DATA_DESCRIPTIONS.get(name) or CSV_DESCRIPTIONS.get(name, "input schedule")
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".py":
         doc = ast.get_docstring(ast.parse(text)) or ""

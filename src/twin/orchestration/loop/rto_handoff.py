@@ -18,7 +18,7 @@ import numpy as np
 from apc.controller import Controller
 from rto.economics import EconomicOptimizer
 from rto.estimation import ParameterEstimator
-from rto.ssd import SteadyStateDetector
+from twin.core.ssd import SteadyStateDetector
 from rto.spec import Filter
 from twin.core.config import Count, NonNegative, Positive
 from twin.core.errors import InputError

@@ -54,10 +54,16 @@ IDENTITY_FAULTS = ("BadUserAccessDenied", "BadIdentityTokenRejected", "BadIdenti
 """A refused user or password: :func:`describe_connect_error` says so in one line."""
 
 
+REFUSED_CERTIFICATE = "BadCertificateUntrusted"
+"""The server refused this client's certificate: :func:`describe_connect_error` says so."""
+
+
 def _identity_fault(record: logging.LogRecord) -> bool:
-    """Drop asyncua's ServiceFault warning for a refused login (the clean error follows)."""
+    """Drop asyncua's ServiceFault warning for a refused login or client certificate (the
+    clean error follows)."""
     return not (record.getMessage().startswith("ServiceFault (")
-                and any(f"ServiceFault ({name}," in record.getMessage() for name in IDENTITY_FAULTS))
+                and any(f"ServiceFault ({name}," in record.getMessage()
+                        for name in (*IDENTITY_FAULTS, REFUSED_CERTIFICATE)))
 
 
 logging.getLogger("asyncua.client.ua_client.UASocketProtocol").addFilter(_identity_fault)
@@ -207,6 +213,54 @@ def describe_connect_error(exc: BaseException, url: str, username: str,
     return f"connecting to {url} failed: {name}: {text}"
 
 
+async def connect_client(url: str, settings: GatewaySettings, **options):
+    """An asyncua client with a session open on ``url`` as ``settings`` say: Basic256Sha256
+    SignAndEncrypt, the client certificate (made on first use) and the server's validated
+    against the trust store, user and password; unsecured only with ``insecure``.
+    ``options`` go to asyncua's ``Client``. Any failure is a one-line :class:`GatewayError`."""
+    from asyncua import Client
+
+    pki = security.Pki(Path(settings.config_dir))
+    password = settings.password()
+    client = Client(url, timeout=settings.timeout, **options)
+    client.session_timeout = SESSION_TIMEOUT_MS
+    client.set_user(settings.username)
+    client.set_password(password)
+    if not settings.insecure:
+        await security.ensure_certificate(pki, "client")
+        client.application_uri = security.application_uri("client")
+        client.certificate_validator = await security.server_certificate_validator(pki)
+    try:
+        if not settings.insecure:  # fetches the endpoints: only a secure one will do
+            await client.set_security_string(
+                f"{security.SECURITY_POLICY},SignAndEncrypt,{pki.cert},{pki.key}")
+        await client.connect()
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one line
+        ours = ""
+        if type(exc).__name__ in CERTIFICATE_ERRORS:
+            if refused_by_us(exc):
+                await _keep_rejected(client, pki)
+            elif pki.cert.is_file():
+                ours = security.file_thumbprint(pki.cert.read_bytes())
+        raise GatewayError(describe_connect_error(exc, url, settings.username, ours)) from None
+    return client
+
+
+async def _keep_rejected(client, pki: security.Pki) -> None:
+    """Store the untrusted server certificate in ``rejected/`` for inspection."""
+    try:
+        endpoints = await client.connect_and_get_server_endpoints()
+    except Exception:  # noqa: BLE001 - best effort
+        return
+    for ep in endpoints:
+        if ep.ServerCertificate:
+            pki.make_folders()
+            der = bytes(ep.ServerCertificate)
+            name = security.certificate_thumbprint(der).replace(":", "")[:16]
+            (pki.rejected / f"{name}.der").write_bytes(der)
+            return
+
+
 class Gateway:
     """A secure session with the server and the calls the deployed loop makes."""
 
@@ -224,49 +278,10 @@ class Gateway:
 
     async def connect(self) -> None:
         """Open a secure session (refusing anything less), with auto-reconnect."""
-        from asyncua import Client
-
-        password = self.settings.password()
-        client = Client(self.url, timeout=self.settings.timeout, watchdog_intervall=1.0,
-                        auto_reconnect=True, reconnect_max_delay=2.0,
-                        reconnect_request_timeout=self.settings.reconnect_wait)
-        client.session_timeout = SESSION_TIMEOUT_MS
-        client.set_user(self.settings.username)
-        client.set_password(password)
-        if not self.settings.insecure:
-            await security.ensure_certificate(self.pki, "client")
-            client.application_uri = security.application_uri("client")
-            client.certificate_validator = await security.server_certificate_validator(self.pki)
-        try:
-            if not self.settings.insecure:  # fetches the endpoints: only a secure one will do
-                await client.set_security_string(
-                    f"{security.SECURITY_POLICY},SignAndEncrypt,{self.pki.cert},{self.pki.key}")
-            await client.connect()
-        except Exception as exc:  # noqa: BLE001 - every failure becomes one line
-            ours = ""
-            if type(exc).__name__ in CERTIFICATE_ERRORS:
-                if refused_by_us(exc):
-                    await self._keep_rejected(client)
-                elif self.pki.cert.is_file():
-                    ours = security.file_thumbprint(self.pki.cert.read_bytes())
-            raise GatewayError(describe_connect_error(exc, self.url, self.settings.username,
-                                                      ours)) from None
-        self.client = client
+        self.client = await connect_client(self.url, self.settings, watchdog_intervall=1.0,
+                                           auto_reconnect=True, reconnect_max_delay=2.0,
+                                           reconnect_request_timeout=self.settings.reconnect_wait)
         self._prepare()
-
-    async def _keep_rejected(self, client) -> None:
-        """Store the untrusted server certificate in ``rejected/`` for inspection."""
-        try:
-            endpoints = await client.connect_and_get_server_endpoints()
-        except Exception:  # noqa: BLE001 - best effort
-            return
-        for ep in endpoints:
-            if ep.ServerCertificate:
-                self.pki.make_folders()
-                der = bytes(ep.ServerCertificate)
-                name = security.certificate_thumbprint(der).replace(":", "")[:16]
-                (self.pki.rejected / f"{name}.der").write_bytes(der)
-                return
 
     def _prepare(self) -> None:
         from asyncua import ua

@@ -2,10 +2,12 @@
 
 A file has a ``[plant]`` table exactly as a loop file's (so a SIL loop and
 the simulated hardware can share one plant description), a ``[server]``
-table, ``[[fault]]`` entries scheduled in plant time and an optional
-``[scaling]`` table (values published in a gateway's own units). Without a
-file, the model is served from its steady state with a noise-free sensor on
-every state and output and a base-layer loop on every manipulated input.
+table, ``[[fault]]`` entries scheduled in plant time, an optional
+``[scaling]`` table (values published in a gateway's own units) and an
+optional ``[history]`` table (what the server keeps for OPC UA Historical
+Access). Without a file, the model is served from its steady state with a
+noise-free sensor on every state and output and a base-layer loop on every
+manipulated input.
 """
 
 from __future__ import annotations
@@ -167,6 +169,55 @@ class RawScaling:
             raise InputError(f"scale {self.scale!r} must be non-zero, 1e-12 to 1e12 in magnitude")
 
 
+DEFAULT_HISTORY_FILE = "opcua-history.sqlite"
+"""The history database, relative to the server file's folder (or the current folder)."""
+
+
+@dataclass(frozen=True)
+class HistorySettings:
+    """What the server keeps of its plant variables for OPC UA Historical Access.
+
+    Every value published (each measurement and input, every tick, with its
+    status and timestamps) is stored in an SQLite database, and clients read
+    it back with HistoryRead (raw, paged).
+
+    Attributes
+    ----------
+    enabled : bool
+        Historize the plant variables (on by default).
+    file : str
+        The SQLite database; a relative path is relative to the server
+        file's folder (without a file: the current folder), never the
+        configuration folder. Kept across restarts (a restarted server
+        appends).
+    retention : float, optional
+        Keep only samples this much newer than the newest one [s of time
+        stamps]; none: all (within ``max_samples``).
+    max_samples : int, optional
+        Keep at most this many samples per variable (the oldest go first).
+    page_size : int
+        Most values one HistoryRead answer carries per variable; the rest
+        follows by continuation points.
+    export_csv : bool
+        When the server stops, write the history as wide CSV (``time`` [s]
+        since the first sample, ``name [unit]`` columns) next to the
+        database (``<file>.csv``), and in long form with absolute UTC time
+        stamps and OPC UA status (``<file>-long.csv``).
+    """
+
+    enabled: bool = True
+    file: str = DEFAULT_HISTORY_FILE
+    retention: Annotated[float, Domain(gt=0, le=3.2e9)] | None = None
+    max_samples: Count(1, 10 ** 9) | None = None
+    page_size: Count(1, 100_000) = 10_000
+    export_csv: bool = True
+
+    def __post_init__(self) -> None:
+        check_domains(self)
+        if not self.file.strip():
+            raise InputError("history.file: give a file name for the history database")
+
+
 @dataclass(frozen=True)
 class ServeConfig:
     """Plant, server settings, scheduled faults and published units of the simulated hardware.
@@ -179,6 +230,7 @@ class ServeConfig:
     server: ServerSettings = ServerSettings()
     fault: tuple[FaultEvent, ...] = ()
     scaling: dict[str, RawScaling] = field(default_factory=dict)
+    history: HistorySettings = HistorySettings()
 
     def __post_init__(self) -> None:
         if self.plant.is_fmu:
@@ -199,8 +251,14 @@ def default_plant(model_name: str, tick: float | None) -> PlantConfig:
 
 
 def load_serve_config(path: str | Path | None, model: str | None = None,
-                      tick: float | None = None, **server: object) -> ServeConfig:
-    """The configuration from a file and/or the command line (which wins)."""
+                      tick: float | None = None, history: str | None = None,
+                      **server: object) -> ServeConfig:
+    """The configuration from a file and/or the command line (which wins).
+
+    ``history``: the history database (``"off"``: no history); the history
+    file is returned as an absolute path (relative: to the file's folder, or
+    the current folder).
+    """
     if path is None:
         if model is None:
             raise InputError("give a MODEL or --config FILE")
@@ -221,4 +279,18 @@ def load_serve_config(path: str | Path | None, model: str | None = None,
     settings = cli_settings(**server)
     if settings:
         config = replace(config, server=replace(config.server, **settings))
-    return config
+    return replace(config, history=_history(config.history, history,
+                                            Path(path).parent if path is not None else None))
+
+
+def _history(settings: HistorySettings, option: str | None, base: Path | None) -> HistorySettings:
+    """``settings`` with the ``--history`` option applied and the file made absolute."""
+    if option is not None:
+        if option.strip().lower() == "off":
+            return replace(settings, enabled=False)
+        settings = replace(settings, enabled=True, file=option)
+        base = None  # a path on the command line is relative to the current folder
+    file = Path(settings.file).expanduser()
+    if not file.is_absolute():
+        file = (base if base is not None else Path.cwd()) / file
+    return replace(settings, file=str(file.absolute()))

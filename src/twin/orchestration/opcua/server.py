@@ -27,6 +27,9 @@ Address space (namespace ``urn:process-twin:simulated-hardware``)::
     Simulation/<methods>       operator actions and fault injection (operator role only);
                                Advance(n) with a virtual clock
 
+History (``[history]``, on by default): measurements and inputs keep every
+value published (:mod:`~.history_store`) for HistoryRead; exported as CSV at stop.
+
 Security: Basic256Sha256 SignAndEncrypt with username/password users
 (:mod:`~.security`), client certificates accepted only from ``trusted/``
 (:mod:`~.client_trust`), password checks off the event loop with delays and
@@ -126,6 +129,10 @@ class SimulatedHardware:
         self._nodes: dict[str, object] = {}
         self._published: dict[str, float] = {}
         self._non_finite: set[str] = set()
+        self.history = None
+        self._historized: dict[str, str] = {}
+        """path -> name of the historized nodes"""
+        self.exported: tuple[Path, Path] | None = None
         self.started = asyncio.Event()
 
     # ------------------------------------------------------------ set-up
@@ -160,9 +167,6 @@ class SimulatedHardware:
 
     async def start(self) -> None:
         """Certificates and users (first start), address space, then listen and tick."""
-        from asyncua import ua
-        from asyncua.common.callback import CallbackType
-
         from twin.orchestration.opcua.client_trust import ClientCertificates
         from twin.orchestration.opcua.guarded_server import GuardedServer
         from twin.orchestration.opcua.login_guard import LoginGuard
@@ -173,6 +177,27 @@ class SimulatedHardware:
         users = security.load_users(self.folder)
         self.guard = LoginGuard(users, self.config.server, self.security_event)
         server = GuardedServer(self.guard, ClientCertificates(pki, self.security_event))
+        if self.config.history.enabled:
+            from twin.orchestration.opcua.history_store import TwinHistory
+
+            h = self.config.history
+            self.history = TwinHistory(h.file, h.page_size, h.retention, h.max_samples)
+            server.iserver.history_manager.set_storage(self.history)
+        try:
+            await self._open(server, pki, users)
+        except BaseException:
+            self.guard.close()
+            if self.history is not None:
+                await self.history.stop()  # its thread would keep the process alive
+            raise
+        self._bound = bound_endpoint(self.config.server.endpoint, server.bserver.port)
+        self._write_tag_map()
+        self._task = asyncio.create_task(self._run())
+
+    async def _open(self, server, pki, users) -> None:
+        from asyncua import ua
+        from asyncua.common.callback import CallbackType
+
         await server.init()
         server.set_endpoint(self.endpoint)
         server.set_server_name(f"process-twin simulated hardware: {self.model.title}")
@@ -188,17 +213,17 @@ class SimulatedHardware:
         self.server = server
         self.ns = await server.register_namespace(NAMESPACE)
         await self._build_address_space()
+        if self.history is not None:
+            await self._historize()
+            if self.virtual and self.history.newest is not None:  # a restart appends after
+                self._epoch = max(self._epoch, self.history.newest + dt.timedelta(seconds=1))
         self.faults.nodes = sorted(p for p in self._nodes if not p.startswith("Simulation"))
         server.subscribe_server_callback(CallbackType.PostWrite, self._after_write)
         await self._publish()
         try:
             await server.start()
         except OSError as exc:
-            self.guard.close()
             raise InputError(f"cannot listen on {self.endpoint}: {exc.strerror or exc}") from None
-        self._bound = bound_endpoint(self.config.server.endpoint, server.bserver.port)
-        self._write_tag_map()
-        self._task = asyncio.create_task(self._run())
 
     def _id(self, path: str) -> str:
         return f"ns={self.ns};s={path}"
@@ -218,6 +243,24 @@ class SimulatedHardware:
                                     ua.Range(Low=bounds[0], High=bounds[1]))
         self._nodes[path] = node
         return node
+
+    async def _historize(self) -> None:
+        """The measurements and inputs keep history (Historizing, AccessLevel HistoryRead)."""
+        from twin.orchestration.opcua.history_store import historize
+
+        names = self.tags + [v.name for v in self.model.inputs]
+        await historize(self.history, {n: self._nodes[f"Plant.{n}"] for n in names})
+        self._historized = {f"Plant.{n}": n for n in names}
+
+    def export_history(self) -> tuple[Path, Path] | None:
+        """Write the stored history as ``<file>.csv`` (wide) and ``<file>-long.csv`` (after
+        the server stopped); their paths."""
+        from twin.orchestration.opcua.history_store import export_next_to
+
+        nodes = {name: self._nodes[path].nodeid for path, name in self._historized.items()}
+        units = {name: self.model.variable(name).unit for name in nodes
+                 if name not in self.scaling}
+        return export_next_to(Path(self.config.history.file), self.history, nodes, units)
 
     async def _build_address_space(self) -> None:
         from asyncua import ua
@@ -476,9 +519,11 @@ class SimulatedHardware:
                     not math.isfinite(value):  # never a NaN or inf as Good or Uncertain
                 status = "BadOutOfRange"          # whole tick or none of it
                 self._not_finite(path)
-            await self._write_node(path, value, vtype, status, now)
+            dv = await self._write_node(path, value, vtype, status, now)
+            if path in self._historized:
+                self.history.record(self._nodes[path].nodeid, dv)
 
-    async def _write_node(self, path: str, value, vtype, status: str, now) -> None:
+    async def _write_node(self, path: str, value, vtype, status: str, now):
         """Publish one node's value, after its node fault (if any). A null or a string in a
         numeric node would be refused by the address space's type check: the node then answers
         reads with it through a value callback, until the next plain write replaces that."""
@@ -495,6 +540,7 @@ class SimulatedHardware:
             self.server.set_attribute_value_callback(nodeid, lambda *_: dv)
         else:
             await self.server.write_attribute_value(nodeid, dv)
+        return dv
 
     async def _after_write(self, event, dispatcher=None) -> None:
         """A client wrote: a node with a node fault delivers the fault at once (a read-back sees
@@ -527,9 +573,11 @@ class SimulatedHardware:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         if self.server is not None:
-            await self.server.stop()
+            await self.server.stop()  # also closes the history
         if self.guard is not None:
             self.guard.close()
+        if self.history is not None and self.config.history.export_csv and self.server is not None:
+            self.exported = self.export_history()
 
     def timing(self) -> dict[str, float]:
         """Tick jitter statistics [ms]: median, p99 and max |deviation| from the schedule (with
