@@ -1,24 +1,23 @@
 """Step-test data of the shipped plants for the identification tests.
 
-The test signal is a generalized binary noise (GBN) made here by a small
-local helper: each sample the input switches sign with probability
-``dt / switching_time``, so the mean time between switches is the
-switching time (Tulleken 1990).
+The test signal is the step-test design's generalized binary noise
+(:func:`apc.steptest.signals.gbn`): each sample the input switches sign
+with probability ``dt / switching_time``, so the mean time between
+switches is the switching time (Tulleken 1990).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from apc.steptest.signals import gbn as design_gbn
 from twin.core.simulator import Simulator
 from twin.core.steady import find_steady_state
 
 
 def gbn(samples: int, inputs: int, dt: float, switching_time: float, rng) -> np.ndarray:
-    """Uncorrelated +-1 GBN sequences, shape (samples, inputs)."""
-    switches = rng.random((samples, inputs)) < dt / switching_time
-    signs = np.where(rng.random(inputs) < 0.5, -1.0, 1.0)
-    return signs * np.where(np.cumsum(switches, axis=0) % 2 == 0, 1.0, -1.0)
+    """Uncorrelated +-1 GBN sequences, shape (samples, inputs), seeded from ``rng``."""
+    return design_gbn(samples, np.ones(inputs), switching_time, dt, seed=int(rng.integers(2**31)))
 
 
 def step_test(model, mvs, cvs, amplitude, samples, dt, switching_time, noise_std, seed,

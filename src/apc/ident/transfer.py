@@ -144,22 +144,33 @@ class TransferModel:
 
 def fit_transfer(u: np.ndarray, y: np.ndarray, dt: float, structure: str = "sopdt",
                  guess_gain: np.ndarray | None = None, guess_settling: np.ndarray | None = None,
-                 max_dead_time: float | None = None) -> TransferModel:
+                 max_dead_time: float | None = None,
+                 guess_steps: np.ndarray | None = None, warmup: int = 0) -> TransferModel:
     """Fit one ``structure`` transfer function per CV-MV pair by output-error least squares.
 
     Parameters
     ----------
     u, y : numpy.ndarray
-        Inputs (samples, m) and outputs (samples, p); the plant is taken to
-        be at rest at the first sample.
+        Inputs (samples, m) and outputs (samples, p); the responses are
+        simulated from rest at the first sample's inputs.
     dt : float
         Sample time [s].
     structure : str
         One of :data:`STRUCTURES`, for every pair.
     guess_gain, guess_settling : numpy.ndarray, optional
         Starting gains and settling times [s] per pair (e.g. from an FIR fit).
+    guess_steps : numpy.ndarray, optional
+        Unit step responses per pair, shape (p, m, lags) at ``dt`` (e.g. an
+        FIR model's): each pair's transfer function is first fitted to its
+        step response from several starting time constants, and the best
+        starts the joint fit on the data (output-error fits have local minima).
     max_dead_time : float, optional
         Upper bound of the dead times [s] (default: a tenth of the record).
+
+    warmup : int
+        Samples at the start left out of the fit [samples]: the plant need
+        not be at rest at the first sample, only its effect must have died
+        out by the end of the warm-up (give the longest settling time).
 
     Raises
     ------
@@ -185,9 +196,14 @@ def fit_transfer(u: np.ndarray, y: np.ndarray, dt: float, structure: str = "sopd
             taus = [np.log(settle / 4)] + ([np.log(settle / 12)] if lags == 2 else [])
             if structure == "integrating":
                 gain = gain / max(settle, dt)
-            start += [gain, *taus, 0.0]
-            lower += [-np.inf] + [np.log(dt / 20)] * lags + [0.0]
-            upper += [np.inf] + [np.log(count * dt)] * lags + [max_dead]
+            low = [-np.inf] + [np.log(dt / 20)] * lags + [0.0]
+            high = [np.inf] + [np.log(count * dt)] * lags + [max_dead]
+            pair_start = [gain, *taus, 0.0]
+            if guess_steps is not None:
+                pair_start = _fit_step(guess_steps[i, j], dt, structure, lags, pair_start, low, high)
+            start += list(pair_start)
+            lower += low
+            upper += high
         start.append(float(y[0, i]))
         lower.append(-np.inf)
         upper.append(np.inf)
@@ -197,7 +213,7 @@ def fit_transfer(u: np.ndarray, y: np.ndarray, dt: float, structure: str = "sopd
             out = np.full(count, theta[-1])
             for j, pair in enumerate(pairs):
                 out += pair.response(du[:, j], dt)
-            return out - y[:, i]
+            return (out - y[:, i])[warmup:]
 
         start = np.clip(start, lower, upper)
         result = optimize.least_squares(residual, start, bounds=(lower, upper), x_scale="jac",
@@ -205,6 +221,26 @@ def fit_transfer(u: np.ndarray, y: np.ndarray, dt: float, structure: str = "sopd
         rows.append(tuple(_pairs(result.x, structure, m, lags)))
         y0[i] = result.x[-1]
     return TransferModel(tuple(rows), float(dt), u0, y0)
+
+
+def _fit_step(step: np.ndarray, dt: float, structure: str, lags: int, start, low, high):
+    """One pair's parameters fitted to its unit step response, best of several starts."""
+    unit = np.ones(step.size)
+    start = np.clip(np.asarray(start, float), low, high)
+
+    def residual(theta):
+        return _pairs(np.append(theta, 0.0), structure, 1, lags)[0].response(unit, dt) - step
+
+    best = None
+    for shift in (np.log(0.5), 0.0, np.log(2.0)):
+        trial = start.copy()
+        trial[1:1 + lags] += shift
+        trial = np.clip(trial, low, high)
+        result = optimize.least_squares(residual, trial, bounds=(low, high), x_scale="jac",
+                                        max_nfev=200)
+        if best is None or result.cost < best.cost:
+            best = result
+    return best.x
 
 
 def _pairs(theta, structure, m, lags) -> list[PairModel]:

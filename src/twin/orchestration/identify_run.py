@@ -157,7 +157,8 @@ def identify(data: PlantData, mvs: list[str], cvs: list[str], dvs: list[str] = (
         a, b, c, d = _realise_fir(fir, u[:split], y[:split], order, details)
         u0, y0 = fir.u0, fir.y0
     elif method == "tf":
-        model = fit_transfer(u[:split], y[:split], dt, structure, fir.gains(), fir.settling_times())
+        model = fit_transfer(u[:split], y[:split], dt, structure, fir.gains(), fir.settling_times(),
+                             guess_steps=fir.step_responses(), warmup=min(fir.taps, split // 3))
         a, b, c, d = model.state_space()
         u0, y0 = model.u0, model.y0
         details["transfer_functions"] = {
