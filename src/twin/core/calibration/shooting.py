@@ -275,7 +275,7 @@ class ShootingProblem:
 
     def residual_jacobian(self, pvec: np.ndarray, x0: np.ndarray) -> np.ndarray:
         """Jacobian of the finite-sample predictions w.r.t. the unknowns [declared units]."""
-        n, nx = self.data.t.size, self.model.n_x
+        n = self.data.t.size
         th = ca.MX.sym("th", len(self.ip))
         z = ca.MX.sym("z", len(self.ix))
         p = ca.MX(ca.DM(pvec))
