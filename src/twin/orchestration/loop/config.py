@@ -263,3 +263,16 @@ def load_loop(path: str | Path) -> LoopConfig:
     """Read a loop configuration file."""
     path = Path(path)
     return loop_from_dict(read_toml(path), path.parent, path.name)
+
+
+def refuse_model_only_keys(plant) -> None:
+    """Refuse, in one line, plant keys that apply to model plants when the plant is an FMU.
+
+    ``plant`` is a plant table of a loop or a step test (``base_layer``,
+    ``parameter_set`` and ``backend`` keys).
+    """
+    ignored = [key for key, unused in (("base_layer", plant.base_layer is not None),
+                                       ("parameter_set", plant.parameter_set is not None),
+                                       ("backend", plant.backend != "kernel")) if unused]
+    if ignored:
+        raise InputError(f"plant.{ignored[0]} applies to model plants, not to FMUs")

@@ -25,7 +25,7 @@ from twin.core.plant import SimulatedPlant
 from twin.core.quality import Quality, Reading
 from twin.core.sensors import SensorSpec
 from twin.core.units import check_values, to_declared_values
-from twin.orchestration.loop.config import LoopConfig
+from twin.orchestration.loop.config import LoopConfig, refuse_model_only_keys
 from twin.orchestration.loop.given_up import ROLE, GivenUpWatch, units_of
 from twin.orchestration.loop.store import CycleStore
 from twin.orchestration.out_folder import make_folder
@@ -52,11 +52,7 @@ def make_plant(pc, tick: float, sensors, internal: Model):
     if pc.is_fmu:
         from twin.core.fmu.plant import FmuPlant, check_units
 
-        ignored = [key for key, unused in (("base_layer", pc.base_layer is not None),
-                                           ("parameter_set", pc.parameter_set is not None),
-                                           ("backend", pc.backend != "kernel")) if unused]
-        if ignored:
-            raise InputError(f"plant.{ignored[0]} applies to model plants, not to FMUs")
+        refuse_model_only_keys(pc)
 
         plant = FmuPlant(pc.model, tick, sensors, start={**pc.parameters, **pc.x0, **pc.u0},
                          seed=pc.seed, steady_start_model=internal if pc.steady_start else None,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from twin.core.errors import InputError, UnknownNameError
 from twin.core.sensors import SensorSpec
 from twin.core.units import check_values, to_declared_values
+from twin.orchestration.loop.config import refuse_model_only_keys
 from twin.orchestration.registry import load_model
 from twin.orchestration.steptest.config import StepTestSpec
 
@@ -40,11 +41,7 @@ def make_plant(spec: StepTestSpec) -> PlantHandle:
         from twin.core.fmu.description import describe_fmu
         from twin.core.fmu.plant import FmuPlant
 
-        ignored = [key for key, unused in (("base_layer", pc.base_layer is not None),
-                                           ("parameter_set", pc.parameter_set is not None),
-                                           ("backend", pc.backend != "kernel")) if unused]
-        if ignored:
-            raise InputError(f"plant.{ignored[0]} applies to model plants, not to FMUs")
+        refuse_model_only_keys(pc)
         if pc.steady_start:
             raise InputError("plant.steady_start needs the model's equations; an FMU starts from "
                              "its start values (give test.lead_in to let it settle first)")
