@@ -86,7 +86,7 @@ def _identification(report: HtmlReport, summary: DemoSummary) -> None:
 
     report.paragraph(
         f"A {test.time[-1] + 1:.0f} s GBN test (+-{AMPLITUDE:g} V on both pumps at once, "
-        f"uncorrelated, mean switching time {TEST['settling_time'] / 3:.0f} s, "
+        f"uncorrelated, mean switching time {test.design.switch_time:.0f} s, "
         f"{test.pauses} safety pauses) on the twin with level noise of 0.05 cm, sampled every "
         "second; the last 30 % of the record is held out for validation. The models are "
         "identified from the data alone (twin identify) and only then compared with the "
