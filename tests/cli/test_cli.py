@@ -148,6 +148,51 @@ def test_demo_writes_a_self_contained_report(capsys, tmp_path):
     assert (folder / "whatif_cstr" / "summary.parquet").is_file()
     assert all(Path(f).exists() for f in summary["files"])
     _check_demo_verdict(folder, report)
+    _check_demo_plant_data(folder, summary["figures"], report)
+
+
+def _check_demo_plant_data(folder: Path, figures: dict, page: str) -> None:
+    """The plant-data section: the identified model's gains against the twin's linearisation and
+    the calibrated intervals against the truth, checked from the files the demo wrote."""
+    from apc.ident.model_file import IdentifiedModel
+    from report_checks import table_with
+    from twin.core.data import load_data
+    from twin.core.param_file import read_param_file
+    from twin.core.steady import find_steady_state
+    from twin.orchestration.registry import load_model
+    from twin.orchestration.synthetic_data import CSTR_TRUTH
+
+    data = load_data(folder / "qt_steptest.csv")
+    assert data.frame.shape == (7200, 4) and data.interval() == pytest.approx(1.0)
+    for mv in ("v1", "v2"):        # GBN of +-0.2 V around the published 3 V
+        assert set(np.round(data.frame[mv].unique(), 9)) == {2.8, 3.2}
+    steady = find_steady_state(load_model("quadruple_tank", parameter_set="P-"))
+    lin = steady.linearization
+    truth = -np.linalg.solve(lin.A, lin.B)[:2, :2]       # states h1, h2; inputs v1, v2
+    saved = IdentifiedModel.load(folder / "qt_identified.toml").steady_gain()
+    assert load_model(str(folder / "qt_identified.toml")).inputs.names == ["v1", "v2"]
+    print("\ndemo: identified gains", saved.round(3).tolist(), "linearisation",
+          truth.round(3).tolist(), "figures", {k: round(v, 4) for k, v in figures.items()
+                                               if k.startswith(("ident", "calib"))})
+    assert np.all(np.abs(saved / truth - 1) < 0.05)
+    rows = table_with(page, "Steady-state gains [cm/V]").rows
+    fir = np.array([float(r[1]) for r in rows]).reshape(2, 2)
+    assert np.all(np.abs(fir / truth - 1) < 0.05)
+    assert figures["ident_gain_error_max_percent"] == pytest.approx(
+        100 * np.max(np.abs(fir / truth - 1)), abs=0.02)
+    assert figures["ident_tau_error_max_percent"] < 10
+    assert figures["ident_fit_min_percent"] > 85
+    assert 2 < figures["ident_condition"] < 5 and figures["ident_ill_conditioned"] == 0
+    calibrated = read_param_file(folder / "cstr_calibrated.toml")
+    for name, value in CSTR_TRUTH.items():
+        interval = calibrated.intervals[name]
+        assert interval["low95"] <= value <= interval["high95"], (name, interval)
+        assert calibrated.values[name] == pytest.approx(figures[f"calib_{name}"])
+        assert figures[f"calib_{name}_width95"] == pytest.approx(
+            interval["high95"] - interval["low95"])
+    checks = dict((r[0], r[2]) for r in
+                  table_with(page, "Plant data: identification and calibration").rows)
+    assert list(checks.values()) == ["yes", "yes"]
 
 
 def _check_demo_verdict(folder: Path, page: str) -> None:

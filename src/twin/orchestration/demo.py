@@ -18,6 +18,7 @@ import numpy as np
 from twin.core.schedule import InputSchedule
 from twin.core.simulation import simulate
 from twin.core.steady import SteadyState, find_steady_state
+from twin.orchestration.demo_plant_data import plant_data_section, plant_data_verdict
 from twin.orchestration.numbers import with_unit
 from twin.orchestration.plots import plt, trend_figure
 from twin.orchestration.registry import load_model
@@ -54,8 +55,9 @@ def run_demo(folder: str | Path, progress: Progress = lambda msg: None,
     report.paragraph(
         "First-principles plant models simulated by the compiled stepping kernels from steady "
         "states computed with IPOPT: operating points and responses to input steps; then the "
-        "APC layer controlling the CSTR in a closed loop, the RTO above it, and a what-if "
-        "study over kinetics uncertainty.")
+        "APC layer controlling the CSTR in a closed loop, the RTO above it, a what-if "
+        "study over kinetics uncertainty, and the path from plant data: a step test, a model "
+        "identified from it and a calibration.")
     top = report.mark()
     progress("CSTR: operating point and step responses")
     _cstr_section(report, summary)
@@ -67,6 +69,8 @@ def run_demo(folder: str | Path, progress: Progress = lambda msg: None,
     _rto_section(report, summary)
     progress("What-if study: CSTR kinetics uncertainty")
     _whatif_section(report, summary)
+    progress("Plant data: step test, identification and calibration")
+    plant_data_section(report, summary)
     verdict_start = report.mark()
     _verdict_section(report, summary)
     report.move(verdict_start, top)
@@ -268,6 +272,7 @@ def _verdict_section(report: HtmlReport, summary: DemoSummary) -> None:
                       "Plant profit cycle by cycle (at the plant's true state and the MVs) "
                       "against the true plant optimum in force at that time.")
         summary.figures["rto_fraction_of_optimum"] = record.fraction
+    plant_data_verdict(report, summary)
 
 
 def _profit_figure(record, config) -> "plt.Figure":
