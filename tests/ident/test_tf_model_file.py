@@ -1,0 +1,151 @@
+"""``twin identify --method tf --out``: the transfer functions' file loads and runs as a Model.
+
+Each dead time is saved as a Padé approximation realised in continuous
+time and sampled exactly (apc.ident.dead_time), so the file has a
+continuous equivalent: ``twin steady`` and ``twin simulate`` run on it,
+its steady gains are the identified gains, and its step response is the
+identified transfer functions' (with their exact dead time) within the
+stated tolerance.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from apc.ident.dead_time import (TOLERANCE, exact_step, pade_state_space, realise, sample,
+                               step_error)
+from apc.ident.model_file import IdentifiedModel
+from apc.ident.transfer import PairModel, TransferModel
+from ident_support import gbn
+from support import run_twin
+
+STEP = 0.3
+"""Input step of the step-response checks [input unit]."""
+
+
+def _pairs(details: dict, cvs, mvs) -> list[list[PairModel]]:
+    found = details["transfer_functions"]
+    return [[PairModel(f["structure"], f["gain"], tuple(f["time_constants_s"]), f["dead_time_s"])
+             for f in (found[f"{cv}/{mv}"] for mv in mvs)] for cv in cvs]
+
+
+def _identify_and_check(capsys, tmp_path, data: str, mvs, cvs, t_end: float) -> dict:
+    """Identify with --method tf --out, then check steady, simulate and step response of the file."""
+    target = tmp_path / "tf.toml"
+    code, out, err = run_twin(capsys, "identify", data, "--mv", ",".join(mvs), "--cv", ",".join(cvs),
+                              "--method", "tf", "--out", str(target), "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    pairs = _pairs(result["details"], cvs, mvs)
+    model = IdentifiedModel.load(target)
+    assert model.provenance["dead_time"]["tolerance"] == TOLERANCE
+    # the steady gains are the identified transfer functions' gains
+    gains = np.array([[pair.gain for pair in row] for row in pairs])
+    assert np.max(np.abs(model.steady_gain() - gains)) < 1e-6 * np.max(np.abs(gains))
+    # twin steady on the file: the outputs move by the gains
+    moved = model.u0 + np.array([STEP] + [0.0] * (len(mvs) - 1))
+    code, out, err = run_twin(capsys, "steady", str(target), "--json",
+                              *[f"--u={name}={float(value)!r}" for name, value in zip(mvs, moved)])
+    assert code == 0, err
+    steady = json.loads(out)["outputs"]
+    for i, cv in enumerate(cvs):
+        assert steady[cv] == pytest.approx(model.y0[i] + STEP * gains[i, 0], abs=1e-6 * abs(gains[i, 0]))
+    # twin simulate on the file: a step in the first MV from the operating point
+    csv = tmp_path / "step.csv"
+    code, _, err = run_twin(capsys, "simulate", str(target), "--t-end", str(t_end), "--dt", "1",
+                            "--out", str(csv), *[f"--u={name}={float(value)!r}" for name, value in zip(mvs, moved)])
+    assert code == 0, err
+    trend = pd.read_csv(csv)
+    time = trend["time"].to_numpy()
+    errors = {}
+    for i, cv in enumerate(cvs):
+        pair = pairs[i][0]
+        expected = model.y0[i] + STEP * exact_step(pair, time)
+        errors[cv] = float(np.max(np.abs(trend[cv].to_numpy() - expected)) / abs(STEP * pair.gain))
+        assert errors[cv] <= TOLERANCE
+        assert errors[cv] <= model.provenance["dead_time"]["step_error"][f"{cv}/{mvs[0]}"] + 1e-4
+    result["step_errors"] = errors
+    result["model"] = model
+    return result
+
+
+def test_tf_model_of_the_shipped_step_test_loads_and_runs(capsys, tmp_path, monkeypatch):
+    """Quadruple tank step test (dead times near 0): the file once refused (A eigenvalue 0) runs."""
+    monkeypatch.chdir(tmp_path)
+    result = _identify_and_check(capsys, tmp_path, "quadruple_tank_steptest.csv", ["v1", "v2"],
+                                 ["h1", "h2"], 600.0)
+    model = result["model"]
+    assert np.min(np.abs(np.linalg.eigvals(model.A))) > 1e-12
+    assert model.to_model().n_x == model.n_states
+    print(f"\nshipped step test, tf: {model.n_states} states, step errors {result['step_errors']}, "
+          f"fit {result['fit_percent']}")
+
+
+def test_tf_model_with_dead_times_is_saved_with_pade_approximations(capsys, tmp_path):
+    """2x2 SOPDT with dead times of 2 to 6 samples (2 s sampling): Padé states, step within tolerance."""
+    dt, samples = 2.0, 3000
+    truth = [[PairModel("sopdt", 2.0, (40.0, 10.0), 6.0), PairModel("sopdt", 0.8, (60.0, 15.0), 12.0)],
+             [PairModel("sopdt", -1.2, (30.0, 8.0), 4.0), PairModel("sopdt", 1.5, (50.0, 12.0), 9.0)]]
+    rng = np.random.default_rng(14)
+    u = 0.5 * gbn(samples, 2, dt, 120.0, rng)
+    y = np.column_stack([sum(pair.response(u[:, j], dt) for j, pair in enumerate(row)) for row in truth])
+    y = y + np.array([10.0, 20.0]) + rng.normal(0.0, 0.01, y.shape)
+    frame = pd.DataFrame({"time": dt * np.arange(samples), "u1": u[:, 0] + 5.0, "u2": u[:, 1] + 5.0,
+                          "y1": y[:, 0], "y2": y[:, 1]})
+    path = tmp_path / "dead_time.csv"
+    frame.to_csv(path, index=False)
+    result = _identify_and_check(capsys, tmp_path, str(path), ["u1", "u2"], ["y1", "y2"], 400.0)
+    found = result["details"]["transfer_functions"]
+    orders = {name: f["pade_order"] for name, f in found.items()}
+    assert all(order >= 1 for order in orders.values()), orders
+    for i, cv in enumerate(["y1", "y2"]):
+        for j, mv in enumerate(["u1", "u2"]):
+            assert found[f"{cv}/{mv}"]["gain"] == pytest.approx(truth[i][j].gain, rel=0.02)
+    assert all(f > 95 for f in result["fit_percent"].values())
+    assert not [w for w in result["warnings"] if "dead time" in w]
+    print(f"\ndead-time data, tf: {result['model'].n_states} states, Padé orders {orders}, step errors "
+          f"{result['step_errors']}, dead times "
+          f"{ {k: round(f['dead_time_s'], 2) for k, f in found.items()} }, fit {result['fit_percent']}")
+
+
+def test_pade_order_is_the_lowest_within_tolerance_and_below_nyquist():
+    """FOPDT, tau 10 s, theta 5 s at 1 s: the lowest Padé order within 2 %; poles below Nyquist."""
+    pair = PairModel("fopdt", 2.0, (10.0,), 5.0)
+    model = TransferModel(((pair,),), 1.0, np.zeros(1), np.zeros(1))
+    realised = realise(model)
+    choice = realised.choices[0][0]
+    assert choice.order == 5 and choice.error <= TOLERANCE       # 1.6 % (measured)
+    assert step_error(pair, 4) > TOLERANCE                          # 2.1 %: order 4 is not enough
+    assert step_error(pair, 0) > 0.3                                # dropping the delay: 39 %
+    assert abs(np.linalg.eigvals(realised.Ac)).max() * 1.0 < 25
+    assert abs(np.linalg.eigvals(realised.Ac).imag).max() * 1.0 < 0.9 * np.pi
+    # the Padé approximation has unit gain and is all-pass: |G(i w)| = 1
+    a, b, c, d = pade_state_space(5.0, 4)
+    for w in (0.0, 0.1, 1.0, 10.0):
+        g = (c @ np.linalg.solve(1j * w * np.eye(4) - a, b) + d)[0, 0]
+        assert abs(g) == pytest.approx(1.0, abs=1e-9)
+    # sampling keeps the gain; the continuous form comes back from the file's matrices
+    back = IdentifiedModel("fopdt", realised.A, realised.B, realised.C, realised.D, 1.0, ("u",), ("y",),
+                           ("-",), ("-",), np.zeros(1), np.zeros(1)).to_model()
+    a_11 = back.parameters.nominal()[back.parameters.index("A_1_1")]
+    assert a_11 == pytest.approx(realised.Ac[0, 0], rel=1e-9)
+
+
+def test_integrating_pair_with_dead_time_loads_as_a_model():
+    """K/(s (tau s + 1)) e^{-theta s}: the sampled A has an eigenvalue at 1; its logarithm is 0."""
+    pair = PairModel("integrating", 0.02, (5.0,), 3.0)
+    realised = realise(TransferModel(((pair,),), 1.0, np.zeros(1), np.zeros(1)))
+    assert np.isclose(np.abs(np.linalg.eigvals(realised.A)), 1.0).sum() == 1
+    model = IdentifiedModel("level", realised.A, realised.B, realised.C, realised.D, 1.0, ("u",),
+                            ("y",), ("-",), ("-",), np.zeros(1), np.zeros(1))
+    from apc.ident.continuous import continuous_matrices
+
+    ac, bc = continuous_matrices(model)
+    assert ac == pytest.approx(realised.Ac, abs=1e-9) and bc == pytest.approx(realised.Bc, abs=1e-9)
+    a2, b2 = sample(ac, bc, 1.0)
+    assert a2 == pytest.approx(realised.A, abs=1e-12)
+    assert realised.choices[0][0].error <= TOLERANCE
