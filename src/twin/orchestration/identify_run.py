@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from apc.ident.dead_time import TOLERANCE as DEAD_TIME_TOLERANCE, realise
+from apc.ident.dead_time import TOLERANCE as DEAD_TIME_TOLERANCE, WARN_ERROR, realise
 from apc.ident.fir import FirModel, fit_fir
 from apc.ident.gains import GainAnalysis, analyse_gains
 from apc.ident.model_file import IdentifiedModel
@@ -87,7 +87,7 @@ class IdentifyRun:
         if text:
             lines.append(text)
         loose = {pair: f["step_error"] for pair, f in self.details.get("transfer_functions", {}).items()
-                 if f["step_error"] > DEAD_TIME_TOLERANCE}
+                 if f["step_error"] > WARN_ERROR}
         if loose:
             worst = max(loose, key=loose.get)
             lines.append(f"WARNING: the saved model's step response of {', '.join(loose)} is off "
@@ -221,6 +221,7 @@ def _dead_time_provenance(realised, cvs, inputs) -> dict[str, Any]:
         "representation": "Pade approximation per pair, realised in continuous time and "
                           "sampled exactly (zero-order hold); docs/identified-models.md",
         "tolerance": DEAD_TIME_TOLERANCE,
+        "warn_above": WARN_ERROR,
         "pade_order": {f"{cvs[i]}/{inputs[j]}": choice.order
                        for i, row in enumerate(realised.choices) for j, choice in enumerate(row)},
         "step_error": {f"{cvs[i]}/{inputs[j]}": round(choice.error, 6)
