@@ -136,7 +136,8 @@ def test_an_eigenvalue_on_the_negative_real_axis_is_refused_with_what_to_do(a33)
     text = str(refused.value)
     assert "\n" not in text
     assert f"A has the eigenvalue {a33:.4g}, on the negative real axis or at 0" in text
-    assert "identify it again with a lower order or another sample time" in text
+    assert ("identify it again with --method fir or subspace at a lower --order, or another "
+            "sample time" in text)
 
 
 def test_the_exact_discretisation_of_the_linearisation_loads_with_its_gains(tmp_path):

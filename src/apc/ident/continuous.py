@@ -58,8 +58,9 @@ def continuous_matrices(model: "IdentifiedModel") -> tuple[np.ndarray, np.ndarra
             raise InputError(
                 f"identified model '{model.name}': A has the eigenvalue {lam.real:.4g}, on the "
                 "negative real axis or at 0, so no continuous-time model sampled with a "
-                "zero-order hold gives it; identify it again with a lower order or another "
-                "sample time")
+                "zero-order hold gives it; identify it again with --method fir or subspace at a "
+                "lower --order, or another sample time (a --method tf file written before dead "
+                "times were saved as Padé approximations: run twin identify --method tf again)")
     block = np.zeros((n + m, n + m))
     block[:n, :n], block[:n, n:], block[n:, n:] = model.A, model.B, np.eye(m)
     log = np.asarray(logm(block))

@@ -13,7 +13,9 @@ computed (:mod:`apc.ident.gains`), the last two on gains scaled by each
 MV's standard deviation and each CV's in the estimation data. The model saved is the method's:
 
 ``fir``       the FIR model realised as a low-order state space (ERA, order by fit);
-``tf``        one transfer function per CV-MV pair (``--structure``);
+``tf``        one transfer function per CV-MV pair (``--structure``), each dead time
+              as a Padé approximation, so the model has a continuous equivalent
+              (:mod:`apc.ident.dead_time`);
 ``subspace``  a MIMO state space by subspace identification (order by fit, or ``--order``).
 """
 
@@ -28,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from apc.ident.dead_time import TOLERANCE as DEAD_TIME_TOLERANCE, WARN_ERROR, realise
 from apc.ident.fir import FirModel, fit_fir
 from apc.ident.gains import GainAnalysis, analyse_gains
 from apc.ident.model_file import IdentifiedModel
@@ -83,6 +86,14 @@ class IdentifyRun:
         text = self.gains.warning()
         if text:
             lines.append(text)
+        loose = {pair: f["step_error"] for pair, f in self.details.get("transfer_functions", {}).items()
+                 if f["step_error"] > WARN_ERROR}
+        if loose:
+            worst = max(loose, key=loose.get)
+            lines.append(f"WARNING: the saved model's step response of {', '.join(loose)} is off "
+                         f"by up to {100 * loose[worst]:.2g} % of the gain ({worst}): a dead time long "
+                         f"beside its lag and the sample time; use --method fir or subspace, or "
+                         f"data sampled faster")
         for i, name in enumerate(self.model.outputs):
             if not self.validation.independent()[i].all():
                 bad = [self.model.inputs[j] for j in np.flatnonzero(~self.validation.independent()[i])]
@@ -159,13 +170,17 @@ def identify(data: PlantData, mvs: list[str], cvs: list[str], dvs: list[str] = (
     elif method == "tf":
         model = fit_transfer(u[:split], y[:split], dt, structure, fir.gains(), fir.settling_times(),
                              guess_steps=fir.step_responses(), warmup=min(fir.taps, split // 3))
-        a, b, c, d = model.state_space()
+        realised = realise(model)
+        a, b, c, d = realised.A, realised.B, realised.C, realised.D
         u0, y0 = model.u0, model.y0
         details["transfer_functions"] = {
             f"{cvs[i]}/{inputs[j]}": {"structure": pair.structure, "gain": pair.gain,
                                       "time_constants_s": list(pair.time_constants),
-                                      "dead_time_s": pair.dead_time}
+                                      "dead_time_s": pair.dead_time,
+                                      "pade_order": realised.choices[i][j].order,
+                                      "step_error": realised.choices[i][j].error}
             for i, row in enumerate(model.pairs) for j, pair in enumerate(row)}
+        dead_time = _dead_time_provenance(realised, cvs, inputs)
     else:
         model = fit_subspace(u[:split], y[:split], dt, order=order)
         a, b, c, d, u0, y0 = model.A, model.B, model.C, model.D, model.u0, model.y0
@@ -190,12 +205,28 @@ def identify(data: PlantData, mvs: list[str], cvs: list[str], dvs: list[str] = (
                      else "simulation, estimation data (nothing held out)"),
         "mvs": list(mvs), "dvs": list(dvs),
     }
+    if method == "tf":
+        provenance["dead_time"] = dead_time
     if split < len(time):
         provenance["holdout_s"] = [float(time[split]), float(time[-1])]
     identified = IdentifiedModel(name or _model_name(data), a, b, c, d, dt, tuple(inputs), tuple(cvs),
                                  units_in, units_out, np.asarray(u0, float), np.asarray(y0, float),
                                  provenance, tuple(dvs))
     return IdentifyRun(identified, fir, gains, validation, time, u, y, simulated, split, details)
+
+
+def _dead_time_provenance(realised, cvs, inputs) -> dict[str, Any]:
+    """How the dead times are represented in the saved model (its provenance)."""
+    return {
+        "representation": "Pade approximation per pair, realised in continuous time and "
+                          "sampled exactly (zero-order hold); docs/identified-models.md",
+        "tolerance": DEAD_TIME_TOLERANCE,
+        "warn_above": WARN_ERROR,
+        "pade_order": {f"{cvs[i]}/{inputs[j]}": choice.order
+                       for i, row in enumerate(realised.choices) for j, choice in enumerate(row)},
+        "step_error": {f"{cvs[i]}/{inputs[j]}": round(choice.error, 6)
+                       for i, row in enumerate(realised.choices) for j, choice in enumerate(row)},
+    }
 
 
 def simulate_from_rest(a, b, c, d, u, u0, y0) -> np.ndarray:
