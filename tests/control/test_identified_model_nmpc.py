@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from apc.ident.continuous import continuous_matrices
+from apc.ident.model_file import IdentifiedModel
 from identified_support import identified_model, linearised_model
 from twin.api import run_loop
 
@@ -120,6 +121,17 @@ def test_model_identified_from_noisy_data_matches_the_twin(model_folder):
     assert np.max(np.abs(error)) < 0.05
     assert np.max(deviation / np.abs(gains)) < 0.05
     assert min(found.provenance["fit_percent"].values()) > 90.0
+
+
+def test_the_shipped_example_is_this_model(model_folder):
+    """``qt_identified.toml`` is what ``twin identify`` makes of 2 h of ``qt_steptest.toml``
+    (README); if the identification changes, remake it with the README's two commands."""
+    from twin.orchestration.examples import example
+
+    shipped, made = IdentifiedModel.load(example("qt_identified.toml")), identified_model(model_folder)
+    assert np.array_equal(shipped.u0, made.u0) and np.array_equal(shipped.y0, made.y0)
+    assert step_responses(shipped, 1200) == pytest.approx(step_responses(made, 1200), abs=1e-6)
+    assert shipped.provenance["fit_percent"] == made.provenance["fit_percent"]
 
 
 def test_nmpc_with_identified_model_tracks_level_steps_on_the_twin(tmp_path, monkeypatch,
