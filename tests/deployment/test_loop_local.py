@@ -560,9 +560,7 @@ def test_a_session_without_fresh_data_is_rebuilt(plant, tmp_path):
 
 
 def test_a_rebuild_the_server_refuses_is_an_event_and_waits_before_trying_again(plant, tmp_path):
-    # rebuild_after is long beside a cycle, so that the cycle after a rebuild comes before the
-    # rebuilt session could be called quiet again, even on a loaded machine
-    cfg = config(tmp_path / "cfg", url=plant.url, watchdog={"rebuild_after": 1.0,
+    cfg = config(tmp_path / "cfg", url=plant.url, watchdog={"rebuild_after": 0.2,
                                                              "heartbeat_timeout": 5.0})
 
     async def body(loop):
