@@ -115,3 +115,39 @@ def test_the_readme_python_example_is_extracted():
     for call in ("twin.run_loop(", "twin.run_rto(", "twin.run_study(", "twin.export_fmu(",
                  ".to_pandas()"):
         assert call in code
+
+
+def test_the_plant_data_path_from_python(tmp_path, monkeypatch):
+    """Step test, plant data, identification and calibration from Python give what the
+    commands give: the step test's CSV export reads back as its own data, the identified gains
+    are the twin's linearisation's, the model file loads by path, and the calibrated catalyst
+    activity's interval holds the truth the shipped data were made with."""
+    from identified_support import operating_point
+
+    from twin.orchestration.examples import file_or_example
+    from twin.orchestration.synthetic_data import CSTR_TRUTH
+
+    monkeypatch.chdir(tmp_path)
+    test = twin.run_step_test("qt_steptest.toml", tmp_path / "test")
+    read = twin.load_plant_data(tmp_path / "test" / "steptest.csv")
+    made = test.to_plant_data()
+    assert read.names == made.names and read.time.size == made.time.size > 500
+    np.testing.assert_allclose(read.values(read.names), made.values(made.names), rtol=1e-8)  # CSV text
+
+    found = twin.identify(file_or_example("quadruple_tank_steptest.csv"), ["v1", "v2"],
+                          ["h1", "h2"], out="qt_id.toml")
+    model, ss = operating_point()
+    lin = twin.casadi_form(model).linearize(ss.x, ss.u, model.p0())
+    states = [model.states.index("h1"), model.states.index("h2")]
+    linear_gains = (-np.linalg.solve(np.asarray(lin.A), np.asarray(lin.B)))[states]
+    np.testing.assert_allclose(found.gains.gain, linear_gains, rtol=0.05)
+    assert list(twin.load_model("./qt_id.toml").outputs.names) == ["h1", "h2"]
+
+    fit = twin.calibrate("cstr", file_or_example("cstr_plant_data.csv"), ["alpha", "beta"],
+                         x0_free=["C_a"], out="fit.toml")
+    for name in ("alpha", "beta"):
+        k = fit.stats.names.index(name)
+        assert fit.stats.low[k] <= CSTR_TRUTH[name] <= fit.stats.high[k], (name, fit.stats)
+    calibrated = twin.load_model("cstr", parameter_set="fit.toml")
+    assert calibrated.p0()[calibrated.parameters.index("beta")] == pytest.approx(
+        fit.parameters["beta"], rel=1e-12)

@@ -8,11 +8,14 @@ The Python API in one place::
     run = twin.simulate(cstr, t_end=1.0, dt=0.005, x0=ss.x)
     run.to_pandas()
 
-Closed loops, RTO runs, what-if studies and FMU export (:mod:`twin.api`,
+Closed loops, RTO runs, what-if studies, FMU export and the plant-data path (:mod:`twin.api`,
 loaded on first use)::
 
     loop = twin.run_loop("cstr_apc.toml", "runs/apc")
     loop.to_pandas()
+
+From plant data to models: ``twin.load_plant_data``, ``twin.run_step_test``,
+``twin.identify``, ``twin.calibrate``.
 """
 
 from twin.core.errors import InputError, SimulationError, SteadyStateError, TwinError, UnknownNameError
@@ -27,7 +30,8 @@ from twin.orchestration.registry import load_model, model_names
 
 __version__ = "0.1.0"
 
-_API = ("LoopRun", "RTORun", "StudyRun", "export_fmu", "run_loop", "run_rto", "run_study")
+_API = ("LoopRun", "RTORun", "StudyRun", "calibrate", "export_fmu", "identify", "load_plant_data",
+        "run_loop", "run_rto", "run_step_test", "run_study")
 """Names of :mod:`twin.api`, imported on first use (it loads the controller, RTO and FMU layers)."""
 
 

@@ -13,6 +13,13 @@ and returns a result object whose ``to_pandas()`` gives the data::
     study = twin.run_study("my_study.toml", "runs/study")   # like `twin whatif`
     twin.export_fmu("./reactor.py", "reactor.fmu")           # like `twin fmu export`
 
+From plant data to models::
+
+    test = twin.run_step_test("qt_steptest.toml", "runs/test")  # like `twin steptest`
+    data = twin.load_plant_data("runs/test/steptest.csv")       # like `twin data inspect`
+    found = twin.identify(data, mv=["v1", "v2"], cv=["h1", "h2"], out="qt_id.toml")
+    fit = twin.calibrate("cstr", "cstr_plant_data.csv", ["alpha", "beta"], out="fit.toml")
+
 Errors are :class:`twin.TwinError` with one-line messages, as on the
 command line. This module sits above the FMU export layer (it may use every
 layer below the CLI); ``import twin`` loads it on first use of one of its names.
@@ -33,7 +40,8 @@ from twin.core.model import Model
 Config = str | Path | Mapping[str, Any]
 """A TOML file (its path, or a shipped example's name), or its content as a dict."""
 
-__all__ = ["LoopRun", "RTORun", "StudyRun", "export_fmu", "run_loop", "run_rto", "run_study"]
+__all__ = ["LoopRun", "RTORun", "StudyRun", "calibrate", "export_fmu", "identify", "load_plant_data",
+           "run_loop", "run_rto", "run_step_test", "run_study"]
 
 
 @dataclass(frozen=True)
@@ -224,3 +232,75 @@ def export_fmu(model: str | Model, path: str | Path, *,
     else:
         model = load_model(model, parameters, parameter_set)
     return export(model, path)
+
+
+def load_plant_data(source: str | Path, **options: Any):
+    """Plant data as every data command reads it (``twin data inspect``): a
+    :class:`~twin.core.data.table.PlantData` (time [s] since the first sample, a column per
+    variable, units, the one-line reports of the data rules applied).
+
+    ``source`` is a CSV or Parquet file (wide or long form) or an ``opc.tcp://`` URL of a
+    server with history; ``options`` are :func:`twin.core.data.load_data`'s (``tagmap``,
+    ``time_unit``, ``timezone``, ``form``, ...).
+    """
+    from twin.orchestration.plant_data import load_plant_data as load
+
+    return load(source, **options)
+
+
+def run_step_test(config: Config, out: str | Path | None = None, *, fresh: bool = False):
+    """Design and run a step test, as ``twin steptest`` does; the
+    :class:`~twin.orchestration.steptest.runner.StepTestResult` (``to_plant_data()`` gives the
+    data as :func:`load_plant_data` would read its CSV export).
+
+    ``config``: a step-test file (or a shipped example's name) or its content as a dict;
+    ``out``: folder for the cycle store, ``steptest.csv``/``.parquet`` and ``report.html``
+    (``None``: nothing written); ``fresh``: replace an earlier test in ``out``.
+    """
+    from twin.orchestration.examples import file_or_example
+    from twin.orchestration.steptest.config import load_steptest, spec_from_dict
+    from twin.orchestration.steptest.runner import run_step_test as run
+
+    if isinstance(config, Mapping):
+        spec = spec_from_dict(dict(config), Path.cwd())
+    else:
+        spec = load_steptest(file_or_example(config))
+    return run(spec, out, fresh=fresh)
+
+
+def identify(data: Any, mv: list[str], cv: list[str], dv: list[str] = (), *,
+             out: str | Path | None = None, **options: Any):
+    """Identify a linear model of ``cv`` from ``mv`` (and measured ``dv``), as ``twin identify``
+    does; the :class:`~twin.orchestration.identify_run.IdentifyRun` (model, FIR analysis, gains
+    with RGA and conditioning, held-out validation).
+
+    ``data``: a :class:`~twin.core.data.table.PlantData` or anything :func:`load_plant_data`
+    reads; ``out``: write the model file, which every command and :func:`twin.load_model`
+    take by its path; ``options`` are ``method`` (``fir``, ``tf``, ``subspace``), ``order``,
+    ``holdout`` [-], ``settling`` [s], ``structure``, ``name``.
+    """
+    from twin.core.data.table import PlantData
+    from twin.orchestration.identify_run import identify as run
+
+    table = data if isinstance(data, PlantData) else load_plant_data(data)
+    found = run(table, list(mv), list(cv), list(dv), **options)
+    if out is not None:
+        found.model.save(out)
+    return found
+
+
+def calibrate(model: str, data: str | Path, estimate: list[str], *, out: str | Path | None = None,
+              **options: Any):
+    """Estimate parameters of ``model`` from plant data, as ``twin calibrate`` does; the
+    :class:`~twin.core.calibration.Calibration` (estimates, covariance, 95 % intervals,
+    correlations, identifiability warnings).
+
+    ``out``: the parameter-set file every command takes with ``--param-set FILE`` (and
+    :func:`twin.load_model` with ``parameter_set=FILE``); ``options`` are those of
+    :func:`twin.orchestration.calibrate_run.run_calibration` (``x0_free``, ``sets``,
+    ``param_set``, ``sigma``, ``bounds``, ``report``, ``tagmap``, ``time_unit``).
+    """
+    from twin.orchestration.calibrate_run import run_calibration
+
+    result, _ = run_calibration(model, data, list(estimate), out=out, **options)
+    return result
