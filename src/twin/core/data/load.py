@@ -22,6 +22,7 @@ declares. Sources ``opc.tcp://...`` are OPC UA servers with history.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal
@@ -34,13 +35,17 @@ from twin.core.data.table import PlantData
 from twin.core.data.tagmap import TagMap, read_tagmap
 from twin.core.data.times import parse_times
 from twin.core.errors import InputError
-from twin.core.units import convert_array, parse_unit
+from twin.core.units import convert_array, parse_unit, registry
 
 _HEADER = re.compile(r"^\s*(?P<name>[^\[\]]+?)\s*(?:\[(?P<unit>[^\[\]]*)\])?\s*$")
 """A column header: a name, optionally followed by its unit in brackets."""
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 """File suffixes read as Parquet; anything else is read as CSV."""
+
+MAX_MAGNITUDE = 1e15
+"""Largest magnitude of a value a plant data file may hold; a larger one is refused (a
+corrupt export or a sentinel value, which would break the solvers downstream)."""
 
 
 def split_header(header: str, where: str = "") -> tuple[str, str | None]:
@@ -134,18 +139,65 @@ def _read(path: Path, where: str) -> pd.DataFrame:
         raise InputError(f"{where}: no such file")
     parquet = path.suffix.lower() in PARQUET_SUFFIXES
     try:
-        raw = pd.read_parquet(path) if parquet else pd.read_csv(path, skipinitialspace=True)
+        if parquet:
+            raw = pd.read_parquet(path)
+        else:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", pd.errors.ParserWarning)
+                raw = pd.read_csv(path, skipinitialspace=True, index_col=False)
     except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         reason = " ".join(str(exc).split())[:120]
         raise InputError(f"{where}: cannot read it as {'Parquet' if parquet else 'CSV'} "
                          f"({reason})") from None
     except Exception as exc:  # pyarrow's own errors (ArrowInvalid is a ValueError; others not)
         raise InputError(f"{where}: cannot read it as Parquet ({type(exc).__name__})") from None
+    if not parquet and any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+        _refuse_extra_fields(path, where)  # rows longer than the header
     if not isinstance(raw.index, pd.RangeIndex):  # a Parquet file written with its time index
         raw = raw.reset_index()
     if raw.columns.empty:
         raise InputError(f"{where}: no columns")
     return raw
+
+
+def _refuse_extra_fields(path: Path, where: str) -> None:
+    """Rows with more fields than the header (pandas would take the first as an index and
+    shift every column): one line naming the first such line of the file (header = line 1)."""
+    import csv
+
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        rows = csv.reader(handle, skipinitialspace=True)
+        header = next(rows)
+        for line, row in enumerate(rows, start=2):
+            if len(row) > len(header):
+                raise InputError(f"{where}: line {line} has {len(row)} fields but the header "
+                                 f"has {len(header)}; remove the extra fields or name them")
+    raise InputError(f"{where}: rows have more fields than the header ({len(header)})")
+
+
+def _check_magnitude(values: np.ndarray, where: str, name: str | None) -> None:
+    """Refuse a value whose magnitude exceeds :data:`MAX_MAGNITUDE` (row counted from 1)."""
+    with np.errstate(invalid="ignore"):
+        big = np.abs(values) > MAX_MAGNITUDE
+    if big.any():
+        row = int(np.flatnonzero(big)[0])
+        column = f"column '{name}' " if name is not None else ""
+        raise InputError(f"{where}: {column}row {row + 1}: {values[row]:g} exceeds the "
+                         f"largest magnitude a value may have ({MAX_MAGNITUDE:g})")
+
+
+def _time_factor(unit: str | None, time_unit: str | None, where: str) -> float:
+    """Seconds per unit of the time header's unit (``time [min]``) -> 60; 1 without one."""
+    if unit is None:
+        return 1.0
+    given = parse_unit(unit, f"{where}: time column")
+    if given.dimensionality != registry().second.dimensionality:
+        raise InputError(f"{where}: time column unit '{unit}' is not a unit of time "
+                         "(write s, min, h)")
+    if time_unit is not None and parse_unit(time_unit, where) != given:
+        raise InputError(f"{where}: time unit '{time_unit}' disagrees with the time column's "
+                         f"header unit '{unit}'; leave one out")
+    return float(registry().Quantity(1.0, given).to("s").magnitude)
 
 
 def _from_wide(raw: pd.DataFrame, where: str, time_unit: str | None, timezone: str | None):
@@ -156,13 +208,20 @@ def _from_wide(raw: pd.DataFrame, where: str, time_unit: str | None, timezone: s
             raise InputError(f"{where}: column '{name}' appears twice")
         names.append(name)
         if unit is not None:
+            if len(names) > 1:
+                parse_unit(unit, f"{where}: column '{name}'")
             units[name] = unit
     if names[0].lower() not in ("time", "timestamp"):
         raise InputError(f"{where}: the first column must be 'time' (numbers or time stamps); "
                          f"it is '{names[0]}'")
     if len(names) < 2:
         raise InputError(f"{where}: no column besides '{names[0]}'; give a column per tag")
-    seconds, start, note = parse_times(raw.iloc[:, 0], where, time_unit, timezone)
+    time_header = units.pop(names[0], None)
+    factor = _time_factor(time_header, time_unit, where)
+    seconds, start, note = parse_times(raw.iloc[:, 0], where,
+                                       "s" if time_header else time_unit, timezone)
+    if time_header:
+        seconds, note = seconds * factor, f"numeric time in {time_header} (header)"
     values = raw.iloc[:, 1:].set_axis(names[1:], axis=1)
     for name in values.columns:
         converted = pd.to_numeric(values[name], errors="coerce")
@@ -172,11 +231,11 @@ def _from_wide(raw: pd.DataFrame, where: str, time_unit: str | None, timezone: s
             raise InputError(f"{where}: column '{name}' row {row + 1}: '{values[name].iloc[row]}' "
                              "is not a finite number (leave a missing value empty)")
         values[name] = converted.astype(float)
+        _check_magnitude(values[name].to_numpy(), where, name)
     values.index = pd.Index(seconds, name="time")
     unsorted = int(np.sum(np.diff(seconds) < 0))
     duplicated = values.index.duplicated(keep="last")
     frame = values[~duplicated].sort_index(kind="stable")
-    units.pop(names[0], None)
     return frame, None, units, {"start": start, "time": _time_line(
         note, len(raw), unsorted, int(duplicated.sum()), "rows")}
 
@@ -193,6 +252,7 @@ def _from_long(raw: pd.DataFrame, where: str, time_unit: str | None, timezone: s
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputError(f"{where}: row {row + 1}: value '{raw[value_col].iloc[row]}' is not a "
                          "finite number (leave a missing value empty)")
+    _check_magnitude(values.to_numpy(dtype=float), where, None)
     quality = (quality_codes(raw[quality_col], where) if quality_col is not None
                else np.zeros(len(raw)))
     tags, units = _tag_units(raw[tag_col], where)
@@ -211,6 +271,7 @@ def _tag_units(tags: pd.Series, where: str) -> tuple[pd.Series, dict[str, str]]:
         name, unit = split_header(tag, where)
         names[tag] = name
         if unit is not None:
+            parse_unit(unit, f"{where}: tag '{name}'")
             if units.get(name, unit) != unit:
                 raise InputError(f"{where}: tag '{name}' is given in [{units[name]}] and in "
                                  f"[{unit}]")
