@@ -78,9 +78,8 @@ def _lines(document: dict) -> list[str]:
               "bad", "frozen", "spikes")
     rows = [header]
     for t in document["tags"]:
-        scale = max(abs(t["min"]), abs(t["max"])) if t["samples"] else None
         rows.append((_printable(t["name"]), _printable(t["unit"]), t["role"] or "-", str(t["samples"]), str(t["missing"]),
-                     format_number(t["min"], scale), format_number(t["max"], scale),
+                     format_number(t["min"]), format_number(t["max"]),
                      f"{t['interval_s']:.4g}", str(t["gaps"]),
                      f"{t['bad_quality']} ({t['bad_quality_percent']:.2g} %)", str(t["frozen"]),
                      str(t["spikes"])))
