@@ -85,6 +85,9 @@ def test_twin_data_inspect_reads_an_opc_tcp_url(run, monkeypatch, tmp_path, caps
     assert h1["samples"] == TICKS + 1 and 5 < h1["mean"] < 30 and h1["bad_quality"] == 0
     whole = load_plant_data(url)
     assert sorted(whole.names) == NAMES and len(whole.time) == TICKS + 1
+    # the servers' EngineeringUnits, as in the CSV export's headers (the last test compares)
+    assert whole.units == {"h1": "cm", "h2": "cm", "v1": "V", "v2": "V"}
+    assert {t["name"]: t["unit"] for t in document["tags"]} == whole.units
     start = (whole.start + pd.Timedelta(seconds=1)).isoformat()
     part = load_plant_data(f"{url}?start={quote(start)}")
     np.testing.assert_array_equal(part.frame.to_numpy(), whole.frame.to_numpy()[4:])

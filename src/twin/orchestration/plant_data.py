@@ -21,6 +21,7 @@ For other tags, pages or client settings call ``read_history`` directly.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
@@ -50,7 +51,15 @@ def read_opcua(url: str, where: str = "") -> pd.DataFrame:
         raise InputError(f"{bare}: set the password in the environment variable {PASSWORD_ENV}")
     gateway = GatewaySettings(username=user or "apc", password_env=PASSWORD_ENV,
                               config_dir=CLIENT_DIR, timeout=REQUEST_TIMEOUT)
-    return read_history(bare, None, query.get("start"), query.get("end"), gateway=gateway).long
+    history = read_history(bare, None, query.get("start"), query.get("end"), gateway=gateway)
+    return with_units(history.long, history.data.units)
+
+
+def with_units(long: pd.DataFrame, units: Mapping[str, str]) -> pd.DataFrame:
+    """The long table with each tag that has a unit (its server's EngineeringUnits) written
+    ``name [unit]``, as the CSV export's headers are, so the loader keeps the units."""
+    named = {tag: f"{tag} [{unit}]" for tag, unit in units.items() if unit and unit != "-"}
+    return long.assign(tag=long["tag"].map(lambda tag: named.get(tag, tag)))
 
 
 def load_plant_data(source: str | Path, **options) -> PlantData:
