@@ -95,6 +95,18 @@ def test_a_test_whose_mvs_never_move_exits_1_with_its_data_written(capsys, tmp_p
     assert (tmp_path / "out" / "steptest.csv").is_file() and "data written to" in out
 
 
+def test_an_amplitude_beyond_the_hard_limits_runs_with_one_warning_line(capsys, tmp_path):
+    text = EXAMPLE.replace("amplitude = 0.5   # [V]", "amplitude = 50.0")
+    path = tmp_path / "qt_steptest.toml"
+    path.write_text(text)
+    code, out, err = run_twin(capsys, "steptest", str(path), "--out", str(tmp_path / "out"),
+                              "--duration", "20")
+    assert code == 0, err
+    assert err.strip().splitlines() == [
+        "twin: warning: mv 'v1': amplitude 50 cut to 3, the room to its nearer hard limit (base 3 "
+        "in [0, 10]: 3 of room below it, 7 above); the moves stay symmetric around the base"]
+
+
 def test_a_missing_file_and_a_bad_duration_are_refused(capsys, tmp_path):
     code, _, err = run_twin(capsys, "steptest", str(tmp_path / "none.toml"))
     assert code == 2 and "not found" in the_error_line(err)

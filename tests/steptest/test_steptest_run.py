@@ -341,3 +341,21 @@ def test_a_test_whose_mvs_never_move_says_so_and_keeps_its_data(tmp_path):
     kinds = list(CycleStore.read_only(result.store).events()["kind"])
     assert kinds[-1] == "no_moves" and "pause" in kinds
     assert len(load_data(result.csv).time) == 260
+
+
+def test_an_amplitude_beyond_the_hard_limits_is_cut_with_a_warning_naming_the_asymmetry(caplog):
+    from twin.orchestration.steptest.design import design
+
+    spec = qt_spec(amplitude=50.0)  # base 3 V in [0, 10] V: 3 V of room below, 7 V above
+    with caplog.at_level("WARNING", logger="twin.orchestration.steptest.design"):
+        plan = design(spec, np.array([3.0, 3.0]))
+    assert plan.amplitudes == pytest.approx([3.0, 3.0])
+    assert np.unique(plan.moves) == pytest.approx([-3.0, 3.0])  # symmetric around the base
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [f"mv '{n}': amplitude 50 cut to 3, the room to its nearer hard limit (base 3 "
+                     "in [0, 10]: 3 of room below it, 7 above); the moves stay symmetric around "
+                     "the base" for n in ("v1", "v2")]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="twin.orchestration.steptest.design"):
+        design(qt_spec(amplitude=3.0), np.array([3.0, 3.0]))  # fits exactly: no warning
+    assert not caplog.records
