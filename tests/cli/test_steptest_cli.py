@@ -67,6 +67,46 @@ def test_bad_step_test_files_are_refused_in_one_line(capsys, tmp_path, change, m
     assert not (tmp_path / "out").exists()  # a refused test writes nothing
 
 
+def test_a_base_point_within_a_safety_margin_is_refused_and_writes_nothing(capsys, tmp_path):
+    # h1 starts near 12.3 cm: a high limit of 13 cm with a margin of 1 cm would pause at once
+    path = tmp_path / "qt_steptest.toml"
+    path.write_text(EXAMPLE.replace("high = 19.0", "high = 13.0", 1))
+    code, _, err = run_twin(capsys, "steptest", str(path), "--out", str(tmp_path / "out"))
+    assert code == 2, err
+    line = the_error_line(err)
+    assert "at the start cv 'h1' = 12." in line and "within 1 of its high safety limit 13" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_test_whose_mvs_never_move_exits_1_with_its_data_written(capsys, tmp_path):
+    # base 5 V (the plant starts at 3 V): h1 rises into its margin during the 200 s lead-in
+    text = EXAMPLE.replace('amplitude = 0.5   # [V]', 'amplitude = 0.5\nbase = 5.0')
+    text = text.replace('amplitude = 0.5\nlow', 'amplitude = 0.5\nbase = 5.0\nlow')
+    text = text.replace("high = 19.0", "high = 15.5", 1).replace("margin = 1.0", "margin = 1.5", 1)
+    text = text.replace("seed = 1", "seed = 1\nlead_in = 200.0")
+    assert text.count("base = 5.0") == 2
+    path = tmp_path / "qt_steptest.toml"
+    path.write_text(text)
+    code, out, err = run_twin(capsys, "steptest", str(path), "--out", str(tmp_path / "out"),
+                              "--duration", "60")
+    assert code == 1, err
+    assert "the MVs never moved (260 of 260 samples paused or shed)" in the_error_line(err)
+    assert len(err.strip().splitlines()) == 1
+    assert (tmp_path / "out" / "steptest.csv").is_file() and "data written to" in out
+
+
+def test_an_amplitude_beyond_the_hard_limits_runs_with_one_warning_line(capsys, tmp_path):
+    text = EXAMPLE.replace("amplitude = 0.5   # [V]", "amplitude = 50.0")
+    path = tmp_path / "qt_steptest.toml"
+    path.write_text(text)
+    code, out, err = run_twin(capsys, "steptest", str(path), "--out", str(tmp_path / "out"),
+                              "--duration", "20")
+    assert code == 0, err
+    assert err.strip().splitlines() == [
+        "twin: warning: mv 'v1': amplitude 50 cut to 3, the room to its nearer hard limit (base 3 "
+        "in [0, 10]: 3 of room below it, 7 above); the moves stay symmetric around the base"]
+
+
 def test_a_missing_file_and_a_bad_duration_are_refused(capsys, tmp_path):
     code, _, err = run_twin(capsys, "steptest", str(tmp_path / "none.toml"))
     assert code == 2 and "not found" in the_error_line(err)

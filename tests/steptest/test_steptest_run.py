@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from twin.core.config import parse_toml
 from twin.core.data import load_data
+from twin.core.errors import InputError
 from twin.orchestration.examples import FOLDER
 from twin.orchestration.loop.store import CycleStore
 from twin.orchestration.steptest import load_steptest, run_step_test, spec_from_dict
@@ -317,3 +320,42 @@ def test_a_model_plant_s_input_bounds_are_hard_limits_when_none_are_given():
     # v1 in [0, 10] V (the model's bounds): an amplitude of 50 V is cut to the 3 V of room
     assert result.design.amplitudes[0] == pytest.approx(3.0)
     assert result.mv[:, 0].min() >= 0.0 and result.mv[:, 0].max() <= 6.0
+
+
+def test_a_base_point_already_within_a_safety_margin_is_refused_at_the_start(tmp_path):
+    # h1 starts near 12.3 cm at 3 V; a high limit of 13 cm with a margin of 1 cm leaves no room
+    with pytest.raises(InputError, match=r"at the start cv 'h1' = 12\.\d+ is within 1 of its "
+                                         r"high safety limit 13"):
+        run_step_test(qt_spec(h_high=13.0, margin=1.0), tmp_path / "run")
+
+
+def test_a_test_whose_mvs_never_move_says_so_and_keeps_its_data(tmp_path):
+    # base 5 V on both pumps (the plant starts at 3 V): h1 rises into the margin of its 15.5 cm
+    # limit during the lead-in, the test pauses at the base and the designed moves never start
+    spec = qt_spec(amplitude=0.5, h_high=15.5, margin=1.5, rate=5.0, duration=60.0)
+    spec = replace(spec, mv=[replace(m, base=5.0) for m in spec.mv],
+                   test=replace(spec.test, lead_in=200.0))
+    result = run_step_test(spec, tmp_path / "run")
+    assert not result.moved and result.pauses == 1 and result.paused.all()
+    assert np.all(result.mv == 5.0) and len(result.time) == 260
+    kinds = list(CycleStore.read_only(result.store).events()["kind"])
+    assert kinds[-1] == "no_moves" and "pause" in kinds
+    assert len(load_data(result.csv).time) == 260
+
+
+def test_an_amplitude_beyond_the_hard_limits_is_cut_with_a_warning_naming_the_asymmetry(caplog):
+    from twin.orchestration.steptest.design import design
+
+    spec = qt_spec(amplitude=50.0)  # base 3 V in [0, 10] V: 3 V of room below, 7 V above
+    with caplog.at_level("WARNING", logger="twin.orchestration.steptest.design"):
+        plan = design(spec, np.array([3.0, 3.0]))
+    assert plan.amplitudes == pytest.approx([3.0, 3.0])
+    assert np.unique(plan.moves) == pytest.approx([-3.0, 3.0])  # symmetric around the base
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [f"mv '{n}': amplitude 50 cut to 3, the room to its nearer hard limit (base 3 "
+                     "in [0, 10]: 3 of room below it, 7 above); the moves stay symmetric around "
+                     "the base" for n in ("v1", "v2")]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="twin.orchestration.steptest.design"):
+        design(qt_spec(amplitude=3.0), np.array([3.0, 3.0]))  # fits exactly: no warning
+    assert not caplog.records

@@ -18,7 +18,7 @@ import click
 from twin.core.errors import InputError
 from twin.core.variables import VariableSet
 
-WARNING_LOGGERS = ("twin.core.units",)
+WARNING_LOGGERS = ("twin.core.units", "twin.orchestration.steptest.design")
 """Loggers whose warnings the command line prints as ``twin: warning: ...`` lines."""
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from twin.cli.duration_option import duration_option
-from twin.core.errors import InputError
+from twin.core.errors import InputError, RunStopped
 
 
 def register(cli: click.Group, emit, json_option) -> None:
@@ -68,3 +68,7 @@ def register(cli: click.Group, emit, json_option) -> None:
             f"step test {config.stem}: {spec.test.signal} on {', '.join(result.mv_names)}, "
             f"{len(result.time)} samples, {result.pauses} safety pauses",
             f"data written to {result.csv} and {result.parquet}; report {result.report}"]))
+        if not result.moved:
+            raise RunStopped(f"step test {config.stem}: the MVs never moved "
+                             f"({int(result.paused.sum())} of {len(result.time)} samples paused "
+                             f"or shed); the data in {result.folder} excite nothing")

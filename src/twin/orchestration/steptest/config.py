@@ -129,7 +129,8 @@ class MVConfig:
     limits [MV unit], within the declared bounds of a model's input (which
     apply when none is given); ``max_rate``: rate limit [MV unit / time
     unit]. The MVs written always respect all of them, and an amplitude
-    is cut to the room the limits leave around the base point.
+    is cut to the room the limits leave around the base point (a given one
+    with a warning; see docs/step-tests.md).
     """
 
     name: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +12,8 @@ from apc.steptest.limits import MVLimits
 from apc.steptest.signals import gbn, prbs, samples, staircase, switching_time
 from twin.core.errors import InputError
 from twin.orchestration.steptest.config import StepTestSpec
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,12 @@ def design(spec: StepTestSpec, base: np.ndarray,
     elif missing.any():
         amplitudes[missing] = amplitudes_from_prior(np.nan_to_num(gains[:, missing]), excursion,
                                                     room[missing])
+    for m, b, lim, r, asked in zip(spec.mv, base, limits, room, given):
+        if asked > r:  # kept symmetric around the base: cut to the nearer hard limit
+            log.warning("mv '%s': amplitude %g cut to %g, the room to its nearer hard limit "
+                        "(base %g in [%g, %g]: %g of room below it, %g above); the moves stay symmetric "
+                        "around the base", m.name, asked, r, b, lim.low, lim.high, b - lim.low,
+                        lim.high - b)
     amplitudes = np.minimum(amplitudes, room)
     if t.signal == "staircase":
         switch = t.switch_time if t.switch_time is not None else t.settling_time

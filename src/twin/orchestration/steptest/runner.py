@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from twin.core.data.table import PlantData
-from twin.core.errors import TwinError
+from twin.core.errors import InputError, TwinError
 from twin.core.quality import Quality
 from twin.orchestration.progress import Progress, ProgressUpdate
 from twin.orchestration.steptest.config import StepTestSpec
@@ -81,6 +81,11 @@ class StepTestResult:
     report: Path | None = None
 
     @property
+    def moved(self) -> bool:
+        """True when some MV was ever written with a value other than its first one."""
+        return bool(self.mv.size) and bool(np.any(self.mv != self.mv[:1]))
+
+    @property
     def pauses(self) -> int:
         """Number of safety pauses."""
         return sum(1 for _, kind, _ in self.events if kind == "pause")
@@ -102,15 +107,10 @@ class SafetyWatch:
     def check(self, values: dict[str, float]) -> tuple[str, str] | None:
         """An event ``(kind, message)`` when the state changes, else None."""
         if not self.paused:
-            for c in self.cvs:
-                y = values.get(c.name, math.nan)
-                if not math.isfinite(y):
-                    continue
-                if y >= c.upper - c.margin or y <= c.lower + c.margin:
-                    self.paused = True
-                    side, limit = ("high", c.upper) if y >= c.upper - c.margin else ("low", c.lower)
-                    return "pause", (f"cv '{c.name}' = {y:.6g} is within {c.margin:g} of its "
-                                     f"{side} safety limit {limit:g}: MVs back to base")
+            near = self.near(values)
+            if near is not None:
+                self.paused = True
+                return "pause", f"{near}: MVs back to base"
             return None
         inside = all(not math.isfinite(values.get(c.name, math.nan))
                      or c.lower + RESUME * c.margin < values[c.name] < c.upper - RESUME * c.margin
@@ -119,6 +119,18 @@ class SafetyWatch:
             self.paused = False
             return "resume", (f"every cv is back inside its safety limits by {RESUME:g} times its "
                                "margin")
+        return None
+
+    def near(self, values: dict[str, float]) -> str | None:
+        """Which CV is within its margin of a safety limit (a phrase), or None."""
+        for c in self.cvs:
+            y = values.get(c.name, math.nan)
+            if not math.isfinite(y):
+                continue
+            if y >= c.upper - c.margin or y <= c.lower + c.margin:
+                side, limit = ("high", c.upper) if y >= c.upper - c.margin else ("low", c.lower)
+                return (f"cv '{c.name}' = {y:.6g} is within {c.margin:g} of its {side} safety "
+                        f"limit {limit:g}")
         return None
 
 
@@ -145,9 +157,12 @@ def run_step_test(spec: StepTestSpec, folder: str | Path | None = None, fresh: b
         readback = plant.mv_readback()
         base = np.array([m.base if m.base is not None else readback[m.name] for m in spec.mv])
         plan = design(spec, base, handle.bounds) if spec.pretest is None else None
+        first = plant.read()
+        refuse_start(spec, first)
         if folder is not None:
             store = _open_store(spec, handle, folder, fresh)
         sampler = _Sampler(spec, handle, store, base, progress)
+        sampler.first = first
         if spec.pretest is not None:
             pre = plan_pretest(spec)
             limits = mv_limits(spec, handle.bounds)
@@ -164,6 +179,13 @@ def run_step_test(spec: StepTestSpec, folder: str | Path | None = None, fresh: b
                       f"{spec.duration:g} {handle.time_unit}, sampled every "
                       f"{spec.test.sample_time:g}", last=True)
         result = sampler.result(plan, found)
+        if not result.moved:  # e.g. paused throughout: data that excite nothing
+            message = (f"the MVs never moved ({int(result.paused.sum())} of {len(result.time)} "
+                       "samples paused or shed): the data excite nothing")
+            log.warning("step test: %s", message)
+            result.events.append((float(result.time[-1]), "no_moves", message))
+            if store is not None:
+                store.log_event(len(result.time) - 1, float(result.time[-1]), "no_moves", message)
     except KeyboardInterrupt:
         plant.close()
         if store is not None and sampler is not None and sampler.rows["time"]:
@@ -234,6 +256,8 @@ class _Sampler:
         self.events: list[tuple[float, str, str]] = []
         self.steps_per_sample = round(spec.test.sample_time / spec.tick)
         self.shed, self.healthy = False, 0
+        self.first = None
+        """The plant's first reading, taken before the run starts (see :func:`refuse_start`)."""
 
     def _watchdog(self, plant) -> list[tuple[str, str]]:
         """Shed when a plant over OPC UA is unhealthy (the deploy watchdog's rules); re-enter
@@ -273,13 +297,9 @@ class _Sampler:
         for k in range(n):
             kk = len(self.rows["time"])
             t = kk * dt
-            readings = plant.read()
-            values, cv, quality = {}, np.full(len(self.cv_names), np.nan), []
-            for i, name in enumerate(self.cv_names):
-                r = readings[name]
-                quality.append(r.quality.value)
-                if r.quality is not Quality.BAD and math.isfinite(r.value):
-                    cv[i] = values[name] = float(r.value)
+            readings = self.first if self.first is not None else plant.read()
+            self.first = None
+            values, cv, quality = _values(readings, self.cv_names)
             new = [("start" if kk == 0 else "phase", start_message)] if k == 0 else []
             if k == lead and lead > 0:
                 new.append(("signal", "lead-in over: the designed moves start"))
@@ -332,6 +352,33 @@ class _Sampler:
                               np.array(rows["mv"]), np.array(rows["design"]),
                               np.array(rows["cv"]), np.array(rows["quality"], dtype=object),
                               np.array(rows["paused"], dtype=bool), self.events, pretest=found)
+
+
+def _values(readings, cv_names: list[str]) -> tuple[dict[str, float], np.ndarray, list[str]]:
+    """The usable CV values by name, all CV values (NaN where Bad) and their qualities."""
+    values, cv, quality = {}, np.full(len(cv_names), np.nan), []
+    for i, name in enumerate(cv_names):
+        r = readings[name]
+        quality.append(r.quality.value)
+        if r.quality is not Quality.BAD and math.isfinite(r.value):
+            cv[i] = values[name] = float(r.value)
+    return values, cv, quality
+
+
+def refuse_start(spec: StepTestSpec, readings) -> None:
+    """Refuse a test whose CVs already are within their safety margins at the start.
+
+    Such a test would stay paused from its first sample and never move the MVs.
+
+    Raises
+    ------
+    InputError
+        Naming the CV, its value, the limit and the margin.
+    """
+    near = SafetyWatch(spec).near(_values(readings, [c.name for c in spec.cv])[0])
+    if near is not None:
+        raise InputError(f"step test: at the start {near} (its margin): the test would stay "
+                         "paused; move the base point, the limit or the margin")
 
 
 def _log_sample(store, spec: StepTestSpec, k: int, t: float, readings, plant, mv: np.ndarray,
