@@ -106,7 +106,8 @@ def run_calibration(model_name: str, data_source: str | Path, estimate: Sequence
     calibration and a JSON-friendly summary.
     """
     model = load_model(model_name, sets, param_set)
-    cleaning = load_clean(data_source, tagmap=tagmap, time_unit=time_unit)
+    cleaning = load_clean(data_source, tagmap=tagmap, time_unit=time_unit,
+                          inputs=list(model.inputs.names))
     data = cleaning.data
     cdata, notes = align(model, data)
     free = list(model.states.names) if x0_free is True else list(x0_free or ())

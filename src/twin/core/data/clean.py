@@ -9,7 +9,8 @@ line to the table's ``reports``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -63,6 +64,15 @@ def apply_rules(data: PlantData, gap_factor: float = GAP_FACTOR, frozen_window: 
     return Cleaning(step3, bad, frozen, spikes, tuple(data.reports))
 
 
-def load_clean(source: str | Path, *, tagmap=None, time_unit: str | None = None) -> Cleaning:
-    """:func:`~twin.core.data.load.load_data`, then :func:`apply_rules` with their defaults."""
-    return apply_rules(load_data(source, tagmap=tagmap, time_unit=time_unit))
+def load_clean(source: str | Path, *, tagmap=None, time_unit: str | None = None,
+               inputs: Sequence[str] = ()) -> Cleaning:
+    """:func:`~twin.core.data.load.load_data`, then :func:`apply_rules` with their defaults.
+
+    ``inputs``: columns the caller moves (MVs, DVs) whatever their role in
+    the file; like columns of role mv or dv, their steps are not spikes.
+    """
+    data = load_data(source, tagmap=tagmap, time_unit=time_unit)
+    named = {n: "mv" for n in inputs if n in data.names and data.roles.get(n) not in ("mv", "dv")}
+    if named:
+        data = replace(data, roles={**data.roles, **named})
+    return apply_rules(data)
