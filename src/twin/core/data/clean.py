@@ -32,19 +32,20 @@ class Cleaning:
         Rejected samples missing; the load and rule report lines in ``reports``.
     quality, frozen, spikes : pandas.DataFrame
         Per column, True where the rule rejected a sample (on the original time axis).
+    source_reports : tuple of str
+        The report lines of reading the file, before the rules.
     """
 
     data: PlantData
     quality: pd.DataFrame
     frozen: pd.DataFrame
     spikes: pd.DataFrame
+    source_reports: tuple[str, ...] = ()
 
     @property
     def rule_lines(self) -> list[str]:
         """The report lines the rules added (not those of reading the file)."""
         return list(self.data.reports[len(self.source_reports):])
-
-    source_reports: tuple[str, ...] = ()
 
 
 def apply_rules(data: PlantData, gap_factor: float = GAP_FACTOR, frozen_window: float | None = None,
