@@ -298,9 +298,15 @@ def calibrate(model: str, data: str | Path, estimate: list[str], *, out: str | P
     ``out``: the parameter-set file every command takes with ``--param-set FILE`` (and
     :func:`twin.load_model` with ``parameter_set=FILE``); ``options`` are those of
     :func:`twin.orchestration.calibrate_run.run_calibration` (``x0_free``, ``sets``,
-    ``param_set``, ``sigma``, ``bounds``, ``report``, ``tagmap``, ``time_unit``).
+    ``param_set``, ``sigma``, ``bounds``, ``report``, ``tagmap``, ``time_unit``). When the
+    estimates are not identifiable the file is not written (a logged warning says so) unless
+    ``write_unidentifiable=True``.
     """
+    import logging
+
     from twin.orchestration.calibrate_run import run_calibration
 
-    result, _ = run_calibration(model, data, list(estimate), out=out, **options)
+    result, summary = run_calibration(model, data, list(estimate), out=out, **options)
+    if summary.get("withheld"):
+        logging.getLogger(__name__).warning("%s", summary["withheld"])
     return result

@@ -60,5 +60,22 @@ def test_long_form_with_a_tag_map_gives_the_wide_estimates(capsys, tmp_path):
     history, wide = found
     for a, b in zip(history["estimates"], wide["estimates"]):
         assert a["value"] == pytest.approx(b["value"], rel=1e-5)  # K round trip, solver tolerance
-    assert history["fit"]["C_b"]["samples"] == 13  # the analyser's samples only
+    assert history["fit"]["C_b"]["samples"] == 13  # the analyser's samples, none taken for spikes
     assert any(note.startswith("tag map: 5 tags") for note in history["notes"])
+
+
+def test_the_bad_data_rules_of_data_inspect_apply_before_fitting(capsys, tmp_path):
+    """The shipped quadruple-tank history has 5 Bad h1 samples, 29 frozen h1 and one h2 spike:
+    none of them is fitted, and the rules' lines are on stderr."""
+    from twin.orchestration.examples import file_or_example
+
+    history, tagmap = file_or_example("qt_history.csv"), file_or_example("qt_tagmap.toml")
+    code, out, err = run_twin(capsys, "calibrate", "quadruple_tank", str(history), "--tagmap",
+                              str(tagmap), "--estimate", "a1", "--param-set", "P-", "--out",
+                              str(tmp_path / "a1.toml"), "--json")
+    assert code == 0, err
+    fit = json.loads(out)["fit"]
+    # h1: 241 samples read, 5 Bad and 29 frozen rejected; h2: 229 read, 1 spike rejected
+    assert fit["h1"]["samples"] == 207 and fit["h2"]["samples"] == 228
+    assert "note: data rule quality: 5 of 952 values" in err
+    assert "(h1 29)" in err and "note: data rule spikes: 1 of 436 values" in err

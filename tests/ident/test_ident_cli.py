@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -61,7 +62,9 @@ def test_irregular_or_missing_data_are_refused(capsys, tmp_path):
     code, _, err = run_twin(capsys, "identify", str(irregular), "--mv", "u", "--cv", "y")
     assert code == 2 and "irregular sampling" in the_error_line(err)
     gaps = tmp_path / "gaps.csv"
-    gaps.write_text("time,u,y\n" + "".join(f"{t},{t % 3},{'' if t == 7 else t % 5}\n" for t in range(40)))
+    # a smooth y (a saw-tooth would be spikes to the bad-data rules), one sample missing
+    gaps.write_text("time,u,y\n" + "".join(f"{t},{t % 3},{'' if t == 7 else round(math.sin(t / 4), 4)}\n"
+                                           for t in range(40)))
     code, _, err = run_twin(capsys, "identify", str(gaps), "--mv", "u", "--cv", "y")
     assert code == 2 and "missing values in y (1)" in the_error_line(err)
 
@@ -111,3 +114,70 @@ def test_without_a_holdout_the_fit_says_it_is_on_the_estimation_data(capsys):
     result = json.loads(out)
     assert result["holdout_s"] is None and result["estimation_s"] == [0.0, 7198.0]
     assert result["fit_kind"] == "simulation on the estimation data (nothing held out)"
+    residual = [w for w in result["warnings"] if "residual" in w]
+    assert len(residual) == 2 and not any("held-out" in w for w in residual)
+    assert residual[0].startswith("WARNING: the residual on the estimation data of h1 is correlated")
+
+
+def _example_rows(tmp_path, name, change=None, keep=lambda t: True, extra=None):
+    """The shipped step test rewritten: rows kept by time, h1 changed, a column added."""
+    from twin.orchestration.examples import file_or_example
+
+    lines = file_or_example(EXAMPLE).read_text().splitlines()
+    header = lines[0] + (f",{extra}" if extra else "")
+    rows = []
+    for line in lines[1:]:
+        cells = line.split(",")
+        if not keep(float(cells[0])):
+            continue
+        if change:
+            cells[3] = repr(change(float(cells[3])))
+        rows.append(",".join(cells) + (",1.0" if extra else ""))
+    path = tmp_path / name
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return str(path)
+
+
+def test_degenerate_data_are_one_line_refusals(capsys, tmp_path):
+    constant = _example_rows(tmp_path, "h3.csv", extra="h3 [cm]")
+    for method in ("fir", "tf", "subspace"):
+        code, _, err = run_twin(capsys, "identify", constant, "--mv", "v1,v2", "--cv", "h1,h3",
+                                "--method", method)
+        assert code == 2 and "Traceback" not in err
+        assert "h3 never moves in the estimation data" in the_error_line(err)
+    huge = _example_rows(tmp_path, "huge.csv", change=lambda v: v * 1e300)
+    code, _, err = run_twin(capsys, "identify", huge, "--mv", "v1,v2", "--cv", "h1,h2")
+    assert code == 2 and "values in h1 too large to identify" in the_error_line(err)
+    code, _, err = run_twin(capsys, "identify", EXAMPLE, "--mv", "v1,v2", "--cv", "h1,h2",
+                            "--holdout", "0.001")
+    assert code == 2 and "Traceback" not in err
+    assert ("--holdout 0.001: the held-out part has 4 samples, fewer than the 50"
+            in the_error_line(err))
+
+
+def test_a_test_too_short_for_the_settling_is_warned_about(capsys, tmp_path):
+    # 20 min of the step test: FIR length 140 s against settling times of several hundred s
+    short = _example_rows(tmp_path, "short.csv", keep=lambda t: t < 1200)
+    code, out, err = run_twin(capsys, "identify", short, "--mv", "v1,v2", "--cv", "h1,h2", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["gains"]["gain"][1][0] < 0.7 * LINEAR_GAINS[1][0]  # confidently wrong
+    moving = [w for w in result["warnings"] if "still moving" in w]
+    assert moving == ["WARNING: the step response of h1/v1, h1/v2, h2/v1, h2/v2 is still moving at "
+                      "the end of the FIR length (140 s): the gain is not the steady-state gain; "
+                      "give --settling longer than the settling time, or a longer test"]
+    code, out, err = run_twin(capsys, "identify", EXAMPLE, "--mv", "v1,v2", "--cv", "h1,h2", "--json")
+    assert code == 0 and not any("still moving" in w for w in json.loads(out)["warnings"])
+
+
+def test_a_historian_export_is_read_with_its_tag_map_and_the_bad_data_rules(capsys, tmp_path):
+    from twin.orchestration.examples import file_or_example
+
+    history, tagmap = str(file_or_example("qt_history.csv")), str(file_or_example("qt_tagmap.toml"))
+    code, out, err = run_twin(capsys, "identify", history, "--tagmap", tagmap, "--time-unit", "min",
+                              "--mv", "v1,v2", "--cv", "h2")
+    assert code == 2 and "the time column holds time stamps, not numbers in min" in the_error_line(err)
+    code, out, err = run_twin(capsys, "identify", history, "--tagmap", tagmap,
+                              "--mv", "v1,v2", "--cv", "h2", "--holdout", "0", "--json")
+    assert "note: data rule spikes: 1 of 436 values" in err and "(h1 29)" in err
+    assert code == 2 and "missing values in h2 (13)" in the_error_line(err)

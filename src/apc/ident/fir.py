@@ -120,6 +120,27 @@ class FirModel:
         last = np.where(outside.any(axis=2), self.taps - np.argmax(outside[:, :, ::-1], axis=2), 0)
         return (last + 1) * self.dt
 
+    def unsettled(self, tail: float = 0.25, sigmas: float = 2.0, share: float = 0.05) -> np.ndarray:
+        """Per pair (p, m): is the step response still moving over the last ``tail`` of its length?
+
+        Moving: the change over the tail exceeds ``sigmas`` standard
+        deviations of that change and ``share`` of the final value; the
+        gain is then not the steady-state gain of the plant.
+        """
+        p, m, q = self.coefficients.shape
+        steps = self.step_responses()
+        start = max(int(round((1 - tail) * self.taps)) - 1, 0)
+        summing = self._cumulative()
+        change_map = summing[-1] - summing[start]
+        out = np.zeros((p, m), dtype=bool)
+        for i in range(p):
+            for j in range(m):
+                block = self.covariance[i, j * q:(j + 1) * q, j * q:(j + 1) * q]
+                std = float(np.sqrt(max(change_map @ block @ change_map, 0.0)))
+                change = abs(steps[i, j, -1] - steps[i, j, start])
+                out[i, j] = change > sigmas * std and change > share * abs(steps[i, j, -1])
+        return out
+
     def simulate(self, u: np.ndarray, u_before: np.ndarray | None = None) -> np.ndarray:
         """Outputs for inputs ``u`` (samples, m), inputs before the start held at ``u_before``."""
         u = np.asarray(u, dtype=float)

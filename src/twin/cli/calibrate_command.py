@@ -43,7 +43,7 @@ def register(cli: click.Group, emit, json_option, set_option, param_set_option, 
                   help="Parameters to estimate (comma-separated).")
     @click.option("--x0-free", "x0_free", is_flag=False, flag_value="*", default=None,
                   metavar="[NAME,...]",
-                  help="Estimate these initial states too (alone: all states).")
+                  help="Estimate these initial states too (alone or 'all': all states).")
     @set_option
     @param_set_option
     @click.option("--sigma", "sigmas", multiple=True, metavar="NAME=STD",
@@ -60,7 +60,8 @@ def register(cli: click.Group, emit, json_option, set_option, param_set_option, 
                   help="RK4 steps per sample interval (default: from the model's fastest mode).")
     @click.option("--out", type=click.Path(path_type=Path), default=None, metavar="PARAMS.toml",
                   help="Parameter-set file to write (default: MODEL_calibrated.toml).")
-    @click.option("--force", is_flag=True, help="Replace an existing --out file.")
+    @click.option("--force", is_flag=True, help="Replace an existing --out file; write it even "
+                  "when the estimates are not identifiable.")
     @click.option("--report", "report_path", type=click.Path(path_type=Path), default=None,
                   metavar="OUT.html", help="Also write an HTML report (figures beside it).")
     @json_option
@@ -77,13 +78,16 @@ def register(cli: click.Group, emit, json_option, set_option, param_set_option, 
         reported. The estimates are written as a parameter-set file that
         every command takes with --param-set FILE.
 
-        Exit status: 0 with estimates (identifiability warnings included);
-        1 when the optimisation found no solution; 2 for bad input.
+        Exit status: 0 with estimates; 1 when the optimisation found no
+        solution or the estimates are not identifiable (the parameter-set
+        file is then not written unless --force); 2 for bad input.
         """
+        from twin.core.errors import RunStopped
         from twin.orchestration.calibrate_run import run_calibration
 
         names = _names(estimate, "--estimate")
-        free: list[str] | bool = True if x0_free == "*" else _names(x0_free, "--x0-free")
+        free: list[str] | bool = (True if x0_free == "*" or (x0_free or "").strip().lower() == "all"
+                                  else _names(x0_free, "--x0-free"))
         sigma = {k: float(v) if not isinstance(v, str) else math.nan
                  for k, v in assignments(sigmas, "--sigma").items()}
         if any(not (v > 0) for v in sigma.values()):
@@ -96,8 +100,12 @@ def register(cli: click.Group, emit, json_option, set_option, param_set_option, 
                                      sets=assignments(sets, "--set"), param_set=param_set,
                                      sigma=sigma or None, bounds=_bounds(bound_items), out=target,
                                      report=report_path, substeps=substeps, tagmap=tagmap,
-                                     time_unit=time_unit)
+                                     time_unit=time_unit, write_unidentifiable=force)
+        for line in summary["data_rules"]:
+            click.echo(f"note: data rule {line}", err=True)
         emit(summary, as_json, _human(summary))
+        if summary.get("withheld"):
+            raise RunStopped(summary["withheld"])
 
 
 def _human(summary: dict) -> str:
@@ -111,8 +119,9 @@ def _human(summary: dict) -> str:
                      f"(noise {f['sigma']:.4g})")
     lines += [f"warning: {w}" for w in summary["warnings"]]
     lines += [f"note: {n}" for n in summary["notes"]]
-    lines.append(f"parameter set written to {summary['parameter_file']} (use --param-set "
-                 f"{summary['parameter_file']})")
+    if summary.get("parameter_file"):
+        lines.append(f"parameter set written to {summary['parameter_file']} (use --param-set "
+                     f"{summary['parameter_file']})")
     if "report" in summary:
         lines.append(f"report: {summary['report']}")
     return "\n".join(lines)

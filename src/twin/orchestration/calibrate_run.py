@@ -1,6 +1,8 @@
 """``twin calibrate``: plant data in, estimated parameters out (file, summary, report).
 
-Reads the data with :func:`twin.core.data.load_data`, aligns it with the
+Reads the data with :func:`twin.core.data.clean.load_clean` (the bad-data
+rules of ``twin data inspect``: Bad quality, frozen values and spikes are
+not fitted), aligns it with the
 model (time to the model's time unit, values to declared units, inputs held
 between samples), runs :func:`twin.core.calibration.calibrate` and writes
 the parameter-set file every command accepts (``--param-set FILE``).
@@ -17,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from twin.core.calibration import Calibration, CalibrationData, calibrate
-from twin.core.data import PlantData, load_data
+from twin.core.data import PlantData
+from twin.core.data.clean import load_clean
 from twin.core.errors import InputError
 from twin.core.model import Model
 from twin.core.param_file import is_param_file, read_param_file, write_param_file
@@ -91,21 +94,34 @@ def run_calibration(model_name: str, data_source: str | Path, estimate: Sequence
                     bounds: Mapping[str, tuple[float, float]] | None = None,
                     out: str | Path | None = None, report: str | Path | None = None,
                     substeps: int | None = None, tagmap: str | Path | None = None,
-                    time_unit: str | None = None) -> tuple[Calibration, dict[str, Any]]:
+                    time_unit: str | None = None,
+                    write_unidentifiable: bool = False) -> tuple[Calibration, dict[str, Any]]:
     """Calibrate a model against a data file; write the parameter-set file and report.
 
     ``x0_free`` is a list of state names, or True for all states; ``tagmap``
-    and ``time_unit`` go to :func:`~twin.core.data.load_data` (historian
-    exports). Returns the calibration and a JSON-friendly summary.
+    and ``time_unit`` go to :func:`~twin.core.data.clean.load_clean` (historian
+    exports). The parameter-set file is written only when the estimates are
+    identifiable, or with ``write_unidentifiable``; otherwise the summary's
+    ``parameter_file`` is None and ``withheld`` says why. Returns the
+    calibration and a JSON-friendly summary.
     """
     model = load_model(model_name, sets, param_set)
-    data = load_data(data_source, tagmap=tagmap, time_unit=time_unit)
+    cleaning = load_clean(data_source, tagmap=tagmap, time_unit=time_unit,
+                          inputs=list(model.inputs.names))
+    data = cleaning.data
     cdata, notes = align(model, data)
     free = list(model.states.names) if x0_free is True else list(x0_free or ())
     kwargs = {} if substeps is None else {"substeps": substeps}
     result = calibrate(model, cdata, estimate, free, bounds, sigma, **kwargs)
     summary = summarize(result, model_name, str(data_source), param_set, notes + list(data.reports))
-    if out is not None:
+    summary["data_rules"] = cleaning.rule_lines
+    if out is not None and not summary["identifiable"] and not write_unidentifiable:
+        summary["parameter_file"] = None
+        summary["withheld"] = (f"parameter set not written to {out}: "
+                               f"{', '.join(summary['not_identifiable']) or 'the estimates'} not "
+                               "identifiable from these data (see the warnings); --force writes it "
+                               "anyway")
+    elif out is not None:
         summary["parameter_file"] = str(write_result(result, out, model_name, str(data_source),
                                                      param_set, list(sets or {})))
     if report is not None:

@@ -56,7 +56,8 @@ def write_report(run: IdentifyRun, path: str | Path) -> Path:
     report.paragraph(summary_text(run, result).splitlines()[0])
     for line in result["warnings"]:
         report.paragraph(line)
-    report.heading("Fit on the held-out data")
+    report.heading("Fit on the held-out data" if run.split < len(run.time)
+                   else "Fit on the estimation data (nothing held out)")
     report.table(["CV", "fit [%]", "residual white", "independent of inputs"],
                  [[n, f, str(result["residual_white"][n]),
                    str(all(result["input_residual_independent"][n].values()))]

@@ -46,6 +46,9 @@ LOG = logging.getLogger(__name__)
 METHODS = ("fir", "tf", "subspace")
 """Identification methods of ``twin identify``."""
 
+MIN_HOLDOUT = 2 * 25
+"""Fewest held-out samples: twice the lags of the residual tests (:func:`validate`)."""
+
 
 @dataclass(frozen=True)
 class IdentifyRun:
@@ -94,10 +97,18 @@ class IdentifyRun:
                          f"by up to {100 * loose[worst]:.2g} % of the gain ({worst}): a dead time long "
                          f"beside its lag and the sample time; use --method fir or subspace, or "
                          f"data sampled faster")
+        moving = self.fir.unsettled()
+        if moving.any():
+            pairs = [f"{self.model.outputs[i]}/{self.model.inputs[j]}" for i, j in np.argwhere(moving)]
+            lines.append(f"WARNING: the step response of {', '.join(pairs)} is still moving at the end "
+                         f"of the FIR length ({self.fir.taps * self.fir.dt:g} s): the gain is not the "
+                         f"steady-state gain; give --settling longer than the settling time, or a "
+                         f"longer test")
+        which = "held-out residual" if self.split < len(self.time) else "residual on the estimation data"
         for i, name in enumerate(self.model.outputs):
             if not self.validation.independent()[i].all():
                 bad = [self.model.inputs[j] for j in np.flatnonzero(~self.validation.independent()[i])]
-                lines.append(f"WARNING: the held-out residual of {name} is correlated with "
+                lines.append(f"WARNING: the {which} of {name} is correlated with "
                              f"{', '.join(bad)} beyond the 99 % band: dynamics or nonlinearity "
                              f"the model has not captured")
         return lines
@@ -159,6 +170,11 @@ def identify(data: PlantData, mvs: list[str], cvs: list[str], dvs: list[str] = (
     _check_samples(where, time, u, y, inputs, cvs)
     dt = float(np.median(np.diff(time)))
     split = len(time) - int(round(holdout * len(time))) if holdout > 0 else len(time)
+    if holdout > 0 and len(time) - split < MIN_HOLDOUT:
+        raise InputError(f"--holdout {holdout:g}: the held-out part has {len(time) - split} samples, "
+                         f"fewer than the {MIN_HOLDOUT} its residual tests need; give a larger "
+                         f"fraction, or 0 to validate on the estimation data")
+    _check_moving(where, u[:split], y[:split], inputs, cvs)
     taps = int(round((settling if settling is not None else (split * dt) / 6) / dt))
     if taps < 2:
         raise InputError(f"settling time {settling} s is shorter than two samples ({dt:g} s each)")
@@ -306,7 +322,28 @@ def _check_samples(where, time, u, y, inputs, cvs) -> None:
         raise InputError(f"{where}: irregular sampling (intervals {steps.min():g} to {steps.max():g} s); "
                          f"resample the data to a fixed interval first")
     for names, values in ((inputs, u), (cvs, y)):
+        infinite = np.isinf(values).any(axis=0)
+        if infinite.any():
+            which = ", ".join(n for n, bad in zip(names, infinite) if bad)
+            raise InputError(f"{where}: infinite values in {which}; cut them before identifying")
         missing = np.isnan(values).sum(axis=0)
         if missing.any():
             which = ", ".join(f"{n} ({c})" for n, c in zip(names, missing) if c)
-            raise InputError(f"{where}: missing values in {which}; fill or cut them before identifying")
+            raise InputError(f"{where}: missing values in {which}; fill or cut them before identifying (`twin data inspect` shows "
+                             f"which samples the bad-data rules rejected)")
+
+
+def _check_moving(where, u, y, inputs, cvs) -> None:
+    """Every column moves in the estimation part, and its spread is a finite number."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        spread = {n: float(np.std(col)) for names, values in ((inputs, u), (cvs, y))
+                  for n, col in zip(names, values.T)}
+    huge = [n for n, s in spread.items() if not math.isfinite(s)]
+    if huge:
+        raise InputError(f"{where}: values in {', '.join(huge)} too large to identify from "
+                         f"(their spread overflows); check the column's unit or cut the outliers")
+    still = [n for n, s in spread.items() if not s > 0]
+    if still:
+        raise InputError(f"{where}: {', '.join(still)} never move{'s' if len(still) == 1 else ''} "
+                         f"in the estimation data; leave {'it' if len(still) == 1 else 'them'} out "
+                         f"of --mv/--cv/--dv")

@@ -40,6 +40,8 @@ SPIKE_WINDOW = 7
 """Samples in the Hampel filter's window (odd) [-]."""
 SPIKE_SIGMAS = 5.0
 """Robust standard deviations from the window median beyond which a sample is a spike [-]."""
+SLOW_FACTOR = 5.0
+"""A column sampled this many times slower than the fastest is not checked for spikes [-]."""
 SPIKE_SCALE_WINDOWS = 20
 """The noise's robust scale is taken over this many windows around a sample [-]."""
 _MAD_TO_SIGMA = 1.4826
@@ -238,7 +240,16 @@ def _noise_scale(values: np.ndarray, wide: int) -> np.ndarray:
 def _default_spike_columns(data: PlantData, names: Sequence[str] | None) -> list[str]:
     if names is not None:
         return _columns(data, names)
-    return [n for n in data.names if data.roles.get(n) not in ("mv", "dv")]
+    slow = set(_slow_columns(data))
+    return [n for n in data.names if data.roles.get(n) not in ("mv", "dv") and n not in slow]
+
+
+def _slow_columns(data: PlantData) -> list[str]:
+    """Columns sampled more than :data:`SLOW_FACTOR` times slower than the fastest one (analysers):
+    between two of their samples the plant moves, so a step of the plant would look like a spike."""
+    intervals = {n: column_interval(data, n) for n in data.names}
+    fastest = min((v for v in intervals.values() if v > 0), default=float("nan"))
+    return [n for n, v in intervals.items() if v > SLOW_FACTOR * fastest]
 
 
 def reject_spikes(data: PlantData, window: int = SPIKE_WINDOW, n_sigmas: float = SPIKE_SIGMAS,
@@ -259,4 +270,9 @@ def reject_spikes(data: PlantData, window: int = SPIKE_WINDOW, n_sigmas: float =
     line = (f"spikes: {_share(sum(counts.values()), _present(data, columns))} further than "
             f"{n_sigmas:g} robust standard deviations from the median of {window} samples, set "
             f"missing{_by_column(counts)}")
+    slow = ([n for n in _slow_columns(data) if data.roles.get(n) not in ("mv", "dv")]
+            if names is None else [])
+    if slow:
+        line += (f"; not checked, sampled over {SLOW_FACTOR:g} times slower than the fastest tag: "
+                 f"{', '.join(slow)}")
     return data.replaced(data.frame.mask(mask), line)

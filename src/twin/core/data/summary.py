@@ -1,7 +1,8 @@
 """What a plant data table holds: tags, units, ranges, sampling, gaps, bad data, steady periods.
 
 :func:`inspect_data` applies the bad-data rules in their documented order
-(quality, frozen values, spikes; gaps reported), resamples the cleaned
+(quality, frozen values, spikes; gaps reported; :func:`twin.core.data.clean.apply_rules`,
+the same path identification and calibration take), resamples the cleaned
 table to its median interval, finds the steady periods on it, and returns
 the figures with every rule's report line. ``twin data inspect`` prints
 them; the HTML overview draws them.
@@ -15,9 +16,8 @@ from typing import Any
 import numpy as np
 
 from twin.core.data.resample import resample
-from twin.core.data.rules import (GAP_FACTOR, SPIKE_SIGMAS, SPIKE_WINDOW, find_gaps, frozen_mask,
-                                  quality_mask, reject_frozen, reject_quality, reject_spikes,
-                                  report_gaps, spike_mask)
+from twin.core.data.clean import apply_rules
+from twin.core.data.rules import GAP_FACTOR, SPIKE_SIGMAS, SPIKE_WINDOW, find_gaps
 from twin.core.data.steady import STEADY_THRESHOLD, STEADY_WINDOW, report_steady, steady_periods
 from twin.core.data.table import PlantData
 
@@ -72,12 +72,8 @@ def inspect_data(data: PlantData, gap_factor: float = GAP_FACTOR, frozen_window:
                  steady_threshold: float = STEADY_THRESHOLD) -> Inspection:
     """The figures of ``data`` (see :class:`Inspection`); the rules' parameters as in
     :mod:`twin.core.data.rules` and :mod:`twin.core.data.steady`."""
-    bad = quality_mask(data)
-    step1 = reject_quality(data)
-    frozen, _ = frozen_mask(step1, frozen_window)
-    step2 = reject_frozen(step1, frozen_window)
-    spikes = spike_mask(step2, spike_window, spike_sigmas)
-    step3 = report_gaps(reject_spikes(step2, spike_window, spike_sigmas), gap_factor)
+    cleaning = apply_rules(data, gap_factor, frozen_window, spike_window, spike_sigmas)
+    bad, frozen, spikes, step3 = cleaning.quality, cleaning.frozen, cleaning.spikes, cleaning.data
     gaps = find_gaps(step3, gap_factor)
     interval = data.interval()
     cleaned = resample(step3, interval) if len(data.time) > 1 else step3
