@@ -234,18 +234,22 @@ def export_fmu(model: str | Model, path: str | Path, *,
     return export(model, path)
 
 
-def load_plant_data(source: str | Path, **options: Any):
-    """Plant data as every data command reads it (``twin data inspect``): a
-    :class:`~twin.core.data.table.PlantData` (time [s] since the first sample, a column per
-    variable, units, the one-line reports of the data rules applied).
+def load_plant_data(source: str | Path, *, rules: bool = True, **options: Any):
+    """Plant data as every data command reads it (``twin data inspect``, ``twin identify``,
+    ``twin calibrate``): a :class:`~twin.core.data.table.PlantData` (time [s] since the first
+    sample, a column per variable, units, the one-line reports of the data rules applied).
 
     ``source`` is a CSV or Parquet file (wide or long form) or an ``opc.tcp://`` URL of a
     server with history; ``options`` are :func:`twin.core.data.load_data`'s (``tagmap``,
-    ``time_unit``, ``timezone``, ``form``, ...).
+    ``time_unit``, ``timezone``, ``form``, ...); ``rules``: apply the bad-data rules
+    (quality, frozen values, spikes set missing; gaps reported) with their defaults, as the
+    commands do.
     """
+    from twin.core.data.clean import apply_rules
     from twin.orchestration.plant_data import load_plant_data as load
 
-    return load(source, **options)
+    data = load(source, **options)
+    return apply_rules(data).data if rules else data
 
 
 def run_step_test(config: Config, out: str | Path | None = None, *, fresh: bool = False):
