@@ -46,7 +46,7 @@ def write_report(result: Calibration, summary: dict[str, Any], path: str | Path)
     report.table(["measured", "samples", "RMSE", "noise std", "fit [%]", "unit"],
                  [[n, f["samples"], f["rmse"], f["sigma"], _text(f["nrmse_fit_percent"]), f["unit"]]
                   for n, f in summary["fit"].items()], scales=[None, 0.0, 0.0, 0.0, 0.0, None])
-    report.figure(_validation_figure(result), f"{path.stem}_fit",
+    report.figure(validation_figure(result), f"{path.stem}_fit",
                   "Measured samples (dots) and the model's prediction with the estimates (line).")
     for note in summary["notes"]:
         report.paragraph(note)
@@ -57,9 +57,12 @@ def _text(value: float | None) -> object:
     return "not identifiable" if value is None else value
 
 
-def _validation_figure(result: Calibration) -> "plt.Figure":
+def validation_figure(result: Calibration, label: str = "model",
+                      height: float = 2.0) -> "plt.Figure":
+    """Measured (dots, missing samples left out) against the calibrated model's prediction,
+    one panel of ``height`` [in] per measured variable."""
     names = result.data.names
-    fig, axes = plt.subplots(len(names), 1, figsize=(8, 2.0 * len(names) + 0.6), sharex=True,
+    fig, axes = plt.subplots(len(names), 1, figsize=(8, height * len(names) + 0.6), sharex=True,
                              squeeze=False)
     t = result.data.t
     for j, (ax, name) in enumerate(zip(axes[:, 0], names)):
@@ -67,7 +70,7 @@ def _validation_figure(result: Calibration) -> "plt.Figure":
         ok = np.isfinite(y)
         ax.plot(t[ok], y[ok], ".", ms=2.5 if ok.sum() > 100 else 6, color="tab:gray",
                 label="measured")
-        ax.plot(t, result.predicted[:, j], color="tab:blue", lw=1.2, label="model")
+        ax.plot(t, result.predicted[:, j], color="tab:blue", lw=1.2, label=label)
         ax.set_ylabel(f"{name} [{result.model.variable(name).unit}]")
         ax.grid(alpha=0.3)
     axes[0, 0].legend(loc="best", fontsize=8)

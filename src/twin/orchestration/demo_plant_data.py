@@ -27,6 +27,7 @@ import scipy.linalg
 
 from twin.core.config import read_toml
 from twin.core.steady import SteadyState, find_steady_state
+from twin.orchestration.calibrate_report import validation_figure
 from twin.orchestration.plots import plt
 from twin.orchestration.registry import load_model
 from twin.orchestration.report import HtmlReport
@@ -160,7 +161,7 @@ def _calibration(report: HtmlReport, summary: DemoSummary) -> None:
                  scales=[None, None, None, None, 0.0, 0.0, None])
     for line in found["warnings"]:
         report.paragraph(line)
-    report.figure(_calibration_figure(result), "cstr_calibration_fit",
+    report.figure(validation_figure(result, "calibrated model", 1.7), "cstr_calibration_fit",
                   "Measured samples (dots) and the calibrated model's prediction (line).")
     for name in CSTR_TRUTH:
         summary.figures[f"calib_{name}"] = float(estimates[name]["value"])
@@ -231,24 +232,5 @@ def _step_figure(run, steady: SteadyState) -> "plt.Figure":
     for ax in axes[-1]:
         ax.set_xlabel("time [s]")
     axes[0, 0].legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    return fig
-
-
-def _calibration_figure(result) -> "plt.Figure":
-    names = result.data.names
-    fig, axes = plt.subplots(len(names), 1, figsize=(8, 1.7 * len(names) + 0.6), sharex=True,
-                             squeeze=False)
-    for j, (ax, name) in enumerate(zip(axes[:, 0], names)):
-        y = result.data.y[:, j]
-        ok = np.isfinite(y)
-        ax.plot(result.data.t[ok], y[ok], ".", ms=2.5 if ok.sum() > 100 else 6, color="tab:gray",
-                label="measured")
-        ax.plot(result.data.t, result.predicted[:, j], color="tab:blue", lw=1.2,
-                label="calibrated model")
-        ax.set_ylabel(f"{name} [{result.model.variable(name).unit}]")
-        ax.grid(alpha=0.3)
-    axes[0, 0].legend(loc="best", fontsize=8)
-    axes[-1, 0].set_xlabel(f"time [{result.model.time_unit}]")
     fig.tight_layout()
     return fig
