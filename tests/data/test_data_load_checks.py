@@ -1,4 +1,4 @@
-"""Plant data refusals and conversions found in review: time header units, extra fields,
+"""Plant data refusals and conversions: time header units, extra fields,
 unknown header units, absurd magnitudes."""
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def test_a_time_unit_that_agrees_with_the_header_is_accepted(tmp_path):
     ("tag,time,value\nh1,0,1\nh1,1,1e16\n", {}, "row 2: 1e+16 exceeds"),
     ("tag,time,value\nh1 [cmm],0,1\n", {}, "tag 'h1': unit 'cmm' is not a known unit"),
 ])
-def test_review_findings_are_one_line_refusals(tmp_path, text, kwargs, message):
+def test_malformed_files_are_one_line_refusals(tmp_path, text, kwargs, message):
     with pytest.raises(InputError) as err:
         load_data(_write(tmp_path, text), **kwargs)
     assert message in str(err.value) and "\n" not in str(err.value)
