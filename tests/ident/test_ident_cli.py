@@ -147,7 +147,8 @@ def test_degenerate_data_are_one_line_refusals(capsys, tmp_path):
         assert "h3 never moves in the estimation data" in the_error_line(err)
     huge = _example_rows(tmp_path, "huge.csv", change=lambda v: v * 1e300)
     code, _, err = run_twin(capsys, "identify", huge, "--mv", "v1,v2", "--cv", "h1,h2")
-    assert code == 2 and "values in h1 too large to identify" in the_error_line(err)
+    assert code == 2 and "column 'h1' row 1:" in the_error_line(err)
+    assert "exceeds the largest magnitude a value may have (1e+15)" in the_error_line(err)
     code, _, err = run_twin(capsys, "identify", EXAMPLE, "--mv", "v1,v2", "--cv", "h1,h2",
                             "--holdout", "0.001")
     assert code == 2 and "Traceback" not in err
