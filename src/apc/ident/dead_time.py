@@ -52,7 +52,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg, signal
 
-from apc.ident.transfer import PairModel, TransferModel
+from apc.ident.transfer import PairModel, TransferModel, stack_pairs
 
 LOG = logging.getLogger(__name__)
 
@@ -212,17 +212,7 @@ def realise(model: TransferModel, tolerance: float = TOLERANCE) -> Realisation:
             row_choices.append(choice)
             blocks.append((i, j, *pair_state_space(pair, choice.order)))
         choices.append(tuple(row_choices))
-    n = sum(block[2].shape[0] for block in blocks)
-    p, m = len(model.pairs), len(model.pairs[0])
-    ac, bc, c_all, d_all = np.zeros((n, n)), np.zeros((n, m)), np.zeros((p, n)), np.zeros((p, m))
-    at = 0
-    for i, j, a, b, c, d in blocks:
-        k = a.shape[0]
-        ac[at:at + k, at:at + k] = a
-        bc[at:at + k, j] = b[:, 0]
-        c_all[i, at:at + k] = c[0]
-        d_all[i, j] += d[0, 0]
-        at += k
+    ac, bc, c_all, d_all = stack_pairs(blocks, len(model.pairs), len(model.pairs[0]))
     a_d, b_d = sample(ac, bc, model.dt)
     return Realisation(ac, bc, a_d, b_d, c_all, d_all, tuple(choices))
 

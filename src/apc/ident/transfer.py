@@ -128,18 +128,27 @@ class TransferModel:
                     warnings.simplefilter("ignore", signal.BadCoefficients)
                     a, b, c, d = signal.tf2ss(num, den)
                 blocks.append((i, j, a, b, c, d))
-        n = sum(block[2].shape[0] for block in blocks)
-        p, m = len(self.pairs), len(self.pairs[0])
-        big_a, big_b, big_c, big_d = np.zeros((n, n)), np.zeros((n, m)), np.zeros((p, n)), np.zeros((p, m))
-        at = 0
-        for i, j, a, b, c, d in blocks:
-            k = a.shape[0]
-            big_a[at:at + k, at:at + k] = a
-            big_b[at:at + k, j] = b[:, 0]
-            big_c[i, at:at + k] = c[0]
-            big_d[i, j] += d[0, 0]
-            at += k
-        return big_a, big_b, big_c, big_d
+        return stack_pairs(blocks, len(self.pairs), len(self.pairs[0]))
+
+
+def stack_pairs(blocks, p: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One MIMO state space (A, B, C, D) from single-input single-output realisations.
+
+    ``blocks`` holds ``(i, j, a, b, c, d)`` per CV ``i`` and input ``j``; the
+    states of the pairs are stacked in their order (A block-diagonal), and
+    the outputs of a CV's pairs add up. ``p`` CVs, ``m`` inputs.
+    """
+    n = sum(block[2].shape[0] for block in blocks)
+    big_a, big_b, big_c, big_d = np.zeros((n, n)), np.zeros((n, m)), np.zeros((p, n)), np.zeros((p, m))
+    at = 0
+    for i, j, a, b, c, d in blocks:
+        k = a.shape[0]
+        big_a[at:at + k, at:at + k] = a
+        big_b[at:at + k, j] = b[:, 0]
+        big_c[i, at:at + k] = c[0]
+        big_d[i, j] += d[0, 0]
+        at += k
+    return big_a, big_b, big_c, big_d
 
 
 def fit_transfer(u: np.ndarray, y: np.ndarray, dt: float, structure: str = "sopdt",
