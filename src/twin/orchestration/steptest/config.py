@@ -118,8 +118,26 @@ class TestConfig:
         check_domains(self)
 
 
+class _Limits:
+    """``lower``/``upper`` of optional ``low``/``high`` limits: the MV's hard limits, the CV's
+    safety limits [variable unit]."""
+
+    low: float | None
+    high: float | None
+
+    @property
+    def lower(self) -> float:
+        """Low limit (``-inf``: none) [variable unit]."""
+        return -math.inf if self.low is None else self.low
+
+    @property
+    def upper(self) -> float:
+        """High limit (``inf``: none) [variable unit]."""
+        return math.inf if self.high is None else self.high
+
+
 @dataclass(frozen=True)
-class MVConfig:
+class MVConfig(_Limits):
     """One manipulated variable of the test.
 
     ``base`` [MV unit]: the base point (default: the plant's value at the
@@ -149,23 +167,13 @@ class MVConfig:
                              f"[{self.lower:g}, {self.upper:g}]")
 
     @property
-    def lower(self) -> float:
-        """Hard low limit (``-inf``: none) [MV unit]."""
-        return -math.inf if self.low is None else self.low
-
-    @property
-    def upper(self) -> float:
-        """Hard high limit (``inf``: none) [MV unit]."""
-        return math.inf if self.high is None else self.high
-
-    @property
     def rate(self) -> float:
         """Rate limit (``inf``: none) [MV unit / time unit]."""
         return math.inf if self.max_rate is None else self.max_rate
 
 
 @dataclass(frozen=True)
-class CVConfig:
+class CVConfig(_Limits):
     """One controlled (measured) variable of the test.
 
     ``noise_std`` [CV unit]: measurement noise of the simulated sensor.
@@ -191,16 +199,6 @@ class CVConfig:
             raise InputError(f"cv '{self.name}': safety limits low {self.lower:g} and high "
                              f"{self.upper:g} are not more than three times the margin "
                              f"({self.margin:g}) apart")
-
-    @property
-    def lower(self) -> float:
-        """Low safety limit (``-inf``: none) [CV unit]."""
-        return -math.inf if self.low is None else self.low
-
-    @property
-    def upper(self) -> float:
-        """High safety limit (``inf``: none) [CV unit]."""
-        return math.inf if self.high is None else self.high
 
 
 @dataclass(frozen=True)
