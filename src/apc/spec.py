@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from apc.spec_disturbance import DisturbanceSpec
+from apc.spec_linear import LinearSpec, SteadyStateSpec
 from twin.core.config import Count, Domain, NonNegative, Positive, build, check_domains, read_toml
 from twin.core.errors import InputError, UnknownNameError
 from twin.core.model import Model
@@ -27,6 +29,8 @@ from twin.core.model_ref import with_resolved_model
 
 Weight = Annotated[float, Domain(ge=0, le=1e12)]
 """A cost weight: finite, >= 0 and at most 1e12 (beyond, the optimisation is ill-conditioned)."""
+Cost = Annotated[float, Domain(ge=-1e12, le=1e12)]
+"""An economic cost per unit of a variable at steady state (negative: a value)."""
 Horizon = Count(1, 1000)
 """A number of control intervals."""
 MAX_DELAY_INTERVALS = 1000
@@ -64,6 +68,12 @@ class CVSpec:
     critical : bool
         A critical CV whose measurement goes bad sheds the controller; a
         non-critical one is dropped from control while bad.
+    cost : float
+        Linear controller: economic cost per CV unit at steady state, minimised
+        by the steady-state optimiser within the limits [objective unit / CV unit].
+    ramp : bool
+        Linear controller: an integrating CV (a level): its steady state is a
+        zero rate of change, its gains are rates [CV unit / time unit / MV unit].
     """
 
     name: str
@@ -76,6 +86,8 @@ class CVSpec:
     hard_high: float | None = None
     weight: Weight = 1.0
     critical: bool = False
+    cost: Cost = 0.0
+    ramp: bool = False
 
     def __post_init__(self) -> None:
         _check(self, "cv")
@@ -105,6 +117,12 @@ class MVSpec:
         Scaling of the MV in the optimisation (a typical magnitude).
     safe_value : float, optional
         Value written when the controller sheds; by default the last value is held.
+    cost : float
+        Linear controller: economic cost per MV unit at steady state
+        [objective unit / MV unit].
+    ideal : float, optional
+        Linear controller with a QP steady-state objective: the MV's ideal
+        resting value [MV unit].
     """
 
     name: str
@@ -115,6 +133,8 @@ class MVSpec:
     target_weight: Weight = 0.0
     scale: Positive = 1.0
     safe_value: float | None = None
+    cost: Cost = 0.0
+    ideal: float | None = None
 
     def __post_init__(self) -> None:
         _check(self, "mv")
@@ -279,6 +299,17 @@ class ControllerSpec:
         Typical magnitudes of states for the optimisation.
     safe_state : str
         On shedding: ``"hold"`` the last MVs, or ``"safe_values"`` of the MVs.
+    type : str
+        ``"nonlinear"`` (NMPC on the model), ``"linear"`` (linear MPC on the
+        model's linear form, with the LP/QP steady-state optimiser), or
+        ``"auto"``: linear for an identified model file, nonlinear otherwise.
+    linear : LinearSpec
+        Prediction and QP solver of the linear controller.
+    steady_state : SteadyStateSpec
+        The linear controller's steady-state optimiser.
+    disturbances : tuple of DisturbanceSpec
+        Integrating disturbance states on inputs or parameters, beside the
+        measurement biases (offset-free control under input and parameter error).
     """
 
     model: str
@@ -301,6 +332,10 @@ class ControllerSpec:
     economic: str | None = None
     scaling: dict[str, Positive] = field(default_factory=dict)
     safe_state: Literal["hold", "safe_values"] = "hold"
+    type: Literal["auto", "nonlinear", "linear"] = "auto"
+    linear: LinearSpec = field(default_factory=LinearSpec)
+    steady_state: SteadyStateSpec = field(default_factory=SteadyStateSpec)
+    disturbances: tuple[DisturbanceSpec, ...] = ()
 
     def __post_init__(self) -> None:
         check_domains(self)
@@ -314,7 +349,7 @@ class ControllerSpec:
             if any(b < 1 for b in self.move_blocking) or sum(self.move_blocking) != self.prediction_horizon:
                 raise InputError("move_blocking lengths must be positive and sum to prediction_horizon")
         for kind, items in (("cv", self.cv), ("mv", self.mv), ("dv", self.dv),
-                            ("measurement", self.measurements)):
+                            ("measurement", self.measurements), ("disturbance", self.disturbances)):
             names = [i.name for i in items]
             dup = sorted({n for n in names if names.count(n) > 1})
             if dup:
@@ -323,6 +358,21 @@ class ControllerSpec:
             raise InputError("safe_state 'safe_values' needs a safe_value for every mv")
         if self.solver.backend == "fatrop" and self.robust is not None:
             raise InputError("solver.backend 'fatrop' handles nominal problems; robust needs 'do-mpc'")
+        if self.controller_type() == "linear":
+            if self.robust is not None:
+                raise InputError("robust scenarios need the nonlinear controller (type = 'nonlinear')")
+            if self.economic:
+                raise InputError("economic applies to the nonlinear controller; the linear "
+                                 "controller's economics are the cv and mv costs")
+            if any(d.kind == "parameter" for d in self.disturbances):
+                raise InputError("parameter disturbances need the nonlinear controller "
+                                 "(a linear model's parameters are its matrices)")
+        else:
+            costly = [v.name for v in self.cv + self.mv if v.cost != 0.0] + \
+                [c.name for c in self.cv if c.ramp] + [m.name for m in self.mv if m.ideal is not None]
+            if costly:
+                raise InputError(f"'{costly[0]}': cost, ramp and ideal belong to the linear "
+                                 "controller (type = 'linear')")
 
     # -- derived ------------------------------------------------------------
     def blocks(self) -> tuple[int, ...]:
@@ -333,6 +383,13 @@ class ControllerSpec:
         if self.control_horizon is not None and self.control_horizon < n:
             return (1,) * (self.control_horizon - 1) + (n - self.control_horizon + 1,)
         return (1,) * n
+
+    def controller_type(self) -> str:
+        """``"linear"`` or ``"nonlinear"``: ``type``, with ``"auto"`` resolved by the model
+        (linear for an identified model file)."""
+        if self.type != "auto":
+            return self.type
+        return "linear" if self.model.lower().endswith(".toml") else "nonlinear"
 
     def backend(self) -> str:
         """The NMPC backend in effect."""
@@ -375,6 +432,11 @@ class ControllerSpec:
             if name not in model.states and name not in model.inputs:
                 raise UnknownNameError("scaling variable", name,
                                        model.states.names + model.inputs.names, where)
+        inputs, parameters = model.inputs.names, model.parameters.names
+        for d in self.disturbances:
+            names = inputs if d.kind == "input" else parameters
+            if d.name not in names:
+                raise UnknownNameError(f"{d.kind} disturbance", d.name, names, where)
         if self.estimator.kind != "state_feedback" and not self.measurements:
             raise InputError(f"estimator '{self.estimator.kind}' needs measurements")
 

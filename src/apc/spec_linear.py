@@ -1,0 +1,75 @@
+"""Specification of the linear controller and of its steady-state optimiser (plain data).
+
+A controller of ``type = "linear"`` (or ``"auto"`` on an identified model)
+predicts with a discrete-time linear model: an identified model file, or
+the linearisation of the internal model at an operating point, sampled
+exactly at the control interval. :class:`LinearSpec` says how it predicts
+and which QP solver it uses; :class:`SteadyStateSpec` configures the
+LP/QP steady-state optimiser that sets its targets from the model's
+steady-state gains (economic costs per MV and CV, ranked limits, ramp CVs,
+ill-conditioned directions left alone). Costs and ideal values are on the
+CV and MV tables (``cost``, ``ideal``), since they belong to one variable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from twin.core.config import Count, Domain, check_domains
+
+SingularValueRatio = Annotated[float, Domain(ge=0, lt=1)]
+"""A singular value relative to the largest one."""
+
+
+@dataclass(frozen=True)
+class LinearSpec:
+    """How the linear controller predicts and solves.
+
+    Attributes
+    ----------
+    form : str
+        ``"state_space"``: the model's states, a Kalman filter with integrating
+        disturbance states; ``"step_response"``: DMC's prediction vector of
+        step-response coefficients with the output-bias update; ``"auto"``
+        chooses (see the README's linear MPC section).
+    operating_point : str
+        Where a nonlinear model is linearised: ``"steady_state"`` (the model's
+        steady state at the initial inputs) or ``"initial"`` (the initial state
+        and inputs as given, an affine model when it is not at rest).
+        An identified model is linear already.
+    qp_solver : str
+        The QP solver of the dynamic problem, or ``"auto"`` (chosen by size).
+    settling_intervals : int, optional
+        Length of the step-response model [control intervals]; by default long
+        enough for every response to settle.
+    """
+
+    form: Literal["auto", "state_space", "step_response"] = "auto"
+    operating_point: Literal["steady_state", "initial"] = "steady_state"
+    qp_solver: Literal["auto", "daqp", "qpoases", "hpipm", "osqp"] = "auto"
+    settling_intervals: Count(1, 10_000) | None = None
+
+    def __post_init__(self) -> None:
+        check_domains(self)
+
+
+@dataclass(frozen=True)
+class SteadyStateSpec:
+    """The steady-state optimiser of the linear controller (DMC3-style LP, or a QP).
+
+    Attributes
+    ----------
+    objective : str
+        ``"lp"``: minimise the sum of ``cost`` x value over MVs and CVs;
+        ``"qp"``: in addition, stay close to each MV's ``ideal`` resting value.
+    min_singular_value : float
+        Directions of the scaled gain matrix whose singular value is below this
+        fraction of the largest are not moved by the optimiser (reported).
+    """
+
+    objective: Literal["lp", "qp"] = "lp"
+    min_singular_value: SingularValueRatio = 1e-3
+
+    def __post_init__(self) -> None:
+        check_domains(self)
