@@ -23,6 +23,7 @@ from twin.core.errors import InputError
 from twin.core.units import parse_unit
 
 if TYPE_CHECKING:
+    from apc.ident.tf_file import TransferFunctionFile
     from twin.core.model import Model
 
 FORMAT = "process-twin identified model"
@@ -34,7 +35,10 @@ FORMAT_VERSION = 1
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _MATRICES = ("A", "B", "C", "D")
 _NAME_LISTS = ("inputs", "input_units", "outputs", "output_units")
-_KEYS = ("format", "format_version", "name", "sample_time", *_NAME_LISTS, "u0", "y0",
+STATE_SPACE = "state_space"
+"""Value of the optional ``form`` key of a dense state-space file (the default)."""
+
+_KEYS = ("format", "format_version", "form", "name", "sample_time", *_NAME_LISTS, "u0", "y0",
          "disturbances", *_MATRICES, "provenance")
 
 
@@ -83,15 +87,11 @@ class IdentifiedModel:
 
     def __post_init__(self) -> None:
         where = f"identified model '{self.name}'"
-        if not isinstance(self.name, str) or not _NAME.match(self.name):
-            raise InputError(f"identified model name {self.name!r}: a letter, then letters, "
-                             "digits or _")
-        for key in ("inputs", "outputs", "input_units", "output_units", "disturbances"):
-            object.__setattr__(self, key, tuple(str(v) for v in getattr(self, key)))
-        arrays = {key: _array(getattr(self, key), key, where) for key in (*_MATRICES, "u0", "y0")}
+        check_common(self, where)
+        arrays = {key: _array(getattr(self, key), key, where) for key in _MATRICES}
         n = arrays["A"].shape[0] if arrays["A"].ndim == 2 else 0
         m, p = len(self.inputs), len(self.outputs)
-        if n < 1 or m < 1 or p < 1:
+        if n < 1:
             raise InputError(f"{where}: needs at least one state, one input and one output "
                              f"(has {n}, {m}, {p})")
         shapes = {"A": (n, n), "B": (n, m), "C": (p, n), "D": (p, m)}
@@ -103,37 +103,6 @@ class IdentifiedModel:
                 raise InputError(f"{where}: {key} has non-finite entries")
             value.flags.writeable = False
             object.__setattr__(self, key, value)
-        if not (isinstance(self.dt, (int, float)) and math.isfinite(self.dt) and self.dt > 0):
-            raise InputError(f"{where}: sample time {self.dt} s must be > 0")
-        object.__setattr__(self, "dt", float(self.dt))
-        if len(self.input_units) != m or len(self.output_units) != p:
-            raise InputError(f"{where}: one unit per input and per output")
-        for key, size in (("u0", m), ("y0", p)):
-            value = arrays[key]
-            if value.shape != (size,) or not np.all(np.isfinite(value)):
-                raise InputError(f"{where}: {key} needs {size} finite values")
-            value.flags.writeable = False
-            object.__setattr__(self, key, value)
-        self._check_names(where)
-        if not isinstance(self.provenance, dict):
-            raise InputError(f"{where}: provenance must be a table")
-
-    def _check_names(self, where: str) -> None:
-        for kind, names, units in (("input", self.inputs, self.input_units),
-                                   ("output", self.outputs, self.output_units)):
-            for name, unit in zip(names, units):
-                if not name.isidentifier():
-                    raise InputError(f"{where}: {kind} name '{name}' is not an identifier "
-                                     "(letters, digits, _)")
-                parse_unit(unit, f"{where}: {kind} '{name}'")
-        names = [*self.inputs, *self.outputs]
-        twice = sorted({n for n in names if names.count(n) > 1})
-        if twice:
-            raise InputError(f"{where}: names used twice: {', '.join(twice)}")
-        unknown = [d for d in self.disturbances if d not in self.inputs]
-        if unknown:
-            raise InputError(f"{where}: disturbances {', '.join(unknown)} are not inputs "
-                             f"(inputs: {', '.join(self.inputs)})")
 
     @property
     def n_states(self) -> int:
@@ -193,9 +162,62 @@ class IdentifiedModel:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "IdentifiedModel":
-        """Read a model file; a malformed one is refused in one line naming the key."""
+    def load(cls, path: str | Path) -> "IdentifiedModel | TransferFunctionFile":
+        """Read a model file of either form; a malformed one is refused in one line naming the key.
+
+        A file of ``form = "transfer_functions"`` gives a
+        :class:`apc.ident.tf_file.TransferFunctionFile` (the same ``to_model()``).
+        """
         return from_toml_data(read_toml(path), str(path))
+
+
+def check_common(model: Any, where: str) -> None:
+    """Check (and normalise) what both file forms share: names, units, operating point, dt.
+
+    ``model`` is a frozen dataclass with ``name``, ``dt``, ``inputs``, ``outputs``,
+    ``input_units``, ``output_units``, ``u0``, ``y0``, ``disturbances``, ``provenance``.
+    """
+    if not isinstance(model.name, str) or not _NAME.match(model.name):
+        raise InputError(f"identified model name {model.name!r}: a letter, then letters, "
+                         "digits or _")
+    for key in ("inputs", "outputs", "input_units", "output_units", "disturbances"):
+        object.__setattr__(model, key, tuple(str(v) for v in getattr(model, key)))
+    m, p = len(model.inputs), len(model.outputs)
+    if m < 1 or p < 1:
+        raise InputError(f"{where}: needs at least one state, one input and one output "
+                         f"(has {m} inputs, {p} outputs)")
+    if not (isinstance(model.dt, (int, float)) and math.isfinite(model.dt) and model.dt > 0):
+        raise InputError(f"{where}: sample time {model.dt} s must be > 0")
+    object.__setattr__(model, "dt", float(model.dt))
+    if len(model.input_units) != m or len(model.output_units) != p:
+        raise InputError(f"{where}: one unit per input and per output")
+    for key, size in (("u0", m), ("y0", p)):
+        value = _array(getattr(model, key), key, where)
+        if value.shape != (size,) or not np.all(np.isfinite(value)):
+            raise InputError(f"{where}: {key} needs {size} finite values")
+        value.flags.writeable = False
+        object.__setattr__(model, key, value)
+    _check_names(model, where)
+    if not isinstance(model.provenance, dict):
+        raise InputError(f"{where}: provenance must be a table")
+
+
+def _check_names(model: Any, where: str) -> None:
+    for kind, names, units in (("input", model.inputs, model.input_units),
+                               ("output", model.outputs, model.output_units)):
+        for name, unit in zip(names, units):
+            if not name.isidentifier():
+                raise InputError(f"{where}: {kind} name '{name}' is not an identifier "
+                                 "(letters, digits, _)")
+            parse_unit(unit, f"{where}: {kind} '{name}'")
+    names = [*model.inputs, *model.outputs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputError(f"{where}: names used twice: {', '.join(twice)}")
+    unknown = [d for d in model.disturbances if d not in model.inputs]
+    if unknown:
+        raise InputError(f"{where}: disturbances {', '.join(unknown)} are not inputs "
+                         f"(inputs: {', '.join(model.inputs)})")
 
 
 def is_model_file(data: dict[str, Any]) -> bool:
@@ -203,8 +225,15 @@ def is_model_file(data: dict[str, Any]) -> bool:
     return data.get("format") == FORMAT
 
 
-def from_toml_data(data: dict[str, Any], where: str) -> IdentifiedModel:
-    """The model in parsed TOML ``data`` (from the file ``where``), checked key by key."""
+def from_toml_data(data: dict[str, Any], where: str) -> "IdentifiedModel | TransferFunctionFile":
+    """The model in parsed TOML ``data`` (from the file ``where``), checked key by key.
+
+    ``form = "transfer_functions"`` gives a
+    :class:`apc.ident.tf_file.TransferFunctionFile`; no ``form`` (or
+    ``"state_space"``) an :class:`IdentifiedModel`.
+    """
+    from apc.ident.tf_file import FORM, KEYS as TF_KEYS, from_tf_data
+
     if data.get("format") != FORMAT:
         raise InputError(f"{where}: key 'format' must be \"{FORMAT}\" (not an identified "
                          "model file)")
@@ -212,10 +241,16 @@ def from_toml_data(data: dict[str, Any], where: str) -> IdentifiedModel:
     if version != FORMAT_VERSION or isinstance(version, bool):
         raise InputError(f"{where}: key 'format_version' is {version!r}; this version of twin "
                          f"reads format_version = {FORMAT_VERSION}")
-    unknown = [k for k in data if k not in _KEYS]
+    form = data.get("form", STATE_SPACE)
+    if form not in (STATE_SPACE, FORM):
+        raise InputError(f"{where}: key 'form' is {form!r}; one of \"{STATE_SPACE}\", "
+                         f"\"{FORM}\"")
+    keys = _KEYS if form == STATE_SPACE else TF_KEYS
+    unknown = [k for k in data if k not in keys]
     if unknown:
-        raise InputError(f"{where}: unknown key '{unknown[0]}' (keys: {', '.join(_KEYS)})")
-    required = [k for k in _KEYS if k != "disturbances"]
+        raise InputError(f"{where}: unknown key '{unknown[0]}' (keys{' of form = ' + repr(form) if form == FORM else ''}: {', '.join(keys)})")
+    required = ("name", "sample_time", *_NAME_LISTS, "u0", "y0", "provenance",
+                *(_MATRICES if form == STATE_SPACE else ("pairs",)))
     missing = [k for k in required if k not in data]
     if missing:
         raise InputError(f"{where}: key '{missing[0]}' is missing")
@@ -224,18 +259,20 @@ def from_toml_data(data: dict[str, Any], where: str) -> IdentifiedModel:
     lists = {k: _texts(data[k], k, where) for k in (*_NAME_LISTS, "disturbances")
              if k in data}
     numbers = {k: _numbers(data[k], k, where) for k in ("u0", "y0")}
-    matrices = {k: _matrix(data[k], k, where) for k in _MATRICES}
     if not isinstance(data["provenance"], dict):
         raise InputError(f"{where}: key 'provenance' must be a table")
     dt = data["sample_time"]
     if isinstance(dt, bool) or not isinstance(dt, (int, float)):
         raise InputError(f"{where}: key 'sample_time' must be a number [s]")
+    common = dict(name=data["name"], dt=float(dt), inputs=lists["inputs"],
+                  outputs=lists["outputs"], input_units=lists["input_units"],
+                  output_units=lists["output_units"], disturbances=lists.get("disturbances", ()),
+                  provenance=dict(data["provenance"]), **numbers)
+    if form == FORM:
+        return from_tf_data(data, where, common)
+    matrices = {k: _matrix(data[k], k, where) for k in _MATRICES}
     try:
-        return IdentifiedModel(
-            name=data["name"], dt=float(dt), inputs=lists["inputs"], outputs=lists["outputs"],
-            input_units=lists["input_units"], output_units=lists["output_units"],
-            disturbances=lists.get("disturbances", ()), provenance=dict(data["provenance"]),
-            **numbers, **matrices)
+        return IdentifiedModel(**common, **matrices)
     except InputError as exc:
         raise InputError(f"{where}: {exc}") from None
 
