@@ -288,7 +288,7 @@ def _pair(data: dict[str, Any], k: int, where: str) -> Pair:
     unknown = [key for key in data if key not in PAIR_KEYS]
     if unknown:
         raise InputError(f"{at}: unknown key '{unknown[0]}' (keys: {', '.join(PAIR_KEYS)})")
-    missing = [key for key in PAIR_KEYS if key != "integrating" and key not in data]
+    missing = [key for key in PAIR_KEYS if key not in ("integrating", "pade_order") and key not in data]
     if missing:
         raise InputError(f"{at}: key '{missing[0]}' is missing")
     for key in ("cv", "mv"):
