@@ -248,7 +248,8 @@ def from_toml_data(data: dict[str, Any], where: str) -> "IdentifiedModel | Trans
     keys = _KEYS if form == STATE_SPACE else TF_KEYS
     unknown = [k for k in data if k not in keys]
     if unknown:
-        raise InputError(f"{where}: unknown key '{unknown[0]}' (keys{' of form = ' + repr(form) if form == FORM else ''}: {', '.join(keys)})")
+        which = f" of form = \"{form}\"" if form == FORM else ""
+        raise InputError(f"{where}: unknown key '{unknown[0]}' (keys{which}: {', '.join(keys)})")
     required = ("name", "sample_time", *_NAME_LISTS, "u0", "y0", "provenance",
                 *(_MATRICES if form == STATE_SPACE else ("pairs",)))
     missing = [k for k in required if k not in data]

@@ -159,10 +159,10 @@ class TransferFunctionFile:
                 raise InputError(f"{where}: pairs must be Pair objects")
             if pair.cv not in self.outputs:
                 raise InputError(f"{where}: pair {pair.cv}/{pair.mv}: '{pair.cv}' is not an output "
-                                 f"(outputs: {', '.join(self.outputs[:10])}{', ...' * (len(self.outputs) > 10)})")
+                                 f"(outputs: {_some(self.outputs)})")
             if pair.mv not in self.inputs:
                 raise InputError(f"{where}: pair {pair.cv}/{pair.mv}: '{pair.mv}' is not an input "
-                                 f"(inputs: {', '.join(self.inputs[:10])}{', ...' * (len(self.inputs) > 10)})")
+                                 f"(inputs: {_some(self.inputs)})")
             if (pair.cv, pair.mv) in seen:
                 raise InputError(f"{where}: pair {pair.cv}/{pair.mv} is given twice")
             seen.add((pair.cv, pair.mv))
@@ -249,6 +249,11 @@ class TransferFunctionFile:
                   "# File format: docs/identified-models.md\n")
         path.write_text(header + tomli_w.dumps(self.as_toml_data()), encoding="utf-8")
         return path
+
+
+def _some(names: tuple[str, ...]) -> str:
+    """The first ten ``names``, then ``...``."""
+    return ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
 
 
 def _pair_data(pair: Pair) -> dict[str, Any]:

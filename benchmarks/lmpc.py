@@ -1,0 +1,158 @@
+"""Figure of the linear MPC at plant scale: lmpc_large, the 40 MV x 80 CV example.
+
+Per control cycle a linear MPC of the DMC class solves the steady-state LP
+and the dynamic QP (:mod:`twin_benchmarks.lmpc_qp` builds both for one
+cycle of the shipped example, ``pairs_40x80_controller.toml``). This figure
+times them with the CasADi conic solvers on the same problems, and what
+comes before: loading the model file, its step coefficients, the QP's
+matrices.
+
+The figure's value is the steady-state LP (HiGHS) plus the dynamic QP by
+the fastest solver of the run, per cycle [ms]; the baselines are each
+solver on the QP alone (so a ratio below 1 is impossible: the ratio shows
+what the LP adds). Every solver's objective and its largest difference
+from HiGHS's solution are in the details, so all solve the same QP.
+qpOASES (dense active set) and HPIPM (the condensed QP as one stage of
+its OCP form) take seconds here: timed once, in the full run only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+
+import numpy as np
+
+from twin_benchmarks.harness import BenchContext, FigureResult, Samples, benchmark
+
+QP_SOLVERS = {
+    "daqp": {},
+    "highs": {"highs": {"output_flag": False}},
+    "osqp": {"osqp": {"verbose": False, "eps_abs": 1e-7, "eps_rel": 1e-7, "max_iter": 200_000,
+                      "polish": True}},
+    "proxqp": {"proxqp": {"eps_abs": 1e-7}},
+    "qpoases": {"printLevel": "none"},
+    "hpipm": {"hpipm": {"iter_max": 200}},
+}
+"""The CasADi conic solvers compared, with the options that make them silent and accurate."""
+
+SLOW = {"soft_ranges": ("qpoases", "hpipm"), "targets": ("hpipm",)}
+"""Solvers that take seconds on a form: timed once, in the full run only."""
+
+FORMS = ("targets", "soft_ranges")
+"""The QP forms of :func:`twin_benchmarks.lmpc_qp.cycle_problems`; the first one is the figure's."""
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Send what C code prints (qpOASES's banner) to /dev/null: the report is on stdout."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _conic(name: str, problem, opts: dict):
+    """A CasADi conic solver of ``problem``'s sparsity and its inputs (as DM, converted once)."""
+    import casadi as ca
+
+    n = problem.A.shape[1]
+    h = ca.sparsify(ca.DM(problem.H)) if problem.H.size else ca.DM(n, n)
+    a = ca.sparsify(ca.DM(problem.A))
+    if name == "hpipm":   # the condensed QP as the single stage of an OCP
+        opts = {**opts, "N": 0, "nx": [n], "nu": [0], "ng": [problem.A.shape[0]]}
+    solver = ca.conic(f"lmpc_{name}", name, {"h": h.sparsity(), "a": a.sparsity()},
+                      {"error_on_fail": False, **opts})
+    args = {"h": h, "g": ca.DM(problem.g), "a": a, "lba": ca.DM(problem.lba),
+            "uba": ca.DM(problem.uba), "lbx": ca.DM(problem.lbx), "ubx": ca.DM(problem.ubx)}
+    return solver, args
+
+
+def _solve(name: str, problem, samples: int, ctx: BenchContext):
+    """Solve once (the solution), then time ``samples`` solves [ms] of the same problem."""
+    with _quiet_stdout():
+        solver, args = _conic(name, problem, QP_SOLVERS[name])
+        t0 = time.perf_counter()
+        result = solver(**args)
+        first = (time.perf_counter() - t0) * 1e3
+    stats = solver.stats()
+    times = ctx.time_calls(lambda: solver(**args), samples=samples, scale=1e3, warmup=0) \
+        if samples > 1 else [first]
+    return {"x": np.array(result["x"]).ravel(), "cost": float(result["cost"]),
+            "success": bool(stats.get("success")), "status": str(stats.get("return_status")),
+            "times": times}
+
+
+@benchmark("lmpc_large", "ms per cycle of the 40 MV x 80 CV linear MPC example: steady-state LP "
+           "(HiGHS) plus the condensed DMC-form dynamic QP (240 moves) by the fastest CasADi "
+           "conic solver; each solver on that QP and on the QP with soft CV ranges (400 "
+           "variables, 1,200 rows); model load and step coefficients", quick_budget_s=90)
+def lmpc_large(ctx: BenchContext) -> FigureResult:
+    from apc.ident.model_file import IdentifiedModel
+    from apc.spec import load_spec
+    from twin.orchestration.examples import example
+    from twin_benchmarks.lmpc_qp import cycle_problems
+
+    path = example("pairs_40x80.toml")
+    spec = load_spec(example("pairs_40x80_controller.toml"))
+    samples = ctx.size(3, 20)
+    load = ctx.time_calls(lambda: IdentifiedModel.load(path), samples=samples, scale=1e3)
+    tf = IdentifiedModel.load(path)
+    t0 = time.perf_counter()
+    n_states = tf.to_model().n_x
+    to_model_ms = (time.perf_counter() - t0) * 1e3
+    steps = ctx.time_calls(lambda: tf.step_coefficients(spec.sample_time, spec.prediction_horizon),
+                           samples=samples, scale=1e3)
+    details: dict = {"model": {"file_bytes": path.stat().st_size, "pairs": len(tf.pairs),
+                               "states": n_states, "load_ms_median": _median(load),
+                               "to_model_ms": to_model_ms,
+                               "step_coefficients_ms_median": _median(steps)}}
+    baselines, lp_times, fastest = {}, None, {}
+    for form in FORMS:
+        build = ctx.time_calls(lambda: cycle_problems(tf, spec, form=form), samples=ctx.size(1, 5),
+                               scale=1e3)
+        lp, qp = cycle_problems(tf, spec, form=form)
+        if lp_times is None:
+            lp_run = _solve("highs", lp, samples, ctx)
+            lp_times = lp_run["times"]
+            details["lp"] = {"variables": lp.size[0], "rows": lp.size[1], "cost": lp_run["cost"],
+                             "success": lp_run["success"], "highs_ms_median": _median(lp_times)}
+        found, reference = {}, None
+        for name in QP_SOLVERS:
+            slow = name in SLOW[form]
+            if slow and ctx.quick:
+                continue
+            run = _solve(name, qp, 1 if slow else samples, ctx)
+            reference = run["x"] if reference is None else reference   # daqp: exact active set
+            run["max_abs_diff_from_daqp"] = float(np.max(np.abs(run["x"] - reference)))
+            found[name] = run
+            baselines[f"{form} QP, {name}"] = Samples(run["times"], "ms/solve")
+        ok = {n: f for n, f in found.items() if f["success"] and n not in SLOW[form]}
+        fastest[form] = min(ok, key=lambda n: _median(ok[n]["times"]))
+        details[f"qp_{form}"] = {
+            "variables": qp.size[0], "rows": qp.size[1],
+            "hessian_nonzeros": int(np.count_nonzero(qp.H)),
+            "constraint_nonzeros": int(np.count_nonzero(qp.A)), "build_ms_median": _median(build),
+            "fastest": fastest[form],
+            "solvers": {n: {"ms_median": _median(f["times"]), "cost": f["cost"],
+                            "success": f["success"], "status": f["status"],
+                            "max_abs_diff_from_daqp": f["max_abs_diff_from_daqp"]}
+                        for n, f in found.items()}}
+    best = baselines[f"{FORMS[0]} QP, {fastest[FORMS[0]]}"].values
+    per_cycle = [a + b for a, b in zip(lp_times, best)]
+    result = FigureResult(Samples(per_cycle, "ms/cycle"), baselines, details)
+    median = float(np.median(per_cycle))
+    result.target("per_cycle_below_10ms", "steady-state LP + dynamic QP (DMC form) median below "
+                  "10 ms", median, median < 10.0)
+    return result
+
+
+def _median(values) -> float:
+    return float(np.median(values))
