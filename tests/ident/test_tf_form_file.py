@@ -200,3 +200,17 @@ def test_block_step_response_is_scipys_step_response(pair):
         ss = pair_state_space(pair, order)
         ours, scipys = step_response(*ss, t), signal.step(ss, T=t)[1]
         assert np.max(np.abs(ours - scipys)) < 1e-6 * scale
+
+
+def test_state_space_files_give_step_coefficients_through_the_same_call():
+    first_order = IdentifiedModel(name="ss", A=np.array([[0.9]]), B=np.array([[0.1]]),
+                                  C=np.array([[2.0]]), D=np.array([[0.0]]), dt=1.0, inputs=("u",),
+                                  outputs=("y",), input_units=("-",), output_units=("-",),
+                                  u0=np.zeros(1), y0=np.zeros(1))
+    k = np.arange(1, 11)
+    assert first_order.step_coefficients(1.0, 10)[:, 0, 0] == pytest.approx(2 * (1 - 0.9 ** k),
+                                                                            rel=1e-12)
+    assert first_order.step_coefficients(2.0, 10)[:, 0, 0] == pytest.approx(2 * (1 - 0.81 ** k),
+                                                                            rel=1e-9)
+    with pytest.raises(InputError, match="0 coefficients"):
+        first_order.step_coefficients(1.0, 0)

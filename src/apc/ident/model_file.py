@@ -121,6 +121,31 @@ class IdentifiedModel:
             raise InputError(f"identified model '{self.name}': no steady-state gain "
                              "(A has an eigenvalue at 1: an integrating model)") from None
 
+    def step_coefficients(self, dt: float, n: int) -> np.ndarray:
+        """Unit-step responses at ``dt, 2 dt, .. n dt`` [s], shape (n, outputs, inputs).
+
+        At the file's sample time from ``A, B, C, D`` directly; at another
+        ``dt`` from the continuous-time model sampled exactly at ``dt`` (the
+        same interface as :meth:`apc.ident.tf_file.TransferFunctionFile.step_coefficients`).
+        """
+        if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not math.isfinite(dt) \
+                or dt <= 0:
+            raise InputError(f"step coefficients: sample time {dt} s must be > 0")
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise InputError(f"step coefficients: {n} coefficients; need a whole number >= 1")
+        a, b = self.A, self.B
+        if not math.isclose(dt, self.dt, rel_tol=1e-12):
+            from apc.ident.continuous import continuous_matrices
+            from apc.ident.dead_time import sample
+
+            a, b = sample(*continuous_matrices(self), float(dt))
+        out = np.empty((int(n), len(self.outputs), len(self.inputs)))
+        x = np.zeros(b.shape)
+        for k in range(int(n)):
+            x = a @ x + b                       # states after k + 1 samples of a unit step
+            out[k] = self.C @ x + self.D
+        return out
+
     def to_model(self) -> "Model":
         """The continuous-time :class:`~twin.core.model.Model` of this model (exact ZOH inverse).
 
