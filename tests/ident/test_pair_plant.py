@@ -84,3 +84,39 @@ def test_the_example_controller_and_loop_fit_the_model():
     assert loop.controller == spec
     plant = load_model(loop.plant.model).with_parameters(loop.plant.parameters)
     assert plant.variable("K_T04_FC02").nominal != model.variable("K_T04_FC02").nominal
+
+
+def test_the_loops_setpoints_and_disturbance_are_reachable_within_every_limit():
+    """At steady state after the loop's events: setpoints met, ranges held, ramps at rest (an LP)."""
+    from scipy.optimize import linprog
+
+    loop = load_loop(LOOP)
+    tf = IdentifiedModel.load(MODEL)
+    gains = tf.gain_matrix()
+    setpoints = {cv.name: cv.setpoint for cv in loop.controller.cv if cv.setpoint is not None}
+    for event in loop.event:
+        for name, step in event.setpoint_step.items():
+            setpoints[name] += step
+    assert setpoints["A25"] == pytest.approx(31.4 + 1.0)
+    shift = np.zeros(len(tf.outputs))
+    for name, value in loop.event[-1].plant_parameters.items():   # y0_P17: an output disturbance
+        i = tf.outputs.index(name.removeprefix("y0_"))
+        shift[i] = value - tf.y0[i]
+    assert shift.sum() == pytest.approx(0.3)
+    equal, equal_rhs, upper, upper_rhs = [], [], [], []
+    for cv in loop.controller.cv:
+        i = tf.outputs.index(cv.name)
+        free = tf.y0[i] + shift[i]
+        if cv.ramp or cv.name in setpoints:
+            equal.append(gains[i])
+            equal_rhs.append(0.0 if cv.ramp else setpoints[cv.name] - free)
+        else:
+            upper += [gains[i], -gains[i]]
+            upper_rhs += [cv.high - free, free - cv.low]
+    bounds = [(mv.low - u0, mv.high - u0) for mv, u0 in zip(loop.controller.mv, tf.u0)]
+    assert [mv.name for mv in loop.controller.mv] == list(tf.inputs)
+    cost = [mv.cost for mv in loop.controller.mv]
+    found = linprog(cost, A_ub=np.array(upper), b_ub=upper_rhs, A_eq=np.array(equal),
+                    b_eq=equal_rhs, bounds=bounds, method="highs")
+    assert found.status == 0, found.message
+    assert found.fun < 0.0            # and the LP costs find a more profitable operating point
