@@ -214,3 +214,9 @@ def test_state_space_files_give_step_coefficients_through_the_same_call():
                                                                             rel=1e-9)
     with pytest.raises(InputError, match="0 coefficients"):
         first_order.step_coefficients(1.0, 0)
+
+
+def test_a_model_without_inputs_or_outputs_is_refused_in_one_line():
+    with pytest.raises(InputError, match="needs at least one input and one output .has 2 inputs, "
+                                         "0 outputs"):
+        _model(outputs=(), output_units=(), y0=np.zeros(0))

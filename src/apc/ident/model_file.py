@@ -209,7 +209,7 @@ def check_common(model: Any, where: str) -> None:
         object.__setattr__(model, key, tuple(str(v) for v in getattr(model, key)))
     m, p = len(model.inputs), len(model.outputs)
     if m < 1 or p < 1:
-        raise InputError(f"{where}: needs at least one state, one input and one output "
+        raise InputError(f"{where}: needs at least one input and one output "
                          f"(has {m} inputs, {p} outputs)")
     if not (isinstance(model.dt, (int, float)) and math.isfinite(model.dt) and model.dt > 0):
         raise InputError(f"{where}: sample time {model.dt} s must be > 0")
