@@ -51,6 +51,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import linalg, signal
+from threadpoolctl import threadpool_limits
 
 from apc.ident.transfer import PairModel, TransferModel, stack_pairs
 
@@ -214,10 +215,20 @@ def step_response(a, b, c, d, t: np.ndarray) -> np.ndarray:
 
 
 def choose_order(pair: PairModel, dt: float, tolerance: float = TOLERANCE) -> DeadTimeChoice:
-    """The Padé order of ``pair``'s dead time (module docstring: how)."""
+    """The Padé order of ``pair``'s dead time (module docstring: how).
+
+    Single-threaded BLAS: on matrices this small, threads cost more than they
+    give (4x slower with other work on the machine).
+    """
     lags = len(pair.time_constants) + (pair.structure == "integrating")
     if pair.dead_time <= 0 or pair.gain == 0:
         return DeadTimeChoice(0, 0.0, lags)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _choose_order(pair, dt, tolerance, lags)
+
+
+def _choose_order(pair: PairModel, dt: float, tolerance: float, lags: int) -> DeadTimeChoice:
+    """:func:`choose_order` once BLAS runs single-threaded."""
     t = step_grid(pair)
     best: DeadTimeChoice | None = None
     for order in range(MAX_ORDER + 1):
