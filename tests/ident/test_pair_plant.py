@@ -120,3 +120,12 @@ def test_the_loops_setpoints_and_disturbance_are_reachable_within_every_limit():
                     b_eq=equal_rhs, bounds=bounds, method="highs")
     assert found.status == 0, found.message
     assert found.fun < 0.0            # and the LP costs find a more profitable operating point
+
+
+def test_copying_the_loop_brings_its_controller_and_model_files(tmp_path):
+    from twin.orchestration.examples.catalog import copy_examples
+
+    written = copy_examples(["pairs_40x80_loop.toml"], tmp_path)
+    assert sorted(p.name for p in written) == [MODEL.name, SPEC.name, LOOP.name]
+    spec = load_loop(tmp_path / LOOP.name).controller
+    assert spec.model == str(tmp_path / MODEL.name)        # the copy, next to the loop
