@@ -220,3 +220,34 @@ def test_a_model_without_inputs_or_outputs_is_refused_in_one_line():
     with pytest.raises(InputError, match="needs at least one input and one output .has 2 inputs, "
                                          "0 outputs"):
         _model(outputs=(), output_units=(), y0=np.zeros(0))
+
+
+def test_the_controller_runs_on_a_transfer_function_model_and_reaches_its_setpoint(tmp_path):
+    """The model is an ordinary Model: the NMPC predicts with it (here: the plant too)."""
+    from apc.controller import Controller, Mode
+    from apc.spec import spec_from_dict
+    from twin.core.quality import Reading
+    from twin.orchestration.registry import load_model
+
+    path = _model(pairs=PAIRS[:2] + PAIRS[4:]).save(tmp_path / "small.toml")
+    spec = spec_from_dict({
+        "model": str(path), "type": "nonlinear", "sample_time": 60.0, "prediction_horizon": 20,
+        "measurements": [{"name": "T", "noise_std": 0.05}, {"name": "A", "noise_std": 0.01}],
+        "cv": [{"name": "T", "setpoint": 301.0, "weight": 1.0}],
+        "mv": [{"name": "Q", "low": 0.0, "high": 10.0, "max_move": 0.5, "move_weight": 0.1},
+               {"name": "F", "low": 30.0, "high": 50.0, "max_move": 2.0, "move_weight": 0.01}]})
+    model = load_model(str(path))
+    spec.check(model)
+    controller = Controller(spec, model, x0=model.x0(), u0=model.u0())
+    controller.set_mode(Mode.ON, model.u0())
+    plant = Simulator(model, 60.0, x0=model.x0(), backend="reference")
+    u = model.u0()
+    for k in range(60):
+        y = model.evaluate_outputs(plant.x, u, model.p0(), MATH)
+        out = controller.step(k * 60.0, {"T": Reading(y[0]), "A": Reading(y[2])}, u)
+        u = np.array([out.mv["Q"], out.mv["F"]])
+        assert 0.0 <= u[0] <= 10.0 and 30.0 <= u[1] <= 50.0
+        plant.step(u)
+    y = model.evaluate_outputs(plant.x, u, model.p0(), MATH)
+    assert y[0] == pytest.approx(301.0, abs=0.01)             # T at its setpoint after 1 h
+    assert y[2] - 12.0 == pytest.approx(0.3 * (u[0] - 5.0), abs=0.01)   # A: its gain from Q
