@@ -19,7 +19,8 @@ def test_the_cycle_lp_and_dmc_qp_are_solved_alike_within_their_limits():
     lp, qp = cycle_problems(tf, spec, form="targets")
     assert qp.size == (240, 240) and lp.size == (200, 80)
     ctx = BenchContext(quick=True)
-    daqp, qpoases = _solve("daqp", qp, 1, ctx), _solve("qpoases", qp, 1, ctx)
+    _, next_qp = cycle_problems(tf, spec, seed=2, form="targets")
+    daqp, qpoases = _solve("daqp", [qp], 1, ctx), _solve("qpoases", [qp, next_qp], 2, ctx)
     assert daqp["success"] and qpoases["success"]
     assert np.max(np.abs(daqp["x"] - qpoases["x"])) < 1e-8
     x = daqp["x"]
@@ -28,7 +29,8 @@ def test_the_cycle_lp_and_dmc_qp_are_solved_alike_within_their_limits():
     assert np.all(ax >= qp.lba - 1e-9) and np.all(ax <= qp.uba + 1e-9)
     assert np.sum(np.isclose(np.abs(x), qp.ubx, rtol=0, atol=1e-9)) > 0   # some rate limits bind
     assert daqp["cost"] < 0.0                   # moving is better than standing still
-    steady = _solve("highs", lp, 1, ctx)
+    assert len(qpoases["times"]) == len(qpoases["cold"]) == 2
+    steady = _solve("highs", [lp], 1, ctx)
     assert steady["success"] and np.all(steady["x"] >= lp.lbx - 1e-9)
     assert np.all(steady["x"] <= lp.ubx + 1e-9)
     _, soft = cycle_problems(tf, spec)
