@@ -1,0 +1,239 @@
+"""Multiple shooting with the collocation condensed inside each interval: the QP of one SQP step.
+
+The optimal-control problem is the one of :mod:`apc.transcription` (same
+Radau collocation, costs, soft and hard limits, terminal cost, scaling);
+only its layout differs. Stage ``k`` has as state ``s_k = (X_k, V_k)``
+(node state and previous MV, scaled) and as control ``c_k = (U_k, E_lo,
+E_hi)`` (MV and soft-limit slacks). The collocation states of an interval
+are no variables: they are solved by Newton from ``(X_k, U_k)`` (a casadi
+``rootfinder``), and the interval's map ``X_{k+1} = Phi(X_k, U_k)`` and the
+collocation states' sensitivities come from the implicit-function theorem
+(written out per interval, first and second order). At a converged point
+this is the transcription's solution, collocation states included.
+
+One casadi function evaluates all intervals (``Function.map``) and gives the
+stage-wise QP data in the deltas of the variables, ordered as hpipm wants
+them (``[s_0, c_0, s_1, c_1, ..., s_N]``, each interval's gap rows followed
+by its stage constraints); a second one assembles the QP and solves it by
+hpipm. The Hessian is the exact Hessian of the Lagrangian per stage (the
+least-squares costs contribute their Gauss-Newton part plus the curvature of
+the CVs, the interval maps and the collocation-state bounds theirs);
+:mod:`apc.sqp` makes each block positive semi-definite before the QP. The
+terminal cost is Gauss-Newton; the slack penalties are linear.
+"""
+
+from __future__ import annotations
+
+import casadi as ca
+import numpy as np
+
+from apc.problem import ControlProblem
+from apc.transcription import StructuredOCP, collocation_coefficients
+
+QP_INF = 1e3
+"""What hpipm is given for an absent bound of a step [scaled units] (it needs a number; with
+1e8 its iterations stall, with 1e4 its tolerances are not met). A step that reaches it is
+refused (:mod:`apc.sqp`)."""
+
+
+class ShootingQP:
+    """The condensed multiple-shooting QP of a :class:`ControlProblem`.
+
+    Attributes
+    ----------
+    ocp : StructuredOCP
+        The lifted transcription (its index sets, parameter vector and bounds are shared).
+    linearise : casadi.Function
+        ``(w, zg, p, lbw, ubw, lbg, ubg, lam) -> (h, h_end, g, jac_next, jac_g, lba, uba, lbx,
+        ubx, f, viol, z)``: every interval's collocation solved by Newton from the guesses
+        ``zg``, and the QP data at ``w`` as dense stage blocks: the Hessian of the Lagrangian
+        per stage (multipliers ``lam``, shape (n_s + n_g, N)), the terminal Hessian, the
+        gradient, the Jacobians of the interval maps and stage constraints, the QP's bounds,
+        the objective, the l1 infeasibility and the solved collocation states.
+    step : casadi.Function
+        ``(h, h_end, g, jac_next, jac_g, lba, uba, lbx, ubx, dw0) -> (dw, lam)``: the QP,
+        assembled in hpipm's layout and solved by hpipm (warm-started at ``dw0``).
+    """
+
+    def __init__(self, problem: ControlProblem, qp_options: dict | None = None):
+        self.problem = pb = problem
+        self.ocp = ocp = StructuredOCP(problem)
+        spec = pb.spec
+        self.N = N = ocp.N
+        d = ocp.degree
+        nx, nu = pb.n_x, pb.n_u
+        self.nx, self.nu = nx, nu
+        self.nlo, self.nhi = nlo, nhi = len(ocp.soft_lo), len(ocp.soft_hi)
+        self.ns = ns = nx + nu  # stage state (X, V)
+        self.nc = nc = nu + nlo + nhi  # stage control (U, E_lo, E_hi)
+        self.nz = nz = ns + nc
+        x_lo, x_hi = ocp._state_bounds()
+        self.zb = zb = [i for i in range(nx) if np.isfinite(x_lo[i]) or np.isfinite(x_hi[i])]
+        self.n_block = nu if ocp.blocked else 0
+        self.nrow = {"soft_lo": nlo, "soft_hi": nhi, "hard": len(ocp.hard_rows),
+                     "rate": len(ocp.rated), "block": self.n_block, "zb": len(zb) * d}
+        self.ng = ng = sum(self.nrow.values())
+        self.n_w = N * nz + ns
+        self.n_a = N * (ns + ng)
+        self.d = d
+
+        # -- one interval: collocation by Newton; map, sensitivities and curvature by the IFT -----
+        tau, C, D = collocation_coefficients(d)
+        xs, us = pb.x_scale, pb.u_scale
+        n_par = ocp.nlp["p"].shape[0]
+        parts = ocp._p_parts
+        X, V, U = ca.SX.sym("X", nx), ca.SX.sym("V", nu), ca.SX.sym("U", nu)
+        Elo, Ehi = ca.SX.sym("Elo", nlo), ca.SX.sym("Ehi", nhi)
+        Z = ca.SX.sym("Z", nx * d)
+        Ps = ca.SX.sym("P", n_par)
+        _, _, w_, p_, bias_, cvt_, ut_, cvw_, uw_ = (
+            Ps[int(a):int(b)] for a, b in zip(parts[:-1], parts[1:]))
+        ws, ps = ca.SX.sym("w", pb.n_w), ca.SX.sym("p", pb.model.n_p)
+        y = ca.vertcat(X, U)
+        pts = [X] + [Z[j * nx:(j + 1) * nx] for j in range(d)]
+        res = []
+        for j in range(1, d + 1):
+            slope = sum(C[r, j] * pts[r] for r in range(d + 1))
+            res.append(ocp.dt * pb.f(pts[j] * xs, U * us, ws, ps) / xs - slope)
+        G = ca.vertcat(*res)
+        residual = ca.Function("colloc_residual", [Z, ca.vertcat(X, U, ws, ps)], [G])
+        self.newton = ca.rootfinder("colloc_newton", "newton", residual,
+                                    {"abstol": 1e-13, "abstolStep": 1e-15, "max_iter": 30,
+                                     "error_on_fail": True})
+        G = ca.substitute(G, ca.vertcat(ws, ps), ca.vertcat(w_, p_))
+        phi = D[0] * X + sum(D[j] * Z[(j - 1) * nx:j * nx] for j in range(1, d + 1))
+        cvk = pb.cv(X * xs, U * us, w_, p_)
+        if pb.n_bias:
+            cvk = cvk + ca.mtimes(ca.DM(pb.cv_bias), bias_)
+        move_w = np.array([m.move_weight for m in spec.mv])
+        resid = ca.vertcat(ca.sqrt(cvw_) * (cvk - cvt_), np.sqrt(move_w) * (U - V),
+                           ca.sqrt(uw_) * (U - ut_ / us))
+        pen_lo = np.array([spec.cv[i].penalty for i in ocp.soft_lo])
+        pen_hi = np.array([spec.cv[i].penalty for i in ocp.soft_hi])
+        rows = []
+        if nlo:
+            rows.append(cvk[ocp.soft_lo] + Elo)
+        if nhi:
+            rows.append(cvk[ocp.soft_hi] - Ehi)
+        if ocp.hard_rows:
+            rows.append(cvk[ocp.hard_rows])
+        if ocp.rated:
+            rows.append((U[ocp.rated] - V[ocp.rated]) * us[ocp.rated])
+        if self.n_block:
+            rows.append(U - V)
+        if zb:
+            rows.append(ca.vertcat(*[Z[j * nx:(j + 1) * nx][zb] for j in range(d)]))
+        gk = ca.vertcat(*rows) if rows else ca.SX(0, 1)
+        z = ca.vertcat(X, V, U, Elo, Ehi)
+        nxt = ca.vertcat(phi, U)
+        fk = ca.sumsqr(resid) + (ca.dot(pen_lo, Elo) if nlo else 0) + \
+            (ca.dot(pen_hi, Ehi) if nhi else 0)
+        lam_gap, lam_g = ca.SX.sym("lam_gap", ns), ca.SX.sym("lam_g", ng)
+        # Z(y) solves G(Z, y) = 0: Z_y = -G_Z^-1 G_y; the curvature of a'Z(y) is T' H(mu'G) T
+        # with T = [I; Z_y] and the adjoint mu = -G_Z^-T a (implicit-function theorem)
+        GZ_inv = ca.solve(ca.jacobian(G, Z), ca.SX.eye(nx * d))
+        Zy = -ca.mtimes(GZ_inv, ca.jacobian(G, y))
+        Sy = np.zeros((nx + nu, nz))
+        Sy[:nx, :nx] = np.eye(nx)
+        Sy[nx:, ns:ns + nu] = np.eye(nu)
+        dZ = ca.mtimes(Zy, Sy)  # dZ/dz
+
+        def total_jacobian(expr):
+            return ca.jacobian(expr, z) + ca.mtimes(ca.jacobian(expr, Z), dZ)
+
+        lagr = fk + ca.dot(lam_gap, nxt) + ca.dot(lam_g, gk)
+        a = ca.jacobian(lagr, Z).T  # lagr is linear in Z
+        mu = -ca.mtimes(GZ_inv.T, a)
+        mu_s = ca.SX.sym("mu", nx * d)
+        Hmu = ca.hessian(ca.dot(mu_s, G), ca.vertcat(y, Z))[0]
+        T = ca.vertcat(ca.SX.eye(nx + nu), Zy)
+        Hy = ca.substitute(ca.mtimes([T.T, Hmu, T]), mu_s, mu)
+        hess = ca.hessian(lagr, z)[0] + ca.mtimes([Sy.T, Hy, Sy])
+        stage = ca.Function(
+            "shooting_stage", [X, V, U, Elo, Ehi, Z, Ps, lam_gap, lam_g],
+            [nxt, total_jacobian(nxt), gk, total_jacobian(gk), hess, ca.gradient(fk, z), fk],
+            ["x", "v", "u", "elo", "ehi", "z", "p", "lam_gap", "lam_g"],
+            ["next", "jac_next", "g", "jac_g", "h", "q", "f"])
+        self.stage = stage
+        # terminal cost: tracking at (X_N, V_N), weighted by terminal_weight
+        cvN = pb.cv(X * xs, V * us, w_, p_)
+        if pb.n_bias:
+            cvN = cvN + ca.mtimes(ca.DM(pb.cv_bias), bias_)
+        rN = np.sqrt(spec.terminal_weight) * ca.sqrt(cvw_) * (cvN - cvt_)
+        sN_ = ca.vertcat(X, V)
+        JN = ca.jacobian(rN, sN_)
+        terminal = ca.Function("shooting_terminal", [X, V, Ps],
+                               [2 * ca.mtimes(JN.T, JN), 2 * ca.mtimes(JN.T, rN), ca.sumsqr(rN)])
+
+        # -- the whole horizon: one call evaluates every interval --------------------------------
+        w = ca.MX.sym("w", self.n_w)
+        zg = ca.MX.sym("zg", nx * d, N)
+        P = ca.MX.sym("P", n_par)
+        lbw, ubw = ca.MX.sym("lbw", self.n_w), ca.MX.sym("ubw", self.n_w)
+        lbg, ubg = ca.MX.sym("lbg", ng, N), ca.MX.sym("ubg", ng, N)
+        lam = ca.MX.sym("lam", ns + ng, N)
+        W = ca.reshape(w[:N * nz], nz, N)
+        sN = w[N * nz:]
+        Xa, Va, Ua = W[:nx, :], W[nx:ns, :], W[ns:ns + nu, :]
+        Eloa, Ehia = W[ns + nu:ns + nu + nlo, :], W[ns + nu + nlo:, :]
+        wp = ca.repmat(ca.vertcat(P[int(parts[2]):int(parts[4])]), 1, N)
+        z_all = self.newton.map(N, "serial")(zg, ca.vertcat(Xa, Ua, wp))
+        nxt_all, jn, g_all, jg, h_all, q_all, f_all = stage.map(N, "serial")(
+            Xa, Va, Ua, Eloa, Ehia, z_all, P, lam[:ns, :], lam[ns:, :])
+        hN, qN, fN = terminal(sN[:nx], sN[nx:], P)
+        s_next = ca.horzcat(W[:ns, 1:], sN) if N > 1 else sN
+        defect = nxt_all - s_next  # (ns, N)
+        lba = ca.vec(ca.vertcat(-defect, lbg - g_all))
+        uba = ca.vec(ca.vertcat(-defect, ubg - g_all))
+        g_rows = ca.vec(g_all)
+        viol = (ca.sum1(ca.sum2(ca.fabs(defect)))
+                + ca.sum1(ca.fmax(ca.vec(lbg) - g_rows, 0) + ca.fmax(g_rows - ca.vec(ubg), 0))
+                + ca.sum1(ca.fmax(lbw - w, 0) + ca.fmax(w - ubw, 0)))
+        self.linearise = ca.Function(
+            "shooting_linearise", [w, zg, P, lbw, ubw, lbg, ubg, lam],
+            [h_all, hN, ca.vertcat(ca.vec(q_all), qN), jn, jg, lba, uba, lbw - w, ubw - w,
+             ca.sum2(f_all) + fN, viol, z_all],
+            ["w", "zg", "p", "lbw", "ubw", "lbg", "ubg", "lam"],
+            ["h", "h_end", "g", "jac_next", "jac_g", "lba", "uba", "lbx", "ubx", "f", "viol",
+             "z"])
+
+        # -- the QP: stage blocks assembled in hpipm's layout, solved by hpipm --------------------
+        hb, hNs = ca.MX.sym("h", nz, nz * N), ca.MX.sym("h_end", ns, ns)
+        jns, jgs = ca.MX.sym("jac_next", ns, nz * N), ca.MX.sym("jac_g", ng, nz * N)
+        gq = ca.MX.sym("g", self.n_w)
+        lbas, ubas = ca.MX.sym("lba", self.n_a), ca.MX.sym("uba", self.n_a)
+        lbx, ubx, dw0 = (ca.MX.sym(n, self.n_w) for n in ("lbx", "ubx", "dw0"))
+        H = ca.diagcat(*[hb[:, k * nz:(k + 1) * nz] for k in range(N)], hNs)
+        eye = ca.MX(ca.DM.eye(ns))
+        blocks = []
+        for k in range(N):
+            left, right = k * nz, self.n_w - k * nz - nz - ns
+            blocks.append(ca.horzcat(ca.MX(ns, left), jns[:, k * nz:(k + 1) * nz], -eye,
+                                     ca.MX(ns, right)))
+            if ng:
+                blocks.append(ca.horzcat(ca.MX(ng, left), jgs[:, k * nz:(k + 1) * nz],
+                                         ca.MX(ng, ns + right)))
+        A = ca.vertcat(*blocks)
+        opts = {"N": N, "nx": [ns] * (N + 1), "nu": [nc] * N + [0], "ng": [ng] * N + [0],
+                "inf": QP_INF, "error_on_fail": True, "print_time": False,
+                "hpipm": {"mode": "speed", "iter_max": 100, "warm_start": 1,
+                          "res_g_max": 1e-11, "res_b_max": 1e-11, "res_d_max": 1e-11,
+                          "res_m_max": 1e-11, **(qp_options or {})}}
+        self.qp = ca.conic("shooting_hpipm", "hpipm", {"h": H.sparsity(), "a": A.sparsity()}, opts)
+        sol = self.qp(h=H, g=gq, a=A, lba=lbas, uba=ubas, lbx=lbx, ubx=ubx, x0=dw0)
+        self.step = ca.Function(
+            "shooting_qp", [hb, hNs, gq, jns, jgs, lbas, ubas, lbx, ubx, dw0],
+            [sol["x"], ca.reshape(sol["lam_a"], ns + ng, N)],
+            ["h", "h_end", "g", "jac_next", "jac_g", "lba", "uba", "lbx", "ubx", "dw0"],
+            ["dw", "lam"])
+
+    # -- data -----------------------------------------------------------------------------------
+    def slices(self):
+        """Positions of X, V, U, E_lo, E_hi of stage ``k`` in the flat vector (function of k)."""
+        nz, ns, nx, nu, nlo = self.nz, self.ns, self.nx, self.nu, self.nlo
+
+        def at(k):
+            o = k * nz
+            return (slice(o, o + nx), slice(o + nx, o + ns), slice(o + ns, o + ns + nu),
+                    slice(o + ns + nu, o + ns + nu + nlo), slice(o + ns + nu + nlo, o + nz))
+        return at
