@@ -30,6 +30,13 @@ import numpy as np
 from apc.problem import ControlProblem
 from apc.transcription import StructuredOCP, collocation_coefficients
 
+OBJ_SCALE = 1e3
+"""The QP objective is multiplied by this before hpipm sees it, so that its absolute stopping
+tolerances are tighter relative to the problem (the multipliers are scaled back)."""
+QP_TOL = 1e-10
+"""hpipm's stopping tolerances (residuals of the scaled QP)."""
+QP_TOL_LOOSE = 1e-8
+"""The tolerances of the second attempt when hpipm does not meet ``QP_TOL``."""
 QP_INF = 1e3
 """What hpipm is given for an absent bound of a step [scaled units] (it needs a number; with
 1e8 its iterations stall, with 1e4 its tolerances are not met). A step that reaches it is
@@ -50,9 +57,10 @@ class ShootingQP:
         per stage (multipliers ``lam``, shape (n_s + n_g, N)), the terminal Hessian, the
         gradient, the Jacobians of the interval maps and stage constraints, the QP's bounds,
         the objective, the l1 infeasibility and the solved collocation states.
-    step : casadi.Function
+    step, step_loose : casadi.Function
         ``(h, h_end, g, jac_next, jac_g, lba, uba, lbx, ubx, dw0) -> (dw, lam)``: the QP,
-        assembled in hpipm's layout and solved by hpipm (warm-started at ``dw0``).
+        assembled in hpipm's layout and solved by hpipm (warm-started at ``dw0``), with the
+        tolerances ``QP_TOL`` and ``QP_TOL_LOOSE``.
     """
 
     def __init__(self, problem: ControlProblem, qp_options: dict | None = None):
@@ -214,18 +222,23 @@ class ShootingQP:
                 blocks.append(ca.horzcat(ca.MX(ng, left), jgs[:, k * nz:(k + 1) * nz],
                                          ca.MX(ng, ns + right)))
         A = ca.vertcat(*blocks)
-        opts = {"N": N, "nx": [ns] * (N + 1), "nu": [nc] * N + [0], "ng": [ng] * N + [0],
-                "inf": QP_INF, "error_on_fail": True, "print_time": False,
-                "hpipm": {"mode": "speed", "iter_max": 100, "warm_start": 1,
-                          "res_g_max": 1e-11, "res_b_max": 1e-11, "res_d_max": 1e-11,
-                          "res_m_max": 1e-11, **(qp_options or {})}}
-        self.qp = ca.conic("shooting_hpipm", "hpipm", {"h": H.sparsity(), "a": A.sparsity()}, opts)
-        sol = self.qp(h=H, g=gq, a=A, lba=lbas, uba=ubas, lbx=lbx, ubx=ubx, x0=dw0)
-        self.step = ca.Function(
-            "shooting_qp", [hb, hNs, gq, jns, jgs, lbas, ubas, lbx, ubx, dw0],
-            [sol["x"], ca.reshape(sol["lam_a"], ns + ng, N)],
-            ["h", "h_end", "g", "jac_next", "jac_g", "lba", "uba", "lbx", "ubx", "dw0"],
-            ["dw", "lam"])
+        names_in = ["h", "h_end", "g", "jac_next", "jac_g", "lba", "uba", "lbx", "ubx", "dw0"]
+
+        def qp_function(name: str, tol: float) -> ca.Function:
+            opts = {"N": N, "nx": [ns] * (N + 1), "nu": [nc] * N + [0], "ng": [ng] * N + [0],
+                    "inf": QP_INF, "error_on_fail": True, "print_time": False,
+                    "hpipm": {"mode": "speed", "iter_max": 100, "warm_start": 1,
+                              "res_g_max": tol, "res_b_max": tol, "res_d_max": tol,
+                              "res_m_max": tol, **(qp_options or {})}}
+            qp = ca.conic(f"{name}_hpipm", "hpipm", {"h": H.sparsity(), "a": A.sparsity()}, opts)
+            sol = qp(h=OBJ_SCALE * H, g=OBJ_SCALE * gq, a=A, lba=lbas, uba=ubas, lbx=lbx,
+                     ubx=ubx, x0=dw0)
+            return ca.Function(name, [hb, hNs, gq, jns, jgs, lbas, ubas, lbx, ubx, dw0],
+                               [sol["x"], ca.reshape(sol["lam_a"], ns + ng, N) / OBJ_SCALE],
+                               names_in, ["dw", "lam"])
+
+        self.step = qp_function("shooting_qp", QP_TOL)
+        self.step_loose = qp_function("shooting_qp_loose", QP_TOL_LOOSE)
 
     # -- data -----------------------------------------------------------------------------------
     def slices(self):

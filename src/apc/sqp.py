@@ -40,6 +40,12 @@ ARMIJO = 1e-4
 _log = logging.getLogger(__name__)
 
 MIN_STEP = 1e-6
+STEP_FLOOR = 1e-6
+"""Smallest step [scaled variables] taken as converged, whatever ``solver.tol``: the accuracy
+of hpipm's QP solutions (with quadratic convergence the point after such a step is within
+about its square of the solution, up to that accuracy)."""
+MERIT_NOISE = 1e-10
+"""Relative change of the merit function below rounding: such a step is accepted."""
 """Smallest line-search step before the solve is declared failed."""
 
 
@@ -54,7 +60,7 @@ class SqpNMPC:
         s = pb.spec.solver
         self.tol, self.max_iter, self.budget = s.tol, s.max_iter, s.time_budget
         self.warm_start = s.warm_start
-        self.step_tol = float(np.sqrt(s.tol))
+        self.step_tol = max(float(np.sqrt(s.tol)), STEP_FLOOR)
         N, nz, ns, nx, nu, ng = sh.N, sh.nz, sh.ns, sh.nx, sh.nu, sh.ng
         self.runner = InProcess()
         # preallocated data vectors and views into them (no dicts in the hot path)
@@ -111,7 +117,7 @@ class SqpNMPC:
     @property
     def functions(self) -> list:
         """The solver functions (for a :class:`~apc.bounded.BoundedSolves`)."""
-        return [self.shoot.linearise, self.shoot.step]
+        return [self.shoot.linearise, self.shoot.step, self.shoot.step_loose]
 
     def reset(self) -> None:
         """Forget the warm start."""
@@ -188,7 +194,6 @@ class SqpNMPC:
         t1 = time.perf_counter()
         self.profile[0] += t1 - t0
         self._zg[:] = lin[11].reshape(self._zg.shape)
-        lin[0] = self._convexify(lin[0])
         return lin
 
     def _convexify(self, h: np.ndarray) -> np.ndarray:
@@ -204,8 +209,12 @@ class SqpNMPC:
     def _qp(self, lin: list, lbx, ubx) -> np.ndarray:
         """The QP step; its multipliers become the current ones."""
         t0 = time.perf_counter()
-        dw, lam = self._call(self.shoot.step, lin[0], lin[1], lin[2], lin[3], lin[4], lin[5],
-                             lin[6], lbx, ubx, self._dw)
+        args = [lin[0], lin[1], lin[2], lin[3], lin[4], lin[5], lin[6], lbx, ubx, self._dw]
+        try:
+            dw, lam = self._call(self.shoot.step, *args)
+        except RuntimeError:  # not convex enough, or tolerances not met: convexified, looser
+            args[0] = self._convexify(lin[0])
+            dw, lam = self._call(self.shoot.step_loose, *args)
         self.profile[1] += time.perf_counter() - t0
         dw = dw.ravel()
         if np.max(np.abs(dw)) >= 0.9 * QP_INF:
@@ -258,7 +267,9 @@ class SqpNMPC:
         return Plan(u, x, SolveStatus.OK, message, iterations, elapsed, f, slack)
 
     def _sqp(self, data: Data):
-        """SQP to convergence: (iterations, message, converged, objective)."""
+        """SQP to convergence: (iterations, message, converged, objective). Converged: a step
+        (infinity norm, scaled variables) and an l1 infeasibility both below
+        ``max(sqrt(solver.tol), STEP_FLOOR)``."""
         P = self._load(data)
         self._start(data)
         w = self._w
@@ -274,7 +285,8 @@ class SqpNMPC:
             _log.debug("sqp %d: f %.12g viol %.3g alpha %.3g step %.3g", it, f, viol, alpha, step)
             if it > 1:
                 merit = f + self.mu * viol
-                if merit > phi + ARMIJO * alpha * slope and merit - phi > 1e-13 * max(1.0, abs(phi)):
+                if merit > phi + ARMIJO * alpha * slope and \
+                        merit - phi > MERIT_NOISE * max(1.0, abs(phi)):
                     if alpha <= MIN_STEP:
                         return it, f"line search failed (merit {merit:.6g} > {phi:.6g})", False, f
                     alpha *= 0.5
@@ -334,7 +346,7 @@ class SqpNMPC:
 def _failure(exc: BaseException) -> str:
     """One line for a failure inside casadi (the QP solver's or the collocation Newton's)."""
     text = str(exc)
-    if "shooting_hpipm" in text or "conic" in text:
+    if "_hpipm" in text or "conic" in text:
         return "QP (hpipm) failed: infeasible linearisation or iteration limit"
     if "colloc_newton" in text or "rootfinder" in text.lower():
         return "collocation Newton iteration failed on an interval"
