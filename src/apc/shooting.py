@@ -224,21 +224,25 @@ class ShootingQP:
         A = ca.vertcat(*blocks)
         names_in = ["h", "h_end", "g", "jac_next", "jac_g", "lba", "uba", "lbx", "ubx", "dw0"]
 
+        qp_in = ca.Function("shooting_qp_data", [hb, hNs, gq, jns, jgs, lbas, ubas, lbx, ubx, dw0],
+                            [OBJ_SCALE * H, OBJ_SCALE * gq, A, lbas, ubas, lbx, ubx, dw0])
+        xq, lq = ca.MX.sym("x", self.n_w), ca.MX.sym("lam_a", self.n_a)
+        qp_out = ca.Function("shooting_qp_result", [xq, lq],
+                             [xq, ca.reshape(lq, ns + ng, N) / OBJ_SCALE])
+
         def qp_function(name: str, tol: float) -> ca.Function:
             opts = {"N": N, "nx": [ns] * (N + 1), "nu": [nc] * N + [0], "ng": [ng] * N + [0],
                     "inf": QP_INF, "error_on_fail": True, "print_time": False,
                     "hpipm": {"mode": "speed", "iter_max": 100, "warm_start": 1,
                               "res_g_max": tol, "res_b_max": tol, "res_d_max": tol,
                               "res_m_max": tol, **(qp_options or {})}}
-            qp = ca.conic(f"{name}_hpipm", "hpipm", {"h": H.sparsity(), "a": A.sparsity()}, opts)
-            sol = qp(h=OBJ_SCALE * H, g=OBJ_SCALE * gq, a=A, lba=lbas, uba=ubas, lbx=lbx,
-                     ubx=ubx, x0=dw0)
-            return ca.Function(name, [hb, hNs, gq, jns, jgs, lbas, ubas, lbx, ubx, dw0],
-                               [sol["x"], ca.reshape(sol["lam_a"], ns + ng, N) / OBJ_SCALE],
-                               names_in, ["dw", "lam"])
+            return QPStep(name, names_in, qp_in.serialize(), qp_out.serialize(),
+                          H.sparsity().serialize(), A.sparsity().serialize(), opts)
 
-        self.step = qp_function("shooting_qp", QP_TOL)
-        self.step_loose = qp_function("shooting_qp_loose", QP_TOL_LOOSE)
+        self.step_recipe = qp_function("shooting_qp", QP_TOL)
+        self.step_loose_recipe = qp_function("shooting_qp_loose", QP_TOL_LOOSE)
+        self.step = self.step_recipe.build()
+        self.step_loose = self.step_loose_recipe.build()
 
     # -- data -----------------------------------------------------------------------------------
     def slices(self):
@@ -250,3 +254,32 @@ class ShootingQP:
             return (slice(o, o + nx), slice(o + nx, o + ns), slice(o + ns, o + ns + nu),
                     slice(o + ns + nu, o + ns + nu + nlo), slice(o + ns + nu + nlo, o + nz))
         return at
+
+
+class QPStep:
+    """How to build a QP step function: hpipm cannot be serialised by casadi, so a child
+    process (:mod:`apc.bounded`) receives this picklable recipe and builds the function."""
+
+    def __init__(self, name: str, names_in: list[str], data: str, result: str, h: str, a: str,
+                 options: dict):
+        self._name, self.names_in = name, names_in
+        self.data, self.result, self.h, self.a, self.options = data, result, h, a, options
+
+    def name(self) -> str:
+        return self._name
+
+    def serialize(self) -> QPStep:
+        return self
+
+    def build(self) -> ca.Function:
+        """``(h, h_end, g, jac_next, jac_g, lba, uba, lbx, ubx, dw0) -> (dw, lam)``."""
+        data = ca.Function.deserialize(self.data)
+        result = ca.Function.deserialize(self.result)
+        qp = ca.conic(f"{self._name}_hpipm", "hpipm", {"h": ca.Sparsity.deserialize(self.h),
+                                                      "a": ca.Sparsity.deserialize(self.a)},
+                      self.options)
+        args = data.mx_in()
+        h, g, a, lba, uba, lbx, ubx, x0 = data(*args)
+        sol = qp(h=h, g=g, a=a, lba=lba, uba=uba, lbx=lbx, ubx=ubx, x0=x0)
+        return ca.Function(self._name, args, result(sol["x"], sol["lam_a"]), self.names_in,
+                           ["dw", "lam"])

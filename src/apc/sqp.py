@@ -117,7 +117,7 @@ class SqpNMPC:
     @property
     def functions(self) -> list:
         """The solver functions (for a :class:`~apc.bounded.BoundedSolves`)."""
-        return [self.shoot.linearise, self.shoot.step, self.shoot.step_loose]
+        return [self.shoot.linearise, self.shoot.step_recipe, self.shoot.step_loose_recipe]
 
     def reset(self) -> None:
         """Forget the warm start."""
