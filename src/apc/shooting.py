@@ -29,7 +29,10 @@ import numpy as np
 
 from apc.problem import ControlProblem
 from apc.transcription import StructuredOCP, collocation_coefficients
+from twin.core.errors import InputError
 
+MAX_UNKNOWNS = 48
+"""Most collocation states per interval (states x degree) the symbolic sensitivities take."""
 OBJ_SCALE = 1e3
 """The QP objective is multiplied by this before hpipm sees it, so that its absolute stopping
 tolerances are tighter relative to the problem (the multipliers are scaled back)."""
@@ -65,6 +68,11 @@ class ShootingQP:
 
     def __init__(self, problem: ControlProblem, qp_options: dict | None = None):
         self.problem = pb = problem
+        if pb.n_x * pb.spec.collocation_degree > MAX_UNKNOWNS:
+            raise InputError(
+                f"solver.backend '{pb.spec.solver.backend}': {pb.n_x} states x collocation degree "
+                f"{pb.spec.collocation_degree} is more than {MAX_UNKNOWNS} collocation unknowns per "
+                "interval (their sensitivities are formed symbolically); use 'fatrop'")
         self.ocp = ocp = StructuredOCP(problem)
         spec = pb.spec
         self.N = N = ocp.N

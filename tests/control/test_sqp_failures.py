@@ -61,6 +61,19 @@ def test_what_sqp_cannot_do_is_refused_in_one_line(extra, text):
     assert str(err.value) == f"controller: {text}"
 
 
+def test_a_model_too_large_for_the_symbolic_sensitivities_is_refused_in_one_line():
+    spec = spec_from_dict({
+        "model": "distillation_a", "sample_time": 1.0, "prediction_horizon": 8,
+        "estimator": {"kind": "state_feedback"},
+        "cv": [{"name": "x_41", "setpoint": 0.995}], "mv": [{"name": "L_T"}, {"name": "V_B"}],
+        "solver": {"backend": "rti"}})
+    with pytest.raises(InputError) as err:
+        Controller(spec, twin.load_model("distillation_a"))
+    assert str(err.value) == (
+        "solver.backend 'rti': 82 states x collocation degree 2 is more than 48 collocation "
+        "unknowns per interval (their sensitivities are formed symbolically); use 'fatrop'")
+
+
 def test_the_solves_run_in_the_child_process_with_a_budget_and_give_the_same_moves():
     model = twin.load_model("cstr")
     plain = Controller(spec_from_dict(_spec(backend="sqp")), model)
