@@ -181,6 +181,9 @@ class ShootingQP:
         terminal = ca.Function("shooting_terminal", [X, V, Ps],
                                [2 * ca.mtimes(JN.T, JN), 2 * ca.mtimes(JN.T, rN), ca.sumsqr(rN)])
 
+        # -- the QP's layout: hpipm's sparsity, filled by one gather from the stage blocks ------
+        self.h_sparsity, self.h_index, self.a_sparsity, self.a_index = self._layout()
+
         # -- the whole horizon: one call evaluates every interval --------------------------------
         w = ca.MX.sym("w", self.n_w)
         zg = ca.MX.sym("zg", nx * d, N)
@@ -205,35 +208,24 @@ class ShootingQP:
         viol = (ca.sum1(ca.sum2(ca.fabs(defect)))
                 + ca.sum1(ca.fmax(ca.vec(lbg) - g_rows, 0) + ca.fmax(g_rows - ca.vec(ubg), 0))
                 + ca.sum1(ca.fmax(lbw - w, 0) + ca.fmax(w - ubw, 0)))
+        h_nz = ca.vertcat(ca.vec(h_all), ca.vec(hN))[self.h_index.tolist()]
+        a_nz = ca.vertcat(ca.vec(jn), ca.vec(jg), -1)[self.a_index.tolist()]
         self.linearise = ca.Function(
             "shooting_linearise", [w, zg, P, lbw, ubw, lbg, ubg, lam],
-            [h_all, hN, ca.vertcat(ca.vec(q_all), qN), jn, jg, lba, uba, lbw - w, ubw - w,
+            [h_all, hN, ca.vertcat(ca.vec(q_all), qN), h_nz, a_nz, lba, uba, lbw - w, ubw - w,
              ca.sum2(f_all) + fN, viol, z_all],
             ["w", "zg", "p", "lbw", "ubw", "lbg", "ubg", "lam"],
-            ["h", "h_end", "g", "jac_next", "jac_g", "lba", "uba", "lbx", "ubx", "f", "viol",
-             "z"])
+            ["h", "h_end", "g", "h_nz", "a_nz", "lba", "uba", "lbx", "ubx", "f", "viol", "z"])
 
-        # -- the QP: stage blocks assembled in hpipm's layout, solved by hpipm --------------------
-        hb, hNs = ca.MX.sym("h", nz, nz * N), ca.MX.sym("h_end", ns, ns)
-        jns, jgs = ca.MX.sym("jac_next", ns, nz * N), ca.MX.sym("jac_g", ng, nz * N)
+        # -- the QP, solved by hpipm ---------------------------------------------------------------
+        hq, aq = ca.MX.sym("h_nz", self.h_sparsity.nnz()), ca.MX.sym("a_nz", self.a_sparsity.nnz())
         gq = ca.MX.sym("g", self.n_w)
         lbas, ubas = ca.MX.sym("lba", self.n_a), ca.MX.sym("uba", self.n_a)
         lbx, ubx, dw0 = (ca.MX.sym(n, self.n_w) for n in ("lbx", "ubx", "dw0"))
-        H = ca.diagcat(*[hb[:, k * nz:(k + 1) * nz] for k in range(N)], hNs)
-        eye = ca.MX(ca.DM.eye(ns))
-        blocks = []
-        for k in range(N):
-            left, right = k * nz, self.n_w - k * nz - nz - ns
-            blocks.append(ca.horzcat(ca.MX(ns, left), jns[:, k * nz:(k + 1) * nz], -eye,
-                                     ca.MX(ns, right)))
-            if ng:
-                blocks.append(ca.horzcat(ca.MX(ng, left), jgs[:, k * nz:(k + 1) * nz],
-                                         ca.MX(ng, ns + right)))
-        A = ca.vertcat(*blocks)
-        names_in = ["h", "h_end", "g", "jac_next", "jac_g", "lba", "uba", "lbx", "ubx", "dw0"]
-
-        qp_in = ca.Function("shooting_qp_data", [hb, hNs, gq, jns, jgs, lbas, ubas, lbx, ubx, dw0],
-                            [OBJ_SCALE * H, OBJ_SCALE * gq, A, lbas, ubas, lbx, ubx, dw0])
+        names_in = ["h_nz", "g", "a_nz", "lba", "uba", "lbx", "ubx", "dw0"]
+        qp_in = ca.Function("shooting_qp_data", [hq, gq, aq, lbas, ubas, lbx, ubx, dw0],
+                            [ca.MX(self.h_sparsity, OBJ_SCALE * hq), OBJ_SCALE * gq,
+                             ca.MX(self.a_sparsity, aq), lbas, ubas, lbx, ubx, dw0])
         xq, lq = ca.MX.sym("x", self.n_w), ca.MX.sym("lam_a", self.n_a)
         qp_out = ca.Function("shooting_qp_result", [xq, lq],
                              [xq, ca.reshape(lq, ns + ng, N) / OBJ_SCALE])
@@ -245,12 +237,40 @@ class ShootingQP:
                               "res_g_max": tol, "res_b_max": tol, "res_d_max": tol,
                               "res_m_max": tol, **(qp_options or {})}}
             return QPStep(name, names_in, qp_in.serialize(), qp_out.serialize(),
-                          H.sparsity().serialize(), A.sparsity().serialize(), opts)
+                          self.h_sparsity.serialize(), self.a_sparsity.serialize(), opts)
 
         self.step_recipe = qp_function("shooting_qp", QP_TOL)
         self.step_loose_recipe = qp_function("shooting_qp_loose", QP_TOL_LOOSE)
         self.step = self.step_recipe.build()
         self.step_loose = self.step_loose_recipe.build()
+
+    def _layout(self):
+        """hpipm's sparsity of the Hessian and the constraint matrix, and where each of their
+        nonzeros comes from: ``vec(h), vec(h_end)`` and ``vec(jac_next), vec(jac_g), -1``
+        (the -1 of the next stage's state in each gap row)."""
+        N, nz, ns, ng = self.N, self.nz, self.ns, self.ng
+        n_hb, n_jn, n_jg = nz * nz * N, ns * nz * N, ng * nz * N
+        codes = 2 + np.arange(n_hb + ns * ns + n_jn + n_jg, dtype=float)  # 2, 3, ...: not -1
+        hb = ca.DM(codes[:n_hb].reshape(nz, nz * N, order="F"))
+        hN = ca.DM(codes[n_hb:n_hb + ns * ns].reshape(ns, ns, order="F"))
+        o = n_hb + ns * ns
+        jn = codes[o:o + n_jn].reshape(ns, nz * N, order="F")
+        jg = codes[o + n_jn:].reshape(ng, nz * N, order="F")
+        H = ca.diagcat(*[hb[:, k * nz:(k + 1) * nz] for k in range(N)], hN)
+        rows = []
+        for k in range(N):
+            left, right = k * nz, self.n_w - k * nz - nz - ns
+            gap = np.hstack([np.zeros((ns, left)), jn[:, k * nz:(k + 1) * nz], -np.eye(ns),
+                             np.zeros((ns, right))])
+            rows.append(ca.sparsify(ca.DM(gap)))
+            if ng:
+                rows.append(ca.sparsify(ca.DM(np.hstack([
+                    np.zeros((ng, left)), jg[:, k * nz:(k + 1) * nz], np.zeros((ng, ns + right))]))))
+        A = ca.vertcat(*rows)
+        h_src = np.array(H.nonzeros(), dtype=int) - 2
+        a_vals = np.array(A.nonzeros())
+        a_src = np.where(a_vals == -1, n_jn + n_jg, a_vals.astype(int) - 2 - n_hb - ns * ns)
+        return H.sparsity(), h_src, A.sparsity(), a_src
 
     # -- data -----------------------------------------------------------------------------------
     def slices(self):

@@ -179,12 +179,13 @@ class SqpNMPC:
         self._lam[:, :-1] = self._lam[:, 1:].copy()
 
     def _call(self, fn, *args) -> list:
-        """One casadi evaluation (through the bounded runner when a budget is set)."""
+        """One casadi evaluation (through the bounded runner when a budget is set); in this
+        process the outputs stay casadi matrices (what the next call takes as it is)."""
         if self.runner.bounded:
             out, _ = self.runner(fn, **dict(zip(fn.name_in(), args)))
             return [np.asarray(out[n], dtype=float).reshape(fn.size_out(i))
                     for i, n in enumerate(fn.name_out())]
-        return [v.full() for v in fn(*args)]
+        return fn(*args)
 
     def _linearise(self, P: np.ndarray) -> list:
         """The QP data at the current point; the collocation states become the next guesses."""
@@ -193,34 +194,35 @@ class SqpNMPC:
                          self._lbg, self._ubg, self._lam)
         t1 = time.perf_counter()
         self.profile[0] += t1 - t0
-        self._zg[:] = lin[11].reshape(self._zg.shape)
+        self._zg[:] = np.asarray(lin[11]).reshape(self._zg.shape)
         return lin
 
-    def _convexify(self, h: np.ndarray) -> np.ndarray:
-        """Each stage's Hessian block with its negative eigenvalues mirrored."""
+    def _convexify(self, h, h_end) -> np.ndarray:
+        """The QP Hessian's nonzeros with each stage block's negative eigenvalues mirrored."""
         sh = self.shoot
+        h = np.asarray(h, dtype=float)
         blocks = h.reshape(sh.nz, sh.N, sh.nz).transpose(1, 0, 2)
         ev, vec = np.linalg.eigh(blocks)
-        if ev.min() >= 0.0:
-            return h
         fixed = np.einsum("kij,kj,klj->kil", vec, np.abs(ev), vec)
-        return fixed.transpose(1, 0, 2).reshape(sh.nz, sh.N * sh.nz)
+        h = fixed.transpose(1, 0, 2).reshape(sh.nz, sh.N * sh.nz)
+        source = np.concatenate([h.ravel(order="F"), np.asarray(h_end, float).ravel(order="F")])
+        return source[sh.h_index]
 
     def _qp(self, lin: list, lbx, ubx) -> np.ndarray:
         """The QP step; its multipliers become the current ones."""
         t0 = time.perf_counter()
-        args = [lin[0], lin[1], lin[2], lin[3], lin[4], lin[5], lin[6], lbx, ubx, self._dw]
+        args = [lin[3], lin[2], lin[4], lin[5], lin[6], lbx, ubx, self._dw]
         try:
             dw, lam = self._call(self.shoot.step, *args)
         except RuntimeError:  # not convex enough, or tolerances not met: convexified, looser
-            args[0] = self._convexify(lin[0])
+            args[0] = self._convexify(lin[0], lin[1])
             dw, lam = self._call(self.shoot.step_loose, *args)
         self.profile[1] += time.perf_counter() - t0
-        dw = dw.ravel()
+        dw = np.asarray(dw).ravel()
         if np.max(np.abs(dw)) >= 0.9 * QP_INF:
             raise RuntimeError(f"QP step reached the bound of {QP_INF:g} given for absent limits "
                                "(badly scaled variables?)")
-        self._lam[:] = lam.reshape(self._lam.shape)
+        self._lam[:] = np.asarray(lam).reshape(self._lam.shape)
         return dw
 
     # -- solve ---------------------------------------------------------------------------------
@@ -299,7 +301,7 @@ class SqpNMPC:
             lam_max = float(np.max(np.abs(self._lam))) if self._lam.size else 0.0
             self.mu = max(self.mu, 1.1 * lam_max)
             phi = f + self.mu * viol
-            slope = float(np.dot(lin[2].ravel(), dw)) - self.mu * viol
+            slope = float(np.dot(np.asarray(lin[2]).ravel(), dw)) - self.mu * viol
             step = float(np.max(np.abs(dw)))
             w += dw
             if step <= self.step_tol and viol <= self.step_tol:
