@@ -5,24 +5,27 @@ Radau collocation, costs, soft and hard limits, terminal cost, scaling);
 only its layout differs. Stage ``k`` has as state ``s_k = (X_k, V_k)``
 (node state and previous MV, scaled) and as control ``c_k = (U_k, E_lo,
 E_hi)`` (MV and soft-limit slacks). The collocation states of an interval
-are no variables: they are solved by Newton from ``(X_k, U_k)`` (a casadi
-``rootfinder``), and the interval's map ``X_{k+1} = Phi(X_k, U_k)`` and the
+are no variables: they are solved by Newton from ``(X_k, U_k)`` (casadi's
+``fast_newton`` rootfinder, to ``NEWTON_TOL``), and the interval's map ``X_{k+1} = Phi(X_k, U_k)`` and the
 collocation states' sensitivities come from the implicit-function theorem
 (written out per interval, first and second order). At a converged point
 this is the transcription's solution, collocation states included.
 
-One casadi function evaluates all intervals (``Function.map``) and gives the
+One casadi function, compiled to C once and cached (:func:`compiled`),
+evaluates all intervals (``Function.map``) and gives the
 stage-wise QP data in the deltas of the variables, ordered as hpipm wants
 them (``[s_0, c_0, s_1, c_1, ..., s_N]``, each interval's gap rows followed
 by its stage constraints); a second one assembles the QP and solves it by
 hpipm. The Hessian is the exact Hessian of the Lagrangian per stage (the
 least-squares costs contribute their Gauss-Newton part plus the curvature of
 the CVs, the interval maps and the collocation-state bounds theirs);
-:mod:`apc.sqp` makes each block positive semi-definite before the QP. The
+:mod:`apc.sqp` makes each block positive semi-definite when hpipm refuses it. The
 terminal cost is Gauss-Newton; the slack penalties are linear.
 """
 
 from __future__ import annotations
+
+import logging
 
 import casadi as ca
 import numpy as np
@@ -30,7 +33,13 @@ import numpy as np
 from apc.problem import ControlProblem
 from apc.transcription import StructuredOCP, collocation_coefficients
 from twin.core.errors import InputError
+from twin.core.kernels.cache import CompilerUnavailable, compile_shared
 
+_log = logging.getLogger(__name__)
+
+NEWTON_TOL = 1e-13
+"""Collocation residual [scaled states] the Newton iterations of an interval stop at; a
+linearisation whose largest residual stays above 1e3 times this is refused."""
 MAX_UNKNOWNS = 48
 """Most collocation states per interval (states x degree) the symbolic sensitivities take."""
 OBJ_SCALE = 1e3
@@ -113,9 +122,8 @@ class ShootingQP:
             res.append(ocp.dt * pb.f(pts[j] * xs, U * us, ws, ps) / xs - slope)
         G = ca.vertcat(*res)
         residual = ca.Function("colloc_residual", [Z, ca.vertcat(X, U, ws, ps)], [G])
-        self.newton = ca.rootfinder("colloc_newton", "newton", residual,
-                                    {"abstol": 1e-13, "abstolStep": 1e-15, "max_iter": 30,
-                                     "error_on_fail": True})
+        self.newton = ca.rootfinder("colloc_newton", "fast_newton", residual,
+                                    {"abstol": NEWTON_TOL, "abstolStep": 1e-15, "max_iter": 30})
         G = ca.substitute(G, ca.vertcat(ws, ps), ca.vertcat(w_, p_))
         phi = D[0] * X + sum(D[j] * Z[(j - 1) * nx:j * nx] for j in range(1, d + 1))
         cvk = pb.cv(X * xs, U * us, w_, p_)
@@ -167,9 +175,10 @@ class ShootingQP:
         hess = ca.hessian(lagr, z)[0] + ca.mtimes([Sy.T, Hy, Sy])
         stage = ca.Function(
             "shooting_stage", [X, V, U, Elo, Ehi, Z, Ps, lam_gap, lam_g],
-            [nxt, total_jacobian(nxt), gk, total_jacobian(gk), hess, ca.gradient(fk, z), fk],
+            [nxt, total_jacobian(nxt), gk, total_jacobian(gk), hess, ca.gradient(fk, z), fk,
+             ca.norm_inf(G)],
             ["x", "v", "u", "elo", "ehi", "z", "p", "lam_gap", "lam_g"],
-            ["next", "jac_next", "g", "jac_g", "h", "q", "f"])
+            ["next", "jac_next", "g", "jac_g", "h", "q", "f", "residual"])
         self.stage = stage
         # terminal cost: tracking at (X_N, V_N), weighted by terminal_weight
         cvN = pb.cv(X * xs, V * us, w_, p_)
@@ -197,7 +206,7 @@ class ShootingQP:
         Eloa, Ehia = W[ns + nu:ns + nu + nlo, :], W[ns + nu + nlo:, :]
         wp = ca.repmat(ca.vertcat(P[int(parts[2]):int(parts[4])]), 1, N)
         z_all = self.newton.map(N, "serial")(zg, ca.vertcat(Xa, Ua, wp))
-        nxt_all, jn, g_all, jg, h_all, q_all, f_all = stage.map(N, "serial")(
+        nxt_all, jn, g_all, jg, h_all, q_all, f_all, res_all = stage.map(N, "serial")(
             Xa, Va, Ua, Eloa, Ehia, z_all, P, lam[:ns, :], lam[ns:, :])
         hN, qN, fN = terminal(sN[:nx], sN[nx:], P)
         s_next = ca.horzcat(W[:ns, 1:], sN) if N > 1 else sN
@@ -210,12 +219,13 @@ class ShootingQP:
                 + ca.sum1(ca.fmax(lbw - w, 0) + ca.fmax(w - ubw, 0)))
         h_nz = ca.vertcat(ca.vec(h_all), ca.vec(hN))[self.h_index.tolist()]
         a_nz = ca.vertcat(ca.vec(jn), ca.vec(jg), -1)[self.a_index.tolist()]
-        self.linearise = ca.Function(
+        self.linearise = compiled(ca.Function(
             "shooting_linearise", [w, zg, P, lbw, ubw, lbg, ubg, lam],
             [h_all, hN, ca.vertcat(ca.vec(q_all), qN), h_nz, a_nz, lba, uba, lbw - w, ubw - w,
-             ca.sum2(f_all) + fN, viol, z_all],
+             ca.sum2(f_all) + fN, viol, z_all, ca.mmax(res_all)],
             ["w", "zg", "p", "lbw", "ubw", "lbg", "ubg", "lam"],
-            ["h", "h_end", "g", "h_nz", "a_nz", "lba", "uba", "lbx", "ubx", "f", "viol", "z"])
+            ["h", "h_end", "g", "h_nz", "a_nz", "lba", "uba", "lbx", "ubx", "f", "viol", "z",
+             "residual"]))
 
         # -- the QP, solved by hpipm ---------------------------------------------------------------
         hq, aq = ca.MX.sym("h_nz", self.h_sparsity.nnz()), ca.MX.sym("a_nz", self.a_sparsity.nnz())
@@ -282,6 +292,23 @@ class ShootingQP:
             return (slice(o, o + nx), slice(o + nx, o + ns), slice(o + ns, o + ns + nu),
                     slice(o + ns + nu, o + ns + nu + nlo), slice(o + ns + nu + nlo, o + nz))
         return at
+
+
+_warned: list[str] = []
+
+
+def compiled(fn: ca.Function) -> ca.Function:
+    """``fn`` as C compiled once and cached per user (:mod:`twin.core.kernels.cache`); without
+    a C compiler ``fn`` itself, said once in the log."""
+    try:
+        generator = ca.CodeGenerator(fn.name(), {"with_header": False})
+        generator.add(fn)
+        return ca.external(fn.name(), str(compile_shared(generator.dump(), "nmpc_" + fn.name())))
+    except CompilerUnavailable as exc:
+        if not _warned:
+            _warned.append(str(exc))
+            _log.warning("NMPC evaluations not compiled (%s); CasADi evaluates them", exc)
+        return fn
 
 
 class QPStep:

@@ -33,7 +33,7 @@ import numpy as np
 from apc.bounded import InProcess, SolveTimeout
 from apc.nmpc import Data, Plan, SolveStatus, _last_line
 from apc.problem import ControlProblem
-from apc.shooting import QP_INF, ShootingQP
+from apc.shooting import NEWTON_TOL, QP_INF, ShootingQP
 
 ARMIJO = 1e-4
 """Sufficient decrease of the merit function, as a fraction of its directional derivative."""
@@ -195,6 +195,8 @@ class SqpNMPC:
         t1 = time.perf_counter()
         self.profile[0] += t1 - t0
         self._zg[:] = np.asarray(lin[11]).reshape(self._zg.shape)
+        if not float(lin[12][0, 0]) <= 1e3 * NEWTON_TOL:
+            raise RuntimeError("colloc_newton: no convergence")
         return lin
 
     def _convexify(self, h, h_end) -> np.ndarray:
