@@ -95,8 +95,8 @@ class SqpNMPC:
         at = sh.slices()
         self._iX = np.concatenate([np.arange(N + 1)[:, None] * nz + np.arange(nx)], axis=None)
         self._iU = (np.arange(N)[:, None] * nz + ns + np.arange(nu)).ravel()
-        self._elo = [at(k)[3] for k in range(N)]
-        self._ehi = [at(k)[4] for k in range(N)]
+        self._elo = np.concatenate([np.arange(N * nz)[at(k)[3]] for k in range(N)])
+        self._ehi = np.concatenate([np.arange(N * nz)[at(k)[4]] for k in range(N)])
         self._w = np.zeros(sh.n_w)
         self._zg = np.zeros((nx * sh.d, N))
         self._dw = np.zeros(sh.n_w)
@@ -195,7 +195,7 @@ class SqpNMPC:
         t1 = time.perf_counter()
         self.profile[0] += t1 - t0
         self._zg[:] = np.asarray(lin[11]).reshape(self._zg.shape)
-        if not float(lin[12][0, 0]) <= 1e3 * NEWTON_TOL:
+        if not _scalar(lin[12]) <= 1e3 * NEWTON_TOL:
             raise RuntimeError("colloc_newton: no convergence")
         return lin
 
@@ -265,9 +265,9 @@ class SqpNMPC:
         x = w[self._iX].reshape(sh.N + 1, sh.nx) * self._xs
         slack = np.zeros((pb.n_cv, 2))
         if self._soft_lo:
-            slack[self._soft_lo, 0] = np.maximum(np.max([w[s] for s in self._elo], axis=0), 0.0)
+            slack[self._soft_lo, 0] = np.maximum(w[self._elo].reshape(sh.N, -1).max(axis=0), 0.0)
         if self._soft_hi:
-            slack[self._soft_hi, 1] = np.maximum(np.max([w[s] for s in self._ehi], axis=0), 0.0)
+            slack[self._soft_hi, 1] = np.maximum(w[self._ehi].reshape(sh.N, -1).max(axis=0), 0.0)
         return Plan(u, x, SolveStatus.OK, message, iterations, elapsed, f, slack)
 
     def _sqp(self, data: Data):
@@ -285,7 +285,7 @@ class SqpNMPC:
         alpha, step = 1.0, np.inf
         for it in range(1, self.max_iter + 1):
             lin = self._linearise(P)
-            f, viol = float(lin[9][0, 0]), float(lin[10][0, 0])
+            f, viol = _scalar(lin[9]), _scalar(lin[10])
             _log.debug("sqp %d: f %.12g viol %.3g alpha %.3g step %.3g", it, f, viol, alpha, step)
             if it > 1:
                 merit = f + self.mu * viol
@@ -327,7 +327,7 @@ class SqpNMPC:
         np.subtract(self._ubw, w_bar, out=self._ubx)
         self._dw[:] = self._qp(lin, self._lbx, self._ubx)
         self._w += self._dw
-        return 1, "real-time iteration", True, float(lin[9][0, 0])
+        return 1, "real-time iteration", True, _scalar(lin[9])
 
     def _same_data(self, prepared, P: np.ndarray) -> bool:
         """True when only the initial state and the previous MV differ from the prepared data."""
@@ -345,6 +345,11 @@ class SqpNMPC:
         lin = self._linearise(P)
         self._prepared = (P[self._p_keep].copy(), self._lbw[ns:].copy(), self._ubw[ns:].copy(),
                           (self._lbg.copy(), self._ubg.copy()), lin, self._w.copy())
+
+
+def _scalar(value) -> float:
+    """A 1 x 1 casadi matrix or array as a float."""
+    return float(np.asarray(value).item())
 
 
 def _failure(exc: BaseException) -> str:
