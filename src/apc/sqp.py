@@ -50,7 +50,15 @@ MERIT_NOISE = 1e-10
 
 
 class SqpNMPC:
-    """NMPC solved by SQP (``mode="sqp"``) or by the real-time iteration (``mode="rti"``)."""
+    """NMPC solved by SQP (``mode="sqp"``) or by the real-time iteration (``mode="rti"``).
+
+    Attributes
+    ----------
+    profile : numpy.ndarray
+        Seconds spent since construction in evaluating the intervals (collocation,
+        sensitivities, curvature), in QPs (assembly and hpipm) and in the rest of
+        :meth:`solve` (Python).
+    """
 
     def __init__(self, problem: ControlProblem, mode: str = "sqp"):
         self.problem = pb = problem
@@ -109,10 +117,8 @@ class SqpNMPC:
         self._hb = np.zeros((nz, nz * N))
         self._started = False
         self._prepared = None  # RTI: (P, lbw, ubw, lbg, ubg, linearisation outputs)
-        self.mu = 1.0
+        self.mu = 1.0  # penalty of the l1 merit function, raised to the largest multiplier
         self.profile = np.zeros(3)
-        """Seconds spent since construction in model evaluation (collocation, sensitivities,
-        curvature), in QPs (assembly and hpipm) and in this class's Python code."""
 
     @property
     def functions(self) -> list:

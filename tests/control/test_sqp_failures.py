@@ -74,10 +74,11 @@ def test_a_model_too_large_for_the_symbolic_sensitivities_is_refused_in_one_line
         "unknowns per interval (their sensitivities are formed symbolically); use 'fatrop'")
 
 
-def test_the_solves_run_in_the_child_process_with_a_budget_and_give_the_same_moves():
+@pytest.mark.parametrize("backend", ["sqp", "rti"])
+def test_the_solves_run_in_the_child_process_with_a_budget_and_give_the_same_moves(backend):
     model = twin.load_model("cstr")
-    plain = Controller(spec_from_dict(_spec(backend="sqp")), model)
-    bounded = Controller(spec_from_dict(_spec(backend="sqp", time_budget=30.0)), model)
+    plain = Controller(spec_from_dict(_spec(backend=backend)), model)
+    bounded = Controller(spec_from_dict(_spec(backend=backend, time_budget=30.0)), model)
     try:
         for c in (plain, bounded):
             c.set_mode(Mode.ON, MV0)
