@@ -121,7 +121,10 @@ class BoundedSolves:
     Parameters
     ----------
     functions : sequence of casadi.Function
-        The solvers (``nlpsol`` functions, each with a distinct name).
+        The solvers (``nlpsol`` functions, each with a distinct name). A function whose
+        plugin casadi cannot serialise (hpipm) is given as a picklable recipe instead: an
+        object with ``name()``, ``serialize()`` returning itself and ``build()`` returning
+        the function in the child.
     budget : float
         Wall-clock time all calls of one cycle may take together [s].
     """
@@ -188,7 +191,8 @@ def _serve(conn: Connection, functions_file: str) -> None:
 
     try:
         data = pickle.loads(Path(functions_file).read_bytes())
-        functions = {name: ca.Function.deserialize(text) for name, text in data.items()}
+        functions = {name: ca.Function.deserialize(text) if isinstance(text, str) else text.build()
+                     for name, text in data.items()}
     except Exception as exc:  # noqa: BLE001 - reported to the parent as one line
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         return

@@ -499,4 +499,8 @@ def make_nmpc(problem: ControlProblem):
     backend = problem.spec.backend()
     if backend == "do-mpc":
         return DoMpcNMPC(problem)
+    if backend in ("sqp", "rti"):
+        from apc.sqp import SqpNMPC
+
+        return SqpNMPC(problem, backend)
     return StructuredNMPC(problem, "fatrop")

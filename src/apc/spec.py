@@ -235,7 +235,12 @@ class SolverSpec:
     backend : str
         ``"auto"`` (``fatrop`` for nominal problems, ``do-mpc`` for robust
         ones), ``"fatrop"`` (structure-exploiting interior point on a
-        stage-wise transcription) or ``"do-mpc"`` (do-mpc's NLP with IPOPT).
+        stage-wise transcription), ``"do-mpc"`` (do-mpc's NLP with IPOPT),
+        ``"sqp"`` (SQP to convergence on multiple shooting with the
+        collocation condensed per interval, QPs by hpipm; the same solution
+        as ``fatrop``) or ``"rti"`` (the real-time iteration of that SQP:
+        one QP per cycle on the shifted linearisation). ``sqp`` and ``rti``
+        take nominal problems with least-squares costs (no ``economic``).
     tol : float
         Convergence tolerance.
     max_iter : int
@@ -252,7 +257,7 @@ class SolverSpec:
         Start from the shifted previous solution, primal and dual.
     """
 
-    backend: Literal["auto", "fatrop", "do-mpc"] = "auto"
+    backend: Literal["auto", "fatrop", "do-mpc", "sqp", "rti"] = "auto"
     tol: Annotated[float, Domain(gt=0, le=1)] = 1e-8
     max_iter: Count(1, 100_000) = 300
     time_budget: Annotated[float, Domain(gt=0, le=86400)] | None = None
@@ -356,8 +361,12 @@ class ControllerSpec:
                 raise InputError(f"{kind} '{dup[0]}' is listed twice")
         if self.safe_state == "safe_values" and any(m.safe_value is None for m in self.mv):
             raise InputError("safe_state 'safe_values' needs a safe_value for every mv")
-        if self.solver.backend == "fatrop" and self.robust is not None:
-            raise InputError("solver.backend 'fatrop' handles nominal problems; robust needs 'do-mpc'")
+        if self.solver.backend in ("fatrop", "sqp", "rti") and self.robust is not None:
+            raise InputError(f"solver.backend '{self.solver.backend}' handles nominal problems; "
+                             "robust needs 'do-mpc'")
+        if self.solver.backend in ("sqp", "rti") and self.economic:
+            raise InputError(f"solver.backend '{self.solver.backend}' takes least-squares costs "
+                             "only; an economic cost needs 'fatrop' or 'do-mpc'")
         if self.controller_type() == "linear":
             if self.robust is not None:
                 raise InputError("robust scenarios need the nonlinear controller (type = 'nonlinear')")
