@@ -356,6 +356,15 @@ class ControllerSpec:
                 raise InputError(f"{kind} '{dup[0]}' is listed twice")
         if self.safe_state == "safe_values" and any(m.safe_value is None for m in self.mv):
             raise InputError("safe_state 'safe_values' needs a safe_value for every mv")
+        if self.disturbances and self.estimator.kind == "state_feedback":
+            raise InputError("disturbances are estimated states: they need estimator.kind 'ekf' "
+                             "or 'mhe', not 'state_feedback'")
+        if self.robust is not None:
+            both = [d.name for d in self.disturbances
+                    if d.kind == "parameter" and d.name in self.robust.parameters]
+            if both:
+                raise InputError(f"parameter '{both[0]}' is both a robust scenario parameter and "
+                                 "an estimated disturbance: choose one")
         if self.solver.backend == "fatrop" and self.robust is not None:
             raise InputError("solver.backend 'fatrop' handles nominal problems; robust needs 'do-mpc'")
         if self.controller_type() == "linear":
