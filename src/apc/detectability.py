@@ -134,8 +134,9 @@ def check_disturbance_model(A: np.ndarray, B_d: np.ndarray, C: np.ndarray, C_d: 
                              f"({seen}): keep only one of them (drop the other disturbances, or set "
                              f"bias = false on the measurements named), or measure a signal that "
                              f"sees them differently")
-        raise InputError(f"{where}: {alike[0]} does not change any measurement at steady state "
-                         f"({seen}): drop it or measure a signal it moves")
+        raise InputError(f"{where}: {alike[0]} cannot be estimated from the measurements "
+                         f"({seen}): at steady state it moves none of them, or moves them as an "
+                         f"integrating state does; drop it or choose one that acts elsewhere")
     warnings = []
     if n_d < n_controlled:
         warnings.append(f"{n_controlled} CVs at setpoints but {n_d} integrating disturbance(s)"
