@@ -126,17 +126,28 @@ def check_disturbance_model(A: np.ndarray, B_d: np.ndarray, C: np.ndarray, C_d: 
     if n_d and smallest < RANK_TOL:
         _, sv, Vt = np.linalg.svd(M)  # (n_y >= n_d: one singular value per column)
         null = Vt[sv < RANK_TOL * sv[0]]
-        weight = np.abs(null[:, n_x:]).max(axis=0)
-        alike = [d for d, v in zip(disturbances, weight) if v > INVOLVED * weight.max()] \
-            if weight.max() > 0 else list(disturbances)
+        d_weight = np.abs(null[:, n_x:]).max(axis=0)
+        x_weight = np.abs(null[:, :n_x]).max(axis=0)
+        top = max(d_weight.max(), x_weight.max())
+        alike = [d for d, v in zip(disturbances, d_weight) if v > INVOLVED * top] \
+            or list(disturbances)
+        # an integrating mode: a steady change of states the plant itself keeps ((I - A) dx = 0)
+        dx = null[0, :n_x]
+        integrating = np.linalg.norm(dx) > INVOLVED and \
+            np.linalg.norm((np.eye(n_x) - A_s) @ dx) <= RANK_TOL ** 0.5 * np.linalg.norm(dx)
+        moving = [x for x, v in zip(states, x_weight) if v > INVOLVED * top]
+        if integrating and moving:
+            raise InputError(f"{where}: {_join(alike)} cannot be told apart from a steady change "
+                             f"of {_join(moving)} (an integrating mode) by the measurements "
+                             f"({seen}): drop {'it' if len(alike) == 1 else 'them'} or put the "
+                             f"disturbance on an input that moves {_join(moving)}")
         if len(alike) > 1:
             raise InputError(f"{where}: {_join(alike)} cannot be told apart from the measurements "
                              f"({seen}): keep only one of them (drop the other disturbances, or set "
                              f"bias = false on the measurements named), or measure a signal that "
                              f"sees them differently")
-        raise InputError(f"{where}: {alike[0]} cannot be estimated from the measurements "
-                         f"({seen}): at steady state it moves none of them, or moves them as an "
-                         f"integrating state does; drop it or choose one that acts elsewhere")
+        raise InputError(f"{where}: {alike[0]} moves none of the measurements ({seen}) at steady "
+                         f"state: drop it or measure a signal it moves")
     warnings = []
     if n_d < n_controlled:
         warnings.append(f"{n_controlled} CVs at setpoints but {n_d} integrating disturbance(s)"

@@ -41,10 +41,19 @@ def test_an_output_bias_on_an_integrating_plant_is_refused():
     # x+ = x: a steady change of x and a bias look the same to y = x + d
     with pytest.raises(InputError) as refused:
         _check([[1.0]], [[0.0]], [[1.0]], [[1.0]], ["bias 'y'"])
-    assert str(refused.value).startswith("disturbance model: bias 'y' cannot be estimated from "
-                                         "the measurements (y)")
+    assert str(refused.value) == ("disturbance model: bias 'y' cannot be told apart from a "
+                                  "steady change of x (an integrating mode) by the measurements "
+                                  "(y): drop it or put the disturbance on an input that moves x")
     # an input disturbance moves the integrating state: detectable
     assert _check([[1.0]], [[0.2]], [[1.0]], [[0.0]], ["input 'u'"]).smallest_singular_value > 0.1
+
+
+def test_a_disturbance_that_moves_no_measurement_is_refused():
+    # the input moves x2, which no measurement sees and which returns to rest
+    with pytest.raises(InputError, match=r"^disturbance model: input 'u' moves none of the "
+                                         r"measurements \(y\) at steady state: drop it"):
+        _check(np.diag([0.5, 0.5]), [[0.0], [0.5]], [[1.0, 0.0]], [[0.0]], ["input 'u'"],
+               states=("x1", "x2"))
 
 
 def test_more_disturbances_than_measurements_are_refused_by_count():
