@@ -70,3 +70,19 @@ def test_an_output_bias_alone_blames_the_sensor_and_loses_c_a(tmp_path):
     offset, c_a_error, last = _run(tmp_path, "bias")
     assert last["T.bias"] < -5.0  # several kelvin "sensor error" where the sensor is right
     assert c_a_error > 0.2
+
+
+def test_the_moving_horizon_estimator_carries_the_input_disturbance_too(tmp_path):
+    config = load_loop(example("cstr_exothermic_apc.toml"))
+    spec = replace(config.controller, estimator=replace(config.controller.estimator, kind="mhe"))
+    config = replace(config, controller=spec, run=replace(config.run, duration=6.0), event=())
+    _, frame = run_loop(config, tmp_path / "mhe")
+    settled = frame[frame.time >= 3.0]
+    offset = abs(settled["T.plant"].mean() - 350.0)
+    after_start = frame[frame.time >= 1.0]
+    error = float((np.abs(after_start["C_A.estimate"] - after_start["C_A.plant"])
+                   / after_start["C_A.plant"]).max())
+    print(f"MHE, input disturbance: T offset {offset:.4f} K, C_A estimate error max {error:.2%}, "
+          f"T_c offset {frame['T_c.disturbance'].iloc[-1]:.3f} K")
+    assert offset < 0.05 and error < 0.02
+    assert frame["T_c.disturbance"].iloc[-1] == pytest.approx(2.6, abs=0.3)
