@@ -86,3 +86,22 @@ def test_the_moving_horizon_estimator_carries_the_input_disturbance_too(tmp_path
           f"T_c offset {frame['T_c.disturbance'].iloc[-1]:.3f} K")
     assert offset < 0.05 and error < 0.02
     assert frame["T_c.disturbance"].iloc[-1] == pytest.approx(2.6, abs=0.3)
+
+
+@pytest.mark.slow
+def test_thirty_minutes_with_an_output_bias_alone_reproduce_the_reported_failure(tmp_path):
+    """The setpoint held at 350 K for 30 min: the bias drifts towards -11 K, the C_A estimate
+    towards 0.32 mol/L where the plant has 0.495, and offset remains (short form: above)."""
+    config = load_loop(example("cstr_exothermic_apc.toml"))
+    spec = replace(config.controller, disturbances=(),
+                   measurements=tuple(replace(m, bias=True) for m in config.controller.measurements))
+    config = replace(config, controller=spec, run=replace(config.run, duration=30.0), event=())
+    _, frame = run_loop(config, tmp_path / "bias30")
+    last = frame[frame.time >= 27.0]
+    offset = last["T.plant"].mean() - 350.0
+    print(f"output bias, 30 min: bias {last['T.bias'].iloc[-1]:.2f} K, C_A estimate "
+          f"{last['C_A.estimate'].iloc[-1]:.3f} vs {last['C_A.plant'].iloc[-1]:.3f} mol/L, "
+          f"T offset {offset:.3f} K over the last 3 min")
+    assert last["T.bias"].iloc[-1] < -9.0
+    assert last["C_A.estimate"].iloc[-1] < 0.34 and last["C_A.plant"].iloc[-1] > 0.49
+    assert offset > 0.1
