@@ -286,6 +286,11 @@ class EKF:
             innovation = {spec.measurements[j].name: float(v) for j, v in zip(idx, e)}
         return self.estimate(used, innovation)
 
+    def check_detectable(self, x, u, w, p):
+        """The disturbance model's detectability at ``(x, u, w, p)`` (see
+        :meth:`AugmentedModel.check_detectable`)."""
+        return self.model.check_detectable(x, u, w, p)
+
     def predict(self, u: np.ndarray, w: np.ndarray, p: np.ndarray) -> None:
         """Time update over one interval with the inputs in force."""
         am = self.model
@@ -418,6 +423,10 @@ class MHE:
             self.xi = self.ekf.xi.copy()
             self._guess = None
         return am.split(self.xi, self.ekf.p, used, est.innovation)
+
+    def check_detectable(self, x, u, w, p):
+        """The disturbance model's detectability (the EKF's augmented model)."""
+        return self.model.check_detectable(x, u, w, p)
 
     def predict(self, u, w, p) -> None:
         self.inputs.append((np.asarray(u, float), np.asarray(w, float)))
