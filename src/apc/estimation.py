@@ -168,10 +168,14 @@ class AugmentedModel:
         n_x, n_d, n_e = self.n_x, self.n_d, self.n_e
         e = xi[n_x + n_d: n_x + n_d + n_e]
         pb = self.problem
-        u_offset = np.zeros(pb.model.n_u)
-        u_offset[pb.mv_index] = self.E_u @ e
-        u_offset[pb.other_index] = self.E_w @ e
-        p_est = np.asarray(p, float) + self.E_p @ e
+        kinds = {d.kind for d in self.disturbances}
+        u_offset = p_est = None
+        if "input" in kinds:
+            u_offset = np.zeros(pb.model.n_u)
+            u_offset[pb.mv_index] = self.E_u @ e
+            u_offset[pb.other_index] = self.E_w @ e
+        if "parameter" in kinds:
+            p_est = np.asarray(p, float) + self.E_p @ e
         shown = {d.name: float(p_est[pb.model.parameters.index(d.name)] if d.kind == "parameter"
                                else e[k]) for k, d in enumerate(self.disturbances)}
         return Estimate(xi[:n_x].copy(), xi[n_x: n_x + n_d].copy(), used or {}, innovation or {},
@@ -230,7 +234,8 @@ class Estimate:
         [input units]. ``None``: no input disturbances.
     p : numpy.ndarray, optional
         The parameters with the estimated ones (parameter disturbances)
-        [parameter units]. ``None``: the parameters in force.
+        [parameter units]. ``None``: no parameter disturbances (the
+        parameters in force).
     disturbance : dict
         Each disturbance of the specification by name: the input offset, or
         the parameter's estimated value (for the log).

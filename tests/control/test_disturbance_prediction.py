@@ -15,6 +15,7 @@ import pytest
 
 from apc.nmpc import Data, DoMpcNMPC, StructuredNMPC
 from apc.problem import ControlProblem
+from apc.spec_disturbance import DisturbanceSpec
 from apc.targets import TargetCalculator
 from loop_support import replace
 from twin.orchestration.examples import example
@@ -98,3 +99,29 @@ def test_the_targets_see_the_offset_and_the_parameters(problem):
     # UA (T_c - T) held: 0.95 (T_c' - 350) = 300 - 350 -> T_c' = 297.37 K
     assert plain.u[0] == pytest.approx(300.0, abs=0.02)
     assert low.u[0] == pytest.approx(350.0 - 50.0 / 0.95, abs=0.02)
+
+
+def test_the_estimators_model_adds_the_disturbance_states_where_they_act(problem):
+    from apc.estimation import EKF
+
+    spec = replace(problem.spec, disturbances=(
+        DisturbanceSpec("input", "T_c", 0.1), DisturbanceSpec("input", "T_f", 0.1),
+        DisturbanceSpec("parameter", "UA", 100.0)))
+    pb = ControlProblem(problem.model, spec)
+    u, w, p = np.array([300.0]), np.array([100.0, 1.0, 350.0]), pb.model.p0()
+    ekf = EKF(pb, np.array([0.49, 351.0]), u, w, p)
+    am = ekf.model
+    assert (am.n_x, am.n_d, am.n_e, am.n) == (2, 0, 3, 5)
+    xi = np.array([0.49, 351.0, 1.5, -2.0, -2500.0])
+    p_low = p.copy()
+    p_low[pb.model.parameters.index("UA")] -= 2500.0
+    moved = np.array(am.F(xi, u, w, p)).ravel()
+    direct = np.array(am.F(np.r_[xi[:2], 0.0, 0.0, 0.0], u + 1.5, w + [0.0, 0.0, -2.0],
+                           p_low)).ravel()
+    assert np.max(np.abs(moved[:2] - direct[:2])) < 1e-12
+    assert list(moved[2:]) == [1.5, -2.0, -2500.0]  # random walks: unchanged by the prediction
+    ekf.xi = xi
+    estimate = ekf.estimate()
+    assert list(estimate.u_offset) == [0.0, 1.5, 0.0, -2.0]  # model inputs q, T_c, C_Af, T_f
+    assert estimate.p[pb.model.parameters.index("UA")] == 47500.0
+    assert estimate.disturbance == {"T_c": 1.5, "T_f": -2.0, "UA": 47500.0}
