@@ -144,3 +144,17 @@ def test_the_cli_refuses_an_undetectable_choice_with_one_line(capsys, tmp_path):
         "twin: error: controller for model 'cstr_exothermic': 2 integrating disturbances "
         "(bias 'T', input 'T_c') but only 1 measurement(s) (T): at most 1 can be estimated")
     assert "Traceback" not in err
+
+
+def test_disturbances_need_an_estimator_and_may_not_be_robust_scenarios(exothermic):
+    spec, _ = exothermic
+    with pytest.raises(InputError, match=r"^disturbances are estimated states: they need "
+                                         r"estimator.kind 'ekf' or 'mhe', not 'state_feedback'$"):
+        replace(spec, estimator=replace(spec.estimator, kind="state_feedback"))
+    from apc.spec import RobustSpec
+
+    with pytest.raises(InputError, match=r"^parameter 'UA' is both a robust scenario parameter "
+                                         r"and an estimated disturbance: choose one$"):
+        replace(spec, robust=RobustSpec({"UA": (50000.0, 47500.0)}),
+                solver=replace(spec.solver, backend="do-mpc"),
+                disturbances=(DisturbanceSpec("parameter", "UA", 100.0),))
