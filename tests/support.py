@@ -43,10 +43,10 @@ def random_points(model: Model, n: int, seed: int = 1):
 
 
 HORIZON = {"cstr": 0.1, "williams_otto": 500.0, "quadruple_tank": 100.0, "distillation_a": 10.0,
-           "williams_otto_approx": 500.0}
+           "williams_otto_approx": 500.0, "cstr_exothermic": 2.0}
 """Simulated time of the parity tests [model time unit]: several time constants of the fast modes."""
 RK4_STEP = {"cstr": 1e-4, "williams_otto": 1.0, "quadruple_tank": 0.1, "distillation_a": 0.002,
-            "williams_otto_approx": 1.0}
+            "williams_otto_approx": 1.0, "cstr_exothermic": 1e-3}
 """RK4 step sizes well inside the stability region of each model."""
 
 

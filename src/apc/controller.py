@@ -26,6 +26,7 @@ to hard and rate limits, and decide what to write. The semantics:
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,8 @@ from apc.targets import TargetCalculator, TargetResult
 from twin.core.errors import InputError, UnknownNameError
 from twin.core.model import Model
 from twin.core.quality import Quality, Reading
+
+log = logging.getLogger(__name__)
 
 
 class Mode(enum.Enum):
@@ -74,6 +77,9 @@ class Output:
         Mode after this cycle (OFF after a shed).
     shed : bool
         True in the cycle the controller shed.
+    disturbance : dict
+        Estimated disturbance models by name: an input's offset [input unit]
+        or a parameter's value [parameter unit].
     cv_target, mv_target : dict
         What the move aimed at: steady-state targets, the setpoints while no
         target has been found (``mv_target`` then empty) [CV, MV units].
@@ -93,6 +99,7 @@ class Output:
     shed: bool = False
     x_estimate: dict[str, float] = field(default_factory=dict)
     bias: dict[str, float] = field(default_factory=dict)
+    disturbance: dict[str, float] = field(default_factory=dict)
     cv_predicted: dict[str, float] = field(default_factory=dict)
     cv_target: dict[str, float] = field(default_factory=dict)
     mv_target: dict[str, float] = field(default_factory=dict)
@@ -125,9 +132,10 @@ class Controller:
         u_full = model.inputs.vector(u0)
         self.u_now, self.w = pb.split_inputs(u_full)
         self.p = model.p0()
+        self.estimator = make_estimator(pb, model.states.vector(x0), self.u_now, self.w, self.p)
+        self.detectability = self._check_detectable(model.states.vector(x0))
         self.nmpc = make_nmpc(pb)
         self.targets = TargetCalculator(pb) if spec.target_calculation else None
-        self.estimator = make_estimator(pb, model.states.vector(x0), self.u_now, self.w, self.p)
         self.mode = Mode.OFF
         self.setpoints = np.array([np.nan if c.setpoint is None else c.setpoint for c in spec.cv])
         self.soft_lo = np.array([-np.inf if c.low is None else c.low for c in spec.cv])
@@ -143,6 +151,29 @@ class Controller:
         self._target: TargetResult | None = None
         self.n_solves = self.n_failures = self.n_sheds = 0
         self.runner = self._runner()
+
+    def _check_detectable(self, x0: np.ndarray):
+        """The disturbance model's detectability at the operating point (refused with one
+        line if undetectable); its warnings are the first cycle's events."""
+        self._startup_events: list[str] = []
+        check = getattr(self.estimator, "check_detectable", None)
+        if check is None:  # (the plant state is measured: nothing to detect)
+            return None
+        report = check(x0, self.u_now, self.w, self.p)
+        log.info("%s", report.summary())
+        self._startup_events = [f"estimator: {w}" for w in report.warnings]
+        return report
+
+    def model_inputs(self, estimate) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``w``, ``p`` and the MV offsets the optimisers predict with: the estimated
+        input offsets and parameters (disturbance models) applied."""
+        w, p, u_offset = self.w, self.p, None
+        if estimate.u_offset is not None:
+            mv_offset, w_offset = self.problem.split_inputs(estimate.u_offset)
+            w, u_offset = self.w + w_offset, mv_offset
+        if estimate.p is not None:
+            p = estimate.p
+        return w, p, u_offset
 
     def _runner(self):
         """Where the optimisations run: in a bounded child process when a budget is set."""
@@ -239,7 +270,8 @@ class Controller:
         ``x_plant`` the plant state, used only by the state-feedback estimator.
         """
         pb, spec = self.problem, self.spec
-        events: list[str] = []
+        events: list[str] = self._startup_events
+        self._startup_events = []
         self.runner.begin_cycle()
         mv_current = np.asarray(mv_current, dtype=float)
         if mv_current.shape != (pb.n_u,):
@@ -262,7 +294,8 @@ class Controller:
         u_prev = self.u_now if self.mode is Mode.ON else mv_current
         active = ~self.dropped
         cv_target, u_target, u_weight = self._targets(estimate, u_prev, active, events)
-        data = Data(x0=estimate.x, u_prev=u_prev, w=self.w, p=self.p, bias=estimate.bias,
+        w_model, p_model, u_offset = self.model_inputs(estimate)
+        data = Data(x0=estimate.x, u_prev=u_prev, w=w_model, p=p_model, bias=estimate.bias,
                     cv_target=cv_target, u_target=u_target,
                     cv_weight=np.where(active & np.isfinite(cv_target),
                                        [c.weight for c in spec.cv], 0.0),
@@ -270,7 +303,7 @@ class Controller:
                     soft_lo=np.where(active, self.soft_lo, -np.inf),
                     soft_hi=np.where(active, self.soft_hi, np.inf),
                     hard_lo=np.where(active, self.hard_lo, -np.inf),
-                    hard_hi=np.where(active, self.hard_hi, np.inf))
+                    hard_hi=np.where(active, self.hard_hi, np.inf), u_offset=u_offset)
         data.cv_target = np.nan_to_num(cv_target)
         plan = self.nmpc.solve(data)
         self.n_solves += 1
@@ -345,9 +378,10 @@ class Controller:
         pb, spec = self.problem, self.spec
         if self.targets is None:
             return (self.setpoints.copy(), np.zeros(pb.n_u), np.zeros(pb.n_u))
-        result = self.targets.solve(estimate.x, u_prev, self.w, self.p, estimate.bias, active,
+        w_model, p_model, u_offset = self.model_inputs(estimate)
+        result = self.targets.solve(estimate.x, u_prev, w_model, p_model, estimate.bias, active,
                                     self.u_lo, self.u_hi, self.soft_lo, self.soft_hi,
-                                    self.hard_lo, self.hard_hi, self.setpoints)
+                                    self.hard_lo, self.hard_hi, self.setpoints, u_offset)
         if result.ok:
             self._target = result
         elif self._target is None:
@@ -405,6 +439,7 @@ class Controller:
                      consecutive_failures=self.failures, shed=shed,
                      x_estimate=self.model.states.to_dict(estimate.x),
                      bias={n: float(v) for n, v in zip(pb.bias_names, estimate.bias)},
+                     disturbance=dict(estimate.disturbance),
                      setpoints={n: float(v) for n, v in zip(cv_names, self.setpoints)
                                 if np.isfinite(v)},
                      events=list(events))

@@ -6,9 +6,15 @@ a control interval (:class:`AugmentedModel`):
 - the model states ``x`` (RK4 over the interval, a fixed number of substeps);
 - one bias ``d`` per measurement marked ``bias`` (a random walk): the
   disturbance states that make control offset-free under mismatch;
+- one state per disturbance model of the specification (``disturbances``,
+  a random walk with the given ``noise`` per interval): an offset ``e`` on an
+  input (the model sees ``u + e``) or on a parameter (the model uses
+  ``p + e``), so a mismatch is blamed where it sits rather than on a sensor;
 - for a measurement with dead time ``m`` intervals, a chain of ``m`` delay
   states holding its past values, so an analyser value that arrives now is
   matched with the state it was taken from.
+
+The augmented state is ``[x, biases, disturbances, delay chains]``.
 
 A measurement is used when its quality is GOOD (or UNCERTAIN where the
 spec accepts that) and, for sampled analysers, when it is fresh.
@@ -17,18 +23,23 @@ spec accepts that) and, for sampled analysers, when it is fresh.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import casadi as ca
 import numpy as np
+from scipy.linalg import expm
 
 from apc.bounded import InProcess, SolveTimeout
+from apc.detectability import check_disturbance_model
 from apc.problem import ControlProblem
 from twin.core import ops
 from twin.core.quality import Quality, Reading
 
 RK4_SUBSTEPS = 10
 """RK4 substeps per control interval of the estimators' model."""
+
+INITIAL_DISTURBANCE_STD = 10.0
+"""Initial standard deviation of a disturbance state, in multiples of its ``noise``."""
 
 
 def _magnitude(v: float) -> float:
@@ -46,8 +57,11 @@ class AugmentedModel:
         self.bias_of = {n: i for i, n in enumerate(pb.bias_names)}
         self.delay = [int(round(m.dead_time / spec.sample_time)) for m in meas]
         self.n_x, self.n_d = pb.n_x, pb.n_bias
+        self.disturbances = spec.disturbances
+        self.n_e = len(self.disturbances)
         self.n_z = sum(self.delay)
-        self.n = self.n_x + self.n_d + self.n_z
+        self.n = self.n_x + self.n_d + self.n_e + self.n_z
+        self._selections(pb)
         xi = ca.SX.sym("xi", self.n)
         u = ca.SX.sym("u", pb.n_u)
         w = ca.SX.sym("w", pb.n_w)
@@ -55,16 +69,23 @@ class AugmentedModel:
         x = xi[: self.n_x]
         # (an empty slice of a 1 x 1 CasADi symbol is 1 x 0, which vertcat counts as a row)
         d = xi[self.n_x: self.n_x + self.n_d] if self.n_d else ca.SX(0, 1)
-        z = xi[self.n_x + self.n_d:] if self.n_z else ca.SX(0, 1)
+        first_e = self.n_x + self.n_d
+        e = xi[first_e: first_e + self.n_e] if self.n_e else ca.SX(0, 1)
+        z = xi[first_e + self.n_e:] if self.n_z else ca.SX(0, 1)
+        # what the model sees: inputs and parameters with the estimated offsets
+        ue, we, pe = u, w, p
+        if self.n_e:
+            ue, we, pe = (u + ca.mtimes(self.E_u, e), w + ca.mtimes(self.E_w, e),
+                          p + ca.mtimes(self.E_p, e))
         h = spec.sample_time / RK4_SUBSTEPS
         xn = x
         for _ in range(RK4_SUBSTEPS):
-            k1 = pb.f(xn, u, w, p)
-            k2 = pb.f(xn + h / 2 * k1, u, w, p)
-            k3 = pb.f(xn + h / 2 * k2, u, w, p)
-            k4 = pb.f(xn + h * k3, u, w, p)
+            k1 = pb.f(xn, ue, we, pe)
+            k2 = pb.f(xn + h / 2 * k1, ue, we, pe)
+            k3 = pb.f(xn + h / 2 * k2, ue, we, pe)
+            k4 = pb.f(xn + h * k3, ue, we, pe)
             xn = xn + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-        signals = pb.meas(x, u, w, p)
+        signals = pb.meas(x, ue, we, pe)
         z_next, y, offset = [], [], 0
         for j, m in enumerate(self.delay):
             chain = z[offset: offset + m]
@@ -78,7 +99,7 @@ class AugmentedModel:
                 value = value + d[self.bias_of[self.names[j]]]
             y.append(value)
             offset += m
-        xi_next = ca.vertcat(xn, d, *z_next)
+        xi_next = ca.vertcat(xn, d, e, *z_next)
         y = ca.vertcat(*y) if y else ca.SX(0, 1)
         args = [xi, u, w, p]
         self.F = ca.Function("F", args, [xi_next])
@@ -86,7 +107,89 @@ class AugmentedModel:
         self.h = ca.Function("h", args, [y])
         self.H = ca.Function("H", args, [ca.jacobian(y, xi)])
         self._signals = ca.Function("s", [x, u, w, p], [signals])
+        # the undelayed steady-state view for the detectability check: x+ and the
+        # measurements now, as functions of the states and all integrating disturbances
+        biased = np.zeros((len(meas), self.n_d))
+        for j, name in enumerate(self.names):
+            if name in self.bias_of:
+                biased[j, self.bias_of[name]] = 1.0
+        y_now = signals + ca.mtimes(biased, d) if self.n_d else signals
+        xdot = pb.f(x, ue, we, pe)
+        self._linear = ca.Function("lin", args, [ca.jacobian(xdot, xi), ca.jacobian(y_now, xi)])
         self._init_scales()
+
+    def _selections(self, pb: ControlProblem) -> None:
+        """``E_u``, ``E_w``, ``E_p``: where each disturbance state adds (0/1 matrices)."""
+        model = pb.model
+        mv = {model.inputs.names[i]: k for k, i in enumerate(pb.mv_index)}
+        other = {model.inputs.names[i]: k for k, i in enumerate(pb.other_index)}
+        self.E_u = np.zeros((pb.n_u, self.n_e))
+        self.E_w = np.zeros((pb.n_w, self.n_e))
+        self.E_p = np.zeros((model.n_p, self.n_e))
+        for k, dist in enumerate(self.disturbances):
+            if dist.kind == "parameter":
+                self.E_p[model.parameters.index(dist.name), k] = 1.0
+            elif dist.name in mv:
+                self.E_u[mv[dist.name], k] = 1.0
+            else:
+                self.E_w[other[dist.name], k] = 1.0
+
+    def labels(self) -> list[str]:
+        """The integrating disturbances in state order: ``bias 'T'``, ``input 'T_c'``..."""
+        return ([f"bias '{n}'" for n in self.problem.bias_names]
+                + [f"{d.kind} '{d.name}'" for d in self.disturbances])
+
+    def linear_disturbance_model(self, x, u, w, p) -> tuple[np.ndarray, ...]:
+        """``A, B_d, C, C_d`` of the undelayed model over one interval at ``(x, u, w, p)``,
+        all disturbances at zero: ``x+ = A x + B_d d``, ``y = C x + C_d d``.
+
+        The linearisation sampled exactly (zero-order hold, matrix exponential),
+        not the estimator's RK4 steps: those may be inaccurate for modes much
+        faster than the interval (a column's hydraulics) without changing what
+        can be estimated at steady state."""
+        xi = self.initial(np.asarray(x, float), u, w, p)
+        Jf, Jy = (np.array(m) for m in self._linear(xi, u, w, p))
+        n_x, n_dist = self.n_x, self.n_d + self.n_e
+        block = np.zeros((n_x + n_dist, n_x + n_dist))
+        block[:n_x] = Jf[:, :n_x + n_dist]
+        sampled = expm(block * self.problem.spec.sample_time)
+        return (sampled[:n_x, :n_x], sampled[:n_x, n_x:], Jy[:, :n_x], Jy[:, n_x:n_x + n_dist])
+
+    def check_detectable(self, x, u, w, p):
+        """The detectability check (:mod:`apc.detectability`) of the disturbance model at the
+        operating point ``(x, u, w, p)``: a report, or a one-line error naming what to change."""
+        pb = self.problem
+        model = pb.model
+        A, B_d, C, C_d = self.linear_disturbance_model(x, u, w, p)
+        x_mag = np.array([_magnitude(v.nominal) for v in model.states])
+        y_mag = np.array([_magnitude(self._nominal_signal(n)) for n in self.names])
+        d_mag = [y_mag[self.names.index(n)] for n in pb.bias_names]
+        u_full = pb.full_inputs(u, w)
+        for d in self.disturbances:
+            d_mag.append(_magnitude(p[model.parameters.index(d.name)] if d.kind == "parameter"
+                                    else u_full[model.inputs.index(d.name)]))
+        controlled = sum(c.setpoint is not None for c in pb.spec.cv)
+        return check_disturbance_model(A, B_d, C, C_d, self.labels(), self.names,
+                                       model.states.names, controlled, x_mag, np.array(d_mag),
+                                       y_mag, f"controller for model '{model.name}'")
+
+    def split(self, xi: np.ndarray, p: np.ndarray, used=None, innovation=None) -> "Estimate":
+        """The :class:`Estimate` of an augmented state (``p``: the parameters in force)."""
+        n_x, n_d, n_e = self.n_x, self.n_d, self.n_e
+        e = xi[n_x + n_d: n_x + n_d + n_e]
+        pb = self.problem
+        kinds = {d.kind for d in self.disturbances}
+        u_offset = p_est = None
+        if "input" in kinds:
+            u_offset = np.zeros(pb.model.n_u)
+            u_offset[pb.mv_index] = self.E_u @ e
+            u_offset[pb.other_index] = self.E_w @ e
+        if "parameter" in kinds:
+            p_est = np.asarray(p, float) + self.E_p @ e
+        shown = {d.name: float(p_est[pb.model.parameters.index(d.name)] if d.kind == "parameter"
+                               else e[k]) for k, d in enumerate(self.disturbances)}
+        return Estimate(xi[:n_x].copy(), xi[n_x: n_x + n_d].copy(), used or {}, innovation or {},
+                        u_offset, p_est, shown)
 
     def _init_scales(self) -> None:
         pb, est = self.problem, self.problem.spec.estimator
@@ -95,14 +198,17 @@ class AugmentedModel:
         sig_mag = np.array([m.noise_std if m.noise_std > 0 else
                             _magnitude(self._nominal_signal(m.name)) * 1e-3 for m in meas])
         d_mag = np.array([sig_mag[self.names.index(n)] for n in pb.bias_names])
+        e_noise = np.array([d.noise for d in self.disturbances])
         z_mag = np.concatenate([[sig_mag[j]] * m for j, m in enumerate(self.delay)]) \
             if self.n_z else np.zeros(0)
         self.Q = np.diag(np.concatenate([(est.process_noise * x_mag) ** 2,
                                          (est.bias_noise * d_mag) ** 2,
+                                         e_noise ** 2,
                                          (1e-6 * z_mag) ** 2]))
         self.R = np.diag(np.maximum(sig_mag, 1e-9) ** 2)
         self.P0 = np.diag(np.concatenate([(est.initial_std * x_mag) ** 2,
                                           (3 * d_mag) ** 2 if self.n_d else np.zeros(0),
+                                          (INITIAL_DISTURBANCE_STD * e_noise) ** 2,
                                           (est.initial_std * 10 * z_mag) ** 2]))
 
     def _nominal_signal(self, name: str) -> float:
@@ -117,17 +223,41 @@ class AugmentedModel:
         signals = np.array(self._signals(x0, u, w, p)).ravel()
         z = np.concatenate([[signals[j]] * m for j, m in enumerate(self.delay)]) \
             if self.n_z else np.zeros(0)
-        return np.concatenate([x0, np.zeros(self.n_d), z])
+        return np.concatenate([x0, np.zeros(self.n_d + self.n_e), z])
 
 
 @dataclass
 class Estimate:
-    """What an estimator knows after a correction."""
+    """What an estimator knows after a correction.
+
+    Attributes
+    ----------
+    x : numpy.ndarray
+        States [state units].
+    bias : numpy.ndarray
+        Measurement biases, in the problem's ``bias_names`` order.
+    used, innovation : dict
+        Which readings were used, and their innovations.
+    u_offset : numpy.ndarray, optional
+        Estimated offset of every model input (model input order; zero where
+        no input disturbance is estimated): the model sees ``u + u_offset``
+        [input units]. ``None``: no input disturbances.
+    p : numpy.ndarray, optional
+        The parameters with the estimated ones (parameter disturbances)
+        [parameter units]. ``None``: no parameter disturbances (the
+        parameters in force).
+    disturbance : dict
+        Each disturbance of the specification by name: the input offset, or
+        the parameter's estimated value (for the log).
+    """
 
     x: np.ndarray
     bias: np.ndarray
     used: dict[str, bool]
     innovation: dict[str, float]
+    u_offset: np.ndarray | None = None
+    p: np.ndarray | None = None
+    disturbance: dict[str, float] = field(default_factory=dict)
 
 
 def usable(spec_meas, reading: Reading | None) -> bool:
@@ -171,6 +301,11 @@ class EKF:
             innovation = {spec.measurements[j].name: float(v) for j, v in zip(idx, e)}
         return self.estimate(used, innovation)
 
+    def check_detectable(self, x, u, w, p):
+        """The disturbance model's detectability at ``(x, u, w, p)`` (see
+        :meth:`AugmentedModel.check_detectable`)."""
+        return self.model.check_detectable(x, u, w, p)
+
     def predict(self, u: np.ndarray, w: np.ndarray, p: np.ndarray) -> None:
         """Time update over one interval with the inputs in force."""
         am = self.model
@@ -180,9 +315,7 @@ class EKF:
         self.P = A @ self.P @ A.T + am.Q
 
     def estimate(self, used=None, innovation=None) -> Estimate:
-        am = self.model
-        return Estimate(self.xi[: am.n_x].copy(), self.xi[am.n_x: am.n_x + am.n_d].copy(),
-                        used or {}, innovation or {})
+        return self.model.split(self.xi, self.p, used, innovation)
 
 
 class MHE:
@@ -304,8 +437,11 @@ class MHE:
             self.n_failures += 1
             self.xi = self.ekf.xi.copy()
             self._guess = None
-        return Estimate(self.xi[: am.n_x].copy(), self.xi[am.n_x: am.n_x + am.n_d].copy(), used,
-                        est.innovation)
+        return am.split(self.xi, self.ekf.p, used, est.innovation)
+
+    def check_detectable(self, x, u, w, p):
+        """The disturbance model's detectability (the EKF's augmented model)."""
+        return self.model.check_detectable(x, u, w, p)
 
     def predict(self, u, w, p) -> None:
         self.inputs.append((np.asarray(u, float), np.asarray(w, float)))
@@ -313,9 +449,7 @@ class MHE:
         self.ekf.predict(u, w, p)
 
     def estimate(self, used=None, innovation=None) -> Estimate:
-        am = self.model
-        return Estimate(self.xi[: am.n_x].copy(), self.xi[am.n_x: am.n_x + am.n_d].copy(),
-                        used or {}, innovation or {})
+        return self.model.split(self.xi, self.ekf.p, used, innovation)
 
 
 class StateFeedback:

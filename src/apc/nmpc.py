@@ -89,6 +89,10 @@ class Data:
     soft_hi: np.ndarray
     hard_lo: np.ndarray
     hard_hi: np.ndarray
+    u_offset: np.ndarray | None = None
+    """Estimated offsets of the MVs (input disturbances): the model sees ``u + u_offset``
+    [MV units]; ``None`` for none. Estimated parameters are in ``p``, offsets of other
+    inputs in ``w``."""
 
 
 def _last_line(exc: BaseException) -> str:
@@ -148,7 +152,7 @@ class StructuredNMPC:
     def solve(self, data: Data) -> Plan:
         ocp = self.ocp
         p = ocp.parameters(data.x0, data.u_prev, data.w, data.p, data.bias, data.cv_target,
-                           data.u_target, data.cv_weight, data.u_weight)
+                           data.u_target, data.cv_weight, data.u_weight, data.u_offset)
         lbx, ubx, lbg, ubg = ocp.bounds(data.u_lo, data.u_hi, data.max_move, data.soft_lo,
                                         data.soft_hi, data.hard_lo, data.hard_hi)
         args = dict(p=p, lbx=lbx, ubx=ubx, lbg=lbg, ubg=ubg)
@@ -212,7 +216,7 @@ class DoMpcNMPC:
             ("w", pb.n_w), ("p_fixed", len(self._fixed_index)), ("bias", pb.n_bias),
             ("cv_target", pb.n_cv), ("u_target", pb.n_u), ("cv_weight", pb.n_cv),
             ("u_weight", pb.n_u), ("soft_lo", pb.n_cv), ("soft_hi", pb.n_cv),
-            ("hard_lo", pb.n_cv), ("hard_hi", pb.n_cv)) if size}
+            ("hard_lo", pb.n_cv), ("hard_hi", pb.n_cv), ("u_offset", pb.n_u)) if size}
         ps = [m.set_variable("_p", n) for n in uncertain]
         p_full = [None] * model.n_p
         for k, i in enumerate(self._fixed_index):
@@ -223,7 +227,8 @@ class DoMpcNMPC:
         u = ca.vertcat(*us)
         w = tv.get("w", ca.SX(0, 1))
         p = ca.vertcat(*p_full)
-        for name, expr in zip(model.states.names, ca.vertsplit(pb.f(x, u, w, p))):
+        # the model sees the MVs plus their estimated offsets (input disturbances)
+        for name, expr in zip(model.states.names, ca.vertsplit(pb.f(x, u + tv["u_offset"], w, p))):
             m.set_rhs(name, expr)
         m.setup()
         # after setup, expressions must use the model's own (restructured) symbols
@@ -237,7 +242,7 @@ class DoMpcNMPC:
         for k, (i, n) in enumerate(zip(self._uncertain_index, uncertain)):
             p_full[i] = m.p[n]
         p = ca.vertcat(*p_full)
-        cv = pb.cv(x, u, w, p)
+        cv = pb.cv(x, u + tv["u_offset"], w, p)
         if pb.n_bias:
             cv = cv + ca.mtimes(pb.cv_bias, tv["bias"])
         self._tvp_names = list(tv)
@@ -441,7 +446,8 @@ class DoMpcNMPC:
                   "soft_lo": np.nan_to_num(data.soft_lo, neginf=-BIG, posinf=BIG),
                   "soft_hi": np.nan_to_num(data.soft_hi, neginf=-BIG, posinf=BIG),
                   "hard_lo": np.nan_to_num(data.hard_lo, neginf=-BIG, posinf=BIG),
-                  "hard_hi": np.nan_to_num(data.hard_hi, neginf=-BIG, posinf=BIG)}
+                  "hard_hi": np.nan_to_num(data.hard_hi, neginf=-BIG, posinf=BIG),
+                  "u_offset": np.zeros(pb.n_u) if data.u_offset is None else data.u_offset}
         p_vec = self._p_base.copy()  # flat writes: casadi.tools struct access is slow
         for name in self._tvp_names:
             p_vec[self._p_tvp[name]] = values[name]

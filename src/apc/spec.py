@@ -361,6 +361,15 @@ class ControllerSpec:
                 raise InputError(f"{kind} '{dup[0]}' is listed twice")
         if self.safe_state == "safe_values" and any(m.safe_value is None for m in self.mv):
             raise InputError("safe_state 'safe_values' needs a safe_value for every mv")
+        if self.disturbances and self.estimator.kind == "state_feedback":
+            raise InputError("disturbances are estimated states: they need estimator.kind 'ekf' "
+                             "or 'mhe', not 'state_feedback'")
+        if self.robust is not None:
+            both = [d.name for d in self.disturbances
+                    if d.kind == "parameter" and d.name in self.robust.parameters]
+            if both:
+                raise InputError(f"parameter '{both[0]}' is both a robust scenario parameter and "
+                                 "an estimated disturbance: choose one")
         if self.solver.backend in ("fatrop", "sqp", "rti") and self.robust is not None:
             raise InputError(f"solver.backend '{self.solver.backend}' handles nominal problems; "
                              "robust needs 'do-mpc'")

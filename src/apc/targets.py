@@ -82,12 +82,13 @@ class TargetCalculator:
         a_sp = ca.SX.sym("a_sp", n_cv)      # weights of setpoint errors
         sp = ca.SX.sym("sp", n_cv)
         u_ref = ca.SX.sym("u_ref", n_u)
+        u_off = ca.SX.sym("u_off", n_u)     # estimated MV offsets (input disturbances)
         self.mag = mag = pb.cv_magnitudes()
         xs, us = pb.x_scale, pb.u_scale
         X, Uv = x * xs, u * us
-        cv = pb.cv(X, Uv, w, p) + (ca.mtimes(pb.cv_bias, bias) if pb.n_bias else 0)
+        cv = pb.cv(X, Uv + u_off, w, p) + (ca.mtimes(pb.cv_bias, bias) if pb.n_bias else 0)
         cvn = cv / mag
-        f = pb.f(X, Uv, w, p) / xs
+        f = pb.f(X, Uv + u_off, w, p) / xs
         # a faint pull towards the current MVs picks one steady state where several meet the
         # targets; it is normalised by the MV range so it never competes with a setpoint
         lo, hi = pb.mv_bounds()
@@ -101,20 +102,22 @@ class TargetCalculator:
         self.n = (n_x, n_u, n_cv)
         self.solver = ca.nlpsol("targets", "ipopt", {
             "x": ca.vertcat(x, u, s_lo, s_hi), "f": objective, "g": g,
-            "p": ca.vertcat(w, p, bias, a_lo, a_hi, a_sp, sp, u_ref)},
+            "p": ca.vertcat(w, p, bias, u_off, a_lo, a_hi, a_sp, sp, u_ref)},
             {"ipopt.print_level": 0, "ipopt.sb": "yes", "print_time": False, "expand": True,
              "ipopt.tol": 1e-10, "ipopt.max_iter": 200})
-        self._cv_fn = ca.Function("cv", [x, u, w, p, bias], [cv])
+        self._cv_fn = ca.Function("cv", [x, u, w, p, bias, u_off], [cv])
         self.runner = InProcess()
 
     def solve(self, x_guess: np.ndarray, u_now: np.ndarray, w: np.ndarray, p: np.ndarray,
               bias: np.ndarray, active: np.ndarray, u_lo: np.ndarray, u_hi: np.ndarray,
               soft_lo: np.ndarray, soft_hi: np.ndarray, hard_lo: np.ndarray, hard_hi: np.ndarray,
-              setpoints: np.ndarray) -> TargetResult:
+              setpoints: np.ndarray, u_offset: np.ndarray | None = None) -> TargetResult:
         """Targets for the current estimates and limits.
 
         ``active`` masks the CVs in control (dropped CVs are ignored);
-        ``setpoints`` holds ``nan`` for CVs without one.
+        ``setpoints`` holds ``nan`` for CVs without one; ``p`` the parameters with
+        any estimated ones, ``w`` the other inputs with their estimated offsets and
+        ``u_offset`` the estimated MV offsets (the model sees ``u + u_offset``).
         """
         pb = self.problem
         n_x, n_u, n_cv = self.n
@@ -139,7 +142,8 @@ class TargetCalculator:
         # CSTR's gain changes sign: far-away branches reach the same setpoint)
         x0 = np.concatenate([x_guess / pb.x_scale, u_now / pb.u_scale, np.zeros(2 * n_cv)])
         sp = np.where(has_sp, setpoints, 0.0)
-        base = [w, p, bias]
+        u_offset = np.zeros(n_u) if u_offset is None else np.asarray(u_offset, float)
+        base = [w, p, bias, u_offset]
 
         def run(a_lo, a_hi, a_sp, start, slack_cap):
             ubx = np.concatenate([state_hi, u_hi / pb.u_scale, slack_cap])
@@ -154,7 +158,7 @@ class TargetCalculator:
 
         def fitted(z):
             """``z`` with the slacks set to the violations of its point (0 where no limit)."""
-            cvn = np.array(self._cv_fn(z[:n_x], z[n_x:n_x + n_u], w, p, bias)).ravel() / mag
+            cvn = np.array(self._cv_fn(z[:n_x], z[n_x:n_x + n_u], w, p, bias, u_offset)).ravel() / mag
             need = np.concatenate([np.maximum(lo_n - cvn, 0.0), np.maximum(cvn - hi_n, 0.0)])
             return np.concatenate([z[:n_x + n_u], np.where(limited, np.minimum(need, cap), 0.0)])
 
@@ -187,7 +191,7 @@ class TargetCalculator:
         z = np.array(sol["x"]).ravel()
         x = z[:n_x] * pb.x_scale
         u = z[n_x:n_x + n_u] * pb.u_scale
-        cv = np.array(self._cv_fn(z[:n_x], z[n_x:n_x + n_u], w, p, bias)).ravel()
+        cv = np.array(self._cv_fn(z[:n_x], z[n_x:n_x + n_u], w, p, bias, u_offset)).ravel()
         given: list[GivenUp] = []
         for i, c in enumerate(spec_cv):
             if not active[i]:

@@ -11,7 +11,7 @@ interior-point solver fatrop needs; IPOPT solves it too.
 
 Variables are scaled as in do-mpc (states by ``spec.scaling``, MVs by
 ``mv.scale``); the problem's data (initial state, previous MV, disturbances,
-parameters, biases, targets, weights) are NLP parameters and its limits
+parameters, biases, targets, weights, estimated MV offsets) are NLP parameters and its limits
 are constraint bounds, so nothing is rebuilt at run time.
 """
 
@@ -84,9 +84,9 @@ class StructuredOCP:
         starts = np.cumsum((0,) + spec.blocks()[:-1])
         self.blocked = [k for k in range(N) if k not in set(starts.tolist())]
 
-        P = ca.SX.sym("P", nx + nu + nw + pb.model.n_p + nb + ncv + nu + ncv + nu)
-        parts = np.cumsum([0, nx, nu, nw, pb.model.n_p, nb, ncv, nu, ncv, nu])
-        x0, u_prev, w, p, bias, cv_target, u_target, cv_weight, u_weight = (
+        P = ca.SX.sym("P", nx + nu + nw + pb.model.n_p + nb + ncv + nu + ncv + nu + nu)
+        parts = np.cumsum([0, nx, nu, nw, pb.model.n_p, nb, ncv, nu, ncv, nu, nu])
+        x0, u_prev, w, p, bias, cv_target, u_target, cv_weight, u_weight, u_off = (
             P[int(a):int(b)] for a, b in zip(parts[:-1], parts[1:]))
         self._p_parts = parts
         xs, us = pb.x_scale, pb.u_scale
@@ -96,9 +96,9 @@ class StructuredOCP:
                      + pb.model.parameters.names)
             econ = expressions.parse(spec.economic, names, "economic")
 
-        def cv_value(X, U):
-            return pb.cv(X * xs, U * us, w, p) + ca.mtimes(pb.cv_bias, bias) if nb else \
-                pb.cv(X * xs, U * us, w, p)
+        def cv_value(X, U):  # (the model sees the MVs plus their estimated offsets)
+            return pb.cv(X * xs, U * us + u_off, w, p) + ca.mtimes(pb.cv_bias, bias) if nb else \
+                pb.cv(X * xs, U * us + u_off, w, p)
 
         def tracking(X, U):
             err = cv_value(X, U) - cv_target
@@ -180,7 +180,7 @@ class StructuredOCP:
             colloc = []
             for j in range(1, d + 1):
                 slope = sum(C[r, j] * pts[r] for r in range(d + 1))
-                colloc.append(self.dt * pb.f(pts[j] * xs, U * us, w, p) / xs - slope)
+                colloc.append(self.dt * pb.f(pts[j] * xs, U * us + u_off, w, p) / xs - slope)
             add_con("colloc", ca.vertcat(*colloc), True)
             cvk = cv_value(X[k], U)
             if self.soft_lo:
@@ -225,10 +225,17 @@ class StructuredOCP:
                     hi[i] = c.hard_high
         return lo, hi
 
-    def parameters(self, x0, u_prev, w, p, bias, cv_target, u_target, cv_weight, u_weight) -> np.ndarray:
-        """The NLP parameter vector (unscaled quantities; weights as in the cost)."""
+    def parameters(self, x0, u_prev, w, p, bias, cv_target, u_target, cv_weight, u_weight,
+                   u_offset=None) -> np.ndarray:
+        """The NLP parameter vector (unscaled quantities; weights as in the cost).
+
+        ``u_offset``: estimated offsets of the MVs (input disturbances), which the
+        model adds to the MVs it is given (default zero) [MV units]."""
+        if u_offset is None:
+            u_offset = np.zeros(self.problem.n_u)
         return np.concatenate([np.ravel(a).astype(float) for a in
-                               (x0, u_prev, w, p, bias, cv_target, u_target, cv_weight, u_weight)])
+                               (x0, u_prev, w, p, bias, cv_target, u_target, cv_weight, u_weight,
+                                u_offset)])
 
     def bounds(self, u_lo, u_hi, max_move, soft_lo, soft_hi, hard_lo, hard_hi):
         """``lbx, ubx, lbg, ubg`` for the current limits (arrays over MVs / CVs)."""

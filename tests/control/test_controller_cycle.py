@@ -175,16 +175,33 @@ def test_warm_tells_the_estimator_the_mvs_in_place_not_the_moves_computed():
 
 def test_the_bias_estimates_are_reported_by_measurement():
     spec = spec_from_dict({
+        "model": "lags", "sample_time": 0.5, "prediction_horizon": 3,
+        "estimator": {"kind": "ekf", "initial_std": 1e-6},
+        "measurements": [{"name": "x1", "noise_std": 0.1}, {"name": "x2", "noise_std": 0.1}],
+        "cv": [{"name": "x1", "setpoint": 3.0}], "mv": [{"name": "u1"}]})
+    controller = Controller(spec, LAGS, x0=[1.0, 1.0, 1.0], u0=[1.0, 0.0, 0.0])
+    # the states are known (initial_std 1e-6): readings 0.5 high and 0.2 low are sensor biases;
+    # each bias has the prior (3 x 0.1)^2 = 0.09 against the noise 0.01: gain 0.9
+    out = controller.step(0.0, {"x1": Reading(1.5), "x2": Reading(0.8)}, np.array([1.0]))
+    assert out.bias == {"x1": pytest.approx(0.45, abs=1e-6), "x2": pytest.approx(-0.18, abs=1e-6)}
+    assert out.x_estimate == {"x1": pytest.approx(1.0, abs=1e-5), "x2": pytest.approx(1.0, abs=1e-5),
+                              "x3": pytest.approx(1.0, abs=1e-5)}
+
+
+def test_biases_on_every_reading_of_an_integrating_level_are_refused():
+    # a steady change of the level and equal biases on both readings look the same
+    # (Pannocchia & Rawlings 2003): the biases would drift without bound
+    spec = spec_from_dict({
         "model": "integrator", "sample_time": 0.5, "prediction_horizon": 3,
         "estimator": {"kind": "ekf", "initial_std": 1e-6},
         "measurements": [{"name": "x", "noise_std": 0.1}, {"name": "plus", "noise_std": 0.1}],
         "cv": [{"name": "x", "setpoint": 3.0}], "mv": [{"name": "u"}]})
-    controller = Controller(spec, INTEGRATOR, x0=[1.0], u0=[0.0])
-    # the level is known (initial_std 1e-6): readings 0.5 high and 0.2 low are sensor biases;
-    # each bias has the prior (3 x 0.1)^2 = 0.09 against the noise 0.01: gain 0.9
-    out = controller.step(0.0, {"x": Reading(1.5), "plus": Reading(10.8)}, np.array([0.0]))
-    assert out.bias == {"x": pytest.approx(0.45, abs=1e-6), "plus": pytest.approx(-0.18, abs=1e-6)}
-    assert out.x_estimate == {"x": pytest.approx(1.0, abs=1e-5)}
+    with pytest.raises(InputError) as refused:
+        Controller(spec, INTEGRATOR, x0=[1.0], u0=[0.0])
+    assert str(refused.value) == (
+        "controller for model 'integrator': bias 'x' and bias 'plus' cannot be told apart from "
+        "a steady change of x (an integrating mode) by the measurements (x and plus): drop them "
+        "or put the disturbance on an input that moves x")
 
 
 def test_on_the_first_move_is_within_the_rate_limits(controller):

@@ -153,9 +153,10 @@ class RTOSupervisor:
         names = [cv.name for cv in c.spec.cv]
         for name, value in wanted.items():
             setpoints[names.index(name)] = value
-        target = c.targets.solve(estimate.x, c.u_now, c.w, c.p, estimate.bias, ~c.dropped,
+        w, p, u_offset = c.model_inputs(estimate)
+        target = c.targets.solve(estimate.x, c.u_now, w, p, estimate.bias, ~c.dropped,
                                  c.u_lo, c.u_hi, c.soft_lo, c.soft_hi, c.hard_lo, c.hard_hi,
-                                 setpoints)
+                                 setpoints, u_offset)
         if not target.ok:
             events.append(("rto", f"APC target calculation failed ({target.message}); "
                                   "setpoints unchanged"))

@@ -309,6 +309,8 @@ def cycle_record(controller: Controller, t: float, readings: dict[str, Reading],
         values.append((name, "estimate", value, None, t, t))
     for name, value in out.bias.items():
         values.append((name, "bias", value, None, t, t))
+    for name, value in out.disturbance.items():
+        values.append((name, "disturbance", value, None, t, t))
     for name, value in dv.items():
         values.append((name, "dv", value, None, t, t))
     for g in out.given_up:

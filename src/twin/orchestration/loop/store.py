@@ -9,9 +9,9 @@ loop and the deployed one alike:
 - ``cycle``: per cycle the time, mode, whether MVs were written, solver
   status, message, iterations and time, failure count, shed flag;
 - ``value``: per cycle and variable a value with its role (``meas``,
-  ``mv``, ``dv``, ``plant``, ``estimate``, ``bias``, ``target``,
-  ``setpoint``, ``low``, ``high``...), its quality or status, and its source
-  and server timestamps;
+  ``mv``, ``dv``, ``plant``, ``estimate``, ``bias``, ``disturbance``,
+  ``target``, ``setpoint``, ``low``, ``high``...), its quality or status,
+  and its source and server timestamps;
 - ``event``: mode changes, sheds, dropped CVs, given-up limits, failures.
 
 :meth:`CycleStore.to_frame` pivots it to one row per cycle and one column
