@@ -111,22 +111,23 @@ class ShootingQP:
         Elo, Ehi = ca.SX.sym("Elo", nlo), ca.SX.sym("Ehi", nhi)
         Z = ca.SX.sym("Z", nx * d)
         Ps = ca.SX.sym("P", n_par)
-        _, _, w_, p_, bias_, cvt_, ut_, cvw_, uw_ = (
+        _, _, w_, p_, bias_, cvt_, ut_, cvw_, uw_, uo_ = (
             Ps[int(a):int(b)] for a, b in zip(parts[:-1], parts[1:]))
         ws, ps = ca.SX.sym("w", pb.n_w), ca.SX.sym("p", pb.model.n_p)
+        os_ = ca.SX.sym("u_offset", nu)  # estimated MV offsets: the model sees U * us + offset
         y = ca.vertcat(X, U)
         pts = [X] + [Z[j * nx:(j + 1) * nx] for j in range(d)]
         res = []
         for j in range(1, d + 1):
             slope = sum(C[r, j] * pts[r] for r in range(d + 1))
-            res.append(ocp.dt * pb.f(pts[j] * xs, U * us, ws, ps) / xs - slope)
+            res.append(ocp.dt * pb.f(pts[j] * xs, U * us + os_, ws, ps) / xs - slope)
         G = ca.vertcat(*res)
-        residual = ca.Function("colloc_residual", [Z, ca.vertcat(X, U, ws, ps)], [G])
+        residual = ca.Function("colloc_residual", [Z, ca.vertcat(X, U, ws, ps, os_)], [G])
         self.newton = ca.rootfinder("colloc_newton", "fast_newton", residual,
                                     {"abstol": NEWTON_TOL, "abstolStep": 1e-15, "max_iter": 30})
-        G = ca.substitute(G, ca.vertcat(ws, ps), ca.vertcat(w_, p_))
+        G = ca.substitute(G, ca.vertcat(ws, ps, os_), ca.vertcat(w_, p_, uo_))
         phi = D[0] * X + sum(D[j] * Z[(j - 1) * nx:j * nx] for j in range(1, d + 1))
-        cvk = pb.cv(X * xs, U * us, w_, p_)
+        cvk = pb.cv(X * xs, U * us + uo_, w_, p_)
         if pb.n_bias:
             cvk = cvk + ca.mtimes(ca.DM(pb.cv_bias), bias_)
         move_w = np.array([m.move_weight for m in spec.mv])
@@ -181,7 +182,7 @@ class ShootingQP:
             ["next", "jac_next", "g", "jac_g", "h", "q", "f", "residual"])
         self.stage = stage
         # terminal cost: tracking at (X_N, V_N), weighted by terminal_weight
-        cvN = pb.cv(X * xs, V * us, w_, p_)
+        cvN = pb.cv(X * xs, V * us + uo_, w_, p_)
         if pb.n_bias:
             cvN = cvN + ca.mtimes(ca.DM(pb.cv_bias), bias_)
         rN = np.sqrt(spec.terminal_weight) * ca.sqrt(cvw_) * (cvN - cvt_)
@@ -204,7 +205,8 @@ class ShootingQP:
         sN = w[N * nz:]
         Xa, Va, Ua = W[:nx, :], W[nx:ns, :], W[ns:ns + nu, :]
         Eloa, Ehia = W[ns + nu:ns + nu + nlo, :], W[ns + nu + nlo:, :]
-        wp = ca.repmat(ca.vertcat(P[int(parts[2]):int(parts[4])]), 1, N)
+        wp = ca.repmat(ca.vertcat(P[int(parts[2]):int(parts[4])], P[int(parts[9]):int(parts[10])]),
+                       1, N)
         z_all = self.newton.map(N, "serial")(zg, ca.vertcat(Xa, Ua, wp))
         nxt_all, jn, g_all, jg, h_all, q_all, f_all, res_all = stage.map(N, "serial")(
             Xa, Va, Ua, Eloa, Ehia, z_all, P, lam[:ns, :], lam[ns:, :])

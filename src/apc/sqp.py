@@ -152,7 +152,8 @@ class SqpNMPC:
             self._lbg[self._r_rate] = -data.max_move[self._rated][:, None]
             self._ubg[self._r_rate] = data.max_move[self._rated][:, None]
         self._P = sh.ocp.parameters(data.x0, data.u_prev, data.w, data.p, data.bias,
-                                    data.cv_target, data.u_target, data.cv_weight, data.u_weight)
+                                    data.cv_target, data.u_target, data.cv_weight, data.u_weight,
+                                    data.u_offset)
         return self._P
 
     def _start(self, data: Data) -> None:

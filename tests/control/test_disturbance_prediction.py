@@ -1,4 +1,4 @@
-"""The estimated input offsets and parameters reach both NMPC backends and the target calculation.
+"""The estimated input offsets and parameters reach the NMPC backends and the target calculation.
 
 An MV offset ``e`` means the model sees ``u + e``. Shifting the previous MV,
 the MV target and the MV limits by ``-e`` and giving the offset ``e`` is
@@ -16,6 +16,7 @@ import pytest
 from apc.nmpc import Data, DoMpcNMPC, StructuredNMPC
 from apc.problem import ControlProblem
 from apc.spec_disturbance import DisturbanceSpec
+from apc.sqp import SqpNMPC
 from apc.targets import TargetCalculator
 from loop_support import replace
 from twin.orchestration.examples import example
@@ -47,7 +48,7 @@ def _data(pb: ControlProblem, shift: float, p=None) -> Data:
                 hard_hi=np.array([400.0]), u_offset=np.array([shift]))
 
 
-@pytest.mark.parametrize("backend", [StructuredNMPC, DoMpcNMPC])
+@pytest.mark.parametrize("backend", [StructuredNMPC, DoMpcNMPC, SqpNMPC])
 def test_an_mv_offset_shifts_the_plan_and_leaves_the_prediction(problem, backend):
     nmpc = backend(problem)
     plain = nmpc.solve(_data(problem, 0.0))
