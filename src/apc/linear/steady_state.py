@@ -1,0 +1,391 @@
+"""The steady-state optimiser of the linear controller: lexicographic LPs (DMC3-style) or a QP.
+
+On the model's steady-state gains ``G`` [CV unit / MV unit] and the current
+prediction, the steady state reached by an MV change ``du`` from the MVs now
+is ``cv_ss = cv_free + G du``, where ``cv_free`` is where the prediction
+settles with the MVs held (for a ramp CV: its rate of change now, and
+``G`` holds rate gains). The optimiser resolves, in this order, each
+stage's optimum frozen before the next (as :mod:`apc.targets` does for the
+nonlinear controller):
+
+1. hard MV limits (bounds) and hard CV limits, always; the ramp CVs' rates
+   as close to zero as the limits allow (a rate that cannot be balanced is
+   reported);
+2. the soft CV limits by rank, rank 1 first: the sum of the violations of a
+   rank [scaled by the CV magnitude] is minimised, then each violation is
+   frozen, so a lower-ranked limit is always given up first (each reported
+   as :class:`apc.targets.GivenUp`);
+3. the setpoints, as close as possible (weighted absolute errors; reported
+   when missed);
+4. the economics: ``objective = "lp"`` minimises ``sum(cost x value)`` over
+   MVs and CVs (a negative cost is a value), then, among equally good
+   points, the smallest MV move (an L1 norm in MV scales), so that an LP
+   with several optima does not jump between vertices; ``"qp"`` adds
+   ``1/2 ((MV - ideal) / scale)^2`` per MV with an ``ideal`` (RMPCT-style
+   resting values: an MV away from its limits rests at
+   ``ideal - cost x scale^2``), and a faint pull to the MVs now for the others.
+
+Ramp CVs take part only through their rate: their limits and setpoints are
+levels, held by the dynamic controller. Directions of the gain matrix
+whose singular value is below ``steady_state.min_singular_value`` times
+the largest are not moved (:mod:`apc.linear.ss_conditioning`).
+
+Each stage is an LP solved by HiGHS through CasADi's ``conic`` interface
+(the QP too); a stage whose optimum the current point already reaches (no
+violation) is not solved, so a plant inside all its limits with no costs
+costs no LP at all. MV targets are not limited per cycle: the dynamic
+controller's rate limits and move suppression pace the moves, and the
+frozen weak directions are what keeps the targets from swinging.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import casadi as ca
+import numpy as np
+
+from apc.linear.ss_conditioning import Conditioning, analyse
+from apc.spec import ControllerSpec
+from apc.targets import GIVE_UP_TOL, GivenUp, TargetResult
+from twin.core.errors import InputError
+
+log = logging.getLogger(__name__)
+
+FREEZE_TOL = 1e-9
+"""A frozen stage optimum may grow by this fraction (plus 1e-9) in later stages."""
+QP_PULL = 1e-6
+"""Weight of the pull to the MVs now, for MVs without an ideal, in the QP objective."""
+_HIGHS = {"highs": {"output_flag": False}, "error_on_fail": False}
+_N_SLACK = 6  # per CV: hard low, hard high, soft low, soft high, setpoint +, setpoint -
+
+
+class SteadyStateOptimiser:
+    """Steady-state targets of the linear controller.
+
+    Parameters
+    ----------
+    spec : ControllerSpec
+        CV and MV tables (``cost``, ``ideal``, ``rank``, ``weight``, MV
+        ``scale``) and ``steady_state`` (objective, ``min_singular_value``).
+    gains : numpy.ndarray
+        Steady-state gains, (n_cv, n_mv) [CV unit / MV unit; rate gains for ramp CVs].
+    ramp : numpy.ndarray of bool
+        Which CVs are ramps (integrating), (n_cv,).
+    cv_magnitude : numpy.ndarray
+        Typical magnitude of each CV [CV unit] (of its rate, for a ramp):
+        limit violations and setpoint errors are compared in these units.
+    """
+
+    def __init__(self, spec: ControllerSpec, gains: np.ndarray, ramp: np.ndarray,
+                 cv_magnitude: np.ndarray):
+        n_cv, n_mv = len(spec.cv), len(spec.mv)
+        g = np.asarray(gains, dtype=float)
+        if g.shape != (n_cv, n_mv):
+            raise InputError(f"steady-state gains have shape {g.shape}, expected ({n_cv}, {n_mv}) "
+                             "(cvs x mvs)")
+        if not np.all(np.isfinite(g)):
+            i, j = np.argwhere(~np.isfinite(g))[0]
+            raise InputError(f"steady-state gain of cv '{spec.cv[i].name}' to mv "
+                             f"'{spec.mv[j].name}' is not finite")
+        ramp = np.asarray(ramp, dtype=bool).ravel()
+        mag = np.asarray(cv_magnitude, dtype=float).ravel()
+        if ramp.shape != (n_cv,) or mag.shape != (n_cv,):
+            raise InputError(f"ramp and cv_magnitude need one value per cv ({n_cv}), got "
+                             f"{ramp.size} and {mag.size}")
+        bad = np.flatnonzero(~(np.isfinite(mag) & (mag > 0)))
+        if bad.size:
+            raise InputError(f"cv '{spec.cv[bad[0]].name}': magnitude {mag[bad[0]]} must be "
+                             "finite and > 0")
+        self.spec, self.gains, self.ramp, self.mag = spec, g, ramp, mag
+        self.n_cv, self.n_mv = n_cv, n_mv
+        self.mv_names = [m.name for m in spec.mv]
+        self.scale = np.array([m.scale for m in spec.mv])
+        self.gn = g / mag[:, None] * self.scale[None, :]   # scaled CV change per scaled MV move
+        self.cost_mv = np.array([m.cost for m in spec.mv])
+        self.cost_cv = np.array([c.cost for c in spec.cv])
+        self.ideal = np.array([np.nan if m.ideal is None else m.ideal for m in spec.mv])
+        self.weight = np.array([max(c.weight, 1e-3) for c in spec.cv])
+        self.rank = np.array([c.rank for c in spec.cv])
+        self.objective = spec.steady_state.objective
+        self.min_ratio = spec.steady_state.min_singular_value
+        self._conditioning: dict[bytes, Conditioning] = {}
+        self._build()
+
+    # -- the LP/QP -----------------------------------------------------------
+    def _build(self) -> None:
+        """One sparsity for every stage: variables, rows and the conic solvers.
+
+        Variables: the scaled MV move ``du / scale`` (n), six slacks per CV
+        (6 m), the absolute values of the moves (n). Rows: five per CV
+        (hard low, hard high, soft low, soft high, setpoint), n rows for
+        frozen directions, one economic row, 2 n rows bounding the absolute moves.
+        """
+        n, m = self.n_mv, self.n_cv
+        self.n_var = nv = n + _N_SLACK * m + n
+        self.row_frozen = 5 * m
+        self.row_econ = 5 * m + n
+        self.row_abs = self.row_econ + 1
+        n_row = self.row_abs + 2 * n
+        a = np.zeros((n_row, nv))
+        pattern = np.zeros((n_row, nv), dtype=bool)
+        s0 = n
+        for block, sign in enumerate((1.0, -1.0, 1.0, -1.0)):   # hard lo, hard hi, soft lo, soft hi
+            rows = slice(block * m, (block + 1) * m)
+            a[rows, :n] = self.gn
+            pattern[rows, :n] = True
+            for i in range(m):
+                a[block * m + i, s0 + block * m + i] = sign
+                pattern[block * m + i, s0 + block * m + i] = True
+        rows = slice(4 * m, 5 * m)                                 # setpoint: cv - p + q = sp
+        a[rows, :n] = self.gn
+        pattern[rows, :n] = True
+        for i in range(m):
+            a[4 * m + i, s0 + 4 * m + i] = -1.0
+            a[4 * m + i, s0 + 5 * m + i] = 1.0
+            pattern[4 * m + i, [s0 + 4 * m + i, s0 + 5 * m + i]] = True
+        pattern[self.row_frozen:self.row_frozen + n, :n] = True
+        pattern[self.row_econ, :n] = True
+        ab = n + _N_SLACK * m
+        for j in range(n):                                         # a_j - du_j >= 0, a_j + du_j >= 0
+            for k, sign in enumerate((-1.0, 1.0)):
+                r = self.row_abs + 2 * j + k
+                a[r, j], a[r, ab + j] = sign, 1.0
+                pattern[r, [j, ab + j]] = True
+        cols, rws = np.nonzero(pattern.T)                          # column-major: CasADi's order
+        self._a_sparsity = ca.Sparsity.triplet(n_row, nv, rws.tolist(), cols.tolist())
+        self._a_rows, self._a_cols = rws, cols
+        self._a_base = a
+        self.n_row = n_row
+        self._lp = ca.conic("ss_lp", "highs", {"a": self._a_sparsity, "h": ca.Sparsity(nv, nv)},
+                            _HIGHS)
+        self._qp = None
+        if self.objective == "qp":
+            h = ca.Sparsity.triplet(nv, nv, list(range(n)), list(range(n)))
+            self._qp = ca.conic("ss_qp", "highs", {"a": self._a_sparsity, "h": h}, _HIGHS)
+
+    def conditioning(self, active: np.ndarray) -> Conditioning:
+        """SVD analysis of the gains of the ``active`` CVs (cached per set of active CVs)."""
+        key = np.asarray(active, dtype=bool).tobytes()
+        if key not in self._conditioning:
+            rows = np.asarray(active, dtype=bool)
+            self._conditioning[key] = analyse(self.gains[rows] * self.scale[None, :],
+                                              self.mv_names, self.min_ratio)
+        return self._conditioning[key]
+
+    # -- one cycle -------------------------------------------------------------
+    def solve(self, cv_free: np.ndarray, u_now: np.ndarray, active: np.ndarray,
+              u_lo: np.ndarray, u_hi: np.ndarray, soft_lo: np.ndarray, soft_hi: np.ndarray,
+              hard_lo: np.ndarray, hard_hi: np.ndarray, setpoints: np.ndarray) -> TargetResult:
+        """Targets for this cycle.
+
+        ``cv_free`` [CV unit; CV unit per time unit for ramps]: where the
+        prediction settles with the MVs held at ``u_now``; ``active`` masks
+        the CVs in control; limits are ``-inf``/``inf`` and setpoints ``nan``
+        where there are none. Inconsistent limits or a non-finite prediction
+        give ``ok = False`` with a one-line message. The result's ``x`` is
+        empty (the linear layer has no model states at steady state); ``cv``
+        holds the steady-state CVs (rates for ramp CVs).
+        """
+        n, m = self.n_mv, self.n_cv
+        active = np.asarray(active, dtype=bool)
+        u_now = np.asarray(u_now, dtype=float)
+        cv_free = np.asarray(cv_free, dtype=float)
+        problem = self._check(cv_free, u_now, active, u_lo, u_hi, soft_lo, soft_hi, hard_lo,
+                              hard_hi)
+        if problem:
+            return self._failed(u_now, problem)
+        cond = self.conditioning(active)
+        lim = active & ~self.ramp                       # CVs whose limits and setpoints count here
+        f = np.where(active, cv_free, 0.0) / self.mag
+        sp = np.where(self.ramp, 0.0, setpoints)
+        has_sp = (lim & np.isfinite(sp)) | (active & self.ramp)
+        bounds = [np.where(lim & np.isfinite(b), b / self.mag, np.nan)
+                  for b in (hard_lo, hard_hi, soft_lo, soft_hi)]
+        bounds.append(np.where(has_sp, sp / self.mag, np.nan))
+        limited = [np.isfinite(b) for b in bounds]
+        lba = np.full(self.n_row, -np.inf)
+        uba = np.full(self.n_row, np.inf)
+        for block, (b, on) in enumerate(zip(bounds, limited)):
+            rows = slice(block * m, (block + 1) * m)
+            if block in (0, 2, 4):
+                lba[rows] = np.where(on, b - f, -np.inf)
+            if block in (1, 3, 4):
+                uba[rows] = np.where(on, b - f, np.inf)
+        du_lo = (u_lo - u_now) / self.scale
+        du_hi = (u_hi - u_now) / self.scale
+        du = np.clip(0.0, du_lo, du_hi)                 # the smallest move into the MV limits
+        a_values = self._a_base.copy()
+        k = cond.directions.shape[0]
+        if k:
+            rows = slice(self.row_frozen, self.row_frozen + k)
+            a_values[rows, :n] = cond.directions
+            lba[rows] = uba[rows] = cond.directions @ du
+        s0 = n
+        cap = np.concatenate([np.where(limited[0], np.inf, 0.0), np.where(limited[1], np.inf, 0.0),
+                              np.where(limited[2], np.inf, 0.0), np.where(limited[3], np.inf, 0.0),
+                              np.where(limited[4], np.inf, 0.0), np.where(limited[4], np.inf, 0.0)])
+        lbx = np.concatenate([du_lo, np.zeros(_N_SLACK * m + n)])
+
+        def fitted(d):
+            """Variables at move ``d``: slacks equal to the violations, absolute moves."""
+            cvn = f + self.gn @ d
+            b = [np.nan_to_num(v) for v in bounds]
+            s = np.concatenate([np.maximum(b[0] - cvn, 0) * limited[0],
+                                np.maximum(cvn - b[1], 0) * limited[1],
+                                np.maximum(b[2] - cvn, 0) * limited[2],
+                                np.maximum(cvn - b[3], 0) * limited[3],
+                                np.maximum(cvn - b[4], 0) * limited[4],
+                                np.maximum(b[4] - cvn, 0) * limited[4]])
+            return np.concatenate([d, s, np.abs(d)])
+
+        solved = 0
+        state = {"du": du}
+
+        def stage(name, weights, h_diag=None, skip=True):
+            """Minimise ``weights . z`` (+ 1/2 z' H z) within the frozen optima: (message, optimum)."""
+            nonlocal solved
+            z = fitted(state["du"])
+            if skip and h_diag is None and weights @ z <= 1e-12:
+                return None, 0.0                        # the point reaches the optimum already
+            ubx = np.concatenate([du_hi, cap, np.full(n, np.inf)])
+            z, cost, status = self.call(weights, a_values[self._a_rows, self._a_cols], lba, uba,
+                                        lbx, ubx, h_diag)
+            solved += 1
+            if z is None:
+                if "nbounded" in status:
+                    free = [self.mv_names[j] for j in range(n)
+                            if not (np.isfinite(du_lo[j]) and np.isfinite(du_hi[j]))]
+                    return (f"steady-state {name}: unbounded; give limits to mv "
+                            f"'{free[0] if free else self.mv_names[0]}'"), 0.0
+                return f"steady-state {name}: {status}", 0.0
+            state["du"] = z[:n]
+            return None, cost
+
+        def freeze(slack_blocks, mask):
+            z = fitted(state["du"])[s0:s0 + _N_SLACK * m]
+            for blk in slack_blocks:
+                idx = slice(blk * m, (blk + 1) * m)
+                cap[idx] = np.where(mask, z[idx] * (1 + FREEZE_TOL) + 1e-9, cap[idx])
+
+        def slack_weights(blocks, w):
+            g = np.zeros(self.n_var)
+            for blk in blocks:
+                g[s0 + blk * m:s0 + (blk + 1) * m] = w
+            return g
+
+        passes = [("hard limits", (0, 1), lim.astype(float)),
+                  ("ramp balance", (4, 5), (active & self.ramp).astype(float))]
+        for r in sorted({int(self.rank[i]) for i in range(m)
+                         if lim[i] and (limited[2][i] or limited[3][i])}):
+            passes.append((f"rank {r} limits", (2, 3), (lim & (self.rank == r)).astype(float)))
+        passes.append(("setpoints", (4, 5), np.where(lim, self.weight, 0.0)))
+        for name, blocks, w in passes:
+            if not np.any(w * np.any([limited[min(b, 4)] for b in blocks], axis=0)):
+                continue
+            problem, _ = stage(name, slack_weights(blocks, w))
+            if problem:
+                return self._failed(u_now, problem, cond)
+            freeze(blocks, w > 0)
+            if name == "hard limits":
+                z = fitted(state["du"])
+                miss = np.flatnonzero((z[s0:s0 + m] + z[s0 + m:s0 + 2 * m]) > GIVE_UP_TOL)
+                if miss.size:
+                    i = miss[0]
+                    which = "hard_low" if z[s0 + i] > GIVE_UP_TOL else "hard_high"
+                    return self._failed(u_now, f"cv '{self.spec.cv[i].name}': {which} cannot be "
+                                        "held within the mv limits", cond)
+        c_s = (self.cost_mv + self.cost_cv[lim] @ self.gains[lim]) * self.scale
+        g = np.zeros(self.n_var)
+        problem = None
+        if self.objective == "qp":
+            has_ideal = np.isfinite(self.ideal)
+            g[:n] = c_s + np.where(has_ideal, (u_now - np.nan_to_num(self.ideal)) / self.scale, 0.0)
+            problem, _ = stage("economics QP", g, h_diag=np.where(has_ideal, 1.0, QP_PULL))
+        else:
+            if np.any(c_s != 0):
+                g[:n] = c_s
+                problem, opt = stage("economics LP", g, skip=False)
+                a_values[self.row_econ, :n] = c_s
+                uba[self.row_econ] = opt + FREEZE_TOL * abs(opt) + 1e-9
+            if solved and not problem:                  # the smallest move among equal optima
+                g[:] = 0.0
+                g[n + _N_SLACK * m:] = 1.0
+                problem, _ = stage("smallest move", g, skip=False)
+        if problem:
+            return self._failed(u_now, problem, cond)
+        du = state["du"] * self.scale
+        u = u_now + du
+        cv = cv_free + self.gains @ du
+        rate = cv / self.mag
+        ramp_missed = [GivenUp(self.spec.cv[i].name, "ramp", 0, float(abs(cv[i])))
+                       for i in range(m) if active[i] and self.ramp[i]
+                       and abs(rate[i]) > GIVE_UP_TOL]
+        given = self.given_up(cv, active, soft_lo, soft_hi, setpoints, ramp_missed)
+        return TargetResult(True, np.zeros(0), u, cv, given, f"{solved} {self._kind()} solved",
+                            frozen=list(cond.frozen), condition=cond.condition,
+                            weakest=cond.weakest)
+
+    def _check(self, cv_free, u_now, active, u_lo, u_hi, soft_lo, soft_hi, hard_lo,
+               hard_hi) -> str:
+        """One line naming what makes this cycle's data unusable, or ``""``."""
+        for j, name in enumerate(self.mv_names):
+            if not np.isfinite(u_now[j]):
+                return f"mv '{name}': value now {u_now[j]} is not finite"
+            if u_lo[j] > u_hi[j]:
+                return f"mv '{name}': low {u_lo[j]:g} > high {u_hi[j]:g}"
+        for i, c in enumerate(self.spec.cv):
+            if not active[i]:
+                continue
+            if not np.isfinite(cv_free[i]):
+                return f"cv '{c.name}': predicted steady state {cv_free[i]} is not finite"
+            for what, lo, hi in (("low/high", soft_lo[i], soft_hi[i]),
+                                 ("hard_low/hard_high", hard_lo[i], hard_hi[i])):
+                if lo > hi:
+                    return f"cv '{c.name}': {what} {lo:g} > {hi:g}"
+        return ""
+
+    def _failed(self, u_now: np.ndarray, message: str, cond: Conditioning | None = None
+                ) -> TargetResult:
+        log.warning("steady-state targets: %s", message)
+        extra = {} if cond is None else {"frozen": list(cond.frozen), "condition": cond.condition,
+                                         "weakest": cond.weakest}
+        return TargetResult(False, np.zeros(0), np.array(u_now, dtype=float),
+                            np.full(self.n_cv, np.nan), message=message, **extra)
+
+    def _kind(self) -> str:
+        return "QP/LPs" if self.objective == "qp" else "LPs"
+
+    def call(self, g: np.ndarray, a_values: np.ndarray, lba: np.ndarray, uba: np.ndarray,
+             lbx: np.ndarray, ubx: np.ndarray, h_diag: np.ndarray | None = None):
+        """Solve one stage: ``(z, objective, status)``; ``z`` is None unless optimal."""
+        args = {"g": g, "a": ca.DM(self._a_sparsity, a_values), "lba": lba, "uba": uba,
+                "lbx": lbx, "ubx": ubx}
+        if h_diag is None:
+            solver = self._lp
+        else:
+            solver = self._qp
+            nv = self.n_var
+            args["h"] = ca.DM(ca.Sparsity.triplet(nv, nv, list(range(self.n_mv)),
+                                                  list(range(self.n_mv))), h_diag)
+        sol = solver(**args)
+        stats = solver.stats()
+        if not stats["success"]:
+            return None, np.nan, str(stats["return_status"])
+        return np.array(sol["x"]).ravel(), float(sol["cost"]), str(stats["return_status"])
+
+    def given_up(self, cv: np.ndarray, active: np.ndarray, soft_lo, soft_hi, setpoints,
+                 ramp_missed: list[GivenUp]) -> list[GivenUp]:
+        """The limits and setpoints the targets miss (as :meth:`apc.targets.TargetCalculator.solve`)."""
+        out = list(ramp_missed)
+        for i, c in enumerate(self.spec.cv):
+            if not active[i] or self.ramp[i]:
+                continue
+            mag = self.mag[i]
+            for kind, limit, miss in (("low", soft_lo[i], soft_lo[i] - cv[i]),
+                                      ("high", soft_hi[i], cv[i] - soft_hi[i])):
+                if np.isfinite(limit) and miss > GIVE_UP_TOL * mag:
+                    out.append(GivenUp(c.name, kind, c.rank, float(miss)))
+            if np.isfinite(setpoints[i]) and abs(cv[i] - setpoints[i]) > 1e-4 * mag:
+                out.append(GivenUp(c.name, "setpoint", 0, float(abs(cv[i] - setpoints[i]))))
+        return out
