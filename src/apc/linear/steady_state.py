@@ -46,6 +46,7 @@ import casadi as ca
 import numpy as np
 
 from apc.linear.ss_conditioning import Conditioning, analyse
+from apc.linear.ss_highs import HighsLP
 from apc.spec import ControllerSpec
 from apc.targets import GIVE_UP_TOL, GivenUp, TargetResult
 from twin.core.errors import InputError
@@ -56,7 +57,6 @@ FREEZE_TOL = 1e-9
 """A frozen stage optimum may grow by this fraction (plus 1e-9) in later stages."""
 QP_PULL = 1e-6
 """Weight of the pull to the MVs now, for MVs without an ideal, in the QP objective."""
-_HIGHS = {"highs": {"output_flag": False}, "error_on_fail": False}
 _N_SLACK = 6  # per CV: hard low, hard high, soft low, soft high, setpoint +, setpoint -
 
 
@@ -152,17 +152,15 @@ class SteadyStateOptimiser:
                 r = self.row_abs + 2 * j + k
                 a[r, j], a[r, ab + j] = sign, 1.0
                 pattern[r, [j, ab + j]] = True
-        cols, rws = np.nonzero(pattern.T)                          # column-major: CasADi's order
-        self._a_sparsity = ca.Sparsity.triplet(n_row, nv, rws.tolist(), cols.tolist())
-        self._a_rows, self._a_cols = rws, cols
-        self._a_base = a
         self.n_row = n_row
-        self._lp = ca.conic("ss_lp", "highs", {"a": self._a_sparsity, "h": ca.Sparsity(nv, nv)},
-                            _HIGHS)
+        self._a_base = a
+        self._lp = HighsLP(a, pattern)
         self._qp = None
         if self.objective == "qp":
-            h = ca.Sparsity.triplet(nv, nv, list(range(n)), list(range(n)))
-            self._qp = ca.conic("ss_qp", "highs", {"a": self._a_sparsity, "h": h}, _HIGHS)
+            # the QP stage on the MV moves alone: the frozen slacks fold into the CV rows' bounds
+            qa = ca.Sparsity.dense(m + n, n)
+            self._qp = ca.conic("ss_qp", "daqp", {"a": qa, "h": ca.Sparsity.diag(n)},
+                                {"error_on_fail": False})
 
     def conditioning(self, active: np.ndarray) -> Conditioning:
         """SVD analysis of the gains of the ``active`` CVs (cached per set of active CVs)."""
@@ -212,25 +210,29 @@ class SteadyStateOptimiser:
                 lba[rows] = np.where(on, b - f, -np.inf)
             if block in (1, 3, 4):
                 uba[rows] = np.where(on, b - f, np.inf)
+        lba[self.row_abs:] = 0.0                        # a_j -+ du_j >= 0: a_j >= |du_j|
         du_lo = (u_lo - u_now) / self.scale
         du_hi = (u_hi - u_now) / self.scale
         du = np.clip(0.0, du_lo, du_hi)                 # the smallest move into the MV limits
-        a_values = self._a_base.copy()
+        a_frozen = np.zeros((n, n))                     # rows of the directions not moved
         k = cond.directions.shape[0]
         if k:
             rows = slice(self.row_frozen, self.row_frozen + k)
-            a_values[rows, :n] = cond.directions
+            a_frozen[:k] = cond.directions
             lba[rows] = uba[rows] = cond.directions @ du
+        for r in range(n):
+            self._lp.set_row(self.row_frozen + r, a_frozen[r])
         s0 = n
         cap = np.concatenate([np.where(limited[0], np.inf, 0.0), np.where(limited[1], np.inf, 0.0),
                               np.where(limited[2], np.inf, 0.0), np.where(limited[3], np.inf, 0.0),
                               np.where(limited[4], np.inf, 0.0), np.where(limited[4], np.inf, 0.0)])
         lbx = np.concatenate([du_lo, np.zeros(_N_SLACK * m + n)])
 
+        b = [np.nan_to_num(v) for v in bounds]
+
         def fitted(d):
             """Variables at move ``d``: slacks equal to the violations, absolute moves."""
             cvn = f + self.gn @ d
-            b = [np.nan_to_num(v) for v in bounds]
             s = np.concatenate([np.maximum(b[0] - cvn, 0) * limited[0],
                                 np.maximum(cvn - b[1], 0) * limited[1],
                                 np.maximum(b[2] - cvn, 0) * limited[2],
@@ -249,8 +251,11 @@ class SteadyStateOptimiser:
             if skip and h_diag is None and weights @ z <= 1e-12:
                 return None, 0.0                        # the point reaches the optimum already
             ubx = np.concatenate([du_hi, cap, np.full(n, np.inf)])
-            z, cost, status = self.call(weights, a_values[self._a_rows, self._a_cols], lba, uba,
-                                        lbx, ubx, h_diag)
+            if h_diag is None:
+                z, cost, status = self._lp.solve(weights, lba, uba, lbx, ubx)
+            else:
+                z, status = self._solve_qp(weights, h_diag, a_frozen, lba, uba, du_lo, du_hi, cap)
+                cost = 0.0
             solved += 1
             if z is None:
                 if "nbounded" in status:
@@ -306,7 +311,7 @@ class SteadyStateOptimiser:
             if np.any(c_s != 0):
                 g[:n] = c_s
                 problem, opt = stage("economics LP", g, skip=False)
-                a_values[self.row_econ, :n] = c_s
+                self._lp.set_row(self.row_econ, c_s)
                 uba[self.row_econ] = opt + FREEZE_TOL * abs(opt) + 1e-9
             if solved and not problem:                  # the smallest move among equal optima
                 g[:] = 0.0
@@ -356,23 +361,25 @@ class SteadyStateOptimiser:
     def _kind(self) -> str:
         return "QP/LPs" if self.objective == "qp" else "LPs"
 
-    def call(self, g: np.ndarray, a_values: np.ndarray, lba: np.ndarray, uba: np.ndarray,
-             lbx: np.ndarray, ubx: np.ndarray, h_diag: np.ndarray | None = None):
-        """Solve one stage: ``(z, objective, status)``; ``z`` is None unless optimal."""
-        args = {"g": g, "a": ca.DM(self._a_sparsity, a_values), "lba": lba, "uba": uba,
-                "lbx": lbx, "ubx": ubx}
-        if h_diag is None:
-            solver = self._lp
-        else:
-            solver = self._qp
-            nv = self.n_var
-            args["h"] = ca.DM(ca.Sparsity.triplet(nv, nv, list(range(self.n_mv)),
-                                                  list(range(self.n_mv))), h_diag)
-        sol = solver(**args)
-        stats = solver.stats()
+    def _solve_qp(self, g: np.ndarray, h_diag: np.ndarray, a_frozen: np.ndarray,
+                  lba: np.ndarray, uba: np.ndarray, du_lo: np.ndarray, du_hi: np.ndarray,
+                  cap: np.ndarray) -> tuple[np.ndarray | None, str]:
+        """The QP stage in the MV moves: each CV row bounded by its limits widened by the frozen slacks."""
+        n, m = self.n_mv, self.n_cv
+        c = cap.reshape(_N_SLACK, m)
+        lo = np.maximum.reduce([lba[0:m] - c[0], lba[2 * m:3 * m] - c[2], lba[4 * m:5 * m] - c[5]])
+        hi = np.minimum.reduce([uba[m:2 * m] + c[1], uba[3 * m:4 * m] + c[3],
+                                uba[4 * m:5 * m] + c[4]])
+        hi = np.maximum(hi, lo)                         # equal up to rounding where a setpoint is met
+        rows = slice(self.row_frozen, self.row_frozen + n)
+        sol = self._qp(h=ca.DM(ca.Sparsity.diag(n), h_diag), g=g[:n],
+                       a=np.vstack([self.gn, a_frozen]),
+                       lba=np.concatenate([lo, lba[rows]]), uba=np.concatenate([hi, uba[rows]]),
+                       lbx=du_lo, ubx=du_hi)
+        stats = self._qp.stats()
         if not stats["success"]:
-            return None, np.nan, str(stats["return_status"])
-        return np.array(sol["x"]).ravel(), float(sol["cost"]), str(stats["return_status"])
+            return None, str(stats["return_status"])
+        return np.array(sol["x"]).ravel(), str(stats["return_status"])
 
     def given_up(self, cv: np.ndarray, active: np.ndarray, soft_lo, soft_hi, setpoints,
                  ramp_missed: list[GivenUp]) -> list[GivenUp]:

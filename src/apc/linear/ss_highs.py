@@ -1,0 +1,79 @@
+"""One HiGHS LP kept between solves (``highspy``), so each solve starts from the last basis.
+
+The stages of the steady-state optimiser are one LP with changing costs
+and bounds: kept in one ``highspy.Highs`` object, each stage and each
+cycle starts the dual simplex from the previous optimal basis (a hot
+start, no presolve). Measured on a random 80 x 40 gain matrix (the LP of
+:mod:`apc.linear.steady_state`, one cost vector changed per solve): 0.36 ms
+per solve hot-started against 8.8 ms when the model is passed anew and
+7.8 ms through CasADi's ``conic`` "highs" plugin, which builds the LP anew
+on every call; on a 2 x 2: 0.03, 0.34 and 0.56 ms.
+
+Do not use CasADi's "highs" plugin in a process that imports ``highspy``:
+both bring their own HiGHS library, and creating or querying a CasADi
+HiGHS solver after ``highspy`` is loaded crashes the process
+(segmentation fault, casadi 3.8.2 with highspy 1.15.1).
+"""
+
+from __future__ import annotations
+
+import highspy
+import numpy as np
+
+_INF = highspy.kHighsInf
+
+
+def _finite(v: np.ndarray) -> np.ndarray:
+    return np.clip(np.asarray(v, dtype=float), -_INF, _INF)
+
+
+class HighsLP:
+    """``min c'z`` subject to ``lba <= A z <= uba``, ``lbx <= z <= ubx``, hot-started.
+
+    ``a`` is dense (n_row, n_var); its structural pattern is fixed, its
+    entries may change with :meth:`set_row`.
+    """
+
+    def __init__(self, a: np.ndarray, pattern: np.ndarray):
+        self.n_row, self.n_var = a.shape
+        self.highs = h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.addVars(self.n_var, np.zeros(self.n_var), np.zeros(self.n_var))
+        starts, index, value = [], [], []
+        for r in range(self.n_row):
+            starts.append(len(index))
+            cols = np.flatnonzero(pattern[r] & (a[r] != 0))
+            index.extend(cols.tolist())
+            value.extend(a[r, cols].tolist())
+        h.addRows(self.n_row, np.full(self.n_row, -_INF), np.full(self.n_row, _INF), len(index),
+                  np.array(starts, dtype=np.int32), np.array(index, dtype=np.int32),
+                  np.array(value, dtype=float))
+        self._cols = np.arange(self.n_var, dtype=np.int32)
+        self._rows = np.arange(self.n_row, dtype=np.int32)
+        self._row_values: dict[int, np.ndarray] = {}
+
+    def set_row(self, row: int, values: np.ndarray) -> None:
+        """Replace the first ``len(values)`` entries of ``row`` (only when they change)."""
+        values = np.asarray(values, dtype=float)
+        old = self._row_values.get(row)
+        if old is not None and np.array_equal(old, values):
+            return
+        for j, v in enumerate(values):
+            if old is None or old[j] != v:
+                self.highs.changeCoeff(row, j, float(v))
+        self._row_values[row] = values.copy()
+
+    def solve(self, c: np.ndarray, lba: np.ndarray, uba: np.ndarray, lbx: np.ndarray,
+              ubx: np.ndarray) -> tuple[np.ndarray | None, float, str]:
+        """``(z, c'z, status)``; ``z`` is None unless optimal."""
+        h = self.highs
+        h.changeColsCost(self.n_var, self._cols, np.asarray(c, dtype=float))
+        h.changeColsBounds(self.n_var, self._cols, _finite(lbx), _finite(ubx))
+        h.changeRowsBounds(self.n_row, self._rows, _finite(lba), _finite(uba))
+        h.run()
+        status = h.getModelStatus()
+        text = h.modelStatusToString(status)
+        if status != highspy.HighsModelStatus.kOptimal:
+            return None, float("nan"), text
+        z = np.array(h.getSolution().col_value)
+        return z, float(np.dot(c, z)), text
