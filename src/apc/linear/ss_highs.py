@@ -31,13 +31,19 @@ class HighsLP:
     """``min c'z`` subject to ``lba <= A z <= uba``, ``lbx <= z <= ubx``, hot-started.
 
     ``a`` is dense (n_row, n_var); its structural pattern is fixed, its
-    entries may change with :meth:`set_row`.
+    entries may change with :meth:`set_row`. ``hot = False`` makes every
+    solve start from scratch (presolve, crash basis): the benchmark's baseline.
     """
+
+    hot: bool = True
 
     def __init__(self, a: np.ndarray, pattern: np.ndarray):
         self.n_row, self.n_var = a.shape
         self.highs = h = highspy.Highs()
         h.setOptionValue("output_flag", False)
+        # presolve off: the stages' frozen optima are tight bounds (1e-9) that HiGHS's presolve
+        # can declare infeasible where the simplex finds the point (seen on a 40 x 80 problem)
+        h.setOptionValue("presolve", "off")
         h.addVars(self.n_var, np.zeros(self.n_var), np.zeros(self.n_var))
         starts, index, value = [], [], []
         for r in range(self.n_row):
@@ -70,10 +76,29 @@ class HighsLP:
         h.changeColsCost(self.n_var, self._cols, np.asarray(c, dtype=float))
         h.changeColsBounds(self.n_var, self._cols, _finite(lbx), _finite(ubx))
         h.changeRowsBounds(self.n_row, self._rows, _finite(lba), _finite(uba))
+        if not self.hot:
+            h.clearSolver()
         h.run()
         status = h.getModelStatus()
         text = h.modelStatusToString(status)
         if status != highspy.HighsModelStatus.kOptimal:
             return None, float("nan"), text
         z = np.array(h.getSolution().col_value)
+        self._last = (_finite(lbx), _finite(ubx), _finite(lba), _finite(uba))
         return z, float(np.dot(c, z)), text
+
+    def unique(self, n_col: int, n_row: int, tol: float = 1e-9, room: float = 1e-6) -> bool:
+        """Whether the last optimum is the only one in its first ``n_col`` columns and ``n_row``
+        rows (none nonbasic with a zero reduced cost and ``room`` to move): then a tie-break
+        stage can be skipped. Columns and rows after those are auxiliary."""
+        h = self.highs
+        basis, sol = h.getBasis(), h.getSolution()
+        basic = highspy.HighsBasisStatus.kBasic
+        lbx, ubx, lba, uba = self._last
+        for status, dual, lo, hi, k in ((basis.col_status, sol.col_dual, lbx, ubx, n_col),
+                                        (basis.row_status, sol.row_dual, lba, uba, n_row)):
+            nonbasic = np.array([st != basic for st in status[:k]], dtype=bool)
+            free = (hi[:k] - lo[:k]) > room
+            if np.any(nonbasic & free & (np.abs(np.asarray(dual)[:k]) < tol)):
+                return False
+        return True

@@ -54,7 +54,9 @@ from twin.core.errors import InputError
 log = logging.getLogger(__name__)
 
 FREEZE_TOL = 1e-9
-"""A frozen stage optimum may grow by this fraction (plus 1e-9) in later stages."""
+"""A frozen stage optimum may grow by this fraction (plus :data:`FREEZE_ABS`) in later stages."""
+FREEZE_ABS = 1e-9
+"""... and by this much [scaled units]."""
 QP_PULL = 1e-6
 """Weight of the pull to the MVs now, for MVs without an ideal, in the QP objective."""
 _N_SLACK = 6  # per CV: hard low, hard high, soft low, soft high, setpoint +, setpoint -
@@ -114,46 +116,47 @@ class SteadyStateOptimiser:
 
     # -- the LP/QP -----------------------------------------------------------
     def _build(self) -> None:
-        """One sparsity for every stage: variables, rows and the conic solvers.
+        """One LP for every stage: variables, rows, and the solvers.
 
         Variables: the scaled MV move ``du / scale`` (n), six slacks per CV
-        (6 m), the absolute values of the moves (n). Rows: five per CV
-        (hard low, hard high, soft low, soft high, setpoint), n rows for
-        frozen directions, one economic row, 2 n rows bounding the absolute moves.
+        (6 m), the absolute values of the moves (n), the scaled CVs ``e`` (m).
+        Rows: the CVs, ``Gn du - e = -f`` (m, the only rows with the gains);
+        five per CV on ``e`` and one slack (hard low, hard high, soft low,
+        soft high, setpoint); n rows for frozen directions; one economic
+        row; 2 n rows bounding the absolute moves. With the gains in one
+        block of rows the basis factorises fast (on a 40 x 80 problem: a
+        third of the time of limits written on ``Gn du`` directly).
         """
         n, m = self.n_mv, self.n_cv
-        self.n_var = nv = n + _N_SLACK * m + n
-        self.row_frozen = 5 * m
-        self.row_econ = 5 * m + n
+        self.col_abs = n + _N_SLACK * m
+        self.col_e = self.col_abs + n
+        self.n_var = nv = self.col_e + m
+        self.row_cv = 5 * m
+        self.row_frozen = 6 * m
+        self.row_econ = self.row_frozen + n
         self.row_abs = self.row_econ + 1
         n_row = self.row_abs + 2 * n
         a = np.zeros((n_row, nv))
         pattern = np.zeros((n_row, nv), dtype=bool)
-        s0 = n
-        for block, sign in enumerate((1.0, -1.0, 1.0, -1.0)):   # hard lo, hard hi, soft lo, soft hi
-            rows = slice(block * m, (block + 1) * m)
-            a[rows, :n] = self.gn
-            pattern[rows, :n] = True
-            for i in range(m):
-                a[block * m + i, s0 + block * m + i] = sign
-                pattern[block * m + i, s0 + block * m + i] = True
-        rows = slice(4 * m, 5 * m)                                 # setpoint: cv - p + q = sp
-        a[rows, :n] = self.gn
-        pattern[rows, :n] = True
-        for i in range(m):
-            a[4 * m + i, s0 + 4 * m + i] = -1.0
-            a[4 * m + i, s0 + 5 * m + i] = 1.0
-            pattern[4 * m + i, [s0 + 4 * m + i, s0 + 5 * m + i]] = True
+        s0, e0 = n, self.col_e
+        eye = np.arange(m)
+        # hard lo: e + h_lo >= lo; hard hi: e - h_hi <= hi; soft likewise; setpoint: e - p + q = sp
+        for block, signs in enumerate(((1.0,), (-1.0,), (1.0,), (-1.0,), (-1.0, 1.0))):
+            rows = block * m + eye
+            a[rows, e0 + eye] = 1.0
+            for k, sign in enumerate(signs):
+                a[rows, s0 + (block + k) * m + eye] = sign
+        a[self.row_cv:self.row_cv + m, :n] = self.gn
+        a[self.row_cv + eye, e0 + eye] = -1.0
+        pattern[a != 0] = True
         pattern[self.row_frozen:self.row_frozen + n, :n] = True
         pattern[self.row_econ, :n] = True
-        ab = n + _N_SLACK * m
         for j in range(n):                                         # a_j - du_j >= 0, a_j + du_j >= 0
             for k, sign in enumerate((-1.0, 1.0)):
                 r = self.row_abs + 2 * j + k
-                a[r, j], a[r, ab + j] = sign, 1.0
-                pattern[r, [j, ab + j]] = True
+                a[r, j], a[r, self.col_abs + j] = sign, 1.0
+                pattern[r, [j, self.col_abs + j]] = True
         self.n_row = n_row
-        self._a_base = a
         self._lp = HighsLP(a, pattern)
         self._qp = None
         if self.objective == "qp":
@@ -166,6 +169,8 @@ class SteadyStateOptimiser:
         """SVD analysis of the gains of the ``active`` CVs (cached per set of active CVs)."""
         key = np.asarray(active, dtype=bool).tobytes()
         if key not in self._conditioning:
+            if len(self._conditioning) >= 64:           # CVs dropped and back in many patterns
+                self._conditioning.clear()
             rows = np.asarray(active, dtype=bool)
             self._conditioning[key] = analyse(self.gains[rows] * self.scale[None, :],
                                               self.mv_names, self.min_ratio)
@@ -207,9 +212,10 @@ class SteadyStateOptimiser:
         for block, (b, on) in enumerate(zip(bounds, limited)):
             rows = slice(block * m, (block + 1) * m)
             if block in (0, 2, 4):
-                lba[rows] = np.where(on, b - f, -np.inf)
+                lba[rows] = np.where(on, b, -np.inf)
             if block in (1, 3, 4):
-                uba[rows] = np.where(on, b - f, np.inf)
+                uba[rows] = np.where(on, b, np.inf)
+        lba[self.row_cv:self.row_cv + m] = uba[self.row_cv:self.row_cv + m] = -f
         lba[self.row_abs:] = 0.0                        # a_j -+ du_j >= 0: a_j >= |du_j|
         du_lo = (u_lo - u_now) / self.scale
         du_hi = (u_hi - u_now) / self.scale
@@ -223,23 +229,19 @@ class SteadyStateOptimiser:
         for r in range(n):
             self._lp.set_row(self.row_frozen + r, a_frozen[r])
         s0 = n
-        cap = np.concatenate([np.where(limited[0], np.inf, 0.0), np.where(limited[1], np.inf, 0.0),
-                              np.where(limited[2], np.inf, 0.0), np.where(limited[3], np.inf, 0.0),
-                              np.where(limited[4], np.inf, 0.0), np.where(limited[4], np.inf, 0.0)])
-        lbx = np.concatenate([du_lo, np.zeros(_N_SLACK * m + n)])
-
-        b = [np.nan_to_num(v) for v in bounds]
+        lim6 = np.concatenate([limited[0], limited[1], limited[2], limited[3], limited[4],
+                               limited[4]])
+        cap = np.where(lim6, np.inf, 0.0)
+        lbx = np.concatenate([du_lo, np.zeros(_N_SLACK * m + n), np.full(m, -np.inf)])
+        b6 = np.where(lim6, np.concatenate([bounds[0], bounds[1], bounds[2], bounds[3], bounds[4],
+                                            bounds[4]]), 0.0)
+        sign6 = np.repeat([-1.0, 1.0, -1.0, 1.0, 1.0, -1.0], m)
 
         def fitted(d):
             """Variables at move ``d``: slacks equal to the violations, absolute moves."""
-            cvn = f + self.gn @ d
-            s = np.concatenate([np.maximum(b[0] - cvn, 0) * limited[0],
-                                np.maximum(cvn - b[1], 0) * limited[1],
-                                np.maximum(b[2] - cvn, 0) * limited[2],
-                                np.maximum(cvn - b[3], 0) * limited[3],
-                                np.maximum(cvn - b[4], 0) * limited[4],
-                                np.maximum(b[4] - cvn, 0) * limited[4]])
-            return np.concatenate([d, s, np.abs(d)])
+            e = f + self.gn @ d
+            s = np.maximum(sign6 * (np.tile(e, _N_SLACK) - b6), 0.0) * lim6
+            return np.concatenate([d, s, np.abs(d), e])
 
         solved = 0
         state = {"du": du}
@@ -250,7 +252,7 @@ class SteadyStateOptimiser:
             z = fitted(state["du"])
             if skip and h_diag is None and weights @ z <= 1e-12:
                 return None, 0.0                        # the point reaches the optimum already
-            ubx = np.concatenate([du_hi, cap, np.full(n, np.inf)])
+            ubx = np.concatenate([du_hi, cap, np.full(n + m, np.inf)])
             if h_diag is None:
                 z, cost, status = self._lp.solve(weights, lba, uba, lbx, ubx)
             else:
@@ -271,7 +273,7 @@ class SteadyStateOptimiser:
             z = fitted(state["du"])[s0:s0 + _N_SLACK * m]
             for blk in slack_blocks:
                 idx = slice(blk * m, (blk + 1) * m)
-                cap[idx] = np.where(mask, z[idx] * (1 + FREEZE_TOL) + 1e-9, cap[idx])
+                cap[idx] = np.where(mask, z[idx] * (1 + FREEZE_TOL) + FREEZE_ABS, cap[idx])
 
         def slack_weights(blocks, w):
             g = np.zeros(self.n_var)
@@ -308,14 +310,17 @@ class SteadyStateOptimiser:
             g[:n] = c_s + np.where(has_ideal, (u_now - np.nan_to_num(self.ideal)) / self.scale, 0.0)
             problem, _ = stage("economics QP", g, h_diag=np.where(has_ideal, 1.0, QP_PULL))
         else:
-            if np.any(c_s != 0):
+            econ = bool(np.any(c_s != 0))
+            if econ:
                 g[:n] = c_s
                 problem, opt = stage("economics LP", g, skip=False)
                 self._lp.set_row(self.row_econ, c_s)
-                uba[self.row_econ] = opt + FREEZE_TOL * abs(opt) + 1e-9
-            if solved and not problem:                  # the smallest move among equal optima
+                uba[self.row_econ] = opt + FREEZE_TOL * abs(opt) + FREEZE_ABS
+            several = not (econ and self._lp.unique(self.col_abs, self.row_abs))
+            if solved and not problem and several:
+                # the smallest move among equal optima (an LP with several)
                 g[:] = 0.0
-                g[n + _N_SLACK * m:] = 1.0
+                g[self.col_abs:self.col_e] = 1.0
                 problem, _ = stage("smallest move", g, skip=False)
         if problem:
             return self._failed(u_now, problem, cond)
@@ -334,20 +339,21 @@ class SteadyStateOptimiser:
     def _check(self, cv_free, u_now, active, u_lo, u_hi, soft_lo, soft_hi, hard_lo,
                hard_hi) -> str:
         """One line naming what makes this cycle's data unusable, or ``""``."""
-        for j, name in enumerate(self.mv_names):
+        bad = ~np.isfinite(u_now) | (u_lo > u_hi)
+        if bad.any():
+            j = int(np.argmax(bad))
             if not np.isfinite(u_now[j]):
-                return f"mv '{name}': value now {u_now[j]} is not finite"
-            if u_lo[j] > u_hi[j]:
-                return f"mv '{name}': low {u_lo[j]:g} > high {u_hi[j]:g}"
-        for i, c in enumerate(self.spec.cv):
-            if not active[i]:
-                continue
+                return f"mv '{self.mv_names[j]}': value now {u_now[j]} is not finite"
+            return f"mv '{self.mv_names[j]}': low {u_lo[j]:g} > high {u_hi[j]:g}"
+        bad = active & (~np.isfinite(cv_free) | (soft_lo > soft_hi) | (hard_lo > hard_hi))
+        if bad.any():
+            i = int(np.argmax(bad))
+            name = self.spec.cv[i].name
             if not np.isfinite(cv_free[i]):
-                return f"cv '{c.name}': predicted steady state {cv_free[i]} is not finite"
-            for what, lo, hi in (("low/high", soft_lo[i], soft_hi[i]),
-                                 ("hard_low/hard_high", hard_lo[i], hard_hi[i])):
-                if lo > hi:
-                    return f"cv '{c.name}': {what} {lo:g} > {hi:g}"
+                return f"cv '{name}': predicted steady state {cv_free[i]} is not finite"
+            if soft_lo[i] > soft_hi[i]:
+                return f"cv '{name}': low/high {soft_lo[i]:g} > {soft_hi[i]:g}"
+            return f"cv '{name}': hard_low/hard_high {hard_lo[i]:g} > {hard_hi[i]:g}"
         return ""
 
     def _failed(self, u_now: np.ndarray, message: str, cond: Conditioning | None = None
@@ -367,9 +373,11 @@ class SteadyStateOptimiser:
         """The QP stage in the MV moves: each CV row bounded by its limits widened by the frozen slacks."""
         n, m = self.n_mv, self.n_cv
         c = cap.reshape(_N_SLACK, m)
-        lo = np.maximum.reduce([lba[0:m] - c[0], lba[2 * m:3 * m] - c[2], lba[4 * m:5 * m] - c[5]])
+        f = -lba[self.row_cv:self.row_cv + m]
+        lo = np.maximum.reduce([lba[0:m] - c[0], lba[2 * m:3 * m] - c[2],
+                                lba[4 * m:5 * m] - c[5]]) - f
         hi = np.minimum.reduce([uba[m:2 * m] + c[1], uba[3 * m:4 * m] + c[3],
-                                uba[4 * m:5 * m] + c[4]])
+                                uba[4 * m:5 * m] + c[4]]) - f
         hi = np.maximum(hi, lo)                         # equal up to rounding where a setpoint is met
         rows = slice(self.row_frozen, self.row_frozen + n)
         sol = self._qp(h=ca.DM(ca.Sparsity.diag(n), h_diag), g=g[:n],
