@@ -316,8 +316,8 @@ class SteadyStateOptimiser:
                 problem, opt = stage("economics LP", g, skip=False)
                 self._lp.set_row(self.row_econ, c_s)
                 uba[self.row_econ] = opt + FREEZE_TOL * abs(opt) + FREEZE_ABS
-            several = not (econ and self._lp.unique(self.col_abs, self.row_abs))
-            if solved and not problem and several:
+            several = not problem and not (econ and self._lp.unique(self.col_abs, self.row_abs))
+            if solved and several:
                 # the smallest move among equal optima (an LP with several)
                 g[:] = 0.0
                 g[self.col_abs:self.col_e] = 1.0
