@@ -205,3 +205,32 @@ def test_bad_cycle_data_gives_no_targets_and_one_line():
     r = _solve(spec, opt, u_lo=[-INF, -10.0], u_hi=[INF, 10.0])        # u1 is worth more and more
     assert not r.ok
     assert r.message == "steady-state economics LP: unbounded; give limits to mv 'u1'"
+
+
+def test_the_kept_hot_started_lp_gives_the_targets_of_a_new_one_cycle_after_cycle():
+    # CVs dropped and back change the frozen directions (rows of the kept model) and the costs
+    rng = np.random.default_rng(3)
+    gains = rng.normal(size=(5, 3))
+    gains[:4, 2] = gains[:4, 0] + 0.001 * rng.normal(size=4)  # u1 - u3 moves y1..y4 little
+    gains[4] = [1.0, 0.0, -1.0]                                # y5 sees it
+    cvs = [{"name": f"y{i + 1}", "low": -2.0, "high": 2.0, "rank": 1 + i % 2, "cost": 0.1 * i}
+           for i in range(5)]
+    mvs = [{"name": f"u{j + 1}", "cost": c} for j, c in enumerate((1.0, -0.5, 0.2))]
+    spec, kept = _optimiser(cvs, mvs, gains, min_sv=0.02)
+    masks = [[1, 1, 1, 1, 1], [1, 1, 1, 1, 0], [1, 0, 1, 1, 1], [1, 1, 1, 1, 1]]
+    frozen_seen = set()
+    for k in range(12):
+        active = np.array(masks[k % 4], bool)
+        cv_free = rng.normal(scale=2.0, size=5)
+        u_now = rng.uniform(-1, 1, size=3)
+        r = _solve(spec, kept, cv_free=cv_free, u_now=u_now, active=active)
+        _, new = _optimiser(cvs, mvs, gains, min_sv=0.02)
+        fresh = _solve(spec, new, cv_free=cv_free, u_now=u_now, active=active)
+        assert r.ok and fresh.ok
+        np.testing.assert_allclose(r.u, fresh.u, atol=1e-7)
+        assert [(g.cv, g.kind) for g in r.given_up] == [(g.cv, g.kind) for g in fresh.given_up]
+        np.testing.assert_allclose([g.violation for g in r.given_up],
+                                   [g.violation for g in fresh.given_up], atol=1e-7)
+        assert r.frozen == fresh.frozen
+        frozen_seen.add(len(r.frozen))
+    assert frozen_seen == {0, 1}                              # frozen while y5 is dropped
