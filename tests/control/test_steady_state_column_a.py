@@ -118,3 +118,21 @@ def test_targets_swing_under_a_wrong_weak_gain_and_stay_put_with_it_frozen(colum
     assert len(last.frozen) == 1
     assert np.max(np.abs(np.diff(frozen[1:], axis=0))) < 1e-9   # put after the first cycle
     assert [g.kind for g in last.given_up] == ["setpoint"]       # one setpoint cannot be met
+
+
+def test_the_shipped_column_a_controller_loads_and_its_lp_lowers_the_boilup(column):
+    identified, _, _ = column
+    spec = load_spec(FOLDER / "column_a_linear.toml")
+    spec.check(identified.to_model())
+    assert spec.controller_type() == "linear" and spec.steady_state.objective == "lp"
+    gains = identified.steady_gain()
+    opt = SteadyStateOptimiser(spec, gains, np.zeros(2, bool), MAG)
+    limits = [np.array([getattr(c, key) if getattr(c, key) is not None else default
+                        for c in spec.cv]) for key, default in (("low", -np.inf), ("high", np.inf))]
+    r = opt.solve(cv_free=identified.y0, u_now=identified.u0, active=np.ones(2, bool),
+                  u_lo=np.full(2, 1.0), u_hi=np.full(2, 5.0), soft_lo=limits[0],
+                  soft_hi=limits[1], hard_lo=np.full(2, -np.inf), hard_hi=np.full(2, np.inf),
+                  setpoints=np.full(2, np.nan))
+    du = np.linalg.solve(gains, np.array([0.985, 0.015]) - identified.y0)
+    np.testing.assert_allclose(r.u, identified.u0 + du, atol=1e-6)
+    assert du[1] < -0.3 and r.given_up == [] and r.frozen == []

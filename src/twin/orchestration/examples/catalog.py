@@ -202,7 +202,8 @@ def _description(name: str, path: Path) -> str:
 
 
 def _references(data: Any) -> list[str]:
-    """File names an example names: values of ``*_file`` keys, anywhere in the file."""
+    """File names an example names: values of ``*_file`` keys, and identified model files
+    (``model = "./name.toml"``), anywhere in the file."""
     found: list[str] = []
 
     def walk(value: Any, key: str = "") -> None:
@@ -214,6 +215,10 @@ def _references(data: Any) -> list[str]:
                 walk(v, key)
         elif isinstance(value, str) and key in _REFERENCE_KEYS and value not in found:
             found.append(value)
+        elif isinstance(value, str) and key == "model" and value.lower().endswith(".toml"):
+            name = Path(value).name                 # an identified model file beside it
+            if name not in found:
+                found.append(name)
 
     walk(data)
     return found
