@@ -136,3 +136,13 @@ def test_the_shipped_column_a_controller_loads_and_its_lp_lowers_the_boilup(colu
     du = np.linalg.solve(gains, np.array([0.985, 0.015]) - identified.y0)
     np.testing.assert_allclose(r.u, identified.u0 + du, atol=1e-6)
     assert du[1] < -0.3 and r.given_up == [] and r.frozen == []
+
+
+def test_copying_the_column_a_controller_brings_its_identified_model(tmp_path):
+    from twin.orchestration.examples.catalog import catalog, copy_examples
+
+    assert catalog()["column_a_linear.toml"].needs == ("column_a_identified.toml",)
+    written = copy_examples(["column_a_linear.toml"], tmp_path)
+    assert sorted(p.name for p in written) == ["column_a_identified.toml", "column_a_linear.toml"]
+    spec = load_spec(tmp_path / "column_a_linear.toml")
+    assert spec.model == str(tmp_path / "column_a_identified.toml")
