@@ -24,7 +24,8 @@ _INF = highspy.kHighsInf
 
 
 def _finite(v: np.ndarray) -> np.ndarray:
-    return np.clip(np.asarray(v, dtype=float), -_INF, _INF)
+    """Bounds as HiGHS takes them (its infinity is ``inf``)."""
+    return np.asarray(v, dtype=float)
 
 
 class HighsLP:
@@ -74,8 +75,9 @@ class HighsLP:
         """``(z, c'z, status)``; ``z`` is None unless optimal."""
         h = self.highs
         h.changeColsCost(self.n_var, self._cols, np.asarray(c, dtype=float))
-        h.changeColsBounds(self.n_var, self._cols, _finite(lbx), _finite(ubx))
-        h.changeRowsBounds(self.n_row, self._rows, _finite(lba), _finite(uba))
+        lbx, ubx, lba, uba = _finite(lbx), _finite(ubx), _finite(lba), _finite(uba)
+        h.changeColsBounds(self.n_var, self._cols, lbx, ubx)
+        h.changeRowsBounds(self.n_row, self._rows, lba, uba)
         if not self.hot:
             h.clearSolver()
         h.run()
@@ -84,7 +86,7 @@ class HighsLP:
         if status != highspy.HighsModelStatus.kOptimal:
             return None, float("nan"), text
         z = np.array(h.getSolution().col_value)
-        self._last = (_finite(lbx), _finite(ubx), _finite(lba), _finite(uba))
+        self._last = (lbx, ubx, lba, uba)
         return z, float(np.dot(c, z)), text
 
     def unique(self, n_col: int, n_row: int, tol: float = 1e-9, room: float = 1e-6) -> bool:

@@ -112,6 +112,7 @@ class SteadyStateOptimiser:
         self.objective = spec.steady_state.objective
         self.min_ratio = spec.steady_state.min_singular_value
         self._conditioning: dict[bytes, Conditioning] = {}
+        self._frozen_rows: Conditioning | None = None   # whose directions the LP's rows hold
         self._build()
 
     # -- the LP/QP -----------------------------------------------------------
@@ -226,8 +227,10 @@ class SteadyStateOptimiser:
             rows = slice(self.row_frozen, self.row_frozen + k)
             a_frozen[:k] = cond.directions
             lba[rows] = uba[rows] = cond.directions @ du
-        for r in range(n):
-            self._lp.set_row(self.row_frozen + r, a_frozen[r])
+        if self._frozen_rows is not cond:               # the kept LP's rows of another set
+            for r in range(n):
+                self._lp.set_row(self.row_frozen + r, a_frozen[r])
+            self._frozen_rows = cond
         s0 = n
         lim6 = np.concatenate([limited[0], limited[1], limited[2], limited[3], limited[4],
                                limited[4]])
