@@ -105,12 +105,12 @@ def _figure(make, cycles: int, noise: float, target_ms: float, label: str) -> Fi
 
 
 @benchmark("ss_column_a", "ms per steady-state LP solve, column A 2 x 2 (boilup costly, both "
-           "product specifications), hot-started HiGHS vs cold", quick_budget_s=10)
+           "product specifications), hot-started HiGHS vs cold", quick_budget_s=4)
 def ss_column_a(ctx: BenchContext) -> FigureResult:
     return _figure(_column_a, ctx.size(200, 2000), 2e-4, 0.3, "column A 2 x 2")
 
 
 @benchmark("ss_40x80", "ms per steady-state LP solve, 40 MVs x 80 CVs random gains (seed 15), "
-           "ranked limits and costs, hot-started HiGHS vs cold", quick_budget_s=20)
+           "ranked limits and costs, hot-started HiGHS vs cold", quick_budget_s=6)
 def ss_40x80(ctx: BenchContext) -> FigureResult:
-    return _figure(_random, ctx.size(40, 400), 0.05, 10.0, "40 x 80")
+    return _figure(_random, ctx.size(100, 1000), 0.05, 10.0, "40 x 80")
