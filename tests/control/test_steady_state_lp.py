@@ -117,6 +117,33 @@ def test_qp_objective_rests_mvs_at_their_ideal_values_shifted_by_cost():
     np.testing.assert_allclose(r.u, [4.0, 1.0], atol=1e-6)
 
 
+def test_qp_holds_what_the_ranked_stages_gave_up_and_the_frozen_directions():
+    # y1 = u1 >= 6 cannot hold with u1 <= 2: given up by 4, and the QP may not pull u1 to its
+    # ideal 0 (that would give up more); u2 rests at its ideal 3
+    mvs = [{"name": "u1", "ideal": 0.0, "high": 2.0}, {"name": "u2", "ideal": 3.0}]
+    spec, opt = _optimiser([{"name": "y1", "low": 6.0}, {"name": "y2"}], mvs,
+                           [[1.0, 0.0], [0.0, 1.0]], objective="qp")
+    r = _solve(spec, opt, u_hi=[2.0, 10.0])
+    assert r.ok
+    np.testing.assert_allclose(r.u, [2.0, 3.0], atol=1e-6)
+    assert [(g.cv, g.kind) for g in r.given_up] == [("y1", "low")]
+    assert r.given_up[0].violation == pytest.approx(4.0, abs=1e-6)
+    # nearly parallel gains, the weak direction frozen: the ideals are reached only along the
+    # strong one (u1 + u2 = 0 + 3 is kept by a move along (1, 1) alone)
+    mvs = [{"name": "u1", "ideal": 0.0}, {"name": "u2", "ideal": 3.0}]
+    spec, opt = _optimiser([{"name": "y1"}, {"name": "y2"}], mvs, [[1.0, 1.0], [1.0, 1.01]],
+                           objective="qp", min_sv=0.01)
+    r = _solve(spec, opt, u_now=[1.0, 1.0])
+    assert r.ok and len(r.frozen) == 1
+    scaled = np.array([[1.0, 1.0], [1.0, 1.01]]) / np.array([[1.0], [1.01]])
+    weak = np.linalg.svd(scaled)[2][-1]
+    assert abs(weak @ (r.u - [1.0, 1.0])) < 1e-9
+    strong = np.linalg.svd(scaled)[2][0]
+    # the QP's optimum along the strong direction: the ideals projected on it
+    t = strong @ (np.array([0.0, 3.0]) - [1.0, 1.0])
+    np.testing.assert_allclose(r.u, [1.0, 1.0] + t * strong, atol=1e-6)
+
+
 def test_a_ramp_cv_is_balanced_to_zero_rate_and_reported_when_it_cannot_be():
     cvs = [{"name": "level", "ramp": True, "high": 80.0}, {"name": "y", "setpoint": 1.0}]
     gains = [[0.5, -1.0], [1.0, 0.0]]                 # level: rate gains; y = u1
