@@ -8,12 +8,13 @@ settles with the MVs held (for a ramp CV: its rate of change now, and
 stage's optimum frozen before the next (as :mod:`apc.targets` does for the
 nonlinear controller):
 
-1. hard MV limits (bounds) and hard CV limits, always; the ramp CVs' rates
-   as close to zero as the limits allow (a rate that cannot be balanced is
+1. hard MV limits (bounds) and hard CV limits, always (a hard CV limit
+   that cannot be held gives no targets); then the ramp CVs' rates as
+   close to zero as the limits allow (a rate that cannot be balanced is
    reported);
 2. the soft CV limits by rank, rank 1 first: the sum of the violations of a
-   rank [scaled by the CV magnitude] is minimised, then each violation is
-   frozen, so a lower-ranked limit is always given up first (each reported
+   rank [in units of the CV magnitude] is minimised, then each violation is
+   frozen (as :mod:`apc.targets` does), so a lower-ranked limit is always given up first (each reported
    as :class:`apc.targets.GivenUp`);
 3. the setpoints, as close as possible (weighted absolute errors; reported
    when missed);
@@ -30,12 +31,16 @@ levels, held by the dynamic controller. Directions of the gain matrix
 whose singular value is below ``steady_state.min_singular_value`` times
 the largest are not moved (:mod:`apc.linear.ss_conditioning`).
 
-Each stage is an LP solved by HiGHS through CasADi's ``conic`` interface
-(the QP too); a stage whose optimum the current point already reaches (no
-violation) is not solved, so a plant inside all its limits with no costs
-costs no LP at all. MV targets are not limited per cycle: the dynamic
-controller's rate limits and move suppression pace the moves, and the
-frozen weak directions are what keeps the targets from swinging.
+Each stage is an LP on one HiGHS model kept between stages and cycles
+(:mod:`apc.linear.ss_highs`: hot-started dual simplex); a stage whose
+optimum the current point already reaches (no violation) is not solved,
+so a plant inside all its limits with no costs costs no LP at all, and
+the smallest-move LP runs only when the economic optimum is not unique.
+The QP stage is a small dense QP in the MV moves alone (DAQP through
+CasADi), the frozen violations folded into the CV rows' bounds. MV targets
+are not limited per cycle: the dynamic controller's rate limits and move
+suppression pace the moves, and the frozen weak directions are what keeps
+the targets from swinging.
 """
 
 from __future__ import annotations
