@@ -9,16 +9,22 @@ LPs are really solved every cycle):
 * a 40 MV x 80 CV random gain matrix (seeded): ranked soft limits on every
   CV, some of them violated by the disturbance each cycle, and costs on all MVs.
 
-The baseline is the same optimiser with the HiGHS model solved from
-scratch at every LP (``HighsLP.hot = False``: presolve and a new basis),
-in the same run. CasADi's ``conic`` "highs" cannot be measured in the
-same process: it crashes once ``highspy`` is loaded (see
-``apc.linear.ss_highs``, which gives the figures measured apart).
+Baselines, in the same run: the same optimiser with the HiGHS model solved
+from scratch at every LP (``HighsLP.hot = False``: a slack basis), and the
+very LPs of the first cycles solved by CasADi's ``conic`` "highs" plugin
+(the LPs alone, summed per cycle: a lower bound of a CasADi-based
+optimiser). CasADi's HiGHS runs in a child process, since it crashes in a
+process that has loaded ``highspy`` (see ``apc.linear.ss_highs``).
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -89,10 +95,62 @@ def _cycles(opt, limits, y0, u0, cycles: int, noise: float, hot: bool):
     return times, np.array(targets), lps / cycles
 
 
+_CASADI_CHILD = """
+import json, sys, time
+import casadi as ca, numpy as np, scipy.sparse as sp
+data = np.load(sys.argv[1], allow_pickle=True)
+lps, n_row, n_var = data["lps"], int(data["n_row"]), int(data["n_var"])
+solvers, times = {}, []
+for rowwise, start, index, value, c, lba, uba, lbx, ubx in lps:
+    shape = (n_row, n_var)
+    m = (sp.csr_matrix if rowwise else sp.csc_matrix)((value, index, start), shape=shape).tocsc()
+    m.sort_indices()
+    key = (m.indptr.tobytes(), m.indices.tobytes())
+    a = ca.DM(ca.Sparsity(n_row, n_var, m.indptr.tolist(), m.indices.tolist()), m.data)
+    if key not in solvers:
+        solvers[key] = ca.conic("lp", "highs", {"a": a.sparsity(), "h": ca.Sparsity(n_var, n_var)},
+                                {"highs": {"output_flag": False}, "error_on_fail": False})
+    solver = solvers[key]
+    t0 = time.perf_counter()
+    solver(g=c, a=a, lba=lba, uba=uba, lbx=lbx, ubx=ubx)
+    ok = solver.stats()["success"]
+    times.append((time.perf_counter() - t0) * 1e3 if ok else float("nan"))
+print(json.dumps(times))
+"""
+
+
+def _casadi_lps(opt, limits, y0, u0, cycles: int, noise: float) -> list[float]:
+    """ms per cycle of the first ``cycles`` cycles' LPs, solved by CasADi's HiGHS in a child."""
+    opt._lp.record, per_cycle = [], []
+    rng = np.random.default_rng(SEED)
+    disturbance, u = np.zeros_like(y0), u0.copy()
+    for _ in range(cycles):
+        disturbance = 0.9 * disturbance + rng.normal(0.0, noise, size=y0.size)
+        before = len(opt._lp.record)
+        u = opt.solve(cv_free=y0 + disturbance + opt.gains @ (u - u0), u_now=u, **limits).u
+        per_cycle.append(len(opt._lp.record) - before)
+    lps, opt._lp.record = opt._lp.record, None
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "lps.npz"
+        packed = np.empty(len(lps), dtype=object)
+        packed[:] = lps
+        np.savez(path, lps=packed, n_row=opt._lp.n_row, n_var=opt._lp.n_var)
+        out = subprocess.run([sys.executable, "-c", _CASADI_CHILD, str(path)], check=True,
+                             capture_output=True, text=True, timeout=600)
+    times = json.loads(out.stdout)
+    totals, k = [], 0
+    for count in per_cycle:
+        totals.append(float(sum(times[k:k + count])))
+        k += count
+    return totals
+
+
 def _figure(make, cycles: int, noise: float, target_ms: float, label: str) -> FigureResult:
     hot_t, hot_u, lps = _cycles(*make(), cycles, noise, hot=True)
     cold_t, cold_u, _ = _cycles(*make(), cycles, noise, hot=False)
-    result = FigureResult(Samples(hot_t, "ms/solve"), {"highs_cold_start": Samples(cold_t, "ms/solve")})
+    casadi_t = _casadi_lps(*make(), cycles, noise)
+    result = FigureResult(Samples(hot_t, "ms/solve"), {"highs_cold_start": Samples(cold_t, "ms/solve"),
+                                                       "casadi_highs_lps_only": Samples(casadi_t, "ms/solve")})
     diff = float(np.max(np.abs(hot_u - cold_u)))
     result.details.update(cycles=cycles, lps_per_cycle=lps, max_target_difference_hot_vs_cold=diff,
                           solver="HiGHS dual simplex through highspy, one model kept between "

@@ -37,6 +37,8 @@ class HighsLP:
     """
 
     hot: bool = True
+    record: list | None = None
+    """When a list: each solve appends its LP (A in CSC arrays, c, bounds) for the benchmark."""
 
     def __init__(self, a: np.ndarray, pattern: np.ndarray):
         self.n_row, self.n_var = a.shape
@@ -78,6 +80,11 @@ class HighsLP:
         lbx, ubx, lba, uba = _finite(lbx), _finite(ubx), _finite(lba), _finite(uba)
         h.changeColsBounds(self.n_var, self._cols, lbx, ubx)
         h.changeRowsBounds(self.n_row, self._rows, lba, uba)
+        if self.record is not None:
+            am = h.getLp().a_matrix_
+            rowwise = am.format_ == highspy.MatrixFormat.kRowwise
+            self.record.append((rowwise, np.array(am.start_), np.array(am.index_),
+                                np.array(am.value_), np.array(c, dtype=float), lba, uba, lbx, ubx))
         if not self.hot:
             h.clearSolver()
         h.run()
