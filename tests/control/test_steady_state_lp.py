@@ -201,6 +201,31 @@ def test_frozen_directions_are_not_moved_and_are_reported():
     assert r.given_up[0].violation == pytest.approx(r.cv[0] - 1.0) and r.cv[0] > 1.09
 
 
+def test_the_target_filter_moves_targets_part_of_the_way_each_cycle_and_is_checked():
+    cvs = [{"name": "y1", "setpoint": 4.0}]
+    spec = spec_from_dict({"model": "plant.toml", "sample_time": 2.0, "prediction_horizon": 10,
+                           "estimator": {"kind": "state_feedback"},
+                           "steady_state": {"target_filter": 2.0 / np.log(4.0)},   # 3/4 a cycle
+                           "cv": cvs, "mv": [{"name": "u1"}]})
+    opt = SteadyStateOptimiser(spec, np.array([[2.0]]), np.zeros(1, bool), np.ones(1))
+    assert opt.filter_fraction == pytest.approx(0.75)
+    r = _solve(spec, opt)                                    # the optimum: u1 = 2
+    assert r.u[0] == pytest.approx(1.5) and r.cv[0] == pytest.approx(3.0)
+    assert r.message == "1 LPs solved, targets filtered"
+    assert r.given_up == []                                  # the optimum meets the setpoint
+    r = _solve(spec, opt, u_now=[1.5], cv_free=[3.0])       # from the last targets, 3/4 again
+    assert r.u[0] == pytest.approx(1.875)
+    opt.reset()                                              # from the MVs now
+    r = _solve(spec, opt, u_now=[0.0], cv_free=[0.0])
+    assert r.u[0] == pytest.approx(1.5)
+    with pytest.raises(InputError) as err:
+        spec_from_dict({"model": "plant.toml", "sample_time": 2.0, "prediction_horizon": 10,
+                        "steady_state": {"target_filter": -1.0}, "estimator": {"kind": "state_feedback"},
+                        "cv": cvs, "mv": [{"name": "u1"}]})
+    assert str(err.value) == ("controller.steady_state.target_filter: -1.0 is out of range "
+                              "(expected a number >= 0)")
+
+
 @pytest.mark.parametrize("gains, ramp, mag, message", [
     ([[1.0, 1.0]], None, None, "steady-state gains have shape (1, 2), expected (2, 2) (cvs x mvs)"),
     ([[1.0, np.nan], [1.0, 0.0]], None, None,

@@ -27,7 +27,9 @@ nonlinear controller):
    ``ideal - cost x scale^2``), and a faint pull to the MVs now for the others.
 
 Ramp CVs take part only through their rate: their limits and setpoints are
-levels, held by the dynamic controller. Directions of the gain matrix
+levels, held by the dynamic controller. With ``steady_state.target_filter``
+the targets approach each cycle's optimum through a first-order filter.
+Directions of the gain matrix
 whose singular value is below ``steady_state.min_singular_value`` times
 the largest are not moved (:mod:`apc.linear.ss_conditioning`).
 
@@ -46,6 +48,7 @@ the targets from swinging.
 from __future__ import annotations
 
 import logging
+import math
 
 import casadi as ca
 import numpy as np
@@ -118,6 +121,9 @@ class SteadyStateOptimiser:
         self.min_ratio = spec.steady_state.min_singular_value
         self._conditioning: dict[bytes, Conditioning] = {}
         self._frozen_rows: Conditioning | None = None   # whose directions the LP's rows hold
+        tf = spec.steady_state.target_filter
+        self.filter_fraction = 1.0 - math.exp(-spec.sample_time / tf) if tf > 0 else 1.0
+        self._target: np.ndarray | None = None          # last targets (the filter's state)
         self._build()
 
     # -- the LP/QP -----------------------------------------------------------
@@ -194,7 +200,9 @@ class SteadyStateOptimiser:
         where there are none. Inconsistent limits or a non-finite prediction
         give ``ok = False`` with a one-line message. The result's ``x`` is
         empty (the linear layer has no model states at steady state); ``cv``
-        holds the steady-state CVs (rates for ramp CVs).
+        holds the steady-state CVs (rates for ramp CVs). With
+        ``steady_state.target_filter``, ``u`` and ``cv`` are the filtered
+        targets, while ``given_up`` names what the optimum itself misses.
         """
         n, m = self.n_mv, self.n_cv
         active = np.asarray(active, dtype=bool)
@@ -318,15 +326,13 @@ class SteadyStateOptimiser:
             g[:n] = c_s + np.where(has_ideal, (u_now - np.nan_to_num(self.ideal)) / self.scale, 0.0)
             problem, _ = stage("economics QP", g, h_diag=np.where(has_ideal, 1.0, QP_PULL))
         else:
-            econ = bool(np.any(c_s != 0))
-            if econ:
+            if np.any(c_s != 0):
                 g[:n] = c_s
                 problem, opt = stage("economics LP", g, skip=False)
                 self._lp.set_row(self.row_econ, c_s)
                 uba[self.row_econ] = opt + FREEZE_TOL * abs(opt) + FREEZE_ABS
-            several = not problem and not (econ and self._lp.unique(self.col_abs, self.row_abs))
-            if solved and several:
-                # the smallest move among equal optima (an LP with several)
+            # the smallest move among equal optima, when the last LP solved has several
+            if solved and not problem and not self._lp.unique(self.col_abs, self.row_abs):
                 g[:] = 0.0
                 g[self.col_abs:self.col_e] = 1.0
                 problem, _ = stage("smallest move", g, skip=False)
@@ -340,9 +346,20 @@ class SteadyStateOptimiser:
                        for i in range(m) if active[i] and self.ramp[i]
                        and abs(rate[i]) > GIVE_UP_TOL]
         given = self.given_up(cv, active, soft_lo, soft_hi, setpoints, ramp_missed)
-        return TargetResult(True, np.zeros(0), u, cv, given, f"{solved} {self._kind()} solved",
+        message = f"{solved} {self._kind()} solved"
+        if self.filter_fraction < 1.0:
+            last = u_now if self._target is None else self._target
+            u = np.clip(last + self.filter_fraction * (u - last), u_lo, u_hi)
+            cv = cv_free + self.gains @ (u - u_now)
+            message += ", targets filtered"
+        self._target = u
+        return TargetResult(True, np.zeros(0), u, cv, given, message,
                             frozen=list(cond.frozen), condition=cond.condition,
                             weakest=cond.weakest)
+
+    def reset(self) -> None:
+        """Forget the last targets (the target filter starts again from the MVs now)."""
+        self._target = None
 
     def _check(self, cv_free, u_now, active, u_lo, u_hi, soft_lo, soft_hi, hard_lo,
                hard_hi) -> str:
