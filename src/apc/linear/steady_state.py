@@ -39,10 +39,12 @@ optimum the current point already reaches (no violation) is not solved,
 so a plant inside all its limits with no costs costs no LP at all, and
 the smallest-move LP runs only when the economic optimum is not unique.
 The QP stage is a small dense QP in the MV moves alone (DAQP through
-CasADi), the frozen violations folded into the CV rows' bounds. MV targets
-are not limited per cycle: the dynamic controller's rate limits and move
-suppression pace the moves, and the frozen weak directions are what keeps
-the targets from swinging.
+CasADi), the frozen violations folded into the CV rows' bounds. Beyond
+the target filter, MV targets are not limited per cycle: the dynamic
+controller's rate limits and move suppression pace the moves; the target
+filter damps the swing a plant whose gains change between operating
+points gives (the README's steady-state optimiser section), and frozen
+weak directions keep targets still where the model cannot be trusted at all.
 """
 
 from __future__ import annotations
