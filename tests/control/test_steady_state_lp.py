@@ -286,3 +286,44 @@ def test_the_kept_hot_started_lp_gives_the_targets_of_a_new_one_cycle_after_cycl
         assert r.frozen == fresh.frozen
         frozen_seen.add(len(r.frozen))
     assert frozen_seen == {0, 1}                              # frozen while y5 is dropped
+
+
+def _reference(gains, f, lo, hi, ranks, cost, u_lo, u_hi):
+    """The same lexicographic stages, written out with scipy's linprog: (rank sums, u)."""
+    from scipy.optimize import linprog
+
+    m, n = gains.shape
+    a_ub = np.block([[-gains, -np.eye(m), np.zeros((m, m))],
+                     [gains, np.zeros((m, m)), -np.eye(m)]])
+    b_ub = np.concatenate([f - lo, hi - f])
+    bounds = [(a, b) for a, b in zip(u_lo, u_hi)] + [(0, None)] * (2 * m)
+    sums = []
+    for r in sorted(set(ranks)):
+        c = np.concatenate([np.zeros(n), (ranks == r) * 1.0, (ranks == r) * 1.0])
+        res = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
+        sums.append(res.fun)
+        a_ub = np.vstack([a_ub, c])
+        b_ub = np.append(b_ub, res.fun + 1e-9)
+    res = linprog(np.concatenate([cost, np.zeros(2 * m)]), A_ub=a_ub, b_ub=b_ub, bounds=bounds,
+                  method="highs")
+    return sums, res.x[:n]
+
+
+def test_a_random_10x4_problem_agrees_with_the_stages_written_out_in_scipy():
+    rng = np.random.default_rng(7)
+    gains = rng.normal(size=(10, 4))
+    ranks = rng.integers(1, 4, size=10)
+    width = rng.uniform(0.2, 1.0, size=10)
+    cost = rng.normal(size=4)
+    cvs = [{"name": f"y{i}", "low": -float(width[i]), "high": float(width[i]), "rank": int(ranks[i])}
+           for i in range(10)]
+    mvs = [{"name": f"u{j}", "cost": float(cost[j])} for j in range(4)]
+    spec, opt = _optimiser(cvs, mvs, gains)
+    for cycle in range(5):
+        f = rng.normal(scale=1.5, size=10)
+        r = _solve(spec, opt, cv_free=f, u_lo=np.full(4, -1.0), u_hi=np.full(4, 1.0))
+        sums, u = _reference(gains, f, -width, width, ranks, cost, np.full(4, -1.0), np.full(4, 1.0))
+        assert r.ok
+        missed = {k: sum(g.violation for g in r.given_up if g.rank == k) for k in (1, 2, 3)}
+        np.testing.assert_allclose([missed[k] for k in sorted(set(ranks))], sums, atol=1e-6)
+        np.testing.assert_allclose(r.u, u, atol=1e-6)
