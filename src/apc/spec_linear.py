@@ -64,7 +64,8 @@ class SteadyStateSpec:
         ``"lp"``: minimise the sum of ``cost`` x value over MVs and CVs;
         ``"qp"``: in addition, stay close to each MV's ``ideal`` resting value.
     min_singular_value : float
-        Directions of the scaled gain matrix whose singular value is below this
+        Directions of the scaled gain matrix (MVs by their ``scale``, each CV
+        row to a largest gain of 1) whose singular value is below this
         fraction of the largest are not moved by the optimiser (reported).
     target_filter : float
         Time constant of a first-order filter on the MV targets [model time
