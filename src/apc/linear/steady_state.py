@@ -70,6 +70,8 @@ FREEZE_ABS = 1e-9
 QP_PULL = 1e-6
 """Weight of the pull to the MVs now, for MVs without an ideal, in the QP objective."""
 _N_SLACK = 6  # per CV: hard low, hard high, soft low, soft high, setpoint +, setpoint -
+_LOWER = np.array([[True], [False], [True], [False], [True]])   # rows with a lower bound
+_UPPER = np.array([[False], [True], [False], [True], [True]])   # rows with an upper bound
 
 
 class SteadyStateOptimiser:
@@ -126,6 +128,9 @@ class SteadyStateOptimiser:
         tf = spec.steady_state.target_filter
         self.filter_fraction = 1.0 - math.exp(-spec.sample_time / tf) if tf > 0 else 1.0
         self._target: np.ndarray | None = None          # last targets (the filter's state)
+        self._sign6 = np.repeat([-1.0, 1.0, -1.0, 1.0, 1.0, -1.0], n_cv)
+        self._rep6 = np.tile(np.arange(n_cv), _N_SLACK)
+        self._lbx_tail = np.concatenate([np.zeros(_N_SLACK * n_cv + n_mv), np.full(n_cv, -np.inf)])
         self._build()
 
     # -- the LP/QP -----------------------------------------------------------
@@ -219,18 +224,13 @@ class SteadyStateOptimiser:
         f = np.where(active, cv_free, 0.0) / self.mag
         sp = np.where(self.ramp, 0.0, setpoints)
         has_sp = (lim & np.isfinite(sp)) | (active & self.ramp)
-        bounds = [np.where(lim & np.isfinite(b), b / self.mag, np.nan)
-                  for b in (hard_lo, hard_hi, soft_lo, soft_hi)]
-        bounds.append(np.where(has_sp, sp / self.mag, np.nan))
-        limited = [np.isfinite(b) for b in bounds]
+        # the five kinds of row per CV (hard low, hard high, soft low, soft high, setpoint), scaled
+        bounds = np.vstack([hard_lo, hard_hi, soft_lo, soft_hi, sp]) / self.mag
+        limited = np.isfinite(bounds) & np.vstack([lim, lim, lim, lim, has_sp])
         lba = np.full(self.n_row, -np.inf)
         uba = np.full(self.n_row, np.inf)
-        for block, (b, on) in enumerate(zip(bounds, limited)):
-            rows = slice(block * m, (block + 1) * m)
-            if block in (0, 2, 4):
-                lba[rows] = np.where(on, b, -np.inf)
-            if block in (1, 3, 4):
-                uba[rows] = np.where(on, b, np.inf)
+        lba[:5 * m] = np.where(limited & _LOWER, bounds, -np.inf).ravel()
+        uba[:5 * m] = np.where(limited & _UPPER, bounds, np.inf).ravel()
         lba[self.row_cv:self.row_cv + m] = uba[self.row_cv:self.row_cv + m] = -f
         lba[self.row_abs:] = 0.0                        # a_j -+ du_j >= 0: a_j >= |du_j|
         du_lo = (u_lo - u_now) / self.scale
@@ -247,18 +247,16 @@ class SteadyStateOptimiser:
                 self._lp.set_row(self.row_frozen + r, a_frozen[r])
             self._frozen_rows = cond
         s0 = n
-        lim6 = np.concatenate([limited[0], limited[1], limited[2], limited[3], limited[4],
-                               limited[4]])
+        lim6 = np.concatenate([limited.ravel(), limited[4]])
         cap = np.where(lim6, np.inf, 0.0)
-        lbx = np.concatenate([du_lo, np.zeros(_N_SLACK * m + n), np.full(m, -np.inf)])
-        b6 = np.where(lim6, np.concatenate([bounds[0], bounds[1], bounds[2], bounds[3], bounds[4],
-                                            bounds[4]]), 0.0)
-        sign6 = np.repeat([-1.0, 1.0, -1.0, 1.0, 1.0, -1.0], m)
+        lbx = np.concatenate([du_lo, self._lbx_tail])
+        b6 = np.where(lim6, np.concatenate([bounds.ravel(), bounds[4]]), 0.0)
+        sign6, rep6 = self._sign6, self._rep6
 
         def fitted(d):
             """Variables at move ``d``: slacks equal to the violations, absolute moves."""
             e = f + self.gn @ d
-            s = np.maximum(sign6 * (np.tile(e, _N_SLACK) - b6), 0.0) * lim6
+            s = np.maximum(sign6 * (e[rep6] - b6), 0.0) * lim6
             return np.concatenate([d, s, np.abs(d), e])
 
         solved = 0
@@ -299,15 +297,18 @@ class SteadyStateOptimiser:
                 g[s0 + blk * m:s0 + (blk + 1) * m] = w
             return g
 
-        passes = [("hard limits", (0, 1), lim.astype(float)),
-                  ("ramp balance", (4, 5), (active & self.ramp).astype(float))]
-        for r in sorted({int(self.rank[i]) for i in range(m)
-                         if lim[i] and (limited[2][i] or limited[3][i])}):
-            passes.append((f"rank {r} limits", (2, 3), (lim & (self.rank == r)).astype(float)))
-        passes.append(("setpoints", (4, 5), np.where(lim, self.weight, 0.0)))
+        any_limit = limited.any(axis=1)
+        passes = []
+        if any_limit[0] or any_limit[1]:
+            passes.append(("hard limits", (0, 1), lim * 1.0))
+        if np.any(active & self.ramp):
+            passes.append(("ramp balance", (4, 5), (active & self.ramp) * 1.0))
+        if any_limit[2] or any_limit[3]:
+            for r in np.unique(self.rank[limited[2] | limited[3]]):
+                passes.append((f"rank {r} limits", (2, 3), (lim & (self.rank == r)) * 1.0))
+        if np.any(limited[4] & lim):
+            passes.append(("setpoints", (4, 5), np.where(lim, self.weight, 0.0)))
         for name, blocks, w in passes:
-            if not np.any(w * np.any([limited[min(b, 4)] for b in blocks], axis=0)):
-                continue
             problem, _ = stage(name, slack_weights(blocks, w))
             if problem:
                 return self._failed(u_now, problem, cond)
