@@ -92,25 +92,22 @@ class HighsLP:
         text = h.modelStatusToString(status)
         if status != highspy.HighsModelStatus.kOptimal:
             return None, float("nan"), text
-        self._solution = h.getSolution()
-        z = np.array(self._solution.col_value)
+        z = np.array(h.getSolution().col_value)
         self._last = (lbx, ubx, lba, uba)
         return z, float(np.dot(c, z)), text
 
     def unique(self, n_col: int, n_row: int, tol: float = 1e-9, room: float = 1e-6) -> bool:
         """Whether the last optimum is the only one in its first ``n_col`` columns and ``n_row``
-        rows: none at a bound with a zero reduced cost and ``room`` to move (a dual-degenerate
-        optimum may have others). Then a tie-break stage can be skipped; the columns and rows
-        after those are auxiliary. A basic variable that happens to sit at a bound counts as
-        movable, so the answer errs towards "not unique" (one tie-break LP more)."""
-        sol = self._solution
+        rows (none nonbasic with a zero reduced cost and ``room`` to move): then a tie-break
+        stage can be skipped. Columns and rows after those are auxiliary."""
+        h = self.highs
+        basis, sol = h.getBasis(), h.getSolution()
+        basic = highspy.HighsBasisStatus.kBasic
         lbx, ubx, lba, uba = self._last
-        for value, dual, lo, hi, k in ((sol.col_value, sol.col_dual, lbx, ubx, n_col),
-                                       (sol.row_value, sol.row_dual, lba, uba, n_row)):
-            v, d, lo, hi = np.asarray(value)[:k], np.asarray(dual)[:k], lo[:k], hi[:k]
-            with np.errstate(invalid="ignore"):
-                at_bound = (np.isfinite(lo) & (np.abs(v - lo) <= 1e-9 * (1 + np.abs(lo)))) | \
-                    (np.isfinite(hi) & (np.abs(v - hi) <= 1e-9 * (1 + np.abs(hi))))
-            if np.any(at_bound & ((hi - lo) > room) & (np.abs(d) < tol)):
+        for status, dual, lo, hi, k in ((basis.col_status, sol.col_dual, lbx, ubx, n_col),
+                                        (basis.row_status, sol.row_dual, lba, uba, n_row)):
+            nonbasic = np.array([st != basic for st in status[:k]], dtype=bool)
+            free = (hi[:k] - lo[:k]) > room
+            if np.any(nonbasic & free & (np.abs(np.asarray(dual)[:k]) < tol)):
                 return False
         return True
