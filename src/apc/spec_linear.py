@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from twin.core.config import Count, Domain, check_domains
+from twin.core.config import Count, Domain, NonNegative, check_domains
 
 SingularValueRatio = Annotated[float, Domain(ge=0, lt=1)]
 """A singular value relative to the largest one."""
@@ -64,12 +64,21 @@ class SteadyStateSpec:
         ``"lp"``: minimise the sum of ``cost`` x value over MVs and CVs;
         ``"qp"``: in addition, stay close to each MV's ``ideal`` resting value.
     min_singular_value : float
-        Directions of the scaled gain matrix whose singular value is below this
+        Directions of the scaled gain matrix (MVs by their ``scale``, each CV
+        row to a largest gain of 1) whose singular value is below this
         fraction of the largest are not moved by the optimiser (reported).
+    target_filter : float
+        Time constant of a first-order filter on the MV targets [model time
+        unit]; 0: none. Each cycle the targets move the fraction
+        ``1 - exp(-sample_time / target_filter)`` of the way from the last
+        targets to the optimum, which damps the swing that a plant whose gains
+        change between operating points (a high-purity column) gives a
+        steady-state optimiser that jumps to each new optimum.
     """
 
     objective: Literal["lp", "qp"] = "lp"
     min_singular_value: SingularValueRatio = 1e-3
+    target_filter: NonNegative = 0.0
 
     def __post_init__(self) -> None:
         check_domains(self)

@@ -48,7 +48,13 @@ class GivenUp:
 
 @dataclass
 class TargetResult:
-    """Steady-state targets of one cycle."""
+    """Steady-state targets of one cycle.
+
+    ``frozen``, ``condition`` and ``weakest`` come from the linear
+    controller's steady-state optimiser (:mod:`apc.linear.steady_state`): one
+    line per input direction of the gain matrix it did not move, the
+    condition number of the scaled gain matrix and its weakest direction.
+    """
 
     ok: bool
     x: np.ndarray
@@ -56,6 +62,9 @@ class TargetResult:
     cv: np.ndarray
     given_up: list[GivenUp] = field(default_factory=list)
     message: str = ""
+    frozen: list[str] = field(default_factory=list)
+    condition: float = float("nan")
+    weakest: str = ""
 
 
 class TargetCalculator:
