@@ -9,7 +9,7 @@ from apc.spec import load_spec
 from twin.orchestration.examples import example
 from twin_benchmarks import harness
 from twin_benchmarks.harness import BenchContext
-from twin_benchmarks.lmpc import _solve
+from twin_benchmarks.lmpc import _solve, _solve_lp
 from twin_benchmarks.lmpc_qp import cycle_problems
 
 
@@ -30,7 +30,7 @@ def test_the_cycle_lp_and_dmc_qp_are_solved_alike_within_their_limits():
     assert np.sum(np.isclose(np.abs(x), qp.ubx, rtol=0, atol=1e-9)) > 0   # some rate limits bind
     assert daqp["cost"] < 0.0                   # moving is better than standing still
     assert len(qpoases["times"]) == len(qpoases["cold"]) == 2
-    steady = _solve("highs", [lp], 1, ctx)
+    steady = _solve_lp([lp], 1, ctx)
     assert steady["success"] and np.all(steady["x"] >= lp.lbx - 1e-9)
     assert np.all(steady["x"] <= lp.ubx + 1e-9)
     _, soft = cycle_problems(tf, spec)
