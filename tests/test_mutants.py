@@ -55,7 +55,7 @@ SAMPLE = [
            ("control/test_targets_cases.py::"
             "test_a_soft_limit_set_at_run_time_is_kept_like_one_of_the_specification",)),
     Mutant("a measurement bias taken off the CVs instead of added", "apc.targets",
-           "cv = pb.cv(X, Uv, w, p) + (", "cv = pb.cv(X, Uv, w, p) - (",
+           "cv = pb.cv(X, Uv + u_off, w, p) + (", "cv = pb.cv(X, Uv + u_off, w, p) - (",
            ("control/test_targets_cases.py::"
             "test_a_measurement_bias_moves_the_model_state_not_the_measured_target",)),
     Mutant("bias states left out of the predicted readings", "apc.estimation",
