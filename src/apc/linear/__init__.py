@@ -1,0 +1,1 @@
+"""Linear MPC: linear models at the control interval, DMC / Kalman feedback, condensed QP."""

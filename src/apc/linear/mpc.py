@@ -1,0 +1,206 @@
+"""The linear MPC: the parts :class:`apc.controller.Controller` plugs in for ``type = "linear"``.
+
+:func:`make_linear` builds, from the controller's :class:`ControlProblem`,
+the linear model at the control interval (:mod:`apc.linear.model`), the
+feedback (:mod:`apc.linear.predictors`: Kalman filter or DMC prediction
+vector, used as the controller's estimator), the dynamic QP
+(:class:`LinearMPC`, used as its ``nmpc``) and the steady-state targets
+(:class:`LinearTargets`). ``Controller.step`` is unchanged: modes,
+statuses, dropped and critical CVs, failures and the fallback plan, shed,
+clamp and the time budget all work as for the NMPC.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from apc.bounded import InProcess, SolveTimeout
+from apc.linear.model import LinearModel, affine_model, linearise, operating_point
+from apc.linear.predictors import (KalmanPredictor, StateFeedbackPredictor,
+                                   StepResponsePredictor, dynamic_matrix)
+from apc.linear.qp import CondensedQP
+from apc.nmpc import Data, Plan, SolveStatus
+from apc.problem import ControlProblem
+from apc.targets import TargetCalculator, TargetResult
+from twin.core.errors import InputError
+
+STEP_RESPONSE_STATES = 100
+"""``linear.form = "auto"`` predicts with step responses (DMC) above this many model states."""
+
+
+def choose_form(problem: ControlProblem) -> str:
+    """``linear.form`` in effect (README, "Linear MPC").
+
+    ``"auto"``: the state-space form (Kalman filter) when the plant state is
+    measured, when input disturbances are configured (only the filter
+    estimates them), or when the model has at most :data:`STEP_RESPONSE_STATES`
+    states; else the step-response form, whose cost per cycle does not grow
+    with the number of states (identified FIR models have many).
+    """
+    spec = problem.spec
+    form = spec.linear.form
+    if form != "auto":
+        return form
+    if spec.estimator.kind == "state_feedback" or any(d.kind == "input" for d in spec.disturbances):
+        return "state_space"
+    return "state_space" if problem.n_x <= STEP_RESPONSE_STATES else "step_response"
+
+
+def _check(problem: ControlProblem, form: str) -> None:
+    spec = problem.spec
+    if spec.estimator.kind == "mhe":
+        raise InputError("estimator 'mhe' needs the nonlinear controller; the linear controller "
+                         "uses kind 'ekf' (its Kalman filter) or 'state_feedback'")
+    if form == "step_response":
+        if spec.estimator.kind == "state_feedback":
+            raise InputError("linear.form 'step_response' corrects with measured outputs; "
+                             "estimator 'state_feedback' needs form 'state_space'")
+        if spec.disturbances:
+            raise InputError(f"disturbance '{spec.disturbances[0].name}': input disturbances "
+                             "need linear.form 'state_space' (DMC corrects with output biases)")
+        for m in spec.measurements:
+            if m.dead_time:
+                raise InputError(f"measurement '{m.name}': dead_time needs the nonlinear "
+                                 "controller's estimator (type = 'nonlinear')")
+
+
+def make_linear(problem: ControlProblem, x0: np.ndarray, u: np.ndarray, w: np.ndarray):
+    """``(mpc, estimator, targets)`` of a linear controller (``targets`` None when the
+    spec has no target calculation)."""
+    spec = problem.spec
+    form = choose_form(problem)
+    _check(problem, form)
+    x_op = operating_point(problem, x0, u, w)
+    lin = linearise(problem, x_op, u, w)
+    start = x_op if spec.linear.operating_point == "steady_state" else np.asarray(x0, float)
+    if spec.estimator.kind == "state_feedback":
+        predictor = StateFeedbackPredictor(problem, lin, start, u, w)
+    elif form == "state_space":
+        predictor = KalmanPredictor(problem, lin, start, u, w)
+    else:
+        length = spec.linear.settling_intervals or lin.settling_intervals()
+        predictor = StepResponsePredictor(problem, lin, start, u, w, length)
+    mpc = LinearMPC(problem, lin, predictor)
+    targets = LinearTargets(problem, lin, predictor) if spec.target_calculation else None
+    return mpc, predictor, targets
+
+
+class LinearMPC:
+    """The dynamic QP of the linear controller, with the interface of the NMPC.
+
+    ``solve(Data) -> Plan``: the free response from the predictor, then the
+    condensed QP (:class:`apc.linear.qp.CondensedQP`). A solver failure is a
+    FAILED plan with the solver's one-line status.
+    """
+
+    def __init__(self, problem: ControlProblem, lin: LinearModel, predictor):
+        self.problem = problem
+        self.lin = lin
+        self.predictor = predictor
+        N = problem.spec.prediction_horizon
+        S_u, _ = lin.step_responses(N)
+        self.qp = CondensedQP(problem, dynamic_matrix(S_u, N), problem.spec.linear.qp_solver)
+        self.budget = problem.spec.solver.time_budget
+        self.runner = InProcess()
+
+    @property
+    def functions(self) -> list:
+        """The solver functions (for a :class:`~apc.bounded.BoundedSolves`)."""
+        return [self.qp.solver]
+
+    def reset(self) -> None:
+        """Forget the warm start."""
+        self.qp.reset()
+
+    def solve(self, data: Data) -> Plan:
+        pb, qp = self.problem, self.qp
+        N = qp.N
+        t0 = time.perf_counter()
+        f = self.predictor.free_response(data.x0, data.w, data.bias)
+        try:
+            z, objective, stats = qp.solve(f, data.u_prev, data.cv_target, data.u_target,
+                                           data.cv_weight, data.u_weight, data.u_lo, data.u_hi,
+                                           data.max_move, data.soft_lo, data.soft_hi,
+                                           data.hard_lo, data.hard_hi, self.runner)
+        except SolveTimeout as exc:
+            z, objective, stats = None, np.nan, {"success": False, "timeout": str(exc),
+                                                 "return_status": "time budget exceeded"}
+        except RuntimeError as exc:
+            lines = str(exc).strip().splitlines() or ["RuntimeError"]
+            z, objective, stats = None, np.nan, {"success": False,
+                                                 "return_status": lines[-1][:120]}
+        elapsed = time.perf_counter() - t0
+        message = f"{qp.solver_name}: {stats.get('return_status', '')}"
+        if "timeout" in stats or (self.budget is not None and elapsed > self.budget):
+            status = SolveStatus.TIMEOUT
+        else:
+            status = SolveStatus.OK if stats["success"] else SolveStatus.FAILED
+        iterations = int(stats.get("iter_count", 0) or 0)
+        if z is None or status is not SolveStatus.OK:
+            return Plan(np.full((N, pb.n_u), np.nan), np.full((N + 1, pb.n_x), np.nan), status,
+                        message, iterations, elapsed, np.nan, np.zeros((pb.n_cv, 2)))
+        u = qp.moves(z)
+        return Plan(u, self._states(data.x0, u, data.w), status, message, iterations, elapsed,
+                    objective, qp.slacks(z))
+
+    def _states(self, x0, u, w) -> np.ndarray:
+        """Predicted model states at the interval ends (the open-loop state for DMC)."""
+        lin, pred = self.lin, self.predictor
+        N = self.qp.N
+        if isinstance(pred, StepResponsePredictor):
+            return np.tile(pred.x, (N + 1, 1))
+        dx = pred.Bd @ pred.input_disturbance if isinstance(pred, KalmanPredictor) else 0.0
+        x = np.empty((N + 1, lin.n_x))
+        x[0] = x0
+        drive = lin.Bw @ w + lin.e + dx
+        for k in range(N):
+            x[k + 1] = lin.A @ x[k] + lin.Bu @ u[k] + drive
+        return x
+
+
+class LinearTargets:
+    """Steady-state targets of the linear controller, got in ONE place (:meth:`solve`).
+
+    Today the target calculation (:class:`apc.targets.TargetCalculator`, ranked
+    soft limits given up lowest rank first) runs on the linear model written
+    as a model (:func:`apc.linear.model.affine_model`). What an LP/QP
+    steady-state optimiser needs is here too: :attr:`gain` (n_cv x n_mv),
+    :attr:`ramp` (mask of integrating CVs), :attr:`cv_magnitude`, and
+    :meth:`cv_free_ss` (the steady state the current prediction reaches
+    with the MVs held; ramp CVs: their rates).
+    """
+
+    def __init__(self, problem: ControlProblem, lin: LinearModel, predictor):
+        spec = problem.spec
+        self.problem, self.lin, self.predictor = problem, lin, predictor
+        self.ramp = np.array([c.ramp for c in spec.cv])
+        self.gain, self.gain_w = lin.gains(self.ramp, [c.name for c in spec.cv])
+        self.cv_magnitude = problem.cv_magnitudes()
+        self.linear_problem = ControlProblem(affine_model(problem, lin), spec)
+        self._calculator = TargetCalculator(self.linear_problem)
+        self._p = self.linear_problem.model.p0()
+
+    @property
+    def solver(self):
+        """The solver function (for a :class:`~apc.bounded.BoundedSolves`)."""
+        return self._calculator.solver
+
+    @property
+    def runner(self):
+        return self._calculator.runner
+
+    @runner.setter
+    def runner(self, value) -> None:
+        self._calculator.runner = value
+
+    def cv_free_ss(self, u_now: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """CVs where the current prediction settles with the MVs held at ``u_now``."""
+        return self.predictor.steady_state(w, u_now)
+
+    def solve(self, x_guess, u_now, w, p, bias, active, u_lo, u_hi, soft_lo, soft_hi, hard_lo,
+              hard_hi, setpoints) -> TargetResult:
+        """Targets for this cycle (the signature of :meth:`TargetCalculator.solve`)."""
+        return self._calculator.solve(x_guess, u_now, w, self._p, bias, active, u_lo, u_hi,
+                                      soft_lo, soft_hi, hard_lo, hard_hi, setpoints)
