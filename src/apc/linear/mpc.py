@@ -137,7 +137,7 @@ class LinearMPC:
             status = SolveStatus.TIMEOUT
         else:
             status = SolveStatus.OK if stats["success"] else SolveStatus.FAILED
-        iterations = int(stats.get("iter_count", 0) or 0)
+        iterations = max(int(stats.get("iter_count", 0) or 0), 0)
         if z is None or status is not SolveStatus.OK:
             return Plan(np.full((N, pb.n_u), np.nan), np.full((N + 1, pb.n_x), np.nan), status,
                         message, iterations, elapsed, np.nan, np.zeros((pb.n_cv, 2)))

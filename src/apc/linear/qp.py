@@ -178,8 +178,8 @@ class CondensedQP:
         elif name == "hpipm":
             opts.update(N=1, nx=[0, 0], nu=[n, 0], ng=[m, 0],
                         hpipm={"iter_max": 200, "warm_start": 1, "mode": "robust",
-                               "tol_stat": 1e-10, "tol_eq": 1e-10, "tol_ineq": 1e-10,
-                               "tol_comp": 1e-10})
+                               "res_g_max": 1e-10, "res_b_max": 1e-10, "res_d_max": 1e-10,
+                               "res_m_max": 1e-10})
         elif name == "osqp":
             opts["osqp"] = {"verbose": False, "eps_abs": 1e-9, "eps_rel": 1e-9,
                             "max_iter": 20000, "polish": True}
