@@ -53,6 +53,9 @@ def _check(problem: ControlProblem, form: str) -> None:
     if spec.estimator.kind == "mhe":
         raise InputError("estimator 'mhe' needs the nonlinear controller; the linear controller "
                          "uses kind 'ekf' (its Kalman filter) or 'state_feedback'")
+    if spec.linear.qp_solver == "hpipm" and spec.solver.time_budget is not None:
+        raise InputError("linear.qp_solver 'hpipm' cannot run under solver.time_budget (casadi "
+                         "cannot hand it to the solver process); choose daqp, qpoases or osqp")
     if form == "step_response":
         if spec.estimator.kind == "state_feedback":
             raise InputError("linear.form 'step_response' corrects with measured outputs; "
@@ -132,7 +135,7 @@ class LinearMPC:
             z, objective, stats = None, np.nan, {"success": False,
                                                  "return_status": lines[-1][:120]}
         elapsed = time.perf_counter() - t0
-        message = f"{qp.solver_name}: {stats.get('return_status', '')}"
+        message = f"{qp.solver_name}: {_status_text(qp.solver_name, stats)}"
         if "timeout" in stats or (self.budget is not None and elapsed > self.budget):
             status = SolveStatus.TIMEOUT
         else:
@@ -158,6 +161,22 @@ class LinearMPC:
         for k in range(N):
             x[k + 1] = lin.A @ x[k] + lin.Bu @ u[k] + drive
         return x
+
+
+_DAQP_FLAGS = {1: "optimal", 2: "optimal (soft)", -1: "infeasible", -2: "cycling",
+               -3: "unbounded", -4: "iteration limit", -5: "not convex",
+               -6: "infeasible start"}
+
+
+def _status_text(solver: str, stats: dict) -> str:
+    """The solver's return status in words (daqp reports a number)."""
+    status = stats.get("return_status", "")
+    if solver == "daqp":
+        try:
+            return _DAQP_FLAGS.get(int(status), f"exit flag {status}")
+        except (TypeError, ValueError):
+            return str(status)
+    return str(status)
 
 
 class LinearTargets:

@@ -172,7 +172,7 @@ class CondensedQP:
         name = self.solver_name
         opts: dict = {"error_on_fail": False}
         if name == "daqp":
-            opts["daqp"] = {"eps_prox": 0.0, "iter_limit": 5000}
+            opts["daqp"] = {"eps_prox": 0.0, "iter_limit": 5000, "primal_tol": 1e-10}
         elif name == "qpoases":
             opts.update(printLevel="none", sparse=False, CPUtime=-1.0)
         elif name == "hpipm":
