@@ -35,6 +35,13 @@ convex for the active-set solvers; it moves a violation by at most this fraction
 MV_REGULARISATION = 1e-12
 """Quadratic weight on the scaled MVs that keeps the Hessian definite when an MV has no cost."""
 SOLVERS = ("daqp", "qpoases", "hpipm", "osqp")
+BIG = np.inf
+"""Stands for an absent bound (the solvers' infinity)."""
+
+
+def _vector(value) -> np.ndarray:
+    """A casadi result (or an array from the solver process) as a flat float array."""
+    return value.full().ravel() if hasattr(value, "full") else np.asarray(value, float).ravel()
 
 
 def choose_solver(n_var: int, n_con: int) -> str:
@@ -94,6 +101,7 @@ class CondensedQP:
         for k in range(N):
             T[k * nu:(k + 1) * nu, block_of[k] * nu:(block_of[k] + 1) * nu] = np.diag(us)
         self.T = T
+        self.G = G
         self.Gz = Gz = G @ T  # CVs per scaled block value
         self.nz = nz = nb * nu
         self.soft_lo = [i for i, c in enumerate(spec.cv) if c.low is not None]
@@ -161,6 +169,7 @@ class CondensedQP:
         # -- solver
         self.solver_name = choose_solver(self.n_var, self.n_con) if solver == "auto" else solver
         self.solver = self._make_solver()
+        self._indices()
         self._x = None
         self._lam_x = self._lam_a = None
         self._first = True
@@ -178,11 +187,11 @@ class CondensedQP:
         elif name == "hpipm":
             opts.update(N=1, nx=[0, 0], nu=[n, 0], ng=[m, 0],
                         hpipm={"iter_max": 200, "warm_start": 1, "mode": "robust",
-                               "res_g_max": 1e-10, "res_b_max": 1e-10, "res_d_max": 1e-10,
-                               "res_m_max": 1e-10})
+                               "res_g_max": 1e-8, "res_b_max": 1e-8, "res_d_max": 1e-8,
+                               "res_m_max": 1e-8})
         elif name == "osqp":
             opts["osqp"] = {"verbose": False, "eps_abs": 1e-9, "eps_rel": 1e-9,
-                            "max_iter": 20000, "polish": True}
+                            "max_iter": 20000, "polish": False}
             opts["warm_start_primal"] = True
             opts["warm_start_dual"] = True
         self._a_dm = ca.DM(a_sp, self.A.T[self.A.T != 0]) if m else ca.DM(0, n)
@@ -215,44 +224,40 @@ class CondensedQP:
         slacks (``None`` when the solver raised), the objective of the OCP and
         the solver's statistics.
         """
-        pb, N, nz = self.problem, self.N, self.nz
+        pb, N, nz, ix = self.problem, self.N, self.nz, self._ix
         us = pb.u_scale
         H = self.hessian(cv_weight, u_weight)
         wv, uw = self._wv, self._uw
-        err = f - np.tile(cv_target, N + 1)
-        v = np.zeros(N * pb.n_u)
+        err = f - cv_target[ix["row_cv"]]
+        v = self._v
         v[:pb.n_u] = u_prev / us
-        ut = np.tile(u_target / us, N)
-        g = np.empty(self.n_var)
+        ut = (u_target / us)[ix["stage_mv"]]
+        g = self._g
         g[:nz] = (self.Gz.T @ (2 * wv * err) - 2 * self._DT.T @ (self._mw * v)
                   - 2 * self._Tz.T @ (uw * ut))
-        g[nz:] = self._g_slack
         const = float(wv @ (err * err) + self._mw @ (v * v) + uw @ (ut * ut))
-        lbx = np.concatenate([np.tile(u_lo / us, self.nb), np.zeros(self.n_slack)])
-        ubx = np.concatenate([np.tile(u_hi / us, self.nb), np.full(self.n_slack, np.inf)])
-        lba = np.empty(self.n_con)
-        uba = np.empty(self.n_con)
+        lbx, ubx, lba, uba = self._lbx, self._ubx, self._lba, self._uba
+        lbx[:nz] = np.maximum(u_lo / us, -BIG)[ix["z_mv"]]
+        ubx[:nz] = np.minimum(u_hi / us, BIG)[ix["z_mv"]]
         r = self.n_rate
         if r:
-            mm = np.tile(max_move[self.rated], self.nb)
-            first = np.zeros(r)
+            mm = max_move[self.rated][ix["rate"]]
+            first = self._first_rate
             first[:len(self.rated)] = u_prev[self.rated]
             lba[:r], uba[:r] = first - mm, first + mm
         nlo, nhi = len(self._lo_idx), len(self._hi_idx)
         if nlo:
-            lba[r:r + nlo] = np.tile(soft_lo[self.soft_lo], N) - f[self._lo_idx]
-            uba[r:r + nlo] = np.inf
+            lba[r:r + nlo] = soft_lo[ix["lo_cv"]] - f[self._lo_idx]
         r += nlo
         if nhi:
-            lba[r:r + nhi] = -np.inf
-            uba[r:r + nhi] = np.tile(soft_hi[self.soft_hi], N) - f[self._hi_idx]
+            uba[r:r + nhi] = soft_hi[ix["hi_cv"]] - f[self._hi_idx]
         r += nhi
         if len(self._hard_idx):
             fh = f[self._hard_idx]
             lba[r:] = hard_lo[self._hard_cv] - fh
             uba[r:] = hard_hi[self._hard_cv] - fh
-        lbx, ubx = np.maximum(lbx, -1e20), np.minimum(ubx, 1e20)
-        lba, uba = np.maximum(lba, -1e20), np.minimum(uba, 1e20)
+        np.clip(lba, -BIG, BIG, out=lba)
+        np.clip(uba, -BIG, BIG, out=uba)
         args = dict(h=H, g=g, a=self._a_dm, lbx=lbx, ubx=ubx, lba=lba, uba=uba)
         if self._x is not None:
             args.update(x0=self._x, lam_x0=self._lam_x, lam_a0=self._lam_a)
@@ -262,14 +267,31 @@ class CondensedQP:
             self._first = False
         else:
             result, stats = runner(self.solver, **args)
-        z = np.array(result["x"], dtype=float).ravel()
+        z = _vector(result["x"])
         ok = bool(stats.get("success", False)) and np.all(np.isfinite(z))
         if ok:
             self._x = z
-            self._lam_x = np.array(result["lam_x"], dtype=float).ravel()
-            self._lam_a = np.array(result["lam_a"], dtype=float).ravel()
+            self._lam_x = _vector(result["lam_x"])
+            self._lam_a = _vector(result["lam_a"])
         objective = float(0.5 * z @ (H @ z) + g @ z + const) if ok else float("nan")
         return z, objective, {**stats, "success": ok}
+
+    def _indices(self) -> None:
+        """Index arrays and buffers of the per-cycle work (no tiling in the cycle)."""
+        pb, N, nb = self.problem, self.N, self.nb
+        nu, ncv = pb.n_u, pb.n_cv
+        self._ix = {"row_cv": np.tile(np.arange(ncv), N + 1), "stage_mv": np.tile(np.arange(nu), N),
+                    "z_mv": np.tile(np.arange(nu), nb), "rate": np.tile(np.arange(len(self.rated)), nb),
+                    "lo_cv": np.tile(np.array(self.soft_lo, dtype=int), N),
+                    "hi_cv": np.tile(np.array(self.soft_hi, dtype=int), N)}
+        self._v = np.zeros(N * nu)
+        self._g = np.empty(self.n_var)
+        self._g[self.nz:] = self._g_slack
+        self._lbx = np.zeros(self.n_var)
+        self._ubx = np.full(self.n_var, BIG)
+        self._lba = np.full(self.n_con, -BIG)
+        self._uba = np.full(self.n_con, BIG)
+        self._first_rate = np.zeros(self.n_rate)
 
     def reset(self) -> None:
         """Forget the warm start."""
