@@ -130,3 +130,20 @@ def test_time_budget_runs_the_qp_in_the_solver_process_with_the_same_moves():
         moves.append([out.mv["u1"], out.mv["u2"]])
         c.close()
     assert moves[0] == pytest.approx(moves[1], abs=1e-12)
+
+
+def test_plan_states_follow_the_linear_model_with_the_estimated_input_disturbance():
+    c = _controller(disturbances=[{"kind": "input", "name": "u1", "noise": 0.1}],
+                    measurements=[{"name": "x1", "noise_std": 0.01},
+                                  {"name": "x2", "noise_std": 0.01},
+                                  {"name": "x3", "noise_std": 0.01, "bias": False}])
+    c.set_mode("on", U0[:2])
+    for k in range(3):  # x3 (= the u1 lag) reads low: u1 acts less than the model says
+        c.step(0.2 * k, {"x1": Reading(1.1), "x2": Reading(1.0), "x3": Reading(0.9)}, U0[:2])
+    d = c.estimator.input_disturbance
+    assert d[0] < -0.05
+    lin, plan = c.nmpc.lin, c._plan
+    x = plan.x[0]
+    for k in range(len(plan.u)):
+        x = lin.next_state(x, plan.u[k] + np.array([d[0], 0.0]), c.w)
+        assert plan.x[k + 1] == pytest.approx(x, abs=1e-12)

@@ -26,6 +26,8 @@ from apc.problem import ControlProblem
 from apc.targets import TargetCalculator, TargetResult
 from twin.core.errors import InputError
 
+STATE_MATRIX_SIZE = 4_000_000
+"""Largest matrix of state predictions kept (entries); beyond, they are simulated."""
 STEP_RESPONSE_STATES = 100
 """``linear.form = "auto"`` predicts with step responses (DMC) above this many model states."""
 
@@ -107,6 +109,7 @@ class LinearMPC:
         self.qp = CondensedQP(problem, dynamic_matrix(S_u, N), problem.spec.linear.qp_solver)
         self.budget = problem.spec.solver.time_budget
         self.runner = InProcess()
+        self._state_matrices()
 
     @property
     def functions(self) -> list:
@@ -148,13 +151,37 @@ class LinearMPC:
         return Plan(u, self._states(data.x0, u, data.w), status, message, iterations, elapsed,
                     objective, qp.slacks(z))
 
+    def _state_matrices(self) -> None:
+        """``x = Mx [x0, w, d, 1] + Gx u`` over the horizon, when small enough to keep."""
+        lin, pred, N = self.lin, self.predictor, self.qp.N
+        n, nu = lin.n_x, self.problem.n_u
+        self._Mx = None
+        if isinstance(pred, StepResponsePredictor) or (N + 1) * n * (n + N * nu) > STATE_MATRIX_SIZE:
+            return
+        Bd = pred.Bd if isinstance(pred, KalmanPredictor) else np.zeros((n, 0))
+        drive = np.hstack([lin.Bw, Bd, lin.e[:, None]])
+        Mx = np.zeros(((N + 1) * n, n + drive.shape[1]))
+        Gx = np.zeros(((N + 1) * n, N * nu))
+        Ak, Sk = np.eye(n), np.zeros_like(drive)
+        for k in range(N + 1):
+            Mx[k * n:(k + 1) * n] = np.hstack([Ak, Sk])
+            Ak, Sk = lin.A @ Ak, lin.A @ Sk + drive
+            if k:  # x_k = A x_{k-1} + Bu u_{k-1} + ...
+                Gx[k * n:(k + 1) * n, :(k - 1) * nu] = lin.A @ Gx[(k - 1) * n:k * n, :(k - 1) * nu]
+                Gx[k * n:(k + 1) * n, (k - 1) * nu:k * nu] = lin.Bu
+        self._Mx, self._Gx = Mx, Gx
+
     def _states(self, x0, u, w) -> np.ndarray:
         """Predicted model states at the interval ends (the open-loop state for DMC)."""
         lin, pred = self.lin, self.predictor
         N = self.qp.N
         if isinstance(pred, StepResponsePredictor):
             return np.tile(pred.x, (N + 1, 1))
-        dx = pred.Bd @ pred.input_disturbance if isinstance(pred, KalmanPredictor) else 0.0
+        d = pred.input_disturbance
+        if self._Mx is not None:
+            z = np.concatenate([x0, w, d, [1.0]])
+            return (self._Mx @ z + self._Gx @ u.ravel()).reshape(N + 1, lin.n_x)
+        dx = pred.Bd @ d if isinstance(pred, KalmanPredictor) else 0.0
         x = np.empty((N + 1, lin.n_x))
         x[0] = x0
         drive = lin.Bw @ w + lin.e + dx
