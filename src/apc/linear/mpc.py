@@ -125,6 +125,7 @@ class LinearMPC:
         N = qp.N
         t0 = time.perf_counter()
         f = self.predictor.free_response(data.x0, data.w, data.bias)
+        d = self.predictor.input_disturbance.copy()
         try:
             z, objective, stats = qp.solve(f, data.u_prev, data.cv_target, data.u_target,
                                            data.cv_weight, data.u_weight, data.u_lo, data.u_hi,
@@ -148,8 +149,10 @@ class LinearMPC:
             return Plan(np.full((N, pb.n_u), np.nan), np.full((N + 1, pb.n_x), np.nan), status,
                         message, iterations, elapsed, np.nan, np.zeros((pb.n_cv, 2)))
         u = qp.moves(z)
-        return Plan(u, self._states(data.x0, u, data.w), status, message, iterations, elapsed,
-                    objective, qp.slacks(z))
+        x0, w = np.array(data.x0, dtype=float), np.array(data.w, dtype=float)
+        plan = LazyPlan(u, None, status, message, iterations, elapsed, objective, qp.slacks(z))
+        plan.predict = lambda: self._states(x0, u, w, d)
+        return plan
 
     def _state_matrices(self) -> None:
         """``x = Mx [x0, w, d, 1] + Gx u`` over the horizon, when small enough to keep."""
@@ -171,13 +174,12 @@ class LinearMPC:
                 Gx[k * n:(k + 1) * n, (k - 1) * nu:k * nu] = lin.Bu
         self._Mx, self._Gx = Mx, Gx
 
-    def _states(self, x0, u, w) -> np.ndarray:
+    def _states(self, x0, u, w, d) -> np.ndarray:
         """Predicted model states at the interval ends (the open-loop state for DMC)."""
         lin, pred = self.lin, self.predictor
         N = self.qp.N
         if isinstance(pred, StepResponsePredictor):
             return np.tile(pred.x, (N + 1, 1))
-        d = pred.input_disturbance
         if self._Mx is not None:
             z = np.concatenate([x0, w, d, [1.0]])
             return (self._Mx @ z + self._Gx @ u.ravel()).reshape(N + 1, lin.n_x)
@@ -188,6 +190,24 @@ class LinearMPC:
         for k in range(N):
             x[k + 1] = lin.A @ x[k] + lin.Bu @ u[k] + drive
         return x
+
+
+class LazyPlan(Plan):
+    """A :class:`Plan` whose state predictions ``x`` are computed when first read
+    (the controller's cycle does not need them; on an 82-state column they cost
+    as much as the QP)."""
+
+    predict = None
+
+    @property
+    def x(self) -> np.ndarray:
+        if self._x is None and self.predict is not None:
+            self._x = self.predict()
+        return self._x
+
+    @x.setter
+    def x(self, value) -> None:
+        self._x = value
 
 
 _DAQP_FLAGS = {1: "optimal", 2: "optimal (soft)", -1: "infeasible", -2: "cycling",
