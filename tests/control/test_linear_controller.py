@@ -17,6 +17,7 @@ from apc.linear.model import linearise
 from apc.problem import ControlProblem
 from apc.spec import spec_from_dict
 from linear_models import LAGS
+from support import run_twin
 from twin.core.errors import InputError
 from twin.core.quality import Reading
 
@@ -147,3 +148,23 @@ def test_plan_states_follow_the_linear_model_with_the_estimated_input_disturbanc
     for k in range(len(plan.u)):
         x = lin.next_state(x, plan.u[k] + np.array([d[0], 0.0]), c.w)
         assert plan.x[k + 1] == pytest.approx(x, abs=1e-12)
+
+
+@pytest.mark.parametrize("extra, message", [
+    ('[controller.estimator]\nkind = "mhe"\n',
+     "estimator 'mhe' needs the nonlinear controller; the linear controller uses kind 'ekf' "
+     "(its Kalman filter) or 'state_feedback'"),
+    ('[controller.linear]\nqp_solver = "gurobi"\n',
+     "loop.toml.controller.linear.qp_solver: 'gurobi' is not one of 'auto', 'daqp', "
+     "'qpoases', 'hpipm', 'osqp'"),
+])
+def test_the_cli_refuses_a_linear_controller_it_cannot_run_in_one_line(tmp_path, capsys, extra,
+                                                                       message):
+    path = tmp_path / "loop.toml"
+    path.write_text('[plant]\nmodel = "quadruple_tank"\n[run]\nduration = 20.0\n[controller]\n'
+                    'model = "quadruple_tank"\ntype = "linear"\nsample_time = 10.0\n'
+                    'prediction_horizon = 5\n[[controller.measurements]]\nname = "h1"\n'
+                    '[[controller.cv]]\nname = "h1"\nsetpoint = 12.0\n'
+                    '[[controller.mv]]\nname = "v1"\n' + extra)
+    code, _, err = run_twin(capsys, "control", str(path), "--out", str(tmp_path / "run"))
+    assert code == 2 and err == f"twin: error: {message}\n"
