@@ -168,3 +168,20 @@ def test_the_cli_refuses_a_linear_controller_it_cannot_run_in_one_line(tmp_path,
                     '[[controller.mv]]\nname = "v1"\n' + extra)
     code, _, err = run_twin(capsys, "control", str(path), "--out", str(tmp_path / "run"))
     assert code == 2 and err == f"twin: error: {message}\n"
+
+
+def test_targets_come_from_the_linear_model_with_what_an_optimiser_needs():
+    """At steady state ``x1 = u1 + u2`` and ``x2 = u1 - u2``: with ``u1 <= 1.5`` and
+    ``u2 >= -0.5``, ``x2 <= 2``, so its setpoint 3 is given up and ``u1`` targets its limit."""
+    c = _controller(cv=[{"name": "x1", "setpoint": 2.0}, {"name": "x2", "setpoint": 3.0}],
+                    mv=[{"name": "u1", "move_weight": 0.1, "low": -5.0, "high": 1.5},
+                        {"name": "u2", "move_weight": 0.1, "low": -0.5, "high": 5.0}])
+    targets = c.targets
+    assert targets.gain == pytest.approx(np.array([[1, 1], [1, -1]]), abs=1e-12)
+    assert not targets.ramp.any()
+    assert targets.cv_free_ss(np.array([1.0, 0.0]), np.zeros(1)) == pytest.approx([1.0, 1.0])
+    assert targets.cv_free_ss(np.array([2.0, 0.5]), np.zeros(1)) == pytest.approx([2.5, 1.5])
+    c.set_mode("on", U0[:2])
+    out = c.step(0.0, {"x1": Reading(1.0), "x2": Reading(1.0)}, U0[:2])
+    assert out.mv_target["u1"] == pytest.approx(1.5, abs=1e-5)
+    assert [g["cv"] for g in out.given_up if g["kind"] == "setpoint"]
