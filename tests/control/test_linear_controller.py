@@ -51,6 +51,8 @@ def _controller(**changes):
      r"measurement 'x1': dead_time needs the nonlinear controller's estimator"),
     ({"linear": {"qp_solver": "hpipm"}, "solver": {"time_budget": 1.0}},
      r"linear.qp_solver 'hpipm' cannot run under solver.time_budget"),
+    ({"linear": {"qp_solver": "hpipm"}, "mv": [{"name": "u1", "high": 3.0}, {"name": "u2"}]},
+     r"^mv 'u1': linear.qp_solver 'hpipm' needs finite low and high limits on every MV"),
     ({"measurements": [{"name": "x1", "noise_std": 0.01}],
       "disturbances": [{"kind": "input", "name": "u1", "noise": 0.1},
                        {"kind": "input", "name": "u2", "noise": 0.1}]},
@@ -185,3 +187,27 @@ def test_targets_come_from_the_linear_model_with_what_an_optimiser_needs():
     out = c.step(0.0, {"x1": Reading(1.0), "x2": Reading(1.0)}, U0[:2])
     assert out.mv_target["u1"] == pytest.approx(1.5, abs=1e-5)
     assert [g["cv"] for g in out.given_up if g["kind"] == "setpoint"]
+
+
+def test_the_four_qp_solvers_plan_the_same_moves_in_a_closed_loop():
+    """The same loop (setpoint steps, a rate limit, an MV limit) with each solver
+    (daqp through casadi's buffer interface, hpipm through ordinary arguments)."""
+    moves = {}
+    for solver in ("daqp", "qpoases", "hpipm", "osqp"):
+        c = _controller(linear={"qp_solver": solver}, target_calculation=False,
+                        mv=[{"name": "u1", "move_weight": 0.1, "max_move": 0.3, "low": -5.0, "high": 2.2},
+                            {"name": "u2", "move_weight": 0.1, "low": -5.0, "high": 5.0}])
+        c.set_mode("on", U0[:2])
+        x, u, lin, out_u = X0.copy(), U0[:2].copy(), c.nmpc.lin, []
+        for k in range(25):
+            if k == 12:
+                c.set_setpoint("x1", 3.0)
+            out = c.step(0.2 * k, {"x1": Reading(x[0]), "x2": Reading(x[1])}, u)
+            assert out.solve_status == "ok", (solver, out.solver_message)
+            u = np.array([out.mv["u1"], out.mv["u2"]])
+            out_u.append(u)
+            x = lin.next_state(x, u, np.zeros(1))
+        moves[solver] = np.array(out_u)
+    assert moves["daqp"][:, 0].max() == pytest.approx(2.2)  # the limit was reached
+    for solver, tol in (("qpoases", 1e-10), ("hpipm", 1e-6), ("osqp", 1e-4)):
+        assert np.abs(moves[solver] - moves["daqp"]).max() < tol, solver

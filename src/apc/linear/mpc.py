@@ -58,6 +58,12 @@ def _check(problem: ControlProblem, form: str) -> None:
     if spec.linear.qp_solver == "hpipm" and spec.solver.time_budget is not None:
         raise InputError("linear.qp_solver 'hpipm' cannot run under solver.time_budget (casadi "
                          "cannot hand it to the solver process); choose daqp, qpoases or osqp")
+    if spec.linear.qp_solver == "hpipm":
+        lo, hi = problem.mv_bounds()
+        open_ = [m.name for m, a, b in zip(spec.mv, lo, hi) if not (np.isfinite(a) and np.isfinite(b))]
+        if open_:
+            raise InputError(f"mv '{open_[0]}': linear.qp_solver 'hpipm' needs finite low and high "
+                             "limits on every MV (it fails on infinite bounds)")
     if form == "step_response":
         if spec.estimator.kind == "state_feedback":
             raise InputError("linear.form 'step_response' corrects with measured outputs; "

@@ -269,7 +269,9 @@ class CondensedQP:
         quiet = _quiet_stdout() if self._first else contextlib.nullcontext()
         self._first = False
         with quiet:
-            if isinstance(runner, InProcess):
+            # (hpipm, warm-started through the buffer interface, drifts to wrong solutions
+            # after a few cycles on Column A: it gets its arguments the ordinary way)
+            if isinstance(runner, InProcess) and self.solver_name != "hpipm":
                 z, lam_x, lam_a, stats = self._call_buffer(H)
             else:  # in the solver process (a time budget): the arguments travel as arrays
                 args = dict(h=H, g=g, a=self._a_dm, lbx=lbx, ubx=ubx, lba=lba, uba=uba)
