@@ -273,6 +273,12 @@ class LinearTargets:
 
     def solve(self, x_guess, u_now, w, p, bias, active, u_lo, u_hi, soft_lo, soft_hi, hard_lo,
               hard_hi, setpoints) -> TargetResult:
-        """Targets for this cycle (the signature of :meth:`TargetCalculator.solve`)."""
+        """Targets for this cycle (the signature of :meth:`TargetCalculator.solve`).
+
+        The LP/QP steady-state optimiser replaces the one line below with
+        ``return self._optimiser.solve(self.cv_free_ss(u_now, w), u_now, active, u_lo, u_hi,
+        soft_lo, soft_hi, hard_lo, hard_hi, setpoints)`` (built in ``__init__`` as
+        ``SteadyStateOptimiser(spec, self.gain, self.ramp, self.cv_magnitude)``).
+        """
         return self._calculator.solve(x_guess, u_now, w, self._p, bias, active, u_lo, u_hi,
                                       soft_lo, soft_hi, hard_lo, hard_hi, setpoints)
