@@ -211,3 +211,12 @@ def test_the_four_qp_solvers_plan_the_same_moves_in_a_closed_loop():
     assert moves["daqp"][:, 0].max() == pytest.approx(2.2)  # the limit was reached
     for solver, tol in (("qpoases", 1e-10), ("hpipm", 1e-6), ("osqp", 1e-4)):
         assert np.abs(moves[solver] - moves["daqp"]).max() < tol, solver
+
+
+def test_qpoases_prints_nothing(capsys):
+    """qpOASES announces itself when first used; stdout may carry a JSON result."""
+    c = _controller(linear={"qp_solver": "qpoases"})
+    c.set_mode("on", U0[:2])
+    out = c.step(0.0, {"x1": Reading(1.0), "x2": Reading(1.0)}, U0[:2])
+    assert out.solve_status == "ok"
+    assert capsys.readouterr().out == ""

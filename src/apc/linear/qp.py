@@ -21,6 +21,8 @@ warm-started from the previous solution.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import io
 import os
 import sys
 
@@ -64,21 +66,26 @@ DENSE_LIMIT = 2000
 
 @contextlib.contextmanager
 def _quiet_stdout():
-    """Silence C-level printing (qpOASES prints its banner when first used)."""
+    """Silence qpOASES's banner (printed when a solver memory is first used): casadi sends
+    its plugins' printing to Python's ``sys.stdout``, plain C code to file descriptor 1."""
     sys.stdout.flush()
-    try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):
-        yield
-        return
-    saved = os.dup(fd)
-    with open(os.devnull, "wb") as null:
-        os.dup2(null.fileno(), fd)
+    saved = os.dup(1)
+    with open(os.devnull, "wb") as null, contextlib.redirect_stdout(io.StringIO()):
+        os.dup2(null.fileno(), 1)
         try:
             yield
         finally:
-            os.dup2(saved, fd)
+            _libc_flush()  # what C buffered goes to /dev/null too, not out later
+            os.dup2(saved, 1)
             os.close(saved)
+
+
+def _libc_flush() -> None:
+    """Flush C's stdio buffers (``fflush(NULL)``), where the C library can be loaded."""
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):
+        pass
 
 
 class CondensedQP:
@@ -176,8 +183,9 @@ class CondensedQP:
         self._H = np.zeros((self.n_var, self.n_var))
         # -- solver
         self.solver_name = choose_solver(self.n_var, self.n_con) if solver == "auto" else solver
-        self.solver = self._make_solver()
-        self._indices()
+        with _quiet_stdout():
+            self.solver = self._make_solver()
+            self._indices()
         self._x = None
         self._lam_x = self._lam_a = None
         self._first = True
@@ -203,8 +211,7 @@ class CondensedQP:
             opts["warm_start_primal"] = True
             opts["warm_start_dual"] = True
         self._a_dm = ca.DM(a_sp, self.A.T[self.A.T != 0]) if m else ca.DM(0, n)
-        with _quiet_stdout():
-            return ca.conic(f"lmpc_{name}", name, {"h": h_sp, "a": a_sp}, opts)
+        return ca.conic(f"lmpc_{name}", name, {"h": h_sp, "a": a_sp}, opts)
 
     # -- per cycle -------------------------------------------------------------
     def hessian(self, cv_weight: np.ndarray, u_weight: np.ndarray) -> np.ndarray:
