@@ -195,7 +195,8 @@ def test_the_four_qp_solvers_plan_the_same_moves_in_a_closed_loop():
     moves = {}
     for solver in ("daqp", "qpoases", "hpipm", "osqp"):
         c = _controller(linear={"qp_solver": solver}, target_calculation=False,
-                        mv=[{"name": "u1", "move_weight": 0.1, "max_move": 0.3, "low": -5.0, "high": 2.2},
+                        mv=[{"name": "u1", "move_weight": 0.1, "max_move": 0.3, "low": -5.0,
+                             "high": 2.2},
                             {"name": "u2", "move_weight": 0.1, "low": -5.0, "high": 5.0}])
         c.set_mode("on", U0[:2])
         x, u, lin, out_u = X0.copy(), U0[:2].copy(), c.nmpc.lin, []

@@ -60,7 +60,8 @@ def _check(problem: ControlProblem, form: str) -> None:
                          "cannot hand it to the solver process); choose daqp, qpoases or osqp")
     if spec.linear.qp_solver == "hpipm":
         lo, hi = problem.mv_bounds()
-        open_ = [m.name for m, a, b in zip(spec.mv, lo, hi) if not (np.isfinite(a) and np.isfinite(b))]
+        open_ = [m.name for m, a, b in zip(spec.mv, lo, hi)
+                 if not (np.isfinite(a) and np.isfinite(b))]
         if open_:
             raise InputError(f"mv '{open_[0]}': linear.qp_solver 'hpipm' needs finite low and high "
                              "limits on every MV (it fails on infinite bounds)")
@@ -165,7 +166,8 @@ class LinearMPC:
         lin, pred, N = self.lin, self.predictor, self.qp.N
         n, nu = lin.n_x, self.problem.n_u
         self._Mx = None
-        if isinstance(pred, StepResponsePredictor) or (N + 1) * n * (n + N * nu) > STATE_MATRIX_SIZE:
+        size = (N + 1) * n * (n + N * nu)
+        if isinstance(pred, StepResponsePredictor) or size > STATE_MATRIX_SIZE:
             return
         Bd = pred.Bd if isinstance(pred, KalmanPredictor) else np.zeros((n, 0))
         drive = np.hstack([lin.Bw, Bd, lin.e[:, None]])

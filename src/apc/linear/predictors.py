@@ -220,7 +220,8 @@ class KalmanPredictor:
         """CVs where the prediction settles with the MVs held (ramp CVs: their rates)."""
         n, d = self.lin.n_x, self.input_disturbance
         pb = self.problem
-        return settle(self.lin, self.xi[:n], self.u if u is None else u, np.asarray(w, float), self.Bd @ d,
+        u = self.u if u is None else u
+        return settle(self.lin, self.xi[:n], u, np.asarray(w, float), self.Bd @ d,
                       self.Dd_cv @ d + pb.cv_bias @ self.xi[n + self.n_d:],
                       np.array([c.ramp for c in pb.spec.cv]))
 

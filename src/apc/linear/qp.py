@@ -317,7 +317,8 @@ class CondensedQP:
         pb, N, nb = self.problem, self.N, self.nb
         nu, ncv = pb.n_u, pb.n_cv
         self._ix = {"row_cv": np.tile(np.arange(ncv), N + 1), "stage_mv": np.tile(np.arange(nu), N),
-                    "z_mv": np.tile(np.arange(nu), nb), "rate": np.tile(np.arange(len(self.rated)), nb),
+                    "z_mv": np.tile(np.arange(nu), nb),
+                    "rate": np.tile(np.arange(len(self.rated)), nb),
                     "lo_cv": np.tile(np.array(self.soft_lo, dtype=int), N),
                     "hi_cv": np.tile(np.array(self.soft_hi, dtype=int), N)}
         self._v = np.zeros(N * nu)
