@@ -8,6 +8,6 @@ baselines in the same run and declares its own budget for ``--quick``.
 FIGURE_MODULES = ("twin_benchmarks.kernels", "twin_benchmarks.fmi", "twin_benchmarks.apc",
                   "twin_benchmarks.rto", "twin_benchmarks.opcua", "twin_benchmarks.whatif",
                   "twin_benchmarks.calibrate",
-                  "twin_benchmarks.ident", "twin_benchmarks.lmpc",
+                  "twin_benchmarks.ident", "twin_benchmarks.lmpc_small", "twin_benchmarks.lmpc",
                   "twin_benchmarks.steady_state")
 """Modules that register figures, in report order."""

@@ -35,6 +35,7 @@ import numpy as np
 
 from apc.bounded import BoundedSolves, InProcess
 from apc.estimation import MHE, StateFeedback, make_estimator
+from apc.linear.mpc import make_linear
 from apc.nmpc import Data, Plan, SolveStatus, make_nmpc
 from apc.problem import ControlProblem
 from apc.spec import ControllerSpec
@@ -132,10 +133,15 @@ class Controller:
         u_full = model.inputs.vector(u0)
         self.u_now, self.w = pb.split_inputs(u_full)
         self.p = model.p0()
-        self.estimator = make_estimator(pb, model.states.vector(x0), self.u_now, self.w, self.p)
+        if spec.controller_type() == "linear":
+            self.nmpc, self.estimator, self.targets = make_linear(
+                pb, model.states.vector(x0), self.u_now, self.w)
+        else:
+            self.estimator = make_estimator(pb, model.states.vector(x0), self.u_now, self.w,
+                                            self.p)
+            self.nmpc = make_nmpc(pb)
+            self.targets = TargetCalculator(pb) if spec.target_calculation else None
         self.detectability = self._check_detectable(model.states.vector(x0))
-        self.nmpc = make_nmpc(pb)
-        self.targets = TargetCalculator(pb) if spec.target_calculation else None
         self.mode = Mode.OFF
         self.setpoints = np.array([np.nan if c.setpoint is None else c.setpoint for c in spec.cv])
         self.soft_lo = np.array([-np.inf if c.low is None else c.low for c in spec.cv])
