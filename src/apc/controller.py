@@ -188,7 +188,7 @@ class Controller:
             return InProcess()
         parts = [self.nmpc]
         functions = list(self.nmpc.functions)
-        if self.targets is not None:
+        if self.targets is not None and self.targets.solver is not None:
             parts.append(self.targets)
             functions.append(self.targets.solver)
         if isinstance(self.estimator, MHE):
@@ -219,6 +219,8 @@ class Controller:
             self.failures = 0
             self._plan = None
             self.nmpc.reset()
+            if self.targets is not None:
+                self.targets.reset()
         self.mode = mode
 
     def setpoint(self, cv: str) -> float:

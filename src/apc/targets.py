@@ -117,6 +117,9 @@ class TargetCalculator:
         self._cv_fn = ca.Function("cv", [x, u, w, p, bias, u_off], [cv])
         self.runner = InProcess()
 
+    def reset(self) -> None:
+        """Nothing to forget: each solve starts from the estimate."""
+
     def solve(self, x_guess: np.ndarray, u_now: np.ndarray, w: np.ndarray, p: np.ndarray,
               bias: np.ndarray, active: np.ndarray, u_lo: np.ndarray, u_hi: np.ndarray,
               soft_lo: np.ndarray, soft_hi: np.ndarray, hard_lo: np.ndarray, hard_hi: np.ndarray,

@@ -17,13 +17,14 @@ import time
 import numpy as np
 
 from apc.bounded import InProcess, SolveTimeout
-from apc.linear.model import LinearModel, affine_model, linearise, operating_point
+from apc.linear.model import LinearModel, linearise, operating_point
 from apc.linear.predictors import (KalmanPredictor, StateFeedbackPredictor,
                                    StepResponsePredictor, dynamic_matrix)
 from apc.linear.qp import CondensedQP
 from apc.nmpc import Data, Plan, SolveStatus
 from apc.problem import ControlProblem
-from apc.targets import TargetCalculator, TargetResult
+from apc.linear.steady_state import SteadyStateOptimiser
+from apc.targets import TargetResult
 from twin.core.errors import InputError
 
 STATE_MATRIX_SIZE = 4_000_000
@@ -235,16 +236,20 @@ def _status_text(solver: str, stats: dict) -> str:
 
 
 class LinearTargets:
-    """Steady-state targets of the linear controller, got in ONE place (:meth:`solve`).
+    """Steady-state targets of the linear controller: the LP/QP steady-state optimiser
+    (:class:`apc.linear.steady_state.SteadyStateOptimiser`) on the model's steady-state
+    gains and where the current prediction settles.
 
-    Today the target calculation (:class:`apc.targets.TargetCalculator`, ranked
-    soft limits given up lowest rank first) runs on the linear model written
-    as a model (:func:`apc.linear.model.affine_model`). What an LP/QP
-    steady-state optimiser needs is here too: :attr:`gain` (n_cv x n_mv),
-    :attr:`ramp` (mask of integrating CVs), :attr:`cv_magnitude`, and
-    :meth:`cv_free_ss` (the steady state the current prediction reaches
-    with the MVs held; ramp CVs: their rates).
+    :attr:`gain` (n_cv x n_mv), :attr:`ramp` (mask of integrating CVs) and
+    :attr:`cv_magnitude` are the optimiser's data; :meth:`cv_free_ss` is the
+    steady state the current prediction reaches with the MVs held (ramp CVs:
+    their rates), estimated disturbances and biases included. The optimiser
+    solves LPs with HiGHS in this process, in milliseconds: it has no solver
+    function for the time budget's child process (:attr:`solver` is None).
     """
+
+    solver = None
+    runner = None
 
     def __init__(self, problem: ControlProblem, lin: LinearModel, predictor):
         spec = problem.spec
@@ -252,35 +257,19 @@ class LinearTargets:
         self.ramp = np.array([c.ramp for c in spec.cv])
         self.gain, self.gain_w = lin.gains(self.ramp, [c.name for c in spec.cv])
         self.cv_magnitude = problem.cv_magnitudes()
-        self.linear_problem = ControlProblem(affine_model(problem, lin), spec)
-        self._calculator = TargetCalculator(self.linear_problem)
-        self._p = self.linear_problem.model.p0()
-
-    @property
-    def solver(self):
-        """The solver function (for a :class:`~apc.bounded.BoundedSolves`)."""
-        return self._calculator.solver
-
-    @property
-    def runner(self):
-        return self._calculator.runner
-
-    @runner.setter
-    def runner(self, value) -> None:
-        self._calculator.runner = value
+        self.optimiser = SteadyStateOptimiser(spec, self.gain, self.ramp, self.cv_magnitude)
 
     def cv_free_ss(self, u_now: np.ndarray, w: np.ndarray) -> np.ndarray:
         """CVs where the current prediction settles with the MVs held at ``u_now``."""
         return self.predictor.steady_state(w, u_now)
 
-    def solve(self, x_guess, u_now, w, p, bias, active, u_lo, u_hi, soft_lo, soft_hi, hard_lo,
-              hard_hi, setpoints) -> TargetResult:
-        """Targets for this cycle (the signature of :meth:`TargetCalculator.solve`).
+    def reset(self) -> None:
+        """Forget the last targets (the optimiser's target filter restarts)."""
+        self.optimiser.reset()
 
-        The LP/QP steady-state optimiser replaces the one line below with
-        ``return self._optimiser.solve(self.cv_free_ss(u_now, w), u_now, active, u_lo, u_hi,
-        soft_lo, soft_hi, hard_lo, hard_hi, setpoints)`` (built in ``__init__`` as
-        ``SteadyStateOptimiser(spec, self.gain, self.ramp, self.cv_magnitude)``).
-        """
-        return self._calculator.solve(x_guess, u_now, w, self._p, bias, active, u_lo, u_hi,
-                                      soft_lo, soft_hi, hard_lo, hard_hi, setpoints)
+    def solve(self, x_guess, u_now, w, p, bias, active, u_lo, u_hi, soft_lo, soft_hi, hard_lo,
+              hard_hi, setpoints, u_offset=None) -> TargetResult:
+        """Targets for this cycle (the signature of :meth:`TargetCalculator.solve`; the
+        estimated biases and input offsets are in the predictor's steady state already)."""
+        return self.optimiser.solve(self.cv_free_ss(u_now, w), u_now, active, u_lo, u_hi,
+                                    soft_lo, soft_hi, hard_lo, hard_hi, setpoints)
