@@ -176,7 +176,7 @@ def _timed_steps(step, us) -> tuple[list[float], list[np.ndarray]]:
 def ensemble_cstr(ctx: BenchContext) -> FigureResult:
     model = load_model("cstr")
     f = model_functions(model)
-    n = ctx.size(2000, 10000)
+    n = ctx.size(500, 10000)
     dt, n_sub, intervals = 0.005, 50, 200  # RK4 h = 1e-4 h, as in rk4_cstr
     rng = np.random.default_rng(2)
     P = np.tile(model.p0(), (n, 1))
