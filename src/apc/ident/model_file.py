@@ -42,6 +42,25 @@ _KEYS = ("format", "format_version", "form", "name", "sample_time", *_NAME_LISTS
          "disturbances", *_MATRICES, "provenance")
 
 
+def header_data(model, form: str | None = None) -> dict[str, Any]:
+    """The keys every form of the file starts with, as plain TOML values: format (and
+    ``form``), name, sample time, inputs and outputs with units and operating point,
+    disturbances (see docs/identified-models.md)."""
+    data: dict[str, Any] = {"format": FORMAT, "format_version": FORMAT_VERSION}
+    if form is not None:
+        data["form"] = form
+    data.update({
+        "name": model.name, "sample_time": model.dt,
+        "inputs": list(model.inputs), "input_units": list(model.input_units),
+        "u0": [float(v) for v in model.u0],
+        "outputs": list(model.outputs), "output_units": list(model.output_units),
+        "y0": [float(v) for v in model.y0],
+    })
+    if model.disturbances:
+        data["disturbances"] = list(model.disturbances)
+    return data
+
+
 @dataclass(frozen=True)
 class IdentifiedModel:
     """A discrete-time linear state-space model in deviation variables.
@@ -158,16 +177,7 @@ class IdentifiedModel:
     # -- the file ----------------------------------------------------------
     def as_toml_data(self) -> dict[str, Any]:
         """The file's content as plain TOML values (see docs/identified-models.md)."""
-        data: dict[str, Any] = {
-            "format": FORMAT, "format_version": FORMAT_VERSION, "name": self.name,
-            "sample_time": self.dt,
-            "inputs": list(self.inputs), "input_units": list(self.input_units),
-            "u0": [float(v) for v in self.u0],
-            "outputs": list(self.outputs), "output_units": list(self.output_units),
-            "y0": [float(v) for v in self.y0],
-        }
-        if self.disturbances:
-            data["disturbances"] = list(self.disturbances)
+        data = header_data(self)
         for key in _MATRICES:
             data[key] = [[float(v) for v in row] for row in getattr(self, key)]
         data["provenance"] = _plain(self.provenance, "provenance")

@@ -222,18 +222,9 @@ class TransferFunctionFile:
     # -- the file ----------------------------------------------------------
     def as_toml_data(self) -> dict[str, Any]:
         """The file's content as plain TOML values (see docs/identified-models.md)."""
-        from apc.ident.model_file import FORMAT, FORMAT_VERSION, _plain
+        from apc.ident.model_file import _plain, header_data
 
-        data: dict[str, Any] = {
-            "format": FORMAT, "format_version": FORMAT_VERSION, "form": FORM, "name": self.name,
-            "sample_time": self.dt,
-            "inputs": list(self.inputs), "input_units": list(self.input_units),
-            "u0": [float(v) for v in self.u0],
-            "outputs": list(self.outputs), "output_units": list(self.output_units),
-            "y0": [float(v) for v in self.y0],
-        }
-        if self.disturbances:
-            data["disturbances"] = list(self.disturbances)
+        data = header_data(self, FORM)
         data["pairs"] = [_pair_data(p) for p in self.pairs]
         data["provenance"] = _plain(self.provenance, "provenance")
         return data
