@@ -297,6 +297,7 @@ class SteadyStateOptimiser:
                 g[s0 + blk * m:s0 + (blk + 1) * m] = w
             return g
 
+        self._exact_setpoints(state, fitted, limited[4] & lim, k, bounds[4], f, du_lo, du_hi)
         any_limit = limited.any(axis=1)
         passes = []
         if any_limit[0] or any_limit[1]:
@@ -359,6 +360,20 @@ class SteadyStateOptimiser:
         return TargetResult(True, np.zeros(0), u, cv, given, message,
                             frozen=list(cond.frozen), condition=cond.condition,
                             weakest=cond.weakest)
+
+    def _exact_setpoints(self, state, fitted, sp_rows, n_frozen, sp, f, du_lo, du_hi) -> None:
+        """Start from the move meeting every setpoint exactly, when there is one and only one
+        (as many setpoints as MVs, gains nonsingular, no frozen direction) and it violates
+        no limit: every stage's optimum is then reached and no LP is solved."""
+        if n_frozen or self.ramp.any() or np.count_nonzero(sp_rows) != self.n_mv:
+            return
+        try:
+            d = np.linalg.solve(self.gn[sp_rows], sp[sp_rows] - f[sp_rows])
+        except np.linalg.LinAlgError:
+            return
+        if np.all(d >= du_lo) and np.all(d <= du_hi) and \
+                not np.any(fitted(d)[self.n_mv:self.col_abs] > 1e-12):
+            state["du"] = d
 
     def reset(self) -> None:
         """Forget the last targets (the target filter starts again from the MVs now)."""
