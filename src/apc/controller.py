@@ -84,6 +84,10 @@ class Output:
     cv_target, mv_target : dict
         What the move aimed at: steady-state targets, the setpoints while no
         target has been found (``mv_target`` then empty) [CV, MV units].
+    conditioning : str
+        The linear controller's steady-state gains in one line: condition
+        number, weakest direction, the directions not moved (empty for the
+        nonlinear controller); logged as an event whenever it changes.
     """
 
     t: float
@@ -106,6 +110,7 @@ class Output:
     mv_target: dict[str, float] = field(default_factory=dict)
     setpoints: dict[str, float] = field(default_factory=dict)
     given_up: list[dict[str, Any]] = field(default_factory=list)
+    conditioning: str = ""
     soft_violation: dict[str, float] = field(default_factory=dict)
     events: list[str] = field(default_factory=list)
 
@@ -155,6 +160,7 @@ class Controller:
         self._plan: Plan | None = None
         self._plan_age = 0
         self._target: TargetResult | None = None
+        self._conditioning = ""
         self.n_solves = self.n_failures = self.n_sheds = 0
         self.runner = self._runner()
 
@@ -392,6 +398,10 @@ class Controller:
                                     self.hard_lo, self.hard_hi, self.setpoints, u_offset)
         if result.ok:
             self._target = result
+            text = _conditioning_text(result)
+            if text != self._conditioning:
+                self._conditioning = text
+                events.append(f"steady-state gains: {text}")
         elif self._target is None:
             events.append(f"no steady-state target ({result.message}); tracking setpoints")
             return (self.setpoints.copy(), np.zeros(pb.n_u), np.zeros(pb.n_u))
@@ -463,4 +473,15 @@ class Controller:
             out.mv_target = {n: float(v) for n, v in zip(mv_names, u_target)}
         if self._target is not None and self.targets is not None:
             out.given_up = [g.__dict__.copy() for g in self._target.given_up]
+            out.conditioning = self._conditioning
         return out
+
+
+def _conditioning_text(result: TargetResult) -> str:
+    """One line on the steady-state gains of a linear controller's targets ("" otherwise)."""
+    if not result.weakest:
+        return ""
+    text = f"condition number {result.condition:.3g}; weakest direction {result.weakest}"
+    if result.frozen:
+        text += "; not moved: " + "; ".join(result.frozen)
+    return text

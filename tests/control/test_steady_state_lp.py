@@ -211,7 +211,7 @@ def test_the_target_filter_moves_targets_part_of_the_way_each_cycle_and_is_check
     assert opt.filter_fraction == pytest.approx(0.75)
     r = _solve(spec, opt)                                    # the optimum: u1 = 2
     assert r.u[0] == pytest.approx(1.5) and r.cv[0] == pytest.approx(3.0)
-    assert r.message == "1 LPs solved, targets filtered"
+    assert r.message == "0 LPs solved, targets filtered"   # the setpoint met exactly: no LP
     assert r.given_up == []                                  # the optimum meets the setpoint
     r = _solve(spec, opt, u_now=[1.5], cv_free=[3.0])       # from the last targets, 3/4 again
     assert r.u[0] == pytest.approx(1.875)
@@ -327,3 +327,25 @@ def test_a_random_10x4_problem_agrees_with_the_stages_written_out_in_scipy():
         missed = {k: sum(g.violation for g in r.given_up if g.rank == k) for k in (1, 2, 3)}
         np.testing.assert_allclose([missed[k] for k in sorted(set(ranks))], sums, atol=1e-6)
         np.testing.assert_allclose(r.u, u, atol=1e-6)
+
+
+def test_setpoints_met_exactly_by_a_square_gain_matrix_need_no_lp():
+    # two setpoints, two MVs, nonsingular gains, no limit in the way: the move G^-1 (sp - f)
+    # is the only optimum; the optimiser takes it without an LP, and an LP agrees
+    cvs = [{"name": "y1", "setpoint": 4.0}, {"name": "y2", "setpoint": -1.0}]
+    spec = spec_from_dict({"model": "plant2.toml", "sample_time": 2.0, "prediction_horizon": 10,
+                           "estimator": {"kind": "state_feedback"},
+                           "cv": cvs, "mv": [{"name": "u1"}, {"name": "u2"}]})
+    gains = np.array([[2.0, 1.0], [0.5, -1.0]])
+    opt = SteadyStateOptimiser(spec, gains, np.zeros(2, bool), np.ones(2))
+    inf = np.full(2, np.inf)
+    r = opt.solve(cv_free=np.array([1.0, 0.0]), u_now=np.zeros(2), active=np.ones(2, bool),
+                  u_lo=np.full(2, -10.0), u_hi=np.full(2, 10.0), soft_lo=-inf, soft_hi=inf,
+                  hard_lo=-inf, hard_hi=inf, setpoints=np.array([4.0, -1.0]))
+    np.testing.assert_allclose(r.u, np.linalg.solve(gains, [3.0, -1.0]), atol=1e-12)
+    assert r.message == "0 LPs solved"
+    # an MV limit in the way: the LPs decide (u1 <= 0.5 cannot meet both setpoints)
+    r = opt.solve(cv_free=np.array([1.0, 0.0]), u_now=np.zeros(2), active=np.ones(2, bool),
+                  u_lo=np.full(2, -10.0), u_hi=np.array([0.5, 10.0]), soft_lo=-inf,
+                  soft_hi=inf, hard_lo=-inf, hard_hi=inf, setpoints=np.array([4.0, -1.0]))
+    assert r.u[0] == pytest.approx(0.5) and r.message != "0 LPs solved"

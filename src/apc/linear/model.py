@@ -26,6 +26,7 @@ NMPC) can run on exactly the linear model.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import casadi as ca
 import numpy as np
@@ -108,9 +109,19 @@ class LinearModel:
 
     def integrating(self) -> bool:
         """True when ``A`` has an eigenvalue on the unit circle (an integrator)."""
+        return self._integrating
+
+    @cached_property
+    def _integrating(self) -> bool:
         if not self.n_x:
             return False
         return bool(np.any(np.abs(np.linalg.eigvals(self.A)) >= 1.0 - UNIT_CIRCLE_TOL))
+
+    @cached_property
+    def steady_cv_map(self) -> np.ndarray:
+        """``Ccv (I - A)^-1`` (n_cv x n_x): the CVs at the steady state per unit of constant
+        state drive (stable models; computed once, the settle of every cycle uses it)."""
+        return np.linalg.solve((np.eye(self.n_x) - self.A).T, self.Ccv.T).T
 
     def step_responses(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Unit-step responses of the CVs to each MV and other input, ``k = 0..n``.

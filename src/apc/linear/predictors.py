@@ -70,8 +70,7 @@ def settle(lin: LinearModel, x, u, w, dx, dcv, ramp) -> np.ndarray:
     """
     drive = lin.Bu @ u + lin.Bw @ w + lin.e + dx
     if not lin.integrating():
-        xs = np.linalg.solve(np.eye(lin.n_x) - lin.A, drive)
-        return lin.cv_values(xs, u, w) + dcv
+        return lin.steady_cv_map @ drive + lin.Dcv_u @ u + lin.Dcv_w @ w + lin.c_cv + dcv
     x = np.asarray(x, float)
     for _ in range(lin.settling_intervals()):
         x = lin.A @ x + drive

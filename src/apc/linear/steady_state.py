@@ -297,6 +297,9 @@ class SteadyStateOptimiser:
                 g[s0 + blk * m:s0 + (blk + 1) * m] = w
             return g
 
+        exact = self._exact_setpoints(state, fitted, limited[4] & lim, k, bounds[4], f, du_lo,
+                                      du_hi)
+        c_s = (self.cost_mv + self.cost_cv[lim] @ self.gains[lim]) * self.scale
         any_limit = limited.any(axis=1)
         passes = []
         if any_limit[0] or any_limit[1]:
@@ -308,6 +311,8 @@ class SteadyStateOptimiser:
                 passes.append((f"rank {r} limits", (2, 3), (lim & (self.rank == r)) * 1.0))
         if np.any(limited[4] & lim):
             passes.append(("setpoints", (4, 5), np.where(lim, self.weight, 0.0)))
+        if exact and self.objective == "lp" and not np.any(c_s):
+            passes = []                                 # nothing left to decide
         for name, blocks, w in passes:
             problem, _ = stage(name, slack_weights(blocks, w))
             if problem:
@@ -321,7 +326,6 @@ class SteadyStateOptimiser:
                     which = "hard_low" if z[s0 + i] > GIVE_UP_TOL else "hard_high"
                     return self._failed(u_now, f"cv '{self.spec.cv[i].name}': {which} cannot be "
                                         "held within the mv limits", cond)
-        c_s = (self.cost_mv + self.cost_cv[lim] @ self.gains[lim]) * self.scale
         g = np.zeros(self.n_var)
         problem = None
         if self.objective == "qp":
@@ -359,6 +363,22 @@ class SteadyStateOptimiser:
         return TargetResult(True, np.zeros(0), u, cv, given, message,
                             frozen=list(cond.frozen), condition=cond.condition,
                             weakest=cond.weakest)
+
+    def _exact_setpoints(self, state, fitted, sp_rows, n_frozen, sp, f, du_lo, du_hi) -> bool:
+        """Start from the move meeting every setpoint exactly, when there is one and only one
+        (as many setpoints as MVs, gains nonsingular, no frozen direction) and it violates
+        no limit: every stage's optimum is then reached and no LP is solved (True)."""
+        if n_frozen or self.ramp.any() or np.count_nonzero(sp_rows) != self.n_mv:
+            return False
+        try:
+            d = np.linalg.solve(self.gn[sp_rows], sp[sp_rows] - f[sp_rows])
+        except np.linalg.LinAlgError:
+            return False
+        if np.all(d >= du_lo) and np.all(d <= du_hi) and \
+                not np.any(fitted(d)[self.n_mv:self.col_abs] > 1e-12):
+            state["du"] = d
+            return True
+        return False
 
     def reset(self) -> None:
         """Forget the last targets (the target filter starts again from the MVs now)."""

@@ -24,6 +24,7 @@ from twin.core.model import Model
 from twin.core.plant import SimulatedPlant
 from twin.core.quality import Quality, Reading
 from twin.core.sensors import SensorSpec
+from twin.core.time_unit import in_time_unit
 from twin.core.units import check_values, to_declared_values
 from twin.orchestration.loop.config import LoopConfig, refuse_model_only_keys
 from twin.orchestration.loop.given_up import ROLE, GivenUpWatch, units_of
@@ -47,7 +48,9 @@ def make_plant(pc, tick: float, sensors, internal: Model):
     """The plant of a loop: the twin of a model, or an FMU (``plant.model`` ending in .fmu).
 
     An FMU is mapped to the controller's model by name; units both declare
-    must agree, and every MV and DV must be an FMU input.
+    must agree, and every MV and DV must be an FMU input. The loop runs in
+    the time unit of the controller's model: a plant model counting time in
+    another unit is rescaled to it (:func:`twin.core.time_unit.in_time_unit`).
     """
     if pc.is_fmu:
         from twin.core.fmu.plant import FmuPlant, check_units
@@ -70,6 +73,7 @@ def make_plant(pc, tick: float, sensors, internal: Model):
     for variables, values, key in ((model.states, pc.x0, "plant.x0"),
                                    (model.inputs, pc.u0, "plant.u0")):
         check_values(variables, to_declared_values(variables, values, key), key)
+    model = in_time_unit(model, internal.time_unit)
     return SimulatedPlant(model, tick, sensors, x0=pc.x0, u0=pc.u0, steady_start=pc.steady_start,
                           guess=pc.guess, steady_hint=STEADY_HINT, seed=pc.seed, base_layer=pc.base_layer, backend=pc.backend,
                           method=pc.method, rtol=pc.rtol, atol=pc.atol)
