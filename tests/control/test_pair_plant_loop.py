@@ -35,7 +35,6 @@ def _limits_held(config, frame) -> None:
         assert values.min() >= cv.hard_low and values.max() <= cv.hard_high, cv.name
 
 
-@pytest.mark.skip(reason="the linear controller builds this model from its 1,172-state realisation (minutes); it needs the pair form's exact step coefficients")
 def test_first_hour_holds_the_operating_point_within_limits(tmp_path):
     """Short form: 1 h from the operating point, no event yet; every limit held, setpoints kept."""
     config = _loop(3600.0)
