@@ -73,6 +73,7 @@ def transfer_function_model(tf: "TransferFunctionFile") -> Model:
                          "clash with an input or output (or each other); rename them")
     params = _parameters(tf, tags)
     rhs, outputs = _equations(tuple(shape), tuple(tags), tf.inputs, tf.outputs)
+    _FORMS[rhs] = tf
     prov = tf.provenance
     described = ", ".join(f"{k} {prov[k]}" for k in ("method", "data", "generator") if k in prov)
     return Model(
@@ -88,6 +89,37 @@ def transfer_function_model(tf: "TransferFunctionFile") -> Model:
                  for y, u in zip(tf.outputs, tf.output_units)],
         rhs=rhs, output_map=outputs,
     )
+
+
+_FORMS: dict[Callable[..., Any], "TransferFunctionFile"] = {}
+"""The file each realised pair structure came from (keyed by the shared ``rhs``)."""
+
+
+def pair_form(model: Model) -> "TransferFunctionFile | None":
+    """The transfer-function pairs ``model`` realises, with its current parameter values.
+
+    ``model`` is a :func:`transfer_function_model` (or a variant of one with
+    other parameter values, e.g. a controller's ``parameters``): the pairs'
+    gains, lags, dead times and the operating point are read from its
+    parameters, so what the exact step responses of the result
+    (:meth:`~apc.ident.tf_file.TransferFunctionFile.step_coefficients`) describe is
+    the model itself, without its Padé realisation. ``None`` for any other model.
+    """
+    from dataclasses import replace
+
+    tf = _FORMS.get(model.rhs)
+    if tf is None or model.output_map is None:
+        return None
+    p = dict(zip(model.parameters.names, model.p0()))
+    pairs = []
+    for pair in tf.pairs:
+        tag = f"{pair.cv}_{pair.mv}"
+        taus = tuple(float(p[f"tau{k + 1}_{tag}"]) for k in range(len(pair.time_constants)))
+        theta = float(p.get(f"theta_{tag}", 0.0))
+        pairs.append(replace(pair, gain=float(p[f"K_{tag}"]), time_constants=taus,
+                             dead_time=theta, pade_order=None))
+    return replace(tf, pairs=tuple(pairs), u0=np.array([p[f"u0_{u}"] for u in tf.inputs]),
+                   y0=np.array([p[f"y0_{y}"] for y in tf.outputs]))
 
 
 def pade_orders(tf: "TransferFunctionFile") -> tuple[int, ...]:

@@ -18,6 +18,7 @@ import numpy as np
 
 from apc.bounded import InProcess, SolveTimeout
 from apc.linear.model import LinearModel, linearise, operating_point
+from apc.linear.pair_steps import pair_steps
 from apc.linear.predictors import (KalmanPredictor, StateFeedbackPredictor,
                                    StepResponsePredictor, dynamic_matrix)
 from apc.linear.qp import CondensedQP
@@ -81,13 +82,22 @@ def _check(problem: ControlProblem, form: str) -> None:
 
 def make_linear(problem: ControlProblem, x0: np.ndarray, u: np.ndarray, w: np.ndarray):
     """``(mpc, estimator, targets)`` of a linear controller (``targets`` None when the
-    spec has no target calculation)."""
+    spec has no target calculation).
+
+    The step-response form on a transfer-function-form model file takes the
+    file's exact step responses and gains (:mod:`apc.linear.pair_steps`)
+    instead of linearising the model's realisation.
+    """
     spec = problem.spec
     form = choose_form(problem)
     _check(problem, form)
-    x_op = operating_point(problem, x0, u, w)
-    lin = linearise(problem, x_op, u, w)
-    start = x_op if spec.linear.operating_point == "steady_state" else np.asarray(x0, float)
+    pairs = pair_steps(problem) if form == "step_response" else None
+    if pairs is not None:  # the file's exact step responses, no linearisation
+        lin, start = pairs, np.asarray(x0, float)
+    else:
+        x_op = operating_point(problem, x0, u, w)
+        lin = linearise(problem, x_op, u, w)
+        start = x_op if spec.linear.operating_point == "steady_state" else np.asarray(x0, float)
     if spec.estimator.kind == "state_feedback":
         predictor = StateFeedbackPredictor(problem, lin, start, u, w)
     elif form == "state_space":

@@ -64,6 +64,20 @@ DENSE_LIMIT = 2000
 """Largest condensed QP (variables) given to daqp by ``qp_solver = "auto"``."""
 
 
+def check_stages(N: int, blocks: tuple[int, ...], n_moves: int, n_limits: int) -> np.ndarray:
+    """Stages at which the CV limits (soft, with their slacks, and hard) are checked.
+
+    Every stage ``0..N-1`` (as the NMPC) while the QP stays within
+    :data:`DENSE_LIMIT` variables; beyond (the 40 x 80 example would have
+    9,600 slacks and take minutes to set up), DMC's coincidence points: the
+    ends of the move blocks (the last one at ``N - 1``).
+    """
+    if n_moves + N * n_limits <= DENSE_LIMIT:
+        return np.arange(N)
+    ends = np.minimum(np.cumsum(blocks), N - 1)
+    return np.unique(ends)
+
+
 @contextlib.contextmanager
 def _quiet_stdout():
     """Silence qpOASES's banner (printed when a solver memory is first used): casadi sends
@@ -122,7 +136,9 @@ class CondensedQP:
         self.soft_lo = [i for i, c in enumerate(spec.cv) if c.low is not None]
         self.soft_hi = [i for i, c in enumerate(spec.cv) if c.high is not None]
         nlo, nhi = len(self.soft_lo), len(self.soft_hi)
-        self.n_slack = N * (nlo + nhi)
+        self.stages = check_stages(N, blocks, nb * nu, nlo + nhi)
+        Ns = len(self.stages)
+        self.n_slack = Ns * (nlo + nhi)
         self.n_var = nz + self.n_slack
         # -- constant constraint rows
         rows, self._rate, self._lo_rows, self._hi_rows, self._hard = [], [], [], [], []
@@ -136,8 +152,8 @@ class CondensedQP:
                     r[(b - 1) * nu + j] = -us[j]
                 rows.append(r)
         self.n_rate = len(rows)
-        self._lo_idx = np.array([k * ncv + i for k in range(N) for i in self.soft_lo], dtype=int)
-        self._hi_idx = np.array([k * ncv + i for k in range(N) for i in self.soft_hi], dtype=int)
+        self._lo_idx = np.array([k * ncv + i for k in self.stages for i in self.soft_lo], dtype=int)
+        self._hi_idx = np.array([k * ncv + i for k in self.stages for i in self.soft_hi], dtype=int)
         for s, idx in enumerate(self._lo_idx):
             r = np.zeros(self.n_var)
             r[:nz] = Gz[idx]
@@ -155,7 +171,7 @@ class CondensedQP:
             # a plain state is bounded at the nodes 1..N-1 (as the NMPC's state bounds),
             # any other CV at its stages 0..N-1 (as the NMPC's constraint rows)
             first = 1 if pb.cv_is_plain_state(c) else 0
-            hard += [(k * ncv + i, i) for k in range(first, N)]
+            hard += [(k * ncv + i, i) for k in self.stages if k >= first]
         self._hard_idx = np.array([h[0] for h in hard], dtype=int)
         self._hard_cv = np.array([h[1] for h in hard], dtype=int)
         for idx in self._hard_idx:
@@ -175,8 +191,8 @@ class CondensedQP:
         self._mw = np.tile(move_w, N)
         self._H_move = 2 * DT.T @ (self._mw[:, None] * DT)
         self._Tz = T / np.tile(us, N)[:, None]  # scaled MV per stage from z
-        penalty = np.array([spec.cv[i].penalty for i in self.soft_lo] * N
-                           + [spec.cv[i].penalty for i in self.soft_hi] * N)
+        penalty = np.array([spec.cv[i].penalty for i in self.soft_lo] * Ns
+                           + [spec.cv[i].penalty for i in self.soft_hi] * Ns)
         self._g_slack = penalty
         self._h_slack = 2 * SLACK_REGULARISATION * np.maximum(penalty, 1e-6)
         self._weights_key: bytes | None = None
@@ -319,8 +335,8 @@ class CondensedQP:
         self._ix = {"row_cv": np.tile(np.arange(ncv), N + 1), "stage_mv": np.tile(np.arange(nu), N),
                     "z_mv": np.tile(np.arange(nu), nb),
                     "rate": np.tile(np.arange(len(self.rated)), nb),
-                    "lo_cv": np.tile(np.array(self.soft_lo, dtype=int), N),
-                    "hi_cv": np.tile(np.array(self.soft_hi, dtype=int), N)}
+                    "lo_cv": np.tile(np.array(self.soft_lo, dtype=int), len(self.stages)),
+                    "hi_cv": np.tile(np.array(self.soft_hi, dtype=int), len(self.stages))}
         self._v = np.zeros(N * nu)
         self._g = np.empty(self.n_var)
         self._g[self.nz:] = self._g_slack
@@ -355,7 +371,7 @@ class CondensedQP:
 
     def slacks(self, z: np.ndarray) -> np.ndarray:
         """Largest soft-limit violation per CV (low, high) over the horizon, shape (n_cv, 2)."""
-        pb, N, nz = self.problem, self.N, self.nz
+        pb, N, nz = self.problem, len(self.stages), self.nz
         out = np.zeros((pb.n_cv, 2))
         nlo = len(self.soft_lo)
         if nlo:
