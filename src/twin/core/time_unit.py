@@ -32,5 +32,6 @@ def in_time_unit(model: Model, unit: str) -> Model:
     def scaled(x, u, p, ops):
         return {name: value * factor for name, value in rhs(x, u, p, ops).items()}
 
-    return replace(model, name=f"{model.name}_per_{unit}" if unit.isidentifier() else model.name,
-                   time_unit=unit, rhs=scaled)
+    # the name stays the user's (errors name the model of the loop file); compiled kernels
+    # are keyed by the equations, which differ
+    return replace(model, time_unit=unit, rhs=scaled)
