@@ -307,8 +307,9 @@ class Controller:
             return self._shed(t, estimate, cv_status, mv_current, events, "critical CV bad")
         u_prev = self.u_now if self.mode is Mode.ON else mv_current
         active = ~self.dropped
-        cv_target, u_target, u_weight = self._targets(estimate, u_prev, active, events)
         w_model, p_model, u_offset = self.model_inputs(estimate)
+        cv_target, u_target, u_weight = self._targets(estimate, u_prev, active, events,
+                                                      (w_model, p_model, u_offset))
         data = Data(x0=estimate.x, u_prev=u_prev, w=w_model, p=p_model, bias=estimate.bias,
                     cv_target=cv_target, u_target=u_target,
                     cv_weight=np.where(active & np.isfinite(cv_target),
@@ -388,11 +389,11 @@ class Controller:
                 status[c.name] = VarStatus.GOOD
         return status, shed
 
-    def _targets(self, estimate, u_prev, active, events):
+    def _targets(self, estimate, u_prev, active, events, inputs):
         pb, spec = self.problem, self.spec
         if self.targets is None:
             return (self.setpoints.copy(), np.zeros(pb.n_u), np.zeros(pb.n_u))
-        w_model, p_model, u_offset = self.model_inputs(estimate)
+        w_model, p_model, u_offset = inputs  # (the model's inputs this cycle: model_inputs)
         result = self.targets.solve(estimate.x, u_prev, w_model, p_model, estimate.bias, active,
                                     self.u_lo, self.u_hi, self.soft_lo, self.soft_hi,
                                     self.hard_lo, self.hard_hi, self.setpoints, u_offset)
