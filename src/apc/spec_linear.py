@@ -43,12 +43,19 @@ class LinearSpec:
     settling_intervals : int, optional
         Length of the step-response model [control intervals]; by default long
         enough for every response to settle.
+    cv_limits : str
+        Where the dynamic QP holds the CV limits (soft, with a slack each, and
+        hard): ``"every_stage"`` of the horizon (as the nonlinear controller),
+        or ``"block_ends"``, the ends of the move blocks only (DMC's coincidence
+        points: far fewer slacks and rows); ``"auto"``: every stage while the QP
+        has at most 2,000 variables, else the block ends.
     """
 
     form: Literal["auto", "state_space", "step_response"] = "auto"
     operating_point: Literal["steady_state", "initial"] = "steady_state"
     qp_solver: Literal["auto", "daqp", "qpoases", "hpipm", "osqp"] = "auto"
     settling_intervals: Count(1, 10_000) | None = None
+    cv_limits: Literal["auto", "every_stage", "block_ends"] = "auto"
 
     def __post_init__(self) -> None:
         check_domains(self)

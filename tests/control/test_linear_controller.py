@@ -67,7 +67,7 @@ def test_what_the_linear_controller_cannot_do_is_refused_in_one_line(changes, me
 @pytest.mark.parametrize("key, value, message", [
     ("form", "fir", r"form"), ("qp_solver", "gurobi", r"qp_solver"),
     ("settling_intervals", 0, r"settling_intervals"),
-    ("operating_point", "here", r"operating_point"),
+    ("operating_point", "here", r"operating_point"), ("cv_limits", "sometimes", r"cv_limits"),
 ])
 def test_linear_keys_are_checked_in_one_line(key, value, message):
     with pytest.raises(InputError, match=message) as info:
@@ -191,7 +191,8 @@ def test_targets_come_from_the_linear_model_with_what_an_optimiser_needs():
 
 def test_the_four_qp_solvers_plan_the_same_moves_in_a_closed_loop():
     """The same loop (setpoint steps, a rate limit, an MV limit) with each solver
-    (daqp through casadi's buffer interface, hpipm through ordinary arguments)."""
+    (daqp with its workspace kept between cycles, qpOASES and OSQP through casadi's buffer
+    interface, hpipm through ordinary arguments)."""
     moves = {}
     for solver in ("daqp", "qpoases", "hpipm", "osqp"):
         c = _controller(linear={"qp_solver": solver}, target_calculation=False,
@@ -221,3 +222,27 @@ def test_qpoases_prints_nothing(capsys):
     out = c.step(0.0, {"x1": Reading(1.0), "x2": Reading(1.0)}, U0[:2])
     assert out.solve_status == "ok"
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("where, stages", [("every_stage", list(range(10))),
+                                           ("block_ends", [1, 3, 9])])
+def test_cv_limits_are_held_where_linear_cv_limits_says(where, stages):
+    """Soft limits (a slack each) and hard limits at every stage, or at the ends of the move
+    blocks (1, 2 and 7 intervals long: ends 1, 3 and the last stage 9); the plan holds the
+    soft limit x2 <= 0.6 at those stages while the setpoint 0.9 pulls beyond it."""
+    c = _controller(move_blocking=[1, 2, 7], linear={"cv_limits": where},
+                    cv=[{"name": "x1", "setpoint": 2.0},
+                        {"name": "x2", "setpoint": 0.9, "high": 0.6, "penalty": 1e4,
+                         "hard_high": 5.0}])
+    qp = c.nmpc.qp
+    assert list(qp.stages) == stages and qp.cv_limits == where
+    assert qp.n_slack == len(stages) and set(qp._hard_idx // 2) <= set(stages)
+    c.set_mode("on", U0[:2])
+    x = X0.copy()
+    for k in range(6):
+        out = c.step(0.2 * k, {"x1": Reading(x[0]), "x2": Reading(x[1])},
+                     np.array([c.u_now[0], c.u_now[1]]))
+        assert out.solve_status == "ok"
+        x = c.nmpc.lin.next_state(x, c.u_now, np.zeros(1))
+    x2 = c._plan.x[:, 1]  # the last plan's prediction of x2 at the stages 0..N
+    assert np.all(x2[stages] <= 0.6 + 1e-6) and x2[stages].max() > 0.6 - 1e-3, x2

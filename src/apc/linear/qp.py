@@ -6,7 +6,8 @@ the terminal term ``terminal_weight`` times the tracking at ``(x_N, u_{N-1})``,
 move suppression ``move_weight ((u_k - u_{k-1}) / scale)^2``, the MV-target
 term ``target_weight ((u_k - u_target) / scale)^2``, soft CV limits with one
 slack per stage and limit and a linear penalty, hard CV limits, MV hard and
-rate limits, move blocking), with the states condensed out: the CVs over the
+rate limits, move blocking; the CV limits at the stages ``linear.cv_limits``
+says, see :func:`cv_limit_form`), with the states condensed out: the CVs over the
 horizon are ``cv = f + G u`` (``f`` the free response of this cycle, ``G``
 the constant block lower-triangular matrix of step-response differences),
 so the QP's variables are the scaled MVs of each move block and the slacks.
@@ -30,6 +31,7 @@ import casadi as ca
 import numpy as np
 
 from apc.bounded import InProcess
+from apc.linear.daqp_workspace import DaqpWorkspace
 from apc.problem import ControlProblem
 
 SLACK_REGULARISATION = 1e-9
@@ -38,6 +40,11 @@ convex for the active-set solvers; it moves a violation by at most this fraction
 MV_REGULARISATION = 1e-12
 """Quadratic weight on the scaled MVs that keeps the Hessian definite when an MV has no cost."""
 SOLVERS = ("daqp", "qpoases", "hpipm", "osqp")
+DAQP_SETTINGS = {"iter_limit": 5000, "primal_tol": 1e-10}
+"""daqp's settings: a tight primal tolerance. The daqp package's own default adds a proximal
+term only where the Hessian's factorisation needs one (the slacks' tiny weights beside
+Column A's move weights: a factorisation without it is refused as "not convex"); CasADi's
+daqp plugin is given none (``eps_prox = 0``)."""
 BIG = np.inf
 """Stands for an absent bound (the solvers' infinity)."""
 
@@ -64,18 +71,28 @@ DENSE_LIMIT = 2000
 """Largest condensed QP (variables) given to daqp by ``qp_solver = "auto"``."""
 
 
-def check_stages(N: int, blocks: tuple[int, ...], n_moves: int, n_limits: int) -> np.ndarray:
-    """Stages at which the CV limits (soft, with their slacks, and hard) are checked.
+def cv_limit_form(spec, n_moves: int, n_limits: int) -> str:
+    """``linear.cv_limits`` in effect (:class:`apc.spec_linear.LinearSpec`).
 
-    Every stage ``0..N-1`` (as the NMPC) while the QP stays within
-    :data:`DENSE_LIMIT` variables; beyond (the 40 x 80 example would have
-    9,600 slacks and take minutes to set up), DMC's coincidence points: the
-    ends of the move blocks (the last one at ``N - 1``).
+    ``"auto"``: every stage ``0..N-1`` (as the NMPC) while the QP stays within
+    :data:`DENSE_LIMIT` variables (``n_moves`` free moves plus ``n_limits``
+    slacks per stage); beyond (the 40 x 80 example would have 9,600 slacks),
+    DMC's coincidence points, the ends of the move blocks.
     """
-    if n_moves + N * n_limits <= DENSE_LIMIT:
+    form = spec.linear.cv_limits
+    if form != "auto":
+        return form
+    fits = n_moves + spec.prediction_horizon * n_limits <= DENSE_LIMIT
+    return "every_stage" if fits else "block_ends"
+
+
+def check_stages(N: int, blocks: tuple[int, ...], form: str) -> np.ndarray:
+    """Stages at which the CV limits of the dynamic QP are checked: every stage
+    ``0..N-1``, or (``"block_ends"``) the ends of the move blocks, the last one at
+    ``N - 1``."""
+    if form == "every_stage":
         return np.arange(N)
-    ends = np.minimum(np.cumsum(blocks), N - 1)
-    return np.unique(ends)
+    return np.unique(np.minimum(np.cumsum(blocks), N - 1))
 
 
 @contextlib.contextmanager
@@ -136,7 +153,8 @@ class CondensedQP:
         self.soft_lo = [i for i, c in enumerate(spec.cv) if c.low is not None]
         self.soft_hi = [i for i, c in enumerate(spec.cv) if c.high is not None]
         nlo, nhi = len(self.soft_lo), len(self.soft_hi)
-        self.stages = check_stages(N, blocks, nb * nu, nlo + nhi)
+        self.cv_limits = cv_limit_form(spec, nb * nu, nlo + nhi)
+        self.stages = check_stages(N, blocks, self.cv_limits)
         Ns = len(self.stages)
         self.n_slack = Ns * (nlo + nhi)
         self.n_var = nz + self.n_slack
@@ -188,6 +206,8 @@ class CondensedQP:
         Dm = np.eye(N * nu) - np.eye(N * nu, k=-nu)  # u_k - u_{k-1} (scaled), u_{-1} apart
         DT = Dm @ (T / np.tile(us, N)[:, None])
         self._DT = DT
+        # the move term's gradient: only u_{-1} (the first n_mv entries of v) is not zero
+        self._DT_prev = 2 * DT[:nu].T * move_w
         self._mw = np.tile(move_w, N)
         self._H_move = 2 * DT.T @ (self._mw[:, None] * DT)
         self._Tz = T / np.tile(us, N)[:, None]  # scaled MV per stage from z
@@ -202,6 +222,9 @@ class CondensedQP:
         with _quiet_stdout():
             self.solver = self._make_solver()
             self._indices()
+        # in this process daqp keeps its workspace between cycles; the casadi function
+        # above serves the solver process of a time budget
+        self._daqp = DaqpWorkspace(self.A, DAQP_SETTINGS) if self.solver_name == "daqp" else None
         self._x = None
         self._lam_x = self._lam_a = None
         self._first = True
@@ -213,7 +236,7 @@ class CondensedQP:
         name = self.solver_name
         opts: dict = {"error_on_fail": False}
         if name == "daqp":
-            opts["daqp"] = {"eps_prox": 0.0, "iter_limit": 5000, "primal_tol": 1e-10}
+            opts["daqp"] = {**DAQP_SETTINGS, "eps_prox": 0.0}
         elif name == "qpoases":
             opts.update(printLevel="none", sparse=False, CPUtime=-1.0)
         elif name == "hpipm":
@@ -264,8 +287,9 @@ class CondensedQP:
         v[:pb.n_u] = u_prev / us
         ut = (u_target / us)[ix["stage_mv"]]
         g = self._g
-        g[:nz] = (self.Gz.T @ (2 * wv * err) - 2 * self._DT.T @ (self._mw * v)
-                  - 2 * self._Tz.T @ (uw * ut))
+        g[:nz] = self.Gz.T @ (2 * wv * err) - self._DT_prev @ v[:pb.n_u]
+        if uw.any():
+            g[:nz] -= 2 * self._Tz.T @ (uw * ut)
         const = float(wv @ (err * err) + self._mw @ (v * v) + uw @ (ut * ut))
         lbx, ubx, lba, uba = self._lbx, self._ubx, self._lba, self._uba
         lbx[:nz] = np.maximum(u_lo / us, -BIG)[ix["z_mv"]]
@@ -294,7 +318,10 @@ class CondensedQP:
         with quiet:
             # (hpipm, warm-started through the buffer interface, drifts to wrong solutions
             # after a few cycles on Column A: it gets its arguments the ordinary way)
-            if isinstance(runner, InProcess) and self.solver_name != "hpipm":
+            if isinstance(runner, InProcess) and self._daqp is not None:
+                z, stats = self._daqp.solve(H, self._weights_key, g, lbx, ubx, lba, uba)
+                lam_x, lam_a = self._lam_x, self._lam_a
+            elif isinstance(runner, InProcess) and self.solver_name != "hpipm":
                 z, lam_x, lam_a, stats = self._call_buffer(H)
             else:  # in the solver process (a time budget): the arguments travel as arrays
                 args = dict(h=H, g=g, a=self._a_dm, lbx=lbx, ubx=ubx, lba=lba, uba=uba)
@@ -364,6 +391,8 @@ class CondensedQP:
     def reset(self) -> None:
         """Forget the warm start."""
         self._x = self._lam_x = self._lam_a = None
+        if self._daqp is not None:
+            self._daqp.reset()
 
     def moves(self, z: np.ndarray) -> np.ndarray:
         """The MVs per stage, shape (N, n_mv) [MV units]."""

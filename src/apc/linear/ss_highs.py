@@ -60,6 +60,7 @@ class HighsLP:
         self._cols = np.arange(self.n_var, dtype=np.int32)
         self._rows = np.arange(self.n_row, dtype=np.int32)
         self._row_values: dict[int, np.ndarray] = {}
+        self._bases: dict[str, highspy.HighsBasis] = {}
 
     def set_row(self, row: int, values: np.ndarray) -> None:
         """Replace the first ``len(values)`` entries of ``row`` (only when they change)."""
@@ -73,8 +74,12 @@ class HighsLP:
         self._row_values[row] = values.copy()
 
     def solve(self, c: np.ndarray, lba: np.ndarray, uba: np.ndarray, lbx: np.ndarray,
-              ubx: np.ndarray) -> tuple[np.ndarray | None, float, str]:
-        """``(z, c'z, status)``; ``z`` is None unless optimal."""
+              ubx: np.ndarray, stage: str | None = None) -> tuple[np.ndarray | None, float, str]:
+        """``(z, c'z, status)``; ``z`` is None unless optimal.
+
+        ``stage`` names the objective: the solve starts from the optimal basis of the
+        last solve of that stage (a cycle's stages have different costs, and each
+        stage's LP changes little from one cycle to the next)."""
         h = self.highs
         h.changeColsCost(self.n_var, self._cols, np.asarray(c, dtype=float))
         lbx, ubx, lba, uba = _finite(lbx), _finite(ubx), _finite(lba), _finite(uba)
@@ -87,11 +92,16 @@ class HighsLP:
                                 np.array(am.value_), np.array(c, dtype=float), lba, uba, lbx, ubx))
         if not self.hot:
             h.clearSolver()
+        elif stage in self._bases:
+            h.setBasis(self._bases[stage])
         h.run()
         status = h.getModelStatus()
         text = h.modelStatusToString(status)
         if status != highspy.HighsModelStatus.kOptimal:
+            self._bases.pop(stage, None)
             return None, float("nan"), text
+        if self.hot and stage is not None:
+            self._bases[stage] = h.getBasis()
         z = np.array(h.getSolution().col_value)
         self._last = (lbx, ubx, lba, uba)
         return z, float(np.dot(c, z)), text

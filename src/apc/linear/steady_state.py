@@ -270,7 +270,7 @@ class SteadyStateOptimiser:
                 return None, 0.0                        # the point reaches the optimum already
             ubx = np.concatenate([du_hi, cap, np.full(n + m, np.inf)])
             if h_diag is None:
-                z, cost, status = self._lp.solve(weights, lba, uba, lbx, ubx)
+                z, cost, status = self._lp.solve(weights, lba, uba, lbx, ubx, name)
             else:
                 z, status = self._solve_qp(weights, h_diag, a_frozen, lba, uba, du_lo, du_hi, cap)
                 cost = 0.0
