@@ -424,6 +424,15 @@ class Lockstep:
                             if done > checked:  # has the server restarted? (raises if gone)
                                 checked = done
                                 tick = await counter.read_value()
+                                continue
+                            # the loop read the counter part-way through the last advance
+                            # (the server serves clients between its ticks) and re-aligned
+                            # on it: it now waits for a tick beyond the server's
+                            target = loop.tick0 + done * per_cycle
+                            if loop._last_tick < tick < target:
+                                await call(client, "Advance", float(target - tick))
+                                tick, last, advanced = target, time.monotonic(), done
+                                self.advances += 1
                             else:
                                 await asyncio.sleep(0.002)
                             continue

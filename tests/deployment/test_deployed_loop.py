@@ -91,13 +91,22 @@ def test_a_tick_counter_that_jumps_forward_and_back_realigns_the_schedule(server
                                          stop=stop)
     _complete(cycles, len(cycles))
     resync = events[events.kind == "resync"]
-    assert list(resync.cycle[:1]) == [11] and resync.message.iloc[0] == (
-        "8 ticks behind the server: schedule re-aligned")
+    # The server serves its clients between the 12 ticks of the advance after cycle 10, so a
+    # busy machine may let the loop read the counter part-way: cycle 11 then reads it 0-3
+    # ticks late and cycle 12 finds itself 4 behind, or cycle 11 finds itself 4-7 behind;
+    # on a quiet machine cycle 11 reads the whole jump, 8 ticks behind. Either way the
+    # schedule is re-aligned once and every later cycle reads the plant at its tick.
+    first = resync.iloc[0]
+    behind = int(first.message.split()[0])
+    print(f"the jump of 8 ticks seen at cycle {first.cycle}: {first.message}")
+    assert first.message == f"{behind} ticks behind the server: schedule re-aligned"
+    assert (first.cycle == 11 and 4 <= behind <= 8) or (first.cycle == 12 and behind == 4)
     assert len(resync) == 2 and resync.cycle.iloc[1] > 20
     assert resync.message.iloc[1].startswith("server tick counter went back to ")
     assert resync.message.iloc[1].endswith(": schedule re-aligned")
     assert (events.kind == "restart").sum() == 1
-    assert not (events.kind == "late").any()  # every other cycle read the plant at its tick
+    late = events[events.kind == "late"]
+    assert set(late.cycle) <= ({11} if first.cycle == 12 else set())  # the others on their tick
     assert shed_counts(events) == {"communication": 1}  # the server gone, not a resync
     _no_writes_while_shed(frame, events)
     assert frame.write.iloc[-5:].all()
