@@ -47,8 +47,9 @@ class LinearSpec:
         Where the dynamic QP holds the CV limits (soft, with a slack each, and
         hard): ``"every_stage"`` of the horizon (as the nonlinear controller),
         or ``"block_ends"``, the ends of the move blocks only (DMC's coincidence
-        points: far fewer slacks and rows); ``"auto"``: every stage while the QP
-        has at most 2,000 variables, else the block ends.
+        points), with one slack per soft limit for all of them (its largest
+        violation is penalised; far fewer variables and rows); ``"auto"``: every
+        stage while the QP has at most 2,000 variables, else the block ends.
     """
 
     form: Literal["auto", "state_space", "step_response"] = "auto"

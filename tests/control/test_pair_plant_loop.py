@@ -37,7 +37,8 @@ def _limits_held(config, frame) -> None:
 
 def test_first_minutes_hold_the_operating_point_within_limits(tmp_path):
     """Short form: 5 min (5 cycles) from the operating point, no event yet; every limit held,
-    setpoints kept. (Each cycle's dynamic QP takes about 3.5 s with daqp: 1,200 variables.)"""
+    setpoints kept. (Most of its time is the plant: the first simulation of the 1,172 states
+    compiles the model's kernel.)"""
     config = _loop(300.0)
     _, frame = run_loop(config, tmp_path)
     _limits_held(config, frame)
@@ -59,7 +60,7 @@ def test_first_hour_holds_the_operating_point_within_limits(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skip(reason="not yet run to the end: 240 cycles of about 3.5 s each (the dynamic QP of 1,200 variables with daqp)")
+@pytest.mark.skip(reason="4 h of plant time (240 cycles), not yet run to its end; the first hour runs as a slow test")
 def test_setpoint_steps_and_a_disturbance_are_handled_within_limits(tmp_path):
     config = _loop(14400.0)
     _, frame = run_loop(config, tmp_path)

@@ -104,7 +104,7 @@ class KalmanPredictor:
                 raise InputError(f"measurement '{m.name}': dead_time needs the nonlinear "
                                  "controller's estimator (type = 'nonlinear'); the linear "
                                  "controller takes analysers without dead time")
-        n, nu, nw = lin.n_x, pb.n_u, pb.n_w
+        n = lin.n_x
         self.names = [m.name for m in spec.measurements]
         # input disturbances: columns of the MV or other-input matrices they add to
         inputs = pb.model.inputs.names
