@@ -35,7 +35,7 @@ import numpy as np
 from scipy.linalg import solve_discrete_are
 
 from apc.estimation import Estimate, StateFeedback, usable
-from apc.linear.model import LinearModel
+from apc.linear.model import LinearModel, for_products
 from apc.problem import ControlProblem
 from twin.core.errors import InputError
 from twin.core.quality import Reading
@@ -285,8 +285,12 @@ class StepResponsePredictor:
         self._biased = [(self.names.index(b), cv_names.index(b), k)
                         for k, b in enumerate(pb.bias_names) if b in cv_names]
         self.bias = np.zeros(pb.n_bias)
-        self._S_k = self.S_u[:N + 1].reshape(N + 1, -1, pb.n_u)
         self._Sw_k = self.S_w[:N + 1]
+        # step responses as 2-D matrices (a stacked 3-D product runs batch by batch), sparse
+        # where mostly zero: 0.8 ms a cycle against 0.1 ms on the 40 x 80 example
+        self._S_k = for_products(self.S_u[:N + 1].reshape((N + 1) * pb.n_cv, -1))
+        self._S_u_next = for_products(self.S_u[1:].reshape(P * pb.n_cv, -1))
+        self._S_w_next = for_products(self.S_w[1:].reshape(P * pb.n_cv, -1))
         self.N = N
 
     def correct(self, readings: Mapping[str, Reading]) -> Estimate:
@@ -310,7 +314,9 @@ class StepResponsePredictor:
         last = Y[-1] + np.where(self.ramp, Y[-1] - Y[-2], 0.0) if self.P > 1 else Y[-1]
         Y[:-1] = Y[1:]
         Y[-1] = last
-        Y += self.S_u[1:] @ du + (self.S_w[1:] @ dw if dw.size else 0.0)
+        Y += (self._S_u_next @ du).reshape(Y.shape)
+        if dw.size:
+            Y += (self._S_w_next @ dw).reshape(Y.shape)
         self.x = self.lin.next_state(self.x, u, w)
         self.u, self.w = u.copy(), w.copy()
 
@@ -326,7 +332,7 @@ class StepResponsePredictor:
         minus the held MVs' responses, plus the measured-disturbance change since the
         last update (feedforward) and the biases."""
         pb, N = self.problem, self.N
-        Y = self.Y[:N + 1] - self._S_k @ self.u
+        Y = self.Y[:N + 1] - (self._S_k @ self.u).reshape(N + 1, -1)
         dw = np.asarray(w, float) - self.w
         if dw.size:
             Y = Y + self._Sw_k @ dw

@@ -33,6 +33,7 @@ import numpy as np
 
 from apc.bounded import InProcess
 from apc.linear.daqp_workspace import DaqpWorkspace
+from apc.linear.model import for_products
 from apc.problem import ControlProblem
 
 SLACK_REGULARISATION = 1e-9
@@ -214,6 +215,8 @@ class CondensedQP:
         self._mw = np.tile(move_w, N)
         self._H_move = 2 * DT.T @ (self._mw[:, None] * DT)
         self._Tz = T / np.tile(us, N)[:, None]  # scaled MV per stage from z
+        # the maps multiplied every cycle, sparse where they are mostly zero
+        self._GzT, self._TzT, self._T = for_products(Gz.T), for_products(self._Tz.T), for_products(T)
         penalty = np.array([spec.cv[i].penalty for i in self.soft_lo] * Ns
                            + [spec.cv[i].penalty for i in self.soft_hi] * Ns)
         self._g_slack = penalty
@@ -290,9 +293,9 @@ class CondensedQP:
         v[:pb.n_u] = u_prev / us
         ut = (u_target / us)[ix["stage_mv"]]
         g = self._g
-        g[:nz] = self.Gz.T @ (2 * wv * err) - self._DT_prev @ v[:pb.n_u]
+        g[:nz] = self._GzT @ (2 * wv * err) - self._DT_prev @ v[:pb.n_u]
         if uw.any():
-            g[:nz] -= 2 * self._Tz.T @ (uw * ut)
+            g[:nz] -= 2 * (self._TzT @ (uw * ut))
         const = float(wv @ (err * err) + self._mw @ (v * v) + uw @ (ut * ut))
         lbx, ubx, lba, uba = self._lbx, self._ubx, self._lba, self._uba
         lbx[:nz] = np.maximum(u_lo / us, -BIG)[ix["z_mv"]]
@@ -399,7 +402,7 @@ class CondensedQP:
 
     def moves(self, z: np.ndarray) -> np.ndarray:
         """The MVs per stage, shape (N, n_mv) [MV units]."""
-        return (self.T @ z[:self.nz]).reshape(self.N, self.problem.n_u)
+        return (self._T @ z[:self.nz]).reshape(self.N, self.problem.n_u)
 
     def slacks(self, z: np.ndarray) -> np.ndarray:
         """Largest soft-limit violation per CV (low, high) over the horizon, shape (n_cv, 2)."""

@@ -111,13 +111,18 @@ class HighsLP:
         rows (none nonbasic with a zero reduced cost and ``room`` to move): then a tie-break
         stage can be skipped. Columns and rows after those are auxiliary."""
         h = self.highs
-        basis, sol = h.getBasis(), h.getSolution()
-        basic = highspy.HighsBasisStatus.kBasic
+        status, where = h.getBasicVariables()          # column j, or row r as -1 - r
+        if status != highspy.HighsStatus.kOk:
+            return False
+        basic_col = np.zeros(self.n_var, dtype=bool)
+        basic_col[where[where >= 0]] = True
+        basic_row = np.zeros(self.n_row, dtype=bool)
+        basic_row[-1 - where[where < 0]] = True
+        sol = h.getSolution()
         lbx, ubx, lba, uba = self._last
-        for status, dual, lo, hi, k in ((basis.col_status, sol.col_dual, lbx, ubx, n_col),
-                                        (basis.row_status, sol.row_dual, lba, uba, n_row)):
-            nonbasic = np.array([st != basic for st in status[:k]], dtype=bool)
+        for basic, dual, lo, hi, k in ((basic_col, sol.col_dual, lbx, ubx, n_col),
+                                       (basic_row, sol.row_dual, lba, uba, n_row)):
             free = (hi[:k] - lo[:k]) > room
-            if np.any(nonbasic & free & (np.abs(np.asarray(dual)[:k]) < tol)):
+            if np.any(~basic[:k] & free & (np.abs(np.asarray(dual)[:k]) < tol)):
                 return False
         return True

@@ -441,14 +441,20 @@ class SteadyStateOptimiser:
                  ramp_missed: list[GivenUp]) -> list[GivenUp]:
         """The limits and setpoints the targets miss (as :meth:`apc.targets.TargetCalculator.solve`)."""
         out = list(ramp_missed)
-        for i, c in enumerate(self.spec.cv):
-            if not active[i] or self.ramp[i]:
-                continue
-            mag = self.mag[i]
-            for kind, limit, miss in (("low", soft_lo[i], soft_lo[i] - cv[i]),
-                                      ("high", soft_hi[i], cv[i] - soft_hi[i])):
-                if np.isfinite(limit) and miss > GIVE_UP_TOL * mag:
+        counted = np.asarray(active, dtype=bool) & ~self.ramp
+        soft_lo, soft_hi, setpoints = (np.asarray(a, dtype=float)
+                                       for a in (soft_lo, soft_hi, setpoints))
+        with np.errstate(invalid="ignore"):               # a CV out of control may be inf
+            low, high = soft_lo - cv, cv - soft_hi
+            off = np.abs(cv - setpoints)
+            missed = counted & ((np.isfinite(soft_lo) & (low > GIVE_UP_TOL * self.mag))
+                                | (np.isfinite(soft_hi) & (high > GIVE_UP_TOL * self.mag))
+                                | (np.isfinite(setpoints) & (off > 1e-4 * self.mag)))
+        for i in np.flatnonzero(missed):                # the few CVs that miss something
+            c = self.spec.cv[i]
+            for kind, limit, miss in (("low", soft_lo[i], low[i]), ("high", soft_hi[i], high[i])):
+                if np.isfinite(limit) and miss > GIVE_UP_TOL * self.mag[i]:
                     out.append(GivenUp(c.name, kind, c.rank, float(miss)))
-            if np.isfinite(setpoints[i]) and abs(cv[i] - setpoints[i]) > 1e-4 * mag:
-                out.append(GivenUp(c.name, "setpoint", 0, float(abs(cv[i] - setpoints[i]))))
+            if np.isfinite(setpoints[i]) and off[i] > 1e-4 * self.mag[i]:
+                out.append(GivenUp(c.name, "setpoint", 0, float(off[i])))
         return out

@@ -350,7 +350,8 @@ class VariableSet(Sequence[Variable]):
 
     def to_dict(self, vector: Sequence[float]) -> dict[str, float]:
         """Map a numeric vector back to names."""
-        return {v.name: float(x) for v, x in zip(self._vars, vector)}
+        values = np.asarray(vector, dtype=float).ravel().tolist()   # one conversion, not n
+        return dict(zip(self._index, values))
 
 
 def _number(value: Any, what: str, unit: str = "-") -> float:
