@@ -39,7 +39,11 @@ from twin.core.model import Model
 from twin.core.steady import find_steady_state
 
 SPARSE_BELOW = 0.25
-"""Share of nonzeros below which :func:`for_products` stores a matrix sparse."""
+"""Share of nonzeros below which :func:`for_products` stores a large matrix sparse."""
+
+SPARSE_FROM = 100_000
+"""Entries from which :func:`for_products` considers a matrix large (0.8 MB): below,
+a sparse product's call costs more than the dense one's arithmetic."""
 
 UNIT_CIRCLE_TOL = 1e-9
 """An eigenvalue of ``A`` within this of 1 in modulus counts as integrating [-]."""
@@ -291,15 +295,16 @@ def _casadi_ops():
 
 
 def for_products(matrix: np.ndarray):
-    """``matrix`` for products with vectors every cycle: a CSR array when less than
-    :data:`SPARSE_BELOW` of it is nonzero, else the dense array (``@`` works on both).
+    """``matrix`` for products with vectors every cycle: a CSR array when it has at least
+    :data:`SPARSE_FROM` entries and less than :data:`SPARSE_BELOW` of them are nonzero,
+    else the dense array (``@`` works on both).
 
     A product reads the whole matrix from memory; a cycle of the 40 x 80 example
     reads its step responses (12.6 MB dense, 8 % nonzero) and the QP's CV map
     (9.4 MB, 7 %), which no cache holds between cycles.
     """
     matrix = np.asarray(matrix, dtype=float)
-    if matrix.size and np.count_nonzero(matrix) < SPARSE_BELOW * matrix.size:
+    if matrix.size >= SPARSE_FROM and np.count_nonzero(matrix) < SPARSE_BELOW * matrix.size:
         return sparse.csr_array(matrix)
     return matrix
 

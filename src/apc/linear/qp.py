@@ -216,7 +216,8 @@ class CondensedQP:
         self._H_move = 2 * DT.T @ (self._mw[:, None] * DT)
         self._Tz = T / np.tile(us, N)[:, None]  # scaled MV per stage from z
         # the maps multiplied every cycle, sparse where they are mostly zero
-        self._GzT, self._TzT, self._T = for_products(Gz.T), for_products(self._Tz.T), for_products(T)
+        self._GzT, self._TzT = for_products(Gz.T), for_products(self._Tz.T)
+        self._T = for_products(T)
         penalty = np.array([spec.cv[i].penalty for i in self.soft_lo] * Ns
                            + [spec.cv[i].penalty for i in self.soft_hi] * Ns)
         self._g_slack = penalty
