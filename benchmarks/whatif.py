@@ -80,7 +80,7 @@ def whatif_open_loop_cstr(ctx: BenchContext) -> FigureResult:
 
 
 @benchmark("whatif_closed_loop_apc", "s per scenario of a closed-loop CSTR APC study (0.3 h, "
-           "60 NMPC moves, plant mismatch sampled; 20 scenarios, quick 4) vs running the same "
+           "60 NMPC moves, plant mismatch sampled; 20 scenarios, quick 2) vs running the same "
            "closed loop directly, and the study's wall time per scenario on 2 workers", quick_budget_s=30)
 def whatif_closed_loop_apc(ctx: BenchContext) -> FigureResult:
     from twin.orchestration.examples import FOLDER
@@ -88,7 +88,7 @@ def whatif_closed_loop_apc(ctx: BenchContext) -> FigureResult:
     from twin.orchestration.loop.runner import ClosedLoop
     from twin.orchestration.whatif import load_study
 
-    n = ctx.size(4, 20)
+    n = ctx.size(2, 20)
     text = (STUDY_HEADER.format(title="closed-loop benchmark", duration=0.3)
             + f'[base]\nkind = "closed_loop"\nloop_file = "{FOLDER / "cstr_apc.toml"}"\n'
             "loop_events = false\n[[variable]]\nname = \"beta\"\nlow = 0.95\nhigh = 1.15\n"

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from twin.core.config import Count, Domain, NonNegative, Positive, build, read_toml
+from twin.core.config import Count, Filter, NonNegative, Positive, build, read_toml
 from twin.core.errors import InputError
 from twin.core.model_ref import with_resolved_model
-
-Filter = Annotated[float, Domain(gt=0, le=1)]
-"""A first-order filter factor: the fraction (0..1] of a new value taken."""
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg, signal
+from scipy import linalg
 from threadpoolctl import threadpool_limits
 
 from apc.ident.transfer import PairModel, TransferModel, stack_pairs
@@ -130,6 +130,8 @@ def lag_polynomials(pair: PairModel) -> tuple[np.ndarray, np.ndarray]:
 
 def pade_state_space(theta: float, order: int):
     """``(a, b, c, d)`` of the order-``order`` Padé approximation of ``e^{-theta s}``."""
+    from scipy import signal   # imported where used: a second of every process's start
+
     coef = np.array([math.factorial(2 * order - k) * math.factorial(order)
                      / (math.factorial(2 * order) * math.factorial(k) * math.factorial(order - k))
                      for k in range(order + 1)])               # of x^k, x = theta s
@@ -141,6 +143,8 @@ def pade_state_space(theta: float, order: int):
 
 def pair_state_space(pair: PairModel, order: int):
     """Continuous ``(a, b, c, d)`` of ``pair``, its dead time as Padé ``order`` (0: dropped)."""
+    from scipy import signal
+
     num, den = lag_polynomials(pair)
     lag = _balanced(*signal.tf2ss(num, den))
     if order == 0 or pair.dead_time <= 0:
@@ -195,6 +199,8 @@ def step_response(a, b, c, d, t: np.ndarray) -> np.ndarray:
         return np.full(t.shape, float(d[0, 0]))
     h = t[1] - t[0] if t.size > 1 else 0.0
     if t[0] != 0.0 or h <= 0 or not np.allclose(np.diff(t), h, rtol=1e-9, atol=0.0):
+        from scipy import signal
+
         return signal.step((a, b, c, d), T=t)[1]
     ad, bd = sample(a, b, h)
     powers = np.empty((CHUNK, n, n))

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import warnings
 
 import numpy as np
-from scipy import optimize, signal
 
 from twin.core.errors import InputError
 
@@ -66,6 +65,8 @@ class PairModel:
 
     def response(self, du: np.ndarray, dt: float) -> np.ndarray:
         """Output deviation for input deviations ``du`` (held from each sample), from rest."""
+        from scipy import signal   # imported where used: a second of every process's start
+
         num, den = self.discrete(dt)
         return signal.lfilter(num, den, du)
 
@@ -117,6 +118,8 @@ class TransferModel:
 
     def state_space(self):
         """Discrete ``(A, B, C, D)``: one block per pair, stacked."""
+        from scipy import signal
+
         blocks = []
         for i, row in enumerate(self.pairs):
             for j, pair in enumerate(row):
@@ -186,6 +189,8 @@ def fit_transfer(u: np.ndarray, y: np.ndarray, dt: float, structure: str = "sopd
     InputError
         Unknown structure.
     """
+    from scipy import optimize   # imported where used (process start)
+
     if structure not in STRUCTURES:
         raise InputError(f"transfer function '{structure}': expected one of {', '.join(STRUCTURES)}")
     u, y = np.atleast_2d(np.asarray(u, float)), np.atleast_2d(np.asarray(y, float))
@@ -234,6 +239,8 @@ def fit_transfer(u: np.ndarray, y: np.ndarray, dt: float, structure: str = "sopd
 
 def _fit_step(step: np.ndarray, dt: float, structure: str, lags: int, start, low, high):
     """One pair's parameters fitted to its unit step response, best of several starts."""
+    from scipy import optimize
+
     unit = np.ones(step.size)
     start = np.clip(np.asarray(start, float), low, high)
 

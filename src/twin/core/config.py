@@ -75,6 +75,8 @@ NonNegative = Annotated[float, Domain(ge=0)]
 """A finite number >= 0."""
 Fraction = Annotated[float, Domain(ge=0, le=1)]
 """A number in [0, 1]."""
+Filter = Annotated[float, Domain(gt=0, le=1)]
+"""A first-order filter factor: the fraction (0..1] of a new value taken."""
 
 
 def Count(low: int = 1, high: int = 1_000_000) -> Any:  # noqa: N802 - reads as a type

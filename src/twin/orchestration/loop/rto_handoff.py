@@ -12,17 +12,17 @@ the APC's own steady-state target calculation reports as reachable.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from apc.controller import Controller
-from rto.economics import EconomicOptimizer
-from rto.estimation import ParameterEstimator
 from twin.core.ssd import SteadyStateDetector
-from rto.spec import Filter
-from twin.core.config import Count, NonNegative, Positive
+from twin.core.config import Count, Filter, NonNegative, Positive
 from twin.core.errors import InputError
 from twin.core.quality import Quality, Reading
+
+if TYPE_CHECKING:   # the loop's configuration reads this module: no controller, no Pyomo
+    from apc.controller import Controller
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,9 @@ class RTOSupervisor:
     """Runs the economic optimisation above a :class:`Controller` at steady states."""
 
     def __init__(self, spec: RTOLoopSpec, controller: Controller, economics):
+        from rto.economics import EconomicOptimizer
+        from rto.estimation import ParameterEstimator
+
         self.spec, self.controller = spec, controller
         model = controller.model
         cv_names = [c.name for c in controller.spec.cv]
