@@ -40,13 +40,13 @@ ARMIJO = 1e-4
 _log = logging.getLogger(__name__)
 
 MIN_STEP = 1e-6
+"""Smallest line-search step before the solve is declared failed."""
 STEP_FLOOR = 1e-6
 """Smallest step [scaled variables] taken as converged, whatever ``solver.tol``: the accuracy
 of hpipm's QP solutions (with quadratic convergence the point after such a step is within
 about its square of the solution, up to that accuracy)."""
 MERIT_NOISE = 1e-10
 """Relative change of the merit function below rounding: such a step is accepted."""
-"""Smallest line-search step before the solve is declared failed."""
 
 
 class SqpNMPC:
