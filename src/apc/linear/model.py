@@ -307,4 +307,3 @@ def for_products(matrix: np.ndarray):
     if matrix.size >= SPARSE_FROM and np.count_nonzero(matrix) < SPARSE_BELOW * matrix.size:
         return sparse.csr_array(matrix)
     return matrix
-
