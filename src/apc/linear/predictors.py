@@ -285,10 +285,10 @@ class StepResponsePredictor:
         self._biased = [(self.names.index(b), cv_names.index(b), k)
                         for k, b in enumerate(pb.bias_names) if b in cv_names]
         self.bias = np.zeros(pb.n_bias)
-        self._Sw_k = self.S_w[:N + 1]
         # step responses as 2-D matrices (a stacked 3-D product runs batch by batch), sparse
         # where mostly zero: 0.8 ms a cycle against 0.1 ms on the 40 x 80 example
         self._S_k = for_products(self.S_u[:N + 1].reshape((N + 1) * pb.n_cv, -1))
+        self._Sw_k = for_products(self.S_w[:N + 1].reshape((N + 1) * pb.n_cv, -1))
         self._S_u_next = for_products(self.S_u[1:].reshape(P * pb.n_cv, -1))
         self._S_w_next = for_products(self.S_w[1:].reshape(P * pb.n_cv, -1))
         self.N = N
@@ -335,7 +335,7 @@ class StepResponsePredictor:
         Y = self.Y[:N + 1] - (self._S_k @ self.u).reshape(N + 1, -1)
         dw = np.asarray(w, float) - self.w
         if dw.size:
-            Y = Y + self._Sw_k @ dw
+            Y = Y + (self._Sw_k @ dw).reshape(N + 1, -1)
         Y = Y + pb.cv_bias @ bias
         return Y.ravel()
 

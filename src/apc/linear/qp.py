@@ -147,7 +147,6 @@ class CondensedQP:
         block_of = np.repeat(np.arange(nb), blocks)
         for k in range(N):
             T[k * nu:(k + 1) * nu, block_of[k] * nu:(block_of[k] + 1) * nu] = np.diag(us)
-        self.T = T
         self.G = G
         self.Gz = Gz = G @ T  # CVs per scaled block value
         self.nz = nz = nb * nu

@@ -447,14 +447,15 @@ class SteadyStateOptimiser:
         with np.errstate(invalid="ignore"):               # a CV out of control may be inf
             low, high = soft_lo - cv, cv - soft_hi
             off = np.abs(cv - setpoints)
-            missed = counted & ((np.isfinite(soft_lo) & (low > GIVE_UP_TOL * self.mag))
-                                | (np.isfinite(soft_hi) & (high > GIVE_UP_TOL * self.mag))
-                                | (np.isfinite(setpoints) & (off > 1e-4 * self.mag)))
-        for i in np.flatnonzero(missed):                # the few CVs that miss something
+            low_missed = counted & np.isfinite(soft_lo) & (low > GIVE_UP_TOL * self.mag)
+            high_missed = counted & np.isfinite(soft_hi) & (high > GIVE_UP_TOL * self.mag)
+            sp_missed = counted & np.isfinite(setpoints) & (off > 1e-4 * self.mag)
+        for i in np.flatnonzero(low_missed | high_missed | sp_missed):   # the few that miss
             c = self.spec.cv[i]
-            for kind, limit, miss in (("low", soft_lo[i], low[i]), ("high", soft_hi[i], high[i])):
-                if np.isfinite(limit) and miss > GIVE_UP_TOL * self.mag[i]:
-                    out.append(GivenUp(c.name, kind, c.rank, float(miss)))
-            if np.isfinite(setpoints[i]) and off[i] > 1e-4 * self.mag[i]:
+            if low_missed[i]:
+                out.append(GivenUp(c.name, "low", c.rank, float(low[i])))
+            if high_missed[i]:
+                out.append(GivenUp(c.name, "high", c.rank, float(high[i])))
+            if sp_missed[i]:
                 out.append(GivenUp(c.name, "setpoint", 0, float(off[i])))
         return out
