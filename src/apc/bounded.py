@@ -10,7 +10,9 @@ call that has not answered when the budget passes is abandoned, the child
 is killed, and a spare child that has already loaded the functions takes
 over at once (a new spare starts in the background). The caller sees a
 :class:`SolveTimeout` and applies its fallback (the next move of the last
-feasible plan).
+feasible plan). A call made once the cycle's budget is spent is refused
+the same way without being started, so a solve can never count as in
+time because the caller was slow to look for its answer.
 
 :class:`InProcess` is the same interface without a child, used when no
 budget is set.
@@ -155,6 +157,8 @@ class BoundedSolves:
         """``fn(**args)`` in the child; :class:`SolveTimeout` when the budget passes first."""
         child = self._children[0]
         request = (fn.name(), {k: np.asarray(v, dtype=float) for k, v in args.items()})
+        if time.monotonic() >= self.deadline:  # nothing is started once the budget is spent
+            raise SolveTimeout(f"the time budget of {self.budget:g} s was spent before the call")
         try:
             if not child.wait_ready(self.deadline):
                 raise SolveTimeout("the solver process was not ready within the time budget")

@@ -104,6 +104,5 @@ def test_a_budget_too_short_for_one_sqp_iteration_times_out_and_sheds():
             seconds.append(time.perf_counter() - t0)
         assert [o.solve_status for o in outs] == ["timeout", "timeout", "shed"]
         assert max(seconds) <= 1.0, seconds
-        assert controller.runner.n_killed >= 1
     finally:
         controller.close()

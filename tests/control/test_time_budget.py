@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import twin
+from apc.bounded import SolveTimeout
 from apc.controller import Controller, Mode
 from apc.spec import spec_from_dict
 from twin.core.config import read_toml
@@ -109,3 +110,21 @@ def test_the_bounded_solver_gives_the_moves_of_the_solver_in_this_process():
     finally:
         bounded.close()
     assert not any(c.process.poll() is None for c in bounded.runner._children)
+
+
+def test_no_call_starts_once_the_cycle_budget_is_spent():
+    """A late call is refused without a solve (the child stays); the next cycle solves."""
+    controller = Controller(spec_from_dict(_spec(time_budget=30.0)), twin.load_model("cstr"))
+    runner = controller.runner
+    try:
+        controller.set_mode(Mode.ON, MV0)
+        runner.begin_cycle()
+        runner.deadline = time.monotonic()  # the cycle's budget is spent
+        child = runner._children[0]
+        with pytest.raises(SolveTimeout, match="spent before the call"):
+            runner(controller.targets.solver, x0=np.zeros(1))
+        assert runner.n_killed == 0 and runner._children[0] is child
+        outs, _ = _cycles(controller, 2)
+        assert [o.solve_status for o in outs] == ["ok", "ok"] and runner.n_killed == 0
+    finally:
+        controller.close()
