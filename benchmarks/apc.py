@@ -17,6 +17,10 @@ from twin_benchmarks.harness import BenchContext, FigureResult, Samples, benchma
 
 SPEC = Path(__file__).parent / "data" / "dompc_cstr_example.toml"
 TOL = 1e-10
+CONVERGED_TOL = 1e-14
+"""IPOPT's tolerance for the converged closed loop: at ``TOL`` the interior-point solvers stop
+up to 1.5e-4 of the MV scale short of the optimum on this example (at the soft limit
+``T_R <= 140``), at 1e-14 they agree with the SQP's solution within 1e-11."""
 
 
 def _spec(robust: bool, backend: str, warm: bool = True):
@@ -69,6 +73,7 @@ def mpc_cstr(ctx: BenchContext) -> FigureResult:
     sample_time_s = 0.005 * 3600.0
     _, _, stock_t = dompc_example.closed_loop(steps, robust=False, tol=TOL)
     stock_x, _, _ = dompc_example.closed_loop(steps, robust=False, tol=TOL)
+    converged_x, _, _ = dompc_example.closed_loop(steps, robust=False, tol=CONVERGED_TOL)
     ours_t, ours_x = _our_loop(_spec(False, "fatrop"), steps)
     levers = {} if ctx.quick else {
         "do-mpc NLP, IPOPT, expanded, warm primal-dual": _our_loop(_spec(False, "do-mpc"), steps),
@@ -86,7 +91,7 @@ def mpc_cstr(ctx: BenchContext) -> FigureResult:
                    for name, (t, x) in levers.items()}
     lever_table["stage-wise NLP, fatrop, warm primal (ours)"] = {
         "median_ms": float(np.median(ours_t) * 1e3), "max_rel_state_difference": diff}
-    sqp = _sqp_levers(steps, stock_x, ours_x, result)
+    sqp = _sqp_levers(steps, stock_x, converged_x, ours_x, result)
     lever_table.update(sqp.pop("levers"))
     result.details.update(steps=steps, ipopt_tol=TOL, sample_time_s=sample_time_s,
                           max_rel_state_difference_vs_stock=diff, levers=lever_table,
@@ -99,12 +104,9 @@ def mpc_cstr(ctx: BenchContext) -> FigureResult:
     exact = result.details["sqp_max_plan_difference_vs_ipopt_exact_limits"]
     result.target("sqp_exact_limits", "SQP plans equal IPOPT's with limits held exactly within "
                   "1e-6 of the MV scale", exact, exact <= 1e-6)
-    sqp_diff = lever_table["SQP (ours)"]["max_rel_state_difference"]
-    result.target("sqp_same_states", "SQP states equal stock do-mpc's within 1e-5 over the run",
-                  sqp_diff, sqp_diff <= 1e-5)
-    sqp_fatrop = result.details["sqp_max_rel_state_difference_vs_fatrop_path"]
-    result.target("sqp_same_states_as_fatrop", "SQP states equal the fatrop path's within 1e-5 "
-                  "over the run", sqp_fatrop, sqp_fatrop <= 1e-5)
+    sqp_diff = result.details["sqp_max_rel_state_difference_vs_converged"]
+    result.target("sqp_same_states", "SQP states equal stock do-mpc's converged closed loop (IPOPT "
+                  f"tol {CONVERGED_TOL:g}) within 1e-5 over the run", sqp_diff, sqp_diff <= 1e-5)
     p99 = result.value.summary()["p99"]
     if p99 is not None:
         result.target("p99_budget", "p99 below 5 % of the sample time", p99 / 1e3 / sample_time_s,
@@ -113,7 +115,7 @@ def mpc_cstr(ctx: BenchContext) -> FigureResult:
     return result
 
 
-def _sqp_levers(steps: int, stock_x: np.ndarray, fatrop_x: np.ndarray,
+def _sqp_levers(steps: int, stock_x: np.ndarray, converged_x: np.ndarray, fatrop_x: np.ndarray,
                 result: FigureResult) -> dict:
     """SQP and RTI in the same run: times, states, the RTI's deviation from the converged
     solution of each cycle's data (a separate run: the reference solve is not timed) and where
@@ -147,22 +149,26 @@ def _sqp_levers(steps: int, stock_x: np.ndarray, fatrop_x: np.ndarray,
         per_step["controller_outside_the_solver_ms"] = float(times.sum()) / steps * 1e3 - sum(
             per_step.values())
         profile[name] = {k: round(v, 4) for k, v in per_step.items()}
-    rel = lambda x: float(np.max(np.abs(x - stock_x) / np.abs(stock_x)))  # noqa: E731
+    def rel(x, ref=stock_x):
+        return float(np.max(np.abs(x - ref) / np.abs(ref)))
     return {"levers": {
         "SQP (ours)": {"median_ms": float(np.median(sqp_t) * 1e3),
                        "max_rel_state_difference": rel(sqp_x)},
         "RTI (ours)": {"median_ms": float(np.median(rti_t) * 1e3),
                        "max_rel_state_difference": rel(rti_x)}},
-        "sqp_max_rel_state_difference_vs_fatrop_path": float(
-            np.max(np.abs(sqp_x - fatrop_x) / np.abs(fatrop_x))),
+        "sqp_max_rel_state_difference_vs_fatrop_path": rel(sqp_x, fatrop_x),
+        "sqp_max_rel_state_difference_vs_converged": rel(sqp_x, converged_x),
+        "fatrop_max_rel_state_difference_vs_converged": rel(fatrop_x, converged_x),
+        "stock_max_rel_state_difference_vs_converged": rel(stock_x, converged_x),
+        "converged_note": f"converged: stock do-mpc with IPOPT at tol {CONVERGED_TOL:g}; at tol "
+                          f"{TOL:g} IPOPT and fatrop stop short of the optimum (fatrop does not "
+                          "converge at tol 1e-12 on the whole run)",
         "rti_max_move_deviation_from_converged": max(deviations),
         "rti_feedback_ms": {"median": float(np.median(feedback[1:])),
                             "p99": float(np.percentile(feedback[1:], 99))},
         "sqp_max_plan_difference_vs_ipopt_exact_limits": exact,
         "exact_limits_note": "IPOPT at tol 1e-14 without its relaxation of limits "
-                             "(bound_relax_factor 0) on each cycle's data of the first cycles; "
-                             "stock do-mpc and fatrop relax each limit by about 1e-8 of its size, "
-                             "which on the soft limit T_R <= 140 (penalty 100) moves their plans",
+                             "(bound_relax_factor 0) on each cycle's data of the first cycles",
         "rti_deviation_unit": "MV scale (mv.scale) of the first move",
         "profile_per_step": profile,
         "profile_note": "model evaluation: every interval's collocation Newton, sensitivities and "
