@@ -349,3 +349,20 @@ def test_setpoints_met_exactly_by_a_square_gain_matrix_need_no_lp():
                   u_lo=np.full(2, -10.0), u_hi=np.array([0.5, 10.0]), soft_lo=-inf,
                   soft_hi=inf, hard_lo=-inf, hard_hi=inf, setpoints=np.array([4.0, -1.0]))
     assert r.u[0] == pytest.approx(0.5) and r.message != "0 LPs solved"
+    # a CV limit in the way (y1's own soft high of 3.5 below its setpoint of 4): the limit
+    # comes first, the setpoint is given up by 0.5, and y2's setpoint is still met
+    r = opt.solve(cv_free=np.array([1.0, 0.0]), u_now=np.zeros(2), active=np.ones(2, bool),
+                  u_lo=np.full(2, -10.0), u_hi=np.full(2, 10.0), soft_lo=-inf,
+                  soft_hi=np.array([3.5, np.inf]), hard_lo=-inf, hard_hi=inf,
+                  setpoints=np.array([4.0, -1.0]))
+    assert r.message != "0 LPs solved"
+    np.testing.assert_allclose(r.cv, [3.5, -1.0], atol=1e-7)
+    assert [(g.cv, g.kind) for g in r.given_up] == [("y1", "setpoint")]
+    assert r.given_up[0].violation == pytest.approx(0.5, abs=1e-7)
+    # ... and a hard low limit of y2's in the way likewise
+    r = opt.solve(cv_free=np.array([1.0, 0.0]), u_now=np.zeros(2), active=np.ones(2, bool),
+                  u_lo=np.full(2, -10.0), u_hi=np.full(2, 10.0), soft_lo=-inf, soft_hi=inf,
+                  hard_lo=np.array([-np.inf, -0.75]), hard_hi=inf,
+                  setpoints=np.array([4.0, -1.0]))
+    np.testing.assert_allclose(r.cv, [4.0, -0.75], atol=1e-7)
+    assert [(g.cv, g.kind) for g in r.given_up] == [("y2", "setpoint")]

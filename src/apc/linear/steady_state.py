@@ -128,6 +128,9 @@ class SteadyStateOptimiser:
         tf = spec.steady_state.target_filter
         self.filter_fraction = 1.0 - math.exp(-spec.sample_time / tf) if tf > 0 else 1.0
         self._target: np.ndarray | None = None          # last targets (the filter's state)
+        self._any_ramp = bool(ramp.any())
+        self._costs = bool(np.any(self.cost_mv) or np.any(self.cost_cv))
+        self._sp_inverse: dict[bytes, np.ndarray | None] = {}   # setpoint rows -> inverse gains
         self._sign6 = np.repeat([-1.0, 1.0, -1.0, 1.0, 1.0, -1.0], n_cv)
         self._rep6 = np.tile(np.arange(n_cv), _N_SLACK)
         self._lbx_tail = np.concatenate([np.zeros(_N_SLACK * n_cv + n_mv), np.full(n_cv, -np.inf)])
@@ -225,17 +228,25 @@ class SteadyStateOptimiser:
         sp = np.where(self.ramp, 0.0, setpoints)
         has_sp = (lim & np.isfinite(sp)) | (active & self.ramp)
         # the five kinds of row per CV (hard low, hard high, soft low, soft high, setpoint), scaled
-        bounds = np.vstack([hard_lo, hard_hi, soft_lo, soft_hi, sp]) / self.mag
-        limited = np.isfinite(bounds) & np.vstack([lim, lim, lim, lim, has_sp])
+        bounds = np.array([hard_lo, hard_hi, soft_lo, soft_hi, sp], dtype=float) / self.mag
+        limited = np.isfinite(bounds) & np.array([lim, lim, lim, lim, has_sp])
+        du_lo = (u_lo - u_now) / self.scale
+        du_hi = (u_hi - u_now) / self.scale
+        c_s = (self.cost_mv + self.cost_cv[lim] @ self.gains[lim]) * self.scale \
+            if self._costs else np.zeros(n)
+        exact = self._exact_setpoints(limited, lim, cond.directions.shape[0], bounds, f, du_lo,
+                                      du_hi)
+        if exact is not None and self.objective == "lp" and not c_s.any():
+            # every stage's optimum reached, no limit or setpoint missed: no LP
+            return self._result(exact, u_now, u_lo, u_hi, cv_free, active, soft_lo, soft_hi,
+                                setpoints, 0, cond, missed=False)
         lba = np.full(self.n_row, -np.inf)
         uba = np.full(self.n_row, np.inf)
         lba[:5 * m] = np.where(limited & _LOWER, bounds, -np.inf).ravel()
         uba[:5 * m] = np.where(limited & _UPPER, bounds, np.inf).ravel()
         lba[self.row_cv:self.row_cv + m] = uba[self.row_cv:self.row_cv + m] = -f
         lba[self.row_abs:] = 0.0                        # a_j -+ du_j >= 0: a_j >= |du_j|
-        du_lo = (u_lo - u_now) / self.scale
-        du_hi = (u_hi - u_now) / self.scale
-        du = np.clip(0.0, du_lo, du_hi)                 # the smallest move into the MV limits
+        du = np.clip(0.0, du_lo, du_hi) if exact is None else exact   # exact: the setpoints met
         a_frozen = np.zeros((n, n))                     # rows of the directions not moved
         k = cond.directions.shape[0]
         if k:
@@ -297,9 +308,6 @@ class SteadyStateOptimiser:
                 g[s0 + blk * m:s0 + (blk + 1) * m] = w
             return g
 
-        exact = self._exact_setpoints(state, fitted, limited[4] & lim, k, bounds[4], f, du_lo,
-                                      du_hi)
-        c_s = (self.cost_mv + self.cost_cv[lim] @ self.gains[lim]) * self.scale
         any_limit = limited.any(axis=1)
         passes = []
         if any_limit[0] or any_limit[1]:
@@ -311,8 +319,6 @@ class SteadyStateOptimiser:
                 passes.append((f"rank {r} limits", (2, 3), (lim & (self.rank == r)) * 1.0))
         if np.any(limited[4] & lim):
             passes.append(("setpoints", (4, 5), np.where(lim, self.weight, 0.0)))
-        if exact and self.objective == "lp" and not np.any(c_s):
-            passes = []                                 # nothing left to decide
         for name, blocks, w in passes:
             problem, _ = stage(name, slack_weights(blocks, w))
             if problem:
@@ -345,14 +351,25 @@ class SteadyStateOptimiser:
                 problem, _ = stage("smallest move", g, skip=False)
         if problem:
             return self._failed(u_now, problem, cond)
-        du = state["du"] * self.scale
+        return self._result(state["du"], u_now, u_lo, u_hi, cv_free, active, soft_lo, soft_hi,
+                            setpoints, solved, cond)
+
+    def _result(self, du_scaled, u_now, u_lo, u_hi, cv_free, active, soft_lo, soft_hi,
+                setpoints, solved: int, cond: Conditioning, missed: bool = True) -> TargetResult:
+        """The targets at the scaled move ``du_scaled`` (filtered), with what they miss
+        (``missed=False``: known to miss nothing)."""
+        du = du_scaled * self.scale
         u = u_now + du
         cv = cv_free + self.gains @ du
-        rate = cv / self.mag
-        ramp_missed = [GivenUp(self.spec.cv[i].name, "ramp", 0, float(abs(cv[i])))
-                       for i in range(m) if active[i] and self.ramp[i]
-                       and abs(rate[i]) > GIVE_UP_TOL]
-        given = self.given_up(cv, active, soft_lo, soft_hi, setpoints, ramp_missed)
+        given = []
+        if missed:
+            ramp_missed = []
+            if self.ramp.any():
+                rate = cv / self.mag
+                ramp_missed = [GivenUp(self.spec.cv[i].name, "ramp", 0, float(abs(cv[i])))
+                               for i in range(self.n_cv) if active[i] and self.ramp[i]
+                               and abs(rate[i]) > GIVE_UP_TOL]
+            given = self.given_up(cv, active, soft_lo, soft_hi, setpoints, ramp_missed)
         message = f"{solved} {self._kind()} solved"
         if self.filter_fraction < 1.0:
             last = u_now if self._target is None else self._target
@@ -364,21 +381,34 @@ class SteadyStateOptimiser:
                             frozen=list(cond.frozen), condition=cond.condition,
                             weakest=cond.weakest)
 
-    def _exact_setpoints(self, state, fitted, sp_rows, n_frozen, sp, f, du_lo, du_hi) -> bool:
-        """Start from the move meeting every setpoint exactly, when there is one and only one
-        (as many setpoints as MVs, gains nonsingular, no frozen direction) and it violates
-        no limit: every stage's optimum is then reached and no LP is solved (True)."""
-        if n_frozen or self.ramp.any() or np.count_nonzero(sp_rows) != self.n_mv:
-            return False
-        try:
-            d = np.linalg.solve(self.gn[sp_rows], sp[sp_rows] - f[sp_rows])
-        except np.linalg.LinAlgError:
-            return False
-        if np.all(d >= du_lo) and np.all(d <= du_hi) and \
-                not np.any(fitted(d)[self.n_mv:self.col_abs] > 1e-12):
-            state["du"] = d
-            return True
-        return False
+    def _exact_setpoints(self, limited, lim, n_frozen, bounds, f, du_lo, du_hi
+                         ) -> np.ndarray | None:
+        """The scaled move meeting every setpoint exactly, when there is one and only one (as
+        many setpoints as MVs, gains nonsingular, no frozen direction, no ramp) and it is within
+        every MV and CV limit by 1e-12 (so nothing is given up): every stage's optimum is then
+        reached. ``None`` otherwise."""
+        rows = limited[4] & lim
+        if n_frozen or self._any_ramp or np.count_nonzero(rows) != self.n_mv:
+            return None
+        key = rows.tobytes()
+        if key not in self._sp_inverse:                 # the setpoint rows rarely change
+            if len(self._sp_inverse) >= 64:
+                self._sp_inverse.clear()
+            try:
+                self._sp_inverse[key] = np.linalg.inv(self.gn[rows])
+            except np.linalg.LinAlgError:
+                self._sp_inverse[key] = None
+        inverse = self._sp_inverse[key]
+        if inverse is None:
+            return None
+        d = inverse @ (bounds[4, rows] - f[rows])
+        if (d < du_lo).any() or (d > du_hi).any():
+            return None
+        e = f + self.gn @ d
+        if (limited[0:4:2] & (bounds[0:4:2] - e > 1e-12)).any() or \
+                (limited[1:4:2] & (e - bounds[1:4:2] > 1e-12)).any():
+            return None
+        return d
 
     def reset(self) -> None:
         """Forget the last targets (the target filter starts again from the MVs now)."""
