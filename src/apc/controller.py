@@ -155,6 +155,8 @@ class Controller:
         self.hard_hi = np.array([np.inf if c.hard_high is None else c.hard_high for c in spec.cv])
         self.u_lo, self.u_hi = pb.mv_bounds()
         self.max_move = pb.max_moves()
+        self._cv_weight = np.array([c.weight for c in spec.cv], dtype=float)
+        self._u_target_weight = np.array([m.target_weight for m in spec.mv], dtype=float)
         self.dropped = np.zeros(pb.n_cv, dtype=bool)
         self.failures = 0
         self._plan: Plan | None = None
@@ -312,14 +314,13 @@ class Controller:
                                                       (w_model, p_model, u_offset))
         data = Data(x0=estimate.x, u_prev=u_prev, w=w_model, p=p_model, bias=estimate.bias,
                     cv_target=cv_target, u_target=u_target,
-                    cv_weight=np.where(active & np.isfinite(cv_target),
-                                       [c.weight for c in spec.cv], 0.0),
+                    cv_weight=np.where(active & np.isfinite(cv_target), self._cv_weight, 0.0),
                     u_weight=u_weight, u_lo=self.u_lo, u_hi=self.u_hi, max_move=self.max_move,
                     soft_lo=np.where(active, self.soft_lo, -np.inf),
                     soft_hi=np.where(active, self.soft_hi, np.inf),
                     hard_lo=np.where(active, self.hard_lo, -np.inf),
                     hard_hi=np.where(active, self.hard_hi, np.inf), u_offset=u_offset)
-        data.cv_target = np.nan_to_num(cv_target)
+        data.cv_target = np.where(np.isnan(cv_target), 0.0, cv_target)   # no setpoint: weight 0
         plan = self.nmpc.solve(data)
         self.n_solves += 1
         if plan.status is SolveStatus.OK:
@@ -390,7 +391,7 @@ class Controller:
         return status, shed
 
     def _targets(self, estimate, u_prev, active, events, inputs):
-        pb, spec = self.problem, self.spec
+        pb = self.problem
         if self.targets is None:
             return (self.setpoints.copy(), np.zeros(pb.n_u), np.zeros(pb.n_u))
         w_model, p_model, u_offset = inputs  # (the model's inputs this cycle: model_inputs)
@@ -411,8 +412,7 @@ class Controller:
         target = self._target
         has_sp = np.isfinite(self.setpoints)
         cv_target = np.where(has_sp, target.cv, np.nan)
-        u_weight = np.array([m.target_weight for m in spec.mv])
-        return cv_target, target.u, u_weight
+        return cv_target, target.u, self._u_target_weight.copy()
 
     def _clamp(self, u, u_prev):
         status = {}

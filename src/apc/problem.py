@@ -42,6 +42,8 @@ class ControlProblem:
         Measurements that carry a bias state, in bias-vector order.
     cv_bias : numpy.ndarray
         Shape (n_cv, n_bias): which bias adds to which CV (0/1).
+    cv_ramp : numpy.ndarray of bool
+        Which CVs are ramps (integrating), (n_cv,).
     f, cv, meas : casadi.Function
         ``f(x, u_mv, w, p)`` state derivatives; ``cv(x, u_mv, w, p)`` CV
         values without bias; ``meas(x, u_mv, w, p)`` measured signals without bias.
@@ -55,6 +57,7 @@ class ControlProblem:
     u_scale: np.ndarray = field(init=False)
     bias_names: list[str] = field(init=False)
     cv_bias: np.ndarray = field(init=False)
+    cv_ramp: np.ndarray = field(init=False)
     f: ca.Function = field(init=False)
     cv: ca.Function = field(init=False)
     meas: ca.Function = field(init=False)
@@ -76,6 +79,7 @@ class ControlProblem:
             if cv.name in biased:
                 sel[i, biased.index(cv.name)] = 1.0
         set_("cv_bias", sel)
+        set_("cv_ramp", np.array([c.ramp for c in spec.cv], dtype=bool))
         x = ca.SX.sym("x", model.n_x)
         u = ca.SX.sym("u", len(mv_names))
         w = ca.SX.sym("w", len(self.other_index))

@@ -264,7 +264,7 @@ class LinearTargets:
     def __init__(self, problem: ControlProblem, lin: LinearModel, predictor):
         spec = problem.spec
         self.problem, self.lin, self.predictor = problem, lin, predictor
-        self.ramp = np.array([c.ramp for c in spec.cv])
+        self.ramp = problem.cv_ramp
         self.gain, self.gain_w = lin.gains(self.ramp, [c.name for c in spec.cv])
         self.cv_magnitude = problem.cv_magnitudes()
         self.optimiser = SteadyStateOptimiser(spec, self.gain, self.ramp, self.cv_magnitude)

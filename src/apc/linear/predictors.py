@@ -221,8 +221,7 @@ class KalmanPredictor:
         pb = self.problem
         u = self.u if u is None else u
         return settle(self.lin, self.xi[:n], u, np.asarray(w, float), self.Bd @ d,
-                      self.Dd_cv @ d + pb.cv_bias @ self.xi[n + self.n_d:],
-                      np.array([c.ramp for c in pb.spec.cv]))
+                      self.Dd_cv @ d + pb.cv_bias @ self.xi[n + self.n_d:], pb.cv_ramp)
 
 
 class StateFeedbackPredictor(StateFeedback):
@@ -247,7 +246,7 @@ class StateFeedbackPredictor(StateFeedback):
         n, pb = self.lin.n_x, self.problem
         u = self.lin.u_op if u is None else u
         return settle(self.lin, self.x, u, np.asarray(w, float), np.zeros(n),
-                      np.zeros(pb.n_cv), np.array([c.ramp for c in pb.spec.cv]))
+                      np.zeros(pb.n_cv), pb.cv_ramp)
 
 
 def _nominal(pb: ControlProblem, lin: LinearModel, name: str) -> float:
@@ -269,7 +268,7 @@ class StepResponsePredictor:
         N = spec.prediction_horizon
         self.P = P = max(int(length), N + 1)
         self.S_u, self.S_w = lin.step_responses(P)
-        self.ramp = np.array([c.ramp for c in spec.cv])
+        self.ramp = pb.cv_ramp
         self.u, self.w = np.asarray(u, float).copy(), np.asarray(w, float).copy()
         self.x = np.asarray(x0, float).copy()  # open-loop model state
         # start from rest at the current point: the CVs of the model state, inputs held
