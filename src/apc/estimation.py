@@ -3,7 +3,9 @@
 The estimators work on one discrete-time augmented model of the plant over
 a control interval (:class:`AugmentedModel`):
 
-- the model states ``x`` (RK4 over the interval, a fixed number of substeps);
+- the model states ``x`` (RK4 over the interval: :data:`RK4_SUBSTEPS`
+  substeps, more where the model's fastest mode at the initial point needs
+  them to stay inside RK4's stability region, :func:`rk4_substeps`);
 - one bias ``d`` per measurement marked ``bias`` (a random walk): the
   disturbance states that make control offset-free under mismatch;
 - one state per disturbance model of the specification (``disturbances``,
@@ -33,10 +35,16 @@ from apc.bounded import InProcess, SolveTimeout
 from apc.detectability import check_disturbance_model
 from apc.problem import ControlProblem
 from twin.core import ops
+from twin.core.errors import InputError
 from twin.core.quality import Quality, Reading
 
 RK4_SUBSTEPS = 10
-"""RK4 substeps per control interval of the estimators' model."""
+"""Fewest RK4 substeps per control interval of the estimators' model."""
+RK4_STABLE = 2.0
+"""Largest ``|eigenvalue| x substep`` of the model's Jacobian allowed (RK4 is stable to 2.78 on
+the negative real axis and 2.83 on the imaginary one)."""
+RK4_MAX_SUBSTEPS = 400
+"""Most substeps: a model stiffer than this over one interval is refused."""
 
 INITIAL_DISTURBANCE_STD = 10.0
 """Initial standard deviation of a disturbance state, in multiples of its ``noise``."""
@@ -46,11 +54,37 @@ def _magnitude(v: float) -> float:
     return max(abs(v), 1e-3) if np.isfinite(v) else 1.0
 
 
-class AugmentedModel:
-    """``xi+ = F(xi, u, w, p)``, ``y = h(xi, u, w, p)`` with Jacobians, over one interval."""
+def rk4_substeps(problem: ControlProblem, x, u, w, p) -> int:
+    """RK4 substeps per interval for the model at ``(x, u, w, p)``: at least
+    :data:`RK4_SUBSTEPS`, and enough that the largest eigenvalue magnitude of ``df/dx``
+    [1/time unit] times a substep is at most :data:`RK4_STABLE` (a column's hydraulics at a
+    sample time of minutes need more than ten). A model whose Jacobian is not finite there
+    gets the default; one that needs more than :data:`RK4_MAX_SUBSTEPS` is refused."""
+    dt = problem.spec.sample_time
+    pb = problem
+    xs, us, ws, ps = (ca.SX.sym(name, n) for name, n in
+                      (("x", pb.model.n_x), ("u", pb.n_u), ("w", pb.n_w), ("p", pb.model.n_p)))
+    jac = ca.Function("dfdx", [xs, us, ws, ps], [ca.jacobian(pb.f(xs, us, ws, ps), xs)])
+    a = np.array(jac(x, u, w, p), dtype=float)
+    if not np.all(np.isfinite(a)):
+        return RK4_SUBSTEPS
+    rho = float(np.max(np.abs(np.linalg.eigvals(a)))) if a.size else 0.0
+    n = max(RK4_SUBSTEPS, int(np.ceil(rho * dt / RK4_STABLE)))
+    if n > RK4_MAX_SUBSTEPS:
+        raise InputError(f"estimator: the model's fastest mode ({rho:.3g} per time unit) needs "
+                         f"{n} RK4 substeps per sample_time of {dt:g} (at most "
+                         f"{RK4_MAX_SUBSTEPS}); shorten sample_time or use estimator.kind = "
+                         "'state_feedback'")
+    return n
 
-    def __init__(self, problem: ControlProblem):
+
+class AugmentedModel:
+    """``xi+ = F(xi, u, w, p)``, ``y = h(xi, u, w, p)`` with Jacobians, over one interval of
+    ``substeps`` RK4 steps (:func:`rk4_substeps`)."""
+
+    def __init__(self, problem: ControlProblem, substeps: int = RK4_SUBSTEPS):
         self.problem = pb = problem
+        self.substeps = int(substeps)
         spec, model = pb.spec, pb.model
         meas = spec.measurements
         self.names = [m.name for m in meas]
@@ -77,9 +111,9 @@ class AugmentedModel:
         if self.n_e:
             ue, we, pe = (u + ca.mtimes(self.E_u, e), w + ca.mtimes(self.E_w, e),
                           p + ca.mtimes(self.E_p, e))
-        h = spec.sample_time / RK4_SUBSTEPS
+        h = spec.sample_time / self.substeps
         xn = x
-        for _ in range(RK4_SUBSTEPS):
+        for _ in range(self.substeps):
             k1 = pb.f(xn, ue, we, pe)
             k2 = pb.f(xn + h / 2 * k1, ue, we, pe)
             k3 = pb.f(xn + h / 2 * k2, ue, we, pe)
@@ -274,7 +308,7 @@ class EKF:
 
     def __init__(self, problem: ControlProblem, x0: np.ndarray, u: np.ndarray, w: np.ndarray,
                  p: np.ndarray):
-        self.model = AugmentedModel(problem)
+        self.model = AugmentedModel(problem, rk4_substeps(problem, x0, u, w, p))
         self.problem = problem
         self.xi = self.model.initial(np.asarray(x0, float), u, w, p)
         self.P = self.model.P0.copy()

@@ -23,6 +23,7 @@ from apc.estimation import EKF, MHE, Estimate, StateFeedback, make_estimator, us
 from apc.problem import ControlProblem
 from apc.spec import MeasurementSpec, spec_from_dict
 from linear_models import BENT, INTEGRATOR
+from twin.core.errors import InputError
 from twin.core.model import Model
 from twin.core.quality import Quality, Reading
 from twin.core.variables import disturbance, manipulated, output, parameter, state
@@ -348,3 +349,32 @@ def test_a_dead_solver_process_gives_the_ekf_estimate_and_says_why():
         assert mhe.failure == "time budget exceeded" and mhe.n_failures == 2
     finally:
         runner.close()
+
+
+def _lag_problem(sample_time: float):
+    spec = spec_from_dict({
+        "model": "bent", "sample_time": sample_time, "prediction_horizon": 3,
+        "measurements": [{"name": "y", "noise_std": 0.1, "bias": False}],
+        "cv": [{"name": "y", "setpoint": 2.0}], "mv": [{"name": "u"}]})
+    return ControlProblem(BENT, spec)
+
+
+def test_a_sample_time_long_for_the_model_gets_enough_rk4_substeps_to_stay_stable():
+    # the lag's eigenvalue is -1: over T = 30, 10 substeps of h = 3 would give
+    # x+ = (1 - 3 + 9/2 - 27/6 + 81/24)^10 x = 1.375^10 x (unstable); |lambda| h <= 2 needs 15
+    # substeps of h = 2: x+ = (1 - 2 + 2 - 8/6 + 16/24)^15 x = (1/3)^15 x
+    ekf = EKF(_lag_problem(30.0), np.array([1.0]), np.array([1.0]), NONE, NONE)
+    assert ekf.model.substeps == 15
+    a = np.array(ekf.model.A(ekf.xi, np.array([1.0]), NONE, NONE))
+    assert a[0, 0] == pytest.approx((1 / 3) ** 15, rel=1e-9)
+    # a short sample time keeps the ten substeps the parts above are worked out with
+    assert EKF(_lag_problem(T), np.array([1.0]), np.array([1.0]), NONE, NONE).model.substeps == 10
+
+
+def test_a_model_too_stiff_for_its_sample_time_is_refused_in_one_line():
+    with pytest.raises(InputError) as err:
+        EKF(_lag_problem(1000.0), np.array([1.0]), np.array([1.0]), NONE, NONE)
+    assert str(err.value) == (
+        "estimator: the model's fastest mode (1 per time unit) needs 500 RK4 substeps per "
+        "sample_time of 1000 (at most 400); shorten sample_time or use estimator.kind = "
+        "'state_feedback'")
