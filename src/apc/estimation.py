@@ -37,6 +37,7 @@ from apc.problem import ControlProblem
 from twin.core import ops
 from twin.core.errors import InputError
 from twin.core.quality import Quality, Reading
+from twin.core.symbolic import spectral_radius
 
 RK4_SUBSTEPS = 10
 """Fewest RK4 substeps per control interval of the estimators' model."""
@@ -61,14 +62,10 @@ def rk4_substeps(problem: ControlProblem, x, u, w, p) -> int:
     sample time of minutes need more than ten). A model whose Jacobian is not finite there
     gets the default; one that needs more than :data:`RK4_MAX_SUBSTEPS` is refused."""
     dt = problem.spec.sample_time
-    pb = problem
-    xs, us, ws, ps = (ca.SX.sym(name, n) for name, n in
-                      (("x", pb.model.n_x), ("u", pb.n_u), ("w", pb.n_w), ("p", pb.model.n_p)))
-    jac = ca.Function("dfdx", [xs, us, ws, ps], [ca.jacobian(pb.f(xs, us, ws, ps), xs)])
-    a = np.array(jac(x, u, w, p), dtype=float)
-    if not np.all(np.isfinite(a)):
+    rho = spectral_radius(problem.model, np.asarray(x, float), problem.full_inputs(u, w),
+                          np.asarray(p, float))
+    if not np.isfinite(rho):
         return RK4_SUBSTEPS
-    rho = float(np.max(np.abs(np.linalg.eigvals(a)))) if a.size else 0.0
     n = max(RK4_SUBSTEPS, int(np.ceil(rho * dt / RK4_STABLE)))
     if n > RK4_MAX_SUBSTEPS:
         raise InputError(f"estimator: the model's fastest mode ({rho:.3g} per time unit) needs "

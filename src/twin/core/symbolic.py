@@ -67,6 +67,15 @@ class CasadiForm:
         )
 
 
+def spectral_radius(model: Model, x: np.ndarray, u: np.ndarray, p: np.ndarray) -> float:
+    """Largest eigenvalue magnitude of ``df/dx`` at ``(x, u, p)`` [1/time unit of the model]
+    (what bounds an explicit integrator's stable step); NaN where the Jacobian is not finite."""
+    a = np.array(casadi_form(model).jac_x(x, u, p), dtype=float)
+    if not np.all(np.isfinite(a)):
+        return float("nan")
+    return float(np.max(np.abs(np.linalg.eigvals(a)))) if a.size else 0.0
+
+
 def casadi_form(model: Model) -> CasadiForm:
     """The (cached) CasADi form of ``model``."""
     key = model.structure

@@ -33,7 +33,7 @@ from twin.core.calibration.dataset import CalibrationData
 from twin.core.calibration.statistics import Statistics, statistics
 from twin.core.errors import InputError, TwinError
 from twin.core.model import Model
-from twin.core.symbolic import casadi_form
+from twin.core.symbolic import casadi_form, spectral_radius
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ STEP_LIMIT = 0.5
 
 def default_substeps(model: Model, x: np.ndarray, u: np.ndarray, dt: float) -> int:
     """RK4 steps per interval ``dt`` [model time unit] so that ``h * rho <= STEP_LIMIT``."""
-    rho = float(np.max(np.abs(casadi_form(model).linearize(x, u, model.p0()).eigenvalues())))
+    rho = spectral_radius(model, x, u, model.p0())
     if not math.isfinite(rho):
         return 8
     return int(min(1000, max(1, math.ceil(dt * rho / STEP_LIMIT))))
