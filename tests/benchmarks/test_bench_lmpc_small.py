@@ -11,7 +11,7 @@ def test_linear_mpc_figure_runs_quick_and_compares_the_qp_solvers(capsys):
     code, stdout, err = run_twin(capsys, "bench", "--quick", "--only", "lmpc_column_a", "--json")
     assert code == 0, err
     fig = json.loads(stdout)["figures"]["lmpc_column_a"]
-    assert fig["status"] == "ok" and fig["unit"] == "ms/cycle" and fig["samples"] == 60
+    assert fig["status"] == "ok" and fig["unit"] == "ms/cycle" and fig["samples"] == 400
     tables = fig["details"]["qp_solvers_on_the_same_qps"]
     assert set(tables) == {"column_a_N40_ch10", "cstr_N20", "column_a_N150"}
     column = tables["column_a_N40_ch10"]
