@@ -201,7 +201,7 @@ def _sqp_against_exact_limits(steps: int) -> float:
 @benchmark("mpc_cstr_robust", "ms per robust (9-scenario) NMPC step vs stock do-mpc",
            quick_budget_s=40)
 def mpc_cstr_robust(ctx: BenchContext) -> FigureResult:
-    steps = ctx.size(12, 100)
+    steps = ctx.size(8, 100)
     stock_x, _, stock_t = dompc_example.closed_loop(steps, robust=True, tol=TOL)
     ours_t, ours_x = _our_loop(_spec(True, "do-mpc"), steps)
     cold_t, cold_x = _our_loop(_spec(True, "do-mpc", warm=False), steps)

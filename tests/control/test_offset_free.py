@@ -11,9 +11,9 @@ def _steady_error(cstr_loop, tmp_path, bias: bool, kind: str = "ekf") -> float:
                    measurements=tuple(replace(m, bias=bias) for m in spec.measurements))
     # plant alpha = 1.05, beta = 1.1 against the nominal model; noisy T_R, T_K, analyser C_b
     assert cstr_loop.plant.parameters == {"alpha": 1.05, "beta": 1.1}
-    config = replace(cstr_loop, controller=spec, run=replace(cstr_loop.run, duration=1.5))
+    config = replace(cstr_loop, controller=spec, run=replace(cstr_loop.run, duration=1.0))
     _, frame = run_loop(config, tmp_path / f"{kind}-{bias}")
-    settled = frame[frame.time >= 0.75]
+    settled = frame[frame.time >= 0.6]
     return abs(settled["C_b.plant"].mean() - 0.6) / 0.6
 
 
