@@ -35,9 +35,11 @@ def test_repeated_failures_delay_then_lock_the_user_and_the_lockout_is_logged(se
         outcome, seconds = _login(server, client, "apc", "wrong-password")
         assert outcome == "BadUserAccessDenied"
         times.append(seconds)
-    # each refusal waits longer: 0.2, 0.4, 0.8 s after one scrypt check
+    # each refusal really waits its delay, 0.2, 0.4, 0.8 s, after one scrypt check, and not
+    # seconds more (the schedule itself is checked without a clock in test_login_guard.py; on
+    # a loaded machine one refusal took 0.54 s more than its delay where the checks took 0.06)
     for seconds, delay in zip(times, (0.2, 0.4, 0.8)):
-        assert delay <= seconds < delay + 0.4 + 2 * check, (times, check)
+        assert delay <= seconds < delay + 1.0 + 2 * check, (times, check)
     locked_at = time.monotonic()
     assert _login(server, client, "apc", right)[0] == "BadUserAccessDenied"  # right, but locked
     assert _login(server, client, "operator", server.password("operator"))[0] == "accepted"

@@ -65,3 +65,28 @@ def test_a_parallel_burst_is_cut_off_at_the_limit():
                for e in events), events
     assert "10 failed logins from 10.2.2.2" in events[-1] and \
         f"({failures} checked, {10 - failures} refused unchecked" in events[-1]
+
+
+def test_each_failure_doubles_the_delay_up_to_its_cap_and_a_success_starts_again(monkeypatch):
+    """The delays the guard waits before each refusal, read where it waits (no clock)."""
+    waited: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(seconds, *args, **kwargs):
+        waited.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(login_guard.asyncio, "sleep", sleep)
+    events: list[str] = []
+    guard = _guard(events, login_delay=0.2, login_delay_max=0.8, lockout_user_failures=100,
+                   lockout_address_failures=100)
+
+    async def scenario():
+        for _ in range(5):
+            assert await guard.check("apc", "wrong", "10.3.3.3") is None
+        assert await guard.check("apc", "right-password", "10.3.3.3") is USERS["apc"]
+        assert await guard.check("apc", "wrong", "10.3.3.3") is None
+
+    asyncio.run(scenario())
+    guard.close()
+    assert waited == [0.2, 0.4, 0.8, 0.8, 0.8, 0.2]
