@@ -234,8 +234,8 @@ class SteadyStateOptimiser:
         du_hi = (u_hi - u_now) / self.scale
         c_s = (self.cost_mv + self.cost_cv[lim] @ self.gains[lim]) * self.scale \
             if self._costs else np.zeros(n)
-        exact = self._exact_setpoints(limited, lim, cond.directions.shape[0], bounds, f, du_lo,
-                                      du_hi)
+        k = cond.directions.shape[0]                    # directions not moved
+        exact = self._exact_setpoints(limited, lim, k, bounds, f, du_lo, du_hi)
         if exact is not None and self.objective == "lp" and not c_s.any():
             # every stage's optimum reached, no limit or setpoint missed: no LP
             return self._result(exact, u_now, u_lo, u_hi, cv_free, active, soft_lo, soft_hi,
@@ -248,7 +248,6 @@ class SteadyStateOptimiser:
         lba[self.row_abs:] = 0.0                        # a_j -+ du_j >= 0: a_j >= |du_j|
         du = np.clip(0.0, du_lo, du_hi) if exact is None else exact   # exact: the setpoints met
         a_frozen = np.zeros((n, n))                     # rows of the directions not moved
-        k = cond.directions.shape[0]
         if k:
             rows = slice(self.row_frozen, self.row_frozen + k)
             a_frozen[:k] = cond.directions
@@ -364,7 +363,7 @@ class SteadyStateOptimiser:
         given = []
         if missed:
             ramp_missed = []
-            if self.ramp.any():
+            if self._any_ramp:
                 rate = cv / self.mag
                 ramp_missed = [GivenUp(self.spec.cv[i].name, "ramp", 0, float(abs(cv[i])))
                                for i in range(self.n_cv) if active[i] and self.ramp[i]
