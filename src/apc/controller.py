@@ -62,6 +62,7 @@ class VarStatus(enum.Enum):
     BAD = "bad"
     CLAMPED = "clamped"
     DROPPED = "dropped"
+    OUT_OF_SERVICE = "out of service"
 
 
 @dataclass
@@ -88,6 +89,12 @@ class Output:
         The linear controller's steady-state gains in one line: condition
         number, weakest direction, the directions not moved (empty for the
         nonlinear controller); logged as an event whenever it changes.
+    cv_predicted : dict
+        Each CV's planned trajectory, one value per sample from now to the
+        end of the horizon [CV units]; only with ``record_predictions`` set.
+    prediction_error : dict
+        Each used measurement minus its prediction from the last cycle (the
+        estimator's innovation) [measurement units]: the model-quality signal.
     """
 
     t: float
@@ -105,7 +112,8 @@ class Output:
     x_estimate: dict[str, float] = field(default_factory=dict)
     bias: dict[str, float] = field(default_factory=dict)
     disturbance: dict[str, float] = field(default_factory=dict)
-    cv_predicted: dict[str, float] = field(default_factory=dict)
+    cv_predicted: dict[str, list[float]] = field(default_factory=dict)
+    prediction_error: dict[str, float] = field(default_factory=dict)
     cv_target: dict[str, float] = field(default_factory=dict)
     mv_target: dict[str, float] = field(default_factory=dict)
     setpoints: dict[str, float] = field(default_factory=dict)
@@ -158,6 +166,11 @@ class Controller:
         self._cv_weight = np.array([c.weight for c in spec.cv], dtype=float)
         self._u_target_weight = np.array([m.target_weight for m in spec.mv], dtype=float)
         self.dropped = np.zeros(pb.n_cv, dtype=bool)
+        self.cv_out_of_service = np.zeros(pb.n_cv, dtype=bool)
+        self.mv_out_of_service: dict[int, tuple[float, float]] = {}
+        """MVs taken out of service: index to the limits they had (held at their value)."""
+        self.record_predictions = False
+        """Compute ``Output.cv_predicted`` each cycle (for a console's trends)."""
         self.failures = 0
         self._plan: Plan | None = None
         self._plan_age = 0
@@ -270,6 +283,58 @@ class Controller:
         for key, value in new.items():  # all checked: applied together or not at all
             targets[key][index] = value
 
+    def limit(self, name: str, key: str) -> float:
+        """A limit now in force: ``low``, ``high``, ``hard_low``, ``hard_high`` of a CV, or
+        ``low``, ``high``, ``max_move`` of an MV (``-inf``/``inf`` where there is none)."""
+        mvs = [m.name for m in self.spec.mv]
+        if name in mvs:
+            limits, index = {"low": self.u_lo, "high": self.u_hi,
+                             "max_move": self.max_move}, mvs.index(name)
+        else:
+            limits, index = {"low": self.soft_lo, "high": self.soft_hi, "hard_low": self.hard_lo,
+                             "hard_high": self.hard_hi}, self._cv_index(name)
+        if key not in limits:
+            raise UnknownNameError("limit", key, list(limits), f"'{name}'")
+        return float(limits[key][index])
+
+    def cv_weight(self, cv: str) -> float:
+        """A CV's setpoint weight now in force."""
+        return float(self._cv_weight[self._cv_index(cv)])
+
+    def set_cv_weight(self, cv: str, weight: float) -> None:
+        """Change a CV's setpoint weight (a finite number >= 0)."""
+        if not (np.isfinite(weight) and weight >= 0):
+            raise InputError(f"weight of '{cv}': {weight!r} is not a number >= 0")
+        self._cv_weight[self._cv_index(cv)] = float(weight)
+
+    def set_service(self, name: str, in_service: bool, mv_current: float | None = None) -> None:
+        """Take a CV or MV out of service, or back in.
+
+        A CV out of service is left out of control as a dropped one is; an
+        MV out of service is held at ``mv_current`` (its limits closed on it)
+        and gets its limits back when returned to service.
+        """
+        mvs = [m.name for m in self.spec.mv]
+        if name not in mvs:
+            self.cv_out_of_service[self._cv_index(name)] = not in_service
+            return
+        j = mvs.index(name)
+        if not in_service and j not in self.mv_out_of_service:
+            value = float(self.u_now[j] if mv_current is None else mv_current)
+            if not np.isfinite(value):
+                raise InputError(f"MV '{name}' has no finite value to be held at")
+            self.mv_out_of_service[j] = (float(self.u_lo[j]), float(self.u_hi[j]))
+            self.u_lo[j] = self.u_hi[j] = value
+        elif in_service and j in self.mv_out_of_service:
+            self.u_lo[j], self.u_hi[j] = self.mv_out_of_service.pop(j)
+
+    def in_service(self, name: str) -> bool:
+        """Whether a CV or MV is in service."""
+        mvs = [m.name for m in self.spec.mv]
+        if name in mvs:
+            return mvs.index(name) not in self.mv_out_of_service
+        return not bool(self.cv_out_of_service[self._cv_index(name)])
+
     def _cv_index(self, name: str) -> int:
         names = [c.name for c in self.spec.cv]
         if name not in names:
@@ -351,7 +416,7 @@ class Controller:
         self.estimator.predict(applied, self.w, self.p)
         return self._output(t, estimate, cv_status, mv_status, write, plan.status.value,
                             u_next=u_next, plan=plan, events=events, cv_target=cv_target,
-                            u_target=u_target)
+                            u_target=u_target, data=data)
 
     def _update_disturbances(self, dv: Mapping[str, float]) -> None:
         names = [self.model.inputs.names[i] for i in self.problem.other_index]
@@ -369,6 +434,10 @@ class Controller:
         status: dict[str, VarStatus] = {}
         shed = False
         for i, c in enumerate(self.spec.cv):
+            if self.cv_out_of_service[i]:
+                self.dropped[i] = True
+                status[c.name] = VarStatus.OUT_OF_SERVICE
+                continue
             m = meas.get(c.name)
             reading = readings.get(c.name)
             bad = m is not None and reading is not None and not usable(m, reading) and reading.fresh
@@ -445,9 +514,23 @@ class Controller:
         return self._output(t, estimate, cv_status, {}, False, "shed", plan=plan, events=events,
                             shed=True)
 
+    def _cv_prediction(self, plan: Plan, data: Data) -> dict[str, list[float]]:
+        """Each CV's planned trajectory, from the plan's states with the biases [CV units]
+        (nonlinear controllers; a linear controller's plan has no CV trajectory here)."""
+        if self.spec.controller_type() == "linear":
+            return {}
+        pb = self.problem
+        u = np.vstack([plan.u, plan.u[-1:]])
+        if data.u_offset is not None:
+            u = u + np.asarray(data.u_offset).reshape(1, -1)
+        cv = np.array(pb.cv(plan.x.T, u.T, data.w, data.p)).T
+        if pb.n_bias:
+            cv = cv + (np.array(pb.cv_bias) @ np.asarray(data.bias)).reshape(1, -1)
+        return {c.name: [float(v) for v in cv[:, i]] for i, c in enumerate(self.spec.cv)}
+
     def _output(self, t, estimate, cv_status, mv_status, write, solve_status, u_next=None,
                 plan: Plan | None = None, events=(), cv_target=None, u_target=None,
-                shed=False) -> Output:
+                shed=False, data: Data | None = None) -> Output:
         pb, spec = self.problem, self.spec
         mv_names = [m.name for m in spec.mv]
         cv_names = [c.name for c in spec.cv]
@@ -461,9 +544,14 @@ class Controller:
                      disturbance=dict(estimate.disturbance),
                      setpoints={n: float(v) for n, v in zip(cv_names, self.setpoints)
                                 if np.isfinite(v)},
+                     prediction_error=dict(estimate.innovation),
                      events=list(events))
+        for j in self.mv_out_of_service:
+            out.mv_status[mv_names[j]] = VarStatus.OUT_OF_SERVICE
         if plan is not None:
             out.solver_message, out.iterations, out.solve_time = plan.message, plan.iterations, plan.solve_time
+            if plan.status is SolveStatus.OK and self.record_predictions and data is not None:
+                out.cv_predicted = self._cv_prediction(plan, data)
             if plan.status is SolveStatus.OK:
                 out.soft_violation = {n: float(max(plan.slack[i])) for i, n in enumerate(cv_names)
                                       if max(plan.slack[i]) > 0}

@@ -13,15 +13,17 @@ from twin.orchestration.progress import Progress
 
 def run_control(config: LoopConfig | str | Path, folder: str | Path,
                 progress: Progress | None = None, report: bool = True,
-                fresh: bool = False) -> LoopResult:
+                fresh: bool = False, pace: float | None = None,
+                predictions: bool = False) -> LoopResult:
     """Run the scenario; write ``cycles.sqlite``, ``cycles.parquet`` and ``report.html``
     (``fresh``: replace an earlier run's cycle log in ``folder``).
 
-    ``progress`` is called after every cycle (see :mod:`twin.orchestration.progress`).
+    ``progress`` is called after every cycle (see :mod:`twin.orchestration.progress`);
+    ``pace`` and ``predictions`` as for :class:`ClosedLoop`.
     """
     if not isinstance(config, LoopConfig):
         config = load_loop(config)
-    loop = ClosedLoop(config, folder, fresh=fresh)
+    loop = ClosedLoop(config, folder, fresh=fresh, pace=pace, predictions=predictions)
     try:
         result = loop.run(progress)
         frame = loop.store.to_frame()

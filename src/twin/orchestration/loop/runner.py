@@ -26,6 +26,7 @@ from twin.core.quality import Quality, Reading
 from twin.core.sensors import SensorSpec
 from twin.core.time_unit import in_time_unit
 from twin.core.units import check_values, to_declared_values
+from twin.orchestration.loop.changes import ChangeDesk
 from twin.orchestration.loop.config import LoopConfig, refuse_model_only_keys
 from twin.orchestration.loop.given_up import ROLE, GivenUpWatch, units_of
 from twin.orchestration.loop.store import CycleStore
@@ -97,12 +98,17 @@ class LoopResult:
 class ClosedLoop:
     """A SIL run of a :class:`LoopConfig`; ``run()`` returns a :class:`LoopResult`."""
 
-    def __init__(self, config: LoopConfig, folder: str | Path, fresh: bool = False):
+    def __init__(self, config: LoopConfig, folder: str | Path, fresh: bool = False,
+                 pace: float | None = None, predictions: bool = False):
         """``folder`` is created once the plant and controller are set up (a refused
-        configuration leaves no folder); ``fresh``: replace an earlier run's cycle log there."""
+        configuration leaves no folder); ``fresh``: replace an earlier run's cycle log there;
+        ``pace``: wall-clock seconds per control cycle (default: as fast as it computes);
+        ``predictions``: record each cycle's CV predictions over the horizon."""
         self.config = config
         self.folder = Path(folder)
         self._fresh = fresh
+        self.pace = pace
+        self._predictions = predictions
         pc, spec = config.plant, config.controller
         internal = load_model(spec.model, parameter_set=spec.parameter_set)
         self.plant = make_plant(pc, config.tick, sensor_specs(pc, spec.measurements), internal)
@@ -130,6 +136,7 @@ class ClosedLoop:
             x0 = internal.x0({n: truth[n] for n in internal.states.names if n in truth})
         u0 = internal.u0(inputs)
         self.controller = Controller(spec, internal, x0=x0, u0=u0)
+        self.controller.record_predictions = self._predictions
         self.mv_names = [m.name for m in spec.mv]
         self.quality_override: dict[str, Quality] = {}
         self.controller.set_mode(config.run.mode, self._mvs())
@@ -144,6 +151,7 @@ class ClosedLoop:
         make_folder(self.folder, self._fresh)
         self.store = CycleStore(self.folder / "cycles.sqlite")
         self.store.start_run("SIL", pc.model, self.plant.time_unit, config.as_dict())
+        self.desk = ChangeDesk(self.store.db, self.store.run_id, self.controller)
 
     def _check_plant_events(self, config: LoopConfig) -> None:
         """The plant's part of every event, checked before the run: inputs, parameters, sensors."""
@@ -170,6 +178,7 @@ class ClosedLoop:
         next_event = 0
         cycle = 0
         plant = self.plant
+        start = time.monotonic()
         for j in range(n_ticks + 1):
             t = j * tick
             while next_event < len(events) and events[next_event].time <= t + 1e-9 * tick:
@@ -177,6 +186,8 @@ class ClosedLoop:
                 next_event += 1
             plant.latch()  # writes of the previous cycle take effect at this tick
             if j % per_cycle == 0:
+                if self.pace:
+                    time.sleep(max(0.0, start + cycle * self.pace - time.monotonic()))
                 out = self._guarded_cycle(cycle, t)
                 cycle += 1
                 if not out.shed and out.mode is not Mode.OFF:
@@ -236,6 +247,7 @@ class ClosedLoop:
         x_plant = (np.array([truth[n] for n in self.internal.states.names])
                    if all(n in truth for n in self.internal.states.names) else None)
         wall = time.time()
+        decided, change_events = self.desk.take(mv_now)
         rto_events = (self.rto.observe(t, readings, dict(zip(self.mv_names, mv_now)))
                       if self.rto is not None else [])
         out = self.controller.step(t, readings, mv_now, dv, x_plant=x_plant)
@@ -244,9 +256,10 @@ class ClosedLoop:
                                       self.given_up)
         self.failures += out.solve_status in ("failed", "timeout")
         self.sheds += bool(out.shed)
-        events = list(rto_events) + events
+        events = change_events + list(rto_events) + events
         events += [("base_layer", e) for e in (base.take_events() if base is not None else [])]
-        self.store.log_cycle(cycle, t, cycle_info(out, wall), values, events)
+        self.store.log_cycle(cycle, t, cycle_info(out, wall), values + self.desk.values(t), events,
+                             out.cv_predicted, [d.row() for d in decided])
         return out
 
     def _apply_event(self, event) -> None:
@@ -313,6 +326,8 @@ def cycle_record(controller: Controller, t: float, readings: dict[str, Reading],
         values.append((name, "estimate", value, None, t, t))
     for name, value in out.bias.items():
         values.append((name, "bias", value, None, t, t))
+    for name, value in out.prediction_error.items():
+        values.append((name, "prediction_error", value, None, t, t))
     for name, value in out.disturbance.items():
         values.append((name, "disturbance", value, None, t, t))
     for name, value in dv.items():

@@ -12,7 +12,15 @@ loop and the deployed one alike:
   ``mv``, ``dv``, ``plant``, ``estimate``, ``bias``, ``disturbance``,
   ``target``, ``setpoint``, ``low``, ``high``...), its quality or status,
   and its source and server timestamps;
-- ``event``: mode changes, sheds, dropped CVs, given-up limits, failures.
+- ``event``: mode changes, sheds, dropped CVs, given-up limits, failures;
+- ``prediction``: per cycle and CV the planned trajectory over the horizon
+  (a JSON list, one value per sample from the cycle on), when recorded;
+- ``change``: the audit trail of operator and engineer actions. A console
+  inserts a request (``pending``, with user, role, wall time, variable,
+  field and new value); the loop applies or refuses it at its next cycle
+  and records the cycle, the old value and the outcome (``applied`` or
+  ``refused`` with its one-line reason), in the same transaction as the
+  cycle it took effect in (:mod:`twin.orchestration.loop.changes`).
 
 :meth:`CycleStore.to_frame` pivots it to one row per cycle and one column
 per variable (``name`` for measured CVs and MVs, ``name.role`` otherwise,
@@ -60,7 +68,15 @@ CREATE TABLE IF NOT EXISTS value (
 CREATE INDEX IF NOT EXISTS value_cycle ON value (run, cycle);
 CREATE TABLE IF NOT EXISTS event (
     run INTEGER, cycle INTEGER, t REAL, kind TEXT, message TEXT);
+CREATE TABLE IF NOT EXISTS prediction (
+    run INTEGER, cycle INTEGER, name TEXT, "values" TEXT);
+CREATE TABLE IF NOT EXISTS change (
+    id INTEGER PRIMARY KEY, run INTEGER, requested REAL, user TEXT, role TEXT,
+    name TEXT, field TEXT, old TEXT, new TEXT, status TEXT, reason TEXT, cycle INTEGER,
+    decided REAL);
 """
+BUSY_TIMEOUT = 5.0
+"""How long a writer waits for another one (a console inserting a change request) [s]."""
 
 PLAIN_ROLES = ("meas", "mv")
 """Roles whose columns carry the bare variable name in the pivoted frame."""
@@ -74,7 +90,7 @@ class CycleStore:
         if self.path.is_dir():
             raise InputError(f"cycle store '{self.path}' is a folder")
         try:
-            self.db = sqlite3.connect(self.path)
+            self.db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT)
         except sqlite3.Error as exc:
             raise InputError(f"cycle store '{self.path}' cannot be opened: {exc}") from None
         try:
@@ -136,11 +152,15 @@ class CycleStore:
         return self.run_id
 
     def log_cycle(self, cycle: int, t: float, cycle_info: dict[str, Any],
-                  values: Iterable[tuple], events: Iterable[tuple[str, str]] = ()) -> None:
+                  values: Iterable[tuple], events: Iterable[tuple[str, str]] = (),
+                  predictions: dict[str, list[float]] | None = None,
+                  changes: Iterable[tuple] = ()) -> None:
         """Record one cycle and commit.
 
         ``values`` are ``(name, role, value, quality, source_time, server_time)``;
-        ``events`` are ``(kind, message)``.
+        ``events`` are ``(kind, message)``; ``predictions`` each CV's planned
+        trajectory; ``changes`` the decided change requests ``(id, old, status,
+        reason, decided)`` (:mod:`~twin.orchestration.loop.changes`).
         """
         run = self.run_id
         c = cycle_info
@@ -155,6 +175,13 @@ class CycleStore:
                 [(run, cycle, *v) for v in values])
             self.db.executemany("INSERT INTO event VALUES (?, ?, ?, ?, ?)",
                                 [(run, cycle, t, k, m) for k, m in events])
+            if predictions:
+                self.db.executemany("INSERT INTO prediction VALUES (?, ?, ?, ?)",
+                                    [(run, cycle, n, json.dumps(v)) for n, v in predictions.items()])
+            self.db.executemany("UPDATE change SET old = ?, status = ?, reason = ?, decided = ?, "
+                                "cycle = ? WHERE id = ?",
+                                [(old, status, reason, decided, cycle, i)
+                                 for i, old, status, reason, decided in changes])
 
     def log_event(self, cycle: int, t: float, kind: str, message: str) -> None:
         """Record one event outside a cycle (a plant failure that ends the run) and commit."""

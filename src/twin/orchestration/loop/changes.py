@@ -1,0 +1,266 @@
+"""Operator and engineer changes to a running loop: asked for by a console, applied by the loop.
+
+A change is one row of the cycle store's ``change`` table, its audit trail.
+The console checks the user's role and the value's form and inserts the
+request (:func:`request_change`); a request the role does not allow is
+recorded as ``refused`` at once and never reaches the loop. At its next
+cycle the loop applies every pending request through the controller's own
+methods, in the order asked, and records in the cycle's transaction the old
+value and the outcome: ``applied``, or ``refused`` with a one-line reason (a
+limit outside its validity range, a low above its high, an unknown
+variable) (:class:`ChangeDesk`).
+
+What a change sets (``field``), and the least role that may:
+
+==========================  ========  ==============================================
+field                       role      value
+==========================  ========  ==============================================
+``mode``                    operator  ``off``, ``warm`` or ``on`` (``name``: the controller)
+``setpoint``                operator  a number within the validity range, or ``none``
+``low``, ``high``           operator  a CV's soft limits or an MV's limits, within the
+                                      validity range, or ``none`` (CV only)
+``service``                 operator  ``in`` or ``out``
+``ack``                     operator  the event number acknowledged (``name``: ``event``)
+``max_move``                engineer  an MV's rate limit per sample (> 0)
+``weight``                  engineer  a CV's setpoint weight (>= 0)
+``valid_low``, ``valid_high``  engineer  the range operators' entries must lie in
+``horizon``                 engineer  refused: horizons fix the solver's problem; edit the
+                                      loop file and restart
+==========================  ========  ==============================================
+
+Validity ranges start at a CV's hard limits and an MV's limits of the
+loop file (unbounded where none is given).
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from apc.controller import Controller, Mode
+from twin.core.errors import InputError, TwinError
+
+ROLE_RANK = {"viewer": 0, "apc": 0, "operator": 1, "engineer": 2}
+"""Roles by what they may change: viewers and the APC's own account change nothing here."""
+FIELD_ROLE = {"mode": "operator", "setpoint": "operator", "low": "operator", "high": "operator",
+              "service": "operator", "ack": "operator", "max_move": "engineer",
+              "weight": "engineer", "valid_low": "engineer", "valid_high": "engineer",
+              "horizon": "engineer"}
+"""The least role that may set each field."""
+WORDS = {"mode": ("off", "warm", "on"), "service": ("in", "out")}
+NONE = "none"
+MAX_TEXT = 64
+"""Longest value or name a request may carry [characters]."""
+VALUE_LIMIT = 1e12
+"""Numbers beyond this magnitude are refused as entries (a typed 1e300) [variable units]."""
+
+
+def allowed(role: str, field: str) -> bool:
+    """Whether ``role`` may set ``field``."""
+    need = FIELD_ROLE.get(field)
+    return need is not None and ROLE_RANK.get(role, -1) >= ROLE_RANK[need]
+
+
+def parse_value(field: str, text: object) -> float | str | None:
+    """A request's value in its field's domain (one-line InputError otherwise)."""
+    if field not in FIELD_ROLE:
+        raise InputError(f"unknown field {str(field)[:MAX_TEXT]!r}; one of "
+                         f"{', '.join(FIELD_ROLE)}")
+    if not isinstance(text, (str, int, float)) or isinstance(text, bool):
+        raise InputError(f"{field}: give a value")
+    raw = str(text).strip().lower()
+    if len(raw) > MAX_TEXT:
+        raise InputError(f"{field}: value longer than {MAX_TEXT} characters")
+    if field in WORDS:
+        if raw not in WORDS[field]:
+            raise InputError(f"{field}: {raw!r} is not one of {', '.join(WORDS[field])}")
+        return raw
+    if raw == NONE and field in ("setpoint", "low", "high", "valid_low", "valid_high"):
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(f"{field}: {raw!r} is not a number") from None
+    if not math.isfinite(value) or abs(value) > VALUE_LIMIT:
+        raise InputError(f"{field}: {raw!r} is not a finite number of magnitude below "
+                         f"{VALUE_LIMIT:g}")
+    if field == "max_move" and value <= 0:
+        raise InputError(f"max_move: {value:g} must be above 0")
+    if field == "weight" and value < 0:
+        raise InputError(f"weight: {value:g} must be 0 or above")
+    return value
+
+
+def request_change(db: sqlite3.Connection, run: int, user: str, role: str, name: str,
+                   field: str, value: object) -> tuple[int, str]:
+    """Record a change request; ``(id, "")`` when it goes to the loop, ``(id, reason)`` when
+    refused at once (role, form of the value). Commits."""
+    name = str(name)[:MAX_TEXT]
+    shown = str(value)[:MAX_TEXT] if value is not None else ""
+    reason = ""
+    if not allowed(role, field):
+        need = FIELD_ROLE.get(field)
+        reason = (f"role {role} may not change {field}" if need else
+                  f"unknown field {str(field)[:MAX_TEXT]!r}")
+    else:
+        try:
+            parse_value(field, value)
+        except InputError as exc:
+            reason = str(exc)
+    status = "refused" if reason else "pending"
+    with db:
+        cur = db.execute("INSERT INTO change (run, requested, user, role, name, field, new, "
+                         "status, reason, decided) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (run, time.time(), user, role, name, str(field)[:MAX_TEXT], shown,
+                          status, reason, time.time() if reason else None))
+    return int(cur.lastrowid), reason
+
+
+@dataclass
+class Decided:
+    """What the loop made of one request (a row update of the ``change`` table)."""
+
+    id: int
+    old: str
+    status: str
+    reason: str
+    decided: float
+
+    def row(self) -> tuple:
+        return (self.id, self.old, self.status, self.reason, self.decided)
+
+
+def _shown(value: float | None) -> str:
+    return NONE if value is None or not np.isfinite(value) else f"{value:.12g}"
+
+
+class ChangeDesk:
+    """Applies a run's pending change requests to its controller, once per cycle.
+
+    Parameters
+    ----------
+    db : sqlite3.Connection
+        The loop's own connection to its cycle store.
+    run : int
+    controller : Controller
+    """
+
+    def __init__(self, db: sqlite3.Connection, run: int, controller: Controller):
+        self.db, self.run = db, run
+        self.controller = controller
+        spec = controller.spec
+        self.valid: dict[str, list[float]] = {}
+        for c in spec.cv:
+            self.valid[c.name] = [-math.inf if c.hard_low is None else c.hard_low,
+                                  math.inf if c.hard_high is None else c.hard_high]
+        for j, m in enumerate(spec.mv):
+            self.valid[m.name] = [float(controller.u_lo[j]), float(controller.u_hi[j])]
+        self.acknowledged: set[int] = set()
+
+    def take(self, mv_now: np.ndarray) -> tuple[list[Decided], list[tuple[str, str]]]:
+        """Apply the pending requests: their outcomes and one event per request."""
+        try:
+            rows = self.db.execute("SELECT id, user, role, name, field, new FROM change "
+                                   "WHERE run = ? AND status = 'pending' ORDER BY id",
+                                   (self.run,)).fetchall()
+        except sqlite3.Error:
+            return [], []  # (a busy store: the requests wait for the next cycle)
+        decided, events = [], []
+        for i, user, role, name, field, new in rows:
+            old = ""
+            try:
+                if not allowed(role, field):
+                    raise InputError(f"role {role} may not change {field}")
+                value = parse_value(field, new)
+                old = self._apply(name, field, value, mv_now)
+            except (InputError, TwinError) as exc:
+                reason = " ".join(str(exc).split())
+                decided.append(Decided(i, old, "refused", reason, time.time()))
+                events.append(("change", f"{user} ({role}): {name} {field} {new} refused: "
+                                         f"{reason}"))
+                continue
+            decided.append(Decided(i, old, "applied", "", time.time()))
+            events.append(("change", f"{user} ({role}): {name} {field} {old} -> {new}"))
+        return decided, events
+
+    def values(self, t: float) -> list[tuple]:
+        """The validity ranges and CV weights as cycle values (roles ``valid_low``,
+        ``valid_high``, ``weight``)."""
+        rows = []
+        for name, (lo, hi) in self.valid.items():
+            if math.isfinite(lo):
+                rows.append((name, "valid_low", lo, None, t, t))
+            if math.isfinite(hi):
+                rows.append((name, "valid_high", hi, None, t, t))
+        for c in self.controller.spec.cv:
+            rows.append((c.name, "weight", self.controller.cv_weight(c.name), None, t, t))
+        return rows
+
+    # ------------------------------------------------------------------ applying
+
+    def _apply(self, name: str, field: str, value, mv_now: np.ndarray) -> str:
+        """Apply one change; its old value as text."""
+        ctl = self.controller
+        if field == "mode":
+            old = ctl.mode.value
+            ctl.set_mode(Mode(value), mv_now)
+            return old
+        if field == "ack":
+            self.acknowledged.add(int(value))
+            return ""
+        if field == "horizon":
+            raise InputError("horizons fix the solver's problem: edit the loop file and restart")
+        if name not in self.valid:
+            raise InputError(f"no CV or MV '{name}'; one of {', '.join(self.valid)}")
+        mvs = [m.name for m in ctl.spec.mv]
+        is_mv = name in mvs
+        if field == "service":
+            old = "in" if ctl.in_service(name) else "out"
+            j = mvs.index(name) if is_mv else None
+            ctl.set_service(name, value == "in", float(mv_now[j]) if is_mv else None)
+            return old
+        if field in ("valid_low", "valid_high"):
+            k = 0 if field == "valid_low" else 1
+            old = self.valid[name][k]
+            new = (-math.inf if k == 0 else math.inf) if value is None else value
+            lo, hi = (new, self.valid[name][1]) if k == 0 else (self.valid[name][0], new)
+            if lo > hi:
+                raise InputError(f"validity range of '{name}': low {lo:g} above high {hi:g}")
+            self.valid[name][k] = new
+            return _shown(old)
+        if field == "weight":
+            if is_mv:
+                raise InputError(f"'{name}' is an MV: weight is a CV's")
+            old = ctl.cv_weight(name)
+            ctl.set_cv_weight(name, value)
+            return _shown(old)
+        if field == "setpoint":
+            if is_mv:
+                raise InputError(f"'{name}' is an MV: setpoints are a CV's")
+            self._check_valid(name, field, value)
+            old = ctl.setpoint(name)
+            ctl.set_setpoint(name, value)
+            return _shown(old)
+        if field in ("low", "high") or field == "max_move":
+            if field != "max_move":
+                self._check_valid(name, field, value)
+            if is_mv and value is None:
+                raise InputError(f"MV '{name}' needs a {field} limit")
+            if is_mv and mvs.index(name) in ctl.mv_out_of_service:
+                raise InputError(f"MV '{name}' is out of service: return it first")
+            old = ctl.limit(name, field)
+            ctl.set_limits(name, **{field: value})
+            return _shown(old)
+        raise InputError(f"unknown field {field!r}")
+
+    def _check_valid(self, name: str, field: str, value: float | None) -> None:
+        lo, hi = self.valid[name]
+        if value is None:
+            return
+        if not lo <= value <= hi:
+            raise InputError(f"{name} {field} {value:g} is outside its validity range "
+                             f"[{lo:g}, {hi:g}]")
