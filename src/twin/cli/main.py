@@ -23,6 +23,8 @@ import click
 
 from twin.cli.bench_command import register as register_bench
 from twin.cli.calibrate_command import register as register_calibrate
+from twin.cli.console_command import console_beside, console_options
+from twin.cli.console_command import register as register_console
 from twin.cli.data_command import register as register_data
 from twin.cli.examples_command import register as register_examples
 from twin.cli.identify_command import register as register_identify
@@ -450,10 +452,13 @@ def demo(out: Path, force: bool, as_json: bool) -> None:
               help="Folder for the cycle log, Parquet export and report (default: control-<config>).")
 @duration_option("run for this long instead of the file's run.duration (events after it "
                  "do not happen)")
+@click.option("--pace", type=click.FloatRange(0, 3600, min_open=True), default=None,
+              help="Wall-clock seconds per control cycle (default: as fast as it computes).")
+@console_options
 @force_option
 @json_option
-def control(config: Path, out: Path | None, duration: float | None, force: bool,
-            as_json: bool) -> None:
+def control(config: Path, out: Path | None, duration: float | None, pace: float | None,
+            console_at, force: bool, as_json: bool) -> None:
     """Run a closed loop (twin + APC) from a TOML file and report on it.
 
     CONFIG is a loop file, or the name of a shipped example
@@ -470,8 +475,10 @@ def control(config: Path, out: Path | None, duration: float | None, force: bool,
     if duration is not None:
         loop = shortened_loop(loop, duration)
     folder = check_out_folder(out or Path(f"control-{config.stem}"), force)
-    with progress_display(f"closed loop {config.stem}", as_json) as progress:
-        result = run_control(loop, folder, progress, fresh=force)
+    with console_beside(folder, console_at), \
+            progress_display(f"closed loop {config.stem}", as_json) as progress:
+        result = run_control(loop, folder, progress, fresh=force, pace=pace,
+                             predictions=console_at is not None)
     data = {"folder": folder, "store": result.store, "parquet": result.parquet,
             "report": result.report, "cycles": result.cycles, "kpis": result.kpis}
     lines = loop_summary(result.cycles, result.kpis, result.units, result.time_unit,
@@ -550,6 +557,7 @@ def _short(values: dict[str, float]) -> str:
 register_opcua(cli, _emit, json_option, _progress_bar)
 register_whatif(cli, _emit, json_option, _progress_bar)
 register_report(cli, _emit, json_option)
+register_console(cli, _emit, json_option)
 register_model_commands(cli, _emit, json_option)
 register_examples(cli, _emit, json_option)
 register_data(cli, _emit, json_option)

@@ -20,6 +20,7 @@ DEFAULT_SERVER_DIR = Path.home() / ".config" / "process-twin" / "opcua-server"
 
 def register(cli: click.Group, emit, json_option, progress_bar) -> None:
     """Add the OPC UA commands to the ``twin`` group."""
+    from twin.cli.console_command import console_beside, console_options
 
     @cli.command("serve-opcua")
     @click.argument("model_name", metavar="[MODEL]", required=False)
@@ -43,7 +44,8 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
                        "[default: history.file of --config, else ./opcua-history.sqlite].")
     @click.option("--add-user", default=None, metavar="NAME",
                   help="Add a user (password from stdin) with --role, then exit.")
-    @click.option("--role", type=click.Choice(["apc", "operator", "viewer"]), default="apc")
+    @click.option("--role", type=click.Choice(["apc", "operator", "engineer", "viewer"]),
+                  default="apc")
     @json_option
     def serve_opcua(model_name, config_file, tick, speed, endpoint, config_dir, insecure,
                     hold_until_apc, duration, history, add_user, role, as_json):
@@ -103,8 +105,9 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
                        "(default: deploy-<config>).")
     @click.option("--force", is_flag=True,
                   help="Write into an --out folder that holds files, replacing that run.")
+    @console_options
     @json_option
-    def deploy(config: Path, out: Path | None, force: bool, as_json: bool) -> None:
+    def deploy(config: Path, out: Path | None, force: bool, console_at, as_json: bool) -> None:
         """Run the APC (and RTO) against an OPC UA server, with its watchdog.
 
         The run folder gets the cycle log, its Parquet export and report.html,
@@ -124,7 +127,9 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
         with _report_at_end(folder, cfg) as report:
             with progress_display(f"deployed loop {config.stem}", as_json, "deploy") as progress:
                 try:
-                    result = run_deploy(cfg, folder, progress, fresh=force)
+                    with console_beside(folder, console_at):
+                        result = run_deploy(cfg, folder, progress, fresh=force,
+                                            predictions=console_at is not None)
                 except KeyboardInterrupt:
                     pass
                 except TwinError:

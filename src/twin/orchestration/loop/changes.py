@@ -20,7 +20,8 @@ field                       role      value
 ``low``, ``high``           operator  a CV's soft limits or an MV's limits, within the
                                       validity range, or ``none`` (CV only)
 ``service``                 operator  ``in`` or ``out``
-``ack``                     operator  the event number acknowledged (``name``: ``event``)
+``ack``                     operator  the event number acknowledged (``name``: ``event``;
+                                      recorded as applied at once: the loop has no part)
 ``max_move``                engineer  an MV's rate limit per sample (> 0)
 ``weight``                  engineer  a CV's setpoint weight (>= 0)
 ``valid_low``, ``valid_high``  engineer  the range operators' entries must lie in
@@ -111,12 +112,12 @@ def request_change(db: sqlite3.Connection, run: int, user: str, role: str, name:
             parse_value(field, value)
         except InputError as exc:
             reason = str(exc)
-    status = "refused" if reason else "pending"
+    status = "refused" if reason else ("applied" if field == "ack" else "pending")
     with db:
         cur = db.execute("INSERT INTO change (run, requested, user, role, name, field, new, "
                          "status, reason, decided) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          (run, time.time(), user, role, name, str(field)[:MAX_TEXT], shown,
-                          status, reason, time.time() if reason else None))
+                          status, reason, time.time() if status != "pending" else None))
     return int(cur.lastrowid), reason
 
 
@@ -147,19 +148,30 @@ class ChangeDesk:
         The loop's own connection to its cycle store.
     run : int
     controller : Controller
+    before : ChangeDesk, optional
+        The desk of the controller this one replaces (a deployed loop rebuilds its
+        controller): its validity ranges and what was changed are carried over.
     """
 
-    def __init__(self, db: sqlite3.Connection, run: int, controller: Controller):
+    def __init__(self, db: sqlite3.Connection, run: int, controller: Controller,
+                 before: "ChangeDesk | None" = None):
         self.db, self.run = db, run
         self.controller = controller
         spec = controller.spec
         self.valid: dict[str, list[float]] = {}
+        self.applied: list[tuple[str, str, object]] = []
+        """Changes applied so far ``(name, field, value)``, replayed on a rebuilt controller."""
         for c in spec.cv:
             self.valid[c.name] = [-math.inf if c.hard_low is None else c.hard_low,
                                   math.inf if c.hard_high is None else c.hard_high]
         for j, m in enumerate(spec.mv):
             self.valid[m.name] = [float(controller.u_lo[j]), float(controller.u_hi[j])]
-        self.acknowledged: set[int] = set()
+        if before is not None:
+            self.valid = before.valid
+            for name, field, value in before.applied:
+                if field not in ("mode", "service"):  # (a rebuilt controller starts OFF)
+                    self._apply(name, field, value, np.zeros(len(spec.mv)))
+                    self.applied.append((name, field, value))
 
     def take(self, mv_now: np.ndarray) -> tuple[list[Decided], list[tuple[str, str]]]:
         """Apply the pending requests: their outcomes and one event per request."""
@@ -184,12 +196,13 @@ class ChangeDesk:
                                          f"{reason}"))
                 continue
             decided.append(Decided(i, old, "applied", "", time.time()))
+            self.applied.append((name, field, value))
             events.append(("change", f"{user} ({role}): {name} {field} {old} -> {new}"))
         return decided, events
 
     def values(self, t: float) -> list[tuple]:
-        """The validity ranges and CV weights as cycle values (roles ``valid_low``,
-        ``valid_high``, ``weight``)."""
+        """The validity ranges, CV weights and MV rate limits as cycle values (roles
+        ``valid_low``, ``valid_high``, ``weight``, ``max_move``)."""
         rows = []
         for name, (lo, hi) in self.valid.items():
             if math.isfinite(lo):
@@ -198,6 +211,8 @@ class ChangeDesk:
                 rows.append((name, "valid_high", hi, None, t, t))
         for c in self.controller.spec.cv:
             rows.append((c.name, "weight", self.controller.cv_weight(c.name), None, t, t))
+        for m in self.controller.spec.mv:
+            rows.append((m.name, "max_move", self.controller.limit(m.name, "max_move"), None, t, t))
         return rows
 
     # ------------------------------------------------------------------ applying
@@ -209,9 +224,6 @@ class ChangeDesk:
             old = ctl.mode.value
             ctl.set_mode(Mode(value), mv_now)
             return old
-        if field == "ack":
-            self.acknowledged.add(int(value))
-            return ""
         if field == "horizon":
             raise InputError("horizons fix the solver's problem: edit the loop file and restart")
         if name not in self.valid:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from twin.core.errors import TwinError
+from twin.core.quality import Quality, Reading
 
 
 @dataclass
@@ -64,6 +65,8 @@ class CycleRecord:
     events: list[tuple[str, str]] = field(default_factory=list)
     values: list[tuple] = field(default_factory=list)
     info: dict | None = None
+    predictions: dict = field(default_factory=dict)
+    changes: list[tuple] = field(default_factory=list)
     health: Health = field(default_factory=Health)
     failed: bool = False
 
@@ -90,3 +93,25 @@ def blind_info(rec: CycleRecord, state: str, status: str) -> dict:
     """The cycle row of a cycle that decided nothing."""
     return {"wall_time": rec.wall, "mode": state, "write": False, "solve_status": status,
             "shed": False}
+
+
+def tag_readings(snap, stale_after: float) -> tuple[dict[str, Reading], set[str]]:
+    """A snapshot's tag samples as readings, and the names gone stale.
+
+    Bad stays Bad, Uncertain is kept (the controller's spec decides), and a
+    sample older than ``stale_after`` [s] on the server's clock (against its
+    heartbeat's timestamp) is Bad.
+    """
+    out = {}
+    for name, s in snap.tags.items():
+        quality = s.quality
+        if quality is not Quality.BAD and snap.heartbeat_time is not None \
+                and s.server_time is not None:
+            age = (snap.heartbeat_time - s.server_time).total_seconds()
+            if age > stale_after:
+                quality = Quality.BAD
+        stamp = s.server_time.timestamp() if s.server_time is not None else float("nan")
+        out[name] = Reading(s.value, quality, True, stamp)
+    stale = {n for n, s in snap.tags.items() if s.quality is not Quality.BAD
+             and out[n].quality is Quality.BAD}
+    return out, stale

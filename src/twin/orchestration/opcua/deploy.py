@@ -60,10 +60,11 @@ from twin.core.errors import InputError, RunStopped, TwinError
 from twin.core.quality import Quality, Reading
 from twin.orchestration.loop.runner import LoopResult, apply_controller_event, cycle_info, \
     cycle_record, initial_estimate
+from twin.orchestration.loop.changes import ChangeDesk
 from twin.orchestration.loop.given_up import GivenUpWatch, units_of
 from twin.orchestration.loop.store import CycleStore
 from twin.orchestration.opcua.cycle import BEFORE_COMMIT, CycleRecord, Decision, Health, \
-    StageFailed, blind_info, clamp_moves
+    StageFailed, blind_info, clamp_moves, tag_readings
 from twin.orchestration.opcua.deploy_config import DeployConfig
 from twin.orchestration.opcua.deploy_status import DeployStatus
 from twin.orchestration.opcua.gateway import Gateway, GatewayError, Snapshot
@@ -77,8 +78,9 @@ log = logging.getLogger(__name__)
 class DeployedLoop:
     """A :class:`DeployConfig` run against its gateway; :meth:`run` returns a :class:`LoopResult`."""
 
-    def __init__(self, config: DeployConfig, folder: str | Path, fresh: bool = False):
-        self.config = config
+    def __init__(self, config: DeployConfig, folder: str | Path, fresh: bool = False,
+                 predictions: bool = False):
+        self.config, self.predictions = config, predictions
         self.folder = Path(folder)
         spec = config.controller
         self.internal = load_model(spec.model, parameter_set=spec.parameter_set)
@@ -87,6 +89,7 @@ class DeployedLoop:
         needed = [m.name for m in spec.measurements] + self.dv_names
         config.tags.check_model(self.internal, needed, self.mv_names, "deploy tag map")
         self.controller: Controller | None = None
+        self.desk: ChangeDesk | None = None      # console changes, applied each cycle
         self.gateway = Gateway(config.tags, config.gateway, config.url)
         self.state = "waiting"
         self.needs_operator = False
@@ -305,6 +308,8 @@ class DeployedLoop:
             if self.controller is None:
                 self.controller = self._make_controller(readings, mv_now, dv)
         c = self.controller
+        decided, change_events = self.desk.take(mv_now)
+        rec.changes, events[:0] = [d.row() for d in decided], change_events
         if self.state == "active":
             loops_out = [f"{n} in {m}" for n, m in snap.modes.items()
                          if m is not None and m != "CASCADE"]
@@ -329,6 +334,7 @@ class DeployedLoop:
             self._shed(events, "controller shed: " + why, operator=True)
         written = self._setpoints(out, mv_now, snap, events) if self.state == "active" else {}
         values, more = cycle_record(c, rec.t, readings, out, mv_now, dv, {}, self.given_up)
+        values, rec.predictions = values + self.desk.values(rec.t), out.cv_predicted
         if written:
             values = [v for v in values if v[1] != "mv"] + [
                 (n, "mv", written[n], out.mv_status[n].value, rec.t, rec.t)
@@ -383,7 +389,7 @@ class DeployedLoop:
         try:
             with rec.stage("commit"):
                 self.store.log_cycle(rec.cycle, rec.t, rec.info or blind_info(rec, self.state, ""),
-                                     rec.values, events)
+                                     rec.values, events, rec.predictions, rec.changes)
         except StageFailed as failed:
             if self.state == "active":
                 self._shed(events, f"cycle store failed: {failed.reason}")
@@ -451,6 +457,8 @@ class DeployedLoop:
         controller = Controller(spec, self.internal, x0=x0, u0=self.internal.u0(u))
         for event in self._applied_events:
             apply_controller_event(controller, event)
+        controller.record_predictions = self.predictions
+        self.desk = ChangeDesk(self.store.db, self.store.run_id, controller, self.desk)
         if self.config.rto is not None:
             from twin.orchestration.loop.rto_handoff import RTOSupervisor
 
@@ -494,20 +502,9 @@ class DeployedLoop:
                 pass
 
     def _readings(self, snap: Snapshot) -> dict[str, Reading]:
-        """Tag samples as readings: Bad unusable, Uncertain as configured, stale as Bad."""
+        """Tag samples as readings (:func:`tag_readings`); an event where one goes stale."""
         stale_after = self.config.watchdog.stale_after
-        out = {}
-        for name, s in snap.tags.items():
-            quality = s.quality
-            if quality is not Quality.BAD and snap.heartbeat_time is not None \
-                    and s.server_time is not None:
-                age = (snap.heartbeat_time - s.server_time).total_seconds()
-                if age > stale_after:
-                    quality = Quality.BAD
-            stamp = s.server_time.timestamp() if s.server_time is not None else float("nan")
-            out[name] = Reading(s.value, quality, True, stamp)
-        stale = {n for n, s in snap.tags.items() if s.quality is not Quality.BAD
-                 and out[n].quality is Quality.BAD}
+        out, stale = tag_readings(snap, stale_after)
         for name in sorted(stale - self._stale):
             self._pending_events.append(("stale", f"{name}: no update for more than "
                                                   f"{stale_after:g} s (server timestamps)"))
@@ -585,13 +582,13 @@ class DeployedLoop:
         self.store.close()
 
 
-def run_deploy(config: DeployConfig, folder: str | Path,
-               progress: Progress | None = None, fresh: bool = False) -> LoopResult:
+def run_deploy(config: DeployConfig, folder: str | Path, progress: Progress | None = None,
+               fresh: bool = False, predictions: bool = False) -> LoopResult:
     """Run a deployed loop to its duration (or Ctrl-C); records in ``folder`` (``fresh``:
-    replacing an earlier run's cycle log there)."""
+    replacing an earlier run's cycle log there; ``predictions``: record CV predictions)."""
 
     async def main() -> LoopResult:
-        loop = DeployedLoop(config, folder, fresh)
+        loop = DeployedLoop(config, folder, fresh, predictions)
         try:
             return await loop.run(progress)
         finally:

@@ -30,9 +30,10 @@ import tomli_w
 from twin.core.config import read_toml
 from twin.core.errors import InputError
 
-ROLES = ("apc", "operator", "viewer")
+ROLES = ("apc", "operator", "engineer", "viewer")
 """apc: read, write remote setpoints and its heartbeat; operator: also call the plant's
-methods (modes, faults); viewer: read only."""
+methods (modes, faults); engineer: as operator on the plant, and in the console also tuning
+and validity ranges; viewer: read only."""
 FIRST_USERS = (("apc", "apc"), ("operator", "operator"))
 SECURITY_POLICY = "Basic256Sha256"
 _SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
@@ -41,7 +42,7 @@ USER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,31}")
 letter."""
 USER_NAME_RULE = "1-32 ASCII letters, digits, '_', '.' or '-', starting with a letter"
 _HASH = re.compile(r"scrypt\$[0-9a-f]{32}\$[0-9a-f]{128}")
-_USERS_HEADER = ("# Users of the simulated hardware: role apc, operator or viewer; scrypt hashes.\n"
+_USERS_HEADER = ("# Users of the simulated hardware: role apc, operator, engineer or viewer; scrypt hashes.\n"
                  "# Add one with: twin serve-opcua --add-user NAME --role ROLE (password from stdin).\n")
 
 

@@ -51,7 +51,7 @@ class RoleRuleset:
         if role is None or action_type_id not in self.allowed:
             return False
         if action_type_id == self.write:
-            return role in ("apc", "operator")
+            return role in ("apc", "operator", "engineer")
         if action_type_id == self.call:
-            return role == "operator"
+            return role in ("operator", "engineer")
         return True

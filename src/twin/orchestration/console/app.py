@@ -1,0 +1,278 @@
+"""The console's web application: pages, the JSON API, live streams, and who may do what.
+
+Pages (``/``, ``/run/<key>``) and every API route need a session; the login
+page and its static files do not. Every change (``POST``) also needs the
+session's CSRF token in the ``X-CSRF-Token`` header and a JSON body; the role
+is checked here and again by the loop before the controller sees it.
+Responses carry a strict content security policy (scripts and styles of
+the console's own origin only) and are never framed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse
+
+from twin.core.errors import InputError
+from twin.orchestration.console import auth
+from twin.orchestration.console.live import RunWatcher
+from twin.orchestration.console.runs import RunFolder
+from twin.orchestration.opcua.login_guard import Busy, LoginGuard
+from twin.orchestration.opcua.security import UserEntry
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+SERVED_SUFFIXES = (".html", ".png", ".svg", ".css", ".json", ".csv", ".parquet", ".txt")
+"""Files of a run folder the console serves (its reports and their figures)."""
+HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+                               "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
+                               "base-uri 'none'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Strict-Transport-Security": "max-age=31536000",
+}
+
+
+def uplot_files() -> dict[str, Path]:
+    """uPlot's script and style, installed by ``npm ci`` from the console's lock file."""
+    from twin.orchestration.console.assets import uplot_dist
+
+    dist = uplot_dist()
+    return {"uPlot.iife.min.js": dist / "uPlot.iife.min.js", "uPlot.min.css": dist / "uPlot.min.css"}
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities as null (JSON has no such numbers)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def make_app(runs: list[RunFolder], users: dict[str, UserEntry],
+             settings: auth.ConsoleSettings, on_security_event) -> FastAPI:
+    """The console application over ``runs`` for ``users``."""
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    sessions = auth.Sessions(settings)
+    guard = LoginGuard(users, settings, on_security_event)
+    by_key = {r.key: r for r in runs}
+    watchers = {r.key: RunWatcher(r) for r in runs}
+    uplot = uplot_files()
+    app.state.guard = guard
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        for key, value in HEADERS.items():
+            response.headers.setdefault(key, value)
+        return response
+
+    def session_of(request: Request) -> auth.Session:
+        session = sessions.get(request.cookies.get(auth.COOKIE))
+        if session is None:
+            raise HTTPException(401, "log in first")
+        return session
+
+    async def change_body(request: Request) -> tuple[auth.Session, dict]:
+        session = session_of(request)
+        if not auth.csrf_ok(session, request.headers.get(auth.CSRF_HEADER)):
+            raise HTTPException(403, "missing or wrong CSRF token: reload the page")
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            raise HTTPException(415, "send the change as JSON")
+        try:
+            body = await request.json()
+        except ValueError:
+            raise HTTPException(400, "the body is not JSON") from None
+        if not isinstance(body, dict):
+            raise HTTPException(400, "the body must be a JSON object")
+        return session, body
+
+    def run_of(key: str) -> RunFolder:
+        run = by_key.get(key)
+        if run is None:
+            raise HTTPException(404, f"no run '{key[:40]}'")
+        return run
+
+    @app.exception_handler(HTTPException)
+    async def one_line(request: Request, exc: HTTPException):
+        if exc.status_code == 401 and not request.url.path.startswith("/api/"):
+            return RedirectResponse("/login", 303)
+        return JSONResponse({"error": str(exc.detail)}, exc.status_code)
+
+    @app.exception_handler(InputError)
+    async def input_error(request: Request, exc: InputError):
+        return JSONResponse({"error": str(exc)}, 400)
+
+    # ------------------------------------------------------------------ pages
+
+    def page(name: str) -> FileResponse:
+        return FileResponse(STATIC / name, media_type="text/html")
+
+    @app.get("/login")
+    async def login_page():
+        return page("login.html")
+
+    @app.get("/")
+    async def overview_page(request: Request):
+        session_of(request)
+        return page("overview.html")
+
+    @app.get("/run/{key}")
+    async def run_page(key: str, request: Request):
+        session_of(request)
+        run_of(key)
+        return page("faceplate.html")
+
+    @app.get("/static/{name}")
+    async def static(name: str):
+        path = uplot.get(name) or STATIC / name
+        if name not in uplot and (path.parent != STATIC or not path.is_file()
+                                  or path.suffix not in (".js", ".css")):
+            raise HTTPException(404, "no such file")
+        return FileResponse(path, media_type=mimetypes.guess_type(name)[0])
+
+    @app.get("/run/{key}/files/{name}")
+    async def run_file(key: str, name: str, request: Request):
+        session_of(request)
+        folder = run_of(key).folder.resolve()
+        path = (folder / name).resolve()
+        if path.parent != folder or not path.is_file() or path.suffix not in SERVED_SUFFIXES:
+            raise HTTPException(404, "no such file")
+        return FileResponse(path)
+
+    # ------------------------------------------------------------------ sessions
+
+    @app.post("/api/login")
+    async def login(request: Request):
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            raise HTTPException(415, "send the login as JSON")
+        try:
+            body = await request.json()
+        except ValueError:
+            raise HTTPException(400, "the body is not JSON") from None
+        if not isinstance(body, dict):
+            raise HTTPException(400, "the body must be a JSON object")
+        address = request.client.host if request.client else "unknown"
+        try:
+            user = await guard.check(body.get("user"), body.get("password"), address)
+        except Busy:
+            raise HTTPException(503, "too many logins at once; try again shortly") from None
+        if user is None:
+            raise HTTPException(401, "login refused: wrong user name or password, or locked "
+                                     "out after repeated failures")
+        token, session = sessions.open(user.name, user.role)
+        response = JSONResponse({"user": user.name, "role": user.role, "csrf": session.csrf})
+        response.set_cookie(**auth.cookie_options(settings.session_idle), value=token)
+        return response
+
+    @app.post("/api/logout")
+    async def logout(request: Request):
+        change_body_session = session_of(request)
+        if not auth.csrf_ok(change_body_session, request.headers.get(auth.CSRF_HEADER)):
+            raise HTTPException(403, "missing or wrong CSRF token: reload the page")
+        sessions.close(request.cookies.get(auth.COOKIE))
+        response = JSONResponse({"ok": True})
+        response.delete_cookie(auth.COOKIE, path="/", secure=True, httponly=True,
+                               samesite="strict")
+        return response
+
+    @app.get("/api/me")
+    async def me(request: Request):
+        s = session_of(request)
+        return {"user": s.user, "role": s.role, "csrf": s.csrf}
+
+    # ------------------------------------------------------------------ runs
+
+    @app.get("/api/runs")
+    async def list_runs(request: Request):
+        session_of(request)
+        out = []
+        for run in runs:
+            info = run.info()
+            snap = run.snapshot()
+            snap.pop("variables", None)
+            out.append(_json_safe({**info, **snap}))
+        return out
+
+    @app.get("/api/runs/{key}")
+    async def run_info(key: str, request: Request):
+        session_of(request)
+        return _json_safe(run_of(key).info())
+
+    @app.get("/api/runs/{key}/snapshot")
+    async def snapshot(key: str, request: Request):
+        session_of(request)
+        return _json_safe(run_of(key).snapshot())
+
+    @app.get("/api/runs/{key}/history")
+    async def history(key: str, request: Request, after: int = -1, last: int | None = None):
+        session_of(request)
+        return _json_safe(run_of(key).history(after=after, last=last))
+
+    @app.get("/api/runs/{key}/events")
+    async def events(key: str, request: Request):
+        session_of(request)
+        return _json_safe(run_of(key).events())
+
+    @app.get("/api/runs/{key}/alarms")
+    async def alarms(key: str, request: Request):
+        session_of(request)
+        return _json_safe(run_of(key).alarms())
+
+    @app.get("/api/runs/{key}/changes")
+    async def changes(key: str, request: Request):
+        session_of(request)
+        return _json_safe(run_of(key).changes())
+
+    @app.get("/api/runs/{key}/monitor")
+    async def monitor(key: str, request: Request, window: str | None = None,
+                      reference: str | None = None):
+        from twin.orchestration.loop.monitor import Window, monitor as figures
+        from twin.orchestration.loop.store import CycleStore
+
+        session_of(request)
+        run = run_of(key)
+        w = Window.parse(window, "window") if window else None
+        ref = Window.parse(reference, "reference") if reference else None
+        store = CycleStore.read_only(run.store)
+        try:
+            return _json_safe(figures(store, w, ref))
+        finally:
+            store.close()
+
+    @app.post("/api/runs/{key}/changes")
+    async def change(key: str, request: Request):
+        session, body = await change_body(request)
+        run = run_of(key)
+        unknown = sorted(set(body) - {"name", "field", "value"})
+        if unknown:
+            raise HTTPException(400, f"unknown key {unknown[0][:40]!r}; give name, field, value")
+        result = run.request(session.user, session.role, str(body.get("name", ""))[:64],
+                             str(body.get("field", ""))[:64], body.get("value"))
+        log.info("console: %s (%s) asked %s %s = %s: %s", session.user, session.role,
+                 body.get("name"), body.get("field"), body.get("value"), result["status"])
+        return JSONResponse(result, 403 if result["forbidden"] else 200)
+
+    @app.get("/api/runs/{key}/stream")
+    async def stream(key: str, request: Request):
+        session_of(request)
+        watcher = watchers.get(key)
+        if watcher is None:
+            raise HTTPException(404, f"no run '{key[:40]}'")
+        return StreamingResponse(watcher.stream(), media_type="text/event-stream",
+                                 headers={"X-Accel-Buffering": "no"})
+
+    return app
