@@ -306,6 +306,8 @@ def cycle_record(controller: Controller, t: float, readings: dict[str, Reading],
     for j, m in enumerate(spec.mv):
         value = out.mv[m.name] if out.write else float(mv_now[j])
         values.append((m.name, "mv", value, out.mv_status[m.name].value, t, t))
+        if m.name in out.mv:  # the planned move, also when not written (WARM)
+            values.append((m.name, "next", out.mv[m.name], None, t, t))
         values.append((m.name, "low", float(controller.u_lo[j]), None, t, t))
         values.append((m.name, "high", float(controller.u_hi[j]), None, t, t))
         if out.mv_target:

@@ -9,8 +9,9 @@ loop and the deployed one alike:
 - ``cycle``: per cycle the time, mode, whether MVs were written, solver
   status, message, iterations and time, failure count, shed flag;
 - ``value``: per cycle and variable a value with its role (``meas``,
-  ``mv``, ``dv``, ``plant``, ``estimate``, ``bias``, ``disturbance``,
-  ``target``, ``setpoint``, ``low``, ``high``...), its quality or status,
+  ``mv``, ``next`` (the planned move, written or not), ``dv``, ``plant``,
+  ``estimate``, ``bias``, ``disturbance``, ``prediction_error``, ``target``,
+  ``setpoint``, ``low``, ``high``, ``valid_low``, ``valid_high``...), its quality or status,
   and its source and server timestamps;
 - ``event``: mode changes, sheds, dropped CVs, given-up limits, failures;
 - ``prediction``: per cycle and CV the planned trajectory over the horizon

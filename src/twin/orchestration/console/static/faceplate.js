@@ -6,32 +6,47 @@ const base = `/api/runs/${encodeURIComponent(key)}`;
 let info = null, trends = null, snap = null;
 window.twinLatency = [];   // seconds from each cycle's start to its arrival here
 
-function input(name, field, value) {
+function input(name, field) {
+  // an entry field: shows the value in force; what the user types is kept until sent
   const el = document.createElement("input");
-  el.value = fmt(value);
   el.id = `${name}-${field}`;
   el.dataset.name = name;
   el.dataset.field = field;
   el.className = "edit";
   el.title = `Enter: ask for ${name} ${field}`;
-  el.addEventListener("keydown", (ev) => { if (ev.key === "Enter") ask(name, field, el.value); });
+  el.addEventListener("input", () => { el.dataset.dirty = "1"; });
+  el.addEventListener("keydown", async (ev) => {
+    if (ev.key === "Enter") { await ask(name, field, el.value); delete el.dataset.dirty; }
+    if (ev.key === "Escape") { delete el.dataset.dirty; el.blur(); }
+  });
   const span = document.createElement("span");
   const shown = document.createElement("span");
   shown.className = "value";
   shown.id = `${name}-${field}-value`;
-  shown.textContent = fmt(value);
   span.append(shown, " ", el);
   return span;
 }
 
-function serviceButton(name, status) {
-  const out = status === "out of service";
+function setValue(name, field, value) {
+  const text = fmt(value);
+  document.getElementById(`${name}-${field}-value`).textContent = text;
+  const el = document.getElementById(`${name}-${field}`);
+  if (!el.dataset.dirty && document.activeElement !== el) el.value = text;
+}
+
+function serviceButton(name) {
   const b = document.createElement("button");
   b.className = "edit";
   b.id = `${name}-service`;
-  b.textContent = out ? "Return" : "Take out";
-  b.addEventListener("click", () => ask(name, "service", out ? "in" : "out"));
+  b.addEventListener("click", () => ask(name, "service", b.dataset.out ? "in" : "out"));
   return b;
+}
+
+function setService(name, status) {
+  const b = document.getElementById(`${name}-service`);
+  const out = status === "out of service";
+  if (out) b.dataset.out = "1"; else delete b.dataset.out;
+  b.textContent = out ? "Return" : "Take out";
 }
 
 function range(v) {
@@ -49,6 +64,26 @@ async function ask(name, field, value) {
   loadAudit();
   return r;
 }
+
+const CV_CELLS = ["meas", "status", "setpoint", "low", "high", "hard_low", "hard_high", "target",
+                  "prediction_end", "given_up", "valid", "weight", "service"];
+const MV_CELLS = ["mv", "low", "high", "max_move", "next", "target", "status", "valid", "service"];
+const INPUTS = new Set(["setpoint", "low", "high", "weight", "max_move"]);
+const CLASSES = {weight: "engineer", service: "edit"};
+
+function buildTable(id, names, cells) {
+  document.querySelector(`#${id} tbody`).replaceChildren(...names.map((n) => {
+    const tr = row([n, ...cells.map((c) => (INPUTS.has(c) ? input(n, c) : c === "service" ? serviceButton(n) : ""))]);
+    tr.id = `${id}-${n}`;
+    cells.forEach((c, i) => {
+      if (CLASSES[c]) tr.children[i + 1].className = CLASSES[c];
+      if (!INPUTS.has(c) && c !== "service") tr.children[i + 1].id = `${id}-${n}-${c}`;
+    });
+    return tr;
+  }));
+}
+
+function setCell(id, text) { document.getElementById(id).textContent = text; }
 
 function render(s) {
   snap = s;
@@ -69,27 +104,29 @@ function render(s) {
   document.getElementById("solve").textContent = s.solve_status ?? "";
   document.getElementById("solve-ms").textContent = fmt(s.solve_time_ms, 3);
   document.getElementById("service").textContent = pct(s.service_factor);
-  const given = (n) => ["given_up_low", "given_up_high", "given_up_setpoint"].filter((r) => v[n]?.[r] != null)
-    .map((r) => `${r.slice(9)} by ${fmt(v[n][r], 3)}`).join(", ");
-  document.querySelector("#cv tbody").replaceChildren(...info.cv.map((n) => {
+  const given = (x) => ["given_up_low", "given_up_high", "given_up_setpoint"].filter((r) => x[r] != null)
+    .map((r) => `${r.slice(9)} by ${fmt(x[r], 3)}`).join(", ");
+  for (const n of info.cv) {
     const x = v[n] || {};
-    const tr = row([n, `${fmt(x.meas)} ${x.meas_quality && x.meas_quality !== "good" ? "(" + x.meas_quality + ")" : ""}`,
-      x.status_quality || "", input(n, "setpoint", x.setpoint), input(n, "low", x.low), input(n, "high", x.high),
-      fmt(x.hard_low), fmt(x.hard_high), fmt(x.target), fmt(x.prediction_end), given(n), range(x),
-      input(n, "weight", x.weight), serviceButton(n, x.status_quality)]);
-    tr.children[12].className = "engineer";
-    tr.children[13].className = "edit";
-    tr.id = `cv-${n}`;
-    return tr;
-  }));
-  document.querySelector("#mv tbody").replaceChildren(...info.mv.map((n) => {
+    const quality = x.meas_quality && x.meas_quality !== "good" ? ` (${x.meas_quality})` : "";
+    setCell(`cv-${n}-meas`, `${fmt(x.meas)}${quality}`);
+    setCell(`cv-${n}-status`, x.status_quality || "");
+    for (const f of ["setpoint", "low", "high", "weight"]) setValue(n, f, x[f]);
+    for (const f of ["hard_low", "hard_high", "target", "prediction_end"]) setCell(`cv-${n}-${f}`, fmt(x[f]));
+    setCell(`cv-${n}-given_up`, given(x));
+    setCell(`cv-${n}-valid`, range(x));
+    setService(n, x.status_quality);
+  }
+  for (const n of info.mv) {
     const x = v[n] || {};
-    const tr = row([n, fmt(x.mv), input(n, "low", x.low), input(n, "high", x.high), input(n, "max_move", x.max_move),
-      fmt(x.target), x.mv_quality || "", range(x), serviceButton(n, x.mv_quality)]);
-    tr.children[8].className = "edit";
-    tr.id = `mv-${n}`;
-    return tr;
-  }));
+    setCell(`mv-${n}-mv`, fmt(x.mv));
+    for (const f of ["low", "high", "max_move"]) setValue(n, f, x[f]);
+    setCell(`mv-${n}-target`, fmt(x.target));
+    setCell(`mv-${n}-next`, fmt(x.next));
+    setCell(`mv-${n}-status`, x.mv_quality || "");
+    setCell(`mv-${n}-valid`, range(x));
+    setService(n, x.mv_quality);
+  }
   document.querySelector("#dv tbody").replaceChildren(...info.dv.map((n) => row([n, fmt(v[n]?.dv)])));
 }
 
@@ -139,7 +176,7 @@ function listen() {
     trends.append(h);
     const wall = update.snapshot.wall_time;
     if (wall) {
-      window.twinLatency.push({cycle: update.snapshot.cycle, latency: now - wall});
+      window.twinLatency.push({cycle: update.snapshot.cycle, latency: now - wall, server: update.sent - wall});
       document.getElementById("latency").textContent = (now - wall).toFixed(3);
     }
     render(update.snapshot);
@@ -160,6 +197,8 @@ async function main() {
     li.append(link(`/run/${encodeURIComponent(key)}/files/${r}`, r));
     return li;
   }));
+  buildTable("cv", info.cv, CV_CELLS);
+  buildTable("mv", info.mv, MV_CELLS);
   trends = new Trends(document.getElementById("charts"), info);
   render(await api(`${base}/snapshot`));
   await loadHistory();
