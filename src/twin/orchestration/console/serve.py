@@ -7,11 +7,14 @@
 - Listens on 127.0.0.1 unless another host is given.
 - Security events (failed logins, lockouts) are logged and appended to
   ``<config-dir>/console-security.log``.
+- The console runs at a lower scheduling priority (:data:`NICENESS`): on a
+  busy machine the control loop it watches comes first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import os
@@ -27,6 +30,8 @@ from twin.orchestration.opcua import security
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8443
+NICENESS = 10
+"""Scheduling niceness of the console's process (the loop's is 0)."""
 SECURITY_LOG = "console-security.log"
 
 
@@ -123,6 +128,8 @@ def serve_console(folders: list[Path], config_dir: Path, options: ConsoleOptions
     from twin.orchestration.console.app import make_app, uplot_files
 
     options.check()
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)
     uplot_files()  # (refused before listening when the chart library is missing)
     config_dir = Path(config_dir)
     users = security.load_users(config_dir)
