@@ -69,7 +69,7 @@ def _watchers(url: str, n: int, ready, go, stop, results) -> None:
 
 @benchmark("console_watchers", f"ms per control cycle of the CSTR loop paced at {PACE} s with "
            f"{CLIENTS} logged-in clients on the console's live stream vs the same loop "
-           "unwatched, before and after", quick_budget_s=60)
+           "unwatched, before and after", quick_budget_s=40)
 def console_watchers(ctx: BenchContext) -> FigureResult:
     from twin.orchestration.examples import example
     from twin.orchestration.loop.config import load_loop

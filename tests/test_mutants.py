@@ -84,7 +84,7 @@ SAMPLE = [
            'if snap.modes.get(n) == "CASCADE"}', "}",
            ("deployment/test_loop_decide.py::"
             "test_setpoints_go_only_to_loops_in_cascade_and_nothing_when_the_controller_holds",)),
-    Mutant("a stale reading is used as good", "twin.orchestration.opcua.deploy",
+    Mutant("a stale reading is used as good", "twin.orchestration.opcua.cycle",
            "if age > stale_after:", "if False:",
            ("deployment/test_loop_health.py::"
             "test_readings_carry_the_value_quality_and_server_time_and_stale_ones_are_bad",)),
@@ -106,7 +106,7 @@ SAMPLE = [
            'self.db.execute("PRAGMA synchronous=FULL")',
            'self.db.execute("PRAGMA synchronous=OFF")',
            ("orchestration/test_store_unit.py::"
-            "test_a_new_store_is_crash_safe_and_has_its_four_tables",)),
+            "test_a_new_store_is_crash_safe_and_has_its_six_tables",)),
     Mutant("a cycle is written but not committed", "twin.orchestration.loop.store",
            'with _writing(self.path, f"recording cycle {cycle}"), self.db:',
            'with _writing(self.path, f"recording cycle {cycle}"):',

@@ -50,14 +50,14 @@ def _open_files(path: Path) -> list[str]:
     return found
 
 
-def test_a_new_store_is_crash_safe_and_has_its_four_tables(tmp_path):
+def test_a_new_store_is_crash_safe_and_has_its_six_tables(tmp_path):
     store = CycleStore(str(tmp_path / "cycles.sqlite"))
     assert store.path == tmp_path / "cycles.sqlite" and isinstance(store.path, Path)
     assert store.run_id is None
     assert store.db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert store.db.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
     tables = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"run", "cycle", "value", "event"}
+    assert tables == {"run", "cycle", "value", "event", "prediction", "change"}
     store.close()
     with _other(store) as db:  # the schema was committed
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)

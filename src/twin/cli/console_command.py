@@ -48,9 +48,13 @@ def console_beside(folder: Path, console_at: tuple[int, Path] | None):
 
     port, config_dir = console_at
     ConsoleOptions(port=port).check()
+    try:  # its lines go to stderr: the loop command's stdout is its own (--json)
+        out = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        out = subprocess.DEVNULL
     child = subprocess.Popen([sys.executable, "-m", "twin", "console", str(folder), "--port",
                               str(port), "--config-dir", str(config_dir), "--wait",
-                              str(CONSOLE_WAIT)])
+                              str(CONSOLE_WAIT)], stdout=out)
     try:
         yield
     finally:
@@ -76,7 +80,8 @@ def register(cli: click.Group, emit, json_option) -> None:
                   help="Plain HTTP instead of HTTPS; allowed on a loopback address only.")
     @click.option("--wait", type=click.FloatRange(0, 3600), default=0.0,
                   help="Wait this long [s] for the folders' first records (a loop starting).")
-    def console(folders, config_dir, host, port, insecure, wait) -> None:
+    @json_option
+    def console(folders, config_dir, host, port, insecure, wait, as_json) -> None:
         """Serve the browser console on run folders of twin control or twin deploy.
 
         Faceplates, live trends with the prediction, alarms, the audit trail,
@@ -91,8 +96,10 @@ def register(cli: click.Group, emit, json_option) -> None:
 
         def ready(url, runs):
             names = ", ".join(r.key for r in runs)
-            click.echo(f"console at {url} serving {names}; users of {config_dir}; "
-                       "Ctrl-C to stop", err=True)
+            data = {"url": url, "runs": {r.key: str(r.folder) for r in runs},
+                    "config_dir": str(config_dir)}
+            emit(data, as_json, f"console at {url} serving {names}; users of {config_dir}; "
+                                "Ctrl-C to stop")
 
         with contextlib.suppress(KeyboardInterrupt):
             serve_console(list(folders), config_dir, options, wait=wait, on_ready=ready)

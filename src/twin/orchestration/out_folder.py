@@ -19,8 +19,9 @@ from pathlib import Path
 
 from twin.core.errors import InputError
 
-CYCLE_LOG = ("cycles.sqlite", "cycles.sqlite-wal", "cycles.sqlite-shm", "cycles.sqlite-journal")
-"""The cycle log of a loop run and SQLite's companions."""
+CYCLE_LOG = ("cycles.sqlite", "cycles.sqlite-wal", "cycles.sqlite-shm", "cycles.sqlite-journal",
+             "cycles.sqlite.lock")
+"""The cycle log of a loop run, SQLite's companions, and the running loop's lock."""
 
 
 def check_out_folder(folder: str | Path, force: bool = False, resume: bool = False,

@@ -16,12 +16,10 @@ from typing import Any
 
 from twin.core.errors import InputError
 from twin.orchestration.loop.changes import allowed, request_change
-from twin.orchestration.loop.store import BUSY_TIMEOUT
+from twin.orchestration.loop.store import BUSY_TIMEOUT, loop_running
 
 ALARM_KINDS = ("shed", "error", "plant_failure", "given_up", "watchdog", "security")
 """Event kinds shown as alarms (to be acknowledged)."""
-LIVE_PERIODS = 5.0
-"""A loop is live while its last cycle is at most this many cycle spacings old (and 5 s)."""
 TREND_ROLES = ("meas", "mv", "setpoint", "low", "high", "target")
 REPORTS = ("report.html", "whatif-report.html", "whatif.html")
 
@@ -118,8 +116,7 @@ class RunFolder:
             variables.setdefault(name, {})["prediction_end"] = _finite(trajectory[-1]) \
                 if trajectory else None
         cycle, t, wall, mode, write, status, message, solve_time, failures, shed = last
-        spacing = (wall - rows[1][2]) if len(rows) > 1 and rows[1][2] is not None else 1.0
-        live = wall is not None and time.time() - wall < max(5.0, LIVE_PERIODS * spacing)
+        live = loop_running(self.store)
         return {"cycle": cycle, "t": t, "wall_time": wall, "mode": mode, "write": bool(write),
                 "solve_status": status, "solver_message": message,
                 "solve_time_ms": None if solve_time is None else 1e3 * solve_time,

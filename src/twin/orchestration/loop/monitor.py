@@ -175,11 +175,20 @@ def monitor(store: CycleStore, window: Window | None = None, reference: Window |
     against ``reference`` (default: :data:`REFERENCE_SHARE` of the run)."""
     info = store.run_info()
     spec = info["config"].get("controller", {})
-    cvs = [c["name"] for c in spec.get("cv", [])]
-    mvs = [m["name"] for m in spec.get("mv", [])]
     frame = store.to_frame()
     if frame.empty:
         raise InputError(f"cycle log '{store.path}' has no cycle yet")
+    return performance(frame, store.events(), [c["name"] for c in spec.get("cv", [])],
+                       [m["name"] for m in spec.get("mv", [])],
+                       {k: info[k] for k in ("kind", "model", "time_unit")}, window, reference,
+                       blocks)
+
+
+def performance(frame: pd.DataFrame, events: pd.DataFrame, cvs: list[str], mvs: list[str],
+                run: dict[str, str], window: Window | None = None,
+                reference: Window | None = None, blocks: int = BLOCKS) -> dict[str, Any]:
+    """The figures of a pivoted cycle table and its events (see :func:`monitor`); ``run``
+    names the run's ``kind``, ``model`` and ``time_unit``."""
     t0, t1 = float(frame["time"].min()), float(frame["time"].max())
     window = window or Window(t0, t1)
     if reference is None:
@@ -188,7 +197,7 @@ def monitor(store: CycleStore, window: Window | None = None, reference: Window |
     part, ref = window.of(frame), reference.of(frame)
     if part.empty:
         raise InputError(f"window {window.start:g}:{window.end:g} holds no cycle; the run spans "
-                         f"{t0:g} to {t1:g} {info['time_unit']}")
+                         f"{t0:g} to {t1:g} {run['time_unit']}")
     on = (part["mode"] == "on") & (part["shed"] == 0)
     variability = {}
     for name in cvs:
@@ -199,15 +208,14 @@ def monitor(store: CycleStore, window: Window | None = None, reference: Window |
             and before.size else float("nan")
         variability[name] = {"std": sd, "reference_std": sd_ref,
                              "ratio": sd / sd_ref if sd_ref > 0 else float("nan")}
-    return {"run": {"model": info["model"], "kind": info["kind"], "time_unit": info["time_unit"],
-                    "window": [max(window.start, t0), min(window.end, t1)],
+    return {"run": {**run, "window": [max(window.start, t0), min(window.end, t1)],
                     "reference": [reference.start, reference.end], "cycles": int(len(part))},
             "service_factor": _share(on.to_numpy()),
             "constraints": constraint_shares(part, cvs, mvs),
             "variability": variability,
             "prediction": prediction_quality(part, cvs, ref, blocks),
             "solver": solver_statistics(part),
-            "sheds": shed_causes(store.events(), window)}
+            "sheds": shed_causes(events, window)}
 
 
 def summary_lines(figures: dict[str, Any]) -> list[str]:

@@ -11,7 +11,7 @@ import pandas as pd
 from apc.spec import ControllerSpec
 from twin.orchestration.axes import axis_range, describe_limit
 from twin.orchestration.loop.report_sections import communication_section, given_up_section, \
-    sheds_section
+    performance_section, sheds_section
 from twin.orchestration.loop.verdict import FINAL_FRACTION, verdict
 from twin.orchestration.numbers import with_unit
 from twin.orchestration.plots import plt
@@ -184,6 +184,9 @@ def write_loop_report(folder: Path, frame: pd.DataFrame, spec: ControllerSpec, k
     report.table(("quantity", "value"), overall, "Overall")
     given_up_section(report, kpis.get("given_up", []), time_unit)
     sheds_section(report, events, time_unit)
+    performance_section(report, frame, events, cvs, mvs,
+                        {"kind": "deployed" if deployed else "SIL", "model": spec.model,
+                         "time_unit": time_unit})
     if deployed:
         communication_section(report, frame, events)
     if not events.empty:

@@ -93,3 +93,41 @@ def _int(v: Any) -> Any:
 
 def _num(v: Any) -> Any:
     return "" if v is None or (isinstance(v, float) and not np.isfinite(v)) else float(v)
+
+
+def performance_section(report: HtmlReport, frame: pd.DataFrame, events: pd.DataFrame,
+                        cvs: list[str], mvs: list[str], run: dict[str, str]) -> None:
+    """Service factor, constraint times, variability and model quality (``twin monitor``)."""
+    from twin.orchestration.loop.monitor import DEGRADED_RATIO, performance
+
+    report.heading("Performance")
+    if frame.empty:
+        report.paragraph("No cycle recorded.")
+        return
+    f = performance(frame, events, cvs, mvs, run)
+    unit = run["time_unit"]
+    solve = f["solver"]["solve_time_ms"]
+    report.mapping_table({"service factor [%]": 100 * f["service_factor"],
+                          "solves": ", ".join(f"{k} {v}" for k, v in f["solver"]["by_status"].items()),
+                          "solve time median [ms]": solve["median"] or "",
+                          "solve time p99 [ms]": solve["p99"] or "",
+                          "sheds": f["sheds"]["count"]},
+                         caption="As twin monitor reports them over the whole run.")
+    report.table(("variable", "at low [%]", "at high [%]", "saturated [%]", "travel"),
+                 [(n, 100 * c["low"], 100 * c["high"],
+                   100 * c["saturated"] if "saturated" in c else "", c.get("travel", ""))
+                  for n, c in f["constraints"].items()], "Time at active constraints",
+                 scales=[None, 100.0, 100.0, 100.0, None])
+    ref = f["run"]["reference"]
+    rows = []
+    for name in cvs:
+        v, p = f["variability"].get(name, {}), f["prediction"].get(name)
+        rows.append((name, v.get("std", ""), v.get("reference_std", ""),
+                     p["rms"] if p else "", p["reference_rms"] if p else "",
+                     ("degraded from " + f"{p['first_flag']:g} {unit}") if p and p["flag"]
+                     else ("ok" if p else "not measured")))
+    report.table(("CV", "std", "reference std", "prediction error RMS", "reference RMS",
+                  "model quality"), rows,
+                 f"Against the reference window {ref[0]:g} to {ref[1]:g} {unit}; a block of the "
+                 f"run is flagged when its prediction-error RMS exceeds {DEGRADED_RATIO:g} times "
+                 "the reference's.")

@@ -329,7 +329,8 @@ def cycle_record(controller: Controller, t: float, readings: dict[str, Reading],
     for name, value in out.bias.items():
         values.append((name, "bias", value, None, t, t))
     for name, value in out.prediction_error.items():
-        values.append((name, "prediction_error", value, None, t, t))
+        if np.isfinite(value):  # (none for a reading not yet due)
+            values.append((name, "prediction_error", value, None, t, t))
     for name, value in out.disturbance.items():
         values.append((name, "disturbance", value, None, t, t))
     for name, value in dv.items():

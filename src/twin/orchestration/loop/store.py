@@ -76,9 +76,16 @@ CREATE TABLE IF NOT EXISTS change (
     name TEXT, field TEXT, old TEXT, new TEXT, status TEXT, reason TEXT, cycle INTEGER,
     decided REAL);
 """
+LOCK_SUFFIX = ".lock"
+"""A loop writing to ``cycles.sqlite`` holds an exclusive lock on ``cycles.sqlite.lock`` for
+as long as it runs (released by the system when its process ends, however it ends):
+:func:`loop_running` tells a reader whether the run is still going."""
 BUSY_TIMEOUT = 5.0
 """How long a writer waits for another one (a console inserting a change request) [s]."""
 
+SPARSE_ROLES = ("prediction_error", "next")
+"""Roles recorded only in some cycles by meaning: a prediction error where a reading was due,
+the planned move where the controller planned one (not OFF, not shed)."""
 PLAIN_ROLES = ("meas", "mv")
 """Roles whose columns carry the bare variable name in the pivoted frame."""
 
@@ -143,6 +150,21 @@ class CycleStore:
         with _writing(self.path, "starting a run"):
             return self._start_run(kind, model, time_unit, config)
 
+    def _hold_lock(self) -> None:
+        """Take the running loop's lock (see :data:`LOCK_SUFFIX`); a store another live
+        process holds keeps its holder."""
+        import fcntl
+
+        if getattr(self, "_lock", None) is not None:
+            return
+        lock = open(f"{self.path}{LOCK_SUFFIX}", "a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            return
+        self._lock = lock
+
     def _start_run(self, kind: str, model: str, time_unit: str, config: dict[str, Any]) -> int:
         cur = self.db.execute(
             "INSERT INTO run (kind, model, started, time_unit, config) VALUES (?, ?, ?, ?, ?)",
@@ -150,6 +172,7 @@ class CycleStore:
              json.dumps(config, default=str)))
         self.db.commit()
         self.run_id = int(cur.lastrowid)
+        self._hold_lock()
         return self.run_id
 
     def log_cycle(self, cycle: int, t: float, cycle_info: dict[str, Any],
@@ -192,6 +215,10 @@ class CycleStore:
 
     def close(self) -> None:
         self.db.close()
+        lock = getattr(self, "_lock", None)
+        if lock is not None:
+            lock.close()  # (releases the lock)
+            self._lock = None
 
     # -- reading back ---------------------------------------------------------
     def cycles(self, run: int | None = None) -> "pd.DataFrame":
@@ -233,3 +260,20 @@ class CycleStore:
         path = Path(path)
         self.to_frame(run).to_parquet(path, index=False)
         return path
+
+
+def loop_running(store_path: str | Path) -> bool:
+    """Whether a loop is writing to the cycle log at ``store_path`` now (its lock is held)."""
+    import fcntl
+
+    try:
+        lock = open(f"{store_path}{LOCK_SUFFIX}")
+    except OSError:
+        return False
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        return False

@@ -22,6 +22,7 @@ import pandas as pd
 from twin.core.errors import InputError, TwinError
 from twin.core.model import Model
 from twin.orchestration.loop.given_up import KINDS as GIVEN_UP_KINDS, ROLE as GIVEN_UP_ROLE
+from twin.orchestration.loop.store import SPARSE_ROLES
 from twin.orchestration.whatif.kpis import KpiEvaluator
 from twin.orchestration.whatif.sampling import ID, NOMINAL, scenario_seed
 from twin.orchestration.whatif.study import RESERVED_COLUMNS, Study
@@ -48,6 +49,7 @@ def _split(study: Study, row: Mapping[str, float]) -> dict[str, dict[str, float]
 
 
 GIVEN_UP_ROLES = frozenset(GIVEN_UP_ROLE.format(kind=k) for k in GIVEN_UP_KINDS)
+SPARSE = GIVEN_UP_ROLES | frozenset(SPARSE_ROLES)
 
 
 def _nominal_row(study: Study) -> dict[str, float]:
@@ -56,9 +58,10 @@ def _nominal_row(study: Study) -> dict[str, float]:
 
 
 def _annotation(name: str) -> bool:
-    """A closed loop's log column that is empty (NaN) by meaning: a cycle's miss of a given-up
-    target (``C_b.given_up_setpoint``), NaN in the cycles where nothing is given up."""
-    return name.rpartition(".")[2] in GIVEN_UP_ROLES
+    """A closed loop's log column that is empty (NaN) by meaning in some cycles: a cycle's miss
+    of a given-up target (``C_b.given_up_setpoint``), NaN in the cycles where nothing is given
+    up, and the roles of :data:`~twin.orchestration.loop.store.SPARSE_ROLES`."""
+    return name.rpartition(".")[2] in SPARSE
 
 
 def _non_finite(data: Mapping[str, np.ndarray]) -> str:
