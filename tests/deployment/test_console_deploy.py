@@ -1,4 +1,5 @@
-"""The console on a deployed loop: a killed OPC UA server shows as a shed within two cycles.
+"""The console on a deployed loop: its plant view, and a killed OPC UA server shown as a shed
+within two cycles.
 
 ``twin deploy ... --console`` against a real ``twin serve-opcua`` process
 (real clock, 1 s cycles at twice real time: 0.5 s of wall time each); the
@@ -58,12 +59,21 @@ def test_a_killed_server_shows_the_shed_banner_within_two_cycles(server_factory,
             page.wait_for_selector("body[data-ready='1']")
             page.wait_for_selector("#mode:text-is('on')")      # in control
             assert not page.locator("#banner-shed").is_visible()
+            # the plant and base-layer view: the console's own read-only session to the server
+            plant = page.context.new_page()
+            plant.set_default_timeout(60_000)
+            plant.goto(url + "plant")
+            for loop_name in ("v1", "v2"):
+                plant.wait_for_selector(f"#loop-{loop_name}:has-text('CASCADE')")
+            plant.wait_for_selector("#tags tbody tr:has-text('good')")
+            save_screenshot(plant, tmp_path, "console-plant.png")
             before = _committed(store)
             server.kill()
             killed = time.monotonic()
             page.wait_for_selector("#banner-shed:visible", timeout=30_000)
             seen = time.monotonic() - killed
             save_screenshot(page, tmp_path, "console-shed.png")
+            plant.wait_for_selector("#banner-lost:visible")     # the plant view lost it too
             browser.close()
         db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
         (shed_cycle,), = db.execute("SELECT MIN(cycle) FROM event WHERE kind = 'shed' AND "

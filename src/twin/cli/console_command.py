@@ -38,9 +38,11 @@ def console_options(command):
 
 
 @contextlib.contextmanager
-def console_beside(folder: Path, console_at: tuple[int, Path] | None):
+def console_beside(folder: Path, console_at: tuple[int, Path] | None,
+                   plant_file: Path | None = None):
     """Run ``twin console FOLDER`` in its own process while the loop runs (so that browsers
-    never take the loop's interpreter), and stop it with the loop."""
+    never take the loop's interpreter), and stop it with the loop; ``plant_file``: a deploy
+    file whose server the console also shows."""
     if console_at is None:
         yield
         return
@@ -54,7 +56,8 @@ def console_beside(folder: Path, console_at: tuple[int, Path] | None):
         out = subprocess.DEVNULL
     child = subprocess.Popen([sys.executable, "-m", "twin", "console", str(folder), "--port",
                               str(port), "--config-dir", str(config_dir), "--wait",
-                              str(CONSOLE_WAIT)], stdout=out)
+                              str(CONSOLE_WAIT)]
+                             + (["--plant", str(plant_file)] if plant_file else []), stdout=out)
     try:
         yield
     finally:
@@ -80,8 +83,12 @@ def register(cli: click.Group, emit, json_option) -> None:
                   help="Plain HTTP instead of HTTPS; allowed on a loopback address only.")
     @click.option("--wait", type=click.FloatRange(0, 3600), default=0.0,
                   help="Wait this long [s] for the folders' first records (a loop starting).")
+    @click.option("--plant", "plant_file", type=click.Path(path_type=Path), default=None,
+                  metavar="DEPLOY_FILE",
+                  help="Also show the plant and base layer of this deploy file's OPC UA server "
+                       "(read only, with the file's session settings).")
     @json_option
-    def console(folders, config_dir, host, port, insecure, wait, as_json) -> None:
+    def console(folders, config_dir, host, port, insecure, wait, plant_file, as_json) -> None:
         """Serve the browser console on run folders of twin control or twin deploy.
 
         Faceplates, live trends with the prediction, alarms, the audit trail,
@@ -102,7 +109,8 @@ def register(cli: click.Group, emit, json_option) -> None:
                                 "Ctrl-C to stop")
 
         with contextlib.suppress(KeyboardInterrupt):
-            serve_console(list(folders), config_dir, options, wait=wait, on_ready=ready)
+            serve_console(list(folders), config_dir, options, wait=wait, on_ready=ready,
+                          plant_file=plant_file)
 
     @cli.command()
     @click.argument("folder", type=click.Path(path_type=Path))

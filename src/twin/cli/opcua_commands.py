@@ -127,7 +127,7 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
         with _report_at_end(folder, cfg) as report:
             with progress_display(f"deployed loop {config.stem}", as_json, "deploy") as progress:
                 try:
-                    with console_beside(folder, console_at):
+                    with console_beside(folder, console_at, config):
                         result = run_deploy(cfg, folder, progress, fresh=force,
                                             predictions=console_at is not None)
                 except KeyboardInterrupt:

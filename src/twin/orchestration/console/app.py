@@ -10,6 +10,8 @@ the console's own origin only) and are never framed.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
 import mimetypes
@@ -63,9 +65,20 @@ def _json_safe(value: Any) -> Any:
 
 
 def make_app(runs: list[RunFolder], users: dict[str, UserEntry],
-             settings: auth.ConsoleSettings, on_security_event) -> FastAPI:
-    """The console application over ``runs`` for ``users``."""
-    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+             settings: auth.ConsoleSettings, on_security_event, plant=None) -> FastAPI:
+    """The console application over ``runs`` for ``users`` (and the plant view ``plant``, a
+    :class:`~twin.orchestration.console.plant.PlantView`)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        task = asyncio.create_task(plant.run()) if plant is not None else None
+        yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     sessions = auth.Sessions(settings)
     guard = LoginGuard(users, settings, on_security_event)
     by_key = {r.key: r for r in runs}
@@ -136,6 +149,20 @@ def make_app(runs: list[RunFolder], users: dict[str, UserEntry],
         run_of(key)
         return page("faceplate.html")
 
+    @app.get("/plant")
+    async def plant_page(request: Request):
+        session_of(request)
+        if plant is None:
+            raise HTTPException(404, "no plant view: start the console with --plant DEPLOY_FILE")
+        return page("plant.html")
+
+    @app.get("/api/plant")
+    async def plant_values(request: Request):
+        session_of(request)
+        if plant is None:
+            raise HTTPException(404, "no plant view: start the console with --plant DEPLOY_FILE")
+        return _json_safe(plant.latest)
+
     @app.get("/static/{name}")
     async def static(name: str):
         path = uplot.get(name) or STATIC / name
@@ -199,7 +226,7 @@ def make_app(runs: list[RunFolder], users: dict[str, UserEntry],
     @app.get("/api/runs")
     async def list_runs(request: Request):
         session_of(request)
-        out = []
+        out = [] if plant is None else [{"plant": True, "url": plant.config.url}]
         for run in runs:
             info = run.info()
             snap = run.snapshot()

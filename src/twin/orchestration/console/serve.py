@@ -121,8 +121,9 @@ def _security_logger(config_dir: Path):
 
 def serve_console(folders: list[Path], config_dir: Path, options: ConsoleOptions,
                   settings: ConsoleSettings | None = None, wait: float = 0.0,
-                  on_ready=None) -> None:
-    """Serve the console over ``folders`` until stopped (Ctrl-C or SIGTERM)."""
+                  on_ready=None, plant_file: Path | None = None) -> None:
+    """Serve the console over ``folders`` (and the plant view of ``plant_file``, a deploy
+    file) until stopped (Ctrl-C or SIGTERM)."""
     import uvicorn
 
     from twin.orchestration.console.app import make_app, uplot_files
@@ -135,8 +136,14 @@ def serve_console(folders: list[Path], config_dir: Path, options: ConsoleOptions
     users = security.load_users(config_dir)
     if wait:
         wait_for_runs(folders, wait)
+    plant = None
+    if plant_file is not None:
+        from twin.orchestration.console.plant import PlantView
+
+        plant = PlantView(plant_file)
     runs = run_folders(folders)
-    app = make_app(runs, users, settings or ConsoleSettings(), _security_logger(config_dir))
+    app = make_app(runs, users, settings or ConsoleSettings(), _security_logger(config_dir),
+                   plant)
     tls = {} if options.insecure else dict(zip(("ssl_certfile", "ssl_keyfile"),
                                                map(str, tls_files(config_dir))))
     config = uvicorn.Config(app, host=options.host, port=options.port, log_level="warning",
