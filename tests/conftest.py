@@ -27,7 +27,8 @@ def pytest_configure(config):
 
 LONG_FILES = ("tests/test_readme.py", "tests/deployment/test_faults.py",
               "tests/control/test_offset_free.py", "tests/deployment/test_deployed_loop.py",
-              "tests/deployment/test_bad_values.py", "tests/cli/test_cli.py")
+              "tests/deployment/test_bad_values.py", "tests/cli/test_cli.py",
+              "tests/console/test_browser.py", "tests/deployment/test_console_deploy.py")
 """Files whose tests take minutes in one process, longest first: run first, so that with
 ``pytest -n N --dist loadfile`` the shorter files fill the other processes around them
 instead of one long file running alone at the end."""

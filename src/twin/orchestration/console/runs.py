@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,9 @@ class RunFolder:
         with self._read() as db:
             if db.execute("SELECT MAX(id) FROM run").fetchone()[0] is None:
                 raise InputError(f"cycle log '{self.store}' has no run yet")
+        self._counts = (-1, -1, 0, 0, 0)
+        """(run, last cycle counted, cycles, cycles ON and not shed, shed cycles)"""
+        self._counting = threading.Lock()
 
     @contextlib.contextmanager
     def _read(self):
@@ -99,10 +103,7 @@ class RunFolder:
                                 "AND cycle = ?", (run, last[0])).fetchall()
             pred = db.execute('SELECT name, "values" FROM prediction WHERE run = ? AND '
                               "cycle = ?", (run, last[0])).fetchall()
-            n_cycles, n_on = db.execute("SELECT COUNT(*), SUM(mode = 'on' AND shed = 0) FROM "
-                                        "cycle WHERE run = ?", (run,)).fetchone()
-            sheds = db.execute("SELECT COUNT(*) FROM cycle WHERE run = ? AND shed = 1",
-                               (run,)).fetchone()[0]
+            n_cycles, n_on, sheds = self._count(db, run)
         variables: dict[str, dict[str, Any]] = {}
         for name, role, value, quality in values:
             v = variables.setdefault(name, {})
@@ -123,6 +124,20 @@ class RunFolder:
                 "failures": failures, "shed": bool(shed), "live": live,
                 "service_factor": (n_on or 0) / n_cycles if n_cycles else None,
                 "sheds": sheds, "variables": variables, "alarms": self.alarms(unacked_only=True)}
+
+    def _count(self, db, run: int) -> tuple[int, int, int]:
+        """Cycles, cycles ON and not shed, and shed cycles so far (only new cycles are read)."""
+        with self._counting:
+            last_run, last, n, on, shed = self._counts
+            if last_run != run:
+                last, n, on, shed = -1, 0, 0, 0
+            row = db.execute("SELECT MAX(cycle), COUNT(*), SUM(mode = 'on' AND shed = 0), "
+                             "SUM(shed = 1) FROM cycle WHERE run = ? AND cycle > ?",
+                             (run, last)).fetchone()
+            if row[0] is not None:
+                last, n, on, shed = row[0], n + row[1], on + (row[2] or 0), shed + (row[3] or 0)
+            self._counts = (run, last, n, on, shed)
+            return n, on, shed
 
     def history(self, after: int = -1, last: int | None = None) -> dict[str, Any]:
         """Trend data of the cycles after ``after`` (or the ``last`` ones): time and one

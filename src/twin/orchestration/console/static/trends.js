@@ -76,6 +76,7 @@ class Trends {
     const opts = {
       title: name, width: 460, height: 220,
       scales: {x: {time: false}},
+      axes: [{}, {size: 70}],
       series: [{label: `t [${this.info.time_unit}]`}, {label: name, ...STYLE.value},
                {label: "setpoint", ...STYLE.setpoint}, {label: "low", ...STYLE.low},
                {label: "high", ...STYLE.high}, {label: "target", ...STYLE.target},
