@@ -72,7 +72,7 @@ def cycle_problems(tf, spec, seed: int = 1, form: str = "soft_ranges") -> tuple[
     """
     rng = np.random.default_rng(seed)
     cvs, mvs = spec.cv, spec.mv
-    p, m = len(cvs), len(mvs)
+    p = len(cvs)
     order = [tf.outputs.index(c.name) for c in cvs]
     columns = [tf.inputs.index(v.name) for v in mvs]
     span = np.array([c.high - c.low for c in cvs]) / 0.8          # the CV ranges of the example
@@ -133,7 +133,7 @@ def _dynamic_qp(spec, steps: np.ndarray, free: np.ndarray, coincidence, targets)
 
 def _steady_lp(tf, spec, free: np.ndarray, order, columns) -> Problem:
     cvs, mvs = spec.cv, spec.mv
-    p, m = len(cvs), len(mvs)
+    p = len(cvs)
     gains = tf.gain_matrix()[order][:, columns]
     cost = np.array([v.cost for v in mvs])
     penalty = np.array([c.penalty for c in cvs])

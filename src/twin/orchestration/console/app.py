@@ -31,6 +31,9 @@ from twin.orchestration.opcua.security import UserEntry
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
+READERS = {"snapshot": RunFolder.snapshot, "events": RunFolder.events,
+           "alarms": RunFolder.alarms, "changes": RunFolder.changes}
+"""What ``/api/runs/<key>/<what>`` reads of a run folder."""
 SERVED_SUFFIXES = (".html", ".png", ".svg", ".css", ".json", ".csv", ".parquet", ".txt")
 """Files of a run folder the console serves (its reports and their figures)."""
 HEADERS = {
@@ -223,50 +226,31 @@ def make_app(runs: list[RunFolder], users: dict[str, UserEntry],
 
     # ------------------------------------------------------------------ runs
 
+    # (the readers below are plain functions: FastAPI runs them in its thread pool, so a
+    # read of the cycle log never holds up the live streams)
     @app.get("/api/runs")
-    async def list_runs(request: Request):
+    def list_runs(request: Request):
         session_of(request)
         out = [] if plant is None else [{"plant": True, "url": plant.config.url}]
         for run in runs:
-            info = run.info()
             snap = run.snapshot()
             snap.pop("variables", None)
-            out.append(_json_safe({**info, **snap}))
+            out.append(_json_safe({**run.info(), **snap}))
         return out
 
     @app.get("/api/runs/{key}")
-    async def run_info(key: str, request: Request):
+    def run_info(key: str, request: Request):
         session_of(request)
         return _json_safe(run_of(key).info())
 
-    @app.get("/api/runs/{key}/snapshot")
-    async def snapshot(key: str, request: Request):
-        session_of(request)
-        return _json_safe(run_of(key).snapshot())
-
     @app.get("/api/runs/{key}/history")
-    async def history(key: str, request: Request, after: int = -1, last: int | None = None):
+    def history(key: str, request: Request, after: int = -1, last: int | None = None):
         session_of(request)
         return _json_safe(run_of(key).history(after=after, last=last))
 
-    @app.get("/api/runs/{key}/events")
-    async def events(key: str, request: Request):
-        session_of(request)
-        return _json_safe(run_of(key).events())
-
-    @app.get("/api/runs/{key}/alarms")
-    async def alarms(key: str, request: Request):
-        session_of(request)
-        return _json_safe(run_of(key).alarms())
-
-    @app.get("/api/runs/{key}/changes")
-    async def changes(key: str, request: Request):
-        session_of(request)
-        return _json_safe(run_of(key).changes())
-
     @app.get("/api/runs/{key}/monitor")
-    async def monitor(key: str, request: Request, window: str | None = None,
-                      reference: str | None = None):
+    def monitor(key: str, request: Request, window: str | None = None,
+                reference: str | None = None):
         from twin.orchestration.loop.monitor import Window, monitor as figures
         from twin.orchestration.loop.store import CycleStore
 
@@ -280,19 +264,6 @@ def make_app(runs: list[RunFolder], users: dict[str, UserEntry],
         finally:
             store.close()
 
-    @app.post("/api/runs/{key}/changes")
-    async def change(key: str, request: Request):
-        session, body = await change_body(request)
-        run = run_of(key)
-        unknown = sorted(set(body) - {"name", "field", "value"})
-        if unknown:
-            raise HTTPException(400, f"unknown key {unknown[0][:40]!r}; give name, field, value")
-        result = run.request(session.user, session.role, str(body.get("name", ""))[:64],
-                             str(body.get("field", ""))[:64], body.get("value"))
-        log.info("console: %s (%s) asked %s %s = %s: %s", session.user, session.role,
-                 body.get("name"), body.get("field"), body.get("value"), result["status"])
-        return JSONResponse(result, 403 if result["forbidden"] else 200)
-
     @app.get("/api/runs/{key}/stream")
     async def stream(key: str, request: Request):
         session_of(request)
@@ -301,5 +272,28 @@ def make_app(runs: list[RunFolder], users: dict[str, UserEntry],
             raise HTTPException(404, f"no run '{key[:40]}'")
         return StreamingResponse(watcher.stream(), media_type="text/event-stream",
                                  headers={"X-Accel-Buffering": "no"})
+
+    @app.get("/api/runs/{key}/{what}")
+    def read(key: str, what: str, request: Request):
+        """``snapshot``, ``events``, ``alarms`` or ``changes`` of a run."""
+        session_of(request)
+        reader = READERS.get(what)
+        if reader is None:
+            raise HTTPException(404, f"no such page {what[:40]!r}")
+        return _json_safe(reader(run_of(key)))
+
+    @app.post("/api/runs/{key}/changes")
+    async def change(key: str, request: Request):
+        session, body = await change_body(request)
+        run = run_of(key)
+        unknown = sorted(set(body) - {"name", "field", "value"})
+        if unknown:
+            raise HTTPException(400, f"unknown key {unknown[0][:40]!r}; give name, field, value")
+        result = await asyncio.to_thread(run.request, session.user, session.role,
+                                         str(body.get("name", ""))[:64],
+                                         str(body.get("field", ""))[:64], body.get("value"))
+        log.info("console: %s (%s) asked %s %s = %s: %s", session.user, session.role,
+                 body.get("name"), body.get("field"), body.get("value"), result["status"])
+        return JSONResponse(result, 403 if result["forbidden"] else 200)
 
     return app
