@@ -21,7 +21,7 @@ from pathlib import Path
 from twin_benchmarks.harness import BenchContext, FigureResult, Samples, benchmark
 
 CLIENTS = 20
-PACE = 0.05
+PACE = 0.04
 """Wall-clock seconds per cycle of the watched loop."""
 PASSWORD = "bench-watcher-pw"
 

@@ -16,15 +16,20 @@ from hypothesis import given, settings, strategies as st
 from twin.core.errors import InputError
 from twin.orchestration.examples import example
 from twin.orchestration.loop.changes import parse_value, request_change
-from twin.orchestration.loop.config import load_loop
+from twin.core.config import read_toml
+from twin.orchestration.loop.config import loop_from_dict
 from twin.orchestration.loop.runner import ClosedLoop
 from twin.orchestration.run_length import loop_with_duration
 
 
-def run_with_requests(tmp_path, duration: float, requests: dict[int, list[tuple]]):
-    """Run the CSTR loop; after cycle k (0-based) insert ``requests[k]`` = [(user, role, name,
-    field, value), ...]. The store's frame, the change rows, and the immediate refusals."""
-    config, _ = loop_with_duration(load_loop(example("cstr_apc.toml")), duration)
+def run_with_requests(tmp_path, duration: float, requests: dict[int, list[tuple]],
+                      events: list[dict] = ()):
+    """Run the CSTR loop (with more ``[[event]]`` tables); after cycle k (0-based) insert
+    ``requests[k]`` = [(user, role, name, field, value), ...]. The store's frame, the change
+    rows, and the immediate refusals."""
+    data = read_toml(example("cstr_apc.toml"))
+    data["event"] = list(data.get("event", [])) + list(events)
+    config, _ = loop_with_duration(loop_from_dict(data, example("cstr_apc.toml").parent), duration)
     loop = ClosedLoop(config, tmp_path / "run")
     refused_at_once = {}
     db = sqlite3.connect(loop.store.path)
@@ -96,22 +101,26 @@ def test_refusals_viewer_validity_range_and_hostile_values(tmp_path):
     assert last["C_b.weight"] == 2.0 and last["T_R.high"] == 140.0
 
 
-def test_warm_then_on_again_moves_the_mvs_without_a_bump(tmp_path):
+def test_warm_then_on_again_starts_from_the_mvs_as_they_are_without_a_bump(tmp_path):
+    # in WARM the controller writes nothing; meanwhile an operator opens F by hand to 30 m3/h
+    # (an input event at 0.1 h, cycle 20), far beyond one move (max_move 10) from the value
+    # the controller last wrote (about 7.4). Back ON, the first move starts from 30 and keeps
+    # to the rate limit: no step back to the old value
     requests = {14: [("ann", "operator", "controller", "mode", "warm")],
                 24: [("ann", "operator", "controller", "mode", "on")]}
-    frame, changes, _ = run_with_requests(tmp_path, 0.25, requests)
+    frame, changes, _ = run_with_requests(tmp_path, 0.25, requests,
+                                          [{"time": 0.1, "inputs": {"F": 30.0}}])
     assert [c["status"] for c in changes] == ["applied", "applied"]
     f = frame.set_index("cycle")
     assert (f.loc[15:24, "mode"] == "warm").all() and (f.loc[25:, "mode"] == "on").all()
     assert not f.loc[15:24, "write"].any()
-    ordinary = f.index[(f["mode"] == "on") & (f.index >= 5) & (f.index != 25)]
-    for name in ("F", "Q_dot"):
-        held = f.loc[15:24, name]
-        assert np.ptp(held) == 0.0, name                     # WARM writes nothing
-        # back ON, the move starts from the held value: an ordinary move, no larger than the
-        # moves the loop makes ON before and after the switch
-        moves = f[name].diff().abs()
-        assert moves[25] <= moves[ordinary].max(), (name, moves[25], moves[ordinary].max())
+    assert np.ptp(f.loc[15:19, "F"]) == 0.0 and (f.loc[20:24, "F"] == 30.0).all()
+    assert f.loc[14, "F"] < 10.0
+    first = f.loc[25, "F"] - 30.0
+    assert first < -1.0                                   # the controller does act ...
+    assert abs(first) <= 10.0 + 1e-9                      # ... from where F is, within a move
+    assert f.loc[26, "F"] >= f.loc[25, "F"] - 10.0 - 1e-9
+    assert np.ptp(f.loc[15:24, "Q_dot"]) == 0.0
 
 
 def test_an_mv_out_of_service_is_held_and_returns(tmp_path):
