@@ -35,8 +35,12 @@ def run_with_requests(tmp_path, duration: float, requests: dict[int, list[tuple]
     db = sqlite3.connect(loop.store.path)
 
     def progress(update):
-        for user, role, name, field, value in requests.get(update.done - 1, []):
+        for user, role, name, field, value, *age in requests.get(update.done - 1, []):
             i, reason = request_change(db, loop.store.run_id, user, role, name, field, value)
+            if age:  # asked that long ago [s]
+                with db:
+                    db.execute("UPDATE change SET requested = requested - ? WHERE id = ?",
+                               (age[0], i))
             if reason:
                 refused_at_once[i] = reason
 
@@ -163,3 +167,14 @@ def test_a_request_needs_a_known_field():
     assert reason == "unknown field 'colour'"
     with pytest.raises(InputError, match="unknown field"):
         parse_value("colour", "red")
+
+
+def test_a_stale_request_expires_and_one_left_at_the_end_is_refused(tmp_path):
+    requests = {3: [("ann", "operator", "T_R", "high", "131", 120.0)],   # asked 2 min ago
+                10: [("ann", "operator", "T_R", "high", "132")]}         # after the last cycle
+    frame, changes, _ = run_with_requests(tmp_path, 0.05, requests)
+    assert len(frame) == 11
+    assert [(c["status"], c["reason"][:8]) for c in changes] == [("refused", "expired:"),
+                                                                 ("refused", "the run ")]
+    assert changes[1]["reason"] == "the run ended"
+    assert (frame["T_R.high"] == 140.0).all()

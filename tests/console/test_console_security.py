@@ -141,6 +141,10 @@ def test_hostile_requests_get_one_line_answers(served):
                                           "extra": 2}), 400)):
             r = post(body)
             assert r.status_code == status and "\n" not in r.json()["error"], r.text
+        r = post(json.dumps({"name": "T_R", "field": "high", "value": "1" * 20_000}))
+        assert r.status_code == 413 and "larger than 16384 bytes" in r.json()["error"]
+        r = post(json.dumps({"name": "event", "field": "ack", "value": "999"}))
+        assert r.status_code == 400 and r.json()["error"] == "ack: no alarm 999 in this run"
         assert c.get("/api/runs/nope/snapshot").status_code == 404
         assert c.get("/run/run/files/..%2Fusers%2Fusers.toml").status_code == 404
         assert c.get("/api/runs/run/monitor", params={"window": "9:1"}).status_code == 400

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-import math
 import mimetypes
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse
@@ -24,7 +23,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Stre
 from twin.core.errors import InputError
 from twin.orchestration.console import auth
 from twin.orchestration.console.live import RunWatcher
-from twin.orchestration.console.runs import RunFolder
+from twin.orchestration.console.runs import RunFolder, json_safe
 from twin.orchestration.opcua.login_guard import Busy, LoginGuard
 from twin.orchestration.opcua.security import UserEntry
 
@@ -36,6 +35,10 @@ READERS = {"snapshot": RunFolder.snapshot, "events": RunFolder.events,
 """What ``/api/runs/<key>/<what>`` reads of a run folder."""
 SERVED_SUFFIXES = (".html", ".png", ".svg", ".css", ".json", ".csv", ".parquet", ".txt")
 """Files of a run folder the console serves (its reports and their figures)."""
+MAX_BODY = 16_384
+"""Largest request body [bytes] (a login or a change is well under 1 kB)."""
+MAX_HISTORY = 20_000
+"""Cycles of history one request returns at most (the newest; the browser keeps as many)."""
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
                                "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
@@ -56,15 +59,23 @@ def uplot_files() -> dict[str, Path]:
     return {"uPlot.iife.min.js": dist / "uPlot.iife.min.js", "uPlot.min.css": dist / "uPlot.min.css"}
 
 
-def _json_safe(value: Any) -> Any:
-    """NaN and infinities as null (JSON has no such numbers)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
+async def json_body(request: Request, what: str) -> dict:
+    """A request's JSON object, refused in one line when it is not JSON, not an object, or
+    larger than :data:`MAX_BODY` bytes (read no further than that)."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise HTTPException(415, f"send {what} as JSON")
+    data = b""
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > MAX_BODY:
+            raise HTTPException(413, f"{what} is larger than {MAX_BODY} bytes")
+    try:
+        body = json.loads(data)
+    except (ValueError, RecursionError):
+        raise HTTPException(400, "the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise HTTPException(400, "the body must be a JSON object")
+    return body
 
 
 def make_app(runs: list[RunFolder], users: dict[str, UserEntry],
@@ -106,15 +117,7 @@ def make_app(runs: list[RunFolder], users: dict[str, UserEntry],
         session = session_of(request)
         if not auth.csrf_ok(session, request.headers.get(auth.CSRF_HEADER)):
             raise HTTPException(403, "missing or wrong CSRF token: reload the page")
-        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-            raise HTTPException(415, "send the change as JSON")
-        try:
-            body = await request.json()
-        except ValueError:
-            raise HTTPException(400, "the body is not JSON") from None
-        if not isinstance(body, dict):
-            raise HTTPException(400, "the body must be a JSON object")
-        return session, body
+        return session, await json_body(request, "the change")
 
     def run_of(key: str) -> RunFolder:
         run = by_key.get(key)
@@ -164,7 +167,7 @@ def make_app(runs: list[RunFolder], users: dict[str, UserEntry],
         session_of(request)
         if plant is None:
             raise HTTPException(404, "no plant view: start the console with --plant DEPLOY_FILE")
-        return _json_safe(plant.latest)
+        return json_safe(plant.latest)
 
     @app.get("/static/{name}")
     async def static(name: str):
@@ -187,14 +190,7 @@ def make_app(runs: list[RunFolder], users: dict[str, UserEntry],
 
     @app.post("/api/login")
     async def login(request: Request):
-        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-            raise HTTPException(415, "send the login as JSON")
-        try:
-            body = await request.json()
-        except ValueError:
-            raise HTTPException(400, "the body is not JSON") from None
-        if not isinstance(body, dict):
-            raise HTTPException(400, "the body must be a JSON object")
+        body = await json_body(request, "the login")
         address = request.client.host if request.client else "unknown"
         try:
             user = await guard.check(body.get("user"), body.get("password"), address)
@@ -235,18 +231,19 @@ def make_app(runs: list[RunFolder], users: dict[str, UserEntry],
         for run in runs:
             snap = run.snapshot()
             snap.pop("variables", None)
-            out.append(_json_safe({**run.info(), **snap}))
+            out.append(json_safe({**run.info(), **snap}))
         return out
 
     @app.get("/api/runs/{key}")
     def run_info(key: str, request: Request):
         session_of(request)
-        return _json_safe(run_of(key).info())
+        return json_safe(run_of(key).info())
 
     @app.get("/api/runs/{key}/history")
     def history(key: str, request: Request, after: int = -1, last: int | None = None):
         session_of(request)
-        return _json_safe(run_of(key).history(after=after, last=last))
+        last = MAX_HISTORY if last is None else max(0, min(int(last), MAX_HISTORY))
+        return json_safe(run_of(key).history(after=after, last=last))
 
     @app.get("/api/runs/{key}/monitor")
     def monitor(key: str, request: Request, window: str | None = None,
@@ -260,7 +257,7 @@ def make_app(runs: list[RunFolder], users: dict[str, UserEntry],
         ref = Window.parse(reference, "reference") if reference else None
         store = CycleStore.read_only(run.store)
         try:
-            return _json_safe(figures(store, w, ref))
+            return json_safe(figures(store, w, ref))
         finally:
             store.close()
 
@@ -270,7 +267,9 @@ def make_app(runs: list[RunFolder], users: dict[str, UserEntry],
         watcher = watchers.get(key)
         if watcher is None:
             raise HTTPException(404, f"no run '{key[:40]}'")
-        return StreamingResponse(watcher.stream(), media_type="text/event-stream",
+        token = request.cookies.get(auth.COOKIE)
+        return StreamingResponse(watcher.stream(lambda: sessions.get(token) is not None),
+                                 media_type="text/event-stream",
                                  headers={"X-Accel-Buffering": "no"})
 
     @app.get("/api/runs/{key}/{what}")
@@ -280,7 +279,7 @@ def make_app(runs: list[RunFolder], users: dict[str, UserEntry],
         reader = READERS.get(what)
         if reader is None:
             raise HTTPException(404, f"no such page {what[:40]!r}")
-        return _json_safe(reader(run_of(key)))
+        return json_safe(reader(run_of(key)))
 
     @app.post("/api/runs/{key}/changes")
     async def change(key: str, request: Request):
@@ -292,8 +291,9 @@ def make_app(runs: list[RunFolder], users: dict[str, UserEntry],
         result = await asyncio.to_thread(run.request, session.user, session.role,
                                          str(body.get("name", ""))[:64],
                                          str(body.get("field", ""))[:64], body.get("value"))
-        log.info("console: %s (%s) asked %s %s = %s: %s", session.user, session.role,
-                 body.get("name"), body.get("field"), body.get("value"), result["status"])
+        log.info("console: %s (%s) asked %r %r = %r: %s", session.user, session.role,
+                 str(body.get("name"))[:64], str(body.get("field"))[:64],
+                 str(body.get("value"))[:64], result["status"])
         return JSONResponse(result, 403 if result["forbidden"] else 200)
 
     return app

@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 
-from twin.orchestration.console.runs import RunFolder
+from twin.orchestration.console.runs import RunFolder, json_safe
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class RunWatcher:
     def __init__(self, run: RunFolder):
         self.run = run
         self.subscribers: set[asyncio.Queue] = set()
-        self.last = run.last_cycle()
+        self.run_id, self.last = run.position()
         self._stamp: tuple = ()
         self._task: asyncio.Task | None = None
 
@@ -50,34 +50,46 @@ class RunWatcher:
         history = self.run.history(after=after)
         snapshot = self.run.snapshot()
         top = history["cycles"][-1] if history["cycles"] else after
-        return top, json.dumps({"snapshot": snapshot, "history": history, "sent": time.time()},
-                               allow_nan=False, default=str)
+        return top, json.dumps(json_safe({"snapshot": snapshot, "history": history,
+                                          "sent": time.time()}), allow_nan=False, default=str)
+
+    def _send(self, item: str) -> None:
+        for queue in list(self.subscribers):
+            if queue.qsize() >= QUEUE:  # too slow: told to reload, and dropped
+                self.subscribers.discard(queue)
+                queue.put_nowait("resync")
+            else:
+                queue.put_nowait(item)
 
     async def _watch(self) -> None:
-        while self.subscribers:
-            await asyncio.sleep(POLL)
-            stamp = self._wal_stamp()
-            if stamp == self._stamp:
-                continue
-            self._stamp = stamp
-            try:
-                top = await asyncio.to_thread(self.run.last_cycle)
-                if top <= self.last:
+        try:
+            while self.subscribers:
+                await asyncio.sleep(POLL)
+                stamp = self._wal_stamp()
+                if stamp == self._stamp:
                     continue
-                top, payload = await asyncio.to_thread(self._update, self.last)
-            except Exception as exc:  # noqa: BLE001 - a busy or damaged store: keep watching
-                log.warning("console: reading %s failed: %s", self.run.store, exc)
-                continue
-            self.last = top
-            for queue in list(self.subscribers):
-                if queue.qsize() >= QUEUE:
-                    queue.put_nowait("resync")
-                else:
-                    queue.put_nowait(payload)
-        self._task = None
+                self._stamp = stamp
+                try:
+                    run, top = await asyncio.to_thread(self.run.position)
+                    if run != self.run_id:  # a new run in the folder (--force): start over
+                        self.run_id, self.last = run, -1
+                        self._send("reload")
+                        continue
+                    if top <= self.last:
+                        continue
+                    top, payload = await asyncio.to_thread(self._update, self.last)
+                except Exception as exc:  # noqa: BLE001 - a busy or damaged store: keep watching
+                    log.warning("console: reading %s failed: %s", self.run.store, exc)
+                    continue
+                self.last = top
+                self._send(payload)
+        finally:
+            self._task = None
 
-    async def stream(self) -> AsyncIterator[str]:
-        """Server-sent events of this run: ``cycle`` with each new cycle's data."""
+    async def stream(self, alive=lambda: True) -> AsyncIterator[str]:
+        """Server-sent events of this run: ``cycle`` with each new cycle's data, ``resync``
+        (fell behind) and ``reload`` (a new run); ends when ``alive()`` turns false (the
+        session ended)."""
         queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUE + 1)
         self.subscribers.add(queue)
         if self._task is None:
@@ -88,11 +100,15 @@ class RunWatcher:
                 try:
                     item = await asyncio.wait_for(queue.get(), KEEPALIVE)
                 except asyncio.TimeoutError:
-                    yield ": keepalive\n\n"
-                    continue
-                if item == "resync":
-                    yield "event: resync\ndata: {}\n\n"
+                    item = None
+                if not alive():
                     return
-                yield f"event: cycle\ndata: {item}\n\n"
+                if item is None:
+                    yield ": keepalive\n\n"
+                elif item in ("resync", "reload"):
+                    yield f"event: {item}\ndata: {{}}\n\n"
+                    return
+                else:
+                    yield f"event: cycle\ndata: {item}\n\n"
         finally:
             self.subscribers.discard(queue)

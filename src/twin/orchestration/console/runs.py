@@ -29,6 +29,17 @@ def _finite(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
+def json_safe(value: Any) -> Any:
+    """NaN and infinities as null (JSON has no such numbers)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
 class RunFolder:
     """One run folder (``cycles.sqlite`` and its reports) served by the console."""
 
@@ -82,12 +93,12 @@ class RunFolder:
                 "dv": [d["name"] for d in spec.get("dv", [])],
                 "reports": [r for r in REPORTS if (self.folder / r).is_file()]}
 
-    def last_cycle(self) -> int:
-        """Number of the last committed cycle (-1 before the first)."""
+    def position(self) -> tuple[int, int]:
+        """The run's number and its last committed cycle (-1 before the first)."""
         with self._read() as db:
-            row = db.execute("SELECT MAX(cycle) FROM cycle WHERE run = ?",
-                             (self._run(db),)).fetchone()
-        return -1 if row[0] is None else int(row[0])
+            run = self._run(db)
+            row = db.execute("SELECT MAX(cycle) FROM cycle WHERE run = ?", (run,)).fetchone()
+        return run, -1 if row[0] is None else int(row[0])
 
     def snapshot(self) -> dict[str, Any]:
         """The faceplate: the last cycle, every variable's values by role, banners."""
@@ -151,10 +162,11 @@ class RunFolder:
                 after = max(after, (top or 0) - int(last))
             cycles = db.execute("SELECT cycle, t, wall_time FROM cycle WHERE run = ? AND "
                                 "cycle > ? ORDER BY cycle", (run, after)).fetchall()
+            top = cycles[-1][0] if cycles else after
             marks = ",".join("?" * len(TREND_ROLES))
             values = db.execute(f"SELECT cycle, name, role, value FROM value WHERE run = ? AND "
-                                f"cycle > ? AND role IN ({marks})",
-                                (run, after, *TREND_ROLES)).fetchall()
+                                f"cycle > ? AND cycle <= ? AND role IN ({marks})",
+                                (run, after, top, *TREND_ROLES)).fetchall()
             pred = db.execute('SELECT name, "values" FROM prediction WHERE run = ? AND '
                               "cycle = ?", (run, cycles[-1][0] if cycles else -1)).fetchall()
         index = {c[0]: i for i, c in enumerate(cycles)}
@@ -205,8 +217,11 @@ class RunFolder:
         """Ask the loop for a change (see :func:`request_change`); refused at once when the
         role may not, the value is malformed, or the loop is not running."""
         snap = self.snapshot()
+        if field == "ack":
+            value = self._alarm_id(value)
         try:
-            db = sqlite3.connect(self.store, timeout=BUSY_TIMEOUT)
+            db = sqlite3.connect(f"{self.store.resolve().as_uri()}?mode=rw", uri=True,
+                                 timeout=BUSY_TIMEOUT)
         except sqlite3.Error as exc:
             raise InputError(f"cycle log '{self.store}' cannot be written: {exc}") from None
         try:
@@ -222,11 +237,25 @@ class RunFolder:
                 change_id = int(cur.lastrowid)
             else:
                 change_id, reason = request_change(db, run, user, role, name, field, value)
+        except sqlite3.Error as exc:
+            raise InputError(f"cycle log '{self.store}': the request was not recorded ({exc}); "
+                             "try again") from None
         finally:
             db.close()
         status = "refused" if reason else ("applied" if field == "ack" else "pending")
         return {"id": change_id, "status": status, "reason": reason,
                 "forbidden": not allowed(role, field)}
+
+    def _alarm_id(self, value: object) -> str:
+        """An acknowledged alarm's event number, as the alarm list names it (one-line refusal
+        for anything else)."""
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise InputError(f"ack: {str(value)[:40]!r} is not an alarm's number") from None
+        if not any(a["id"] == number for a in self.alarms(limit=10_000)):
+            raise InputError(f"ack: no alarm {number} in this run")
+        return str(number)
 
     def change(self, change_id: int) -> dict[str, Any] | None:
         return next((c for c in self.changes(10_000) if c["id"] == change_id), None)

@@ -30,6 +30,8 @@ from twin.orchestration.opcua import security
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8443
+MAX_CONNECTIONS = 200
+"""Connections served at once; more are answered 503 (a flood never exhausts the console)."""
 NICENESS = 10
 """Scheduling niceness of the console's process (the loop's is 0)."""
 SECURITY_LOG = "console-security.log"
@@ -146,8 +148,11 @@ def serve_console(folders: list[Path], config_dir: Path, options: ConsoleOptions
                    plant)
     tls = {} if options.insecure else dict(zip(("ssl_certfile", "ssl_keyfile"),
                                                map(str, tls_files(config_dir))))
+    # proxy_headers off: a client's X-Forwarded-For must not choose the address the login
+    # guard counts failures against
     config = uvicorn.Config(app, host=options.host, port=options.port, log_level="warning",
-                            access_log=False, server_header=False, **tls)
+                            access_log=False, server_header=False, proxy_headers=False,
+                            limit_concurrency=MAX_CONNECTIONS, **tls)
     server = uvicorn.Server(config)
     if on_ready is not None:
         on_ready(options.url, runs)

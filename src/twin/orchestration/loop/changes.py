@@ -35,6 +35,7 @@ loop file (unbounded where none is given).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sqlite3
 import time
@@ -56,6 +57,9 @@ WORDS = {"mode": ("off", "warm", "on"), "service": ("in", "out")}
 NONE = "none"
 MAX_TEXT = 64
 """Longest value or name a request may carry [characters]."""
+MAX_AGE = 60.0
+"""A request the loop first sees more than this long after it was made is refused as expired
+(the loop was not cycling: a lost server, a run between its cycles) [s]."""
 VALUE_LIMIT = 1e12
 """Numbers beyond this magnitude are refused as entries (a typed 1e300) [variable units]."""
 
@@ -66,28 +70,35 @@ def allowed(role: str, field: str) -> bool:
     return need is not None and ROLE_RANK.get(role, -1) >= ROLE_RANK[need]
 
 
+def _quoted(text: str) -> str:
+    """A value as an error message shows it: quoted, escaped, at most 40 characters."""
+    shown = repr(text)
+    return shown if len(shown) <= 40 else shown[:37] + "..."
+
+
 def parse_value(field: str, text: object) -> float | str | None:
     """A request's value in its field's domain (one-line InputError otherwise)."""
     if field not in FIELD_ROLE:
-        raise InputError(f"unknown field {str(field)[:MAX_TEXT]!r}; one of "
+        raise InputError(f"unknown field {_quoted(str(field))}; one of "
                          f"{', '.join(FIELD_ROLE)}")
     if not isinstance(text, (str, int, float)) or isinstance(text, bool):
         raise InputError(f"{field}: give a value")
     raw = str(text).strip().lower()
     if len(raw) > MAX_TEXT:
         raise InputError(f"{field}: value longer than {MAX_TEXT} characters")
+    shown = _quoted(raw)
     if field in WORDS:
         if raw not in WORDS[field]:
-            raise InputError(f"{field}: {raw!r} is not one of {', '.join(WORDS[field])}")
+            raise InputError(f"{field}: {shown} is not one of {', '.join(WORDS[field])}")
         return raw
     if raw == NONE and field in ("setpoint", "low", "high", "valid_low", "valid_high"):
         return None
     try:
         value = float(raw)
     except ValueError:
-        raise InputError(f"{field}: {raw!r} is not a number") from None
+        raise InputError(f"{field}: {shown} is not a number") from None
     if not math.isfinite(value) or abs(value) > VALUE_LIMIT:
-        raise InputError(f"{field}: {raw!r} is not a finite number of magnitude below "
+        raise InputError(f"{field}: {shown} is not a finite number of magnitude below "
                          f"{VALUE_LIMIT:g}")
     if field == "max_move" and value <= 0:
         raise InputError(f"max_move: {value:g} must be above 0")
@@ -106,7 +117,7 @@ def request_change(db: sqlite3.Connection, run: int, user: str, role: str, name:
     if not allowed(role, field):
         need = FIELD_ROLE.get(field)
         reason = (f"role {role} may not change {field}" if need else
-                  f"unknown field {str(field)[:MAX_TEXT]!r}")
+                  f"unknown field {_quoted(str(field))}")
     else:
         try:
             parse_value(field, value)
@@ -150,13 +161,26 @@ class ChangeDesk:
     controller : Controller
     before : ChangeDesk, optional
         The desk of the controller this one replaces (a deployed loop rebuilds its
-        controller): its validity ranges and what was changed are carried over.
+        controller): its validity ranges and what was changed are carried over, each
+        change applied again (one that no longer applies is an event, never a failure).
+    mv_now : array, optional
+        The MVs now, for changes applied again (an MV held out of service).
+    in_control : callable, optional
+        For a loop with states of its own (a deployed loop): whether it is in control now.
+        A mode asked for is then kept as :attr:`operator_mode`, given to the controller
+        only while in control, and the loop re-enters control in it.
     """
 
     def __init__(self, db: sqlite3.Connection, run: int, controller: Controller,
-                 before: "ChangeDesk | None" = None):
+                 before: "ChangeDesk | None" = None, mv_now: np.ndarray | None = None,
+                 in_control=None):
         self.db, self.run = db, run
         self.controller = controller
+        self.in_control = in_control
+        self.operator_mode = before.operator_mode if before is not None else Mode.ON
+        self.taken: set[int] = set()
+        """Requests decided (kept: a cycle whose commit failed must not apply them twice)."""
+        self.pending_events: list[tuple[str, str]] = []
         spec = controller.spec
         self.valid: dict[str, list[float]] = {}
         self.applied: list[tuple[str, str, object]] = []
@@ -167,26 +191,40 @@ class ChangeDesk:
         for j, m in enumerate(spec.mv):
             self.valid[m.name] = [float(controller.u_lo[j]), float(controller.u_hi[j])]
         if before is not None:
-            self.valid = before.valid
+            self.valid, self.taken = before.valid, before.taken
+            mv = np.asarray(mv_now if mv_now is not None else controller.u_now, dtype=float)
             for name, field, value in before.applied:
-                if field not in ("mode", "service"):  # (a rebuilt controller starts OFF)
-                    self._apply(name, field, value, np.zeros(len(spec.mv)))
+                if field == "mode":  # (the loop keeps the mode; the controller starts OFF)
+                    continue
+                try:
+                    self._apply(name, field, value, mv, check=False)
                     self.applied.append((name, field, value))
+                except (InputError, TwinError) as exc:
+                    self.pending_events.append(("change", f"{name} {field} {value} not applied "
+                                                          f"to the rebuilt controller: {exc}"))
 
     def take(self, mv_now: np.ndarray) -> tuple[list[Decided], list[tuple[str, str]]]:
         """Apply the pending requests: their outcomes and one event per request."""
         try:
-            rows = self.db.execute("SELECT id, user, role, name, field, new FROM change "
-                                   "WHERE run = ? AND status = 'pending' ORDER BY id",
+            rows = self.db.execute("SELECT id, user, role, name, field, new, requested FROM "
+                                   "change WHERE run = ? AND status = 'pending' ORDER BY id",
                                    (self.run,)).fetchall()
         except sqlite3.Error:
             return [], []  # (a busy store: the requests wait for the next cycle)
-        decided, events = [], []
-        for i, user, role, name, field, new in rows:
+        decided, events = [], self.pending_events
+        self.pending_events = []
+        for i, user, role, name, field, new, requested in rows:
+            if i in self.taken:
+                continue
+            self.taken.add(i)
             old = ""
             try:
                 if not allowed(role, field):
                     raise InputError(f"role {role} may not change {field}")
+                age = time.time() - float(requested or 0.0)
+                if age > MAX_AGE:
+                    raise InputError(f"expired: asked {age:.0f} s ago, while the loop was not "
+                                     "cycling")
                 value = parse_value(field, new)
                 old = self._apply(name, field, value, mv_now)
             except (InputError, TwinError) as exc:
@@ -217,10 +255,23 @@ class ChangeDesk:
 
     # ------------------------------------------------------------------ applying
 
-    def _apply(self, name: str, field: str, value, mv_now: np.ndarray) -> str:
-        """Apply one change; its old value as text."""
+    def finish(self) -> None:
+        """Refuse what is still pending when the run ends (nothing will apply it)."""
+        with contextlib.suppress(sqlite3.Error), self.db:
+            self.db.execute("UPDATE change SET status = 'refused', reason = 'the run ended', "
+                            "decided = ? WHERE run = ? AND status = 'pending'",
+                            (time.time(), self.run))
+
+    def _apply(self, name: str, field: str, value, mv_now: np.ndarray,
+               check: bool = True) -> str:
+        """Apply one change (``check``: against the validity ranges); its old value as text."""
         ctl = self.controller
         if field == "mode":
+            if self.in_control is not None:
+                old, self.operator_mode = self.operator_mode.value, Mode(value)
+                if self.in_control():
+                    ctl.set_mode(self.operator_mode, mv_now)
+                return old
             old = ctl.mode.value
             ctl.set_mode(Mode(value), mv_now)
             return old
@@ -253,12 +304,13 @@ class ChangeDesk:
         if field == "setpoint":
             if is_mv:
                 raise InputError(f"'{name}' is an MV: setpoints are a CV's")
-            self._check_valid(name, field, value)
+            if check:
+                self._check_valid(name, field, value)
             old = ctl.setpoint(name)
             ctl.set_setpoint(name, value)
             return _shown(old)
         if field in ("low", "high") or field == "max_move":
-            if field != "max_move":
+            if field != "max_move" and check:
                 self._check_valid(name, field, value)
             if is_mv and value is None:
                 raise InputError(f"MV '{name}' needs a {field} limit")

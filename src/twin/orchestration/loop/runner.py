@@ -278,6 +278,8 @@ class ClosedLoop:
                 self.quality_override[name] = Quality(quality)
 
     def close(self) -> None:
+        if getattr(self, "desk", None) is not None:
+            self.desk.finish()
         self.store.close()
         self.plant.close()
 

@@ -34,6 +34,7 @@ import contextlib
 import datetime as dt
 import json
 import sqlite3
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -158,12 +159,14 @@ class CycleStore:
         if getattr(self, "_lock", None) is not None:
             return
         lock = open(f"{self.path}{LOCK_SUFFIX}", "a")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            lock.close()
-            return
-        self._lock = lock
+        for _ in range(50):  # (a reader asking whether the loop runs holds it for a moment)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._lock = lock
+                return
+            except OSError:
+                time.sleep(0.02)
+        lock.close()
 
     def _start_run(self, kind: str, model: str, time_unit: str, config: dict[str, Any]) -> int:
         cur = self.db.execute(

@@ -318,7 +318,7 @@ class DeployedLoop:
             elif loops_out:
                 self._shed(events, "operator has loop " + ", ".join(loops_out), operator=True)
         elif self._may_enter(snap, health):
-            c.set_mode(Mode.ON, mv_now)
+            c.set_mode(self.desk.operator_mode, mv_now)
             events.append(("reentry" if self.state == "shed" else "engaged",
                            f"in control from setpoints {self._fmt(mv_now)}"))
             self.state = "active"
@@ -458,7 +458,8 @@ class DeployedLoop:
         for event in self._applied_events:
             apply_controller_event(controller, event)
         controller.record_predictions = self.predictions
-        self.desk = ChangeDesk(self.store.db, self.store.run_id, controller, self.desk)
+        self.desk = ChangeDesk(self.store.db, self.store.run_id, controller, self.desk, mv_now,
+                               in_control=lambda: self.state == "active")
         if self.config.rto is not None:
             from twin.orchestration.loop.rto_handoff import RTOSupervisor
 
@@ -579,6 +580,8 @@ class DeployedLoop:
 
     async def close(self) -> None:
         await self.gateway.close()
+        if self.desk is not None:
+            self.desk.finish()
         self.store.close()
 
 

@@ -185,6 +185,7 @@ function listen() {
     if (h.cycles.length) { loadLists(); loadAudit(); }
   });
   source.addEventListener("resync", () => { source.close(); loadHistory().then(listen); });
+  source.addEventListener("reload", () => { source.close(); window.location.reload(); });
 }
 
 async function main() {
