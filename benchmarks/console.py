@@ -86,9 +86,12 @@ def console_watchers(ctx: BenchContext) -> FigureResult:
     from twin.orchestration.opcua import security
     from twin.orchestration.run_length import loop_with_duration
 
-    block = ctx.size(110, 400)
+    # cycles: 5 to start, `alone` unwatched, 5 while the clients connect, `block` watched,
+    # 5 while they leave, `alone` unwatched again (p99 needs 100 samples each side)
+    block, alone_n = ctx.size(100, 400), ctx.size(50, 200)
+    go_at, stop_at = 5 + alone_n, 10 + alone_n + block
     config, _ = loop_with_duration(load_loop(example("cstr_apc.toml")),
-                                   (3 * block + 20) * 0.005)
+                                   (stop_at + 5 + alone_n) * 0.005)
     mp = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory(prefix="twin-bench-console-") as tmp:
         tmp = Path(tmp)
@@ -125,12 +128,12 @@ def console_watchers(ctx: BenchContext) -> FigureResult:
             cpu: dict[str, float] = {}
 
             def progress(update):
-                if update.done == block + 10:
+                if update.done == go_at:
                     go.set()
                     cpu["start"] = time.perf_counter()
                     cpu["console"], cpu["watchers"] = (_cpu_seconds(p.pid)
                                                        for p in (console, watchers))
-                elif update.done == 2 * block + 10:
+                elif update.done == stop_at:
                     cpu["console"] = _cpu_seconds(console.pid) - cpu["console"]
                     cpu["watchers"] = _cpu_seconds(watchers.pid) - cpu["watchers"]
                     cpu["wall"] = time.perf_counter() - cpu["start"]
@@ -146,8 +149,8 @@ def console_watchers(ctx: BenchContext) -> FigureResult:
             if watchers.is_alive():
                 watchers.kill()
     ms = [1e3 * s for s in times]
-    watched = ms[block + 15: 2 * block + 5]        # clients connected and streaming
-    alone = ms[5: block + 5] + ms[2 * block + 15:]
+    watched = ms[go_at + 5: stop_at]               # clients connected and streaming
+    alone = ms[5: go_at] + ms[stop_at + 5:]
     result = FigureResult(Samples(watched, "ms/cycle"), {"unwatched": Samples(alone, "ms/cycle")})
     result.details.update(clients=CLIENTS, pace_s=PACE, updates_per_client=counts,
                           cycles_watched=len(watched),
