@@ -109,13 +109,15 @@ def test_values_and_trends_update_live_within_one_cycle(live, browser):
     assert page.inner_text("#cv-C_b-meas") != first_meas
     for name in ("C_b", "T_R", "T_K", "F", "Q_dot"):
         assert page.locator(f"#trend-{name} canvas").count() == 1, name
-    # each cycle's arrival in the browser, from the cycle's start (before its commit)
+    # each cycle's arrival in the browser, from the cycle's commit
     latency = page.evaluate("window.twinLatency")
     assert len(latency) >= 8
     seconds = [x["latency"] for x in latency]
-    print(f"\nbrowser latency from cycle start: median {np.median(seconds):.3f} s, "
-          f"max {max(seconds):.3f} s over {len(seconds)} cycles (cycle time {PACE} s)")
-    assert max(seconds) < PACE
+    from_start = [x["from_start"] for x in latency]
+    print(f"\nbrowser latency from the cycle's commit: median {np.median(seconds):.3f} s, "
+          f"max {max(seconds):.3f} s over {len(seconds)} cycles (cycle time {PACE} s); from "
+          f"its start: median {np.median(from_start):.3f} s, max {max(from_start):.3f} s")
+    assert all(0.0 <= s < PACE for s in seconds)
     # the prediction is drawn ahead of now: the chart's x range ends past the last cycle
     ahead = page.evaluate("""() => { const t = trends; const n = t.h.time.length;
         return [t.h.time[n - 1], t.data('C_b')[0].at(-1), t.prediction['C_b'].length]; }""")

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -86,8 +87,10 @@ def test_log_cycle_writes_the_cycle_its_values_and_events_and_commits(store):
                     [("C_b", "meas", 0.91, "good", 1.5, 1.75), ("F", "mv", 14.2, None, None, None)],
                     [("mode", "auto -> manual"), ("shed", "C_b bad")])
     with _other(store) as db:
-        assert db.execute("SELECT * FROM cycle").fetchall() == [
-            (1, 3, 0.015, 12.5, "auto", 1, "optimal", "Solve_Succeeded", 7, 0.031, 2, 1)]
+        (row,) = db.execute("SELECT * FROM cycle").fetchall()
+        assert row[:-1] == (1, 3, 0.015, 12.5, "auto", 1, "optimal", "Solve_Succeeded", 7, 0.031,
+                            2, 1)
+        assert abs(row[-1] - time.time()) < 60.0                   # its commit time
         assert db.execute("SELECT * FROM value ORDER BY rowid").fetchall() == [
             (1, 3, "C_b", "meas", 0.91, "good", 1.5, 1.75),
             (1, 3, "F", "mv", 14.2, None, None, None)]
@@ -100,9 +103,11 @@ def test_a_cycle_without_information_stores_nulls_and_false_flags(store):
     store.log_cycle(0, 0.0, {}, [])
     store.log_cycle(1, 0.5, {"write": "yes", "shed": 0}, [])
     with _other(store) as db:
-        assert db.execute("SELECT * FROM cycle ORDER BY cycle").fetchall() == [
+        rows = db.execute("SELECT * FROM cycle ORDER BY cycle").fetchall()
+        assert [r[:-1] for r in rows] == [
             (1, 0, 0.0, None, None, 0, None, None, None, None, None, 0),
             (1, 1, 0.5, None, None, 1, None, None, None, None, None, 0)]
+        assert all(abs(r[-1] - time.time()) < 60.0 for r in rows)  # their commit times
         assert db.execute("SELECT COUNT(*) FROM value").fetchone() == (0,)
         assert db.execute("SELECT COUNT(*) FROM event").fetchone() == (0,)
 
@@ -134,7 +139,7 @@ def test_cycles_reads_one_run_in_cycle_order(store):
     current = store.cycles()
     assert list(current.columns) == ["run", "cycle", "t", "wall_time", "mode", "write",
                                      "solve_status", "solver_message", "iterations", "solve_time",
-                                     "failures", "shed"]
+                                     "failures", "shed", "committed"]
     assert list(current["cycle"]) == [0, 1, 2] and list(current["run"]) == [2, 2, 2]
     assert list(current["iterations"]) == [0, 1, 2] and list(current["t"]) == [0.0, 0.1, 0.2]
     first = store.cycles(1)  # an earlier run, while run 2 is the current one
@@ -163,7 +168,7 @@ def test_to_frame_pivots_values_to_columns_with_their_quality(store):
     frame = store.to_frame()
     assert list(frame.columns) == ["cycle", "time", "wall_time", "mode", "write", "solve_status",
                                    "solver_message", "iterations", "solve_time", "failures",
-                                   "shed", "C_b", "C_b.estimate", "C_b.setpoint", "F", "T_K.dv",
+                                   "shed", "committed", "C_b", "C_b.estimate", "C_b.setpoint", "F", "T_K.dv",
                                    "C_b.quality", "T_K.dv.quality"]
     assert list(frame["cycle"]) == [0, 1] and list(frame["time"]) == [0.0, 0.005]
     assert list(frame["write"]) == [1, 0]
@@ -188,11 +193,12 @@ def test_to_frame_of_cycles_without_values_is_the_cycle_table(store):
     store.start_run("SIL", "cstr", "h", {})
     store.log_cycle(0, 0.25, FULL, [])
     frame = store.to_frame()
-    assert frame.values.tolist() == [[0, 0.25, 12.5, "auto", 1, "optimal", "Solve_Succeeded", 7,
-                                      0.031, 2, 1]]
+    assert frame.drop(columns="committed").values.tolist() == [
+        [0, 0.25, 12.5, "auto", 1, "optimal", "Solve_Succeeded", 7, 0.031, 2, 1]]
+    assert abs(frame["committed"].iloc[0] - time.time()) < 60.0  # when it was committed
     assert list(frame.columns) == ["cycle", "time", "wall_time", "mode", "write", "solve_status",
                                    "solver_message", "iterations", "solve_time", "failures",
-                                   "shed"]
+                                   "shed", "committed"]
 
 
 def test_to_frame_and_export_of_an_earlier_run(store, tmp_path):

@@ -105,7 +105,7 @@ class RunFolder:
         with self._read() as db:
             run = self._run(db)
             rows = db.execute("SELECT cycle, t, wall_time, mode, write, solve_status, "
-                              "solver_message, solve_time, failures, shed FROM cycle "
+                              "solver_message, solve_time, failures, shed, committed FROM cycle "
                               "WHERE run = ? ORDER BY cycle DESC LIMIT 2", (run,)).fetchall()
             if not rows:
                 return {"cycle": None}
@@ -127,9 +127,10 @@ class RunFolder:
             trajectory = json.loads(text)
             variables.setdefault(name, {})["prediction_end"] = _finite(trajectory[-1]) \
                 if trajectory else None
-        cycle, t, wall, mode, write, status, message, solve_time, failures, shed = last
+        cycle, t, wall, mode, write, status, message, solve_time, failures, shed, committed = last
         live = loop_running(self.store)
-        return {"cycle": cycle, "t": t, "wall_time": wall, "mode": mode, "write": bool(write),
+        return {"cycle": cycle, "t": t, "wall_time": wall, "committed": committed,
+                "mode": mode, "write": bool(write),
                 "solve_status": status, "solver_message": message,
                 "solve_time_ms": None if solve_time is None else 1e3 * solve_time,
                 "failures": failures, "shed": bool(shed), "live": live,

@@ -6,8 +6,9 @@ a crash loses nothing already acted on. The schema serves the simulated
 loop and the deployed one alike:
 
 - ``run``: one row per run (kind SIL/HIL/deployed, model, configuration);
-- ``cycle``: per cycle the time, mode, whether MVs were written, solver
-  status, message, iterations and time, failure count, shed flag;
+- ``cycle``: per cycle the time, its wall-clock start and commit, mode,
+  whether MVs were written, solver status, message, iterations and time,
+  failure count, shed flag;
 - ``value``: per cycle and variable a value with its role (``meas``,
   ``mv``, ``next`` (the planned move, written or not), ``dv``, ``plant``,
   ``estimate``, ``bias``, ``disturbance``, ``prediction_error``, ``target``,
@@ -63,7 +64,7 @@ CREATE TABLE IF NOT EXISTS run (
 CREATE TABLE IF NOT EXISTS cycle (
     run INTEGER, cycle INTEGER, t REAL, wall_time REAL, mode TEXT, write INTEGER,
     solve_status TEXT, solver_message TEXT, iterations INTEGER, solve_time REAL,
-    failures INTEGER, shed INTEGER, PRIMARY KEY (run, cycle));
+    failures INTEGER, shed INTEGER, committed REAL, PRIMARY KEY (run, cycle));
 CREATE TABLE IF NOT EXISTS value (
     run INTEGER, cycle INTEGER, name TEXT, role TEXT, value REAL, quality TEXT,
     source_time REAL, server_time REAL);
@@ -106,6 +107,9 @@ class CycleStore:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
+            columns = {r[1] for r in self.db.execute("PRAGMA table_info(cycle)")}
+            if "committed" not in columns:  # (a log written before cycles had it)
+                self.db.execute("ALTER TABLE cycle ADD COLUMN committed REAL")
             self.db.commit()
         except sqlite3.Error as exc:
             self.db.close()
@@ -193,10 +197,12 @@ class CycleStore:
         c = cycle_info
         with _writing(self.path, f"recording cycle {cycle}"), self.db:
             self.db.execute(
-                "INSERT INTO cycle VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO cycle (run, cycle, t, wall_time, mode, write, solve_status, "
+                "solver_message, iterations, solve_time, failures, shed, committed) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run, cycle, t, c.get("wall_time"), c.get("mode"), int(bool(c.get("write"))),
                  c.get("solve_status"), c.get("solver_message"), c.get("iterations"),
-                 c.get("solve_time"), c.get("failures"), int(bool(c.get("shed")))))
+                 c.get("solve_time"), c.get("failures"), int(bool(c.get("shed"))), time.time()))
             self.db.executemany(
                 "INSERT INTO value VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(run, cycle, *v) for v in values])

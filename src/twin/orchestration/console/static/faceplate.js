@@ -174,10 +174,11 @@ function listen() {
       trends.append(await api(`${base}/history?after=${trends.lastCycle()}`));
     }
     trends.append(h);
-    const wall = update.snapshot.wall_time;
-    if (wall) {
-      window.twinLatency.push({cycle: update.snapshot.cycle, latency: now - wall, server: update.sent - wall});
-      document.getElementById("latency").textContent = (now - wall).toFixed(3);
+    const committed = update.snapshot.committed;   // the cycle's commit (wall clock, s)
+    if (committed) {
+      window.twinLatency.push({cycle: update.snapshot.cycle, latency: now - committed,
+                               from_start: now - update.snapshot.wall_time});
+      document.getElementById("latency").textContent = (now - committed).toFixed(3);
     }
     render(update.snapshot);
     trends.redraw();
