@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from twin_benchmarks.harness import BenchContext, FigureResult, Samples, benchmark
+from twin_benchmarks.opcua import _free_port
 
 CLIENTS = 20
 PACE = 0.04
@@ -170,14 +171,6 @@ def _cpu_seconds(pid: int) -> float:
 
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for(url: str, process: subprocess.Popen, timeout: float = 180.0) -> None:

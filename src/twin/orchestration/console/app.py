@@ -155,19 +155,20 @@ def make_app(runs: list[RunFolder], users: dict[str, UserEntry],
         run_of(key)
         return page("faceplate.html")
 
-    @app.get("/plant")
-    async def plant_page(request: Request):
+    def plant_of(request: Request):
         session_of(request)
         if plant is None:
             raise HTTPException(404, "no plant view: start the console with --plant DEPLOY_FILE")
+        return plant
+
+    @app.get("/plant")
+    async def plant_page(request: Request):
+        plant_of(request)
         return page("plant.html")
 
     @app.get("/api/plant")
     async def plant_values(request: Request):
-        session_of(request)
-        if plant is None:
-            raise HTTPException(404, "no plant view: start the console with --plant DEPLOY_FILE")
-        return json_safe(plant.latest)
+        return json_safe(plant_of(request).latest)
 
     @app.get("/static/{name}")
     async def static(name: str):

@@ -11,7 +11,6 @@ import contextlib
 import math
 import sqlite3
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -58,12 +57,14 @@ class RunFolder:
         self._counting = threading.Lock()
 
     @contextlib.contextmanager
-    def _read(self):
+    def _read(self, mode: str = "ro"):
+        """A connection of its own to the store: read-only, or ``mode="rw"`` to write."""
         try:
-            db = sqlite3.connect(f"{self.store.resolve().as_uri()}?mode=ro", uri=True,
+            db = sqlite3.connect(f"{self.store.resolve().as_uri()}?mode={mode}", uri=True,
                                  timeout=BUSY_TIMEOUT)
         except sqlite3.Error as exc:
-            raise InputError(f"cycle log '{self.store}' cannot be read: {exc}") from None
+            raise InputError(f"cycle log '{self.store}' cannot be "
+                             f"{'read' if mode == 'ro' else 'written'}: {exc}") from None
         try:
             yield db
         finally:
@@ -217,32 +218,15 @@ class RunFolder:
                 ) -> dict[str, Any]:
         """Ask the loop for a change (see :func:`request_change`); refused at once when the
         role may not, the value is malformed, or the loop is not running."""
-        snap = self.snapshot()
         if field == "ack":
             value = self._alarm_id(value)
-        try:
-            db = sqlite3.connect(f"{self.store.resolve().as_uri()}?mode=rw", uri=True,
-                                 timeout=BUSY_TIMEOUT)
-        except sqlite3.Error as exc:
-            raise InputError(f"cycle log '{self.store}' cannot be written: {exc}") from None
-        try:
-            run = self._run(db)
-            if allowed(role, field) and field != "ack" and not snap.get("live"):
-                reason = "the loop is not running"
-                with db:
-                    cur = db.execute(
-                        "INSERT INTO change (run, requested, user, role, name, field, new, "
-                        "status, reason, decided) VALUES (?, ?, ?, ?, ?, ?, ?, 'refused', ?, ?)",
-                        (run, time.time(), user, role, str(name)[:64], str(field)[:64],
-                         f"{value}"[:64], reason, time.time()))
-                change_id = int(cur.lastrowid)
-            else:
-                change_id, reason = request_change(db, run, user, role, name, field, value)
-        except sqlite3.Error as exc:
-            raise InputError(f"cycle log '{self.store}': the request was not recorded ({exc}); "
-                             "try again") from None
-        finally:
-            db.close()
+        with self._read("rw") as db:
+            try:
+                change_id, reason = request_change(db, self._run(db), user, role, name, field,
+                                                   value, loop_running(self.store))
+            except sqlite3.Error as exc:
+                raise InputError(f"cycle log '{self.store}': the request was not recorded "
+                                 f"({exc}); try again") from None
         status = "refused" if reason else ("applied" if field == "ack" else "pending")
         return {"id": change_id, "status": status, "reason": reason,
                 "forbidden": not allowed(role, field)}

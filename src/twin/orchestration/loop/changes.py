@@ -108,9 +108,9 @@ def parse_value(field: str, text: object) -> float | str | None:
 
 
 def request_change(db: sqlite3.Connection, run: int, user: str, role: str, name: str,
-                   field: str, value: object) -> tuple[int, str]:
+                   field: str, value: object, loop_running: bool = True) -> tuple[int, str]:
     """Record a change request; ``(id, "")`` when it goes to the loop, ``(id, reason)`` when
-    refused at once (role, form of the value). Commits."""
+    refused at once (role, form of the value, no loop running to apply it). Commits."""
     name = str(name)[:MAX_TEXT]
     shown = str(value)[:MAX_TEXT] if value is not None else ""
     reason = ""
@@ -123,6 +123,8 @@ def request_change(db: sqlite3.Connection, run: int, user: str, role: str, name:
             parse_value(field, value)
         except InputError as exc:
             reason = str(exc)
+        if not reason and field != "ack" and not loop_running:
+            reason = "the loop is not running"
     status = "refused" if reason else ("applied" if field == "ack" else "pending")
     with db:
         cur = db.execute("INSERT INTO change (run, requested, user, role, name, field, new, "
