@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from rto.economics import EconomicsSpec
+from rto.economics_spec import EconomicsSpec
 from rto.spec import ConsistencySpec, SteadyStateSpec
 from twin.core.ssd import SteadyStateDetector, SteadyWindow
 from twin.core import expressions, ops

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyomo.environ as pyo
 import pytest
 
-import rto  # noqa: F401  (registers casadi_ipopt)
+import rto.solver  # noqa: F401  (registers casadi_ipopt)
 from rto.solver import CasadiIpopt, CasadiIpoptPersistent
 from rto.translate import TranslationError, translate
 

@@ -9,7 +9,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rto.economics import EconomicOptimizer, EconomicResult, load_economics, shipped_economics
+from rto.economics import EconomicOptimizer, EconomicResult
+from rto.economics_spec import economics_for, shipped_economics
 from rto.log import RTOIteration, RTOResult
 from rto.plant_data import ProfitMeter
 from rto.schemes import run_rto
@@ -19,12 +20,6 @@ from twin.core.plant import SimulatedPlant
 from twin.core.sensors import SensorSpec
 from twin.core.steady import find_steady_state
 from twin.orchestration.registry import load_model
-
-
-def economics_for(name_or_path: str):
-    """An economics spec from a shipped name (``williams_otto``) or a file."""
-    path = Path(name_or_path)
-    return load_economics(path if path.suffix == ".toml" else shipped_economics(name_or_path))
 
 
 def optimum(model_name: str, economics: str | None = None, parameters: dict | None = None,

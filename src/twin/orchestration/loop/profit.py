@@ -18,7 +18,7 @@ from rto.plant_data import ProfitMeter
 from twin.orchestration.loop.config import LoopConfig
 from twin.orchestration.loop.verdict import FINAL_FRACTION
 from twin.orchestration.registry import load_model
-from twin.orchestration.rto_run import economics_for
+from rto.economics_spec import economics_for
 
 
 @dataclass(frozen=True)

@@ -143,7 +143,7 @@ class ClosedLoop:
         self.rto = None
         if config.rto is not None:
             from twin.orchestration.loop.rto_handoff import RTOSupervisor
-            from twin.orchestration.rto_run import economics_for
+            from rto.economics_spec import economics_for
 
             self.rto = RTOSupervisor(config.rto, self.controller, economics_for(config.rto.economics))
         self.given_up = GivenUpWatch(units_of(internal))

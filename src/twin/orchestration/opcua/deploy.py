@@ -113,7 +113,7 @@ class DeployedLoop:
         self._applied_events: list = []
         self.rto = None
         if config.rto is not None:
-            from twin.orchestration.rto_run import economics_for
+            from rto.economics_spec import economics_for
 
             self._rto_spec = (config.rto, economics_for(config.rto.economics))
         make_folder(self.folder, fresh)  # after the checks: a refused file leaves none

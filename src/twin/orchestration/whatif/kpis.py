@@ -69,7 +69,7 @@ def column(frame: Columns, name: str, where: str) -> np.ndarray:
 
 def _economics(name: str, folder: str):
     """An economics spec: a shipped name, or a file relative to the study's folder."""
-    from twin.orchestration.rto_run import economics_for
+    from rto.economics_spec import economics_for
 
     path = Path(name)
     if path.suffix == ".toml" and not path.is_absolute():

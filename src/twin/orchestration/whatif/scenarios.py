@@ -470,7 +470,7 @@ def digest(study: Study) -> str:
         parts.append(_file_digest(case.fmu.path))
     parts += [repr(spec) for spec in case.kpis.economics.values()]
     if case.loop is not None and case.loop.rto is not None:
-        from twin.orchestration.rto_run import economics_for
+        from rto.economics_spec import economics_for
 
         parts.append(repr(economics_for(case.loop.rto.economics)))
     if case.function is not None:
