@@ -71,8 +71,7 @@ def _our_loop(spec, steps: int, structured_solver: str | None = None, reference=
 def mpc_cstr(ctx: BenchContext) -> FigureResult:
     steps = ctx.size(100, 200)
     sample_time_s = 0.005 * 3600.0
-    _, _, stock_t = dompc_example.closed_loop(steps, robust=False, tol=TOL)
-    stock_x, _, _ = dompc_example.closed_loop(steps, robust=False, tol=TOL)
+    stock_x, _, stock_t = dompc_example.closed_loop(steps, robust=False, tol=TOL)
     converged_x, _, _ = dompc_example.closed_loop(steps, robust=False, tol=CONVERGED_TOL)
     ours_t, ours_x = _our_loop(_spec(False, "fatrop"), steps)
     levers = {} if ctx.quick else {

@@ -166,8 +166,9 @@ def _run_mutant(mutant: Mutant, folder: Path) -> subprocess.CompletedProcess | s
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(folder), str(TESTS)]
                                                        + os.environ.get("PYTHONPATH", "").split(
                                                            os.pathsep)).rstrip(os.pathsep)}
+    # hypothesis's pytest plugin costs ~1 s of imports per run; a test using hypothesis imports it
     return subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-                           *[str(TESTS / t) for t in mutant.tests]],
+                           "-p", "no:hypothesispytest", *[str(TESTS / t) for t in mutant.tests]],
                           cwd=TESTS.parent, env=env, capture_output=True, text=True, timeout=900)
 
 
