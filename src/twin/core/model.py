@@ -25,6 +25,7 @@ import numpy as np
 
 from twin.core.errors import InputError, UnknownNameError
 from twin.core.ops import Ops
+from twin.core.trips import Trip
 from twin.core.variables import Variable, VariableSet
 
 MODIFIED = " (modified)"
@@ -112,6 +113,9 @@ class Model:
     stiff : bool
         True when explicit methods need tiny steps: the simulator then
         defaults to the implicit (BDF) method.
+    trips : tuple of Trip
+        Shutdown limits on outputs (:mod:`twin.core.trips`): a run stops
+        where the plant's interlocks would stop it.
     """
 
     name: str
@@ -127,6 +131,7 @@ class Model:
     parameter_sets: tuple[ParameterSet, ...] = ()
     parameter_set: str = ""
     stiff: bool = False
+    trips: tuple[Trip, ...] = ()
 
     def __post_init__(self) -> None:
         where = f"model '{self.name}'"
@@ -147,6 +152,9 @@ class Model:
             raise InputError(f"{where}: outputs and output_map must be given together")
         for ps in self.parameter_sets:
             self._check_set_names(ps.values, f"parameter set '{ps.name}'")
+        for trip in self.trips:
+            if trip.output not in self.outputs:
+                raise UnknownNameError("output", trip.output, self.outputs.names, f"{where}: trip")
 
     # -- names and vectors -------------------------------------------------
     @property

@@ -35,6 +35,9 @@ class SimulationResult:
         Inputs in force from each ``t`` on, shape (n, n_u).
     y : numpy.ndarray
         Outputs at ``t``, shape (n, n_y).
+    event : str
+        Why the run ended before its end time ('' when it did not): the
+        shutdown limit that tripped (:mod:`twin.core.trips`).
     """
 
     model: Model
@@ -42,6 +45,7 @@ class SimulationResult:
     x: np.ndarray
     u: np.ndarray
     y: np.ndarray
+    event: str = ""
 
     def column(self, name: str) -> np.ndarray:
         """One trajectory by variable name (state, input or output)."""

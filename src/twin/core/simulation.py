@@ -26,6 +26,7 @@ from twin.core.model import Model
 from twin.core.results import SimulationResult
 from twin.core.schedule import InputSchedule
 from twin.core.symbolic import casadi_form
+from twin.core.trips import first_trip
 
 BACKENDS = ("kernel", "reference")
 """Simulation backends: compiled kernels (default) and CVODES."""
@@ -178,8 +179,12 @@ def simulate(model: Model, t_end: float, dt: float,
         ``"kernel"`` (compiled, default) or ``"reference"`` (CVODES).
     method : str, optional
         Kernel method: ``"rk4"``, ``"dopri5"`` or ``"bdf"`` (default by stiffness).
+
+    A run whose outputs pass a shutdown limit of the model (``model.trips``)
+    ends at that output time, as the plant would; ``result.event`` says which.
     """
     grid = output_grid(t_end, dt)
+    event = ""
     x = model.states.vector(x0)
     if not isinstance(inputs, InputSchedule):
         inputs = InputSchedule.constant(model.inputs.vector(inputs))
@@ -197,7 +202,22 @@ def simulate(model: Model, t_end: float, dt: float,
         for a, b in zip(cuts[:-1], cuts[1:]):
             x = integrator.advance(x, inputs.at(a), b - a, a)
         xs[k], us[k] = x, inputs.at(t1)
+        if model.trips:
+            event = _tripped(model, form, x, us[k], p, t1)
+            if event:
+                grid, xs, us = grid[:k + 1], xs[:k + 1], us[:k + 1]
+                break
         if progress is not None:
             progress(k / (grid.size - 1))
     ys = np.array(form.h.map(grid.size)(xs.T, us.T, np.tile(p[:, None], grid.size))).T
-    return SimulationResult(model, grid, xs, us, ys.reshape(grid.size, model.n_y))
+    return SimulationResult(model, grid, xs, us, ys.reshape(grid.size, model.n_y), event)
+
+
+def _tripped(model: Model, form, x: np.ndarray, u: np.ndarray, p: np.ndarray, t: float) -> str:
+    """The event line of the first shutdown limit the outputs at ``x`` pass, or ''."""
+    y = np.array(form.h(x, u, p)).ravel()
+    trip = first_trip(model.trips, model.outputs.names, y)
+    if trip is None:
+        return ""
+    value = float(y[model.outputs.names.index(trip.output)])
+    return trip.event(value, model.outputs[trip.output].unit, t, model.time_unit)

@@ -56,11 +56,19 @@ def _exponents(text: str) -> str:
 
 @functools.cache
 def registry() -> "pint.UnitRegistry":
-    """The one pint unit registry of the project (built on first use, ~0.5 s)."""
+    """The one pint unit registry of the project (built on first use, ~0.5 s).
+
+    Beside pint's own units it knows ``USD`` (a currency, for costs and
+    prices) and ``kscm`` (thousand standard cubic metres, 1000 m3 of gas at
+    standard conditions: Downs & Vogel's gas flows are in kscm/h).
+    """
     import pint
 
-    return pint.UnitRegistry(autoconvert_offset_to_baseunit=False, cache_folder=None,
+    ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=False, cache_folder=None,
                              preprocessors=[_exponents])
+    ureg.define("USD = [currency]")
+    ureg.define("kscm = 1000 * meter ** 3")
+    return ureg
 
 
 @functools.lru_cache(maxsize=1024)

@@ -1,0 +1,58 @@
+"""Shutdown limits of a plant model: where the real plant's interlocks would stop it.
+
+A :class:`Trip` names an output of the model, a side (``high`` or ``low``)
+and a limit in the output's unit. A run whose output passes a trip's limit
+ends there, as the plant would: :func:`twin.core.simulation.simulate` keeps
+the data up to the first output time past the limit and says which limit
+tripped (:attr:`twin.core.results.SimulationResult.event`), and the
+simulated hardware stops stepping with the same line.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+from twin.core.errors import InputError
+
+SIDES = ("high", "low")
+
+
+@dataclass(frozen=True)
+class Trip:
+    """Shutdown when output ``output`` goes above (``high``) or below (``low``) ``limit`` [its unit].
+
+    ``what`` says what is measured, for the event line (``"reactor pressure"``).
+    """
+
+    output: str
+    side: str
+    limit: float
+    what: str
+
+    def __post_init__(self) -> None:
+        if self.side not in SIDES:
+            raise InputError(f"trip on '{self.output}': side '{self.side}' is not high or low")
+        if not math.isfinite(self.limit):
+            raise InputError(f"trip on '{self.output}': limit {self.limit} is not a finite number")
+
+    def tripped(self, value: float) -> bool:
+        """True when ``value`` is past the limit (a NaN trips: the plant's state is lost)."""
+        if value != value:
+            return True
+        return value > self.limit if self.side == "high" else value < self.limit
+
+    def event(self, value: float, unit: str, t: float, time_unit: str) -> str:
+        """One line: when, which limit, the value and the limit."""
+        sign = ">" if self.side == "high" else "<"
+        return (f"shutdown at t = {t:.6g} {time_unit}: {self.side} {self.what} "
+                f"({self.output} = {value:.6g} {unit} {sign} {self.limit:g} {unit})")
+
+
+def first_trip(trips: Sequence[Trip], names: Sequence[str], y: Sequence[float]) -> Trip | None:
+    """The first of ``trips`` past its limit at the outputs ``y`` (named ``names``), or None."""
+    for trip in trips:
+        if trip.tripped(float(y[names.index(trip.output)])):
+            return trip
+    return None
