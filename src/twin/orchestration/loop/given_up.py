@@ -14,10 +14,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas (0.5 s to import) only for the frames callers pass in
+    import pandas as pd
 
 KINDS = ("setpoint", "low", "high")
 ROLE = "given_up_{kind}"
