@@ -55,6 +55,8 @@ VALVES = (
 _NONNEGATIVE = (0.0, math.inf)
 _PERCENT = (0.0, 100.0)
 _ABOVE_ABSOLUTE_ZERO = (-273.15, math.inf)
+_ANY = (-math.inf, math.inf)
+"""An energy relative to an arbitrary datum: any value (its temperature is what is bounded)."""
 
 
 def states():
@@ -67,7 +69,7 @@ def states():
                              physical=_NONNEGATIVE))
         kind = "internal energy of the gas" if v == "v" else "enthalpy of the liquid"
         out.append(state(f"H_{v}", "MJ", f"{vessel} {kind} (datum: liquid at 0 degC)",
-                         BASE_ENERGY_MMBTU[v] * MMBTU))
+                         BASE_ENERGY_MMBTU[v] * MMBTU, physical=_ANY))
     out += [state("T_cw_r", "degC", "reactor cooling-water outlet temperature",
                   BASE_COOLING_WATER["T_cw_r"], physical=_ABOVE_ABSOLUTE_ZERO),
             state("T_cw_s", "degC", "condenser cooling-water outlet temperature",
