@@ -30,7 +30,7 @@ is taken from the separator's energy balance (Ricker's note on TEPROB).
 
 from __future__ import annotations
 
-from plant_models.smooth import clamp01, switch_on
+from plant_models.smooth import clamp01, sqrt_positive, switch_on
 
 from .constants import COMPONENTS, CONDENSABLE, raw
 from .declarations import VALVES
@@ -48,6 +48,25 @@ _STRIP_NO_FEED = {c: raw(f"split_no_feed.{c}") for c in CONDENSABLE}
 
 def _max0(z, ops):
     return (z + ops.abs(z)) / 2
+
+
+PRESSURE_WIDTH = 1e-3
+"""kPa below which a flow's square-root law bends to 0 with a finite slope (exact above)."""
+ORDER_WIDTH = 1e-6
+"""Partial pressure over 1 kPa below which a fractional reaction order's power bends to a line
+through 0: the rate is exact above it and keeps a finite slope at 0."""
+
+
+def _flow_root(dp, ops):
+    """sqrt(max(dp, 0)) [kPa^0.5], with a finite slope at 0."""
+    return sqrt_positive(dp, PRESSURE_WIDTH, ops)
+
+
+def _power(ratio, order, ops):
+    """max(ratio, 0) ** order for a fractional order: exact above :data:`ORDER_WIDTH`, a line
+    to 0 below it (a finite slope at 0) [-]."""
+    above = ORDER_WIDTH + _max0(ratio - ORDER_WIDTH, ops)  # max(ratio, width)
+    return above ** order * clamp01(ratio / ORDER_WIDTH, ops)
 
 
 def _clip(z, low, high, ops):
@@ -121,7 +140,7 @@ def process(x, u, p, ops):
     T_rk = T_r + 273.15
     kPa = ops.in_unit_of(1.0, pp_r[0])  # rates are per kPa^order of the partial pressures
     pA, pC, pD, pE = (q / kPa for q in (pp_r[0], pp_r[2], pp_r[3], pp_r[4]))
-    common = _max0(pA, ops) ** ORDER_A * _max0(pC, ops) ** ORDER_C * V_gr
+    common = _power(pA, ORDER_A, ops) * _power(pC, ORDER_C, ops) * V_gr
     r1 = p.k_1 * ops.exp(-p.E_1 / T_rk) * u.kinetics_1 * common * pD
     r2 = p.k_2 * ops.exp(-p.E_2 / T_rk) * u.kinetics_2 * common * pE
     k3 = p.k_3 * ops.exp(-p.E_3 / T_rk)
@@ -146,13 +165,13 @@ def process(x, u, p, ops):
     s["feeds"] = feeds
     # flows between units
     M_v, M_r, M_s = mean_molar_mass(x_v, p), mean_molar_mass(y_r, p), mean_molar_mass(y_s, p)
-    F6 = p.C_feed * ops.sqrt(_max0(p_v - p_r, ops)) / M_v
-    F8 = (p.C_outlet * ops.sqrt(_max0(p_r - p_s, ops)) * (1 - 0.25 * u.outlet_restriction)) / M_r
-    F10 = x.pos_purge_valve * p.C_purge * ops.sqrt(_max0(p_s - p.p_purge_back, ops)) / M_s
+    F6 = p.C_feed * _flow_root(p_v - p_r, ops) / M_v
+    F8 = p.C_outlet * _flow_root(p_r - p_s, ops) * (1 - 0.25 * u.outlet_restriction) / M_r
+    F10 = x.pos_purge_valve * p.C_purge * _flow_root(p_s - p.p_purge_back, ops) / M_s
     ratio = _clip(p_v / p_s, 1, p.compressor_max_ratio, ops)
     flow = p.compressor_max_flow + p.compressor_max_flow / 1.197 * (1 - ratio ** 3)
     work = flow * p.R_e * (T_s + 273.15) * (p_v - p_s) / (M_s * p_s)
-    flow = flow - x.pos_recycle_valve * p.C_recycle * ops.sqrt(_max0(p_v - p_s, ops))
+    flow = flow - x.pos_recycle_valve * p.C_recycle * _flow_root(p_v - p_s, ops)
     flow = p.compressor_min_flow + _max0(flow - p.compressor_min_flow, ops)
     F9 = flow / M_s
     F11 = pos["separator"] * p.range_separator
