@@ -29,6 +29,7 @@ from .constants import ATMOSPHERE, COMPONENTS, raw
 from .declarations import ANALYSERS, inputs, outputs, parameters, states
 from .equations import percent, process, rhs
 
+
 def _mass_flow(flow, z, p):
     return flow * sum(z[i] * p[f"M_{c}"] for i, c in enumerate(COMPONENTS))
 

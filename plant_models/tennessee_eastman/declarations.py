@@ -128,7 +128,6 @@ def parameters():
         out.append(_p(f"antoine_c_{c}", "K", f"vapour pressure of {c}: c", raw(f"antoine_c.{c}")))
     for c in COMPONENTS:
         a, b, cc = (per_component(k, (c,))[0] for k in ("density_a", "density_b", "density_c"))
-        a = a if c in CONDENSABLE else 1.0
         out += [_p(f"rho_a_{c}", "kg/m3", f"liquid density of {c}: a + b T + c T^2", density_si(a)),
                 _p(f"rho_b_{c}", "kg/(m3 K)", f"liquid density of {c}: b", density_si(b)),
                 _p(f"rho_c_{c}", "kg/(m3 K2)", f"liquid density of {c}: c", density_si(cc))]
@@ -153,7 +152,6 @@ def parameters():
            gas_e, 0.0),
         _p("V_r", "m3", "reactor volume", raw("volume.reactor") * FT3, 0.0),
         _p("V_s", "m3", "separator volume", raw("volume.separator") * FT3, 0.0),
-        _p("V_c", "m3", "stripper volume", raw("volume.stripper") * FT3, 0.0),
         _p("V_v", "m3", "compressor header volume", raw("volume.header") * FT3, 0.0),
         _p("k_1", "kmol/(h m3)", "rate constant of A + C + D -> G (partial pressures in kPa)",
            rate_constant_si(raw("reaction_1.ln_k0"), order_1), 0.0),

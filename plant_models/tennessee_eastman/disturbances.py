@@ -1,17 +1,17 @@
 """The standard disturbances IDV 1-20 of Downs & Vogel, as signals on the model's inputs.
 
 Each IDV acts on disturbance inputs of the model (:func:`signals` turns a
-set of active IDVs into their values over time):
+mapping ``{IDV number: intensity}`` into their values over time):
 
 - **steps**: IDV 1, 2, 6, 7 set their own input to 1; IDV 3, 4, 5 add
   5 degC to the D feed, reactor and condenser cooling-water inlet
   temperatures;
 - **random variation** (IDV 8-12) and **slow drift** (IDV 13): a smooth
-  random signal through knots at random times, a cubic between knots that
-  matches value and slope at both (Downs & Vogel's process); IDV 16 moves
-  the steam heat transfer alike;
+  random signal through knots at random times and values, a cubic between
+  knots, flat at each (Downs & Vogel's process, whose knot slopes are 0);
+  IDV 16 moves the steam heat transfer alike;
 - **pulses** (IDV 17, 18, 20): heat-transfer or outflow losses that rise
-  to 1 over a random time and fall back within 0.1 h;
+  to the IDV's intensity over a random time and fall back to 0 within 0.1 h;
 - **sticking valves** (IDV 14, 15, 19): a valve that moves only once its
   set point is more than 2 % away (:func:`sticking_valves`), applied to the
   XMVs, not to a model input.
@@ -19,8 +19,8 @@ set of active IDVs into their values over time):
 The knots are drawn from a NumPy generator seeded with ``(seed, process)``
 before the run, so a signal depends on the seed alone: not on the
 integrator's steps, nor on which other IDVs are active. The knot spacing
-and amplitudes are those of the original simulation (``constants.csv``,
-``walk.*``).
+and amplitudes (:data:`WALKS`) are those of the original simulation's
+random processes (TEPROB ``teinit``, its ``wlk`` data).
 """
 
 from __future__ import annotations
@@ -31,10 +31,13 @@ import numpy as np
 
 from twin.core.errors import InputError
 
+from .constants import raw
 from .declarations import inputs
 
-STEPS = {1: ("idv_1", 1.0), 2: ("idv_2", 1.0), 3: ("T_D_feed", 5.0), 4: ("T_cw_r_in", 5.0),
-         5: ("T_cw_s_in", 5.0), 6: ("idv_6", 1.0), 7: ("idv_7", 1.0)}
+_STEP_DEGC = raw("idv.3_4_5_step")
+STEPS = {1: ("idv_1", 1.0), 2: ("idv_2", 1.0), 3: ("T_D_feed", _STEP_DEGC),
+         4: ("T_cw_r_in", _STEP_DEGC), 5: ("T_cw_s_in", _STEP_DEGC), 6: ("idv_6", 1.0),
+         7: ("idv_7", 1.0)}
 """Step IDVs: the input each moves and by how much when active."""
 
 
@@ -73,8 +76,6 @@ STICK_BAND = 2.0
 """A sticking valve moves once its set point is this far [%] from where it stands."""
 PULSE_FALL = 0.1
 """Hours a pulse takes to fall back to 0 once above :data:`PULSE_ON`."""
-PULSE_ON = 0.1
-"""A pulse process falls back once its value exceeds this."""
 FIRST_KNOT = 0.1
 """Hours to the first knot of every process."""
 
@@ -82,10 +83,10 @@ FIRST_KNOT = 0.1
 def _check(idvs) -> dict[int, float]:
     active = {}
     for k, v in dict(idvs).items():
-        if not isinstance(k, int) or not 1 <= k <= 20:
+        if not isinstance(k, (int, np.integer)) or not 1 <= k <= 20:
             raise InputError(f"IDV {k!r} is not one of the disturbances 1..20")
-        v = float(v)
-        if not 0.0 <= v <= 1.0 or v != v:
+        k, v = int(k), float(v)
+        if not 0.0 <= v <= 1.0:  # NaN too
             raise InputError(f"IDV {k}: intensity {v} is outside 0..1")
         active[k] = v
     return active
@@ -95,8 +96,8 @@ def _knots(walk: Walk, intensity: float, t_end: float, rng: np.random.Generator)
     """Knot times, values and slopes of one process up to ``t_end`` [h]."""
     times, values, slopes = [0.0, FIRST_KNOT], [walk.szero, walk.szero], [0.0, 0.0]
     while times[-1] < t_end:
-        t, s = times[-1], values[-1]
-        if walk.pulse and s > PULSE_ON:
+        t = times[-1]
+        if walk.pulse and len(times) % 2 == 1:  # a pulse that has risen falls back
             times.append(t + PULSE_FALL)
             values.append(0.0)
             slopes.append(0.0)

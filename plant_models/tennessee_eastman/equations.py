@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from plant_models.smooth import clamp01, sqrt_positive, switch_on
 
-from .constants import COMPONENTS, CONDENSABLE, raw
+from .constants import COMPONENTS, CONDENSABLE, LBMOL, raw
 from .declarations import VALVES
 from .thermo import enthalpy, mean_molar_mass, molar_density, temperature
 
@@ -44,6 +44,19 @@ T_START = {"r": 120.4, "s": 80.1, "c": 65.7, "v": 86.0}
 _STRIP = {c: raw(f"split_factor.{c}") for c in NON_CONDENSABLE}
 _STRIP_K = {c: raw(f"split_constant.{c}") for c in CONDENSABLE}
 _STRIP_NO_FEED = {c: raw(f"split_no_feed.{c}") for c in CONDENSABLE}
+_RATIO = {k: raw(f"stripper.vapour_ratio_{k}") for k in ("a", "b", "c", "high_t", "high_offset",
+                                                          "low_t", "low")}
+"""The stripper's vapour-to-liquid ratio as a function of its temperature (TEPROB's fit)."""
+_AGITATION = tuple(raw(f"reactor_heat_transfer.agitator_{k}") for k in "abc")
+_LEVEL = (raw("reactor_heat_transfer.level_low"), raw("reactor_heat_transfer.level_high"))
+_CURVE = raw("compressor.curve_divisor")
+_IDV = {k: raw(f"idv.{k}") for k in ("1_A", "2_A", "2_B", "7_loss", "steam_gain",
+                                     "reactor_fouling_gain", "condenser_fouling_gain",
+                                     "outlet_gain")}
+_FEED_D_B = raw("feed_composition.D_feed.B")
+_FEED_E_F = raw("feed_composition.E_feed.F")
+_FEED_A_B = raw("feed_composition.A_feed.B")
+_AC_OFFSET = raw("AC_feed_offset") * LBMOL
 
 
 def _max0(z, ops):
@@ -151,25 +164,27 @@ def process(x, u, p, ops):
     s["heat_of_reaction"] = r1 * p.dh_rx_1 + r2 * p.dh_rx_2
     # feeds
     pos = {key: fraction(x[f"pos_{name}"], ops, x[f"pos_{name}"]) for name, _, _, key in VALVES}
-    x_AC_A = u.x_AC_A - 0.03 * u.idv_1 - 0.00243719 * u.idv_2
-    x_AC_B = u.x_AC_B + 0.005 * u.idv_2
+    x_AC_A = u.x_AC_A - _IDV["1_A"] * u.idv_1 - _IDV["2_A"] * u.idv_2
+    x_AC_B = u.x_AC_B + _IDV["2_B"] * u.idv_2
     feeds = {
-        "D": (pos["D_feed"] * p.range_D_feed, (0, 1e-4, 0, 0.9999, 0, 0, 0, 0), u.T_D_feed),
-        "E": (pos["E_feed"] * p.range_E_feed, (0, 0, 0, 0, 0.9999, 1e-4, 0, 0), u.T_E_feed),
-        "A": (pos["A_feed"] * (1 - u.idv_6) * p.range_A_feed, (0.9999, 1e-4, 0, 0, 0, 0, 0, 0),
+        "D": (pos["D_feed"] * p.range_D_feed, (0, _FEED_D_B, 0, 1 - _FEED_D_B, 0, 0, 0, 0),
+              u.T_D_feed),
+        "E": (pos["E_feed"] * p.range_E_feed, (0, 0, 0, 0, 1 - _FEED_E_F, _FEED_E_F, 0, 0),
+              u.T_E_feed),
+        "A": (pos["A_feed"] * (1 - u.idv_6) * p.range_A_feed, (1 - _FEED_A_B, _FEED_A_B, 0, 0, 0, 0, 0, 0),
               u.T_A_feed),
-        "AC": (pos["AC_feed"] * (1 - 0.2 * u.idv_7) * p.range_AC_feed
-               + ops.in_unit_of(1e-10 * 0.45359237, p.range_AC_feed),
+        "AC": (pos["AC_feed"] * (1 - _IDV["7_loss"] * u.idv_7) * p.range_AC_feed
+               + ops.in_unit_of(_AC_OFFSET, p.range_AC_feed),
                (x_AC_A, x_AC_B, 1 - x_AC_A - x_AC_B, 0, 0, 0, 0, 0), u.T_AC_feed),
     }
     s["feeds"] = feeds
     # flows between units
     M_v, M_r, M_s = mean_molar_mass(x_v, p), mean_molar_mass(y_r, p), mean_molar_mass(y_s, p)
     F6 = p.C_feed * _flow_root(p_v - p_r, ops) / M_v
-    F8 = p.C_outlet * _flow_root(p_r - p_s, ops) * (1 - 0.25 * u.outlet_restriction) / M_r
+    F8 = p.C_outlet * _flow_root(p_r - p_s, ops) * (1 - _IDV["outlet_gain"] * u.outlet_restriction) / M_r
     F10 = x.pos_purge_valve * p.C_purge * _flow_root(p_s - p.p_purge_back, ops) / M_s
     ratio = _clip(p_v / p_s, 1, p.compressor_max_ratio, ops)
-    flow = p.compressor_max_flow + p.compressor_max_flow / 1.197 * (1 - ratio ** 3)
+    flow = p.compressor_max_flow + p.compressor_max_flow / _CURVE * (1 - ratio ** 3)
     work = flow * p.R_e * (T_s + 273.15) * (p_v - p_s) / (M_s * p_s)
     flow = flow - x.pos_recycle_valve * p.C_recycle * _flow_root(p_v - p_s, ops)
     flow = p.compressor_min_flow + _max0(flow - p.compressor_min_flow, ops)
@@ -179,9 +194,10 @@ def process(x, u, p, ops):
     # stripper: overhead fractions
     F4, z4, T4 = feeds["AC"]
     deg = ops.in_unit_of(1.0, T_c)
-    ratio_T = _select(T_c - 170 * deg, (T_c - 120.262 * deg) / deg,
-                      _select(5.292 * deg - T_c, 0.1, 363.744 * deg / (177 * deg - T_c) - 2.22579488,
-                              ops), ops)
+    r = _RATIO
+    ratio_T = _select(T_c - r["high_t"] * deg, (T_c - r["high_offset"] * deg) / deg,
+                      _select(r["low_t"] * deg - T_c, r["low"],
+                              r["a"] * deg / (r["b"] * deg - T_c) - r["c"], ops), ops)
     vovrl = F4 / (F11 + ops.in_unit_of(1e-30, F11)) * ratio_T  # finite when no underflow
     split = []
     for i, c in enumerate(COMPONENTS):
@@ -198,12 +214,14 @@ def process(x, u, p, ops):
     # heat transfer [MJ/h]
     s_ag = fraction(x.pos_agitator_speed + ops.in_unit_of(150.0, x.pos_agitator_speed), ops,
                     x.pos_agitator_speed)
-    level_factor = clamp01(V_lr / p.V_r_ht_scale * 0.025 - 0.25, ops)
-    UA_r = level_factor * (-0.5 * s_ag ** 2 + 2.75 * s_ag - 2.5) * p.UA_r
-    Q_r = UA_r * (x.T_cw_r - T_r) * (1 - 0.35 * u.reactor_fouling)
+    low, high = _LEVEL
+    level_factor = clamp01((V_lr / p.V_r_ht_scale - low) / (high - low), ops)
+    a, b, c = _AGITATION
+    UA_r = level_factor * (a * s_ag ** 2 + b * s_ag + c) * p.UA_r
+    Q_r = UA_r * (x.T_cw_r - T_r) * (1 - _IDV["reactor_fouling_gain"] * u.reactor_fouling)
     UA_s = (1 - 1 / ((F8 / p.F_condenser_scale) ** 4 + 1)) * p.UA_s
-    Q_s = UA_s * (x.T_cw_s - T_r) * (1 - 0.25 * u.condenser_fouling)
-    UA_c = pos["steam"] * p.range_steam * (1 + u.steam_fouling)
+    Q_s = UA_s * (x.T_cw_s - T_r) * (1 - _IDV["condenser_fouling_gain"] * u.condenser_fouling)
+    UA_c = pos["steam"] * p.range_steam * (1 + _IDV["steam_gain"] * u.steam_fouling)
     Q_c = UA_c * _max0(p.T_steam - T_c, ops)
     s.update(T_r=T_r, T_s=T_s, T_c=T_c, T_v=T_v, p_r=p_r, p_s=p_s, p_v=p_v, V_lr=V_lr, V_ls=V_ls,
              V_lc=V_lc, rho_s=molar_density(x_s, T_s, p), rho_c=rho_c, x_r=x_r, x_s=x_s, x_c=x_c,

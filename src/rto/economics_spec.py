@@ -2,8 +2,8 @@
 
 :class:`EconomicsSpec` is what an economics TOML file holds;
 :func:`economics_for` reads one by shipped name or path. Reading one does
-not import Pyomo, so the profit KPIs of what-if studies and the profit
-meters of loops start without it; :mod:`rto.economics` optimises with it.
+not import Pyomo, so what-if studies with profit KPIs start without it;
+:mod:`rto.economics` optimises with it.
 """
 
 from __future__ import annotations

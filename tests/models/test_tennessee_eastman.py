@@ -142,17 +142,15 @@ def test_the_measurements_agree_with_the_oracle_away_from_the_base_case(oracle):
     kernel, state = oracle
     rng = np.random.default_rng(11)
     names = MODEL.outputs.names[:41]
-    rescaled = {1, 2, 18}  # XMEAS 2, 3, 19: the oracle converts with 0.454 kg/lb
     for k in range(10):
         x = state * (1 + 0.02 * rng.standard_normal(50))
         x[38:] = state[38:]
         kernel.set_inputs(state[38:], np.zeros(28))
         kernel.derivatives(0.5 + 1e-3 * k, x)
-        theirs = kernel.outputs(0.5 + 1e-3 * k, x)["measurements"][:22]
+        theirs = kernel.outputs(0.5 + 1e-3 * k, x)["measurements"][:22] * SI
         y = outputs(x / TO_ORACLE)
         for i in range(22):
-            tol = 1.2e-3 if i in rescaled else 1e-5
-            assert abs(y[names[i]] - theirs[i]) <= tol * max(abs(theirs[i]), 1.0), (names[i], y[names[i]], theirs[i])
+            assert abs(y[names[i]] - theirs[i]) <= 1e-5 * max(abs(theirs[i]), 1.0), (names[i], y[names[i]], theirs[i])
 
 
 def test_the_constants_table_in_the_docs_is_the_one_the_model_reads():
@@ -217,7 +215,8 @@ def test_one_hour_open_loop_follows_the_oracle(idv):
 
 
 def test_open_loop_the_reactor_pressure_trips_when_the_oracles_does():
-    """Constant base-case XMVs: the run stops on high reactor pressure (DV93 Table 6) when the oracle's does."""
+    """Constant base-case XMVs: the run stops on high reactor pressure (DV93 Table 6) within 10 %
+    of the oracle's time."""
     from twin.core.simulation import simulate
 
     times, theirs = _oracle_run(8.0, None, interval=0.01)

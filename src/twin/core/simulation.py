@@ -196,6 +196,10 @@ def simulate(model: Model, t_end: float, dt: float,
     xs = np.empty((grid.size, model.n_x))
     us = np.empty((grid.size, model.n_u))
     xs[0], us[0] = x, inputs.at(0.0)
+    if model.trips:
+        event = _tripped(model, form, x, us[0], p, 0.0)
+        if event:  # the plant would not start: the initial point alone
+            grid, xs, us = grid[:1], xs[:1], us[:1]
     for k in range(1, grid.size):
         t0, t1 = grid[k - 1], grid[k]
         cuts = np.concatenate([[t0], inputs.change_times(t0, t1), [t1]])

@@ -3,9 +3,9 @@
 A :class:`Trip` names an output of the model, a side (``high`` or ``low``)
 and a limit in the output's unit. A run whose output passes a trip's limit
 ends there, as the plant would: :func:`twin.core.simulation.simulate` keeps
-the data up to the first output time past the limit and says which limit
-tripped (:attr:`twin.core.results.SimulationResult.event`), and the
-simulated hardware stops stepping with the same line.
+the data up to the first output time past the limit (or its start, when
+the initial state is already past one) and says which limit tripped
+(:attr:`twin.core.results.SimulationResult.event`).
 """
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ class Trip:
 
     def event(self, value: float, unit: str, t: float, time_unit: str) -> str:
         """One line: when, which limit, the value and the limit."""
+        if value != value:
+            return (f"shutdown at t = {t:.6g} {time_unit}: {self.output} is not a number "
+                    "(the model has left the range its equations hold in)")
         sign = ">" if self.side == "high" else "<"
         return (f"shutdown at t = {t:.6g} {time_unit}: {self.side} {self.what} "
                 f"({self.output} = {value:.6g} {unit} {sign} {self.limit:g} {unit})")
