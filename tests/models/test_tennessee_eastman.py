@@ -247,3 +247,23 @@ def test_the_fmu_export_validates_and_steps_as_the_model(tmp_path):
                                 output=names, **options)
         theirs = np.column_stack([run[n] for n in names])[:len(ours)]
         assert np.max(np.abs(theirs - ours) / np.abs(ours)) < tol, kind
+
+
+def test_each_vessel_temperature_is_recovered_from_its_energy_within_60_K_of_the_start():
+    from plant_models.tennessee_eastman import thermo
+    from plant_models.tennessee_eastman.equations import T_START
+    from twin.core.model import NamedValues
+
+    p = NamedValues(MODEL.parameters, list(P0))
+    worst = 0.0
+    for v, phase in (("r", "liquid"), ("s", "liquid"), ("c", "liquid"), ("v", "gas")):
+        n = np.array([X0[MODEL.states.index(f"N_{v}_{c}")] for c in "ABCDEFGH"])
+        if v in "rs":
+            n[:3] = 0.0  # A, B, C are gas there
+        z = list(n / n.sum())
+        for T in T_START[v] + np.linspace(-60.0, 60.0, 25):
+            h = thermo.enthalpy(z, T, p, "liquid" if phase == "liquid" else "vapour")
+            if phase == "gas":
+                h -= p.R_e * (T + 273.15)
+            worst = max(worst, abs(thermo.temperature(z, h, p, phase, T_START[v], MATH) - T))
+    assert worst < 1e-12, worst
