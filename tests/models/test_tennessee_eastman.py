@@ -267,3 +267,10 @@ def test_each_vessel_temperature_is_recovered_from_its_energy_within_60_K_of_the
                 h -= p.R_e * (T + 273.15)
             worst = max(worst, abs(thermo.temperature(z, h, p, phase, T_START[v], MATH) - T))
     assert worst < 1e-12, worst
+
+
+def test_the_units_of_every_equation_agree(caplog):
+    from twin.core.dimensions import check_model
+
+    check_model(MODEL, disk=False)
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
