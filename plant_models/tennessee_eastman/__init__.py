@@ -28,10 +28,11 @@ from twin.core.trips import Trip
 from .constants import ATMOSPHERE, COMPONENTS, raw
 from .declarations import ANALYSERS, inputs, outputs, parameters, states
 from .equations import percent, process, rhs
+from .thermo import mean_molar_mass
 
 
 def _mass_flow(flow, z, p):
-    return flow * sum(z[i] * p[f"M_{c}"] for i, c in enumerate(COMPONENTS))
+    return flow * mean_molar_mass(z, p)
 
 
 def _level(volume, v, p, ops, like):

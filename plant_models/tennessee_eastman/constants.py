@@ -22,7 +22,9 @@ from pathlib import Path
 COMPONENTS = ("A", "B", "C", "D", "E", "F", "G", "H")
 """The eight components of Downs & Vogel: A, C, D, E reactants, B inert, F by-product, G, H products."""
 CONDENSABLE = ("D", "E", "F", "G", "H")
-"""Components with a vapour pressure (A, B, C are non-condensable)."""
+"""Components with a vapour pressure."""
+NON_CONDENSABLE = ("A", "B", "C")
+"""Components that stay gas in the reactor and separator."""
 
 LBMOL = 0.45359237
 """kmol per lbmol (and kg per lb)."""

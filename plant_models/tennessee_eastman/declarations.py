@@ -112,136 +112,132 @@ def inputs():
     return out
 
 
-def _p(name, unit, description, value, *bounds):
-    return parameter(name, unit, description, value, *bounds)
-
-
 def parameters():
     """Physical constants (per component and per unit), from ``constants.csv``, in SI."""
     out = []
     for c, m in zip(COMPONENTS, per_component("molar_mass")):
-        out.append(_p(f"M_{c}", "kg/kmol", f"molar mass of {c}", m, 0.0))
+        out.append(parameter(f"M_{c}", "kg/kmol", f"molar mass of {c}", m, 0.0))
     for c in CONDENSABLE:
-        out.append(_p(f"antoine_a_{c}", "-", f"vapour pressure of {c}: ln(p/kPa) = a + b/(T + c)",
+        out.append(parameter(f"antoine_a_{c}", "-", f"vapour pressure of {c}: ln(p/kPa) = a + b/(T + c)",
                       raw(f"antoine_a.{c}") + math.log(TORR)))
-        out.append(_p(f"antoine_b_{c}", "K", f"vapour pressure of {c}: b", raw(f"antoine_b.{c}")))
-        out.append(_p(f"antoine_c_{c}", "K", f"vapour pressure of {c}: c", raw(f"antoine_c.{c}")))
+        out.append(parameter(f"antoine_b_{c}", "K", f"vapour pressure of {c}: b", raw(f"antoine_b.{c}")))
+        out.append(parameter(f"antoine_c_{c}", "K", f"vapour pressure of {c}: c", raw(f"antoine_c.{c}")))
     for c in COMPONENTS:
         a, b, cc = (per_component(k, (c,))[0] for k in ("density_a", "density_b", "density_c"))
-        out += [_p(f"rho_a_{c}", "kg/m3", f"liquid density of {c}: a + b T + c T^2", density_si(a)),
-                _p(f"rho_b_{c}", "kg/(m3 K)", f"liquid density of {c}: b", density_si(b)),
-                _p(f"rho_c_{c}", "kg/(m3 K2)", f"liquid density of {c}: c", density_si(cc))]
+        out += [parameter(f"rho_a_{c}", "kg/m3", f"liquid density of {c}: a + b T + c T^2", density_si(a)),
+                parameter(f"rho_b_{c}", "kg/(m3 K)", f"liquid density of {c}: b", density_si(b)),
+                parameter(f"rho_c_{c}", "kg/(m3 K2)", f"liquid density of {c}: c", density_si(cc))]
     for phase, word in (("liquid", "l"), ("vapour", "v")):
         for c in COMPONENTS:
             a, b, cc = (per_component(f"{phase}_cp_{k}", (c,))[0] for k in "abc")
-            out += [_p(f"cp{word}_a_{c}", "MJ/(kg K)",
+            out += [parameter(f"cp{word}_a_{c}", "MJ/(kg K)",
                        f"{phase} heat capacity of {c}: a + b T + c T^2", heat_capacity_si(a)),
-                    _p(f"cp{word}_b_{c}", "MJ/(kg K2)", f"{phase} heat capacity of {c}: b",
+                    parameter(f"cp{word}_b_{c}", "MJ/(kg K2)", f"{phase} heat capacity of {c}: b",
                        heat_capacity_si(b)),
-                    _p(f"cp{word}_c_{c}", "MJ/(kg K3)", f"{phase} heat capacity of {c}: c",
+                    parameter(f"cp{word}_c_{c}", "MJ/(kg K3)", f"{phase} heat capacity of {c}: c",
                        heat_capacity_si(cc))]
     for c, dh in zip(COMPONENTS, per_component("vaporisation")):
-        out.append(_p(f"dh_vap_{c}", "MJ/kg", f"enthalpy of the vapour of {c} over the liquid",
+        out.append(parameter(f"dh_vap_{c}", "MJ/kg", f"enthalpy of the vapour of {c} over the liquid",
                       dh * MMBTU / LBMOL))
     gas_pv = raw("gas_constant_pv") * TORR * FT3 / LBMOL
     gas_e = raw("gas_constant_energy") * MMBTU / LBMOL
     order_1 = raw("reaction.order_A") + raw("reaction.order_C") + 1.0
     out += [
-        _p("R_pv", "kPa m3/(kmol K)", "gas constant of the pressure-volume law", gas_pv, 0.0),
-        _p("R_e", "MJ/(kmol K)", "gas constant of enthalpy minus internal energy and compression",
+        parameter("R_pv", "kPa m3/(kmol K)", "gas constant of the pressure-volume law", gas_pv, 0.0),
+        parameter("R_e", "MJ/(kmol K)", "gas constant of enthalpy minus internal energy and compression",
            gas_e, 0.0),
-        _p("V_r", "m3", "reactor volume", raw("volume.reactor") * FT3, 0.0),
-        _p("V_s", "m3", "separator volume", raw("volume.separator") * FT3, 0.0),
-        _p("V_v", "m3", "compressor header volume", raw("volume.header") * FT3, 0.0),
-        _p("k_1", "kmol/(h m3)", "rate constant of A + C + D -> G (partial pressures in kPa)",
+        parameter("V_r", "m3", "reactor volume", raw("volume.reactor") * FT3, 0.0),
+        parameter("V_s", "m3", "separator volume", raw("volume.separator") * FT3, 0.0),
+        parameter("V_v", "m3", "compressor header volume", raw("volume.header") * FT3, 0.0),
+        parameter("k_1", "kmol/(h m3)", "rate constant of A + C + D -> G (partial pressures in kPa)",
            rate_constant_si(raw("reaction_1.ln_k0"), order_1), 0.0),
-        _p("E_1", "K", "activation temperature of A + C + D -> G",
+        parameter("E_1", "K", "activation temperature of A + C + D -> G",
            raw("reaction_1.activation_temperature"), 0.0),
-        _p("k_2", "kmol/(h m3)", "rate constant of A + C + E -> H (partial pressures in kPa)",
+        parameter("k_2", "kmol/(h m3)", "rate constant of A + C + E -> H (partial pressures in kPa)",
            rate_constant_si(raw("reaction_2.ln_k0"), order_1), 0.0),
-        _p("E_2", "K", "activation temperature of A + C + E -> H",
+        parameter("E_2", "K", "activation temperature of A + C + E -> H",
            raw("reaction_2.activation_temperature"), 0.0),
-        _p("k_3", "kmol/(h m3)", "rate constant of A + E -> F (partial pressures in kPa)",
+        parameter("k_3", "kmol/(h m3)", "rate constant of A + E -> F (partial pressures in kPa)",
            rate_constant_si(raw("reaction_3.ln_k0"), 2.0), 0.0),
-        _p("E_3", "K", "activation temperature of A + E -> F and 3 D -> 2 F",
+        parameter("E_3", "K", "activation temperature of A + E -> F and 3 D -> 2 F",
            raw("reaction_3.activation_temperature"), 0.0),
-        _p("k_4_over_k_3", "-", "rate constant of 3 D -> 2 F over that of A + E -> F",
+        parameter("k_4_over_k_3", "-", "rate constant of 3 D -> 2 F over that of A + E -> F",
            raw("reaction_4.factor"), 0.0),
-        _p("dh_rx_1", "MJ/kmol", "heat released by A + C + D -> G",
+        parameter("dh_rx_1", "MJ/kmol", "heat released by A + C + D -> G",
            raw("reaction_1.heat") * MMBTU / LBMOL),
-        _p("dh_rx_2", "MJ/kmol", "heat released by A + C + E -> H",
+        parameter("dh_rx_2", "MJ/kmol", "heat released by A + C + E -> H",
            raw("reaction_2.heat") * MMBTU / LBMOL),
     ]
     for key, unit, what in (("D_feed", "kmol/h", "D feed"), ("E_feed", "kmol/h", "E feed"),
                             ("A_feed", "kmol/h", "A feed"), ("AC_feed", "kmol/h", "A and C feed"),
                             ("separator", "kmol/h", "separator underflow"),
                             ("stripper", "kmol/h", "stripper product")):
-        out.append(_p(f"range_{key}", unit, f"{what} at a fully open valve",
+        out.append(parameter(f"range_{key}", unit, f"{what} at a fully open valve",
                       raw(f"valve_range.{key}") * LBMOL, 0.0))
     water = raw("cooling_water.mass_per_flow") * LBMOL
     out += [
-        _p("range_steam", "MJ/(h K)", "stripper steam heat-transfer coefficient at a fully open valve",
+        parameter("range_steam", "MJ/(h K)", "stripper steam heat-transfer coefficient at a fully open valve",
            raw("valve_range.steam") * MMBTU, 0.0),
-        _p("range_reactor_cw", "kg/h", "reactor cooling water at a fully open valve",
+        parameter("range_reactor_cw", "kg/h", "reactor cooling water at a fully open valve",
            raw("valve_range.reactor_cw") * water, 0.0),
-        _p("range_condenser_cw", "kg/h", "condenser cooling water at a fully open valve",
+        parameter("range_condenser_cw", "kg/h", "condenser cooling water at a fully open valve",
            raw("valve_range.condenser_cw") * water, 0.0),
     ]
     for name, what, _, key in VALVES:
-        out.append(_p(f"tau_{key}", "h", f"time constant of the {what.split(',')[0]} valve",
+        out.append(parameter(f"tau_{key}", "h", f"time constant of the {what.split(',')[0]} valve",
                       raw(f"valve_time_constant.{key}") / 3600.0, 0.0))
     for key, name in (("header_to_reactor", "C_feed"), ("reactor_to_separator", "C_outlet")):
-        out.append(_p(name, "kg/(h kPa**0.5)", f"flow coefficient {key.replace('_', ' ')}",
+        out.append(parameter(name, "kg/(h kPa**0.5)", f"flow coefficient {key.replace('_', ' ')}",
                       flow_coefficient_si(raw(f"flow_coefficient.{key}")), 0.0))
     out += [
-        _p("C_purge", "kg/(h kPa**0.5 %)", "flow coefficient of the purge valve",
+        parameter("C_purge", "kg/(h kPa**0.5 %)", "flow coefficient of the purge valve",
            flow_coefficient_si(raw("flow_coefficient.purge")), 0.0),
-        _p("C_recycle", "kg/(h kPa**0.5 %)", "flow coefficient of the compressor recycle valve",
+        parameter("C_recycle", "kg/(h kPa**0.5 %)", "flow coefficient of the compressor recycle valve",
            flow_coefficient_si(raw("flow_coefficient.recycle_valve")), 0.0),
-        _p("p_purge_back", "kPa", "pressure the purge flows into",
+        parameter("p_purge_back", "kPa", "pressure the purge flows into",
            raw("purge_back_pressure") * TORR, 0.0),
-        _p("compressor_max_flow", "kg/h", "compressor flow at a pressure ratio of 1",
+        parameter("compressor_max_flow", "kg/h", "compressor flow at a pressure ratio of 1",
            raw("compressor.max_flow") * LBMOL, 0.0),
-        _p("compressor_max_ratio", "-", "compressor pressure ratio of no flow",
+        parameter("compressor_max_ratio", "-", "compressor pressure ratio of no flow",
            raw("compressor.max_pressure_ratio"), 1.0),
-        _p("compressor_min_flow", "kg/h", "least compressor flow",
+        parameter("compressor_min_flow", "kg/h", "least compressor flow",
            raw("compressor.min_flow") * LBMOL, 0.0),
-        _p("stripper_min_feed", "kmol/h", "separator underflow below which the stripper splits "
+        parameter("stripper_min_feed", "kmol/h", "separator underflow below which the stripper splits "
            "as without feed", raw("stripper.min_feed") * LBMOL, 0.0),
-        _p("UA_r", "MJ/(h K)", "reactor heat-transfer coefficient times area, full level and "
+        parameter("UA_r", "MJ/(h K)", "reactor heat-transfer coefficient times area, full level and "
            "agitation factor 1", raw("reactor_heat_transfer.coefficient") * MMBTU, 0.0),
-        _p("V_r_ht_scale", "m3", "reactor liquid volume per unit of the heat-transfer level factor",
+        parameter("V_r_ht_scale", "m3", "reactor liquid volume per unit of the heat-transfer level factor",
            raw("reactor_heat_transfer.level_volume_scale") * FT3, 0.0),
-        _p("UA_s", "MJ/(h K)", "condenser heat-transfer coefficient times area at high flow",
+        parameter("UA_s", "MJ/(h K)", "condenser heat-transfer coefficient times area at high flow",
            raw("condenser_heat_transfer.coefficient") * MMBTU, 0.0),
-        _p("F_condenser_scale", "kmol/h", "reactor outflow of half the condenser's heat transfer",
+        parameter("F_condenser_scale", "kmol/h", "reactor outflow of half the condenser's heat transfer",
            raw("condenser_heat_transfer.flow_scale") * LBMOL, 0.0),
-        _p("T_steam", "degC", "temperature up to which steam heats the stripper",
+        parameter("T_steam", "degC", "temperature up to which steam heats the stripper",
            raw("stripper_heating.temperature")),
-        _p("cp_water", "MJ/(kg K)", "heat capacity of the cooling water",
+        parameter("cp_water", "MJ/(kg K)", "heat capacity of the cooling water",
            heat_capacity_si(raw("cooling_water.heat_capacity") * 1e-6), 0.0),
-        _p("m_cw_r", "kg", "cooling water held in the reactor jacket",
+        parameter("m_cw_r", "kg", "cooling water held in the reactor jacket",
            raw("cooling_water.reactor_holdup") * LBMOL, 0.0),
-        _p("m_cw_s", "kg", "cooling water held in the condenser",
+        parameter("m_cw_s", "kg", "cooling water held in the condenser",
            raw("cooling_water.condenser_holdup") * LBMOL, 0.0),
-        _p("standard_volume", "kscm/kmol", "gas volume at standard conditions per kmol",
+        parameter("standard_volume", "kscm/kmol", "gas volume at standard conditions per kmol",
            raw("standard_volume") * FT3 / LBMOL / 1000.0, 0.0),
-        _p("steam_per_duty", "kg/MJ", "stripper steam per stripper heat duty",
+        parameter("steam_per_duty", "kg/MJ", "stripper steam per stripper heat duty",
            raw("steam_per_duty") * LBMOL / MMBTU, 0.0),
-        _p("kW_per_MJ_h", "kW h/MJ", "power of 1 MJ/h (3.6 MJ per kWh)", 1 / 3.6, 0.0),
+        parameter("kW_per_MJ_h", "kW h/MJ", "power of 1 MJ/h (3.6 MJ per kWh)", 1 / 3.6, 0.0),
     ]
     for v, vessel in (("r", "reactor"), ("s", "separator"), ("c", "stripper")):
-        out += [_p(f"level_zero_{v}", "m3", f"{vessel} liquid volume at 0 % level",
+        out += [parameter(f"level_zero_{v}", "m3", f"{vessel} liquid volume at 0 % level",
                    raw(f"level_zero.{vessel}") * FT3),
-                _p(f"level_span_{v}", "m3", f"{vessel} liquid volume from 0 to 100 % level",
+                parameter(f"level_span_{v}", "m3", f"{vessel} liquid volume from 0 to 100 % level",
                    raw(f"level_span.{vessel}") * FT3, 0.0)]
     out += [
-        _p("price_power", "USD/kWh", "cost of compressor power", raw("cost.compressor"), 0.0),
-        _p("price_steam", "USD/kg", "cost of stripper steam", raw("cost.steam"), 0.0),
-        _p("purge_kmol_per_kscm", "kmol/kscm", "purge moles per kscm in the cost of Downs & "
+        parameter("price_power", "USD/kWh", "cost of compressor power", raw("cost.compressor"), 0.0),
+        parameter("price_steam", "USD/kg", "cost of stripper steam", raw("cost.steam"), 0.0),
+        parameter("purge_kmol_per_kscm", "kmol/kscm", "purge moles per kscm in the cost of Downs & "
            "Vogel (their 0.44791 per mol %)", raw("cost.purge_factor") * 100, 0.0),
     ]
-    out += [_p(f"value_{c}", "USD/kmol", f"value of {c} lost in the purge or product",
+    out += [parameter(f"value_{c}", "USD/kmol", f"value of {c} lost in the purge or product",
                raw(f"cost.{c}"), 0.0) for c in "ACDEFGH"]
     return out
 

@@ -93,32 +93,26 @@ def _check(idvs) -> dict[int, float]:
 
 
 def _knots(walk: Walk, intensity: float, t_end: float, rng: np.random.Generator):
-    """Knot times, values and slopes of one process up to ``t_end`` [h]."""
-    times, values, slopes = [0.0, FIRST_KNOT], [walk.szero, walk.szero], [0.0, 0.0]
+    """Knot times and values of one process up to ``t_end`` [h]."""
+    times, values = [0.0, FIRST_KNOT], [walk.szero, walk.szero]
     while times[-1] < t_end:
         t = times[-1]
         if walk.pulse and len(times) % 2 == 1:  # a pulse that has risen falls back
             times.append(t + PULSE_FALL)
             values.append(0.0)
-            slopes.append(0.0)
             continue
         h = walk.hspan * rng.uniform(-1, 1) + walk.hzero
         target = intensity if walk.pulse else walk.sspan * rng.uniform(-1, 1) * intensity + walk.szero
         times.append(t + h)
         values.append(target)
-        slopes.append(0.0)
-    return np.array(times), np.array(values), np.array(slopes)
+    return np.array(times), np.array(values)
 
 
-def _hermite(t, times, values, slopes):
+def _between_knots(t, times, values):
+    """The cubic through the knots, flat at each (zero slope): smoothstep between values."""
     k = np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(times) - 2)
-    h = times[k + 1] - times[k]
-    tau = (t - times[k]) / h
-    h00 = 2 * tau ** 3 - 3 * tau ** 2 + 1
-    h10 = tau ** 3 - 2 * tau ** 2 + tau
-    h01 = -2 * tau ** 3 + 3 * tau ** 2
-    h11 = tau ** 3 - tau ** 2
-    return h00 * values[k] + h10 * h * slopes[k] + h01 * values[k + 1] + h11 * h * slopes[k + 1]
+    tau = (t - times[k]) / (times[k + 1] - times[k])
+    return values[k] + (values[k + 1] - values[k]) * tau * tau * (3 - 2 * tau)
 
 
 def signals(idvs, times, seed: int = 0, step_time: float = 0.0) -> dict[str, np.ndarray]:
@@ -136,7 +130,7 @@ def signals(idvs, times, seed: int = 0, step_time: float = 0.0) -> dict[str, np.
             continue
         rng = np.random.default_rng([seed, number])
         knots = _knots(walk, active[walk.idv], t_end, rng)
-        out[walk.input] = _hermite(times, *knots)
+        out[walk.input] = _between_knots(times, *knots)
     nominal = {v.name: v.nominal for v in inputs()}
     for number, (name, size) in STEPS.items():
         if number in active:

@@ -32,11 +32,10 @@ from __future__ import annotations
 
 from plant_models.smooth import clamp01, sqrt_positive, switch_on
 
-from .constants import COMPONENTS, CONDENSABLE, LBMOL, raw
+from .constants import COMPONENTS, CONDENSABLE, LBMOL, NON_CONDENSABLE, raw
 from .declarations import VALVES
 from .thermo import enthalpy, mean_molar_mass, molar_density, temperature
 
-NON_CONDENSABLE = ("A", "B", "C")
 ORDER_A = raw("reaction.order_A")
 ORDER_C = raw("reaction.order_C")
 T_START = {"r": 120.4, "s": 80.1, "c": 65.7, "v": 86.0}

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from twin.core.errors import InputError
-from twin.orchestration.loop.changes import allowed, request_change
+from twin.orchestration.loop.changes import allowed, request_change, request_status
 from twin.orchestration.loop.store import BUSY_TIMEOUT, loop_running
 
 ALARM_KINDS = ("shed", "error", "plant_failure", "given_up", "watchdog", "security")
@@ -227,8 +227,7 @@ class RunFolder:
             except sqlite3.Error as exc:
                 raise InputError(f"cycle log '{self.store}': the request was not recorded "
                                  f"({exc}); try again") from None
-        status = "refused" if reason else ("applied" if field == "ack" else "pending")
-        return {"id": change_id, "status": status, "reason": reason,
+        return {"id": change_id, "status": request_status(field, reason), "reason": reason,
                 "forbidden": not allowed(role, field)}
 
     def _alarm_id(self, value: object) -> str:

@@ -107,6 +107,12 @@ def parse_value(field: str, text: object) -> float | str | None:
     return value
 
 
+def request_status(field: str, reason: str) -> str:
+    """A just-recorded request's status: refused (a reason), applied (an acknowledgement:
+    nothing for the loop to do) or pending (the loop applies it at its next cycle)."""
+    return "refused" if reason else ("applied" if field == "ack" else "pending")
+
+
 def request_change(db: sqlite3.Connection, run: int, user: str, role: str, name: str,
                    field: str, value: object, loop_running: bool = True) -> tuple[int, str]:
     """Record a change request; ``(id, "")`` when it goes to the loop, ``(id, reason)`` when
@@ -125,7 +131,7 @@ def request_change(db: sqlite3.Connection, run: int, user: str, role: str, name:
             reason = str(exc)
         if not reason and field != "ack" and not loop_running:
             reason = "the loop is not running"
-    status = "refused" if reason else ("applied" if field == "ack" else "pending")
+    status = request_status(field, reason)
     with db:
         cur = db.execute("INSERT INTO change (run, requested, user, role, name, field, new, "
                          "status, reason, decided) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
