@@ -41,9 +41,9 @@ TABLE = Path(__file__).with_name("constants.csv")
 
 
 @functools.cache
-def table() -> dict[str, tuple[float, str, str, str]]:
-    """``key -> (value, unit, source, conversion)`` as written in ``constants.csv``."""
-    with TABLE.open(encoding="utf-8", newline="") as handle:
+def table(path: Path = TABLE) -> dict[str, tuple[float, str, str, str]]:
+    """``key -> (value, unit, source, conversion)`` as written in ``path`` (default ``constants.csv``)."""
+    with path.open(encoding="utf-8", newline="") as handle:
         return {row["key"]: (float(row["value"]), row["unit"], row["source"], row["conversion"])
                 for row in csv.DictReader(handle)}
 

@@ -231,7 +231,11 @@ def process(x, u, p, ops):
 
 def rhs(x, u, p, ops):
     """Component [kmol/h], energy [MJ/h], cooling-water [K/h] and valve [%/h] balances."""
-    s = process(x, u, p, ops)
+    return balances(process(x, u, p, ops), x, u, p, ops)
+
+
+def balances(s, x, u, p, ops):
+    """:func:`rhs` from the plant's flows, temperatures and pressures ``s`` (see :func:`process`)."""
     T_r, T_s, T_c, T_v = s["T_r"], s["T_s"], s["T_c"], s["T_v"]
     F6, F8, F9, F10, F11, F13 = s["F6"], s["F8"], s["F9"], s["F10"], s["F11"], s["F13"]
     h6 = enthalpy(s["x_v"], T_v, p, "vapour")

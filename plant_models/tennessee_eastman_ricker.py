@@ -1,0 +1,11 @@
+"""The Tennessee Eastman process under Ricker's (1996) decentralized control (a closed-loop model).
+
+See :mod:`plant_models.tennessee_eastman.decentralized`: the set points of
+the base layer are the inputs, the plant's 50 states and the 16 loop
+integrals the states.
+"""
+
+from plant_models.tennessee_eastman import MODEL as PLANT
+from plant_models.tennessee_eastman.decentralized import closed_loop
+
+MODEL = closed_loop(PLANT)
