@@ -36,6 +36,7 @@ acts through the feed-ratio polynomials only).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from twin.core.model import Model, NamedValues, ParameterSet
@@ -48,6 +49,8 @@ from .equations import _clip, _max0, balances, percent, process
 from .measurements import measured
 
 TUNING = Path(__file__).with_name("decentralized.csv")
+_ANY = (-math.inf, math.inf)
+"""Physical bounds of a controller integral: none (a number in the controller)."""
 
 
 def tuning(key: str) -> float:
@@ -127,13 +130,13 @@ def states(te: Model):
     out = list(te.states)
     for loop, unit, start in PI_LOOPS:
         out.append(state(f"I_{loop}", unit, f"integral of the {loop.replace('_', ' ')} loop "
-                         "(its output at zero error)", _start(start, valves)))
+                         "(its output at zero error)", _start(start, valves), physical=_ANY))
     for name, unit in (("feed_A_share", "(kscm/h)/%"), ("feed_AC", "(kscm/h)/%")):
         out.append(state(f"I_{name}", unit, f"integral of the {name.replace('_', ' ')} trim of the "
-                         "A (and A + C) feed ratio", 0.0))
+                         "A (and A + C) feed ratio", 0.0, physical=_ANY))
     for loop, _, valve, _ in FLOW_LOOPS:
         out.append(state(f"I_{loop}_flow", "%", f"integral of the {loop.replace('_', ' ')} flow loop",
-                         valves[valve]))
+                         valves[valve], physical=_ANY))
     return out
 
 
@@ -212,7 +215,7 @@ def control(x, u, p, ops, y):
     ratio["AC_feed"] = p.ratio_AC_feed + trims["feed_AC"] - trims["feed_A_share"]
     g = u.product_G_sp
     for feed in ("D_feed", "E_feed"):
-        ratio[feed] = p[f"ratio_{feed}_a"] * g ** 2 + p[f"ratio_{feed}_b"] * g + p[f"ratio_{feed}_c"]
+        ratio[feed] = (p[f"ratio_{feed}_a"] * g + p[f"ratio_{feed}_b"]) * g + p[f"ratio_{feed}_c"]
     for name, xmeas, valve, _ in FLOW_LOOPS:
         kc = p[f"flow_{name}_kc"]
         error = ratio[name] * fp - y[xmeas]
