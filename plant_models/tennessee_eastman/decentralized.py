@@ -92,6 +92,9 @@ SETPOINTS = (
 )
 """The set points of the structure (inputs of the closed loop), with their ranges."""
 
+ANALYSER_LAGS = 3
+"""Equal first-order lags in series between the reactor feed and what its analyser reports."""
+
 PI_LOOPS = (
     # (loop, unit of its output, its output at the start: a tuning key or a valve's base position)
     ("production", "%", 0.0),
@@ -124,7 +127,7 @@ def _start(value, valves: dict[str, float]) -> float:
     return float(value)
 
 
-def states(te: Model):
+def states(te: Model, y0: dict[str, float]):
     """The plant's states and the integrals of the 16 loops."""
     valves = {name: base for name, _, base, _ in VALVES}
     out = list(te.states)
@@ -134,6 +137,11 @@ def states(te: Model):
     for name, unit in (("feed_A_share", "(kscm/h)/%"), ("feed_AC", "(kscm/h)/%")):
         out.append(state(f"I_{name}", unit, f"integral of the {name.replace('_', ' ')} trim of the "
                          "A (and A + C) feed ratio", 0.0, physical=_ANY))
+    for c in "AC":
+        for k in range(ANALYSER_LAGS):
+            out.append(state(f"analysed_{c}_{k + 1}", "%", f"{c} in the reactor feed as the analyser "
+                             f"reports it, lag {k + 1} of {ANALYSER_LAGS}", y0[f"feed_{c}"],
+                             physical=(0.0, 100.0)))
     for loop, _, valve, _ in FLOW_LOOPS:
         out.append(state(f"I_{loop}_flow", "%", f"integral of the {loop.replace('_', ' ')} flow loop",
                          valves[valve], physical=_ANY))
@@ -204,9 +212,15 @@ def control(x, u, p, ops, y):
         like_ratio = p[f"ratio_{name}"]
         ratio[name] = loop(level, u[f"{level}_sp"] - y[level], 0 * like_ratio,
                            ops.in_unit_of(100.0, like_ratio))
-    share = percent(y["feed_A"] / (y["feed_A"] + y["feed_C"]), ops, like)
+    analysed = {c: x[f"analysed_{c}_{ANALYSER_LAGS}"] for c in "AC"}
+    for c in "AC":
+        before = y[f"feed_{c}"]
+        for k in range(ANALYSER_LAGS):
+            rates[f"analysed_{c}_{k + 1}"] = (before - x[f"analysed_{c}_{k + 1}"]) / p.analyser_lag
+            before = x[f"analysed_{c}_{k + 1}"]
+    share = percent(analysed["A"] / (analysed["A"] + analysed["C"]), ops, like)
     trims = {}
-    for name, measured_value in (("feed_A_share", share), ("feed_AC", y["feed_A"] + y["feed_C"])):
+    for name, measured_value in (("feed_A_share", share), ("feed_AC", analysed["A"] + analysed["C"])):
         key = "feed_A" if name == "feed_A_share" else "feed_AC"
         error = u[f"{name}_sp"] - measured_value
         trims[name] = p[f"{key}_kc"] * error + x[f"I_{name}"]
@@ -259,7 +273,7 @@ def closed_loop(te: Model) -> Model:
         source=f"{te.source}; Ricker (1996), J. Process Control 6:205-221 (structure and tuning, "
                "decentralized.csv)",
         time_unit=te.time_unit,
-        states=states(te),
+        states=states(te, y0),
         inputs=inputs(te, y0),
         parameters=parameters(te),
         outputs=outputs(te),
