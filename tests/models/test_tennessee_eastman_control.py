@@ -1,0 +1,118 @@
+"""The Tennessee Eastman process under Ricker's decentralized control, against the oracle under the same control.
+
+The oracle is ``tep-studio``'s C simulator driven by its own implementation
+of Ricker's (1996) Mode-1 controller (1.8 s samples, measurement noise off);
+ours is the closed-loop model ``tennessee_eastman_ricker`` (continuous PI
+laws, the same tuning), stepped by the compiled kernel. Runs are 8 h by
+default; the 48 h runs of the acceptance are behind the ``slow`` marker.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from plant_models.tennessee_eastman_ricker import MODEL
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "tennessee-eastman.md"
+IDV_INPUTS = {0: {}, 1: {"idv_1": 1.0}, 2: {"idv_2": 1.0}, 4: {"T_cw_r_in": 40.0}, 6: {"idv_6": 1.0}}
+"""Our inputs for IDV n as a step at t = 0 (IDV 4: reactor cooling water in at 35 + 5 degC)."""
+COMPARED = ("stripper_underflow", "reactor_pressure", "reactor_level", "separator_level", "product_G")
+"""XMEAS whose means over a run are compared (XMEAS 17, 7, 8, 12, 40)."""
+ORACLE_INDEX = {"stripper_underflow": 16, "reactor_pressure": 6, "reactor_level": 7,
+                "separator_level": 11, "stripper_level": 14, "product_G": 39}
+"""0-based XMEAS index of each compared output in the oracle's measurement vector."""
+
+
+def _oracle(hours: float, idv: int) -> dict:
+    """The oracle's closed loop from the base case: times, XMEAS, mean cost [USD/h], trip."""
+    control = pytest.importorskip("tep_studio.control")
+    tep = pytest.importorskip("tep_studio")
+    plant = tep.TennesseeEastmanProcess(ms_flag=0x0F | 0x10)  # 0x10: measurement noise off
+    run = control.ClosedLoopSimulation(simulator=plant,
+                                       controller=control.RickerMultiLoopController(enable_overrides=True),
+                                       control_interval=0.0005, horizon=hours)
+    disturbances = np.zeros(28)
+    if idv:
+        disturbances[idv - 1] = 1.0
+    result = run.run(record_every=20, disturbances=disturbances)
+    return {"t": np.array([r.time for r in result.results]),
+            "y": np.array([r.measurements for r in result.results]),
+            "cost": result.metrics["operating_cost_total"] / result.metrics["elapsed_hours"],
+            "end": result.final_time, "tripped": result.terminated}
+
+
+def _ours(hours: float, idv: int, **inputs: float):
+    from twin.core.simulation import simulate
+
+    return simulate(MODEL, hours, 0.01, inputs={**IDV_INPUTS[idv], **inputs})
+
+
+def _means(result, oracle) -> dict[str, tuple[float, float]]:
+    """Mean of each compared XMEAS over the oracle's times: (ours, the oracle's)."""
+    out = {}
+    for name in COMPARED:
+        ours = np.interp(oracle["t"], result.t, result.y[:, MODEL.outputs.index(name)])
+        out[name] = (float(ours.mean()), float(oracle["y"][:, ORACLE_INDEX[name]].mean()))
+    return out
+
+
+def _compare(hours: float, idv: int, cost_tolerance: float) -> None:
+    oracle = _oracle(hours, idv)
+    ours = _ours(hours, idv)
+    assert not oracle["tripped"] and ours.event == "", ours.event
+    cost = float(np.mean(ours.y[:, MODEL.outputs.index("operating_cost")]))
+    assert cost == pytest.approx(oracle["cost"], rel=cost_tolerance), (cost, oracle["cost"])
+    for name, (mine, theirs) in _means(ours, oracle).items():
+        assert mine == pytest.approx(theirs, rel=0.005), (name, mine, theirs)
+
+
+@pytest.mark.parametrize("idv", [0, 1])
+def test_eight_hours_under_the_same_control_as_the_oracle(idv):
+    """No shutdown; production, pressure, levels, product G within 0.5 %, cost within 2 %.
+
+    Over 8 h of IDV 1 the trims' transient dominates the mean cost (ours 229.4,
+    the oracle's 232.2 USD/h): they read the sampled analysis, ours three lags.
+    """
+    _compare(8.0, idv, cost_tolerance=0.02)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("idv", [0, 1, 2, 4])
+def test_forty_eight_hours_under_the_same_control_as_the_oracle(idv):
+    """No shutdown in 48 h; the mean operating cost within 0.5 % of the oracle's (measured: 0.13 %)."""
+    _compare(48.0, idv, cost_tolerance=0.005)
+
+
+def test_idv_6_shuts_both_down_on_low_stripper_level_at_the_same_time():
+    """A feed loss: neither this control nor the oracle's rides it out (the stripper empties)."""
+    oracle = _oracle(12.0, 6)
+    ours = _ours(12.0, 6)
+    assert oracle["tripped"] and "low stripper liquid level" in ours.event, ours.event
+    assert oracle["y"][-1, ORACLE_INDEX["stripper_level"]] < 0  # its trip: stripper below 1 m3
+    assert ours.t[-1] == pytest.approx(oracle["end"], rel=0.05), (ours.t[-1], oracle["end"])
+
+
+def test_a_production_set_point_is_followed():
+    """Production 22.95 -> 21 m3/h: within 0.5 % after 16 h, levels and pressure held."""
+    run = _ours(16.0, 0, production_sp=21.0)
+    end = dict(zip(MODEL.outputs.names, run.y[-1]))
+    assert end["stripper_underflow"] == pytest.approx(21.0, rel=0.005)
+    assert end["reactor_pressure"] == pytest.approx(2705.0, abs=5.0)
+    assert end["reactor_level"] == pytest.approx(75.0, abs=1.0)
+    assert end["production_index"] < 95.0  # every feed set point follows the index
+
+
+def test_the_tuning_table_in_the_docs_is_the_one_the_model_reads():
+    from plant_models.tennessee_eastman.decentralized import TUNING
+
+    text = DOCS.read_text(encoding="utf-8").split("\n## Decentralized control tuning\n", 1)[1]
+    rows = [[cell.strip().strip("`") for cell in line.strip().strip("|").split("|")]
+            for line in text.split("\n## ", 1)[0].splitlines() if line.startswith("| `")]
+    with TUNING.open(encoding="utf-8", newline="") as handle:
+        table = [[r["key"], r["value"], r["unit"], r["source"], r["conversion"]]
+                 for r in csv.DictReader(handle)]
+    assert rows == table
