@@ -9,5 +9,6 @@ FIGURE_MODULES = ("twin_benchmarks.kernels", "twin_benchmarks.fmi", "twin_benchm
                   "twin_benchmarks.rto", "twin_benchmarks.opcua", "twin_benchmarks.whatif",
                   "twin_benchmarks.calibrate",
                   "twin_benchmarks.ident", "twin_benchmarks.lmpc_small", "twin_benchmarks.lmpc",
-                  "twin_benchmarks.steady_state", "twin_benchmarks.console")
+                  "twin_benchmarks.steady_state", "twin_benchmarks.console",
+                  "twin_benchmarks.tennessee_eastman")
 """Modules that register figures, in report order."""
