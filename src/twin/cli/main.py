@@ -480,9 +480,11 @@ def control(config: Path, out: Path | None, duration: float | None, pace: float 
         result = run_control(loop, folder, progress, fresh=force, pace=pace,
                              predictions=console_at is not None)
     data = {"folder": folder, "store": result.store, "parquet": result.parquet,
-            "report": result.report, "cycles": result.cycles, "kpis": result.kpis}
+            "report": result.report, "cycles": result.cycles, "kpis": result.kpis,
+            "shutdown": result.shutdown}
     lines = loop_summary(result.cycles, result.kpis, result.units, result.time_unit,
                          f"closed loop {config.stem}")
+    lines += [f"the plant shut down: {result.shutdown}"] if result.shutdown else []
     _emit(data, as_json, "\n".join(lines + [f"report written to {result.report}"]))
 
 

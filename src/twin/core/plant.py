@@ -27,6 +27,7 @@ from twin.core.quality import Reading
 from twin.core.sensors import SensorSpec, Sensors, model_signals, physical_limits
 from twin.core.simulator import Simulator
 from twin.core.steady import find_steady_state
+from twin.core.trips import first_trip
 from twin.core.variables import PHYSICAL_RTOL
 
 
@@ -116,6 +117,8 @@ class SimulatedPlant:
                                f"plant '{model.name}'", limits)
         self.sensors.prime(model_signals(model, x, self.u))
         self._readings = self.sensors.read(self.time, self.truth())
+        self.shutdown = ""
+        """Empty while the plant runs; the shutdown event once a limit of ``model.trips`` tripped."""
         self._pending: dict[int, float] = {}
         self._pending_rsp: dict[str, float] = {}
         self._pending_heartbeat: int | None = None
@@ -171,14 +174,28 @@ class SimulatedPlant:
         self._pending_heartbeat = None
 
     def step(self) -> None:
-        """One tick: latch pending writes, base layer, integrate, sample the sensors."""
+        """One tick: latch pending writes, base layer, integrate, sample the sensors.
+
+        Once an output passes a shutdown limit of the model (``model.trips``)
+        the plant is shut down, as its interlocks would leave it: ``shutdown``
+        says which limit tripped and when, and further ticks do nothing.
+        """
+        if self.shutdown:
+            return
         self.latch()
         if self.base is not None:
             self.base.apply(self.u)
         self.simulator.step(self.u)
         if self.base is not None:
             self.base.step(self.tick)
-        self._readings = self.sensors.read(self.time, self.truth())
+        truth = self.truth()
+        if self.model.trips:
+            names = self.model.outputs.names
+            trip = first_trip(self.model.trips, names, [truth[n] for n in names])
+            if trip is not None:
+                self.shutdown = trip.event(truth[trip.output], self.model.variable(trip.output).unit,
+                                           self.time, self.model.time_unit)
+        self._readings = self.sensors.read(self.time, truth)
 
     def advance(self, duration: float) -> None:
         for _ in range(int(round(duration / self.tick))):

@@ -93,6 +93,8 @@ class LoopResult:
     units: dict[str, str] = field(default_factory=dict)
     """Unit of every variable of the controller's model."""
     time_unit: str = ""
+    shutdown: str = ""
+    """The plant's shutdown event when a limit of its model tripped and ended the run, else ''."""
 
 
 class ClosedLoop:
@@ -207,9 +209,14 @@ class ClosedLoop:
             except TwinError as exc:
                 self.store.log_event(cycle - 1, t, "plant_failure", str(exc))
                 raise
+            shutdown = getattr(plant, "shutdown", "")
+            if shutdown:  # the plant's interlocks ended the run
+                self.store.log_event(cycle - 1, plant.time, "plant_shutdown", shutdown)
+                break
         self.store.db.commit()
         return LoopResult(self.folder, self.store.path, cycles=cycle,
-                          units=units_of(self.internal), time_unit=plant.time_unit)
+                          units=units_of(self.internal), time_unit=plant.time_unit,
+                          shutdown=getattr(plant, "shutdown", ""))
 
     def _guarded_cycle(self, cycle: int, t: float) -> Output:
         """A cycle; an exception in it is recorded as an event and stops the run with one line

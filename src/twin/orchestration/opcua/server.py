@@ -24,6 +24,8 @@ Address space (namespace ``urn:process-twin:simulated-hardware``)::
     APC/Heartbeat              UInt32; writable (the APC's heartbeat)
     Diagnostics/Heartbeat      UInt32 server heartbeat, +1 per tick
     Diagnostics/Tick, Time     ticks stepped, plant time
+    Diagnostics/Shutdown       '' while the plant runs; the shutdown event once a limit of
+                               the model tripped (the plant then stops stepping)
     Simulation/<methods>       operator actions and fault injection (operator role only);
                                Advance(n) with a virtual clock
 
@@ -295,6 +297,7 @@ class SimulatedHardware:
         await self._variable(diag, "Diagnostics.Heartbeat", "Heartbeat", 0, ua.VariantType.UInt32)
         await self._variable(diag, "Diagnostics.Tick", "Tick", 0, ua.VariantType.UInt32)
         await self._variable(diag, "Diagnostics.Time", "Time", 0.0, D, unit=m.time_unit)
+        await self._variable(diag, "Diagnostics.Shutdown", "Shutdown", "", ua.VariantType.String)
         await self._methods(objects)
 
     async def _methods(self, objects) -> None:
@@ -355,6 +358,8 @@ class SimulatedHardware:
             raise InputError(f"Advance: {n!r} ticks; give a whole number from 1 to {MAX_ADVANCE}")
         async with self._advancing:
             for _ in range(int(n)):
+                if getattr(self.plant, "shutdown", ""):
+                    raise InputError(f"Advance: the plant is shut down ({self.plant.shutdown})")
                 await self.step()
                 await asyncio.sleep(0)
 
@@ -425,6 +430,8 @@ class SimulatedHardware:
                         self._resynchronised(-delay, loop.time())
                 self.jitter.append(loop.time() - target)
                 await self.step()
+                if getattr(self.plant, "shutdown", ""):
+                    break
         except asyncio.CancelledError:
             pass
         except Exception:  # noqa: BLE001 - the plant failed: keep serving, stop stepping
@@ -461,6 +468,11 @@ class SimulatedHardware:
             plant.write_heartbeat(heartbeat)
         self._scheduled_faults()
         plant.step()
+        if getattr(plant, "shutdown", ""):  # the interlocks stopped the plant: no more ticks
+            self.events.append(f"t={plant.time:g}: {plant.shutdown}")
+            log.error("simulated plant %s", plant.shutdown)
+            await self._publish()
+            return
         self.ticks += 1
         if not self.faults.heartbeat_stalled:
             self.heartbeat = (self.heartbeat + 1) % 2 ** 32
@@ -513,7 +525,9 @@ class SimulatedHardware:
                 self._published[f"{p}.RSP"] = raw(name, st["rsp"])
         writes += [("Diagnostics.Heartbeat", self.heartbeat, ua.VariantType.UInt32, "Good"),
                    ("Diagnostics.Tick", self.ticks % 2 ** 32, ua.VariantType.UInt32, "Good"),
-                   ("Diagnostics.Time", t, ua.VariantType.Double, "Good")]
+                   ("Diagnostics.Time", t, ua.VariantType.Double, "Good"),
+                   ("Diagnostics.Shutdown", getattr(plant, "shutdown", ""), ua.VariantType.String,
+                    "Good")]
         for path, value, vtype, status in writes:  # no await suspends here: clients see a
             if not status.startswith("Bad") and isinstance(value, float) and \
                     not math.isfinite(value):  # never a NaN or inf as Good or Uncertain
