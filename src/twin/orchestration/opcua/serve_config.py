@@ -82,6 +82,11 @@ class ServerSettings:
     lockout_time : float
         How long a lockout lasts [s]: every login of the name or from the
         address is refused, right password or not; open sessions stay.
+    time_unit : str
+        Unit plant time is counted in (``plant.tick``, faults, ``Diagnostics.Time``,
+        the tag map): ``s``, ``min``, ``h`` or ``d``; empty: the model's own. A
+        deployed loop counts in its controller model's unit, so a controller on a
+        model identified in seconds needs ``"s"`` over a plant model in hours.
     """
 
     endpoint: str = "opc.tcp://127.0.0.1:4840/twin"
@@ -95,6 +100,7 @@ class ServerSettings:
     lockout_address_failures: Count(1, 10_000) = 20
     lockout_window: Annotated[float, Domain(gt=0, le=86400)] = 300.0
     lockout_time: Annotated[float, Domain(gt=0, le=86400)] = 300.0
+    time_unit: Literal["", "s", "min", "h", "d"] = ""
 
     def __post_init__(self) -> None:
         hints = get_type_hints(ServerSettings, include_extras=True)

@@ -52,6 +52,7 @@ import numpy as np
 
 from twin.core.errors import InputError, TwinError, UnknownNameError
 from twin.core.plant import SimulatedPlant
+from twin.core.time_unit import in_time_unit
 from twin.orchestration.loop.runner import make_plant, sensor_specs
 from twin.orchestration.opcua import security
 from twin.orchestration.opcua.faults import FaultInjector
@@ -100,6 +101,8 @@ class SimulatedHardware:
         self.folder = Path(folder)
         pc = config.plant
         self.model = load_model(pc.model, pc.parameters, pc.parameter_set)
+        if config.server.time_unit:  # plant time counted in another unit than the model's
+            self.model = in_time_unit(self.model, config.server.time_unit)
         self.tick = float(pc.tick)
         self.plant: SimulatedPlant = make_plant(pc, self.tick, sensor_specs(pc, ()), self.model)
         if not self.plant.sensors.specs:
