@@ -27,6 +27,9 @@ DURATION = 7200.0
 EVENTS = "[[event]]\ntime = 1800.0\nsetpoint = { stripper_underflow = 23.5 }\n"
 TOLERANCE = 1e-9
 """As the quadruple tank's HIL test: the same code on the same tick grid; OPC UA carries doubles."""
+SPEED = 36.0
+"""Plant seconds per second of the virtual clock's timestamps: a 36 s tick is one such second,
+so the loop polls the tick counter every 0.1 s (a tenth of a tick) instead of every 3.6 s."""
 COLUMNS = ["stripper_underflow", "reactor_pressure", "production_sp", "reactor_pressure_sp"]
 
 
@@ -36,7 +39,7 @@ def test_the_deployed_te_apc_reproduces_its_sil_run(server_factory, tmp_path):
                         + f"\n[run]\nduration = {DURATION}\n\n" + EVENTS)
     sil, _, _ = records(run_control(load_loop(sil_file), tmp_path / "sil", report=False).store)
 
-    server = server_factory(clock="virtual", plant=PLANT, settings=SERVER)
+    server = server_factory(clock="virtual", plant=PLANT, settings=SERVER, speed=SPEED)
     client_dir = tmp_path / "client"
     server.trust_into(client_dir)
     config = tmp_path / "deploy.toml"
