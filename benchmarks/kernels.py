@@ -78,7 +78,7 @@ def _input_sequence(model, n: int, seed: int = 1) -> np.ndarray:
 
 
 @benchmark("step_cstr", "us per Simulator.step() of the CSTR, dt = 0.005 h, 1e-6 accurate",
-           quick_budget_s=20)
+           quick_budget_s=10)
 def step_cstr(ctx: BenchContext) -> FigureResult:
     import casadi as ca
     from scipy.integrate import solve_ivp

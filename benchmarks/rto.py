@@ -17,7 +17,7 @@ BASELINE = "pyomo_nl_file_ripopt"
 
 
 @benchmark("rto_resolve_wo", "ms to re-solve the Williams-Otto economics after a price change",
-           quick_budget_s=20)
+           quick_budget_s=12)
 def rto_resolve_wo(ctx: BenchContext) -> FigureResult:
     """Ours against Pyomo's NL-file route with ripopt (skipped when pyomo_ripopt is missing)."""
     # importing pyomo_ripopt registers the NL-file solver 'ripopt'

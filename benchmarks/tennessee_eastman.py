@@ -74,11 +74,11 @@ def _fmu_run(model, hours: float) -> tuple[float, float]:
 @benchmark("te_base_layer_48h", "s per 48 h of the Tennessee Eastman plant under Ricker's decentralized "
            "control (the closed-loop model, compiled kernel, BDF, outputs every 0.01 h) vs tep-studio's C "
            "simulator under its implementation of the same control (1.8 s samples), and vs the C "
-           "simulator alone; the exported FMU through fmpy (full run only)", quick_budget_s=60)
+           "simulator alone; the exported FMU through fmpy (full run only)", quick_budget_s=20)
 def te_base_layer_48h(ctx: BenchContext) -> FigureResult:
     from plant_models.tennessee_eastman_ricker import MODEL
 
-    hours = ctx.size(12.0, HOURS)
+    hours = ctx.size(8.0, HOURS)
     scale = HOURS / hours  # figures are per 48 h of plant time
     t0 = time.perf_counter()
     first = simulate(MODEL, hours, REPORT)  # builds (or loads) the compiled kernel
