@@ -19,7 +19,7 @@ at once to what a client writes to the node, so a read-back sees it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -176,3 +176,18 @@ class FaultInjector:
             value += self._rng.normal(0.0, fault.value)
         self._last[tag] = value
         return Published(value, "Good")
+
+
+def take_due(schedule: list[FaultEvent], t: float) -> list[FaultEvent]:
+    """Remove from ``schedule`` (sorted by time) the events due at ``t``, in order; a due event
+    with a duration leaves its end (a ``clear``; of the heartbeat stall: no tag) scheduled."""
+    due = []
+    while schedule and schedule[0].time <= t:
+        f = schedule.pop(0)
+        due.append(f)
+        if f.duration is not None:
+            end = replace(f, time=f.time + f.duration, kind="clear", duration=None,
+                          tag="" if f.kind == "stall_heartbeat" else f.tag)
+            schedule.append(end)
+            schedule.sort(key=lambda e: e.time)
+    return due

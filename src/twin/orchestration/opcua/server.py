@@ -24,8 +24,7 @@ Address space (namespace ``urn:process-twin:simulated-hardware``)::
     APC/Heartbeat              UInt32; writable (the APC's heartbeat)
     Diagnostics/Heartbeat      UInt32 server heartbeat, +1 per tick
     Diagnostics/Tick, Time     ticks stepped, plant time
-    Diagnostics/Shutdown       '' while the plant runs; the shutdown event once a limit of
-                               the model tripped (the plant then stops stepping)
+    Diagnostics/Shutdown       '' or the event of a tripped model limit (no more ticks)
     Simulation/<methods>       operator actions and fault injection (operator role only);
                                Advance(n) with a virtual clock
 
@@ -55,7 +54,7 @@ from twin.core.plant import SimulatedPlant
 from twin.core.time_unit import in_time_unit
 from twin.orchestration.loop.runner import make_plant, sensor_specs
 from twin.orchestration.opcua import security
-from twin.orchestration.opcua.faults import FaultInjector
+from twin.orchestration.opcua.faults import FaultInjector, take_due
 from twin.orchestration.opcua.serve_config import ServeConfig, bound_endpoint, seconds_per
 from twin.orchestration.opcua.server_access import RoleRuleset, method_arguments
 from twin.orchestration.opcua.units import eu_information
@@ -361,7 +360,7 @@ class SimulatedHardware:
             raise InputError(f"Advance: {n!r} ticks; give a whole number from 1 to {MAX_ADVANCE}")
         async with self._advancing:
             for _ in range(int(n)):
-                if getattr(self.plant, "shutdown", ""):
+                if self.plant.shutdown:
                     raise InputError(f"Advance: the plant is shut down ({self.plant.shutdown})")
                 await self.step()
                 await asyncio.sleep(0)
@@ -433,7 +432,7 @@ class SimulatedHardware:
                         self._resynchronised(-delay, loop.time())
                 self.jitter.append(loop.time() - target)
                 await self.step()
-                if getattr(self.plant, "shutdown", ""):
+                if self.plant.shutdown:
                     break
         except asyncio.CancelledError:
             pass
@@ -471,11 +470,10 @@ class SimulatedHardware:
             plant.write_heartbeat(heartbeat)
         self._scheduled_faults()
         plant.step()
-        if getattr(plant, "shutdown", ""):  # the interlocks stopped the plant: no more ticks
+        if plant.shutdown:  # the interlocks stopped the plant: no more ticks
             self.events.append(f"t={plant.time:g}: {plant.shutdown}")
             log.error("simulated plant %s", plant.shutdown)
-            await self._publish()
-            return
+            return await self._publish()
         self.ticks += 1
         if not self.faults.heartbeat_stalled:
             self.heartbeat = (self.heartbeat + 1) % 2 ** 32
@@ -484,9 +482,7 @@ class SimulatedHardware:
         await self._publish()
 
     def _scheduled_faults(self) -> None:
-        t = self.plant.time
-        while self.schedule and self.schedule[0].time <= t + 1e-9 * self.tick:
-            f = self.schedule.pop(0)
+        for f in take_due(self.schedule, self.plant.time + 1e-9 * self.tick):
             if f.kind == "stall_heartbeat":
                 self.stall_heartbeat(True)
             elif f.kind == "manual":
@@ -495,13 +491,6 @@ class SimulatedHardware:
                 self.faults.clear(f.tag)
             else:
                 self.inject_fault(f.tag, f.kind, f.value)
-            if f.duration is not None:
-                from dataclasses import replace
-
-                end = replace(f, time=f.time + f.duration, kind="clear", duration=None)
-                if f.kind == "stall_heartbeat":
-                    end = replace(end, tag="")
-                self.schedule = sorted(self.schedule + [end], key=lambda e: e.time)
 
     async def _publish(self) -> None:
         """Write this tick's values into the address space, with status and timestamps."""
@@ -529,8 +518,7 @@ class SimulatedHardware:
         writes += [("Diagnostics.Heartbeat", self.heartbeat, ua.VariantType.UInt32, "Good"),
                    ("Diagnostics.Tick", self.ticks % 2 ** 32, ua.VariantType.UInt32, "Good"),
                    ("Diagnostics.Time", t, ua.VariantType.Double, "Good"),
-                   ("Diagnostics.Shutdown", getattr(plant, "shutdown", ""), ua.VariantType.String,
-                    "Good")]
+                   ("Diagnostics.Shutdown", plant.shutdown, ua.VariantType.String, "Good")]
         for path, value, vtype, status in writes:  # no await suspends here: clients see a
             if not status.startswith("Bad") and isinstance(value, float) and \
                     not math.isfinite(value):  # never a NaN or inf as Good or Uncertain
