@@ -1,7 +1,8 @@
 """Ricker's (1996) decentralized control of the Tennessee Eastman process, closed around the plant.
 
-The plant with its base layer is a model of its own: the 50 plant states
-and one state per controller integral. Its inputs are the set points an
+The plant with its base layer is a model of its own: the 50 plant states,
+one state per controller integral (16) and three lags per analysis the
+composition trims read (6). Its inputs are the set points an
 operator or an APC layer writes, the three XMVs Ricker leaves in manual
 (recycle valve, stripper steam valve, agitator) and the plant's
 disturbance inputs; its outputs are the plant's, the production index and
@@ -15,7 +16,8 @@ The structure (Ricker 1996, Mode 1; tuning from ``decentralized.csv``):
   (the high-pressure override);
 - **flow loops**: each of the D, E, A, A+C feeds, the purge, the separator
   and stripper underflows has a set point ``ratio x Fp`` and moves its
-  valve (XMV 1-4, 6-8) by an integral-only law;
+  valve (XMV 1-4, 6-8) by a PI law whose reset time (0.001 min) makes it
+  nearly integral-only;
 - **ratios**: D and E follow the product's G set point through Ricker's
   polynomials; the A and A+C ratios are trimmed by the A share of A + C
   and by A + C in the reactor feed; the purge ratio by reactor pressure;
@@ -25,10 +27,14 @@ The structure (Ricker 1996, Mode 1; tuning from ``decentralized.csv``):
   reactor cooling water (XMV 10);
 - **high reactor level** closes the recycle valve (2 % per % above 90 %).
 
-Each PI law is continuous, ``op = kc e + I``, ``dI/dt = kc e / ti``, with
-back-calculation (``+ (op_clipped - op) / ti``) against windup; Ricker's
-loops are discrete with a 1.8 s sample, far shorter than any of their
-reset times. The composition trims read the analyses undelayed; the
+Each positional PI law is continuous, ``op = kc e + I``,
+``dI/dt = kc e / ti``, with back-calculation (``+ (op_clipped - op) / ti``)
+against windup; Ricker's loops are discrete with a 1.8 s sample, far
+shorter than any of their reset times. The two composition trims are
+velocity-form laws added to the A and A + C ratios, unbounded as in
+Ricker's model (the valves they drive are clipped); they read the reactor
+feed analysis through three first-order lags of a 0.2 h mean delay in all
+(the analyser's dead time, its hold and the trims' 0.1 h sample). The
 product-G feedback (``Eadj``) and the set-point ramps of Ricker's model are
 left out, as in the oracle the model is checked against (the G set point
 acts through the feed-ratio polynomials only).
@@ -128,7 +134,7 @@ def _start(value, valves: dict[str, float]) -> float:
 
 
 def states(te: Model, y0: dict[str, float]):
-    """The plant's states and the integrals of the 16 loops."""
+    """The plant's states, the integrals of the 16 loops and the analyser lags."""
     valves = {name: base for name, _, base, _ in VALVES}
     out = list(te.states)
     for loop, unit, start in PI_LOOPS:

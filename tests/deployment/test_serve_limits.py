@@ -36,6 +36,15 @@ def test_a_speed_out_of_range_in_the_server_file_is_one_line(capsys, tmp_path):
                                    "range (expected a number > 0 and <= 10000)")
 
 
+def test_a_time_unit_the_server_cannot_count_in_is_one_line(capsys, tmp_path):
+    server = ServerProcess(tmp_path / "hw", settings='time_unit = "hours"')
+    code, _, err = run_twin(capsys, "serve-opcua", "--config", str(server.config), "--config-dir",
+                            str(server.config_dir), "--duration", "1")
+    assert code == 2
+    line = the_error_line(err)
+    assert line.startswith("twin: error: serve.toml.server.time_unit: ") and "'hours'" in line, line
+
+
 @pytest.mark.parametrize("endpoint, why", [
     ("opc.tcp://127.0.0.1:99999/twin", " (Port out of range 0-65535)"),
     ("opc.tcp://127.0.0.1:48x0/twin", " (Port could not be cast to integer value as '48x0')"),

@@ -26,7 +26,7 @@ def register(cli: click.Group, emit, json_option, progress_bar) -> None:
     @click.argument("model_name", metavar="[MODEL]", required=False)
     @click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
                   help="Server file: [plant] (as in loop files), [server], [[fault]].")
-    @click.option("--tick", type=float, default=None, help="Plant tick [model time unit].")
+    @click.option("--tick", type=float, default=None, help="Plant tick [model time unit, or server.time_unit of --config].")
     @click.option("--speed", type=float, default=None,
                   help="Run plant time this many times faster than real time.")
     @click.option("--endpoint", default=None, help="opc.tcp://host:port/path to listen on.")

@@ -39,10 +39,13 @@ GARBAGE_TEXT = "#VALUE!"
 class FaultEvent:
     """A scheduled fault of a server configuration.
 
+    Times are plant times, in the server's time unit (``server.time_unit``,
+    else the model's).
+
     Attributes
     ----------
     time : float
-        Plant time it starts [model time unit].
+        Plant time it starts [time unit].
     kind : str
         A tag fault (``freeze``, ``bad``, ``uncertain``, ``drift``, ``noise``),
         a node fault (``bad``, ``null``, ``text``, ``stuck`` on a node path),
@@ -51,9 +54,9 @@ class FaultEvent:
     tag : str
         The tag, node path or loop concerned.
     value : float
-        Drift rate [unit per model time unit] or noise standard deviation [unit].
+        Drift rate [unit per time unit] or noise standard deviation [unit].
     duration : float, optional
-        How long it lasts [model time unit]; default: until cleared.
+        How long it lasts [time unit]; default: until cleared.
     """
 
     time: float
@@ -178,16 +181,15 @@ class FaultInjector:
         return Published(value, "Good")
 
 
-def take_due(schedule: list[FaultEvent], t: float) -> list[FaultEvent]:
-    """Remove from ``schedule`` (sorted by time) the events due at ``t``, in order; a due event
-    with a duration leaves its end (a ``clear``; of the heartbeat stall: no tag) scheduled."""
-    due = []
-    while schedule and schedule[0].time <= t:
-        f = schedule.pop(0)
-        due.append(f)
-        if f.duration is not None:
-            end = replace(f, time=f.time + f.duration, kind="clear", duration=None,
-                          tag="" if f.kind == "stall_heartbeat" else f.tag)
-            schedule.append(end)
-            schedule.sort(key=lambda e: e.time)
-    return due
+def take_due(schedule: list[FaultEvent], t: float) -> FaultEvent | None:
+    """Remove from ``schedule`` (sorted by time) its first event if due at ``t`` and return it
+    (else None); an event with a duration leaves its end scheduled (a ``clear``; of the
+    heartbeat stall: without a tag)."""
+    if not schedule or schedule[0].time > t:
+        return None
+    f = schedule.pop(0)
+    if f.duration is not None:
+        schedule.append(replace(f, time=f.time + f.duration, kind="clear", duration=None,
+                                tag="" if f.kind == "stall_heartbeat" else f.tag))
+        schedule.sort(key=lambda e: e.time)
+    return f

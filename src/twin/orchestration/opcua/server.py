@@ -99,9 +99,8 @@ class SimulatedHardware:
         self.config = config
         self.folder = Path(folder)
         pc = config.plant
-        self.model = load_model(pc.model, pc.parameters, pc.parameter_set)
-        if config.server.time_unit:  # plant time counted in another unit than the model's
-            self.model = in_time_unit(self.model, config.server.time_unit)
+        model = load_model(pc.model, pc.parameters, pc.parameter_set)  # time: server.time_unit
+        self.model = in_time_unit(model, config.server.time_unit or model.time_unit)
         self.tick = float(pc.tick)
         self.plant: SimulatedPlant = make_plant(pc, self.tick, sensor_specs(pc, ()), self.model)
         if not self.plant.sensors.specs:
@@ -358,11 +357,13 @@ class SimulatedHardware:
         returns once they are published. Other clients are served between the ticks."""
         if not float(n).is_integer() or not 1 <= n <= MAX_ADVANCE:
             raise InputError(f"Advance: {n!r} ticks; give a whole number from 1 to {MAX_ADVANCE}")
+        if self.plant.shutdown:
+            raise InputError(f"Advance: the plant is shut down ({self.plant.shutdown})")
         async with self._advancing:
             for _ in range(int(n)):
-                if self.plant.shutdown:
-                    raise InputError(f"Advance: the plant is shut down ({self.plant.shutdown})")
                 await self.step()
+                if self.plant.shutdown:  # tripped in this batch: the ticks so far stand
+                    break
                 await asyncio.sleep(0)
 
     def inject_fault(self, tag: str, kind: str, value: float = 0.0) -> None:
@@ -470,19 +471,18 @@ class SimulatedHardware:
             plant.write_heartbeat(heartbeat)
         self._scheduled_faults()
         plant.step()
-        if plant.shutdown:  # the interlocks stopped the plant: no more ticks
-            self.events.append(f"t={plant.time:g}: {plant.shutdown}")
-            log.error("simulated plant %s", plant.shutdown)
-            return await self._publish()
         self.ticks += 1
-        if not self.faults.heartbeat_stalled:
-            self.heartbeat = (self.heartbeat + 1) % 2 ** 32
         if base is not None:
             self.events += [f"t={plant.time:g}: {e}" for e in base.take_events()]
+        if plant.shutdown:  # the interlocks stopped the plant: its last tick, heartbeat frozen
+            self.events.append(f"t={plant.time:g}: {plant.shutdown}")
+            log.error("simulated plant %s", plant.shutdown)
+        elif not self.faults.heartbeat_stalled:
+            self.heartbeat = (self.heartbeat + 1) % 2 ** 32
         await self._publish()
 
     def _scheduled_faults(self) -> None:
-        for f in take_due(self.schedule, self.plant.time + 1e-9 * self.tick):
+        while (f := take_due(self.schedule, self.plant.time + 1e-9 * self.tick)) is not None:
             if f.kind == "stall_heartbeat":
                 self.stall_heartbeat(True)
             elif f.kind == "manual":
