@@ -30,7 +30,7 @@ from twin.core.quality import Quality
 TAG_FAULTS = ("freeze", "bad", "uncertain", "drift", "noise")
 NODE_FAULTS = ("bad", "null", "text", "stuck")
 FaultKind = Literal["freeze", "bad", "uncertain", "drift", "noise", "null", "text", "stuck",
-                    "stall_heartbeat", "manual", "clear"]
+                    "stall_heartbeat", "resume_heartbeat", "manual", "clear"]
 GARBAGE_TEXT = "#VALUE!"
 """What a ``text`` node fault publishes."""
 
@@ -49,8 +49,9 @@ class FaultEvent:
     kind : str
         A tag fault (``freeze``, ``bad``, ``uncertain``, ``drift``, ``noise``),
         a node fault (``bad``, ``null``, ``text``, ``stuck`` on a node path),
-        ``stall_heartbeat``, ``manual`` (an operator puts loop ``tag`` in MANUAL) or
-        ``clear`` (of ``tag``, or of everything when ``tag`` is empty).
+        ``stall_heartbeat`` (``resume_heartbeat`` ends it), ``manual`` (an operator puts
+        loop ``tag`` in MANUAL) or ``clear`` (of ``tag``, or of everything when ``tag`` is
+        empty).
     tag : str
         The tag, node path or loop concerned.
     value : float
@@ -183,13 +184,14 @@ class FaultInjector:
 
 def take_due(schedule: list[FaultEvent], t: float) -> FaultEvent | None:
     """Remove from ``schedule`` (sorted by time) its first event if due at ``t`` and return it
-    (else None); an event with a duration leaves its end scheduled (a ``clear``; of the
-    heartbeat stall: without a tag)."""
+    (else None); an event with a duration leaves its end scheduled: a ``clear`` of its tag, or
+    for a heartbeat stall a ``resume_heartbeat`` (other faults in force stay)."""
     if not schedule or schedule[0].time > t:
         return None
     f = schedule.pop(0)
     if f.duration is not None:
-        schedule.append(replace(f, time=f.time + f.duration, kind="clear", duration=None,
-                                tag="" if f.kind == "stall_heartbeat" else f.tag))
+        stall = f.kind == "stall_heartbeat"
+        schedule.append(replace(f, time=f.time + f.duration, duration=None,
+                                kind="resume_heartbeat" if stall else "clear"))
         schedule.sort(key=lambda e: e.time)
     return f

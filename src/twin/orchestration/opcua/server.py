@@ -483,8 +483,8 @@ class SimulatedHardware:
 
     def _scheduled_faults(self) -> None:
         while (f := take_due(self.schedule, self.plant.time + 1e-9 * self.tick)) is not None:
-            if f.kind == "stall_heartbeat":
-                self.stall_heartbeat(True)
+            if f.kind in ("stall_heartbeat", "resume_heartbeat"):
+                self.stall_heartbeat(f.kind == "stall_heartbeat")
             elif f.kind == "manual":
                 self.plant.base.set_mode(f.tag, "MANUAL", "operator (scheduled)")
             elif f.kind == "clear":
