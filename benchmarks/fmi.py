@@ -19,7 +19,9 @@ DT = 0.005
 """Communication step [h]."""
 
 
-def _fmpy_slave(path: Path, unzipped: str):
+def fmpy_slave(path: Path, unzipped: str):
+    """The FMU at ``path`` (extracted in ``unzipped``) as an initialised fmpy co-simulation
+    slave, and its value references by variable name."""
     import fmpy
     from fmpy.fmi2 import FMU2Slave
 
@@ -46,7 +48,7 @@ def fmu_step_cstr(ctx: BenchContext) -> FigureResult:
     clock = time.perf_counter_ns
     with tempfile.TemporaryDirectory(prefix="twin-bench-fmu-") as tmp:
         path = export_fmu(model, Path(tmp) / "cstr.fmu")
-        fmu, vr = _fmpy_slave(path, fmpy.extract(str(path), str(Path(tmp) / "unzipped")))
+        fmu, vr = fmpy_slave(path, fmpy.extract(str(path), str(Path(tmp) / "unzipped")))
         u_refs = [vr[name] for name in model.inputs.names]
         x_refs = [vr[name] for name in model.states.names]
         fmu_times, fmu_x, step_only = [], [], []

@@ -47,21 +47,15 @@ def _oracle_simulator_only(tep, steps: int) -> float:
 def _fmu_run(model, hours: float) -> tuple[float, float]:
     """(seconds of an fmpy co-simulation over ``hours``, export seconds) of the exported FMU."""
     import fmpy
-    from fmpy.fmi2 import FMU2Slave
 
+    from twin_benchmarks.fmi import fmpy_slave
     from twin_fmus.export import export_fmu
 
     with tempfile.TemporaryDirectory(prefix="twin-bench-te-") as tmp:
         t0 = time.perf_counter()
         path = export_fmu(model, Path(tmp) / "te.fmu")
         exported = time.perf_counter() - t0
-        md = fmpy.read_model_description(str(path))
-        fmu = FMU2Slave(guid=md.guid, unzipDirectory=fmpy.extract(str(path), str(Path(tmp) / "u")),
-                        modelIdentifier=md.coSimulation.modelIdentifier, instanceName="bench")
-        fmu.instantiate()
-        fmu.setupExperiment(startTime=0.0)
-        fmu.enterInitializationMode()
-        fmu.exitInitializationMode()
+        fmu, _ = fmpy_slave(path, fmpy.extract(str(path), str(Path(tmp) / "u")))
         t0 = time.perf_counter()
         for k in range(int(round(hours / REPORT))):
             fmu.doStep(k * REPORT, REPORT)

@@ -26,15 +26,26 @@ the unit of ``z``: ``ops.in_unit_of`` says so to the dimension check.
 from __future__ import annotations
 
 
+def max0(z, ops):
+    """``max(z, 0)``, exact, built from ``abs`` (a kink at 0) [unit of ``z``]."""
+    return (z + ops.abs(z)) / 2
+
+
+def clip(z, low, high, ops):
+    """``z`` limited to [``low``, ``high``], exact, built from ``abs`` [unit of ``z``]."""
+    z = (z + low + ops.abs(z - low)) / 2  # max(z, low)
+    return (z + high - ops.abs(z - high)) / 2  # min(z, high)
+
+
 def clamp01(t, ops):
     """``t`` limited to [0, 1] (continuous, built from ``abs``; exactly 0 for ``t <= 0``) [-]."""
-    m = (t + ops.abs(t)) / 2  # max(t, 0)
+    m = max0(t, ops)
     return (m + 1 - ops.abs(m - 1)) / 2  # min(m, 1)
 
 
 def _beyond(z, width, ops):
     # max(z - width, 0), continuous; exactly 0 (no rounding) for z <= width
-    return (z - width + ops.abs(z - width)) / 2
+    return max0(z - width, ops)
 
 
 def positive_part(z, width, ops):

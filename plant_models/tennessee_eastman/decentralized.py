@@ -45,13 +45,14 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from plant_models.smooth import clip, max0
 from twin.core.model import Model, NamedValues, ParameterSet
 from twin.core.ops import MATH
 from twin.core.variables import manipulated, output, parameter, state
 
 from .constants import table
 from .declarations import VALVES
-from .equations import _clip, _max0, balances, percent, process
+from .equations import balances, percent, process
 from .measurements import measured
 
 TUNING = Path(__file__).with_name("decentralized.csv")
@@ -185,7 +186,7 @@ def outputs(te: Model):
 def _pi(kc, error, integral, low, high, ops, like):
     """Clipped output of ``kc error + integral`` and the integral's back-calculation term."""
     raw = kc * error + integral
-    clipped = _clip(raw, low, high, ops)
+    clipped = clip(raw, low, high, ops)
     return clipped, clipped - raw
 
 
@@ -204,7 +205,7 @@ def control(x, u, p, ops, y):
     adjust = loop("production", u.production_sp - y["stripper_underflow"],
                   p.production_low, p.production_high)
     fp = (p.production_base + adjust
-          - p.override_pressure_gain * _max0(y["reactor_pressure"] - p.override_pressure_limit, ops))
+          - p.override_pressure_gain * max0(y["reactor_pressure"] - p.override_pressure_limit, ops))
     sep_t_sp = loop("reactor_level", u.reactor_level_sp - y["reactor_level"],
                     0 * p.reactor_level_high, p.reactor_level_high)
     hundred = ops.in_unit_of(100.0, like)
@@ -226,9 +227,9 @@ def control(x, u, p, ops, y):
             before = x[f"analysed_{c}_{k + 1}"]
     share = percent(analysed["A"] / (analysed["A"] + analysed["C"]), ops, like)
     trims = {}
-    for name, measured_value in (("feed_A_share", share), ("feed_AC", analysed["A"] + analysed["C"])):
-        key = "feed_A" if name == "feed_A_share" else "feed_AC"
-        error = u[f"{name}_sp"] - measured_value
+    for name, key, value in (("feed_A_share", "feed_A", share),
+                             ("feed_AC", "feed_AC", analysed["A"] + analysed["C"])):
+        error = u[f"{name}_sp"] - value
         trims[name] = p[f"{key}_kc"] * error + x[f"I_{name}"]
         rates[f"I_{name}"] = p[f"{key}_kc"] * error / p[f"{key}_ti"]
     ratio["A_feed"] = p.ratio_A_feed + trims["feed_A_share"]
@@ -242,9 +243,9 @@ def control(x, u, p, ops, y):
         out, back = _pi(kc, error, x[f"I_{name}_flow"], zero, hundred, ops, like)
         rates[f"I_{name}_flow"] = (kc * error + back) / p.flow_ti
         cmd[valve] = out
-    cmd["recycle_valve"] = _clip(u.recycle_valve - p.override_level_gain
-                                 * _max0(y["reactor_level"] - p.override_level_limit, ops),
-                                 zero, hundred, ops)
+    cmd["recycle_valve"] = clip(u.recycle_valve - p.override_level_gain
+                                * max0(y["reactor_level"] - p.override_level_limit, ops),
+                                zero, hundred, ops)
     cmd["steam_valve"], cmd["agitator_speed"] = u.steam_valve, u.agitator_speed
     return cmd, fp, rates
 

@@ -30,7 +30,7 @@ is taken from the separator's energy balance (Ricker's note on TEPROB).
 
 from __future__ import annotations
 
-from plant_models.smooth import clamp01, sqrt_positive, switch_on
+from plant_models.smooth import clamp01, clip, max0, sqrt_positive, switch_on
 
 from .constants import COMPONENTS, CONDENSABLE, LBMOL, NON_CONDENSABLE, raw
 from .declarations import VALVES
@@ -58,10 +58,6 @@ _FEED_A_B = raw("feed_composition.A_feed.B")
 _AC_OFFSET = raw("AC_feed_offset") * LBMOL
 
 
-def _max0(z, ops):
-    return (z + ops.abs(z)) / 2
-
-
 PRESSURE_WIDTH = 1e-3
 """kPa below which a flow's square-root law bends to 0 with a finite slope (exact above)."""
 ORDER_WIDTH = 1e-6
@@ -77,13 +73,8 @@ def _flow_root(dp, ops):
 def _power(ratio, order, ops):
     """max(ratio, 0) ** order for a fractional order: exact above :data:`ORDER_WIDTH`, a line
     to 0 below it (a finite slope at 0) [-]."""
-    above = ORDER_WIDTH + _max0(ratio - ORDER_WIDTH, ops)  # max(ratio, width)
+    above = ORDER_WIDTH + max0(ratio - ORDER_WIDTH, ops)  # max(ratio, width)
     return above ** order * clamp01(ratio / ORDER_WIDTH, ops)
-
-
-def _clip(z, low, high, ops):
-    z = (z + low + ops.abs(z - low)) / 2
-    return (z + high - ops.abs(z - high)) / 2
 
 
 def _select(condition, if_true, if_false, ops):
@@ -182,11 +173,11 @@ def process(x, u, p, ops):
     F6 = p.C_feed * _flow_root(p_v - p_r, ops) / M_v
     F8 = p.C_outlet * _flow_root(p_r - p_s, ops) * (1 - _IDV["outlet_gain"] * u.outlet_restriction) / M_r
     F10 = x.pos_purge_valve * p.C_purge * _flow_root(p_s - p.p_purge_back, ops) / M_s
-    ratio = _clip(p_v / p_s, 1, p.compressor_max_ratio, ops)
+    ratio = clip(p_v / p_s, 1, p.compressor_max_ratio, ops)
     flow = p.compressor_max_flow + p.compressor_max_flow / _CURVE * (1 - ratio ** 3)
     work = flow * p.R_e * (T_s + 273.15) * (p_v - p_s) / (M_s * p_s)
     flow = flow - x.pos_recycle_valve * p.C_recycle * _flow_root(p_v - p_s, ops)
-    flow = p.compressor_min_flow + _max0(flow - p.compressor_min_flow, ops)
+    flow = p.compressor_min_flow + max0(flow - p.compressor_min_flow, ops)
     F9 = flow / M_s
     F11 = pos["separator"] * p.range_separator
     F13 = pos["stripper"] * p.range_stripper
@@ -221,7 +212,7 @@ def process(x, u, p, ops):
     UA_s = (1 - 1 / ((F8 / p.F_condenser_scale) ** 4 + 1)) * p.UA_s
     Q_s = UA_s * (x.T_cw_s - T_r) * (1 - _IDV["condenser_fouling_gain"] * u.condenser_fouling)
     UA_c = pos["steam"] * p.range_steam * (1 + _IDV["steam_gain"] * u.steam_fouling)
-    Q_c = UA_c * _max0(p.T_steam - T_c, ops)
+    Q_c = UA_c * max0(p.T_steam - T_c, ops)
     s.update(T_r=T_r, T_s=T_s, T_c=T_c, T_v=T_v, p_r=p_r, p_s=p_s, p_v=p_v, V_lr=V_lr, V_ls=V_ls,
              V_lc=V_lc, rho_s=molar_density(x_s, T_s, p), rho_c=rho_c, x_r=x_r, x_s=x_s, x_c=x_c,
              x_v=x_v, y_r=y_r, y_s=y_s, F4=F4, F5=F5, z5=z5, F6=F6, F8=F8, F9=F9, F10=F10, F11=F11,

@@ -31,6 +31,15 @@ from twin.orchestration.loop.store import CycleStore
 
 DATA = Path(__file__).parent / "data"
 PLANT = (DATA / "plant.toml").read_text()
+
+
+def shipped_hardware(name: str) -> tuple[str, str]:
+    """A shipped simulated-hardware example split in its ``[plant]`` part and the body of its
+    ``[server]`` table (the tests' servers write their own ``[server]`` table)."""
+    from twin.orchestration.examples import FOLDER
+
+    plant, server = (FOLDER / name).read_text().split("\n[server]\n")
+    return plant, server
 SPEED = 2.0
 """Plant time runs this many times faster than real time in the real-clock tests: a 1 s cycle
 is 0.5 s, which a busy machine still keeps (a loop that overruns it three times in a row

@@ -14,13 +14,12 @@ import asyncio
 
 import numpy as np
 
-from hil_support import Lockstep, deploy_text, records, run_loop_with
+from hil_support import Lockstep, deploy_text, records, run_loop_with, shipped_hardware
 from twin.orchestration.examples import FOLDER
 from twin.orchestration.loop.config import load_loop
 from twin.orchestration.loop.control import run_control
 
-HARDWARE = (FOLDER / "te_hardware.toml").read_text()
-PLANT, SERVER = HARDWARE.split("\n[server]\n")
+PLANT, SERVER = shipped_hardware("te_hardware.toml")
 CONTROLLER = FOLDER / "te_apc.toml"
 DURATION = 7200.0
 """Plant time of the runs [s] (2 h, 41 cycles of 3 min)."""

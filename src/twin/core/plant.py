@@ -27,7 +27,7 @@ from twin.core.quality import Reading
 from twin.core.sensors import SensorSpec, Sensors, model_signals, physical_limits
 from twin.core.simulator import Simulator
 from twin.core.steady import find_steady_state
-from twin.core.trips import first_trip
+from twin.core.trips import shutdown_event
 from twin.core.variables import PHYSICAL_RTOL
 
 
@@ -190,11 +190,8 @@ class SimulatedPlant:
             self.base.step(self.tick)
         truth = self.truth()
         if self.model.trips:
-            names = self.model.outputs.names
-            trip = first_trip(self.model.trips, names, [truth[n] for n in names])
-            if trip is not None:
-                self.shutdown = trip.event(truth[trip.output], self.model.variable(trip.output).unit,
-                                           self.time, self.model.time_unit)
+            self.shutdown = shutdown_event(self.model, [truth[n] for n in self.model.outputs.names],
+                                           self.time)
         self._readings = self.sensors.read(self.time, truth)
 
     def advance(self, duration: float) -> None:

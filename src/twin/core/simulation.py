@@ -26,7 +26,7 @@ from twin.core.model import Model
 from twin.core.results import SimulationResult
 from twin.core.schedule import InputSchedule
 from twin.core.symbolic import casadi_form
-from twin.core.trips import first_trip
+from twin.core.trips import shutdown_event
 
 BACKENDS = ("kernel", "reference")
 """Simulation backends: compiled kernels (default) and CVODES."""
@@ -197,7 +197,7 @@ def simulate(model: Model, t_end: float, dt: float,
     us = np.empty((grid.size, model.n_u))
     xs[0], us[0] = x, inputs.at(0.0)
     if model.trips:
-        event = _tripped(model, form, x, us[0], p, 0.0)
+        event = shutdown_event(model, np.array(form.h(x, us[0], p)).ravel(), 0.0)
         if event:  # the plant would not start: the initial point alone
             grid, xs, us = grid[:1], xs[:1], us[:1]
     for k in range(1, grid.size):
@@ -207,7 +207,7 @@ def simulate(model: Model, t_end: float, dt: float,
             x = integrator.advance(x, inputs.at(a), b - a, a)
         xs[k], us[k] = x, inputs.at(t1)
         if model.trips:
-            event = _tripped(model, form, x, us[k], p, t1)
+            event = shutdown_event(model, np.array(form.h(x, us[k], p)).ravel(), t1)
             if event:
                 grid, xs, us = grid[:k + 1], xs[:k + 1], us[:k + 1]
                 break
@@ -216,12 +216,3 @@ def simulate(model: Model, t_end: float, dt: float,
     ys = np.array(form.h.map(grid.size)(xs.T, us.T, np.tile(p[:, None], grid.size))).T
     return SimulationResult(model, grid, xs, us, ys.reshape(grid.size, model.n_y), event)
 
-
-def _tripped(model: Model, form, x: np.ndarray, u: np.ndarray, p: np.ndarray, t: float) -> str:
-    """The event line of the first shutdown limit the outputs at ``x`` pass, or ''."""
-    y = np.array(form.h(x, u, p)).ravel()
-    trip = first_trip(model.trips, model.outputs.names, y)
-    if trip is None:
-        return ""
-    value = float(y[model.outputs.names.index(trip.output)])
-    return trip.event(value, model.outputs[trip.output].unit, t, model.time_unit)

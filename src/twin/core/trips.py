@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from twin.core.errors import InputError
+
+if TYPE_CHECKING:  # pragma: no cover - the model module imports this one
+    from twin.core.model import Model
 
 SIDES = ("high", "low")
 
@@ -59,3 +62,14 @@ def first_trip(trips: Sequence[Trip], names: Sequence[str], y: Sequence[float]) 
         if trip.tripped(float(y[names.index(trip.output)])):
             return trip
     return None
+
+
+def shutdown_event(model: "Model", y: Sequence[float], t: float) -> str:
+    """The event line of the first of ``model.trips`` its outputs ``y`` (in declaration order)
+    pass at time ``t`` [model time unit], or '' when none does."""
+    names = model.outputs.names
+    trip = first_trip(model.trips, names, y)
+    if trip is None:
+        return ""
+    value = float(y[names.index(trip.output)])
+    return trip.event(value, model.outputs[trip.output].unit, t, model.time_unit)

@@ -181,6 +181,7 @@ class ClosedLoop:
         cycle = 0
         plant = self.plant
         start = time.monotonic()
+        shutdown = ""
         for j in range(n_ticks + 1):
             t = j * tick
             while next_event < len(events) and events[next_event].time <= t + 1e-9 * tick:
@@ -209,14 +210,14 @@ class ClosedLoop:
             except TwinError as exc:
                 self.store.log_event(cycle - 1, t, "plant_failure", str(exc))
                 raise
-            shutdown = getattr(plant, "shutdown", "")
+            shutdown = getattr(plant, "shutdown", "")  # an FMU plant has no interlocks
             if shutdown:  # the plant's interlocks ended the run
                 self.store.log_event(cycle - 1, plant.time, "plant_shutdown", shutdown)
                 break
         self.store.db.commit()
         return LoopResult(self.folder, self.store.path, cycles=cycle,
                           units=units_of(self.internal), time_unit=plant.time_unit,
-                          shutdown=getattr(plant, "shutdown", ""))
+                          shutdown=shutdown)
 
     def _guarded_cycle(self, cycle: int, t: float) -> Output:
         """A cycle; an exception in it is recorded as an event and stops the run with one line
