@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+import plant_models
 import twin
 from twin.core.model import Model
 
-MODEL_NAMES = twin.model_names()
+MODEL_NAMES = plant_models.NAMES
+"""The unit-scale models of the generic battery (the plant-wide ones have their own tests)."""
 
 
 @pytest.fixture(params=MODEL_NAMES)

@@ -267,6 +267,10 @@ XMEAS = (
     ("condenser_cw_out", "degC", "separator cooling-water outlet temperature, XMEAS 22"),
 )
 """The continuous measurements XMEAS 1-22: name, unit, what."""
+_PHYSICAL_BY_UNIT = {"kscm/h": _NONNEGATIVE, "kg/h": _NONNEGATIVE, "m3/h": _NONNEGATIVE,
+                     "kPa": (-101.325, math.inf), "degC": _ABOVE_ABSOLUTE_ZERO}
+"""Physical bounds of XMEAS 1-22 by their unit: flows, gauge pressures (no lower than vacuum),
+temperatures. Levels (% of a transmitter's span) and the compressor's work have none."""
 ANALYSERS = (("feed", "ABCDEF", "reactor feed (stream 6)", 23),
              ("purge", "ABCDEFGH", "purge gas (stream 9)", 29),
              ("product", "DEFGH", "product (stream 11)", 37))
@@ -275,16 +279,21 @@ ANALYSERS = (("feed", "ABCDEF", "reactor feed (stream 6)", 23),
 
 def outputs():
     """XMEAS 1-41 (analyses undelayed: the sensors layer samples and delays them), cost, volumes."""
-    out = [output(name, unit, what) for name, unit, what in XMEAS]
+    out = [output(name, unit, what, physical=_PHYSICAL_BY_UNIT.get(unit))
+           for name, unit, what in XMEAS]
     for prefix, comps, stream, first in ANALYSERS:
         out += [output(f"{prefix}_{c}", "%", f"{c} in the {stream}, mol %, XMEAS {first + i}",
                        physical=(0.0, 100.0)) for i, c in enumerate(comps)]
     out += [
         output("operating_cost", "USD/h", "operating cost of Downs & Vogel (purge, product, "
                "compressor and steam)"),
-        output("production", "kg/h", "stripper product (stream 11) mass flow"),
-        output("V_r_liquid", "m3", "reactor liquid volume (shutdown below 2, above 24)"),
-        output("V_s_liquid", "m3", "separator liquid volume (shutdown below 1, above 12)"),
-        output("V_c_liquid", "m3", "stripper liquid volume (shutdown below 1, above 8)"),
+        output("production", "kg/h", "stripper product (stream 11) mass flow",
+               physical=_NONNEGATIVE),
+        output("V_r_liquid", "m3", "reactor liquid volume (shutdown below 2, above 24)",
+               physical=_NONNEGATIVE),
+        output("V_s_liquid", "m3", "separator liquid volume (shutdown below 1, above 12)",
+               physical=_NONNEGATIVE),
+        output("V_c_liquid", "m3", "stripper liquid volume (shutdown below 1, above 8)",
+               physical=_NONNEGATIVE),
     ]
     return out

@@ -60,6 +60,10 @@ _AC_OFFSET = raw("AC_feed_offset") * LBMOL
 
 PRESSURE_WIDTH = 1e-3
 """kPa below which a flow's square-root law bends to 0 with a finite slope (exact above)."""
+DRAIN_WIDTH = 0.05
+"""m3 of liquid below which a vessel's underflow (separator, stripper) bends to 0 with its level: a
+pump cannot draw from an empty vessel. 20 times below the 1 m3 low-level shutdown limits, so
+the flows are exact wherever the plant runs."""
 ORDER_WIDTH = 1e-6
 """Partial pressure over 1 kPa below which a fractional reaction order's power bends to a line
 through 0: the rate is exact above it and keeps a finite slope at 0."""
@@ -92,6 +96,16 @@ def fraction(percent, ops, like):
 def percent(value, ops, like):
     """A fraction as % (``like``: any value in %)."""
     return value * ops.in_unit_of(100.0, like)
+
+
+def _stream_4(u, ops):
+    """Mole fractions of A, B, C in the A and C feed after IDV 1 and 2 [mol/mol]: none below 0,
+    C the rest (inputs whose A and B add to more than 1 are scaled to a whole without C)."""
+    a = max0(u.x_AC_A - _IDV["1_A"] * u.idv_1 - _IDV["2_A"] * u.idv_2, ops)
+    b = max0(u.x_AC_B + _IDV["2_B"] * u.idv_2, ops)
+    c = max0(1 - a - b, ops)
+    whole = a + b + c
+    return a / whole, b / whole, c / whole
 
 
 def _fractions(amounts):
@@ -154,8 +168,7 @@ def process(x, u, p, ops):
     s["heat_of_reaction"] = r1 * p.dh_rx_1 + r2 * p.dh_rx_2
     # feeds
     pos = {key: fraction(x[f"pos_{name}"], ops, x[f"pos_{name}"]) for name, _, _, key in VALVES}
-    x_AC_A = u.x_AC_A - _IDV["1_A"] * u.idv_1 - _IDV["2_A"] * u.idv_2
-    x_AC_B = u.x_AC_B + _IDV["2_B"] * u.idv_2
+    z_AC = _stream_4(u, ops)
     feeds = {
         "D": (pos["D_feed"] * p.range_D_feed, (0, _FEED_D_B, 0, 1 - _FEED_D_B, 0, 0, 0, 0),
               u.T_D_feed),
@@ -165,7 +178,7 @@ def process(x, u, p, ops):
               u.T_A_feed),
         "AC": (pos["AC_feed"] * (1 - _IDV["7_loss"] * u.idv_7) * p.range_AC_feed
                + ops.in_unit_of(_AC_OFFSET, p.range_AC_feed),
-               (x_AC_A, x_AC_B, 1 - x_AC_A - x_AC_B, 0, 0, 0, 0, 0), u.T_AC_feed),
+               (*z_AC, 0, 0, 0, 0, 0), u.T_AC_feed),
     }
     s["feeds"] = feeds
     # flows between units
@@ -179,8 +192,8 @@ def process(x, u, p, ops):
     flow = flow - x.pos_recycle_valve * p.C_recycle * _flow_root(p_v - p_s, ops)
     flow = p.compressor_min_flow + max0(flow - p.compressor_min_flow, ops)
     F9 = flow / M_s
-    F11 = pos["separator"] * p.range_separator
-    F13 = pos["stripper"] * p.range_stripper
+    F11 = pos["separator"] * p.range_separator * switch_on(V_ls, DRAIN_WIDTH, ops)
+    F13 = pos["stripper"] * p.range_stripper * switch_on(V_lc, DRAIN_WIDTH, ops)
     # stripper: overhead fractions
     F4, z4, T4 = feeds["AC"]
     deg = ops.in_unit_of(1.0, T_c)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import plant_models
 import twin
 from fmu_builders import build_fmi3_cstr, build_pythonfmu_cstr, export_model
 
@@ -26,9 +27,10 @@ def exported(fmu_dir):
     return get
 
 
-@pytest.fixture(params=twin.model_names())
+@pytest.fixture(params=plant_models.NAMES)
 def model_fmu(request, exported):
-    """(model, its exported FMU) for every plant model."""
+    """(model, its exported FMU) for every unit-scale plant model (the Tennessee Eastman
+    export is checked in ``tests/models/test_tennessee_eastman.py``)."""
     return twin.load_model(request.param), exported(request.param)
 
 

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import plant_models
 from draining_tank import MODEL as DRAINING
 from support import run_twin
 from twin.core import ops
@@ -112,13 +113,14 @@ def test_outflow_of_an_empty_tank_is_zero_with_finite_derivatives():
     assert -1.39 / math.sqrt(0.01) * gain < slope < 0.0
 
 
-# -- property: from any valid start, every shipped model stays physical --------
+# -- property: from any valid start, every unit-scale model stays physical -------
+# (the plant-wide Tennessee Eastman models: test_tennessee_eastman_bounds.py, up to a shutdown)
 
 @pytest.fixture(scope="module")
 def simulators():
     """One compiled simulator per shipped model, with its horizon [model time unit]."""
     made = {}
-    for name in model_names():
+    for name in plant_models.NAMES:
         model = load_model(name)
         horizon = 5 * _slowest_time_constant(model)
         made[name] = (Simulator(model, horizon / STEPS), horizon)
@@ -161,7 +163,7 @@ def _outside(values: np.ndarray, names: list[str], limits: dict) -> list[str]:
             if n in limits and not limits[n][0] <= v <= limits[n][1]]
 
 
-@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize("name", plant_models.NAMES)
 @settings(max_examples=40, deadline=5000, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())

@@ -55,25 +55,25 @@ class ModelEntry:
 
 
 def model_names() -> list[str]:
-    """Names of the shipped models."""
-    return list(plant_models.NAMES)
+    """Names of the shipped models (:data:`plant_models.SHIPPED`)."""
+    return list(plant_models.SHIPPED)
 
 
 def registered() -> dict[str, EntryPoint]:
     """Models installed packages register (entry point group ``process_twin.models``), by name."""
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)
-            if ep.name not in plant_models.NAMES}
+            if ep.name not in plant_models.SHIPPED}
 
 
 def available(files: tuple[str, ...] = ()) -> list[ModelEntry]:
     """Shipped and registered models, and the model ``files`` given, with their origin."""
-    names = [*plant_models.NAMES, *sorted(registered()), *files]
+    names = [*plant_models.SHIPPED, *sorted(registered()), *files]
     return [ModelEntry(n, origin(n)) for n in names]
 
 
 def origin(name: str) -> str:
     """Where the model ``name`` refers to comes from, in words."""
-    if name in plant_models.NAMES:
+    if name in plant_models.SHIPPED:
         return "shipped"
     if split_file_reference(name) is not None:
         return f"file {resolve_reference(name)}"
@@ -153,7 +153,7 @@ def model_file(name: str) -> Path | None:
 
 
 def _find(name: str) -> Model:
-    if name in plant_models.NAMES:
+    if name in plant_models.SHIPPED:
         return importlib.import_module(f"plant_models.{name}").MODEL
     parts = split_file_reference(name)
     if parts is not None:
@@ -174,7 +174,7 @@ def _find(name: str) -> Model:
         if not isinstance(obj, Model):
             raise InputError(f"model '{name}': entry point {eps[name].value} is not a twin Model")
         return obj
-    error = UnknownNameError("model", name, [*plant_models.NAMES, *eps])
+    error = UnknownNameError("model", name, [*plant_models.SHIPPED, *eps])
     error.args = (f"{error.args[0]}; a model is {FORMS}",)
     raise error
 
