@@ -295,5 +295,7 @@ def outputs():
                physical=_NONNEGATIVE),
         output("V_c_liquid", "m3", "stripper liquid volume (shutdown below 1, above 8)",
                physical=_NONNEGATIVE),
+        output("product_G_to_H", "kg/kg", "mass ratio of G to H in the product (the operating "
+               "modes of Downs & Vogel fix it: 50/50 in Mode 1)", physical=_NONNEGATIVE),
     ]
     return out

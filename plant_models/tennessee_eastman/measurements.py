@@ -66,4 +66,6 @@ def measured(s, x, p, ops):
     y["operating_cost"] = _cost(s, work, steam, p)
     y["production"] = _mass_flow(s["F13"], s["x_c"], p)
     y["V_r_liquid"], y["V_s_liquid"], y["V_c_liquid"] = s["V_lr"], s["V_ls"], s["V_lc"]
+    g, h = (COMPONENTS.index(c) for c in "GH")
+    y["product_G_to_H"] = s["x_c"][g] * p.M_G / (s["x_c"][h] * p.M_H)
     return y

@@ -156,7 +156,15 @@ class EconomicOptimizer:
         m, model = self.pyomo, self.model
         inputs = {n: float(pyo.value(m.u[n])) for n in model.inputs.names}
         states = {n: float(pyo.value(m.x[n])) for n in model.states.names}
-        outputs = {n: float(pyo.value(m.y[n])) for n in model.outputs.names} if model.n_y else {}
+        parameters = {n: float(pyo.value(m.p[n])) for n in model.parameters.names}
+        # evaluated in floats from the model's own equations: Pyomo's value() walks an
+        # expression as a tree, which for a plant whose outputs share deep sub-expressions (the
+        # Tennessee Eastman temperatures) is exponentially larger than the graph
+        outputs = dict(zip(model.outputs.names, map(float, model.evaluate_outputs(
+            list(states.values()), list(inputs.values()), list(parameters.values()), ops.MATH))))
+        profit = float(self.profit_expr({**states, **inputs, **parameters, **outputs,
+                                         **{n: float(pyo.value(m.price[n])) for n in m.price}},
+                                        ops.MATH))
         active, shadow = [], {}
         multipliers = self.solver.last_bound_multipliers() \
             if isinstance(self.solver, CasadiIpoptPersistent) else {}
@@ -174,14 +182,14 @@ class EconomicOptimizer:
                             shadow[label] = float(lam)
         for name in m.output_bounds:
             c = m.output_bounds[name]
-            value = pyo.value(c.body)
+            value = outputs[name]
             for bound, side in ((pyo.value(c.lower), ">="), (pyo.value(c.upper), "<=")):
                 if bound is not None and _near(value, bound):
                     label = f"{name} {side} {bound:g}"
                     active.append(label)
                     shadow[label] = float(m.dual.get(c, 0.0))
         duals = {f"d{n}/dt": float(m.dual.get(m.rhs[n], math.nan)) for n in model.states.names}
-        return EconomicResult(ok, status, inputs, states, outputs, float(pyo.value(m.profit)),
+        return EconomicResult(ok, status, inputs, states, outputs, profit,
                               self.spec.unit, active, shadow, duals, solve_time)
 
 

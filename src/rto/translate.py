@@ -6,7 +6,8 @@
   bounds, its initial value, and equal bounds when fixed;
 - mutable parameters become NLP parameters (so they can change between
   solves without rebuilding), immutable ones become constants;
-- named expressions are translated once and shared;
+- named expressions, and any sub-expression used more than once, are translated once
+  and shared;
 - constraints (equalities, inequalities, ranged) become ``g`` with their
   bounds; the one active objective becomes ``f`` (negated for maximisation);
 - the intrinsic functions (exp, log, log10, sqrt, power, sin, cos, tan,
@@ -101,23 +102,30 @@ class Translation:
 
 
 class _ToCasadi(StreamBasedExpressionVisitor):
-    def __init__(self, var_map, param_map, named_cache, where):
+    """One expression to CasADi; ``done`` (shared by every expression of a model) holds each
+    node already translated, so a sub-expression many others use (a temperature found by
+    Newton steps, say) is translated once: the walk is linear in the expression graph, not in
+    the tree it unfolds to."""
+
+    def __init__(self, var_map, param_map, done, where):
         super().__init__()
-        self.var_map, self.param_map, self.named = var_map, param_map, named_cache
+        self.var_map, self.param_map, self.done = var_map, param_map, done
         self.where = where
 
     def initializeWalker(self, expr):
         leaf, value = self._leaf(expr)
         if leaf:
             return False, value
+        if id(expr) in self.done:
+            return False, self.done[id(expr)][1]
         return True, None
 
     def beforeChild(self, node, child, child_idx):
         leaf, value = self._leaf(child)
         if leaf:
             return False, value
-        if child.is_named_expression_type() and id(child) in self.named:
-            return False, self.named[id(child)]
+        if id(child) in self.done:
+            return False, self.done[id(child)][1]
         return True, None
 
     def _leaf(self, node):
@@ -139,8 +147,12 @@ class _ToCasadi(StreamBasedExpressionVisitor):
         raise TranslationError(f"{self.where}: cannot translate '{node}' ({type(node).__name__})")
 
     def exitNode(self, node, args):
+        result = self._translated(node, args)
+        self.done[id(node)] = (node, result)  # the node kept alive: its id stays its own
+        return result
+
+    def _translated(self, node, args):
         if node.is_named_expression_type():
-            self.named[id(node)] = args[0]
             return args[0]
         if isinstance(node, ne.ExternalFunctionExpression):
             raise TranslationError(f"{self.where}: external function "
@@ -209,10 +221,10 @@ def translate(model: BlockData) -> Translation:
     p = ca.SX.sym("p", len(params))
     var_map = {id(v): x[i] for i, v in enumerate(variables)}
     param_map = {id(q): p[i] for i, q in enumerate(params)}
-    named: dict[int, ca.SX] = {}
+    done: dict[int, tuple[object, ca.SX]] = {}
 
     def convert(expr, where):
-        return _ToCasadi(var_map, param_map, named, where).walk_expression(expr)
+        return _ToCasadi(var_map, param_map, done, where).walk_expression(expr)
 
     objectives = list(model.component_data_objects(pyo.Objective, active=True, descend_into=True))
     if len(objectives) != 1:

@@ -54,6 +54,8 @@ def test_the_base_case_valves_and_operating_cost_are_downs_and_vogels():
     xmv = U0[:12]
     assert np.allclose(xmv, DV_XMV, atol=0.0015), xmv
     assert abs(outputs(X0)["operating_cost"] - DV_COST) <= 0.005 * DV_COST
+    # Mode 1 makes G and H 50/50 by mass
+    assert outputs(X0)["product_G_to_H"] == pytest.approx(1.0, abs=0.005)
 
 
 def _steady_state_at_base_levels():

@@ -194,3 +194,23 @@ def test_unknown_solve_argument():
     m.obj = pyo.Objective(expr=m.x ** 2)
     with pytest.raises(Exception, match="unknown argument 'warmstart'"):
         CasadiIpopt().solve(m, warmstart=True)
+
+
+def test_a_shared_sub_expression_is_translated_once():
+    # t <- t * (2 - t), 80 times: a graph of 80 steps, a tree of 2^80 leaves (which Pyomo's
+    # own evaluation would walk: the reference value is computed in floats)
+    import casadi as ca
+
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(initialize=0.3, bounds=(0, 1))
+    t, reference = m.x, 0.3
+    for _ in range(80):
+        t, reference = t * (2 - t), reference * (2 - reference)
+    m.obj = pyo.Objective(expr=t)
+    m.c = pyo.Constraint(expr=t + m.x <= 5)
+    tr = translate(m)
+    f = ca.Function("f", [tr.nlp["x"]], [tr.nlp["f"], tr.nlp["g"]])
+    assert f.n_instructions() < 10 * 80
+    value, bound = (float(v) for v in f(0.3))
+    assert value == pytest.approx(reference, rel=1e-12)
+    assert bound == pytest.approx(reference + 0.3, rel=1e-12)
