@@ -87,6 +87,9 @@ class EconomicOptimizer:
         m = self.pyomo = pyo.ConcreteModel(name=f"{model.name}_economics")
         add_steady_state(m, model, fix_inputs=False)
         m.price = pyo.Param(list(spec.prices), mutable=True, initialize=dict(spec.prices))
+        for v in model.inputs:  # disturbances are not the optimiser's: at their nominal values
+            if v.role != "manipulated":
+                m.u[v.name].fix(v.nominal)
         for name, value in spec.fixed.items():
             m.u[name].fix(value)
         for name, (lo, hi) in spec.bounds.items():

@@ -17,13 +17,15 @@ def test_every_shipped_file_is_listed_once_with_a_kind_and_one_line(capsys):
                      if p.suffix in {".toml", ".csv", ".py"} and p.name not in {"__init__.py", "catalog.py"})
     listed = [line.split()[0] for line in lines[:-1]]
     assert set(shipped) <= set(listed) and len(listed) == len(set(listed))
-    assert {"cstr_economics.toml", "williams_otto_economics.toml", "williams_otto_rto.toml"} <= set(listed)
+    assert {"cstr_economics.toml", "tennessee_eastman_economics.toml", "williams_otto_economics.toml",
+            "williams_otto_rto.toml"} <= set(listed)
     assert lines[-1].startswith("copy with: twin examples copy NAME")
     kinds = {line.split()[0]: line.split()[1] for line in lines[:-1]}
     assert set(kinds.values()) == set(KINDS)  # loop, study, deploy, serve, controller, RTO, inputs, model
     assert kinds["deploy.toml"] == "deploy" and kinds["qt_hardware.toml"] == "serve"
     assert kinds["steps.csv"] == "inputs" and kinds["heated_tank.py"] == "model"
-    assert "cstr_apc.toml                 loop        CSTR under APC: tracking C_b with plant-model mismatch" in lines
+    width = max(len(name) for name in listed) + 2  # names padded to the longest, plus two
+    assert f"{'cstr_apc.toml':<{width}}loop        CSTR under APC: tracking C_b with plant-model mismatch" in lines
     deploy = next(line for line in lines if line.startswith("deploy.toml"))
     assert deploy.endswith("(copies qt_controller.toml too; needs hw/tags.toml, hw/apc.password from "
                            "`twin serve-opcua --config-dir hw`)")

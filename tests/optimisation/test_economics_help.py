@@ -28,7 +28,7 @@ def test_an_unknown_economics_name_lists_the_shipped_ones_and_the_file_form(caps
     code, _, err = run_twin(capsys, "rto", "cstr", "--economics", "cstrr")
     assert code == 2
     assert err.startswith("twin: error: unknown economics 'cstrr' (did you mean 'cstr'?); "
-                          "valid: cstr, williams_otto; or give the path of an economics file: ")
+                          "valid: cstr, tennessee_eastman, williams_otto; or give the path of an economics file: ")
 
 
 def test_the_readme_economics_example_loads_and_optimises(tmp_path, capsys):

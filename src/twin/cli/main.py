@@ -524,8 +524,10 @@ def rto(model_name, economics, sets, param_set, plant, rto_model, scheme, iterat
         from twin.orchestration.numbers import format_number
 
         scales = rto_run.variable_scales(model_name, param_set)
-        lines += [f"  {k:<8} {format_number(v, scales.get(k), 6):>12}"
-                  for k, v in {**result.inputs, **result.states}.items()]
+        values = {**result.inputs, **result.states}
+        width = max(8, *map(len, values))
+        lines += [f"  {k:<{width}} {format_number(v, scales.get(k), 6):>12}"
+                  for k, v in values.items()]
         lines.append("  active: " + (", ".join(result.active) or "none"))
         _emit(data, as_json, "\n".join(lines))
         if not result.ok:
