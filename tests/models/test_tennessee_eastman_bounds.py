@@ -62,7 +62,7 @@ def _inputs(data, model) -> np.ndarray:
 
 
 @pytest.mark.parametrize("model", [OPEN_LOOP, CLOSED_LOOP], ids=lambda m: m.name)
-@settings(max_examples=25, deadline=None, database=None,
+@settings(max_examples=15, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.function_scoped_fixture])
 @given(data=st.data())
