@@ -19,6 +19,22 @@ CYCLE_WALL = 1.0 / SPEED
 """Wall-clock seconds per cycle of the deployed loop."""
 
 
+def _first_shed_after(store, cycle: int, wait_s: float = 10.0) -> int | None:
+    """The first cycle after ``cycle`` with a shed event in the store, waiting up to ``wait_s``
+    for the loop to commit it (the banner can be drawn before the row is read back here)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+        try:
+            (shed,), = db.execute("SELECT MIN(cycle) FROM event WHERE kind = 'shed' AND "
+                                  "cycle > ?", (cycle,)).fetchall()
+        finally:
+            db.close()
+        if shed is not None or time.monotonic() > deadline:
+            return shed
+        time.sleep(0.1)
+
+
 def _committed(store) -> int:
     db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
     try:
@@ -75,10 +91,7 @@ def test_a_killed_server_shows_the_shed_banner_within_two_cycles(server_factory,
             save_screenshot(page, tmp_path, "console-shed.png")
             plant.wait_for_selector("#banner-lost:visible")     # the plant view lost it too
             browser.close()
-        db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-        (shed_cycle,), = db.execute("SELECT MIN(cycle) FROM event WHERE kind = 'shed' AND "
-                                    "cycle > ?", (before,)).fetchall()
-        db.close()
+        shed_cycle = _first_shed_after(store, before)
         print(f"\nshed banner {seen:.2f} s after the kill; the loop shed at cycle {shed_cycle}, "
               f"the last cycle committed before the kill was {before}")
         assert shed_cycle is not None and shed_cycle - before <= 2
