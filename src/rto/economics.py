@@ -88,7 +88,7 @@ class EconomicOptimizer:
         add_steady_state(m, model, fix_inputs=False)
         m.price = pyo.Param(list(spec.prices), mutable=True, initialize=dict(spec.prices))
         for v in model.inputs:  # disturbances are not the optimiser's: at their nominal values
-            if v.role != "manipulated":
+            if v.role == "disturbance":
                 m.u[v.name].fix(v.nominal)
         for name, value in spec.fixed.items():
             m.u[name].fix(value)
