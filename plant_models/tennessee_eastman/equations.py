@@ -103,9 +103,7 @@ def _stream_4(u, ops):
     C the rest (inputs whose A and B add to more than 1 are scaled to a whole without C)."""
     a = max0(u.x_AC_A - _IDV["1_A"] * u.idv_1 - _IDV["2_A"] * u.idv_2, ops)
     b = max0(u.x_AC_B + _IDV["2_B"] * u.idv_2, ops)
-    c = max0(1 - a - b, ops)
-    whole = a + b + c
-    return a / whole, b / whole, c / whole
+    return tuple(_fractions([a, b, max0(1 - a - b, ops)])[0])
 
 
 def _fractions(amounts):

@@ -12,22 +12,17 @@ outputs as the plant's instruments would.
 
 from __future__ import annotations
 
-from twin.core.errors import InputError
 from twin.core.sensors import SensorSpec
+from twin.core.units import convert_array
 
 from .constants import raw
 from .declarations import ANALYSERS, XMEAS
 
-HOURS_PER = {"d": 24.0, "h": 1.0, "min": 1 / 60, "s": 1 / 3600}
-"""Hours per unit of plant time."""
-
 
 def sensors(noise: bool = True, time_unit: str = "h") -> tuple[SensorSpec, ...]:
     """XMEAS 1-41 as sensors (``noise=False``: exact values, the analysers' timing kept);
-    intervals and dead times in ``time_unit`` (``d``, ``h``, ``min`` or ``s``: that of the plant)."""
-    if time_unit not in HOURS_PER:
-        raise InputError(f"sensors: time unit {time_unit!r}; use one of {', '.join(HOURS_PER)}")
-    per_hour = 1.0 / HOURS_PER[time_unit]
+    intervals and dead times in ``time_unit`` (any unit of time: that of the plant)."""
+    per_hour = float(convert_array(1.0, "h", time_unit, "sensors: time unit"))  # [unit/h]
     scale = 1.0 if noise else 0.0
     out = [SensorSpec(name, noise_std=scale * raw(f"noise.{name}")) for name, _, _ in XMEAS]
     for prefix, comps, _, _ in ANALYSERS:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from plant_models.tennessee_eastman import MODEL
-from plant_models.tennessee_eastman.constants import LBMOL, MMBTU
+from te_oracle import NO_NOISE, TO_ORACLE, native_kernel
 from twin.core.ops import MATH
 
 DV_XMEAS = (0.25052, 3664.0, 4509.3, 9.3477, 26.902, 42.339, 2705.0, 75.000, 120.40, 0.33712,
@@ -32,9 +32,6 @@ SI[[1, 2, 18]] = 0.45359237 / 0.454
 """The oracle's XMEAS 1-22 times this are in exact SI (it converts XMEAS 2, 3, 19 with 0.454 kg/lb)."""
 
 X0, U0, P0 = MODEL.x0(), MODEL.u0(), MODEL.p0()
-TO_ORACLE = np.array([1 / LBMOL if n.startswith("N_") else 1 / MMBTU if n.startswith("H_") else 1.0
-                      for n in MODEL.states.names])
-"""Our states times this are the oracle's (lbmol, MMBtu, degC, %)."""
 
 
 def outputs(x, u=U0):
@@ -109,10 +106,7 @@ def test_the_base_case_is_a_steady_state_of_the_model():
 
 @pytest.fixture(scope="module")
 def oracle():
-    native = pytest.importorskip("tep_studio.simulation.native")
-    kernel = native.NativeTEPKernel()
-    state = kernel.reset(initial_state=None, seed=None, ms_flag=0x0F | 0x10)  # 0x10: no noise
-    return kernel, state
+    return native_kernel()
 
 
 def test_the_initial_state_is_the_oracles(oracle):
@@ -178,7 +172,7 @@ def _oracle_run(hours: float, idv: int | None, interval: float = 0.01):
     # the third (the C routine recomputes only at a new time), which alone moves the reactor
     # temperature 13 K in the hour after IDV 4; the oracle's own model integrated accurately
     # is what is compared
-    process = tep.TennesseeEastmanProcess(ms_flag=0x0F | 0x10, solver_method="LSODA", rtol=1e-9,
+    process = tep.TennesseeEastmanProcess(ms_flag=NO_NOISE, solver_method="LSODA", rtol=1e-9,
                                           atol=1e-11)
     _, info = process.reset()
     xmv = process.state[38:50].copy()

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from plant_models.tennessee_eastman_ricker import MODEL
+from te_oracle import NO_NOISE
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "tennessee-eastman.md"
 IDV_INPUTS = {0: {}, 1: {"idv_1": 1.0}, 2: {"idv_2": 1.0}, 4: {"T_cw_r_in": 40.0}, 6: {"idv_6": 1.0}}
@@ -31,7 +32,7 @@ def _oracle(hours: float, idv: int, seed: float | None = None) -> dict:
     """The oracle's closed loop from the base case: times, XMEAS, mean cost [USD/h], trip."""
     control = pytest.importorskip("tep_studio.control")
     tep = pytest.importorskip("tep_studio")
-    plant = tep.TennesseeEastmanProcess(ms_flag=0x0F | 0x10)  # 0x10: measurement noise off
+    plant = tep.TennesseeEastmanProcess(ms_flag=NO_NOISE)
     run = control.ClosedLoopSimulation(simulator=plant,
                                        controller=control.RickerMultiLoopController(enable_overrides=True),
                                        control_interval=0.0005, horizon=hours)

@@ -14,6 +14,7 @@ import pytest
 from plant_models.tennessee_eastman import MODEL
 from plant_models.tennessee_eastman.declarations import XMEAS
 from plant_models.tennessee_eastman.sensors import sensors
+from te_oracle import NO_NOISE, NOISY
 from twin.core.plant import SimulatedPlant
 
 TICK = 0.002
@@ -25,7 +26,7 @@ def _oracle_noise(steps: int) -> np.ndarray:
     """Standard deviation of XMEAS 1-22: the oracle's noisy run minus its noise-free run."""
     tep = pytest.importorskip("tep_studio")
     runs = []
-    for flag in (0x0F, 0x0F | 0x10):  # 0x10: noise off
+    for flag in (NOISY, NO_NOISE):
         plant = tep.TennesseeEastmanProcess(ms_flag=flag)
         plant.reset(seed=5.0)
         valves = plant.state[38:50].copy()

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from plant_models.tennessee_eastman import MODEL
-from plant_models.tennessee_eastman.constants import LBMOL, MMBTU
 from support import run_twin
+from te_oracle import TO_ORACLE, native_kernel
 
 BASE_COST = 170.6
 """Operating cost of the base case [USD/h], Downs & Vogel (1993)."""
@@ -41,12 +41,8 @@ def test_the_mode_1_optimum_is_a_steady_state_of_the_independent_simulator(capsy
     assert {"recycle_valve >= 0", "steam_valve >= 0", "reactor_pressure <= 2895"} <= set(
         result["active"])
     # the oracle's derivatives at our optimum: steady there too
-    native = pytest.importorskip("tep_studio.simulation.native")
-    kernel = native.NativeTEPKernel()
-    kernel.reset(initial_state=None, seed=None, ms_flag=0x0F | 0x10)  # 0x10: no noise
-    to_oracle = np.array([1 / LBMOL if n.startswith("N_") else 1 / MMBTU if n.startswith("H_")
-                          else 1.0 for n in MODEL.states.names])
-    x = np.array([result["states"][n] for n in MODEL.states.names]) * to_oracle
+    kernel, _ = native_kernel()
+    x = np.array([result["states"][n] for n in MODEL.states.names]) * TO_ORACLE
     xmv = np.array([u[n] for n in MODEL.inputs.names[:12]])
     kernel.set_inputs(xmv, np.zeros(28))
     theirs = kernel.derivatives(1e-3, x)
