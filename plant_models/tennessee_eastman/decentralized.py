@@ -13,7 +13,10 @@ The structure (Ricker 1996, Mode 1; tuning from ``decentralized.csv``):
 
 - **production index** ``Fp`` [%] = ``100 + PI(production_sp - XMEAS 17)``
   within +-30 %, less ``1.5 %/kPa`` of reactor pressure above 2900 kPa
-  (the high-pressure override);
+  (the high-pressure override) and less ``2 %/%`` of stripper level below
+  30 % (an override Ricker's structure does not have: with it the plant
+  rides out the A feed loss, IDV 6; ``override_stripper_gain = 0`` is the
+  published structure);
 - **flow loops**: each of the D, E, A, A+C feeds, the purge, the separator
   and stripper underflows has a set point ``ratio x Fp`` and moves its
   valve (XMV 1-4, 6-8) by a PI law whose reset time (0.001 min) makes it
@@ -205,7 +208,8 @@ def control(x, u, p, ops, y):
     adjust = loop("production", u.production_sp - y["stripper_underflow"],
                   p.production_low, p.production_high)
     fp = (p.production_base + adjust
-          - p.override_pressure_gain * max0(y["reactor_pressure"] - p.override_pressure_limit, ops))
+          - p.override_pressure_gain * max0(y["reactor_pressure"] - p.override_pressure_limit, ops)
+          - p.override_stripper_gain * max0(p.override_stripper_limit - y["stripper_level"], ops))
     sep_t_sp = loop("reactor_level", u.reactor_level_sp - y["reactor_level"],
                     0 * p.reactor_level_high, p.reactor_level_high)
     hundred = ops.in_unit_of(100.0, like)
