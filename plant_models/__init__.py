@@ -11,6 +11,7 @@ module             plant
 ``cstr_exothermic`` exothermic A -> B CSTR, jacket cooling, open-loop unstable (Seborg et al.)
 ``tennessee_eastman`` Tennessee Eastman challenge process (Downs & Vogel 1993), plant-wide
 ``tennessee_eastman_ricker`` the same plant under Ricker's (1996) decentralized control
+``tennessee_eastman_reduced`` the same plant, 36 states: valves and cooling water quasi-steady
 =================  ====================================================
 
 The unit-scale plants (:data:`NAMES`) share one battery of generic checks
@@ -26,7 +27,7 @@ Models import only the twin model API (the dependency direction of README.md).
 NAMES = ("cstr", "williams_otto", "quadruple_tank", "distillation_a", "williams_otto_approx",
          "cstr_exothermic")
 """Module names of the shipped unit-scale plant models."""
-PLANT_WIDE = ("tennessee_eastman", "tennessee_eastman_ricker")
+PLANT_WIDE = ("tennessee_eastman", "tennessee_eastman_ricker", "tennessee_eastman_reduced")
 """Module names of the shipped plant-wide models."""
 SHIPPED = NAMES + PLANT_WIDE
 """Every shipped model, in the order ``twin models`` lists them."""

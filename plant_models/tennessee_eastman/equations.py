@@ -22,6 +22,12 @@ Five units, eight components:
 - **cooling water** of the reactor and the condenser (one lumped holdup each)
   and **valves** (first-order lags on their set points).
 
+With ``quasi_steady=True`` :func:`process` takes the valves at their
+commands and each cooling-water outlet at the steady state of its balance
+(:func:`quasi_steady_outlet`): the reduced model
+(:mod:`plant_models.tennessee_eastman_reduced`) keeps only
+:func:`holdup_balances`.
+
 As in the original simulation the vapour holdups of D..H are left out of
 the reactor and separator balances, the vessels' energies are those of the
 liquid (the header's: the gas's internal energy), and the compressor's work
@@ -67,6 +73,10 @@ the flows are exact wherever the plant runs."""
 ORDER_WIDTH = 1e-6
 """Partial pressure over 1 kPa below which a fractional reaction order's power bends to a line
 through 0: the rate is exact above it and keeps a finite slope at 0."""
+COOLING_WATER_FLOOR = 1e-9
+"""MJ/(h K) added to the water's heat-capacity flow in :func:`quasi_steady_outlet`, so that the
+outlet temperature stays defined (the inlet's) with the valve shut and no heat transfer; 1e-12 of
+the base case's."""
 
 
 def _flow_root(dp, ops):
@@ -115,9 +125,33 @@ def _vessel(x, v):
     return [x[f"N_{v}_{c}"] for c in COMPONENTS]
 
 
-def process(x, u, p, ops):
-    """Every flow, temperature and pressure of the plant: ``dict`` of named values."""
+def valve_positions(x, u, quasi_steady=False):
+    """The 12 valve positions [%] by input name: the states ``pos_*``, or with ``quasi_steady``
+    the commands ``u`` (valves taken as instantaneous)."""
+    return {name: u[name] if quasi_steady else x[f"pos_{name}"] for name, _, _, _ in VALVES}
+
+
+def quasi_steady_outlet(water_heat_flow, conductance, T_in, T_vessel, ops):
+    """Cooling-water outlet temperature [degC] at which its balance
+    ``0 = W cp (T_in - T_cw) - UA (T_cw - T_vessel)`` holds: the inlet warmed by the share
+    ``UA / (W cp + UA)`` of the approach ``T_vessel - T_in``.
+
+    ``water_heat_flow`` is ``W cp`` [MJ/(h K)], ``conductance`` the heat transfer ``UA`` times
+    its fouling factor [MJ/(h K)].
+    """
+    floor = ops.in_unit_of(COOLING_WATER_FLOOR, conductance)
+    return T_in + conductance * (T_vessel - T_in) / (water_heat_flow + conductance + floor)
+
+
+def process(x, u, p, ops, quasi_steady=False):
+    """Every flow, temperature and pressure of the plant: ``dict`` of named values.
+
+    ``quasi_steady``: valve positions are the commands ``u`` and the cooling-water outlet
+    temperatures those of :func:`quasi_steady_outlet` (``x`` then needs only the holdups and
+    energies); otherwise both are read from the states ``x``.
+    """
     s = {}
+    position = valve_positions(x, u, quasi_steady)
     # compositions and temperatures
     # A, B, C are gas in the reactor and separator: none in their liquids (0 kmol, as a holdup)
     liquid_r = [0 * n for n in _vessel(x, "r")[:3]] + _vessel(x, "r")[3:]
@@ -165,7 +199,7 @@ def process(x, u, p, ops):
                      "E": -r2 - r3, "F": r3 + r4, "G": r1, "H": r2}
     s["heat_of_reaction"] = r1 * p.dh_rx_1 + r2 * p.dh_rx_2
     # feeds
-    pos = {key: fraction(x[f"pos_{name}"], ops, x[f"pos_{name}"]) for name, _, _, key in VALVES}
+    pos = {key: fraction(position[name], ops, position[name]) for name, _, _, key in VALVES}
     z_AC = _stream_4(u, ops)
     feeds = {
         "D": (pos["D_feed"] * p.range_D_feed, (0, _FEED_D_B, 0, 1 - _FEED_D_B, 0, 0, 0, 0),
@@ -183,11 +217,11 @@ def process(x, u, p, ops):
     M_v, M_r, M_s = mean_molar_mass(x_v, p), mean_molar_mass(y_r, p), mean_molar_mass(y_s, p)
     F6 = p.C_feed * _flow_root(p_v - p_r, ops) / M_v
     F8 = p.C_outlet * _flow_root(p_r - p_s, ops) * (1 - _IDV["outlet_gain"] * u.outlet_restriction) / M_r
-    F10 = x.pos_purge_valve * p.C_purge * _flow_root(p_s - p.p_purge_back, ops) / M_s
+    F10 = position["purge_valve"] * p.C_purge * _flow_root(p_s - p.p_purge_back, ops) / M_s
     ratio = clip(p_v / p_s, 1, p.compressor_max_ratio, ops)
     flow = p.compressor_max_flow + p.compressor_max_flow / _CURVE * (1 - ratio ** 3)
     work = flow * p.R_e * (T_s + 273.15) * (p_v - p_s) / (M_s * p_s)
-    flow = flow - x.pos_recycle_valve * p.C_recycle * _flow_root(p_v - p_s, ops)
+    flow = flow - position["recycle_valve"] * p.C_recycle * _flow_root(p_v - p_s, ops)
     flow = p.compressor_min_flow + max0(flow - p.compressor_min_flow, ops)
     F9 = flow / M_s
     F11 = pos["separator"] * p.range_separator * switch_on(V_ls, DRAIN_WIDTH, ops)
@@ -213,21 +247,31 @@ def process(x, u, p, ops):
     bottoms = [fin[i] - overhead[i] for i in range(8)]
     z5, F5 = _fractions(overhead)
     # heat transfer [MJ/h]
-    s_ag = fraction(x.pos_agitator_speed + ops.in_unit_of(150.0, x.pos_agitator_speed), ops,
-                    x.pos_agitator_speed)
+    agitator = position["agitator_speed"]
+    s_ag = fraction(agitator + ops.in_unit_of(150.0, agitator), ops, agitator)
     low, high = _LEVEL
     level_factor = clamp01((V_lr / p.V_r_ht_scale - low) / (high - low), ops)
     a, b, c = _AGITATION
     UA_r = level_factor * (a * s_ag ** 2 + b * s_ag + c) * p.UA_r
-    Q_r = UA_r * (x.T_cw_r - T_r) * (1 - _IDV["reactor_fouling_gain"] * u.reactor_fouling)
     UA_s = (1 - 1 / ((F8 / p.F_condenser_scale) ** 4 + 1)) * p.UA_s
-    Q_s = UA_s * (x.T_cw_s - T_r) * (1 - _IDV["condenser_fouling_gain"] * u.condenser_fouling)
+    fouling_r = 1 - _IDV["reactor_fouling_gain"] * u.reactor_fouling
+    fouling_s = 1 - _IDV["condenser_fouling_gain"] * u.condenser_fouling
+    water_r = pos["reactor_cw"] * p.range_reactor_cw
+    water_s = pos["condenser_cw"] * p.range_condenser_cw
+    if quasi_steady:  # the condenser is driven by the reactor's (inlet) temperature, as in Q_s
+        T_cw_r = quasi_steady_outlet(water_r * p.cp_water, UA_r * fouling_r, u.T_cw_r_in, T_r, ops)
+        T_cw_s = quasi_steady_outlet(water_s * p.cp_water, UA_s * fouling_s, u.T_cw_s_in, T_r, ops)
+    else:
+        T_cw_r, T_cw_s = x.T_cw_r, x.T_cw_s
+    Q_r = UA_r * (T_cw_r - T_r) * fouling_r
+    Q_s = UA_s * (T_cw_s - T_r) * fouling_s
     UA_c = pos["steam"] * p.range_steam * (1 + _IDV["steam_gain"] * u.steam_fouling)
     Q_c = UA_c * max0(p.T_steam - T_c, ops)
     s.update(T_r=T_r, T_s=T_s, T_c=T_c, T_v=T_v, p_r=p_r, p_s=p_s, p_v=p_v, V_lr=V_lr, V_ls=V_ls,
              V_lc=V_lc, rho_s=molar_density(x_s, T_s, p), rho_c=rho_c, x_r=x_r, x_s=x_s, x_c=x_c,
              x_v=x_v, y_r=y_r, y_s=y_s, F4=F4, F5=F5, z5=z5, F6=F6, F8=F8, F9=F9, F10=F10, F11=F11,
-             F13=F13, overhead=overhead, bottoms=bottoms, work=work, Q_r=Q_r, Q_s=Q_s, Q_c=Q_c)
+             F13=F13, overhead=overhead, bottoms=bottoms, work=work, Q_r=Q_r, Q_s=Q_s, Q_c=Q_c,
+             position=position, water_r=water_r, water_s=water_s, T_cw_r=T_cw_r, T_cw_s=T_cw_s)
     return s
 
 
@@ -238,6 +282,11 @@ def rhs(x, u, p, ops):
 
 def balances(s, x, u, p, ops):
     """:func:`rhs` from the plant's flows, temperatures and pressures ``s`` (see :func:`process`)."""
+    return {**holdup_balances(s, p), **fast_balances(s, x, u, p)}
+
+
+def holdup_balances(s, p):
+    """Component [kmol/h] and energy [MJ/h] balances of the four vessels, from ``s``."""
     T_r, T_s, T_c, T_v = s["T_r"], s["T_s"], s["T_c"], s["T_v"]
     F6, F8, F9, F10, F11, F13 = s["F6"], s["F8"], s["F9"], s["F10"], s["F11"], s["F13"]
     h6 = enthalpy(s["x_v"], T_v, p, "vapour")
@@ -263,8 +312,14 @@ def balances(s, x, u, p, ops):
     d["H_r"] = h6 * F6 - h8 * F8 + s["heat_of_reaction"] + s["Q_r"]
     d["H_s"] = h8 * F8 - h9 * F9 - s["work"] - h9 * F10 - h11 * F11 + s["Q_s"]
     d["H_c"] = h4 * F4 + h11 * F11 - h5 * s["F5"] - h13 * F13 + s["Q_c"]
-    water_r = fraction(x.pos_reactor_cw_valve, ops, x.pos_reactor_cw_valve) * p.range_reactor_cw
-    water_s = fraction(x.pos_condenser_cw_valve, ops, x.pos_condenser_cw_valve) * p.range_condenser_cw
+    return d
+
+
+def fast_balances(s, x, u, p):
+    """Cooling-water [K/h] and valve [%/h] balances: the states the reduced model holds at their
+    quasi-steady values (see :func:`process`)."""
+    d = {}
+    water_r, water_s = s["water_r"], s["water_s"]
     d["T_cw_r"] = (water_r * p.cp_water * (u.T_cw_r_in - x.T_cw_r) - s["Q_r"]) / (p.m_cw_r * p.cp_water)
     d["T_cw_s"] = (water_s * p.cp_water * (u.T_cw_s_in - x.T_cw_s) - s["Q_s"]) / (p.m_cw_s * p.cp_water)
     for name, _, _, key in VALVES:

@@ -30,9 +30,10 @@ def output_map(x, u, p, ops):
 
 
 def measured(s, x, p, ops):
-    """:func:`output_map` from the plant's flows, temperatures and pressures ``s`` (see ``process``)."""
+    """:func:`output_map` from the plant's flows, temperatures and pressures ``s`` (see ``process``):
+    every value is read from ``s``, so ``x`` may be the states of the full or the reduced model."""
     feeds = s["feeds"]
-    like = x.pos_agitator_speed  # a value in %
+    like = s["position"]["agitator_speed"]  # a value in %
     work = s["work"] * p.kW_per_MJ_h
     steam = s["Q_c"] * p.steam_per_duty
     y = {
@@ -56,8 +57,8 @@ def measured(s, x, p, ops):
         "stripper_temperature": s["T_c"],
         "stripper_steam": steam,
         "compressor_work": work,
-        "reactor_cw_out": x.T_cw_r,
-        "condenser_cw_out": x.T_cw_s,
+        "reactor_cw_out": s["T_cw_r"],
+        "condenser_cw_out": s["T_cw_s"],
     }
     streams = {"feed": s["x_v"], "purge": s["y_s"], "product": s["x_c"]}
     for prefix, comps, _, _ in ANALYSERS:
