@@ -11,7 +11,7 @@ module             plant
 ``cstr_exothermic`` exothermic A -> B CSTR, jacket cooling, open-loop unstable (Seborg et al.)
 ``tennessee_eastman`` Tennessee Eastman challenge process (Downs & Vogel 1993), plant-wide
 ``tennessee_eastman_ricker`` the same plant under Ricker's (1996) decentralized control
-``tennessee_eastman_reduced`` the same plant, 36 states: valves and cooling water quasi-steady
+``tennessee_eastman_reduced`` the same plant, 39 states: the valves of 5-9 s instantaneous
 =================  ====================================================
 
 The unit-scale plants (:data:`NAMES`) share one battery of generic checks

@@ -22,11 +22,12 @@ Five units, eight components:
 - **cooling water** of the reactor and the condenser (one lumped holdup each)
   and **valves** (first-order lags on their set points).
 
-With ``quasi_steady=True`` :func:`process` takes the valves at their
-commands and each cooling-water outlet at the steady state of its balance
+Given names of fast states (:data:`FAST_STATES`) in ``quasi_steady``,
+:func:`process` takes those valves at their commands and those
+cooling-water outlets at the steady state of their balance
 (:func:`quasi_steady_outlet`): the reduced model
-(:mod:`plant_models.tennessee_eastman_reduced`) keeps only
-:func:`holdup_balances`.
+(:mod:`plant_models.tennessee_eastman_reduced`) keeps
+:func:`holdup_balances` and the :func:`fast_balances` of the others.
 
 As in the original simulation the vapour holdups of D..H are left out of
 the reactor and separator balances, the vessels' energies are those of the
@@ -125,10 +126,16 @@ def _vessel(x, v):
     return [x[f"N_{v}_{c}"] for c in COMPONENTS]
 
 
-def valve_positions(x, u, quasi_steady=False):
-    """The 12 valve positions [%] by input name: the states ``pos_*``, or with ``quasi_steady``
-    the commands ``u`` (valves taken as instantaneous)."""
-    return {name: u[name] if quasi_steady else x[f"pos_{name}"] for name, _, _, _ in VALVES}
+FAST_STATES = ("T_cw_r", "T_cw_s", *(f"pos_{name}" for name, _, _, _ in VALVES))
+"""The states :func:`process` can take at their quasi-steady values: the cooling-water outlet
+temperatures [degC] of the reactor and the condenser, the 12 valve positions [%]."""
+
+
+def valve_positions(x, u, quasi_steady=()):
+    """The 12 valve positions [%] by input name: the states ``pos_*``, or for those named in
+    ``quasi_steady`` the commands ``u`` (those valves taken as instantaneous)."""
+    return {name: u[name] if f"pos_{name}" in quasi_steady else x[f"pos_{name}"]
+            for name, _, _, _ in VALVES}
 
 
 def quasi_steady_outlet(water_heat_flow, conductance, T_in, T_vessel, ops):
@@ -143,13 +150,17 @@ def quasi_steady_outlet(water_heat_flow, conductance, T_in, T_vessel, ops):
     return T_in + conductance * (T_vessel - T_in) / (water_heat_flow + conductance + floor)
 
 
-def process(x, u, p, ops, quasi_steady=False):
+def process(x, u, p, ops, quasi_steady=()):
     """Every flow, temperature and pressure of the plant: ``dict`` of named values.
 
-    ``quasi_steady``: valve positions are the commands ``u`` and the cooling-water outlet
-    temperatures those of :func:`quasi_steady_outlet` (``x`` then needs only the holdups and
-    energies); otherwise both are read from the states ``x``.
+    ``quasi_steady``: names of :data:`FAST_STATES` not read from ``x``: valve positions ``pos_*``
+    named there are their commands ``u``, cooling-water outlet temperatures named there those of
+    :func:`quasi_steady_outlet` (``x`` then needs only the other states); by default every
+    state is read from ``x``.
     """
+    unknown = set(quasi_steady) - set(FAST_STATES)
+    if unknown:
+        raise ValueError(f"not fast states of the Tennessee Eastman model: {sorted(unknown)}")
     s = {}
     position = valve_positions(x, u, quasi_steady)
     # compositions and temperatures
@@ -258,11 +269,11 @@ def process(x, u, p, ops, quasi_steady=False):
     fouling_s = 1 - _IDV["condenser_fouling_gain"] * u.condenser_fouling
     water_r = pos["reactor_cw"] * p.range_reactor_cw
     water_s = pos["condenser_cw"] * p.range_condenser_cw
-    if quasi_steady:  # the condenser is driven by the reactor's (inlet) temperature, as in Q_s
-        T_cw_r = quasi_steady_outlet(water_r * p.cp_water, UA_r * fouling_r, u.T_cw_r_in, T_r, ops)
-        T_cw_s = quasi_steady_outlet(water_s * p.cp_water, UA_s * fouling_s, u.T_cw_s_in, T_r, ops)
-    else:
-        T_cw_r, T_cw_s = x.T_cw_r, x.T_cw_s
+    # the condenser is driven by the reactor's (inlet) temperature, as in Q_s
+    T_cw_r = (quasi_steady_outlet(water_r * p.cp_water, UA_r * fouling_r, u.T_cw_r_in, T_r, ops)
+              if "T_cw_r" in quasi_steady else x.T_cw_r)
+    T_cw_s = (quasi_steady_outlet(water_s * p.cp_water, UA_s * fouling_s, u.T_cw_s_in, T_r, ops)
+              if "T_cw_s" in quasi_steady else x.T_cw_s)
     Q_r = UA_r * (T_cw_r - T_r) * fouling_r
     Q_s = UA_s * (T_cw_s - T_r) * fouling_s
     UA_c = pos["steam"] * p.range_steam * (1 + _IDV["steam_gain"] * u.steam_fouling)
@@ -315,13 +326,16 @@ def holdup_balances(s, p):
     return d
 
 
-def fast_balances(s, x, u, p):
-    """Cooling-water [K/h] and valve [%/h] balances: the states the reduced model holds at their
-    quasi-steady values (see :func:`process`)."""
+def fast_balances(s, x, u, p, quasi_steady=()):
+    """Cooling-water [K/h] and valve [%/h] balances of the :data:`FAST_STATES` not named in
+    ``quasi_steady`` (those :func:`process` took at their quasi-steady values have none)."""
     d = {}
     water_r, water_s = s["water_r"], s["water_s"]
-    d["T_cw_r"] = (water_r * p.cp_water * (u.T_cw_r_in - x.T_cw_r) - s["Q_r"]) / (p.m_cw_r * p.cp_water)
-    d["T_cw_s"] = (water_s * p.cp_water * (u.T_cw_s_in - x.T_cw_s) - s["Q_s"]) / (p.m_cw_s * p.cp_water)
+    if "T_cw_r" not in quasi_steady:
+        d["T_cw_r"] = (water_r * p.cp_water * (u.T_cw_r_in - x.T_cw_r) - s["Q_r"]) / (p.m_cw_r * p.cp_water)
+    if "T_cw_s" not in quasi_steady:
+        d["T_cw_s"] = (water_s * p.cp_water * (u.T_cw_s_in - x.T_cw_s) - s["Q_s"]) / (p.m_cw_s * p.cp_water)
     for name, _, _, key in VALVES:
-        d[f"pos_{name}"] = (u[name] - x[f"pos_{name}"]) / p[f"tau_{key}"]
+        if f"pos_{name}" not in quasi_steady:
+            d[f"pos_{name}"] = (u[name] - x[f"pos_{name}"]) / p[f"tau_{key}"]
     return d
