@@ -73,7 +73,8 @@ def test_every_subcommand_has_help_listing_its_options_and_json(capsys):
 
 
 MODELS = ["cstr", "williams_otto", "quadruple_tank", "distillation_a", "williams_otto_approx",
-          "cstr_exothermic", "tennessee_eastman", "tennessee_eastman_ricker"]
+          "cstr_exothermic", "tennessee_eastman", "tennessee_eastman_ricker",
+          "tennessee_eastman_reduced"]
 JOHANSSON_P_MINUS = {"A1": (28.0, "cm2"), "A2": (32.0, "cm2"), "a1": (0.071, "cm2"),
                      "a2": (0.057, "cm2"), "k_c": (0.5, "V/cm"), "g": (981.0, "cm/s2"),
                      "k1": (3.33, "cm3/(V s)"), "k2": (3.35, "cm3/(V s)"), "gamma_1": (0.7, "-"),

@@ -73,14 +73,19 @@ def test_the_simulated_hardware_publishes_the_shutdown_and_stops_stepping(server
 
 
 def test_a_sil_loop_ends_at_the_shutdown_and_records_it(tmp_path):
-    """The shipped APC over the base layer with IDV 6 (A feed lost) from the start: the
-    separator empties after 14.5 h; the run ends there, with the event in its store and result."""
+    """The shipped APC over Ricker's published base layer (the shipped one without its
+    low-stripper-level override, which rides IDV 6 out) with IDV 6 (A feed lost) from the start:
+    the separator empties after 14.5 h; the run ends there, with the event in its store and
+    result."""
     from hil_support import records, shipped_hardware
     from twin.orchestration.examples import FOLDER
     from twin.orchestration.loop.config import load_loop
     from twin.orchestration.loop.control import run_control
 
     plant, _ = shipped_hardware("te_hardware.toml")
+    model = 'model = "tennessee_eastman_ricker"\n'
+    assert model in plant
+    plant = plant.replace(model, model + "parameters = { override_stripper_gain = 0.0 }\n")
     loop = tmp_path / "loop.toml"
     loop.write_text(f'controller_file = "{FOLDER / "te_apc.toml"}"\n' + plant
                     + "\n[run]\nduration = 72000.0\n\n[[event]]\ntime = 0.0\ninputs = { idv_6 = 1.0 }\n")
