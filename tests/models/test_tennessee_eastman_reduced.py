@@ -15,7 +15,7 @@ import pytest
 from plant_models.tennessee_eastman import MODEL as FULL
 from plant_models.tennessee_eastman.declarations import VALVES
 from plant_models.tennessee_eastman_reduced import (FAST_STATES, MODEL, full_state,
-                                                    reduce_state)
+                                                    reduce_state, reduction)
 from test_tennessee_eastman import _error_in_span, _our_run, _steady_state_at_base_levels
 from twin.core.ops import MATH
 from twin.core.simulation import simulate
@@ -72,6 +72,28 @@ def test_the_full_models_steady_state_is_the_reduced_models(steady):
     assert np.max(np.abs(full_state(reduce_state(x), u) - x)) < 1e-9
     drift = _rhs(MODEL, MODEL.x0(), U0)
     assert np.max(np.abs(drift) / np.abs(MODEL.x0())) < 2e-3
+
+
+def test_quasi_steady_cooling_water_is_the_full_models_steady_outlet(steady):
+    """The other choice :func:`reduction` offers: the cooling-water outlets too at the steady
+    state of their balance (closed form). At the full model's steady state its derivatives are
+    below 1e-6 of each state per hour and its XMEAS 21 and 22 (the outlets) within 1e-6 K of the
+    full model's; with the reactor's cooling water shut, the water in its jacket takes the
+    reactor's temperature (XMEAS 9), which is the limit of the closed form at no flow."""
+    x, u = steady
+    fast = (*FAST_STATES, "T_cw_r", "T_cw_s")
+    model = reduction(fast, "te_cooling_water_quasi_steady", "test reduction")
+    kept = [FULL.states.index(name) for name in model.states.names]
+    f = np.array(model.evaluate_rhs(list(x[kept]), list(u), list(P0), MATH))
+    assert np.max(np.abs(f) / np.abs(x[kept])) < 1e-6
+    outlets = [FULL.outputs.index(n) for n in ("reactor_cw_out", "condenser_cw_out")]
+    mine = np.array(model.evaluate_outputs(list(x[kept]), list(u), list(P0), MATH))[outlets]
+    theirs = np.array(FULL.evaluate_outputs(list(x), list(u), list(P0), MATH))[outlets]
+    assert np.max(np.abs(mine - theirs)) < 1e-6, (mine, theirs)
+    shut = np.array(u, dtype=float)
+    shut[FULL.inputs.index("reactor_cw_valve")] = 0.0
+    out = np.array(model.evaluate_outputs(list(x[kept]), list(shut), list(P0), MATH))
+    assert out[outlets[0]] == pytest.approx(out[FULL.outputs.index("reactor_temperature")], abs=1e-6)
 
 
 def test_the_jacobian_is_the_singular_perturbation_of_the_full_models(steady):
