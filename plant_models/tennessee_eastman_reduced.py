@@ -30,13 +30,15 @@ limits and time unit (h) are the full model's. :func:`reduce_state` and
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from plant_models.tennessee_eastman import MODEL as FULL
 from plant_models.tennessee_eastman.declarations import VALVES
 from plant_models.tennessee_eastman.equations import fast_balances, holdup_balances, process
 from plant_models.tennessee_eastman.measurements import measured
-from twin.core.model import Model, ParameterSet
+from twin.core.model import ParameterSet
 
 FAST_STATES = tuple(f"pos_{name}" for name, _, _, _ in VALVES if name != "steam_valve")
 """The 11 states of the full model this one holds at their quasi-steady values: the positions
@@ -59,25 +61,12 @@ def reduction(fast_states, name, title):
         """The full model's outputs: XMEAS 1-41, operating cost [USD/h], production, volumes."""
         return measured(process(x, u, p, ops, quasi_steady=fast), x, p, ops)
 
-    states = [v for v in FULL.states if v.name not in fast]
-    return Model(
-        name=name,
-        title=title,
-        source=f"{FULL.source}; reduced by singular perturbation of its fast states",
-        time_unit=FULL.time_unit,
-        states=states,
-        inputs=list(FULL.inputs),
-        parameters=list(FULL.parameters),
-        outputs=list(FULL.outputs),
-        rhs=rhs,
-        output_map=output_map,
-        parameter_sets=(
-            ParameterSet("base", "Downs & Vogel base case (Mode 1 of their Table 3): the "
-                         "constants and their initial state without the quasi-steady states", {}),
-        ),
-        stiff=True,
-        trips=FULL.trips,
-    ).with_parameter_set("base")
+    base = ParameterSet("base", "Downs & Vogel base case (Mode 1 of their Table 3): the constants "
+                        "and their initial state without the quasi-steady states", {})
+    return replace(FULL, name=name, title=title,
+                   source=f"{FULL.source}; reduced by singular perturbation of its fast states",
+                   states=[v for v in FULL.states if v.name not in fast], rhs=rhs,
+                   output_map=output_map, parameter_sets=(base,))
 
 
 MODEL = reduction(FAST_STATES, "tennessee_eastman_reduced",
