@@ -24,8 +24,10 @@ def gated_square(x: float) -> dict[str, float]:
     if folder:
         _calls[0] += 1
         if _calls[0] > int(os.environ["STUDY_GATE_AFTER"]):
-            with open(os.path.join(folder, "blocked"), "w") as f:
+            partial = os.path.join(folder, "blocked.partial")
+            with open(partial, "w") as f:
                 f.write(str(os.getpid()))
+            os.replace(partial, os.path.join(folder, "blocked"))  # whole, or not there at all
             while True:
                 time.sleep(60)
     return {"y": x * x}
