@@ -200,11 +200,14 @@ def _our_run(hours: float, idv: int | None, interval: float = 0.01, model=MODEL)
     return simulate(model, hours, interval, inputs=inputs).y[1:]
 
 
+def _span(theirs: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """Each column's span over the run ``theirs``, at least 1 % of ``base`` (its base-case value)."""
+    return np.maximum(theirs.max(axis=0) - theirs.min(axis=0), 0.01 * np.abs(base))
+
+
 def _error_in_span(ours: np.ndarray, theirs: np.ndarray, base: np.ndarray) -> np.ndarray:
-    """Each column's largest difference over the run, per span of ``theirs`` over the run (at
-    least 1 % of ``base``, the column's base-case value)."""
-    span = np.maximum(theirs.max(axis=0) - theirs.min(axis=0), 0.01 * np.abs(base))
-    return np.max(np.abs(ours - theirs) / span, axis=0)
+    """Each column's largest difference over the run, per :func:`_span` of ``theirs``."""
+    return np.max(np.abs(ours - theirs) / _span(theirs, base), axis=0)
 
 
 @pytest.mark.parametrize("idv", [None, 1, 2, 4, 5, 6, 7])
@@ -232,9 +235,9 @@ def test_open_loop_the_reactor_pressure_trips_when_the_oracles_does():
 @pytest.mark.parametrize("module", ["tennessee_eastman",
                                     pytest.param("tennessee_eastman_ricker", marks=pytest.mark.slow)])
 def test_the_fmu_export_validates_and_steps_as_the_model(module, tmp_path):
-    # the closed-loop model's export (slow) adds the base layer's 22 states to the same plant
     """FMI 2.0 export, checked by fmpy's validation; both interfaces reproduce 1 h from the base
     case (open loop, and under the decentralized control)."""
+    # the closed-loop model's export (slow) adds the base layer's 22 states to the same plant
     import importlib
 
     import fmpy

@@ -10,6 +10,7 @@ default; the 48 h runs are behind the ``slow`` marker.
 from __future__ import annotations
 
 import csv
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -130,12 +131,24 @@ def test_the_shipped_stripper_override_rides_out_idv_6_for_48_hours():
     assert out["production_index"][-1] < 50.0, out["production_index"][-1]
 
 
+def _driven(hours: float, times: np.ndarray, columns: dict[str, np.ndarray]):
+    """Our closed loop (the published structure) from the base case with the inputs of
+    ``columns`` at their values from each of ``times`` [h] on (zero-order hold); no shutdown."""
+    from twin.core.schedule import InputSchedule
+    from twin.core.simulation import simulate
+
+    values = np.tile(RICKER.u0(), (len(times), 1))
+    for name, column in columns.items():
+        values[:, RICKER.inputs.index(name)] = column
+    run = simulate(RICKER, hours, 0.01, inputs=InputSchedule(values[0], times[1:], values[1:]))
+    assert run.event == "", run.event
+    return run
+
+
 def _random_statistics(idv: int, seeds: int, hours: float):
     """Mean and standard deviation of XMEAS 1-22 after the first 2 h, averaged over ``seeds``
     runs with IDV ``idv`` (ours and the oracle's: each its own draws)."""
     from plant_models.tennessee_eastman.disturbances import signals
-    from twin.core.schedule import InputSchedule
-    from twin.core.simulation import simulate
 
     ours, theirs = [], []
     for seed in range(seeds):
@@ -144,11 +157,7 @@ def _random_statistics(idv: int, seeds: int, hours: float):
         y = oracle["y"][oracle["t"] > 2.0, :22]
         theirs.append((y.mean(axis=0), y.std(axis=0)))
         times = np.arange(0.0, hours, 0.01)
-        values = np.tile(MODEL.u0(), (len(times), 1))
-        for name, signal in signals({idv: 1.0}, times, seed=seed).items():
-            values[:, MODEL.inputs.index(name)] = signal
-        run = simulate(RICKER, hours, 0.01, inputs=InputSchedule(values[0], times[1:], values[1:]))
-        assert run.event == "", run.event
+        run = _driven(hours, times, signals({idv: 1.0}, times, seed=seed))
         y = run.y[run.t > 2.0, :22]
         ours.append((y.mean(axis=0), y.std(axis=0)))
     return [np.mean([s[k] for s in group], axis=0) for group in (ours, theirs) for k in (0, 1)]
@@ -163,29 +172,29 @@ TRIM_FEEDS = (0, 3)
 """XMEAS 1 and 4 (A feed, A and C feed): the flows the two composition trims set."""
 
 
-def _replayed(idv: int, hours: float):
-    """XMEAS 1-22 from 2 h on of the oracle's run with IDV ``idv`` and of ours driven by the
-    oracle's own realisation of it (its disturbance monitors, every 0.01 h), each less the same
-    simulator's run without disturbance (its response to the disturbance alone):
-    (ours, the oracle's, our response, the oracle's response)."""
-    from twin.core.schedule import InputSchedule
-    from twin.core.simulation import simulate
+@functools.cache
+def _replayed_run(idv: int, hours: float) -> tuple[np.ndarray, np.ndarray]:
+    """XMEAS 1-22 from 2 h on of the oracle's run with IDV ``idv`` (0: none) and of ours driven
+    by the oracle's own realisation of it (its disturbance monitors, every 0.01 h): (ours, the
+    oracle's). Kept: every IDV's response is taken against the same undisturbed run."""
+    oracle = _oracle(hours, idv, seed=1000.0)
+    assert not oracle["tripped"]
+    times = np.concatenate([[0.0], oracle["t"]])
+    nominal = RICKER.u0()
+    columns = {name: np.concatenate([[nominal[RICKER.inputs.index(name)]],
+                                     oracle["disturbances"][:, column] * factor])
+               for name, column, factor in REPLAYED.get(idv, ())}
+    run = _driven(hours, times, columns)
+    ours = np.array([np.interp(oracle["t"], run.t, run.y[:, k]) for k in range(22)]).T
+    keep = oracle["t"] > 2.0
+    return ours[keep], oracle["y"][keep, :22]
 
-    runs = {}
-    for n in (0, idv):
-        oracle = _oracle(hours, n, seed=1000.0)
-        assert not oracle["tripped"]
-        times = np.concatenate([[0.0], oracle["t"]])
-        values = np.tile(RICKER.u0(), (len(times), 1))
-        for name, column, factor in REPLAYED.get(n, ()):
-            k = RICKER.inputs.index(name)
-            values[1:, k] = oracle["disturbances"][:, column] * factor
-        run = simulate(RICKER, hours, 0.01, inputs=InputSchedule(values[0], times[1:], values[1:]))
-        assert run.event == "", run.event
-        ours = np.array([np.interp(oracle["t"], run.t, run.y[:, k]) for k in range(22)]).T
-        keep = oracle["t"] > 2.0
-        runs[n] = (ours[keep], oracle["y"][keep, :22])
-    (ours, theirs), (ours_0, theirs_0) = runs[idv], runs[0]
+
+def _replayed(idv: int, hours: float):
+    """:func:`_replayed_run` with IDV ``idv``, and each simulator's response to the disturbance
+    alone (its run less its own run without disturbance): (ours, the oracle's, our response,
+    the oracle's response)."""
+    (ours, theirs), (ours_0, theirs_0) = _replayed_run(idv, hours), _replayed_run(0, hours)
     return ours, theirs, ours - ours_0, theirs - theirs_0
 
 
