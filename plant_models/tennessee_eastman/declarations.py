@@ -224,6 +224,9 @@ def parameters():
            raw("standard_volume") * FT3 / LBMOL / 1000.0, 0.0),
         parameter("steam_per_duty", "kg/MJ", "stripper steam per stripper heat duty",
            raw("steam_per_duty") * LBMOL / MMBTU, 0.0),
+        parameter("reported_mass_scale", "-", "reported over exact mass of a pound: Downs & Vogel's "
+           "mass flows (XMEAS 2, 3, 19) convert lb/h with 0.454 kg/lb", raw("reported_kg_per_lb") / LBMOL,
+           0.0),
         parameter("kW_per_MJ_h", "kW h/MJ", "power of 1 MJ/h (3.6 MJ per kWh)", 1 / 3.6, 0.0),
     ]
     for v, vessel in (("r", "reactor"), ("s", "separator"), ("c", "stripper")):

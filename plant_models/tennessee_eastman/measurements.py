@@ -12,6 +12,11 @@ def _mass_flow(flow, z, p):
     return flow * mean_molar_mass(z, p)
 
 
+def _reported_mass_flow(flow, z, p):
+    """A mass flow [kg/h] as Downs & Vogel report it (0.454 kg/lb, see ``reported_mass_scale``)."""
+    return _mass_flow(flow, z, p) * p.reported_mass_scale
+
+
 def _level(volume, v, p, ops, like):
     return percent((volume - p[f"level_zero_{v}"]) / p[f"level_span_{v}"], ops, like)
 
@@ -35,11 +40,11 @@ def measured(s, x, p, ops):
     feeds = s["feeds"]
     like = s["position"]["agitator_speed"]  # a value in %
     work = s["work"] * p.kW_per_MJ_h
-    steam = s["Q_c"] * p.steam_per_duty
+    steam = s["Q_c"] * p.steam_per_duty * p.reported_mass_scale
     y = {
         "A_feed": feeds["A"][0] * p.standard_volume,
-        "D_feed": _mass_flow(*feeds["D"][:2], p),
-        "E_feed": _mass_flow(*feeds["E"][:2], p),
+        "D_feed": _reported_mass_flow(*feeds["D"][:2], p),
+        "E_feed": _reported_mass_flow(*feeds["E"][:2], p),
         "AC_feed": s["F4"] * p.standard_volume,
         "recycle_flow": s["F9"] * p.standard_volume,
         "reactor_feed": s["F6"] * p.standard_volume,

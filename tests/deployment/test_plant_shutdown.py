@@ -90,7 +90,7 @@ def test_a_sil_loop_ends_at_the_shutdown_and_records_it(tmp_path):
     loop.write_text(f'controller_file = "{FOLDER / "te_apc.toml"}"\n' + plant
                     + "\n[run]\nduration = 72000.0\n\n[[event]]\ntime = 0.0\ninputs = { idv_6 = 1.0 }\n")
     result = run_control(load_loop(loop), tmp_path / "run", report=False)
-    assert result.shutdown.startswith("shutdown at t = 52128 s: low separator liquid level")
+    assert result.shutdown.startswith("shutdown at t = 52380 s: low separator liquid level")
     frame, events, _ = records(result.store)
     shutdown = events[events.kind == "plant_shutdown"]
     assert len(shutdown) == 1 and shutdown.message.iloc[0] == result.shutdown

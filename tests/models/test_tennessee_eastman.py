@@ -27,9 +27,6 @@ DV_COST = 170.6
 """Operating cost of the base case [$/h], Downs & Vogel (1993)."""
 TEMPERATURES = {8, 10, 17, 20, 21}
 """0-based XMEAS indices of temperatures (checked to 0.2 degC)."""
-SI = np.ones(22)
-SI[[1, 2, 18]] = 0.45359237 / 0.454
-"""The oracle's XMEAS 1-22 times this are in exact SI (it converts XMEAS 2, 3, 19 with 0.454 kg/lb)."""
 
 X0, U0, P0 = MODEL.x0(), MODEL.u0(), MODEL.p0()
 
@@ -143,7 +140,7 @@ def test_the_measurements_agree_with_the_oracle_away_from_the_base_case(oracle):
         x[38:] = state[38:]
         kernel.set_inputs(state[38:], np.zeros(28))
         kernel.derivatives(0.5 + 1e-3 * k, x)
-        theirs = kernel.outputs(0.5 + 1e-3 * k, x)["measurements"][:22] * SI
+        theirs = kernel.outputs(0.5 + 1e-3 * k, x)["measurements"][:22]
         y = outputs(x / TO_ORACLE)
         for i in range(22):
             assert abs(y[names[i]] - theirs[i]) <= 1e-5 * max(abs(theirs[i]), 1.0), (names[i], y[names[i]], theirs[i])
@@ -182,7 +179,7 @@ def _oracle_run(hours: float, idv: int | None, interval: float = 0.01):
     rows, times = [], []
     for k in range(int(round(hours / interval))):
         result = process.advance(xmv, control_interval=interval, disturbances=disturbances)
-        rows.append(result.measurements[:22] * SI)
+        rows.append(result.measurements[:22])
         times.append(result.time)
         if result.shutdown_status["terminated"]:
             break

@@ -78,27 +78,26 @@ def _compare(hours: float, idv: int, cost_tolerance: float) -> None:
 
 @pytest.mark.parametrize("idv", [0, 1])
 def test_eight_hours_under_the_same_control_as_the_oracle(idv):
-    """No shutdown; production, pressure, levels, product G within 0.5 %, cost within 2 %.
-
-    Over 8 h of IDV 1 the trims' transient dominates the mean cost (ours 229.4,
-    the oracle's 232.2 USD/h): they read the sampled analysis, ours three lags.
-    """
-    _compare(8.0, idv, cost_tolerance=0.02)
+    """No shutdown; production, pressure, levels, product G within 0.5 % (measured: 0.04 %),
+    mean cost within 0.5 % (measured: 178.62 and 231.66 USD/h, the oracle's 178.64 and 232.16:
+    over 8 h of IDV 1 the trims' transient dominates it, and theirs read the sampled analysis,
+    ours three lags)."""
+    _compare(8.0, idv, cost_tolerance=0.005)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("idv", [0, 1, 2, 4])
 def test_forty_eight_hours_under_the_same_control_as_the_oracle(idv):
-    """No shutdown in 48 h; the mean operating cost within 0.5 % of the oracle's (measured: 0.13 %)."""
+    """No shutdown in 48 h; the mean operating cost within 0.5 % of the oracle's (measured: 0.04 %)."""
     _compare(48.0, idv, cost_tolerance=0.005)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("idv, cost", [(0, 169.43), (1, 170.75), (2, 265.95), (4, 169.43)])
+@pytest.mark.parametrize("idv, cost", [(0, 169.48), (1, 170.71), (2, 266.05), (4, 169.48)])
 def test_the_shipped_base_layer_runs_48_hours_without_shutdown(idv, cost):
     """The shipped layer (with its stripper override): 48 h without shutdown, production held at
     22.95 m3/h within 0.5 % on average, the mean cost as docs/tennessee-eastman.md reports it
-    within 0.1 % (IDV 1 is where the override acts once: 170.75 $/h against 172.05 without it)."""
+    within 0.1 % (IDV 1 is where the override acts once: 170.71 $/h against 172.07 without it)."""
     run = _ours(48.0, idv, model=MODEL)
     assert run.event == "" and run.t[-1] == pytest.approx(48.0), run.event
     y = {name: run.y[:, MODEL.outputs.index(name)] for name in ("stripper_underflow", "operating_cost")}
@@ -120,7 +119,7 @@ def test_the_shipped_stripper_override_rides_out_idv_6_for_48_hours():
     """With the low-stripper-level override on the production index (shipped on), 48 h of A
     feed loss: no shutdown; the stripper keeps > 1.5 m3 of liquid (its limit 1 m3), the reactor
     stays below 2975 kPa (limit 3000); production falls to about a quarter (measured: stripper
-    1.58 m3 at the lowest, pressure 2967.7 kPa at the highest, 6.25 m3/h at 48 h)."""
+    1.61 m3 at the lowest, pressure 2967.7 kPa at the highest, 6.25 m3/h at 48 h)."""
     run = _ours(48.0, 6, model=MODEL)
     assert run.event == "" and run.t[-1] == pytest.approx(48.0), run.event
     out = {name: run.y[:, MODEL.outputs.index(name)] for name in
@@ -200,11 +199,11 @@ def _replayed(idv: int, hours: float):
 
 def test_the_oracles_idv_8_replayed_gives_its_statistics_short_form():
     """12 h of the oracle's own IDV 8 (A, B, C feed composition) draw through our closed loop:
-    XMEAS 1-22 means within 1.5 % (measured: 1.0 % for the stripper level, the others within
-    0.5 %), standard deviations within 5 % of the oracle's, of the runs and of the responses to
-    the disturbance alike (measured: 0.97-1.00)."""
+    XMEAS 1-22 means within 1 % (measured: 0.42 %, the purge rate), standard deviations within
+    5 % of the oracle's, of the runs and of the responses to the disturbance alike (measured:
+    0.965-0.999)."""
     ours, theirs, response, their_response = _replayed(8, 12.0)
-    assert np.all(np.abs(ours.mean(0) / theirs.mean(0) - 1) <= 0.015), ours.mean(0) / theirs.mean(0)
+    assert np.all(np.abs(ours.mean(0) / theirs.mean(0) - 1) <= 0.01), ours.mean(0) / theirs.mean(0)
     for mine, their in ((ours, theirs), (response, their_response)):
         ratio = mine.std(0) / their.std(0)
         assert np.all(np.abs(ratio - 1) <= 0.05), ratio
@@ -213,16 +212,17 @@ def test_the_oracles_idv_8_replayed_gives_its_statistics_short_form():
 @pytest.mark.slow
 @pytest.mark.parametrize("idv", [8, 9, 10, 11, 12])
 def test_the_oracles_random_disturbances_replayed_give_its_statistics_over_48_hours(idv):
-    """48 h of the oracle's own draw of IDV ``idv`` through our closed loop. Means of XMEAS 1-22
-    within 0.5 % (measured: 0.34 %). Standard deviations of the response to the disturbance
-    (the run less the same simulator's run without it) within 5 % of the oracle's (measured:
-    0.95-1.00), except the two feeds the composition trims set, XMEAS 1 and 4, within 20 %
-    (measured: 0.82-1.11 with IDV 9, 11, 12: the oracle's trims act on the sampled analysis
-    every 0.1 h, ours on three lags). The standard deviations of the runs themselves are 0.88 to
-    1.00 of the oracle's: its start-up from Downs & Vogel's state settles with a 10 % larger
-    swing than ours, with or without a disturbance."""
+    """48 h of the oracle's own draw of IDV ``idv`` through our closed loop, XMEAS 1-22 from
+    2 h on. Means within 0.5 % (measured: 0.32 %); standard deviations of the runs within 5 %
+    of the oracle's (measured: 0.969-1.007). Standard deviations of the response to the
+    disturbance alone (the run less the same simulator's run without it) within 5 % (measured:
+    0.969-1.002), except the two feeds the composition trims set, XMEAS 1 and 4, within 20 %
+    (measured: 0.82-1.11 under IDV 9, 11, 12). Those responses are small, 0.5 to 23 % of the
+    runs' own deviation, and up to a third of the oracle's lies at periods under an hour: its
+    trims act on the analysis sampled every 0.1 h and hold it, ours read it through three lags."""
     ours, theirs, response, their_response = _replayed(idv, 48.0)
     assert np.all(np.abs(ours.mean(0) / theirs.mean(0) - 1) <= 0.005), ours.mean(0) / theirs.mean(0)
+    assert np.all(np.abs(ours.std(0) / theirs.std(0) - 1) <= 0.05), ours.std(0) / theirs.std(0)
     ratio = response.std(0) / their_response.std(0)
     others = [k for k in range(22) if k not in TRIM_FEEDS]
     assert np.all(np.abs(ratio[others] - 1) <= 0.05), ratio
