@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from twin.core.errors import InputError, UnknownNameError
@@ -39,11 +40,42 @@ def test_the_event_names_the_limit_and_a_nan_says_so():
                                                      "(the model has left the range its equations hold in)")
 
 
-def test_a_run_stops_at_the_first_output_time_past_a_limit():
+def test_a_run_stops_where_it_first_passes_a_limit():
+    # level 1 + t [cm]: past 4 cm from t = 3 s on, first seen at the output time 3.5 s; the
+    # crossing is found between 3 and 3.5 s within 0.5 s / 1024
     run = simulate(_tank((Trip("level", "high", 4.0, "tank level"),)), 10.0, 0.5)
-    assert run.t[-1] == 3.5 and run.y[-1, 0] == pytest.approx(4.5) and run.y[-2, 0] <= 4.0
-    assert run.event == "shutdown at t = 3.5 s: high tank level (level = 4.5 cm > 4 cm)"
+    assert run.t[:-1].tolist() == [0.5 * k for k in range(7)]
+    assert 3.0 < run.t[-1] <= 3.0 + 0.5 / 1024 and run.y[-1, 0] == pytest.approx(1.0 + run.t[-1])
+    assert run.event == "shutdown at t = 3.00049 s: high tank level (level = 4.00049 cm > 4 cm)"
     assert simulate(_tank(()), 10.0, 0.5).event == ""
+
+
+def _draining(rate: float):
+    """A tank of 2 cm drained by ``rate`` sqrt(level) [cm/s]: empty at 2 sqrt(2) / rate s, and
+    integrated past empty the square root of a negative level fails."""
+    return Model(name="draining", title="a tank drained", source="test", time_unit="s",
+                 states=[state("h", "cm", "level", 2.0, physical=(0.0, math.inf))],
+                 inputs=[manipulated("q", "cm/s", "drain rate", rate, 0.0, 100.0)],
+                 parameters=[parameter("k", "-", "a factor", 1.0)],
+                 outputs=[output("level", "cm", "level")],
+                 rhs=lambda x, u, p, ops: {"h": -u.q * p.k * ops.sqrt(x.h)},
+                 output_map=lambda x, u, p, ops: {"level": x.h},
+                 trips=(Trip("level", "low", 0.5, "tank level"),))
+
+
+def test_a_vessel_emptied_within_an_output_interval_stops_at_its_limit_not_below_zero():
+    # level (sqrt(2) - 1.5 t)^2: past its 0.5 cm limit at t = 0.471 s, empty at 0.943 s, within
+    # the first 5 s interval, where integrating on fails
+    from twin.core.errors import SimulationError
+    from twin.core.simulation import make_integrator
+
+    with pytest.raises(SimulationError):
+        make_integrator(_draining(3.0), "kernel", None, None, None).advance(
+            np.array([2.0]), np.array([3.0]), 5.0, 0.0)
+    run = simulate(_draining(3.0), 5.0, 5.0)
+    assert run.event.startswith("shutdown at t = ") and "low tank level" in run.event, run.event
+    assert run.t[-1] == pytest.approx((2.0 ** 0.5 - 0.5 ** 0.5) / 1.5, abs=5.0 / 1024)
+    assert 0.49 < run.y[-1, 0] < 0.5, (run.t[-1], run.y[-1, 0])
 
 
 def test_a_run_that_starts_past_a_limit_keeps_its_start_only():

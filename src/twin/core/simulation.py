@@ -28,6 +28,9 @@ from twin.core.schedule import InputSchedule
 from twin.core.symbolic import casadi_form
 from twin.core.trips import shutdown_event
 
+TRIP_RESOLUTION = 2.0 ** -10
+"""Fraction of an output interval within which the time a shutdown limit is passed is found."""
+
 BACKENDS = ("kernel", "reference")
 """Simulation backends: compiled kernels (default) and CVODES."""
 
@@ -153,6 +156,36 @@ def output_grid(t_end: float, dt: float) -> np.ndarray:
     return grid
 
 
+def _advance(integrator, x, inputs: InputSchedule, t0: float, t1: float) -> np.ndarray:
+    """The state at ``t1`` from ``x`` at ``t0``, restarting at every input change between."""
+    cuts = np.concatenate([[t0], inputs.change_times(t0, t1), [t1]])
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        x = integrator.advance(x, inputs.at(a), b - a, a)
+    return x
+
+
+def _first_trip(integrator, inputs: InputSchedule, tripped: Callable, t0: float, x0: np.ndarray,
+                t1: float, x1: np.ndarray | None = None, event: str = ""):
+    """(time, state, event) where the run first passes a shutdown limit in ``(t0, t1]``, within
+    :data:`TRIP_RESOLUTION` of the interval, or None. ``x0`` at ``t0`` is within the limits;
+    at ``t1`` the limit ``event`` is passed by ``x1``, or the integration failed (``x1`` None):
+    bisection keeps a point within the limits below and one past them (or a failure) above."""
+    low, x_low, high, found = t0, x0, t1, (t1, x1, event) if event else None
+    while high - low > TRIP_RESOLUTION * (t1 - t0):
+        mid = 0.5 * (low + high)
+        try:
+            x_mid = _advance(integrator, x_low, inputs, low, mid)
+        except SimulationError:
+            high = mid
+            continue
+        passed = tripped(x_mid, mid)
+        if passed:
+            high, found = mid, (mid, x_mid, passed)
+        else:
+            low, x_low = mid, x_mid
+    return found
+
+
 def simulate(model: Model, t_end: float, dt: float,
              x0: Mapping[str, float] | np.ndarray | None = None,
              inputs: InputSchedule | Mapping[str, float] | np.ndarray | None = None,
@@ -181,10 +214,16 @@ def simulate(model: Model, t_end: float, dt: float,
         Kernel method: ``"rk4"``, ``"dopri5"`` or ``"bdf"`` (default by stiffness).
 
     A run whose outputs pass a shutdown limit of the model (``model.trips``)
-    ends at that output time, as the plant would; ``result.event`` says which.
+    ends there, as the plant's interlocks would stop it: past a limit at an
+    output time, or with the integration failing inside an output interval,
+    the first time the limit is passed is found by bisection within
+    :data:`TRIP_RESOLUTION` of the interval, and the run's last row is the
+    state there; ``result.event`` says which limit, and when. (A plant that
+    drains a vessel within one output interval would otherwise be reported
+    past its interlock, with holdups below zero, or as a failed integration.)
+    A failure with no limit passed before it is raised.
     """
     grid = output_grid(t_end, dt)
-    event = ""
     x = model.states.vector(x0)
     if not isinstance(inputs, InputSchedule):
         inputs = InputSchedule.constant(model.inputs.vector(inputs))
@@ -195,22 +234,32 @@ def simulate(model: Model, t_end: float, dt: float,
 
     xs = np.empty((grid.size, model.n_x))
     us = np.empty((grid.size, model.n_u))
+    def tripped(x, t):
+        return shutdown_event(model, np.array(form.h(x, inputs.at(t), p)).ravel(), t) \
+            if model.trips else ""
+
     xs[0], us[0] = x, inputs.at(0.0)
-    if model.trips:
-        event = shutdown_event(model, np.array(form.h(x, us[0], p)).ravel(), 0.0)
-        if event:  # the plant would not start: the initial point alone
-            grid, xs, us = grid[:1], xs[:1], us[:1]
+    event = tripped(x, 0.0)
+    if event:  # the plant would not start: the initial point alone
+        grid, xs, us = grid[:1], xs[:1], us[:1]
     for k in range(1, grid.size):
         t0, t1 = grid[k - 1], grid[k]
-        cuts = np.concatenate([[t0], inputs.change_times(t0, t1), [t1]])
-        for a, b in zip(cuts[:-1], cuts[1:]):
-            x = integrator.advance(x, inputs.at(a), b - a, a)
+        try:
+            x1 = _advance(integrator, x, inputs, t0, t1)
+        except SimulationError:
+            found = _first_trip(integrator, inputs, tripped, t0, x, t1) if model.trips else None
+            if found is None:
+                raise
+        else:
+            event = tripped(x1, t1)
+            found = _first_trip(integrator, inputs, tripped, t0, x, t1, x1, event) if event else None
+            x = x1
+        if found is not None:
+            grid[k], x, event = found
+            xs[k], us[k] = x, inputs.at(grid[k])
+            grid, xs, us = grid[:k + 1], xs[:k + 1], us[:k + 1]
+            break
         xs[k], us[k] = x, inputs.at(t1)
-        if model.trips:
-            event = shutdown_event(model, np.array(form.h(x, us[k], p)).ravel(), t1)
-            if event:
-                grid, xs, us = grid[:k + 1], xs[:k + 1], us[:k + 1]
-                break
         if progress is not None:
             progress(k / (grid.size - 1))
     ys = np.array(form.h.map(grid.size)(xs.T, us.T, np.tile(p[:, None], grid.size))).T

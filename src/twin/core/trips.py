@@ -3,8 +3,9 @@
 A :class:`Trip` names an output of the model, a side (``high`` or ``low``)
 and a limit in the output's unit. A run whose output passes a trip's limit
 ends there, as the plant would: :func:`twin.core.simulation.simulate` keeps
-the data up to the first output time past the limit (or its start, when
-the initial state is already past one) and says which limit tripped
+the data up to the time the limit is first passed (found between output
+times by bisection), or its start when the initial state is already past
+one, and says which limit tripped
 (:attr:`twin.core.results.SimulationResult.event`).
 """
 
@@ -52,8 +53,11 @@ class Trip:
             return (f"shutdown at t = {t:.6g} {time_unit}: {self.output} is not a number "
                     "(the model has left the range its equations hold in)")
         sign = ">" if self.side == "high" else "<"
+        shown = f"{value:.6g}"
+        if shown == f"{self.limit:g}":  # just past the limit: enough digits to show it
+            shown = f"{value:.12g}"
         return (f"shutdown at t = {t:.6g} {time_unit}: {self.side} {self.what} "
-                f"({self.output} = {value:.6g} {unit} {sign} {self.limit:g} {unit})")
+                f"({self.output} = {shown} {unit} {sign} {self.limit:g} {unit})")
 
 
 def first_trip(trips: Sequence[Trip], names: Sequence[str], y: Sequence[float]) -> Trip | None:
