@@ -74,7 +74,8 @@ def rk4_substeps(problem: ControlProblem, x, u, w, p) -> int:
         return RK4_SUBSTEPS
     n = max(RK4_SUBSTEPS, int(np.ceil(rho * dt / RK4_STABLE)))
     if n > RK4_MAX_SUBSTEPS:
-        raise InputError(f"estimator: the model's fastest mode ({rho:.3g} per time unit) needs "
+        raise InputError(f"estimator: the model's fastest mode ({rho:.3g} per time unit, at the "
+                         "first guess or the model's declared state) needs "
                          f"{n} RK4 substeps per sample_time of {dt:g} (at most "
                          f"{RK4_MAX_SUBSTEPS}); shorten sample_time or use estimator.kind = "
                          "'state_feedback'")

@@ -90,3 +90,37 @@ def test_bad_trips_are_refused_in_one_line():
         Trip("level", "high", math.inf, "level")
     with pytest.raises(UnknownNameError, match="levl"):
         _tank((Trip("levl", "high", 1.0, "level"),))
+
+
+def test_a_limit_passed_just_after_an_input_change_inside_an_output_interval_is_found():
+    # filling at 1 cm/s, then 2 cm/s from 2.8 s: level 3.8 cm there, past 4 cm at 2.9 s, inside
+    # the output interval 2.5-3 s
+    from twin.core.schedule import InputSchedule
+
+    inputs = InputSchedule(np.array([1.0]), np.array([2.8]), np.array([[2.0]]))
+    run = simulate(_tank((Trip("level", "high", 4.0, "tank level"),)), 10.0, 0.5, inputs=inputs)
+    assert 2.9 < run.t[-1] <= 2.9 + 0.5 / 1024, run.t[-1]
+    assert run.y[-1, 0] == pytest.approx(3.8 + 2.0 * (run.t[-1] - 2.8)) and run.u[-1, 0] == 2.0
+
+
+def test_an_integration_that_fails_before_any_limit_is_passed_is_raised():
+    # drained past empty (at 0.943 s) with its only limit below zero: nothing stops it first
+    from twin.core.errors import SimulationError
+
+    draining = _draining(3.0)
+    model = Model(name="draining", title="a tank drained", source="test", time_unit="s",
+                  states=list(draining.states), inputs=list(draining.inputs),
+                  parameters=list(draining.parameters), outputs=list(draining.outputs),
+                  rhs=draining.rhs, output_map=draining.output_map,
+                  trips=(Trip("level", "low", -1.0, "tank level"),))
+    with pytest.raises(SimulationError):
+        simulate(model, 5.0, 5.0)
+
+
+def test_a_limit_passed_in_an_interval_too_thin_to_halve_ends_the_run_there():
+    # the grid's last interval is 3e-9 s at t = 20000 s (t_end just past an output time), some
+    # 800 floating-point steps wide: 1/1024 of it is less than one, and the search stops at what
+    # it can resolve instead of halving for ever
+    limit = 1.0 + 20000.0 + 1e-9
+    run = simulate(_tank((Trip("level", "high", limit, "tank level"),)), 20000.0 + 3e-9, 1.0)
+    assert 20000.0 < run.t[-1] <= 20000.0 + 3e-9 and run.y[-1, 0] > limit, (run.t[-1], run.event)

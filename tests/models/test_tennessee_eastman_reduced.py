@@ -159,7 +159,9 @@ def test_one_hour_open_loop_follows_the_full_model(idv):
 
 def test_open_loop_it_trips_on_high_reactor_pressure_when_the_full_model_does():
     """Base-case commands held: both stop on high reactor pressure, the reduced model within
-    10 % of the full model's 3.60 h (measured: at the same output time)."""
+    10 % of the full model's 3.60 h (measured with outputs every 0.01 h: 3.595 h and 3.596 h;
+    where the limit is found depends on the output interval by up to 0.01 h, the open-loop
+    instability amplifying the integrator's differences)."""
     runs = {m.name: simulate(m, 8.0, 0.01) for m in (FULL, MODEL)}
     for run in runs.values():
         assert run.event.startswith("shutdown at t = ") and "high reactor pressure" in run.event
@@ -187,7 +189,7 @@ def test_after_steps_in_the_commands_it_joins_the_full_model_within_minutes(step
     limits = [run.event.split(" (")[0].split(": ", 1)[-1] for run in runs]
     assert limits[0] == limits[1], limits  # the same limit, if any, passed within an output time
     assert runs[0].t[-1] == pytest.approx(runs[1].t[-1], abs=0.01)
-    last = min(len(run.t) for run in runs) - 1  # before it, output times both runs reach
+    last = min(len(run.t) for run in runs) - bool(limits[0])  # output times both runs reach
     theirs, ours = (run.y[1:last, COMPARED] for run in runs)
     error = np.abs(ours - theirs) / _span(theirs, BASE)
     late = runs[0].t[1:last] >= 0.1 - 1e-9

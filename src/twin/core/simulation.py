@@ -173,10 +173,13 @@ def _first_trip(integrator, inputs: InputSchedule, tripped: Callable, t0: float,
     low, x_low, high, found = t0, x0, t1, (t1, x1, event) if event else None
     while high - low > TRIP_RESOLUTION * (t1 - t0):
         mid = 0.5 * (low + high)
+        if not low < mid < high:  # an interval too thin to halve in floating point
+            break
         try:
             x_mid = _advance(integrator, x_low, inputs, low, mid)
-        except SimulationError:
+        except SimulationError:  # failed before mid: what was found after it does not count
             high = mid
+            found = found if found is not None and found[0] <= mid else None
             continue
         passed = tripped(x_mid, mid)
         if passed:

@@ -6,7 +6,9 @@ ends there, as the plant would: :func:`twin.core.simulation.simulate` keeps
 the data up to the time the limit is first passed (found between output
 times by bisection), or its start when the initial state is already past
 one, and says which limit tripped
-(:attr:`twin.core.results.SimulationResult.event`).
+(:attr:`twin.core.results.SimulationResult.event`). The simulated hardware
+(:class:`twin.core.plant.Plant`) checks the limits at each of its ticks, as
+a control system scans its interlocks.
 """
 
 from __future__ import annotations
