@@ -375,6 +375,7 @@ def test_a_model_too_stiff_for_its_sample_time_is_refused_in_one_line():
     with pytest.raises(InputError) as err:
         EKF(_lag_problem(1000.0), np.array([1.0]), np.array([1.0]), NONE, NONE)
     assert str(err.value) == (
-        "estimator: the model's fastest mode (1 per time unit) needs 500 RK4 substeps per "
+        "estimator: the model's fastest mode (1 per time unit, at the first guess or the "
+        "model's declared state) needs 500 RK4 substeps per "
         "sample_time of 1000 (at most 400); shorten sample_time or use estimator.kind = "
         "'state_feedback'")
