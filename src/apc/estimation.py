@@ -67,8 +67,9 @@ def rk4_substeps(problem: ControlProblem, x, u, w, p) -> int:
     that needs more than :data:`RK4_MAX_SUBSTEPS` is refused."""
     dt = problem.spec.sample_time
     inputs, p = problem.full_inputs(u, w), np.asarray(p, float)
-    radii = [spectral_radius(problem.model, np.asarray(point, float), inputs, p)
-             for point in (x, problem.model.x0())]
+    x, declared = np.asarray(x, float), problem.model.x0()
+    points = (x,) if np.array_equal(x, declared) else (x, declared)
+    radii = [spectral_radius(problem.model, point, inputs, p) for point in points]
     rho = max((r for r in radii if np.isfinite(r)), default=math.nan)
     if not np.isfinite(rho):
         return RK4_SUBSTEPS

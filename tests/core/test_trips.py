@@ -50,9 +50,9 @@ def test_a_run_stops_where_it_first_passes_a_limit():
     assert simulate(_tank(()), 10.0, 0.5).event == ""
 
 
-def _draining(rate: float):
+def _draining(rate: float, limit: float = 0.5):
     """A tank of 2 cm drained by ``rate`` sqrt(level) [cm/s]: empty at 2 sqrt(2) / rate s, and
-    integrated past empty the square root of a negative level fails."""
+    integrated past empty the square root of a negative level fails; its low limit ``limit``."""
     return Model(name="draining", title="a tank drained", source="test", time_unit="s",
                  states=[state("h", "cm", "level", 2.0, physical=(0.0, math.inf))],
                  inputs=[manipulated("q", "cm/s", "drain rate", rate, 0.0, 100.0)],
@@ -60,7 +60,7 @@ def _draining(rate: float):
                  outputs=[output("level", "cm", "level")],
                  rhs=lambda x, u, p, ops: {"h": -u.q * p.k * ops.sqrt(x.h)},
                  output_map=lambda x, u, p, ops: {"level": x.h},
-                 trips=(Trip("level", "low", 0.5, "tank level"),))
+                 trips=(Trip("level", "low", limit, "tank level"),))
 
 
 def test_a_vessel_emptied_within_an_output_interval_stops_at_its_limit_not_below_zero():
@@ -107,14 +107,8 @@ def test_an_integration_that_fails_before_any_limit_is_passed_is_raised():
     # drained past empty (at 0.943 s) with its only limit below zero: nothing stops it first
     from twin.core.errors import SimulationError
 
-    draining = _draining(3.0)
-    model = Model(name="draining", title="a tank drained", source="test", time_unit="s",
-                  states=list(draining.states), inputs=list(draining.inputs),
-                  parameters=list(draining.parameters), outputs=list(draining.outputs),
-                  rhs=draining.rhs, output_map=draining.output_map,
-                  trips=(Trip("level", "low", -1.0, "tank level"),))
     with pytest.raises(SimulationError):
-        simulate(model, 5.0, 5.0)
+        simulate(_draining(3.0, limit=-1.0), 5.0, 5.0)
 
 
 def test_a_limit_passed_in_an_interval_too_thin_to_halve_ends_the_run_there():

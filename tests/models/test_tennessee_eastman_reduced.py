@@ -238,10 +238,10 @@ def test_the_estimators_substeps_follow_the_plants_stiffness_not_the_first_guess
 
     problem, _ = _estimation_problem()
     guess, p = _guess(), MODEL.p0()
-    assert spectral_radius(MODEL, guess, U0, p) < 0.5 * spectral_radius(MODEL, reduce_state(X0), U0, p)
+    rho = spectral_radius(MODEL, reduce_state(X0), U0, p)
+    assert spectral_radius(MODEL, guess, U0, p) < 0.5 * rho
     u = U0[problem.mv_index]
     w = U0[problem.other_index]
-    rho = spectral_radius(MODEL, reduce_state(X0), U0, p)
     assert rk4_substeps(problem, guess, u, w, p) == int(np.ceil(rho * ESTIMATION_INTERVAL / 2.0)) == 50
 
 
@@ -266,12 +266,12 @@ def test_an_ekf_on_the_reduced_model_estimates_the_full_plants_state():
     names = list(FULL.outputs.names)
     readings = Sensors(devices, names, seed=5)
     readings.prime(dict(zip(names, plant.y[0])))
-    u_at = lambda t: stepped if t >= 0.5 - 1e-9 else U0  # noqa: E731
-    ekf = EKF(problem, _guess(), U0[problem.mv_index], U0[problem.other_index], MODEL.p0())
+    p = MODEL.p0()
+    ekf = EKF(problem, _guess(), U0[problem.mv_index], U0[problem.other_index], p)
     errors = []
     for k in range(1, len(plant.t)):
-        u = u_at(plant.t[k - 1])
-        ekf.predict(u[problem.mv_index], u[problem.other_index], MODEL.p0())
+        u = plant.u[k - 1]  # in force over the interval that ends at plant.t[k]
+        ekf.predict(u[problem.mv_index], u[problem.other_index], p)
         estimate = ekf.correct(readings.read(plant.t[k], dict(zip(names, plant.y[k]))))
         truth = reduce_state(plant.x[k])
         errors.append(np.abs(estimate.x - truth) / np.maximum(np.abs(truth), 1e-3))

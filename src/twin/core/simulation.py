@@ -165,21 +165,21 @@ def _advance(integrator, x, inputs: InputSchedule, t0: float, t1: float) -> np.n
 
 
 def _first_trip(integrator, inputs: InputSchedule, tripped: Callable, t0: float, x0: np.ndarray,
-                t1: float, x1: np.ndarray | None = None, event: str = ""):
+                t1: float, found: tuple | None = None):
     """(time, state, event) where the run first passes a shutdown limit in ``(t0, t1]``, within
     :data:`TRIP_RESOLUTION` of the interval, or None. ``x0`` at ``t0`` is within the limits;
-    at ``t1`` the limit ``event`` is passed by ``x1``, or the integration failed (``x1`` None):
-    bisection keeps a point within the limits below and one past them (or a failure) above."""
-    low, x_low, high, found = t0, x0, t1, (t1, x1, event) if event else None
+    at ``t1`` a limit is passed (``found``: its (t1, state, event)) or the integration failed
+    (``found`` None): bisection keeps a point within the limits below and one past them (or a
+    failure) above."""
+    low, x_low, high = t0, x0, t1
     while high - low > TRIP_RESOLUTION * (t1 - t0):
         mid = 0.5 * (low + high)
         if not low < mid < high:  # an interval too thin to halve in floating point
             break
         try:
             x_mid = _advance(integrator, x_low, inputs, low, mid)
-        except SimulationError:  # failed before mid: what was found after it does not count
-            high = mid
-            found = found if found is not None and found[0] <= mid else None
+        except SimulationError:  # failed before mid: what was found at high (> mid) does not count
+            high, found = mid, None
             continue
         passed = tripped(x_mid, mid)
         if passed:
@@ -237,6 +237,7 @@ def simulate(model: Model, t_end: float, dt: float,
 
     xs = np.empty((grid.size, model.n_x))
     us = np.empty((grid.size, model.n_u))
+
     def tripped(x, t):
         return shutdown_event(model, np.array(form.h(x, inputs.at(t), p)).ravel(), t) \
             if model.trips else ""
@@ -255,7 +256,8 @@ def simulate(model: Model, t_end: float, dt: float,
                 raise
         else:
             event = tripped(x1, t1)
-            found = _first_trip(integrator, inputs, tripped, t0, x, t1, x1, event) if event else None
+            found = _first_trip(integrator, inputs, tripped, t0, x, t1, (t1, x1, event)) \
+                if event else None
             x = x1
         if found is not None:
             grid[k], x, event = found
